@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "macro.h"
+
+/* Exit codes, the same for every verb. */
+enum {
+        EXIT_OK = 0,      /* all fine */
+        EXIT_PROBLEM = 1, /* a problem was found, or an action failed */
+        EXIT_USAGE = 2,   /* the command line was wrong */
+};
+
+/* Options that every verb understands; parsed once in main.c. */
+typedef struct GlobalArgs {
+        bool json;     /* --json */
+        bool dry_run;  /* --dry-run */
+        bool no_color; /* --no-color, or stdout not a tty, or $NO_COLOR */
+        const char *root; /* --root DIR, "" when not given */
+} GlobalArgs;
+
+extern GlobalArgs arg_global;
+
+/* A verb gets its own argv, argv[0] being the verb's name; getopt_long() may be used on it.
+ * It returns an EXIT_* code. */
+typedef int (*VerbFunction)(int argc, char *argv[]);
+
+typedef struct Verb {
+        const char *name;
+        unsigned min_args; /* positional arguments after the verb, options not counted */
+        unsigned max_args;
+        VerbFunction fn;
+        const char *synopsis; /* "status [--json]" */
+        const char *summary;  /* one line for --help */
+        const char *options;  /* the verb's own options, one per line, for "VERB --help" */
+} Verb;
+
+/* Options every verb accepts; put COMMON_OPTIONS in each verb's getopt_long() table and hand what
+ * the verb does not know itself to verb_common_option(). */
+enum {
+        ARG_JSON = 0x100,
+        ARG_ROOT,
+        ARG_DRY_RUN,
+        ARG_NO_COLOR,
+        ARG_VERB_FIRST = 0x200, /* verbs number their own options from here */
+};
+#define COMMON_OPTIONS                                                                           { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, ARG_JSON },                    { "root", required_argument, NULL, ARG_ROOT },                                          { "dry-run", no_argument, NULL, ARG_DRY_RUN },                                          { "no-color", no_argument, NULL, ARG_NO_COLOR }
+#define COMMON_SHORT_OPTIONS "+h"
+
+/* Handles option c of the verb called name. Returns 0 when it was a common option and parsing goes on,
+ * -1 when --help was printed (the verb returns EXIT_OK), or EXIT_USAGE after printing the error. */
+int verb_common_option(const char *name, int c);
+
+/* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
+ * message when wrong, else 0. */
+int verb_check_args(const char *name, int argc, char *argv[], int first);
+
+/* Finds a verb in the table. */
+const Verb *verb_find(const char *name);
+
+/* One line of usage error on stderr, naming the program and verb; returns EXIT_USAGE. */
+int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+
+/* Logging: the CLI logs once, at the caller, with "%m" for errno set by errno_set(). */
+void log_error(const char *fmt, ...) _printf_(1, 2);
+void log_warning(const char *fmt, ...) _printf_(1, 2);
+void log_info(const char *fmt, ...) _printf_(1, 2);
+void log_debug(const char *fmt, ...) _printf_(1, 2);
+void log_set_max_level(int level); /* syslog priority */
+void log_set_prefix_priority(bool b); /* "<3>" prefixes, for journald (the daemon) */
+
+/* The verbs, each in its own file verb-*.c. */
+int verb_status(int argc, char *argv[]);

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "egpuctl.h"
+
+GlobalArgs arg_global = { .root = "" };
+
+static const Verb verbs[] = {
+        { "status", 0, 0, verb_status, "status [--json]",
+          "Show Thunderbolt domains and devices, eGPUs, their functions, drivers and IOMMU groups", NULL },
+};
+
+const Verb *verb_find(const char *name) {
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
+                if (streq(v->name, name))
+                        return v;
+        return NULL;
+}
+
+static void help(void) {
+        printf("egpuctl %s: Thunderbolt/USB4 and PCIe eGPU passthrough to virtual machines.\n\n"
+               "Usage: egpuctl [OPTIONS] VERB [ARGS...]\n\n"
+               "Verbs:\n",
+               PACKAGE_VERSION);
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
+                printf("  %-32s %s\n", v->synopsis, v->summary);
+        printf("\nOptions (also after the verb):\n"
+               "  -h --help         Show this help, or a verb's with VERB --help\n"
+               "     --version      Show the version\n"
+               "     --json         Print JSON for scripts\n"
+               "     --root DIR     Read and write configuration files under DIR\n"
+               "     --dry-run      Show what would change, change nothing\n"
+               "     --no-color     No colours even on a terminal\n"
+               "\nExit status: 0 fine, 1 a problem found or an action failed, 2 usage error.\n");
+}
+
+static void verb_help(const Verb *v) {
+        printf("Usage: egpuctl %s\n\n%s.\n", v->synopsis, v->summary);
+        if (v->options)
+                printf("\nOptions:\n%s", v->options);
+        printf("\nCommon options: --json, --root DIR, --dry-run, --no-color, -h --help\n");
+}
+
+int verb_common_option(const char *name, int c) {
+        switch (c) {
+        case 'h': {
+                const Verb *v = name ? verb_find(name) : NULL;
+                if (v)
+                        verb_help(v);
+                else
+                        help();
+                return -1;
+        }
+        case ARG_JSON:
+                arg_global.json = true;
+                return 0;
+        case ARG_ROOT:
+                if (!*optarg)
+                        return usage_error(name, "--root needs a folder");
+                arg_global.root = optarg;
+                return 0;
+        case ARG_DRY_RUN:
+                arg_global.dry_run = true;
+                return 0;
+        case ARG_NO_COLOR:
+                arg_global.no_color = true;
+                return 0;
+        case '?':
+                return EXIT_USAGE; /* getopt_long() printed the message */
+        default:
+                return usage_error(name, "unhandled option");
+        }
+}
+
+int verb_check_args(const char *name, int argc, char *argv[], int first) {
+        const Verb *v = verb_find(name);
+        unsigned n = argc > first ? (unsigned) (argc - first) : 0;
+
+        if (!v)
+                return 0;
+        if (n < v->min_args)
+                return usage_error(name, "missing argument; usage: egpuctl %s", v->synopsis);
+        if (n > v->max_args)
+                return usage_error(name, "unexpected argument '%s'", argv[first + (int) v->max_args]);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = ARG_VERB_FIRST };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const Verb *verb;
+        const char *e;
+        int c;
+
+        e = getenv("EGPUCTL_LOG_LEVEL");
+        if (e && streq(e, "debug"))
+                log_set_max_level(LOG_DEBUG);
+        if (!isatty(STDOUT_FILENO) || getenv("NO_COLOR"))
+                arg_global.no_color = true;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                if (c == ARG_VERSION) {
+                        printf("egpuctl %s\n", PACKAGE_VERSION);
+                        return EXIT_OK;
+                }
+                int r = verb_common_option(NULL, c);
+                if (r < 0)
+                        return EXIT_OK;
+                if (r > 0)
+                        return r;
+        }
+
+        if (optind >= argc)
+                return usage_error(NULL, "no verb given");
+        verb = verb_find(argv[optind]);
+        if (!verb)
+                return usage_error(NULL, "unknown verb '%s'", argv[optind]);
+
+        /* The verb parses its own options from its own argv, argv[0] being its name. */
+        argc -= optind;
+        argv += optind;
+        optind = 0;
+        return verb->fn(argc, argv);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "iommu-group.h"
+#include "macro.h"
+#include "pci-function.h"
+#include "tb-device.h"
+
+/* An eGPU: a display-class function behind a Thunderbolt/USB4 tunnel, with every function of its slot. */
+typedef struct Egpu {
+        PciFunction *gpu;        /* the display function; not owned */
+        PciFunction **functions; /* every function of the slot, by function number, gpu first; not owned */
+        size_t n_functions;
+        TbDevice *tb_device;     /* the router whose tunnel it is behind, NULL unless certain; not owned */
+        IommuGroup **groups;     /* the distinct groups of the functions; not owned */
+        size_t n_groups;
+        bool groups_viable;      /* every group viable, and every function has a group */
+        bool groups_isolated;    /* no group holds anything but these functions and bridges */
+} Egpu;
+
+Egpu *egpu_free(Egpu *e);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Egpu *, egpu_free);
+
+/* Whether f is one of the eGPU's functions. */
+bool egpu_has_function(const Egpu *e, const PciFunction *f) _pure_;
+/* Whether a group member is foreign to the eGPU: neither one of its functions nor a bridge. */
+bool egpu_member_is_foreign(const Egpu *e, const PciFunction *member) _pure_;

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+
+#include "host.h"
+#include "sysfs.h"
+#include "util.h"
+
+Host *host_free(Host *h) {
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < h->n_egpus; i++)
+                egpu_free(h->egpus[i]);
+        for (size_t i = 0; i < h->n_groups; i++)
+                iommu_group_free(h->groups[i]);
+        for (size_t i = 0; i < h->n_pci; i++)
+                pci_function_free(h->pci[i]);
+        for (size_t i = 0; i < h->n_tb_devices; i++)
+                tb_device_free(h->tb_devices[i]);
+        for (size_t i = 0; i < h->n_domains; i++)
+                tb_domain_free(h->domains[i]);
+        free(h->egpus);
+        free(h->groups);
+        free(h->pci);
+        free(h->tb_devices);
+        free(h->domains);
+        return mfree(h);
+}
+
+/* Appends p to a growing array of pointers. */
+static int array_push(void *array, size_t *n, void *p) {
+        void ***a = array;
+        void **t;
+
+        t = realloc(*a, sizeof(void *) * (*n + 1));
+        if (!t)
+                return -ENOMEM;
+        t[(*n)++] = p;
+        *a = t;
+        return 0;
+}
+
+static int enumerate(struct udev *udev, const char *subsystem, struct udev_enumerate **ret) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        int r;
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return negative_errno();
+        r = udev_enumerate_add_match_subsystem(e, subsystem);
+        if (r < 0)
+                return r;
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static int load_thunderbolt(Host *h, struct udev *udev) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *entry;
+        int r;
+
+        r = enumerate(udev, "thunderbolt", &e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+                const char *devtype;
+
+                d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!d)
+                        continue; /* gone since the scan */
+                devtype = udev_device_get_devtype(d);
+                if (streq_ptr(devtype, "thunderbolt_domain")) {
+                        TbDomain *dom;
+
+                        r = tb_domain_new_from_udev(d, &dom);
+                        if (r < 0)
+                                return r;
+                        r = array_push(&h->domains, &h->n_domains, dom);
+                        if (r < 0) {
+                                tb_domain_free(dom);
+                                return r;
+                        }
+                } else if (streq_ptr(devtype, "thunderbolt_device")) {
+                        TbDevice *t;
+
+                        r = tb_device_new_from_udev(d, &t);
+                        if (r < 0)
+                                return r;
+                        r = array_push(&h->tb_devices, &h->n_tb_devices, t);
+                        if (r < 0) {
+                                tb_device_free(t);
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+static int load_pci(Host *h, struct udev *udev) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *entry;
+        int r;
+
+        r = enumerate(udev, "pci", &e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+                PciFunction *f;
+
+                d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!d)
+                        continue;
+                r = pci_function_new_from_udev(d, &f);
+                if (r < 0)
+                        return r;
+                r = array_push(&h->pci, &h->n_pci, f);
+                if (r < 0) {
+                        pci_function_free(f);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int load_iommu_units(Host *h, struct udev *udev) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *entry;
+        int r;
+
+        r = enumerate(udev, "iommu", &e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e))
+                h->n_iommu_units++;
+        return 0;
+}
+
+static int cmp_pci_syspath(const void *a, const void *b) {
+        return strcmp((*(PciFunction *const *) a)->syspath, (*(PciFunction *const *) b)->syspath);
+}
+
+static int cmp_tb_syspath(const void *a, const void *b) {
+        return strcmp((*(TbDevice *const *) a)->syspath, (*(TbDevice *const *) b)->syspath);
+}
+
+static int cmp_group(const void *a, const void *b) {
+        int x = (*(IommuGroup *const *) a)->id, y = (*(IommuGroup *const *) b)->id;
+        return (x > y) - (x < y);
+}
+
+static int cmp_egpu(const void *a, const void *b) {
+        return strcmp((*(Egpu *const *) a)->gpu->bdf, (*(Egpu *const *) b)->gpu->bdf);
+}
+
+PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
+        PciFunction key = { .syspath = (char *) syspath }, *k = &key, **found;
+
+        found = bsearch(&k, h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
+        return found ? *found : NULL;
+}
+
+PciFunction *host_find_pci(const Host *h, const char *bdf) {
+        FOREACH_ARRAY(f, h->pci, h->n_pci)
+                if (streq((*f)->bdf, bdf))
+                        return *f;
+        return NULL;
+}
+
+TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) {
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
+                if (streq((*t)->name, name_or_uuid) || streq_ptr((*t)->unique_id, name_or_uuid))
+                        return *t;
+        return NULL;
+}
+
+IommuGroup *host_find_group(const Host *h, int id) {
+        IommuGroup key = { .id = id }, *k = &key, **found;
+
+        found = bsearch(&k, h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
+        return found ? *found : NULL;
+}
+
+Egpu *host_find_egpu_of(const Host *h, const PciFunction *f) {
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if (egpu_has_function(*e, f))
+                        return *e;
+        return NULL;
+}
+
+bool host_iommu_active(const Host *h) {
+        return h->n_iommu_units > 0 || h->n_groups > 0;
+}
+
+/* The folder above path, as a new string. */
+static char *parent_path(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? strndup(path, (size_t) (slash - path)) : NULL;
+}
+
+static int link_pci_parents(Host *h) {
+        qsort(h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                _cleanup_free_ char *up = parent_path((*f)->syspath);
+
+                if (!up)
+                        return -ENOMEM;
+                (*f)->parent = host_find_pci_by_syspath(h, up);
+        }
+        return 0;
+}
+
+static int link_tb_parents(Host *h) {
+        qsort(h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                _cleanup_free_ char *up = parent_path((*t)->syspath);
+
+                if (!up)
+                        return -ENOMEM;
+                for (size_t i = 0; i < h->n_tb_devices; i++)
+                        if (streq(h->tb_devices[i]->syspath, up))
+                                (*t)->parent = h->tb_devices[i];
+                FOREACH_ARRAY(d, h->domains, h->n_domains) {
+                        size_t l = strlen((*d)->syspath);
+                        if (strneq((*t)->syspath, (*d)->syspath, l) && (*t)->syspath[l] == '/')
+                                (*t)->domain = *d;
+                }
+        }
+        return 0;
+}
+
+static int build_groups(Host *h) {
+        int r;
+
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                IommuGroup *g;
+
+                if ((*f)->iommu_group < 0)
+                        continue;
+                g = NULL;
+                /* Few groups per machine, and functions come in group order mostly: look back first. */
+                for (size_t i = h->n_groups; i > 0; i--)
+                        if (h->groups[i - 1]->id == (*f)->iommu_group) {
+                                g = h->groups[i - 1];
+                                break;
+                        }
+                if (!g) {
+                        g = calloc(1, sizeof(IommuGroup));
+                        if (!g)
+                                return -ENOMEM;
+                        g->id = (*f)->iommu_group;
+                        r = array_push(&h->groups, &h->n_groups, g);
+                        if (r < 0) {
+                                free(g);
+                                return r;
+                        }
+                }
+                r = iommu_group_add_member(g, *f);
+                if (r < 0)
+                        return r;
+        }
+        qsort(h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
+        return 0;
+}
+
+/* The NHI that the root port is linked to by a device link ("supplier:pci:0000:00:0d.3"), which the
+ * thunderbolt driver creates for the PCIe ports of a USB4 host interface. NULL when there is none. */
+static int root_port_nhi(const PciFunction *root, char **ret) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        d = opendir(root->syspath);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (strneq(de->d_name, "supplier:pci:", 13)) {
+                        char *s = strdup(de->d_name + 13);
+                        if (!s)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 1;
+                }
+        *ret = NULL;
+        return 0;
+}
+
+/* Finds the router whose PCIe tunnel the function is behind, where the topology makes it certain:
+ * the only connected device of the machine, or the only one in the domain of the NHI that the root port
+ * is linked to. Daisy chains and several connected devices without links give NULL. */
+static TbDevice *find_tunnel_router(const Host *h, const char *nhi_bdf) {
+        TbDevice *found = NULL;
+
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                if (!tb_device_is_connected_device(*t))
+                        continue;
+                if (nhi_bdf && (!(*t)->domain || !streq_ptr((*t)->domain->nhi_bdf, nhi_bdf)))
+                        continue;
+                if (found)
+                        return NULL;
+                found = *t;
+        }
+        return found;
+}
+
+static int build_egpu(Host *h, PciFunction *gpu) {
+        _cleanup_(egpu_freep) Egpu *e = NULL;
+        _cleanup_free_ char *nhi = NULL;
+        const PciFunction *root;
+        int r;
+
+        root = pci_function_root_port(gpu);
+        if (root != gpu) {
+                r = root_port_nhi(root, &nhi);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        if (!pci_function_is_removable(gpu) && !nhi)
+                return 0; /* not behind a tunnel: the host's own GPU */
+
+        /* One eGPU per slot, named after its first display function. */
+        FOREACH_ARRAY(other, h->egpus, h->n_egpus)
+                if (pci_function_same_slot((*other)->gpu, gpu))
+                        return 0;
+
+        e = calloc(1, sizeof(Egpu));
+        if (!e)
+                return -ENOMEM;
+        e->gpu = gpu;
+        e->tb_device = find_tunnel_router(h, nhi);
+
+        r = array_push(&e->functions, &e->n_functions, gpu);
+        if (r < 0)
+                return r;
+        for (unsigned fn = 0; fn < 8; fn++)
+                FOREACH_ARRAY(f, h->pci, h->n_pci)
+                        if (*f != gpu && (*f)->parent == gpu->parent && pci_function_same_slot(*f, gpu) &&
+                            pci_function_number(*f) == fn) {
+                                r = array_push(&e->functions, &e->n_functions, *f);
+                                if (r < 0)
+                                        return r;
+                        }
+
+        e->groups_viable = e->groups_isolated = true;
+        FOREACH_ARRAY(f, e->functions, e->n_functions) {
+                IommuGroup *g = (*f)->iommu_group >= 0 ? host_find_group(h, (*f)->iommu_group) : NULL;
+                bool seen = false;
+
+                if (!g) {
+                        e->groups_viable = false;
+                        continue;
+                }
+                FOREACH_ARRAY(x, e->groups, e->n_groups)
+                        seen = seen || *x == g;
+                if (seen)
+                        continue;
+                r = array_push(&e->groups, &e->n_groups, g);
+                if (r < 0)
+                        return r;
+                if (!iommu_group_is_viable(g))
+                        e->groups_viable = false;
+                FOREACH_ARRAY(m, g->members, g->n_members)
+                        if (egpu_member_is_foreign(e, *m))
+                                e->groups_isolated = false;
+        }
+
+        r = array_push(&h->egpus, &h->n_egpus, e);
+        if (r < 0)
+                return r;
+        TAKE_PTR(e);
+        return 0;
+}
+
+int host_load(struct udev *udev, Host **ret) {
+        _cleanup_(host_freep) Host *h = NULL;
+        int r;
+
+        h = calloc(1, sizeof(Host));
+        if (!h)
+                return -ENOMEM;
+
+        r = load_thunderbolt(h, udev);
+        if (r < 0)
+                return r;
+        r = load_pci(h, udev);
+        if (r < 0)
+                return r;
+        r = load_iommu_units(h, udev);
+        if (r < 0)
+                return r;
+        r = link_pci_parents(h);
+        if (r < 0)
+                return r;
+        r = link_tb_parents(h);
+        if (r < 0)
+                return r;
+        r = build_groups(h);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(f, h->pci, h->n_pci)
+                if (pci_function_is_display(*f)) {
+                        r = build_egpu(h, *f);
+                        if (r < 0)
+                                return r;
+                }
+        qsort(h->egpus, h->n_egpus, sizeof(Egpu *), cmp_egpu);
+
+        *ret = TAKE_PTR(h);
+        return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libudev.h>
+
+#include "egpu.h"
+#include "iommu-group.h"
+#include "macro.h"
+#include "pci-function.h"
+#include "tb-device.h"
+#include "tb-domain.h"
+
+/* A snapshot of the machine as sysfs shows it: nothing here is remembered between runs. */
+typedef struct Host {
+        TbDomain **domains;
+        size_t n_domains;
+        TbDevice **tb_devices; /* sorted by syspath: parents before children */
+        size_t n_tb_devices;
+        PciFunction **pci; /* sorted by syspath: bridges before what is below them */
+        size_t n_pci;
+        IommuGroup **groups; /* sorted by id */
+        size_t n_groups;
+        Egpu **egpus; /* by BDF */
+        size_t n_egpus;
+        size_t n_iommu_units; /* entries of /sys/class/iommu: 0 when no IOMMU is active */
+} Host;
+
+/* Enumerates the pci, thunderbolt and iommu subsystems through libudev and builds the model. */
+int host_load(struct udev *udev, Host **ret);
+Host *host_free(Host *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Host *, host_free);
+
+PciFunction *host_find_pci(const Host *h, const char *bdf) _pure_;
+PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) _pure_;
+TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) _pure_;
+IommuGroup *host_find_group(const Host *h, int id) _pure_;
+/* The eGPU one of whose functions is f, or NULL. */
+Egpu *host_find_egpu_of(const Host *h, const PciFunction *f) _pure_;
+/* Whether an IOMMU is active: units registered, or groups present. */
+bool host_iommu_active(const Host *h) _pure_;

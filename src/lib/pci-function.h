@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libudev.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The kernel's "removable" attribute: devices below an external-facing port (a Thunderbolt/USB4
+ * PCIe downstream port) read "removable". */
+typedef enum PciRemovable {
+        PCI_REMOVABLE_UNKNOWN,
+        PCI_REMOVABLE_FIXED,
+        PCI_REMOVABLE_REMOVABLE,
+} PciRemovable;
+
+#define PCI_CLASS_DISPLAY 0x03
+#define PCI_CLASS_BRIDGE_PCI 0x0604
+
+typedef struct PciFunction {
+        char *syspath;
+        char *bdf; /* "0000:30:00.0" */
+        uint32_t vendor, device;
+        uint32_t subsystem_vendor, subsystem_device;
+        uint32_t class; /* 0x030000 */
+        char *driver;          /* the driver link's name, NULL when unbound */
+        char *driver_override; /* NULL when the kernel reads "(null)" */
+        int iommu_group;       /* -1 when the function has no group (IOMMU off) */
+        char **reset_methods;  /* NULL when the attribute is absent (no reset at all, or an old kernel) */
+        char *current_link_speed; /* "8.0 GT/s PCIe", NULL when absent */
+        char *max_link_speed;
+        int current_link_width; /* -1 when absent */
+        int max_link_width;
+        PciRemovable removable;
+        struct PciFunction *parent; /* the bridge above, NULL on a root bus; set by host_load() */
+} PciFunction;
+
+int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret);
+PciFunction *pci_function_free(PciFunction *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(PciFunction *, pci_function_free);
+
+/* Base class (0x03 display, 0x06 bridge, ...). */
+static inline unsigned pci_function_base_class(const PciFunction *f) {
+        return f->class >> 16;
+}
+bool pci_function_is_bridge(const PciFunction *f) _pure_;
+bool pci_function_is_display(const PciFunction *f) _pure_;
+/* Whether the two functions sit in the same slot (domain, bus and device number). */
+bool pci_function_same_slot(const PciFunction *a, const PciFunction *b) _pure_;
+/* The function number, 0-7. */
+unsigned pci_function_number(const PciFunction *f) _pure_;
+/* Whether the function or a bridge above it is behind an external-facing (Thunderbolt/USB4) port. */
+bool pci_function_is_removable(const PciFunction *f) _pure_;
+/* The root port at the top of the function's chain (the function itself when on a root bus). */
+const PciFunction *pci_function_root_port(const PciFunction *f) _pure_;
+bool pci_function_has_reset_method(const PciFunction *f, const char *method) _pure_;
+
+const char *pci_removable_to_string(PciRemovable r) _pure_;

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libudev.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_monitor *, udev_monitor_unref);
+
+/* Attribute readers. Each returns -ENOENT when the attribute is absent, -EINVAL when it does not parse,
+ * and writes *ret only on success. Values from libudev have their trailing newline removed. */
+int sysfs_attr_string(struct udev_device *d, const char *attr, char **ret);
+int sysfs_attr_u32(struct udev_device *d, const char *attr, int base, uint32_t *ret);
+int sysfs_attr_int(struct udev_device *d, const char *attr, int *ret);
+
+/* Writes value to the sysfs attribute at path with one write(2), as the kernel expects. The kernel's
+ * answer is the errno of that write. */
+int sysfs_write(const char *path, const char *value);
+/* The same for attribute attr of the device at syspath. */
+int sysfs_write_attr(const char *syspath, const char *attr, const char *value);
+/* Reads the attribute attr of the device at syspath afresh (no cache). */
+int sysfs_read_attr(const char *syspath, const char *attr, char **ret);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "sysfs.h"
+#include "tb-device.h"
+#include "util.h"
+
+/* Device names are "<domain>-<route>", the route being the hex port numbers per hop; a host router's
+ * route is 0 (Documentation/admin-guide/thunderbolt.rst). */
+static bool name_is_host_router(const char *name) {
+        const char *dash = strchr(name, '-');
+
+        return dash && streq(dash + 1, "0");
+}
+
+static int name_or_id(struct udev_device *d, const char *attr, uint32_t id, char **ret, bool *made_up) {
+        int r;
+
+        r = sysfs_attr_string(d, attr, ret);
+        if (r >= 0 && **ret)
+                return 0;
+        if (r >= 0)
+                *ret = mfree(*ret);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *made_up = true;
+        if (asprintf(ret, "0x%04x", id) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int tb_device_new_from_udev(struct udev_device *d, TbDevice **ret) {
+        _cleanup_(tb_device_freep) TbDevice *t = NULL;
+        int r;
+
+        t = calloc(1, sizeof(TbDevice));
+        if (!t)
+                return -ENOMEM;
+        t->authorized = t->generation = t->rx_lanes = t->tx_lanes = t->boot = -1;
+
+        t->syspath = strdup(udev_device_get_syspath(d));
+        t->name = strdup(udev_device_get_sysname(d) ?: "");
+        if (!t->syspath || !t->name)
+                return -ENOMEM;
+        t->host_router = name_is_host_router(t->name);
+
+        r = sysfs_attr_string(d, "unique_id", &t->unique_id);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        (void) sysfs_attr_u32(d, "vendor", 16, &t->vendor);
+        (void) sysfs_attr_u32(d, "device", 16, &t->device);
+        r = name_or_id(d, "vendor_name", t->vendor, &t->vendor_name, &t->names_from_ids);
+        if (r < 0)
+                return r;
+        r = name_or_id(d, "device_name", t->device, &t->device_name, &t->names_from_ids);
+        if (r < 0)
+                return r;
+        if (sysfs_attr_int(d, "authorized", &t->authorized) < 0)
+                t->authorized = -1;
+        (void) sysfs_attr_int(d, "generation", &t->generation);
+        (void) sysfs_attr_int(d, "rx_lanes", &t->rx_lanes);
+        (void) sysfs_attr_int(d, "tx_lanes", &t->tx_lanes);
+        (void) sysfs_attr_int(d, "boot", &t->boot);
+        r = sysfs_attr_string(d, "rx_speed", &t->rx_speed);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = sysfs_attr_string(d, "tx_speed", &t->tx_speed);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+TbDevice *tb_device_free(TbDevice *t) {
+        if (!t)
+                return NULL;
+        free(t->syspath);
+        free(t->name);
+        free(t->unique_id);
+        free(t->vendor_name);
+        free(t->device_name);
+        free(t->rx_speed);
+        free(t->tx_speed);
+        return mfree(t);
+}
+
+bool tb_device_is_connected_device(const TbDevice *t) {
+        return !t->host_router && t->authorized > 0;
+}

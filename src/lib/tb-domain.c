@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "sysfs.h"
+#include "tb-domain.h"
+#include "util.h"
+
+static const char *const security_table[] = {
+        [TB_SECURITY_UNKNOWN] = "unknown", [TB_SECURITY_NONE] = "none",       [TB_SECURITY_USER] = "user",
+        [TB_SECURITY_SECURE] = "secure",   [TB_SECURITY_DPONLY] = "dponly",   [TB_SECURITY_USBONLY] = "usbonly",
+        [TB_SECURITY_NOPCIE] = "nopcie",
+};
+
+const char *tb_security_to_string(TbSecurity s) {
+        if ((size_t) s >= ELEMENTSOF(security_table))
+                return "unknown";
+        return security_table[s];
+}
+
+TbSecurity tb_security_from_string(const char *s) {
+        if (!s)
+                return TB_SECURITY_UNKNOWN;
+        for (size_t i = 1; i < ELEMENTSOF(security_table); i++)
+                if (streq(security_table[i], s))
+                        return (TbSecurity) i;
+        return TB_SECURITY_UNKNOWN;
+}
+
+bool tb_security_allows_pcie(TbSecurity s) {
+        return !IN_SET(s, TB_SECURITY_DPONLY, TB_SECURITY_USBONLY, TB_SECURITY_NOPCIE);
+}
+
+int tb_domain_new_from_udev(struct udev_device *d, TbDomain **ret) {
+        _cleanup_(tb_domain_freep) TbDomain *dom = NULL;
+        _cleanup_free_ char *security = NULL;
+        struct udev_device *parent;
+        const char *sysname;
+
+        dom = calloc(1, sizeof(TbDomain));
+        if (!dom)
+                return -ENOMEM;
+        dom->iommu_dma_protection = dom->deauthorization = -1;
+
+        sysname = udev_device_get_sysname(d);
+        dom->syspath = strdup(udev_device_get_syspath(d));
+        dom->name = strdup(sysname ?: "");
+        if (!dom->syspath || !dom->name)
+                return -ENOMEM;
+
+        if (sysfs_attr_string(d, "security", &security) >= 0)
+                dom->security = tb_security_from_string(security);
+        (void) sysfs_attr_int(d, "iommu_dma_protection", &dom->iommu_dma_protection);
+        (void) sysfs_attr_int(d, "deauthorization", &dom->deauthorization);
+
+        parent = udev_device_get_parent(d);
+        if (parent && streq_ptr(udev_device_get_subsystem(parent), "pci")) {
+                dom->nhi_bdf = strdup(udev_device_get_sysname(parent));
+                if (!dom->nhi_bdf)
+                        return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(dom);
+        return 0;
+}
+
+TbDomain *tb_domain_free(TbDomain *d) {
+        if (!d)
+                return NULL;
+        free(d->syspath);
+        free(d->name);
+        free(d->nhi_bdf);
+        return mfree(d);
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+int safe_atou32(const char *s, int base, uint32_t *ret) {
+        char *end = NULL;
+        unsigned long v;
+
+        if (!s || !*s || isspace((unsigned char) *s) || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, base);
+        if (errno > 0)
+                return -errno;
+        if (end == s)
+                return -EINVAL;
+        while (*end && isspace((unsigned char) *end))
+                end++;
+        if (*end)
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int safe_atoi(const char *s, int *ret) {
+        char *end = NULL;
+        long v;
+
+        if (!s || !*s || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno > 0)
+                return -errno;
+        if (end == s)
+                return -EINVAL;
+        while (*end && isspace((unsigned char) *end))
+                end++;
+        if (*end)
+                return -EINVAL;
+        if (v < INT_MIN || v > INT_MAX)
+                return -ERANGE;
+        *ret = (int) v;
+        return 0;
+}
+
+char *strstrip_trailing(char *s) {
+        size_t n;
+
+        if (!s)
+                return NULL;
+        n = strlen(s);
+        while (n > 0 && isspace((unsigned char) s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+const char *path_basename(const char *path) {
+        const char *p = strrchr(path, '/');
+        return p ? p + 1 : path;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. Rejects overlongs and surrogates. */
+static size_t utf8_valid_length(const unsigned char *s) {
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+                        return 0;
+                if (s[0] == 0xe0 && s[1] < 0xa0)
+                        return 0;
+                if (s[0] == 0xed && s[1] >= 0xa0)
+                        return 0;
+                return 3;
+        }
+        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+                        return 0;
+                if (s[0] == 0xf0 && s[1] < 0x90)
+                        return 0;
+                if (s[0] == 0xf4 && s[1] >= 0x90)
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
+int utf8_sanitize(const char *s, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        const unsigned char *p = (const unsigned char *) s;
+        size_t len = strlen(s), n = 0;
+
+        /* Each invalid byte becomes 3 bytes of U+FFFD at most. */
+        buf = malloc(len * 3 + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (*p) {
+                size_t k = utf8_valid_length(p);
+                if (k == 0) {
+                        memcpy(buf + n, "\xef\xbf\xbd", 3);
+                        n += 3;
+                        p++;
+                        continue;
+                }
+                memcpy(buf + n, p, k);
+                n += k;
+                p += k;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int str_printable(const char *s, size_t max_len, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        const unsigned char *p = (const unsigned char *) s;
+        size_t len = MIN(strlen(s), max_len), n = 0;
+
+        buf = malloc(len * 4 + 4);
+        if (!buf)
+                return -ENOMEM;
+        while ((size_t) (p - (const unsigned char *) s) < len && *p) {
+                size_t k = utf8_valid_length(p);
+                size_t left = len - (size_t) (p - (const unsigned char *) s);
+
+                if (k > 1 && k <= left && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+                        /* Valid multi-byte character, and not a C1 control (U+0080..U+009F). */
+                        memcpy(buf + n, p, k);
+                        n += k;
+                        p += k;
+                        continue;
+                }
+                if (k == 1 && *p >= 0x20 && *p < 0x7f && *p != '\\') {
+                        buf[n++] = (char) *p++;
+                        continue;
+                }
+                if (*p == '\\') {
+                        memcpy(buf + n, "\\\\", 2);
+                        n += 2;
+                } else if (*p == '\n') {
+                        memcpy(buf + n, "\\n", 2);
+                        n += 2;
+                } else if (*p == '\t') {
+                        memcpy(buf + n, "\\t", 2);
+                        n += 2;
+                } else {
+                        snprintf(buf + n, 5, "\\x%02x", *p);
+                        n += 4;
+                }
+                p++;
+        }
+        if (strlen(s) > max_len) {
+                memcpy(buf + n, "...", 3);
+                n += 3;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int readlinkat_malloc(int dirfd, const char *path, char **ret) {
+        size_t l = 128;
+
+        for (;;) {
+                _cleanup_free_ char *c = malloc(l);
+                ssize_t n;
+
+                if (!c)
+                        return -ENOMEM;
+                n = readlinkat(dirfd, path, c, l);
+                if (n < 0)
+                        return negative_errno();
+                if ((size_t) n < l) {
+                        c[n] = 0;
+                        *ret = TAKE_PTR(c);
+                        return 0;
+                }
+                if (l > 64 * 1024)
+                        return -ENAMETOOLONG;
+                l *= 2;
+        }
+}
+
+int link_target_basename(const char *dir, const char *name, char **ret) {
+        _cleanup_free_ char *p = NULL, *target = NULL;
+        char *b;
+        int r;
+
+        p = path_join(dir, name);
+        if (!p)
+                return -ENOMEM;
+        r = readlinkat_malloc(AT_FDCWD, p, &target);
+        if (r < 0)
+                return r;
+        b = strdup(path_basename(target));
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        for (;;) {
+                ssize_t k;
+
+                if (n + 1 >= allocated) {
+                        size_t a = allocated ? allocated * 2 : 4096;
+                        char *t;
+
+                        if (allocated > max_size + 1)
+                                return -EFBIG;
+                        t = realloc(buf, a);
+                        if (!t)
+                                return -ENOMEM;
+                        buf = t;
+                        allocated = a;
+                }
+                k = read(fd, buf + n, allocated - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max_size)
+                        return -EFBIG;
+        }
+        if (!buf) {
+                buf = strdup("");
+                if (!buf)
+                        return -ENOMEM;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+        char *p;
+        size_t la = strlen(a);
+        bool slash = la > 0 && a[la - 1] == '/';
+
+        while (*b == '/' && (slash || la == 0))
+                b++;
+        if (asprintf(&p, "%s%s%s", a, (slash || la == 0 || *b == '/') ? "" : "/", b) < 0)
+                return NULL;
+        return p;
+}
+
+char *path_under_root(const char *root, const char *path) {
+        if (!root || !*root || streq(root, "/"))
+                return strdup(path);
+        return path_join(root, path);
+}
+
+size_t strv_length(char **l) {
+        size_t n = 0;
+
+        STRV_FOREACH(s, l)
+                n++;
+        return n;
+}
+
+int strv_extend(char ***l, const char *s) {
+        size_t n = strv_length(*l);
+        char **t, *c;
+
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        t = realloc(*l, sizeof(char *) * (n + 2));
+        if (!t) {
+                free(c);
+                return -ENOMEM;
+        }
+        t[n] = c;
+        t[n + 1] = NULL;
+        *l = t;
+        return 0;
+}
+
+bool strv_contains(char **l, const char *s) {
+        STRV_FOREACH(i, l)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+int strv_split(const char *s, const char *separators, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = s;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        while (*p) {
+                size_t k;
+
+                p += strspn(p, separators);
+                k = strcspn(p, separators);
+                if (k > 0) {
+                        _cleanup_free_ char *w = strndup(p, k);
+                        int r;
+
+                        if (!w)
+                                return -ENOMEM;
+                        r = strv_extend(&l, w);
+                        if (r < 0)
+                                return r;
+                }
+                p += k;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Strict number parsing: the whole string (trailing whitespace allowed) must be a number in range. */
+int safe_atou32(const char *s, int base, uint32_t *ret);
+int safe_atoi(const char *s, int *ret);
+
+/* Removes trailing whitespace and newlines in place. */
+char *strstrip_trailing(char *s);
+
+/* Returns the part of path after the last '/'. */
+const char *path_basename(const char *path);
+
+/* A copy of s in which invalid UTF-8 is replaced by U+FFFD, so that JSON encoders emit valid UTF-8. */
+int utf8_sanitize(const char *s, char **ret);
+
+/* A copy of s safe to print on a terminal: control characters, escape sequences, backslashes and
+ * invalid UTF-8 shown as \n, \t, \xNN; at most max_len input bytes are taken, then "..." is added. */
+int str_printable(const char *s, size_t max_len, char **ret);
+
+/* Reads a symlink relative to dirfd (or absolute), returning its target. */
+int readlinkat_malloc(int dirfd, const char *path, char **ret);
+
+/* Reads the basename of the target of the link "name" in folder dir. */
+int link_target_basename(const char *dir, const char *name, char **ret);
+
+/* Reads a whole small file (at most max_size bytes, else -EFBIG). */
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
+
+/* Joins two path parts with one '/'. */
+char *path_join(const char *a, const char *b);
+
+/* A path under --root: root "" or NULL gives path itself. */
+char *path_under_root(const char *root, const char *path);
+
+/* Appends a copy of s to a NULL-terminated string array; returns -ENOMEM on failure. */
+int strv_extend(char ***l, const char *s);
+size_t strv_length(char **l);
+bool strv_contains(char **l, const char *s);
+/* Splits s at any of the separators, dropping empty words. */
+int strv_split(const char *s, const char *separators, char ***ret);
+
+/* Monotonic clock in microseconds. */
+uint64_t now_usec(void);
