@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vm-tool: the small things the guest's busybox shell cannot do, for tests/vm.
+ *
+ *   vm-tool write PATH VALUE          one write(2) of VALUE; prints "ok" or the errno's name
+ *                                     ("EBUSY"), exits 0 or 1
+ *   vm-tool now                       CLOCK_MONOTONIC in milliseconds
+ *   vm-tool wait-driver BDF DRIVER MS polls /sys/bus/pci/devices/BDF/driver until it names
+ *                                     DRIVER ("none": no driver); prints the milliseconds waited,
+ *                                     exits 1 on timeout
+ *   vm-tool wait-path PATH present|absent MS
+ *                                     polls until PATH exists (or not); same output
+ *
+ * Static, so that it needs nothing in the initramfs.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strerrorname_np() */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+static uint64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static const char *errno_name(int e) {
+        const char *n = strerrorname_np(e);
+        return n ?: "E?";
+}
+
+static int do_write(const char *path, const char *value) {
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                printf("%s (open)\n", errno_name(errno));
+                return 1;
+        }
+        n = write(fd, value, strlen(value));
+        if (n < 0) {
+                printf("%s\n", errno_name(errno));
+                return 1;
+        }
+        if ((size_t) n != strlen(value)) {
+                printf("short write %zd\n", n);
+                return 1;
+        }
+        printf("ok\n");
+        return 0;
+}
+
+static bool driver_is(const char *bdf, const char *driver) {
+        char path[PATH_MAX], target[PATH_MAX];
+        ssize_t n;
+        const char *base;
+
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                return strcmp(driver, "none") == 0 && errno == ENOENT;
+        target[n] = 0;
+        base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        return strcmp(base, driver) == 0;
+}
+
+static bool path_is(const char *path, const char *state) {
+        bool exists = access(path, F_OK) >= 0;
+
+        return strcmp(state, "present") == 0 ? exists : !exists;
+}
+
+static int do_wait(bool (*pred)(const char *, const char *), const char *a, const char *b, const char *ms) {
+        uint64_t start = now_us(), limit = strtoull(ms, NULL, 10) * 1000u;
+
+        for (;;) {
+                uint64_t t = now_us() - start;
+
+                if (pred(a, b)) {
+                        printf("%llu\n", (unsigned long long) (t / 1000u));
+                        return 0;
+                }
+                if (t >= limit) {
+                        printf("timeout\n");
+                        return 1;
+                }
+                usleep(2000);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        if (argc == 4 && strcmp(argv[1], "write") == 0)
+                return do_write(argv[2], argv[3]);
+        if (argc == 2 && strcmp(argv[1], "now") == 0) {
+                printf("%llu\n", (unsigned long long) (now_us() / 1000u));
+                return 0;
+        }
+        if (argc == 5 && strcmp(argv[1], "wait-driver") == 0)
+                return do_wait(driver_is, argv[2], argv[3], argv[4]);
+        if (argc == 5 && strcmp(argv[1], "wait-path") == 0)
+                return do_wait(path_is, argv[2], argv[3], argv[4]);
+
+        fprintf(stderr, "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH present|absent MS\n");
+        return 2;
+}
