@@ -3,7 +3,12 @@
 
 #include <stdbool.h>
 
+#include <json-c/json.h>
+
+#include "attach.h"
 #include "macro.h"
+#include "output.h"
+#include "report.h"
 
 /* Exit codes, the same for every verb. */
 enum {
@@ -70,5 +75,22 @@ void log_debug(const char *fmt, ...) _printf_(1, 2);
 void log_set_max_level(int level); /* syslog priority */
 void log_set_prefix_priority(bool b); /* "<3>" prefixes, for journald (the daemon) */
 
+/* Loads the enrolment store, warning about each broken record (with its path and line). */
+int enrolled_load_verbose(Enrolled *ret, char **ret_dir);
+/* Prints what an action changed and said, and logs its error prefixed by what. */
+void report_print(const Report *rep, const char *what);
+json_object *report_to_json(const Report *rep);
+
+/* Warns when boltd runs, which would race egpuctl for the authorized files. */
+void warn_if_boltd(void);
+/* Takes the lock that lets one process at a time change devices, telling who holds it otherwise. */
+int lock_take_verbose(int *ret_fd);
+
 /* The verbs, each in its own file verb-*.c. */
 int verb_status(int argc, char *argv[]);
+int verb_enroll(int argc, char *argv[]);
+int verb_forget(int argc, char *argv[]);
+int verb_list(int argc, char *argv[]);
+int verb_attach(int argc, char *argv[]);
+int verb_detach(int argc, char *argv[]);
+int verb_daemon(int argc, char *argv[]);

@@ -10,6 +10,20 @@ GlobalArgs arg_global = { .root = "" };
 static const Verb verbs[] = {
         { "status", 0, 0, verb_status, "status [--json]",
           "Show Thunderbolt domains and devices, eGPUs, their functions, drivers and IOMMU groups", NULL },
+        { "enroll", 1, 1, verb_enroll, "enroll DEVICE [--policy auto|manual]",
+          "Allow a Thunderbolt device (name such as 1-1, or unique_id) to be authorized",
+          "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"
+          "                        manual: only 'egpuctl attach' does\n" },
+        { "forget", 1, 1, verb_forget, "forget UNIQUE_ID", "Remove a device's enrolment record", NULL },
+        { "list", 0, 0, verb_list, "list [--json]", "List enrolled and connected devices", NULL },
+        { "attach", 0, 1, verb_attach, "attach [DEVICE] [--timeout SEC]",
+          "Authorize enrolled devices and bind their eGPU functions to vfio-pci",
+          "  --timeout SEC  How long to wait for the tunnel's PCI functions (default 10)\n" },
+        { "detach", 0, 1, verb_detach, "detach [DEVICE] [--force]",
+          "Unbind the eGPU from vfio-pci and close its tunnel",
+          "  --force        Detach even while a process (a VM) holds the VFIO group\n" },
+        { "daemon", 0, 0, verb_daemon, "daemon",
+          "Attach enrolled eGPUs at start and on hot-plug; detach them at system shutdown", NULL },
 };
 
 const Verb *verb_find(const char *name) {

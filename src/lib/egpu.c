@@ -19,3 +19,10 @@ bool egpu_has_function(const Egpu *e, const PciFunction *f) {
 bool egpu_member_is_foreign(const Egpu *e, const PciFunction *member) {
         return !egpu_has_function(e, member) && !pci_function_is_bridge(member);
 }
+
+bool egpu_all_on_driver(const Egpu *e, const char *driver) {
+        FOREACH_ARRAY(f, e->functions, e->n_functions)
+                if (!streq_ptr((*f)->driver, driver))
+                        return false;
+        return true;
+}

@@ -25,3 +25,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Egpu *, egpu_free);
 bool egpu_has_function(const Egpu *e, const PciFunction *f) _pure_;
 /* Whether a group member is foreign to the eGPU: neither one of its functions nor a bridge. */
 bool egpu_member_is_foreign(const Egpu *e, const PciFunction *member) _pure_;
+
+/* Whether every function of the eGPU is bound to driver. */
+bool egpu_all_on_driver(const Egpu *e, const char *driver) _pure_;

@@ -145,3 +145,162 @@ const char *pci_removable_to_string(PciRemovable r) {
                 return "unknown";
         }
 }
+
+#define PCI_DEVICES "/sys/bus/pci/devices/"
+
+bool pci_bdf_is_valid(const char *s) {
+        static const char pattern[] = "hhhh:hh:hh.f";
+
+        if (strlen(s) != sizeof(pattern) - 1)
+                return false;
+        for (size_t i = 0; pattern[i]; i++) {
+                char c = s[i];
+                switch (pattern[i]) {
+                case 'h':
+                        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                                return false;
+                        break;
+                case 'f':
+                        if (c < '0' || c > '7')
+                                return false;
+                        break;
+                default:
+                        if (c != pattern[i])
+                                return false;
+                }
+        }
+        return true;
+}
+
+static int function_path(const char *bdf, const char *attr, char **ret) {
+        char *p;
+
+        if (!pci_bdf_is_valid(bdf))
+                return -EINVAL;
+        if (asprintf(&p, PCI_DEVICES "%s%s%s", bdf, attr ? "/" : "", strempty(attr)) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int pci_function_read_driver(const char *bdf, char **ret) {
+        _cleanup_free_ char *dir = NULL, *driver = NULL;
+        int r;
+
+        r = function_path(bdf, NULL, &dir);
+        if (r < 0)
+                return r;
+        if (access(dir, F_OK) < 0)
+                return errno == ENOENT ? -ENODEV : negative_errno();
+        r = link_target_basename(dir, "driver", &driver);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(driver);
+        return 0;
+}
+
+static int read_override(const char *bdf, char **ret) {
+        _cleanup_free_ char *dir = NULL, *v = NULL;
+        int r;
+
+        r = function_path(bdf, NULL, &dir);
+        if (r < 0)
+                return r;
+        r = sysfs_read_attr(dir, "driver_override", &v);
+        if (r == -ENOENT)
+                return -ENODEV;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int pci_function_set_driver_override(const char *bdf, const char *driver) {
+        _cleanup_free_ char *path = NULL, *now = NULL;
+        int r;
+
+        r = function_path(bdf, "driver_override", &path);
+        if (r < 0)
+                return r;
+        /* An empty write (a lone newline) clears the override. */
+        r = sysfs_write(path, driver ?: "\n");
+        if (r == -ENOENT)
+                return -ENODEV;
+        if (r < 0)
+                return r;
+        r = read_override(bdf, &now);
+        if (r < 0)
+                return r;
+        if (driver ? !streq(now, driver) : !(streq(now, "(null)") || streq(now, "")))
+                return -EIO;
+        return 0;
+}
+
+int pci_function_unbind(const char *bdf) {
+        _cleanup_free_ char *driver = NULL, *path = NULL, *after = NULL;
+        int r;
+
+        r = pci_function_read_driver(bdf, &driver);
+        if (r < 0)
+                return r;
+        if (!driver)
+                return 0;
+        if (asprintf(&path, "/sys/bus/pci/drivers/%s/unbind", driver) < 0)
+                return -ENOMEM;
+        r = sysfs_write(path, bdf);
+        if (r < 0)
+                return r;
+        r = pci_function_read_driver(bdf, &after);
+        if (r < 0)
+                return r;
+        return after ? -EIO : 0;
+}
+
+int pci_function_probe(const char *bdf, char **ret) {
+        _cleanup_free_ char *driver = NULL;
+        int r;
+
+        if (!pci_bdf_is_valid(bdf))
+                return -EINVAL;
+        r = sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+        if (r < 0)
+                return r;
+        r = pci_function_read_driver(bdf, &driver);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(driver);
+        return 0;
+}
+
+int pci_function_set_reset_method(const char *bdf, const char *methods) {
+        _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
+        int r;
+
+        r = function_path(bdf, "reset_method", &path);
+        if (r < 0)
+                return r;
+        r = sysfs_write(path, methods);
+        if (r < 0)
+                return r;
+        r = function_path(bdf, NULL, &dir);
+        if (r < 0)
+                return r;
+        r = sysfs_read_attr(dir, "reset_method", &now);
+        if (r < 0)
+                return r;
+        return streq(now, methods) ? 0 : -EIO;
+}
+
+bool pci_driver_is_registered(const char *driver) {
+        _cleanup_free_ char *p = NULL;
+
+        if (!driver || strchr(driver, '/') || streq(driver, "..") || streq(driver, "."))
+                return false;
+        if (asprintf(&p, "/sys/bus/pci/drivers/%s", driver) < 0)
+                return false;
+        return access(p, F_OK) == 0;
+}

@@ -56,3 +56,23 @@ const PciFunction *pci_function_root_port(const PciFunction *f) _pure_;
 bool pci_function_has_reset_method(const PciFunction *f, const char *method) _pure_;
 
 const char *pci_removable_to_string(PciRemovable r) _pure_;
+
+/* Whether s is a PCI address "DDDD:BB:DD.F" in lowercase hex, as sysfs names functions. */
+bool pci_bdf_is_valid(const char *s) _pure_;
+
+/* Writes. Each works on the function's address, not on a snapshot, does one write, and reads back what
+ * the kernel did: -EIO when the kernel accepted the write but the state did not change. -ENODEV when
+ * the function is gone. */
+/* The driver bound now (NULL when unbound). */
+int pci_function_read_driver(const char *bdf, char **ret);
+/* driver NULL clears the override. */
+int pci_function_set_driver_override(const char *bdf, const char *driver);
+/* Unbinds from whatever driver holds it; 0 when it was not bound. */
+int pci_function_unbind(const char *bdf);
+/* Asks the kernel to probe drivers for it (drivers_probe), which honours driver_override. Returns the
+ * driver bound afterwards in *ret (NULL when none took it). */
+int pci_function_probe(const char *bdf, char **ret);
+/* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
+int pci_function_set_reset_method(const char *bdf, const char *methods);
+/* Whether the PCI driver is registered (its folder under /sys/bus/pci/drivers exists). */
+bool pci_driver_is_registered(const char *driver);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "sysfs.h"
 #include "util.h"
@@ -73,4 +75,98 @@ int sysfs_read_attr(const char *syspath, const char *attr, char **ret) {
                 return r;
         *ret = strstrip_trailing(TAKE_PTR(v));
         return 0;
+}
+
+/* Shared between the caller and the writer thread; the last one out frees it. */
+typedef struct TimedWrite {
+        pthread_mutex_t lock;
+        pthread_cond_t done_cond;
+        unsigned refs;
+        bool done;
+        int result;
+        char *path;
+        char *value;
+} TimedWrite;
+
+static void timed_write_unref(TimedWrite *w) {
+        bool last;
+
+        pthread_mutex_lock(&w->lock);
+        last = --w->refs == 0;
+        pthread_mutex_unlock(&w->lock);
+        if (!last)
+                return;
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->done_cond);
+        free(w->path);
+        free(w->value);
+        free(w);
+}
+
+static void *timed_write_thread(void *p) {
+        TimedWrite *w = p;
+        int r = sysfs_write(w->path, w->value);
+
+        pthread_mutex_lock(&w->lock);
+        w->result = r;
+        w->done = true;
+        pthread_cond_signal(&w->done_cond);
+        pthread_mutex_unlock(&w->lock);
+        timed_write_unref(w);
+        return NULL;
+}
+
+int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
+        pthread_condattr_t attr;
+        pthread_attr_t tattr;
+        pthread_t thread;
+        struct timespec deadline;
+        TimedWrite *w;
+        int r;
+
+        w = calloc(1, sizeof(TimedWrite));
+        if (!w)
+                return -ENOMEM;
+        w->path = strdup(path);
+        w->value = strdup(value);
+        if (!w->path || !w->value) {
+                free(w->path);
+                free(w->value);
+                free(w);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->done_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        w->refs = 2;
+
+        pthread_attr_init(&tattr);
+        pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&thread, &tattr, timed_write_thread, w);
+        pthread_attr_destroy(&tattr);
+        if (r != 0) {
+                w->refs = 1;
+                timed_write_unref(w);
+                return -r;
+        }
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+
+        pthread_mutex_lock(&w->lock);
+        while (!w->done) {
+                if (pthread_cond_timedwait(&w->done_cond, &w->lock, &deadline) == ETIMEDOUT)
+                        break;
+        }
+        r = w->done ? w->result : -ETIMEDOUT;
+        pthread_mutex_unlock(&w->lock);
+        timed_write_unref(w);
+        return r;
 }

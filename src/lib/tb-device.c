@@ -86,3 +86,63 @@ TbDevice *tb_device_free(TbDevice *t) {
 bool tb_device_is_connected_device(const TbDevice *t) {
         return !t->host_router && t->authorized > 0;
 }
+
+static int attr_path(const char *syspath, const char *attr, char **ret) {
+        char *p = path_join(syspath, attr);
+
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int tb_device_read_unique_id(const char *syspath, char **ret) {
+        int r = sysfs_read_attr(syspath, "unique_id", ret);
+        return r == -ENOENT ? -ENODEV : r;
+}
+
+int tb_device_read_authorized(const char *syspath, int *ret) {
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        r = sysfs_read_attr(syspath, "authorized", &v);
+        if (r == -ENOENT)
+                return -ENODEV;
+        if (r < 0)
+                return r;
+        return safe_atoi(v, ret);
+}
+
+int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, int timeout_ms) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (key_hex) {
+                _cleanup_free_ char *key_path = NULL;
+
+                r = attr_path(syspath, "key", &key_path);
+                if (r < 0)
+                        return r;
+                r = sysfs_write_timeout(key_path, key_hex, timeout_ms);
+                if (r < 0)
+                        return r;
+        }
+        r = attr_path(syspath, "authorized", &path);
+        if (r < 0)
+                return r;
+        r = sysfs_write_timeout(path, key_hex && challenge ? "2" : "1", timeout_ms);
+        if (r == -ENOENT)
+                return -ENODEV;
+        return r;
+}
+
+int tb_device_deauthorize(const char *syspath, int timeout_ms) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = attr_path(syspath, "authorized", &path);
+        if (r < 0)
+                return r;
+        r = sysfs_write_timeout(path, "0", timeout_ms);
+        return r == -ENOENT ? -ENODEV : r;
+}

@@ -35,3 +35,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(TbDevice *, tb_device_free);
 
 /* Whether the device has a PCIe tunnel open: authorized, and a device rather than a host router. */
 bool tb_device_is_connected_device(const TbDevice *d) _pure_;
+
+/* Fresh reads of a router's attributes, bypassing any snapshot: -ENODEV when the router is gone. */
+int tb_device_read_unique_id(const char *syspath, char **ret);
+int tb_device_read_authorized(const char *syspath, int *ret);
+
+/* Opens the router's PCIe tunnel: for a secure-level domain, key_hex (64 hex digits) is written to
+ * "key" first and challenge says whether to write 2 (the device already holds this key) or 1 (the key
+ * is new to it). Each write is bounded by timeout_ms (-ETIMEDOUT). The kernel's errors come back as they
+ * are: -EKEYREJECTED when the device's answer to the challenge does not match the key, -EINVAL when it
+ * is already in that state. */
+int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, int timeout_ms);
+/* Closes the tunnel (writes 0); the domain must support deauthorization. */
+int tb_device_deauthorize(const char *syspath, int timeout_ms);

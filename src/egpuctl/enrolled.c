@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "egpuctl.h"
+#include "util.h"
+
+int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
+        _cleanup_free_ char *dir = NULL;
+        StoreError *errors = NULL;
+        size_t n_errors = 0;
+        Enrolled e = {};
+        int r;
+
+        r = store_dir_default(&dir);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to find the enrolment store ($STATE_DIRECTORY): %m");
+                return r;
+        }
+        r = store_load(dir, &e.list, &e.n, &errors, &n_errors);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the enrolment store %s: %m", dir);
+                return r;
+        }
+        /* A broken record is reported with its place and does not stop the others. */
+        for (size_t i = 0; i < n_errors; i++) {
+                char *p = printable(errors[i].path), *m = printable(errors[i].message);
+                log_warning("%s:%u: %s%s", p, errors[i].line, m, errors[i].skipped ? " (record skipped)" : "");
+                printable_free(p);
+                printable_free(m);
+        }
+        store_errors_free(errors, n_errors);
+        *ret = e;
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(dir);
+        return 0;
+}
+
+void report_print(const Report *rep, const char *what) {
+        STRV_FOREACH(l, rep->lines) {
+                char *p = printable(*l);
+                printf("%s\n", p);
+                printable_free(p);
+        }
+        if (rep->error) {
+                char *p = printable(rep->error);
+                log_error("%s: %s", what, p);
+                printable_free(p);
+        }
+}
+
+json_object *report_to_json(const Report *rep) {
+        json_object *o = json_object_new_object(), *lines = json_object_new_array();
+
+        if (!o || !lines) {
+                json_object_put(o);
+                json_object_put(lines);
+                return NULL;
+        }
+        STRV_FOREACH(l, rep->lines)
+                json_object_array_add(lines, json_string_or_null(*l));
+        json_object_object_add(o, "changed", json_object_new_boolean(rep->n_changes > 0));
+        json_object_object_add(o, "log", lines);
+        json_object_object_add(o, "error", json_string_or_null(rep->error));
+        return o;
+}

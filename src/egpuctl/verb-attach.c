@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <getopt.h>
+
+#include "egpuctl.h"
+#include "lock.h"
+#include "sysfs.h"
+#include "util.h"
+
+/* boltd writes the same authorized files; two writers race. */
+static bool boltd_running(void) {
+        _cleanup_(closedirp) DIR *proc = opendir("/proc");
+        struct dirent *de;
+
+        if (!proc)
+                return false;
+        while ((de = readdir(proc))) {
+                _cleanup_free_ char *p = NULL, *comm = NULL;
+                uint32_t pid;
+
+                if (safe_atou32(de->d_name, 10, &pid) < 0)
+                        continue;
+                if (asprintf(&p, "/proc/%s/comm", de->d_name) < 0)
+                        return false;
+                if (read_full_file(p, 64, &comm, NULL) < 0)
+                        continue;
+                if (streq(strstrip_trailing(comm), "boltd"))
+                        return true;
+        }
+        return false;
+}
+
+void warn_if_boltd(void) {
+        if (boltd_running())
+                log_warning("boltd is running and authorizes Thunderbolt devices too, racing egpuctl for the "
+                            "same 'authorized' files. Let one of them decide: 'systemctl mask --now bolt.service' "
+                            "(egpuctl enrols and authorizes), or keep bolt and do not enrol devices in egpuctl.");
+}
+
+int lock_take_verbose(int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = lock_path_default(&path);
+        if (r >= 0)
+                r = lock_acquire(path, 10000, ret_fd);
+        if (r == -EBUSY || r == -EWOULDBLOCK) {
+                pid_t pid;
+                if (lock_holder_pid(path, &pid) >= 0)
+                        log_error("Another egpuctl (PID %d) is changing devices; waited 10 s for it to finish",
+                                  (int) pid);
+                else
+                        log_error("Another egpuctl is changing devices; waited 10 s for it to finish");
+                return r;
+        }
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to take the lock %s: %m", strna(path));
+        }
+        return r;
+}
+
+typedef int (*ActionFunction)(struct udev *, const Enrolled *, const char *, const AttachOptions *, Report *);
+
+static int parse_timeout(const char *verb, const char *s, int *ret) {
+        uint32_t v;
+
+        if (safe_atou32(s, 10, &v) < 0 || v == 0 || v > 600)
+                return usage_error(verb, "--timeout takes seconds, 1 to 600, not '%s'", s);
+        *ret = (int) v * 1000;
+        return 0;
+}
+
+static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[]) {
+        enum { ARG_TIMEOUT = ARG_VERB_FIRST, ARG_FORCE };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "force", no_argument, NULL, ARG_FORCE },
+                {},
+        };
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(json_object_putp) json_object *root = NULL;
+        _cleanup_strv_free_ char **targets = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_free_ char *dir = NULL;
+        AttachOptions o = {
+                .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
+                .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT,
+        };
+        json_object *results;
+        bool failed = false, changed = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                if (c == ARG_TIMEOUT) {
+                        r = parse_timeout(verb, optarg, &o.timeout_ms);
+                        if (r != 0)
+                                return r;
+                        continue;
+                }
+                if (c == ARG_FORCE && streq(verb, "detach")) {
+                        o.force = true;
+                        continue;
+                }
+                r = verb_common_option(verb, c == ARG_FORCE ? '?' : c);
+                if (r != 0)
+                        return r < 0 ? EXIT_OK : r;
+        }
+        r = verb_check_args(verb, argc, argv, optind);
+        if (r != 0)
+                return r;
+
+        udev = udev_new();
+        if (!udev)
+                return log_error("Failed to create a udev context: %m"), EXIT_PROBLEM;
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
+        if (enrolled_load_verbose(&enrolled, &dir) < 0)
+                return EXIT_PROBLEM;
+        o.store_dir = dir;
+        if (streq(verb, "attach"))
+                warn_if_boltd();
+
+        if (optind < argc)
+                r = strv_extend(&targets, argv[optind]);
+        else {
+                /* Every connected enrolled device. */
+                r = host_load(udev, &h);
+                if (r < 0) {
+                        errno_set(r);
+                        return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
+                }
+                FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
+                        if (!(*t)->host_router && (*t)->unique_id &&
+                            enrollments_find(enrolled.list, enrolled.n, (*t)->unique_id)) {
+                                r = strv_extend(&targets, (*t)->name);
+                                if (r < 0)
+                                        break;
+                        }
+        }
+        if (r < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+        if (!targets) {
+                if (arg_global.json) {
+                        puts("{ \"devices\": [ ] }");
+                        return EXIT_OK;
+                }
+                printf("No enrolled Thunderbolt device is connected; nothing to %s.\n", verb);
+                return EXIT_OK;
+        }
+
+        root = json_object_new_object();
+        results = json_object_new_array();
+        if (!root || !results) {
+                json_object_put(results);
+                return log_error("Out of memory"), EXIT_PROBLEM;
+        }
+        json_object_object_add(root, "devices", results);
+
+        STRV_FOREACH(target, targets) {
+                _cleanup_(report_done) Report rep = {};
+                _cleanup_free_ char *what = NULL;
+                json_object *o_json;
+
+                r = fn(udev, &enrolled, *target, &o, &rep);
+                if (r < 0)
+                        failed = true;
+                if (r > 0)
+                        changed = true;
+                if (arg_global.json) {
+                        o_json = report_to_json(&rep);
+                        if (o_json) {
+                                json_object_object_add(o_json, "device", json_string_or_null(*target));
+                                json_object_array_add(results, o_json);
+                        }
+                        continue;
+                }
+                if (asprintf(&what, "Failed to %s '%s'", verb, *target) < 0)
+                        what = NULL;
+                report_print(&rep, what ?: verb);
+                if (r == 0 && rep.n_changes == 0)
+                        printf("%s: nothing to do, already %sed\n", *target, verb);
+        }
+        if (arg_global.json)
+                (void) json_print(root);
+        (void) changed;
+        return failed ? EXIT_PROBLEM : EXIT_OK;
+}
+
+int verb_attach(int argc, char *argv[]) {
+        return run_action("attach", attach_thunderbolt, argc, argv);
+}
+
+int verb_detach(int argc, char *argv[]) {
+        return run_action("detach", detach_thunderbolt, argc, argv);
+}

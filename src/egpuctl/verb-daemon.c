@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <syslog.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "egpuctl.h"
+#include "sysfs.h"
+#include "util.h"
+
+/* The daemon: attaches enrolled devices at start (boot with the eGPU connected), then follows udev
+ * events for hot-plug and for host drivers that grab a function first. Attaches run in worker threads,
+ * so that a write that blocks for seconds never stalls the event loop; idle, it sleeps in poll() with
+ * no timeout. On stop it detaches only when the system is shutting down. */
+
+typedef struct Job {
+        char *device; /* Thunderbolt name */
+        bool again;   /* an event came while it ran: run once more */
+        struct Job *next;
+} Job;
+
+typedef struct Daemon {
+        AttachOptions options;
+        char *store_dir;
+        int done_fd; /* eventfd: a worker finished */
+        pthread_mutex_t lock;
+        Job *jobs; /* in flight */
+        unsigned n_running;
+} Daemon;
+
+typedef struct WorkerArgs {
+        Daemon *daemon;
+        Job *job;
+} WorkerArgs;
+
+static int load_enrolled_quiet(const char *dir, Enrolled *ret) {
+        StoreError *errors = NULL;
+        size_t n_errors = 0;
+        int r;
+
+        r = store_load(dir, &ret->list, &ret->n, &errors, &n_errors);
+        for (size_t i = 0; i < n_errors; i++) {
+                char *p = printable(errors[i].path), *m = printable(errors[i].message);
+                log_warning("%s:%u: %s", p, errors[i].line, m);
+                printable_free(p);
+                printable_free(m);
+        }
+        store_errors_free(errors, n_errors);
+        return r;
+}
+
+static void run_attach(Daemon *d, const char *device) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return;
+        }
+        r = load_enrolled_quiet(d->store_dir, &enrolled);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the enrolment store %s: %m", d->store_dir);
+                return;
+        }
+        r = attach_thunderbolt(udev, &enrolled, device, &d->options, &rep);
+        if (asprintf(&what, "Failed to attach %s", device) < 0)
+                what = NULL;
+        report_print(&rep, what ?: "attach");
+        if (r >= 0)
+                log_info("%s: %s", device, r > 0 ? "attached" : "already attached");
+}
+
+static void *worker(void *p) {
+        WorkerArgs *a = p;
+        Daemon *d = a->daemon;
+        Job *job = a->job;
+        uint64_t one = 1;
+
+        free(a);
+        for (;;) {
+                run_attach(d, job->device);
+                pthread_mutex_lock(&d->lock);
+                if (!job->again) {
+                        /* Done: unlink the job. */
+                        for (Job **j = &d->jobs; *j; j = &(*j)->next)
+                                if (*j == job) {
+                                        *j = job->next;
+                                        break;
+                                }
+                        d->n_running--;
+                        pthread_mutex_unlock(&d->lock);
+                        break;
+                }
+                job->again = false;
+                pthread_mutex_unlock(&d->lock);
+        }
+        free(job->device);
+        free(job);
+        (void) !write(d->done_fd, &one, sizeof(one));
+        return NULL;
+}
+
+/* Starts an attach of device in a worker, or asks the running one to go once more. */
+static void schedule_attach(Daemon *d, const char *device) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        WorkerArgs *a;
+        Job *job;
+
+        pthread_mutex_lock(&d->lock);
+        for (Job *j = d->jobs; j; j = j->next)
+                if (streq(j->device, device)) {
+                        j->again = true;
+                        pthread_mutex_unlock(&d->lock);
+                        return;
+                }
+        job = calloc(1, sizeof(Job));
+        a = calloc(1, sizeof(WorkerArgs));
+        if (!job || !a || !(job->device = strdup(device))) {
+                pthread_mutex_unlock(&d->lock);
+                free(job ? job->device : NULL);
+                free(job);
+                free(a);
+                log_error("Out of memory; not attaching %s", device);
+                return;
+        }
+        a->daemon = d;
+        a->job = job;
+        job->next = d->jobs;
+        d->jobs = job;
+        d->n_running++;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&thread, &attr, worker, a) != 0) {
+                d->jobs = job->next;
+                d->n_running--;
+                free(job->device);
+                free(job);
+                free(a);
+                log_error("Failed to start a worker for %s", device);
+        }
+        pthread_attr_destroy(&attr);
+        pthread_mutex_unlock(&d->lock);
+}
+
+/* The router an event concerns, when it is enrolled with policy auto: its name, else NULL. */
+static char *event_router(struct udev *udev, struct udev_device *dev, const Enrolled *enrolled) {
+        _cleanup_(host_freep) Host *h = NULL;
+        const char *subsystem = udev_device_get_subsystem(dev), *action = udev_device_get_action(dev);
+        const Enrollment *e;
+        const TbDevice *t = NULL;
+
+        if (!subsystem || !action || streq(action, "remove") || streq(action, "unbind"))
+                return NULL;
+        if (host_load(udev, &h) < 0)
+                return NULL;
+
+        if (streq(subsystem, "thunderbolt")) {
+                if (!streq_ptr(udev_device_get_devtype(dev), "thunderbolt_device"))
+                        return NULL;
+                t = host_find_tb_device(h, udev_device_get_sysname(dev));
+                if (!t || t->host_router)
+                        return NULL;
+                /* A tunnel already open with its eGPU on vfio-pci needs nothing. */
+                if (t->authorized > 0) {
+                        const Egpu *g = host_find_egpu_of_router(h, t);
+                        if (!g || egpu_all_on_driver(g, "vfio-pci"))
+                                return NULL;
+                }
+        } else if (streq(subsystem, "pci")) {
+                const PciFunction *f = host_find_pci(h, udev_device_get_sysname(dev));
+                const Egpu *g = f ? host_find_egpu_of(h, f) : NULL;
+
+                if (!g || !g->tb_device || streq_ptr(f->driver, "vfio-pci"))
+                        return NULL;
+                t = g->tb_device;
+        } else
+                return NULL;
+
+        e = t->unique_id ? enrollments_find(enrolled->list, enrolled->n, t->unique_id) : NULL;
+        if (!e || e->policy != ENROLL_POLICY_AUTO)
+                return NULL;
+        return strdup(t->name);
+}
+
+static void handle_event(Daemon *d, struct udev *udev, struct udev_device *dev) {
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_free_ char *router = NULL;
+
+        if (load_enrolled_quiet(d->store_dir, &enrolled) < 0)
+                return;
+        router = event_router(udev, dev, &enrolled);
+        if (!router)
+                return;
+        log_debug("%s %s: attaching %s", udev_device_get_action(dev), udev_device_get_sysname(dev), router);
+        schedule_attach(d, router);
+}
+
+/* Whether the system is shutting down (systemd's SystemState "stopping"), asked over systemd's private
+ * socket because the bus daemon may be gone by then. $EGPUCTL_SYSTEM_STATE stands in for it in tests. */
+static bool system_is_stopping(void) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = NULL;
+        const char *e = getenv("EGPUCTL_SYSTEM_STATE");
+        int r;
+
+        if (e)
+                return streq(e, "stopping");
+        r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r >= 0)
+                r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "SystemState", &error, &state);
+        sd_bus_error_free(&error);
+        if (r < 0) {
+                errno_set(r);
+                log_warning("Failed to ask systemd whether the system is shutting down (%m); leaving devices as "
+                            "they are");
+                return false;
+        }
+        return streq(state, "stopping");
+}
+
+static void for_each_enrolled_connected(Daemon *d, bool attach) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+
+        if (!udev || load_enrolled_quiet(d->store_dir, &enrolled) < 0 || host_load(udev, &h) < 0) {
+                log_error("Failed to read the devices or the enrolment store");
+                return;
+        }
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                _cleanup_(report_done) Report rep = {};
+                const Enrollment *e;
+                int r;
+
+                if ((*t)->host_router || !(*t)->unique_id)
+                        continue;
+                e = enrollments_find(enrolled.list, enrolled.n, (*t)->unique_id);
+                if (!e || (attach && e->policy != ENROLL_POLICY_AUTO))
+                        continue;
+                if (attach) {
+                        run_attach(d, (*t)->name);
+                        continue;
+                }
+                r = detach_thunderbolt(udev, &enrolled, (*t)->name, &d->options, &rep);
+                report_print(&rep, "Failed to detach");
+                if (r >= 0)
+                        log_info("%s: detached for shutdown", (*t)->name);
+        }
+}
+
+static void wait_workers(Daemon *d, int timeout_ms) {
+        uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
+
+        for (;;) {
+                struct pollfd p = { .fd = d->done_fd, .events = POLLIN };
+                uint64_t v, now = now_usec();
+                unsigned running;
+
+                pthread_mutex_lock(&d->lock);
+                running = d->n_running;
+                pthread_mutex_unlock(&d->lock);
+                if (running == 0 || now >= deadline)
+                        return;
+                if (poll(&p, 1, (int) ((deadline - now) / 1000) + 1) > 0)
+                        (void) !read(d->done_fd, &v, sizeof(v));
+        }
+}
+
+int verb_daemon(int argc, char *argv[]) {
+        static const struct option options[] = { COMMON_OPTIONS, {} };
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(udev_monitor_unrefp) struct udev_monitor *mon = NULL;
+        _cleanup_close_ int sfd = -EBADF, done_fd = -EBADF;
+        _cleanup_free_ char *dir = NULL;
+        Daemon d = {
+                .options = { .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
+                             .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT },
+        };
+        bool udevd;
+        sigset_t mask;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                r = verb_common_option("daemon", c);
+                if (r != 0)
+                        return r < 0 ? EXIT_OK : r;
+        }
+        r = verb_check_args("daemon", argc, argv, optind);
+        if (r != 0)
+                return r;
+
+        log_set_prefix_priority(true);
+        r = store_dir_default(&dir);
+        if (r < 0) {
+                errno_set(r);
+                return log_error("Failed to find the enrolment store: %m"), EXIT_PROBLEM;
+        }
+        d.store_dir = dir;
+        d.options.store_dir = dir;
+        pthread_mutex_init(&d.lock, NULL);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts, so they inherit it */
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (sfd < 0 || done_fd < 0)
+                return log_error("Failed to set up signals: %m"), EXIT_PROBLEM;
+        d.done_fd = done_fd;
+
+        udev = udev_new();
+        if (!udev)
+                return log_error("Failed to create a udev context: %m"), EXIT_PROBLEM;
+        /* Watch first, then attach what is there: nothing that appears in between is missed. */
+        udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
+        mon = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
+        if (!mon || udev_monitor_filter_add_match_subsystem_devtype(mon, "thunderbolt", NULL) < 0 ||
+            udev_monitor_filter_add_match_subsystem_devtype(mon, "pci", NULL) < 0 ||
+            udev_monitor_enable_receiving(mon) < 0)
+                return log_error("Failed to watch device events: %m"), EXIT_PROBLEM;
+
+        warn_if_boltd();
+        for_each_enrolled_connected(&d, true);
+        (void) sd_notify(0, "READY=1\nSTATUS=Watching Thunderbolt and PCI events");
+        log_info("Ready; watching Thunderbolt and PCI events");
+
+        for (;;) {
+                struct pollfd fds[] = {
+                        { .fd = udev_monitor_get_fd(mon), .events = POLLIN },
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = done_fd, .events = POLLIN },
+                };
+
+                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("poll() failed: %m");
+                        break;
+                }
+                if (fds[2].revents & POLLIN) {
+                        uint64_t v;
+                        (void) !read(done_fd, &v, sizeof(v));
+                }
+                if (fds[0].revents & POLLIN) {
+                        struct udev_device *dev;
+                        while ((dev = udev_monitor_receive_device(mon))) {
+                                handle_event(&d, udev, dev);
+                                udev_device_unref(dev);
+                        }
+                }
+                if (fds[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        (void) !read(sfd, &si, sizeof(si));
+                        break;
+                }
+        }
+
+        (void) sd_notify(0, "STOPPING=1");
+        wait_workers(&d, d.options.timeout_ms + 2 * d.options.write_timeout_ms);
+        if (system_is_stopping()) {
+                log_info("The system is shutting down: detaching eGPUs");
+                for_each_enrolled_connected(&d, false);
+        } else
+                log_info("Stopping without touching devices (the system is not shutting down)");
+        return EXIT_OK;
+}

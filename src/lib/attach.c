@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <poll.h>
+
+#include "attach.h"
+#include "sysfs.h"
+#include "util.h"
+#include "vfio-bind.h"
+
+void enrolled_done(Enrolled *e) {
+        enrollments_free(e->list, e->n);
+        *e = (Enrolled) {};
+}
+
+Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t) {
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if ((*e)->tb_device && streq((*e)->tb_device->syspath, t->syspath))
+                        return *e;
+        return NULL;
+}
+
+static int reload(struct udev *udev, Host **h) {
+        Host *n;
+        int r;
+
+        r = host_load(udev, &n);
+        if (r < 0)
+                return r;
+        host_free(*h);
+        *h = n;
+        return 0;
+}
+
+/* A monitor for PCI and Thunderbolt events, set up before a write whose effects we then wait for. The
+ * "udev" source sees devices after udev's rules ran; without a udev daemon only the kernel's own
+ * events come. */
+static int monitor_open(struct udev *udev, struct udev_monitor **ret) {
+        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
+        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
+        int r;
+
+        m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
+        if (!m)
+                return negative_errno();
+        r = udev_monitor_filter_add_match_subsystem_devtype(m, "pci", NULL);
+        if (r < 0)
+                return r;
+        r = udev_monitor_filter_add_match_subsystem_devtype(m, "thunderbolt", NULL);
+        if (r < 0)
+                return r;
+        r = udev_monitor_enable_receiving(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* Waits until an event arrives or the deadline passes; drains what came. 0 on timeout, 1 on events. */
+static int monitor_wait(struct udev_monitor *m, uint64_t deadline) {
+        struct pollfd p = { .fd = udev_monitor_get_fd(m), .events = POLLIN };
+        uint64_t now = now_usec();
+        int r, got = 0;
+
+        if (now >= deadline)
+                return 0;
+        r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+        if (r < 0)
+                return errno == EINTR ? 1 : negative_errno();
+        if (r == 0)
+                return 0;
+        for (;;) {
+                struct udev_device *d = udev_monitor_receive_device(m);
+                if (!d)
+                        break;
+                udev_device_unref(d);
+                got = 1;
+        }
+        return got;
+}
+
+static const Enrollment *find_enrollment(const Enrolled *en, const TbDevice *t) {
+        if (!t->unique_id)
+                return NULL;
+        return enrollments_find(en->list, en->n, t->unique_id);
+}
+
+/* Opens one router's tunnel. Never on names: the unique_id is read again right before the write and must
+ * be the enrolled one. */
+static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOptions *o, Report *rep) {
+        _cleanup_free_ char *uid = NULL;
+        char key_hex[2 * STORE_KEY_SIZE + 1];
+        const char *key = NULL;
+        TbSecurity sec = t->domain ? t->domain->security : TB_SECURITY_UNKNOWN;
+        int r;
+
+        if (!tb_security_allows_pcie(sec))
+                return report_error(rep, -EPROTONOSUPPORT,
+                                    "Domain %s of %s has security level '%s': no PCIe tunnel is possible; "
+                                    "change the Thunderbolt security level in the firmware",
+                                    t->domain->name, t->name, tb_security_to_string(sec));
+
+        r = tb_device_read_unique_id(t->syspath, &uid);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the unique_id of %s", t->name);
+        if (!streq(uid, e->unique_id))
+                return report_error(rep, -EPERM,
+                                    "%s changed its unique_id to %s while being authorized; refusing", t->name,
+                                    uid);
+
+        if (sec == TB_SECURITY_SECURE) {
+                if (!e->has_key)
+                        return report_error(rep, -ENOKEY,
+                                            "%s is in a secure-level domain but its record has no key; enroll "
+                                            "it again",
+                                            t->name);
+                r = enrollment_key_hex(e, key_hex);
+                if (r < 0)
+                        return r;
+                key = key_hex;
+        }
+
+        r = tb_device_authorize(t->syspath, key, key && e->key_approved, o->write_timeout_ms);
+        if (r == -EKEYREJECTED)
+                return report_error(rep, r,
+                                    "REFUSED %s (unique_id %s): it failed the key challenge, so it is not the "
+                                    "device that was enrolled; its tunnel stays closed",
+                                    t->name, uid);
+        if (r == -ETIMEDOUT)
+                return report_error(rep, r, "Authorizing %s did not finish within %d ms", t->name,
+                                    o->write_timeout_ms);
+        if (r < 0)
+                return report_error(rep, r, "Failed to authorize %s", t->name);
+        report_change(rep, "%s: authorized (%s)", t->name,
+                      key ? (e->key_approved ? "key challenged" : "key stored in the device") : "user level");
+        if (key && !e->key_approved) {
+                /* The device holds the key now: from the next connect on it is challenged. */
+                ((Enrollment *) e)->key_approved = true;
+                r = store_save(o->store_dir, e);
+                if (r < 0)
+                        report_note(rep, "Failed to note in the store that %s holds its key (%s); the next "
+                                    "connect will store it again",
+                                    t->name, strerror(-r));
+        }
+        return 0;
+}
+
+/* A snapshot of which eGPUs exist, to tell the ones a new tunnel brings. */
+static bool egpu_is_new(const Egpu *e, char **before) {
+        return !strv_contains(before, e->gpu->syspath);
+}
+
+/* The eGPU that router t's tunnel brought: certain association, or else the one eGPU that appeared
+ * since before (nothing else can have brought it while we waited on this tunnel only). */
+static Egpu *find_tunnel_egpu(const Host *h, const TbDevice *t, char **before, bool may_guess_new) {
+        Egpu *found = host_find_egpu_of_router(h, t), *fresh = NULL;
+
+        if (found || !may_guess_new)
+                return found;
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if (!(*e)->tb_device && egpu_is_new(*e, before)) {
+                        if (fresh)
+                                return NULL;
+                        fresh = *e;
+                }
+        return fresh;
+}
+
+/* Whether all functions of the GPU's slot have appeared: the slot is complete when its function 0 does
+ * not announce more functions (multifunction bit in the header type, config byte 0x0e), or when more
+ * than one is present. Without a readable config space, what is there is taken. */
+static bool egpu_slot_complete(const Egpu *e) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *p = NULL;
+        unsigned char header;
+
+        if (e->n_functions > 1)
+                return true;
+        p = path_join(e->gpu->syspath, "config");
+        if (!p)
+                return true;
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, &header, 1, 0x0e) != 1)
+                return true;
+        return !(header & 0x80);
+}
+
+static int wait_for_egpu(struct udev *udev, struct udev_monitor *m, Host **h, const char *tb_syspath,
+                         char **before, bool may_guess_new, int timeout_ms, Egpu **ret) {
+        uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
+        int r;
+
+        for (;;) {
+                TbDevice *t;
+                Egpu *e;
+
+                t = NULL;
+                FOREACH_ARRAY(x, (*h)->tb_devices, (*h)->n_tb_devices)
+                        if (streq((*x)->syspath, tb_syspath))
+                                t = *x;
+                if (!t)
+                        return -ENODEV;
+                e = find_tunnel_egpu(*h, t, before, may_guess_new);
+                if (e && (egpu_slot_complete(e) || now_usec() >= deadline)) {
+                        *ret = e;
+                        return 0;
+                }
+                r = monitor_wait(m, deadline);
+                if (r < 0)
+                        return r;
+                if (r == 0 && !e)
+                        return -ETIMEDOUT;
+                r = reload(udev, h);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int snapshot_egpus(const Host *h, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
+                r = strv_extend(&l, (*e)->gpu->syspath);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                       Report *rep) {
+        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_strv_free_ char **before = NULL, **chain = NULL;
+        _cleanup_free_ char *syspath = NULL;
+        const Enrollment *e;
+        bool opened = false;
+        TbDevice *t;
+        Egpu *egpu;
+        int r;
+
+        /* The monitor comes first, so that no event between the snapshot and the wait is lost. */
+        r = monitor_open(udev, &m);
+        if (r < 0)
+                return report_error(rep, r, "Failed to watch for device events");
+        r = host_load(udev, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices");
+
+        t = host_find_tb_device(h, device);
+        if (!t)
+                return report_error(rep, -ENODEV, "No Thunderbolt device '%s' is connected", device);
+        if (t->host_router)
+                return report_error(rep, -EINVAL, "%s is a host router, not a device", t->name);
+        e = find_enrollment(enrolled, t);
+        if (!e)
+                return report_error(rep, -EPERM,
+                                    "%s is not enrolled (unique_id %s); enroll it with 'egpuctl enroll %s'",
+                                    t->name, strna(t->unique_id), t->name);
+        syspath = strdup(t->syspath);
+        if (!syspath)
+                return -ENOMEM;
+        r = snapshot_egpus(h, &before);
+        if (r < 0)
+                return r;
+
+        /* Parents before children: every closed router on the way must be enrolled too. */
+        for (TbDevice *x = t; x && !x->host_router; x = x->parent)
+                if (x->authorized == 0) {
+                        r = strv_extend(&chain, x->syspath);
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = strv_length(chain); i > 0; i--) {
+                TbDevice *x = NULL;
+                const Enrollment *xe;
+
+                FOREACH_ARRAY(y, h->tb_devices, h->n_tb_devices)
+                        if (streq((*y)->syspath, chain[i - 1]))
+                                x = *y;
+                if (!x)
+                        return report_error(rep, -ENODEV, "A router above %s went away", device);
+                xe = find_enrollment(enrolled, x);
+                if (!xe)
+                        return report_error(rep, -EPERM, "%s sits behind %s, which is not enrolled", t->name,
+                                            x->name);
+                r = authorize_one(x, xe, o, rep);
+                if (r < 0)
+                        return r;
+                opened = true;
+                r = reload(udev, &h);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to read the devices");
+        }
+        if (!opened)
+                report_note(rep, "%s: already authorized", t->name);
+
+        r = wait_for_egpu(udev, m, &h, syspath, before, opened, o->timeout_ms, &egpu);
+        if (r == -ETIMEDOUT || (r == -ENODEV))
+                return report_error(rep, r == -ETIMEDOUT ? -ETIMEDOUT : -ENODEV,
+                                    r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
+                                                    : "%s went away while waiting for its eGPU (%d ms)",
+                                    device, o->timeout_ms);
+        if (r < 0)
+                return report_error(rep, r, "Failed to wait for the eGPU behind %s", device);
+
+        r = vfio_bind_egpu(h, egpu, rep);
+        if (r < 0)
+                return r;
+        return r > 0 || opened ? 1 : 0;
+}
+
+int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                       Report *rep) {
+        _cleanup_(host_freep) Host *h = NULL;
+        TbDevice *t;
+        Egpu *egpu;
+        int r;
+
+        (void) enrolled;
+        r = host_load(udev, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices");
+        t = host_find_tb_device(h, device);
+        if (!t)
+                return report_error(rep, -ENODEV, "No Thunderbolt device '%s' is connected", device);
+
+        egpu = host_find_egpu_of_router(h, t);
+        if (egpu) {
+                FOREACH_ARRAY(g, egpu->groups, egpu->n_groups) {
+                        pid_t pid;
+
+                        r = vfio_group_holder((*g)->id, &pid);
+                        if (r < 0)
+                                return report_error(rep, r, "Failed to check who uses /dev/vfio/%d", (*g)->id);
+                        if (r > 0 && !o->force)
+                                return report_error(rep, -EBUSY,
+                                                    "/dev/vfio/%d is held by process %d (a running VM?); stop it "
+                                                    "first, or use --force",
+                                                    (*g)->id, (int) pid);
+                        if (r > 0)
+                                report_note(rep, "/dev/vfio/%d is held by process %d; going on (--force)",
+                                            (*g)->id, (int) pid);
+                }
+                r = vfio_unbind_egpu(egpu, false, rep);
+                if (r < 0)
+                        return r;
+        } else
+                report_note(rep, "No eGPU is bound behind %s", t->name);
+
+        if (t->authorized <= 0)
+                return report_note(rep, "%s: tunnel already closed", t->name) < 0 ? -ENOMEM : 1;
+        if (!t->domain || t->domain->deauthorization != 1) {
+                report_note(rep,
+                            "%s: the domain does not support deauthorization, so the tunnel cannot be closed "
+                            "from software; unplug the cable",
+                            t->name);
+                return 1;
+        }
+        r = tb_device_deauthorize(t->syspath, o->write_timeout_ms);
+        if (r < 0)
+                return report_error(rep, r, "Failed to de-authorize %s", t->name);
+        report_change(rep, "%s: de-authorized, tunnel closed", t->name);
+        return 1;
+}

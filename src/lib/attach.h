@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libudev.h>
+
+#include "host.h"
+#include "report.h"
+#include "store.h"
+
+/* How an attach or detach goes: bounds on every wait. */
+typedef struct AttachOptions {
+        const char *store_dir;  /* the enrolment store */
+        int timeout_ms;         /* for the tunnel's functions to appear (default 10 s) */
+        int write_timeout_ms;   /* for one blocking sysfs write, such as authorized (default 5 s) */
+        bool force;             /* detach even while a VM holds the group */
+} AttachOptions;
+
+#define ATTACH_TIMEOUT_MS_DEFAULT 10000
+#define ATTACH_WRITE_TIMEOUT_MS_DEFAULT 5000
+
+/* The enrolled devices, loaded once per action. */
+typedef struct Enrolled {
+        Enrollment **list;
+        size_t n;
+} Enrolled;
+
+void enrolled_done(Enrolled *e);
+
+/* Attaches one Thunderbolt router given by name ("1-1") or unique_id: refuses unless it is enrolled
+ * (by unique_id, re-read just before the write), authorizes its parents and then it according to the
+ * domain's security level, waits for its eGPU's functions by uevents (bounded by timeout_ms), checks
+ * the IOMMU groups and binds the functions to vfio-pci. Returns >0 when something changed, 0 when all
+ * was in place already, -errno with the reason in the report. */
+int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                       Report *rep);
+
+/* Detaches the eGPU behind a router: refuses while a process holds a group's /dev/vfio node unless
+ * o->force, clears driver_override, unbinds from vfio-pci, and closes the tunnel when the domain allows
+ * deauthorization. */
+int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                       Report *rep);
+
+/* The eGPU behind router t in h, where the association is certain; NULL when none. */
+Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+
+#include "report.h"
+#include "util.h"
+
+void report_done(Report *r) {
+        strv_free(r->lines);
+        free(r->error);
+        *r = (Report) {};
+}
+
+static int add_line(char ***l, const char *fmt, va_list ap) {
+        _cleanup_free_ char *s = NULL;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                return -ENOMEM;
+        return strv_extend(l, s);
+}
+
+int report_change(Report *r, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = add_line(&r->lines, fmt, ap);
+        va_end(ap);
+        if (k >= 0)
+                r->n_changes++;
+        return k;
+}
+
+int report_note(Report *r, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = add_line(&r->lines, fmt, ap);
+        va_end(ap);
+        return k;
+}
+
+int report_error(Report *r, int error, const char *fmt, ...) {
+        va_list ap;
+
+        if (r->error)
+                return error;
+        va_start(ap, fmt);
+        if (vasprintf(&r->error, fmt, ap) < 0)
+                r->error = NULL;
+        va_end(ap);
+        return error;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "macro.h"
+
+/* What an action changed and, when it failed, why: lines for the caller to print. The library does not
+ * print; it tells. */
+typedef struct Report {
+        char **lines;     /* what happened, in order: changes made, and notes that changed nothing */
+        size_t n_changes; /* how many of the lines are changes */
+        char *error;      /* why it failed, naming the devices; NULL when it did not */
+} Report;
+
+void report_done(Report *r);
+int report_change(Report *r, const char *fmt, ...) _printf_(2, 3);
+int report_note(Report *r, const char *fmt, ...) _printf_(2, 3);
+/* Records why the action failed (the first reason wins) and returns error, a -errno. */
+int report_error(Report *r, int error, const char *fmt, ...) _printf_(3, 4);

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "util.h"
+#include "vendor-reset-ids.h"
+#include "vfio-bind.h"
+
+#define VFIO_DRIVER "vfio-pci"
+
+bool kernel_module_loaded(const char *name) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "/sys/module/%s", name) < 0)
+                return false;
+        return access(p, F_OK) == 0;
+}
+
+int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep) {
+        int r = 0;
+
+        (void) h;
+        FOREACH_ARRAY(f, e->functions, e->n_functions)
+                if ((*f)->iommu_group < 0)
+                        return report_error(rep, -ENXIO,
+                                            "%s has no IOMMU group: the IOMMU is off (intel_iommu=on or "
+                                            "amd_iommu=on, and VT-d/AMD-Vi in the firmware)",
+                                            (*f)->bdf);
+
+        FOREACH_ARRAY(g, e->groups, e->n_groups)
+                FOREACH_ARRAY(m, (*g)->members, (*g)->n_members) {
+                        if (!egpu_member_is_foreign(e, *m))
+                                continue;
+                        if (driver_manages_dma((*m)->driver, false))
+                                continue;
+                        r = report_error(rep, -EBUSY,
+                                         "IOMMU group %d of eGPU %s also holds %s (%04x:%04x) on the host's "
+                                         "driver %s; binding would take it from the host",
+                                         (*g)->id, e->gpu->bdf, (*m)->bdf, (*m)->vendor, (*m)->device,
+                                         (*m)->driver);
+                }
+        return r;
+}
+
+/* "device_specific" first, then the methods the function had, without repeating it. */
+static int reset_list_device_specific_first(char **methods, char **ret) {
+        _cleanup_free_ char *s = strdup("device_specific");
+
+        if (!s)
+                return -ENOMEM;
+        STRV_FOREACH(m, methods) {
+                char *t;
+                if (streq(*m, "device_specific"))
+                        continue;
+                if (asprintf(&t, "%s %s", s, *m) < 0)
+                        return -ENOMEM;
+                free(s);
+                s = t;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int choose_reset_method(const PciFunction *f, Report *rep) {
+        _cleanup_free_ char *list = NULL;
+        int r;
+
+        if (!vendor_reset_supports(f->vendor, f->device))
+                return 0;
+        if (!kernel_module_loaded("vendor_reset")) {
+                report_note(rep, "%s (%04x:%04x) needs vendor-reset, which is not loaded", f->bdf, f->vendor,
+                            f->device);
+                return 0;
+        }
+        if (f->reset_methods && f->reset_methods[0] && streq(f->reset_methods[0], "device_specific"))
+                return 0;
+        r = reset_list_device_specific_first(f->reset_methods, &list);
+        if (r < 0)
+                return r;
+        r = pci_function_set_reset_method(f->bdf, list);
+        if (r < 0)
+                return report_error(rep, r, "Failed to set the reset method of %s to '%s'", f->bdf, list);
+        return report_change(rep, "%s: reset method set to '%s' (vendor-reset)", f->bdf, list);
+}
+
+/* What one function looked like before we touched it, to put it back on failure. */
+typedef struct Undo {
+        const char *bdf;
+        char *driver;          /* bound before */
+        char *driver_override; /* before, NULL when none */
+        bool touched;
+} Undo;
+
+static void undo_function(Undo *u, Report *rep) {
+        _cleanup_free_ char *now = NULL;
+
+        if (!u->touched)
+                return;
+        (void) pci_function_set_driver_override(u->bdf, u->driver_override);
+        if (pci_function_read_driver(u->bdf, &now) < 0)
+                return;
+        if (!streq_ptr(now, u->driver)) {
+                _cleanup_free_ char *after = NULL;
+                if (now)
+                        (void) pci_function_unbind(u->bdf);
+                if (u->driver)
+                        (void) pci_function_probe(u->bdf, &after);
+        }
+        report_note(rep, "%s: put back as it was (driver %s)", u->bdf, u->driver ?: "none");
+}
+
+static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
+        _cleanup_free_ char *driver = NULL, *after = NULL;
+        int r;
+
+        r = pci_function_read_driver(f->bdf, &driver);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the driver of %s", f->bdf);
+        u->driver = driver ? strdup(driver) : NULL;
+        u->driver_override = f->driver_override ? strdup(f->driver_override) : NULL;
+
+        if (streq_ptr(driver, VFIO_DRIVER) && streq_ptr(f->driver_override, VFIO_DRIVER)) {
+                report_note(rep, "%s: already on vfio-pci", f->bdf);
+                return 0;
+        }
+
+        u->touched = true;
+        r = choose_reset_method(f, rep);
+        if (r < 0)
+                return r;
+
+        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER);
+        if (r < 0)
+                return report_error(rep, r, "Failed to set driver_override of %s to vfio-pci", f->bdf);
+
+        if (streq_ptr(driver, VFIO_DRIVER)) {
+                report_change(rep, "%s: driver_override set to vfio-pci (already bound)", f->bdf);
+                return 1;
+        }
+        if (driver) {
+                r = pci_function_unbind(f->bdf);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to unbind %s from %s", f->bdf, driver);
+        }
+        r = pci_function_probe(f->bdf, &after);
+        if (r < 0)
+                return report_error(rep, r, "Failed to probe %s for vfio-pci", f->bdf);
+        if (!streq_ptr(after, VFIO_DRIVER))
+                return report_error(rep, -EIO, "%s is on %s after the probe, not on vfio-pci", f->bdf,
+                                    after ?: "no driver");
+        if (driver)
+                report_change(rep, "%s: moved from %s to vfio-pci", f->bdf, driver);
+        else
+                report_change(rep, "%s: bound to vfio-pci", f->bdf);
+        return 1;
+}
+
+static int check_vfio_node(int group, Report *rep) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "/dev/vfio/%d", group) < 0)
+                return -ENOMEM;
+        if (access(p, F_OK) < 0)
+                return report_error(rep, negative_errno(), "%s is missing although the group is on vfio-pci", p);
+        return 0;
+}
+
+int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
+        _cleanup_free_ Undo *undo = NULL;
+        bool changed = false;
+        int r;
+
+        r = vfio_bind_check_groups(h, e, rep);
+        if (r < 0)
+                return r;
+        if (!pci_driver_is_registered(VFIO_DRIVER))
+                return report_error(rep, -ENOPKG, "The vfio-pci driver is not loaded (modprobe vfio-pci)");
+
+        undo = calloc(e->n_functions, sizeof(Undo));
+        if (!undo)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n_functions; i++) {
+                undo[i].bdf = e->functions[i]->bdf;
+                r = bind_function(e->functions[i], &undo[i], rep);
+                if (r < 0)
+                        break;
+                if (r > 0)
+                        changed = true;
+        }
+        if (r >= 0)
+                FOREACH_ARRAY(g, e->groups, e->n_groups) {
+                        r = check_vfio_node((*g)->id, rep);
+                        if (r < 0)
+                                break;
+                }
+        if (r < 0)
+                for (size_t i = e->n_functions; i > 0; i--)
+                        undo_function(&undo[i - 1], rep);
+        for (size_t i = 0; i < e->n_functions; i++) {
+                free(undo[i].driver);
+                free(undo[i].driver_override);
+        }
+        if (r < 0)
+                return r;
+        return changed ? 1 : 0;
+}
+
+int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep) {
+        int r, ret = 0;
+
+        for (size_t i = e->n_functions; i > 0; i--) {
+                const PciFunction *f = e->functions[i - 1];
+                _cleanup_free_ char *driver = NULL, *after = NULL;
+
+                r = pci_function_read_driver(f->bdf, &driver);
+                if (r < 0) {
+                        ret = report_error(rep, r, "Failed to read the driver of %s", f->bdf);
+                        continue;
+                }
+                if (f->driver_override) {
+                        r = pci_function_set_driver_override(f->bdf, NULL);
+                        if (r < 0) {
+                                ret = report_error(rep, r, "Failed to clear driver_override of %s", f->bdf);
+                                continue;
+                        }
+                        report_change(rep, "%s: driver_override cleared", f->bdf);
+                }
+                if (streq_ptr(driver, VFIO_DRIVER)) {
+                        r = pci_function_unbind(f->bdf);
+                        if (r < 0) {
+                                ret = report_error(rep, r, "Failed to unbind %s from vfio-pci", f->bdf);
+                                continue;
+                        }
+                        report_change(rep, "%s: unbound from vfio-pci", f->bdf);
+                }
+                if (reprobe) {
+                        r = pci_function_probe(f->bdf, &after);
+                        if (r < 0) {
+                                ret = report_error(rep, r, "Failed to give %s back to the host", f->bdf);
+                                continue;
+                        }
+                        if (after)
+                                report_change(rep, "%s: given back to %s", f->bdf, after);
+                }
+        }
+        return ret;
+}
+
+int vfio_group_holder(int group, pid_t *ret_pid) {
+        _cleanup_(closedirp) DIR *proc = NULL;
+        _cleanup_free_ char *suffix = NULL;
+        struct dirent *de;
+        size_t suffix_len;
+
+        if (asprintf(&suffix, "/dev/vfio/%d", group) < 0)
+                return -ENOMEM;
+        suffix_len = strlen(suffix);
+        proc = opendir("/proc");
+        if (!proc)
+                return negative_errno();
+        while ((de = readdir(proc))) {
+                _cleanup_(closedirp) DIR *fds = NULL;
+                _cleanup_free_ char *fd_dir = NULL;
+                struct dirent *fe;
+                uint32_t pid;
+
+                if (safe_atou32(de->d_name, 10, &pid) < 0 || pid == (uint32_t) getpid())
+                        continue;
+                if (asprintf(&fd_dir, "/proc/%s/fd", de->d_name) < 0)
+                        return -ENOMEM;
+                fds = opendir(fd_dir);
+                if (!fds)
+                        continue; /* gone, or not ours to see */
+                while ((fe = readdir(fds))) {
+                        _cleanup_free_ char *target = NULL;
+                        size_t l;
+
+                        if (fe->d_name[0] == '.')
+                                continue;
+                        if (readlinkat_malloc(dirfd(fds), fe->d_name, &target) < 0)
+                                continue;
+                        l = strlen(target);
+                        /* Under a test bed /dev is redirected, so compare the end of the path. */
+                        if (l >= suffix_len && streq(target + l - suffix_len, suffix) &&
+                            (l == suffix_len || target[l - suffix_len - 1] != '\0')) {
+                                *ret_pid = (pid_t) pid;
+                                return 1;
+                        }
+                }
+        }
+        return 0;
+}
