@@ -446,6 +446,19 @@ def check_json(tap, name, blob, truth):
                     if isinstance(drv, str) or (drv is None and "driver" in o):
                         if (drv or "none") not in (t["driver"], "" if t["driver"] == "none" else t["driver"]):
                             problems.append("%s: %s driver %r, sysfs says %s" % (where, bdf, drv, t["driver"]))
+                    if "driver_override" in o:
+                        ov = o["driver_override"]
+                        if (ov or "(null)") != t["override"]:
+                            problems.append("%s: %s driver_override %r, sysfs says %s" % (where, bdf, ov, t["override"]))
+                    if "reset_methods" in o:
+                        rm = o["reset_methods"]
+                        want = None if t["reset"] == "-" else t["reset"].split(",")
+                        if (rm or None) != want and not (rm == [] and want is None):
+                            problems.append("%s: %s reset_methods %r, sysfs says %r" % (where, bdf, rm, want))
+                    link = o.get("link")
+                    if isinstance(link, dict) and "current_speed" in link and t["speed"] != "-":
+                        if link["current_speed"] != t["speed"]:
+                            problems.append("%s: %s link speed %r, sysfs says %r" % (where, bdf, link["current_speed"], t["speed"]))
                     for k in ("iommu_group", "group"):
                         g = o.get(k)
                         if isinstance(g, (int, str)) and not isinstance(g, bool) and str(g) != t["group"]:
@@ -457,7 +470,7 @@ def check_json(tap, name, blob, truth):
                 walk(v, "%s[%d]" % (where, i))
 
     walk(data, name)
-    if name.startswith("doctor"):
+    if "doctor" in name:
         checks = data.get("checks") if isinstance(data, dict) else None
         iommu = None
         if isinstance(checks, dict):
@@ -583,8 +596,9 @@ def main():
                     proc.stdin.write(("@@ACK " + answer + "\n").encode())
                     proc.stdin.flush()
                 elif kind == "@@TRUTH":
-                    bdf, drv, grp = rest.split()[:3]
-                    truth[bdf] = {"driver": drv, "group": grp}
+                    bdf, drv, grp, override, speed, reset = (rest.split() + ["-"] * 6)[:6]
+                    truth[bdf] = {"driver": drv, "group": grp, "override": override,
+                                  "speed": speed.replace("_", " "), "reset": reset}
                 elif kind == "@@JSON":
                     name, _, b64 = rest.partition(" ")
                     check_json(tap, name, base64.b64decode(b64).decode(errors="replace"), truth)
