@@ -10,8 +10,8 @@
 #include "macro.h"
 
 #define HTTP_DEFAULT_CONNECT_MS 2000L
-#define HTTP_DEFAULT_TOTAL_MS 30000L
-#define HTTP_DEFAULT_MAX_BODY ((size_t) 64 * 1024 * 1024)
+#define HTTP_DEFAULT_TOTAL_MS   30000L
+#define HTTP_DEFAULT_MAX_BODY   ((size_t) 64 * 1024 * 1024)
 
 typedef struct Buffer {
         char *data;
@@ -25,7 +25,7 @@ void http_response_done(HttpResponse *r) {
         if (!r)
                 return;
         free(r->body);
-        *r = (HttpResponse) {};
+        *r = (HttpResponse){};
 }
 
 int http_supported(void) {
@@ -82,8 +82,13 @@ static bool url_scheme_ok(const char *url) {
         return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
-int http_request(const char *url, const char *json_body, const HttpLimits *limits, HttpResponse *ret, char **error) {
-        HttpLimits l = limits ? *limits : (HttpLimits) {};
+int http_request(
+        const char *url,
+        const char *json_body,
+        const HttpLimits *limits,
+        HttpResponse *ret,
+        char **error) {
+        HttpLimits l = limits ? *limits : (HttpLimits){};
         char errbuf[CURL_ERROR_SIZE] = "";
         struct curl_slist *headers = NULL;
         Buffer b = {};
@@ -160,7 +165,7 @@ int http_request(const char *url, const char *json_body, const HttpLimits *limit
                 if (!b.data)
                         return -ENOMEM;
         }
-        *ret = (HttpResponse) {
+        *ret = (HttpResponse){
                 .status = status,
                 .body = TAKE_PTR(b.data),
                 .body_size = b.size,

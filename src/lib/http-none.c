@@ -11,10 +11,15 @@ void http_response_done(HttpResponse *r) {
         if (!r)
                 return;
         free(r->body);
-        *r = (HttpResponse) {};
+        *r = (HttpResponse){};
 }
 
-int http_request(const char *url, const char *json_body, const HttpLimits *limits, HttpResponse *ret, char **error) {
+int http_request(
+        const char *url,
+        const char *json_body,
+        const HttpLimits *limits,
+        HttpResponse *ret,
+        char **error) {
         if (error) {
                 *error = strdup("egpuctl was built without libcurl");
         }

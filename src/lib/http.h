@@ -34,7 +34,12 @@ typedef struct HttpLimits {
  *   -EIO           any other transfer error
  * and when error is not NULL, on failure, sets *error to a newly allocated one-line description of the
  * failure from the HTTP library (may be left NULL). */
-int http_request(const char *url, const char *json_body, const HttpLimits *limits, HttpResponse *ret, char **error);
+int http_request(
+        const char *url,
+        const char *json_body,
+        const HttpLimits *limits,
+        HttpResponse *ret,
+        char **error);
 
 /* Whether the library was built with an HTTP implementation. */
 int http_supported(void);

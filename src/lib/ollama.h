@@ -34,10 +34,10 @@ const char *ollama_client_error(const OllamaClient *c);
 int ollama_get_version(OllamaClient *c, char **ret_version);
 
 typedef struct OllamaModel {
-        char *name;  /* "llama3.2:latest" */
-        char *model; /* usually the same as name */
-        uint64_t size;      /* bytes the loaded model takes, GPU and system memory together */
-        uint64_t size_vram; /* of which in GPU memory */
+        char *name;           /* "llama3.2:latest" */
+        char *model;          /* usually the same as name */
+        uint64_t size;        /* bytes the loaded model takes, GPU and system memory together */
+        uint64_t size_vram;   /* of which in GPU memory */
         char *parameter_size; /* "3.2B", may be NULL */
         char *quantization;   /* "Q4_K_M", may be NULL */
 } OllamaModel;
@@ -82,3 +82,22 @@ int ollama_generate_body(const OllamaGenerateRequest *req, char **ret);
 int ollama_version_parse(const char *s, unsigned ret[3]);
 /* strcmp-like comparison of two parsed versions. */
 int ollama_version_compare(const unsigned a[3], const unsigned b[3]);
+
+/* Ollama's Vulkan backend is opt-in (OLLAMA_VULKAN=1, since 0.12.11) before this version and on by
+ * default from it on (the project's working assumption, see docs; kept in one place to update). */
+#define OLLAMA_VULKAN_DEFAULT_SINCE "0.30.0"
+
+typedef enum OllamaVulkanState {
+        OLLAMA_VULKAN_OFF,           /* OLLAMA_VULKAN unset and the version needs it (or is unknown) */
+        OLLAMA_VULKAN_OFF_BY_ENV,    /* OLLAMA_VULKAN=0 (or not a boolean) */
+        OLLAMA_VULKAN_ON_BY_ENV,     /* OLLAMA_VULKAN=1 */
+        OLLAMA_VULKAN_ON_BY_DEFAULT, /* unset, and the version enables it by default */
+} OllamaVulkanState;
+
+/* version: Ollama's version, NULL when unknown; env_value: OLLAMA_VULKAN in the service's
+ * environment, NULL when unset. */
+OllamaVulkanState ollama_vulkan_state(const char *version, const char *env_value);
+
+static inline bool ollama_vulkan_state_on(OllamaVulkanState s) {
+        return s == OLLAMA_VULKAN_ON_BY_ENV || s == OLLAMA_VULKAN_ON_BY_DEFAULT;
+}

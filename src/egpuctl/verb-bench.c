@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* egpuctl bench: Ollama's generation speed on the passed-through GPU, against what the GPU's memory
+ * bandwidth allows. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "egpuctl.h"
+#include "guest-bench.h"
+#include "guest-gpu.h"
+#include "guest-tables.h"
+#include "guest-text.h"
+#include "output.h"
+#include "macro.h"
+#include "ollama.h"
+
+/* Declared in egpuctl.h by the verb table's owner; repeated here so that this file builds alone. */
+int verb_bench(int argc, char *argv[]);
+
+#define BENCH_DEFAULT_MODEL       "llama3.2"
+#define BENCH_DEFAULT_RUNS        5
+#define BENCH_MAX_RUNS            1000
+#define BENCH_DEFAULT_NUM_PREDICT 128
+#define BENCH_SEED                42
+#define BENCH_PROMPT                                                                                \
+        "Explain in three short paragraphs how a GPU's memory bandwidth limits the speed at which " \
+        "a large language model generates text."
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_positive_double(const char *s, double *ret) {
+        double d;
+        char *end;
+
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || end == s || *end || !(d > 0) || d > 1e6)
+                return -EINVAL;
+        *ret = d;
+        return 0;
+}
+
+/* Logs Ollama's failure, made printable, and a hint for the usual causes. */
+static int log_ollama_failure(const OllamaClient *c, int r, const char *model, const char *what) {
+        char *p = printable(ollama_client_error(c) ?: strerror(-r));
+
+        log_error("%s: %s", what, p);
+        printable_free(p);
+        if (r == -ECONNREFUSED)
+                log_error(
+                        "Ollama is not running at %s: start it (systemctl start ollama, or ollama serve)",
+                        ollama_client_url(c));
+        else if (r == -ETIMEDOUT)
+                log_error("Ollama did not answer in time: raise --timeout, or see journalctl -u ollama");
+        else if (r == -ENOENT)
+                log_error("the model is not there: ollama pull %s", model);
+        else if (r == -EBADMSG)
+                log_error("the answer is not what Ollama's API sends: is %s Ollama?", ollama_client_url(c));
+        return EXIT_PROBLEM;
+}
+
+/* Adds s as a JSON string (invalid UTF-8 replaced), or null. */
+static int json_add_string(json_object *o, const char *key, const char *s) {
+        json_object *v;
+
+        if (!s) /* json-c's null is the NULL pointer */
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        v = json_string_or_null(s);
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static json_object *stats_to_json(const BenchStats *st) {
+        json_object *o;
+
+        if (!st || st->n == 0)
+                return NULL;
+        o = json_object_new_object();
+        if (!o)
+                return NULL;
+        if (json_object_object_add(o, "median", json_object_new_double(st->median)) < 0 ||
+            json_object_object_add(o, "min", json_object_new_double(st->min)) < 0 ||
+            json_object_object_add(o, "max", json_object_new_double(st->max)) < 0 ||
+            json_object_object_add(o, "q1", json_object_new_double(st->q1)) < 0 ||
+            json_object_object_add(o, "q3", json_object_new_double(st->q3)) < 0 ||
+            json_object_object_add(o, "n", json_object_new_int64((int64_t) st->n)) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+typedef struct BenchResult {
+        const char *url;
+        char *version;
+        const char *model;
+        unsigned long runs;
+        unsigned long num_predict;
+        const GuestGpu *gpu;
+        const GpuBandwidth *bw_entry;
+        double bandwidth; /* GB/s, 0 when unknown */
+        bool have_ps;
+        uint64_t size, size_vram;
+        OllamaGenerateResult warmup;
+        OllamaGenerateResult *samples;
+        BenchStats eval, prompt;
+        bool have_prompt;
+        double bound; /* 0 when unknown */
+} BenchResult;
+
+static int print_json(const BenchResult *b) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *gpu = NULL, *samples, *warnings;
+        bool partial = b->have_ps && b->size_vram < b->size;
+
+        if (!o)
+                return -ENOMEM;
+        if (b->gpu) {
+                char id[8];
+                gpu = json_object_new_object();
+                if (!gpu || json_object_object_add(o, "gpu", gpu) < 0) {
+                        json_object_put(gpu);
+                        return -ENOMEM;
+                }
+                if (json_add_string(gpu, "slot", b->gpu->slot) < 0)
+                        return -ENOMEM;
+                snprintf(id, sizeof(id), "%04x", b->gpu->vendor);
+                if (json_add_string(gpu, "vendor_id", id) < 0)
+                        return -ENOMEM;
+                snprintf(id, sizeof(id), "%04x", b->gpu->device);
+                if (json_add_string(gpu, "device_id", id) < 0 ||
+                    json_add_string(gpu, "name", b->bw_entry ? b->bw_entry->name : b->gpu->model) < 0 ||
+                    json_object_object_add(
+                            gpu,
+                            "bandwidth_gb_per_s",
+                            b->bandwidth > 0 ? json_object_new_double(b->bandwidth) : NULL) < 0)
+                        return -ENOMEM;
+        } else if (json_object_object_add(o, "gpu", NULL) < 0)
+                return -ENOMEM;
+
+        if (json_add_string(o, "url", b->url) < 0 || json_add_string(o, "ollama_version", b->version) < 0 ||
+            json_add_string(o, "model", b->model) < 0 ||
+            json_object_object_add(o, "runs", json_object_new_int64((int64_t) b->runs)) < 0 ||
+            json_object_object_add(o, "num_predict", json_object_new_int64((int64_t) b->num_predict)) < 0 ||
+            json_object_object_add(o, "seed", json_object_new_int64(BENCH_SEED)) < 0 ||
+            json_object_object_add(o, "size", b->have_ps ? json_object_new_int64((int64_t) b->size) : NULL) <
+                    0 ||
+            json_object_object_add(
+                    o,
+                    "size_vram",
+                    b->have_ps ? json_object_new_int64((int64_t) b->size_vram) : NULL) < 0 ||
+            json_object_object_add(
+                    o,
+                    "fully_on_gpu",
+                    b->have_ps ? json_object_new_boolean(!partial) : NULL) < 0 ||
+            json_object_object_add(o, "eval_tokens_per_s", stats_to_json(&b->eval)) < 0 ||
+            json_object_object_add(
+                    o,
+                    "prompt_tokens_per_s",
+                    b->have_prompt ? stats_to_json(&b->prompt) : NULL) < 0 ||
+            json_object_object_add(
+                    o,
+                    "load_duration_s",
+                    json_object_new_double((double) b->warmup.load_duration / 1e9)) < 0 ||
+            json_object_object_add(
+                    o,
+                    "bound_tokens_per_s",
+                    b->bound > 0 ? json_object_new_double(b->bound) : NULL) < 0 ||
+            json_object_object_add(
+                    o,
+                    "share_of_bound",
+                    b->bound > 0 ? json_object_new_double(b->eval.median / b->bound) : NULL) < 0)
+                return -ENOMEM;
+
+        samples = json_object_new_array();
+        if (!samples || json_object_object_add(o, "samples", samples) < 0) {
+                json_object_put(samples);
+                return -ENOMEM;
+        }
+        for (unsigned long i = 0; i < b->runs; i++) {
+                const OllamaGenerateResult *g = &b->samples[i];
+                json_object *s = json_object_new_object();
+
+                if (!s || json_object_array_add(samples, s) < 0) {
+                        json_object_put(s);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(s, "eval_count", json_object_new_int64((int64_t) g->eval_count)) <
+                            0 ||
+                    json_object_object_add(
+                            s,
+                            "eval_duration",
+                            json_object_new_int64((int64_t) g->eval_duration)) < 0 ||
+                    json_object_object_add(
+                            s,
+                            "prompt_eval_count",
+                            json_object_new_int64((int64_t) g->prompt_eval_count)) < 0 ||
+                    json_object_object_add(
+                            s,
+                            "prompt_eval_duration",
+                            json_object_new_int64((int64_t) g->prompt_eval_duration)) < 0 ||
+                    json_object_object_add(
+                            s,
+                            "load_duration",
+                            json_object_new_int64((int64_t) g->load_duration)) < 0 ||
+                    json_object_object_add(
+                            s,
+                            "total_duration",
+                            json_object_new_int64((int64_t) g->total_duration)) < 0)
+                        return -ENOMEM;
+        }
+
+        warnings = json_object_new_array();
+        if (!warnings || json_object_object_add(o, "warnings", warnings) < 0) {
+                json_object_put(warnings);
+                return -ENOMEM;
+        }
+        if (partial &&
+            json_object_array_add(warnings, json_object_new_string("model not fully in GPU memory")) < 0)
+                return -ENOMEM;
+        if (!b->gpu &&
+            json_object_array_add(warnings, json_object_new_string("no passed-through GPU found")) < 0)
+                return -ENOMEM;
+
+        return json_print(o);
+}
+
+static void print_text(const BenchResult *b) {
+        char *model = printable(b->model), *version = printable(b->version), *url = printable(b->url);
+        bool partial = b->have_ps && b->size_vram < b->size;
+
+        if (b->gpu) {
+                char *gpuname = printable(b->bw_entry ? b->bw_entry->name : b->gpu->model);
+                printf("GPU:          %s %04x:%04x %s",
+                       b->gpu->slot,
+                       b->gpu->vendor,
+                       b->gpu->device,
+                       gpuname);
+                printable_free(gpuname);
+                if (b->bandwidth > 0)
+                        printf(" (%.1f GB/s)\n", b->bandwidth);
+                else
+                        printf(" (memory bandwidth unknown: pass --bandwidth)\n");
+        } else
+                printf("GPU:          none found on the PCI bus\n");
+        printf("Ollama:       %s at %s\n", version, url);
+
+        if (b->have_ps) {
+                printf("Model:        %s, %.2f GB of %.2f GB in GPU memory (%.0f%%)\n",
+                       model,
+                       (double) b->size_vram / 1e9,
+                       (double) b->size / 1e9,
+                       b->size > 0 ? 100.0 * (double) b->size_vram / (double) b->size : 0.0);
+        } else
+                printf("Model:        %s (not listed by /api/ps after the warm-up)\n", model);
+        printf("Runs:         %lu after a warm-up, %lu tokens each, seed %d, temperature 0\n",
+               b->runs,
+               b->num_predict,
+               BENCH_SEED);
+        printf("Generation:   %.1f tokens/s median (min %.1f, max %.1f)\n",
+               b->eval.median,
+               b->eval.min,
+               b->eval.max);
+        if (b->have_prompt)
+                printf("Prompt:       %.1f tokens/s median (min %.1f, max %.1f)\n",
+                       b->prompt.median,
+                       b->prompt.min,
+                       b->prompt.max);
+        else
+                printf("Prompt:       not measured (Ollama reused the cached prompt)\n");
+        printf("Load time:    %.2f s (warm-up)\n", (double) b->warmup.load_duration / 1e9);
+        if (b->bound > 0) {
+                printf("Bound:        %.1f tokens/s (%.1f GB/s / %.2f GB read per token); reached %.0f%%\n",
+                       b->bound,
+                       b->bandwidth,
+                       (double) b->size_vram / 1e9,
+                       100.0 * b->eval.median / b->bound);
+        } else
+                printf("Bound:        unknown (%s)\n",
+                       b->bandwidth <= 0 ? "memory bandwidth unknown" : "model size in GPU memory unknown");
+        if (partial)
+                printf("Warning:      the model is not fully in GPU memory (size_vram < size): the layers "
+                       "on the CPU\n"
+                       "              set the pace, which explains a CPU-like figure\n");
+        printable_free(model);
+        printable_free(version);
+        printable_free(url);
+}
+
+int verb_bench(int argc, char *argv[]) {
+        enum { ARG_URL = ARG_VERB_FIRST, ARG_MODEL, ARG_RUNS, ARG_NUM_PREDICT, ARG_TIMEOUT, ARG_BANDWIDTH };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "url", required_argument, NULL, ARG_URL },
+                { "model", required_argument, NULL, ARG_MODEL },
+                { "runs", required_argument, NULL, ARG_RUNS },
+                { "num-predict", required_argument, NULL, ARG_NUM_PREDICT },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "bandwidth", required_argument, NULL, ARG_BANDWIDTH },
+                {},
+        };
+        _cleanup_ollama_client_ OllamaClient *client = NULL;
+        _cleanup_free_ double *eval_rates = NULL, *prompt_rates = NULL;
+        _cleanup_free_ OllamaGenerateResult *samples = NULL;
+        GuestGpu *gpus = NULL;
+        size_t n_gpus = 0, n_prompt = 0;
+        OllamaModel *models = NULL;
+        size_t n_models = 0;
+        BenchResult b = {
+                .url = OLLAMA_DEFAULT_URL,
+                .model = BENCH_DEFAULT_MODEL,
+                .runs = BENCH_DEFAULT_RUNS,
+                .num_predict = BENCH_DEFAULT_NUM_PREDICT,
+        };
+        long timeout_ms = 300 * 1000;
+        double bandwidth_arg = 0;
+        bool progress;
+        int c, r, ret = EXIT_PROBLEM;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_URL:
+                        b.url = optarg;
+                        break;
+                case ARG_MODEL:
+                        if (!*optarg)
+                                return usage_error("bench", "empty --model");
+                        b.model = optarg;
+                        break;
+                case ARG_RUNS:
+                        if (parse_uint(optarg, 1, BENCH_MAX_RUNS, &b.runs) < 0)
+                                return usage_error(
+                                        "bench",
+                                        "invalid --runs: %s (1 to %d)",
+                                        optarg,
+                                        BENCH_MAX_RUNS);
+                        break;
+                case ARG_NUM_PREDICT:
+                        if (parse_uint(optarg, 1, 1000000, &b.num_predict) < 0)
+                                return usage_error("bench", "invalid --num-predict: %s", optarg);
+                        break;
+                case ARG_TIMEOUT:
+                        if (text_parse_seconds(optarg, &timeout_ms) < 0)
+                                return usage_error(
+                                        "bench",
+                                        "invalid --timeout: %s (seconds, up to 3600)",
+                                        optarg);
+                        break;
+                case ARG_BANDWIDTH:
+                        if (parse_positive_double(optarg, &bandwidth_arg) < 0)
+                                return usage_error("bench", "invalid --bandwidth: %s (GB/s)", optarg);
+                        break;
+                default:
+                        r = verb_common_option("bench", c);
+                        if (r < 0)
+                                return EXIT_OK;
+                        if (r > 0)
+                                return r;
+                }
+        r = verb_check_args("bench", argc, argv, optind);
+        if (r > 0)
+                return r;
+        if (optind < argc)
+                return usage_error("bench", "unexpected argument '%s'", argv[optind]);
+
+        progress = isatty(STDOUT_FILENO);
+
+        /* The GPU and its bandwidth. */
+        r = guest_gpus_enumerate(&gpus, &n_gpus);
+        if (r < 0)
+                log_warning("cannot list PCI devices: %s", strerror(-r));
+        else
+                b.gpu = guest_gpus_pick(gpus, n_gpus);
+        if (b.gpu)
+                b.bw_entry = gpu_bandwidth_lookup(b.gpu->vendor, b.gpu->device, b.gpu->revision);
+        b.bandwidth = bandwidth_arg > 0 ? bandwidth_arg : b.bw_entry ? b.bw_entry->gb_per_s : 0;
+
+        r = ollama_client_new(b.url, MIN(timeout_ms, 5000L), timeout_ms, &client);
+        if (r < 0)
+                goto oom;
+        r = ollama_get_version(client, &b.version);
+        if (r < 0) {
+                ret = log_ollama_failure(client, r, b.model, "Ollama does not answer");
+                goto finish;
+        }
+
+        OllamaGenerateRequest req = {
+                .model = b.model,
+                .prompt = BENCH_PROMPT,
+                .seed = BENCH_SEED,
+                .num_predict = (int64_t) b.num_predict,
+                .temperature = 0,
+        };
+
+        if (progress)
+                fprintf(stderr, "\rwarm-up (loads %s)...", b.model);
+        r = ollama_generate(client, &req, &b.warmup);
+        if (r < 0) {
+                if (progress)
+                        fputs("\r\033[K", stderr);
+                ret = log_ollama_failure(client, r, b.model, "warm-up run failed");
+                goto finish;
+        }
+
+        /* What the model takes in GPU memory, now that it is loaded. */
+        r = ollama_ps(client, &models, &n_models);
+        if (r < 0) {
+                if (progress)
+                        fputs("\r\033[K", stderr);
+                ret = log_ollama_failure(client, r, b.model, "cannot list the loaded models");
+                goto finish;
+        }
+        for (size_t i = 0; i < n_models; i++)
+                if (ollama_model_name_matches(models[i].name, b.model) ||
+                    ollama_model_name_matches(models[i].model, b.model)) {
+                        b.have_ps = true;
+                        b.size = models[i].size;
+                        b.size_vram = models[i].size_vram;
+                        break;
+                }
+
+        samples = calloc(b.runs, sizeof(OllamaGenerateResult));
+        eval_rates = calloc(b.runs, sizeof(double));
+        prompt_rates = calloc(b.runs, sizeof(double));
+        if (!samples || !eval_rates || !prompt_rates)
+                goto oom;
+
+        for (unsigned long i = 0; i < b.runs; i++) {
+                if (progress)
+                        fprintf(stderr, "\r\033[Krun %lu/%lu...", i + 1, b.runs);
+                r = ollama_generate(client, &req, &samples[i]);
+                if (r < 0) {
+                        if (progress)
+                                fputs("\r\033[K", stderr);
+                        ret = log_ollama_failure(client, r, b.model, "run failed");
+                        goto finish;
+                }
+                if (bench_rate(samples[i].eval_count, samples[i].eval_duration, &eval_rates[i]) < 0) {
+                        if (progress)
+                                fputs("\r\033[K", stderr);
+                        log_error(
+                                "run %lu: Ollama reported an eval_duration of 0: cannot compute tokens/s",
+                                i + 1);
+                        goto finish;
+                }
+                if (bench_rate(
+                            samples[i].prompt_eval_count,
+                            samples[i].prompt_eval_duration,
+                            &prompt_rates[n_prompt]) >= 0)
+                        n_prompt++;
+        }
+        if (progress)
+                fputs("\r\033[K", stderr);
+
+        b.samples = samples;
+        if (bench_stats(eval_rates, b.runs, &b.eval) < 0)
+                goto oom;
+        b.have_prompt = n_prompt > 0 && bench_stats(prompt_rates, n_prompt, &b.prompt) >= 0;
+        if (b.have_ps && b.bandwidth > 0)
+                (void) bench_decode_bound(b.bandwidth, b.size_vram, &b.bound);
+
+        if (arg_global.json) {
+                if (print_json(&b) < 0)
+                        goto oom;
+        } else
+                print_text(&b);
+        ret = EXIT_OK;
+        goto finish;
+
+oom:
+        log_error("out of memory");
+        ret = EXIT_PROBLEM;
+finish:
+        free(b.version);
+        ollama_models_free(models, n_models);
+        guest_gpus_free(gpus, n_gpus);
+        return ret;
+}

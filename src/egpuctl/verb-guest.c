@@ -1,0 +1,1008 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* egpuctl guest check: is this VM guest ready to run Ollama on the passed-through GPU? */
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "egpuctl.h"
+#include "guest-gpu.h"
+#include "guest-os.h"
+#include "guest-service.h"
+#include "guest-tables.h"
+#include "guest-text.h"
+#include "output.h"
+#include "guest-vulkan.h"
+#include "macro.h"
+#include "ollama.h"
+
+/* Declared in egpuctl.h by the verb table's owner; repeated here so that this file builds alone. */
+int verb_guest(int argc, char *argv[]);
+
+/* ---- checks and their output (to be unified with doctor's) ----
+ * The result format of doctor: JSON {"checks": [{"id", "status", "summary", "fix"}], "result":
+ * "ok|warn|fail"}; text grouped, worst first, colour only on a tty. */
+
+typedef enum GuestCheckStatus {
+        GUEST_CHECK_OK,
+        GUEST_CHECK_WARN,
+        GUEST_CHECK_FAIL,
+        GUEST_CHECK_SKIP,
+} GuestCheckStatus;
+
+typedef struct GuestCheck {
+        const char *id;
+        GuestCheckStatus status;
+        char *summary;
+        char *fix; /* NULL when there is nothing to do */
+} GuestCheck;
+
+typedef struct GuestCheckList {
+        GuestCheck *checks;
+        size_t n;
+} GuestCheckList;
+
+static const char *guest_check_status_to_string(GuestCheckStatus s) {
+        switch (s) {
+        case GUEST_CHECK_OK:
+                return "ok";
+        case GUEST_CHECK_WARN:
+                return "warn";
+        case GUEST_CHECK_FAIL:
+                return "fail";
+        default:
+                return "skip";
+        }
+}
+
+/* Worst first: fail, warn, ok, skip. */
+static int guest_check_rank(GuestCheckStatus s) {
+        switch (s) {
+        case GUEST_CHECK_FAIL:
+                return 0;
+        case GUEST_CHECK_WARN:
+                return 1;
+        case GUEST_CHECK_OK:
+                return 2;
+        default:
+                return 3;
+        }
+}
+
+static void guest_check_list_done(GuestCheckList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->checks[i].summary);
+                free(l->checks[i].fix);
+        }
+        free(l->checks);
+        *l = (GuestCheckList){};
+}
+
+_printf_(5, 6) static int guest_check_add(
+        GuestCheckList *l,
+        const char *id,
+        GuestCheckStatus status,
+        char *fix,
+        const char *fmt,
+        ...) {
+        GuestCheck *p;
+        char *summary = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&summary, fmt, ap) < 0)
+                summary = NULL;
+        va_end(ap);
+        if (!summary) {
+                free(fix);
+                return -ENOMEM;
+        }
+        p = realloc(l->checks, sizeof(GuestCheck) * (l->n + 1));
+        if (!p) {
+                free(summary);
+                free(fix);
+                return -ENOMEM;
+        }
+        l->checks = p;
+        l->checks[l->n++] = (GuestCheck){ .id = id, .status = status, .summary = summary, .fix = fix };
+        return 0;
+}
+
+static GuestCheckStatus guest_check_list_result(const GuestCheckList *l) {
+        GuestCheckStatus worst = GUEST_CHECK_OK;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (l->checks[i].status == GUEST_CHECK_FAIL)
+                        return GUEST_CHECK_FAIL;
+                else if (l->checks[i].status == GUEST_CHECK_WARN)
+                        worst = GUEST_CHECK_WARN;
+        return worst;
+}
+
+/* Adds s as a JSON string (invalid UTF-8 replaced), or null. */
+static int json_add_string(json_object *o, const char *key, const char *s) {
+        json_object *v;
+
+        if (!s) /* json-c's null is the NULL pointer */
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        v = json_string_or_null(s);
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static json_object *guest_check_list_to_json(const GuestCheckList *l) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *arr = json_object_new_array();
+
+        if (!root || !arr || json_object_object_add(root, "checks", arr) < 0) {
+                json_object_put(arr);
+                return NULL;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                const GuestCheck *c = &l->checks[i];
+                json_object *o = json_object_new_object();
+
+                if (!o || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                if (json_add_string(o, "id", c->id) < 0 ||
+                    json_add_string(o, "status", guest_check_status_to_string(c->status)) < 0 ||
+                    json_add_string(o, "summary", c->summary) < 0 || json_add_string(o, "fix", c->fix) < 0)
+                        return NULL;
+        }
+        if (json_add_string(root, "result", guest_check_status_to_string(guest_check_list_result(l))) < 0)
+                return NULL;
+        return TAKE_PTR(root);
+}
+
+static const char *status_color(GuestCheckStatus s) {
+        switch (s) {
+        case GUEST_CHECK_OK:
+                return ansi_green();
+        case GUEST_CHECK_WARN:
+                return ansi_yellow();
+        case GUEST_CHECK_FAIL:
+                return ansi_red();
+        default:
+                return "";
+        }
+}
+
+/* Text: worst first; the fix under its check; strings from outside made printable. */
+static void guest_check_list_print(const GuestCheckList *l, FILE *f) {
+        unsigned counts[4] = {};
+
+        for (int rank = 0; rank <= 3; rank++)
+                for (size_t i = 0; i < l->n; i++) {
+                        const GuestCheck *c = &l->checks[i];
+                        char *summary;
+
+                        if (guest_check_rank(c->status) != rank)
+                                continue;
+                        counts[c->status]++;
+                        summary = printable(c->summary);
+                        fprintf(f,
+                                "%s%-4s%s  %-13s %s\n",
+                                status_color(c->status),
+                                guest_check_status_to_string(c->status),
+                                ansi_normal(),
+                                c->id,
+                                summary);
+                        printable_free(summary);
+                        if (c->fix && c->status != GUEST_CHECK_OK) {
+                                char *fix = printable(c->fix);
+                                fprintf(f, "%*sfix: %s\n", 20, "", fix);
+                                printable_free(fix);
+                        }
+                }
+        fprintf(f,
+                "result: %s (%u failed, %u warnings, %u ok, %u skipped)\n",
+                guest_check_status_to_string(guest_check_list_result(l)),
+                counts[GUEST_CHECK_FAIL],
+                counts[GUEST_CHECK_WARN],
+                counts[GUEST_CHECK_OK],
+                counts[GUEST_CHECK_SKIP]);
+}
+
+/* ---- gathering ---- */
+
+typedef struct GuestState {
+        const char *root;
+        const char *url;
+        long timeout_ms;
+
+        GuestGpu *gpus;
+        size_t n_gpus;
+        int gpus_r;
+        const GuestGpu *gpu;
+
+        OsRelease os;
+        int os_r;
+
+        VulkanDevice *vk;
+        size_t n_vk;
+        int vk_r;
+        char *vk_error;
+
+        ServiceEnv env;
+        int env_r;
+
+        char *version;
+        int version_r;
+        char *version_error;
+        OllamaModel *models;
+        size_t n_models;
+        int ps_r;
+        char *ps_error;
+} GuestState;
+
+static void guest_state_done(GuestState *s) {
+        guest_gpus_free(s->gpus, s->n_gpus);
+        os_release_done(&s->os);
+        vulkan_devices_free(s->vk, s->n_vk);
+        free(s->vk_error);
+        service_env_done(&s->env);
+        free(s->version);
+        free(s->version_error);
+        ollama_models_free(s->models, s->n_models);
+        free(s->ps_error);
+}
+
+static const char *vendor_label(uint16_t vendor) {
+        return pci_vendor_name(vendor) ?: "the GPU's vendor";
+}
+
+static char *gpu_describe(const GuestGpu *g) {
+        char *s = NULL;
+        char rev[16] = "";
+
+        if (g->revision >= 0)
+                snprintf(rev, sizeof(rev), " rev %02x", (unsigned) g->revision);
+        if (asprintf(
+                    &s,
+                    "%s %04x:%04x%s%s%s",
+                    g->slot,
+                    g->vendor,
+                    g->device,
+                    rev,
+                    g->model ? " " : "",
+                    strempty(g->model)) < 0)
+                return NULL;
+        return s;
+}
+
+/* ---- the checks ---- */
+
+static int check_gpu(GuestState *s, GuestCheckList *l) {
+        _cleanup_free_ char *d = NULL, *others = NULL;
+
+        if (s->gpus_r < 0)
+                return guest_check_add(
+                        l,
+                        "guest-gpu",
+                        GUEST_CHECK_FAIL,
+                        NULL,
+                        "cannot list PCI devices: %s",
+                        strerror(-s->gpus_r));
+
+        if (!s->gpu) {
+                for (size_t i = 0; i < s->n_gpus; i++) {
+                        char *n;
+                        if (asprintf(
+                                    &n,
+                                    "%s%s%s %04x:%04x",
+                                    strempty(others),
+                                    others ? ", " : "",
+                                    s->gpus[i].slot,
+                                    s->gpus[i].vendor,
+                                    s->gpus[i].device) < 0)
+                                return -ENOMEM;
+                        free(others);
+                        others = n;
+                }
+                return guest_check_add(
+                        l,
+                        "guest-gpu",
+                        GUEST_CHECK_FAIL,
+                        strdup("on the host, attach the eGPU and pass it to this VM (hostpci with pcie=1 on "
+                               "a q35 machine), "
+                               "then restart the VM"),
+                        "no passed-through GPU on the guest's PCI bus%s%s%s",
+                        others ? " (only the hypervisor's display: " : "",
+                        strempty(others),
+                        others ? ")" : "");
+        }
+
+        d = gpu_describe(s->gpu);
+        if (!d)
+                return -ENOMEM;
+        return guest_check_add(
+                l,
+                "guest-gpu",
+                GUEST_CHECK_OK,
+                NULL,
+                "%s %s",
+                vendor_label(s->gpu->vendor),
+                d);
+}
+
+static int check_driver(GuestState *s, GuestCheckList *l) {
+        const GuestGpu *g = s->gpu;
+        const char *module;
+        _cleanup_free_ char *hint = NULL;
+        char *fix;
+
+        if (!g)
+                return guest_check_add(l, "guest-driver", GUEST_CHECK_SKIP, NULL, "no passed-through GPU");
+        if (g->driver && gpu_driver_is_known(g->driver))
+                return guest_check_add(
+                        l,
+                        "guest-driver",
+                        GUEST_CHECK_OK,
+                        NULL,
+                        "%s is bound to %s",
+                        g->driver,
+                        g->slot);
+
+        module = gpu_vendor_default_driver(g->vendor) ?: "the GPU's driver";
+        if (gpu_driver_package_hint(s->os_r >= 0 ? &s->os : NULL, g->vendor, &hint) < 0)
+                return -ENOMEM;
+        if (asprintf(
+                    &fix,
+                    "%s%s%s; then modprobe %s, and echo %s > /etc/modules-load.d/%s.conf to keep it",
+                    hint,
+                    s->os_r >= 0 && s->os.pretty_name ? " on " : "",
+                    s->os_r >= 0 && s->os.pretty_name ? s->os.pretty_name : "",
+                    module,
+                    module,
+                    module) < 0)
+                return -ENOMEM;
+
+        if (g->driver)
+                return guest_check_add(
+                        l,
+                        "guest-driver",
+                        GUEST_CHECK_FAIL,
+                        fix,
+                        "%s is bound to %s, not to a GPU driver",
+                        g->slot,
+                        g->driver);
+        return guest_check_add(
+                l,
+                "guest-driver",
+                GUEST_CHECK_FAIL,
+                fix,
+                "no kernel driver is bound to %s (%s expected)",
+                g->slot,
+                module);
+}
+
+/* The user that runs Ollama: "ollama" from etc/passwd, else the one running egpuctl. */
+static int ollama_user(const char *root, GuestUser *ret, bool *ret_is_service) {
+        GuestUser u = {};
+        int r;
+
+        r = guest_user_lookup(root, "ollama", 0, &u);
+        if (r >= 0) {
+                *ret = u;
+                *ret_is_service = true;
+                return 0;
+        }
+        r = guest_user_lookup(root, NULL, getuid(), &u);
+        if (r < 0) {
+                /* Not in that passwd (another root): the current ids, without supplementary groups. */
+                u = (GuestUser){ .uid = getuid(), .gid = getgid() };
+                if (asprintf(&u.name, "uid %u", (unsigned) u.uid) < 0)
+                        return -ENOMEM;
+                u.groups = malloc(sizeof(gid_t));
+                if (!u.groups) {
+                        guest_user_done(&u);
+                        return -ENOMEM;
+                }
+                u.groups[0] = u.gid;
+                u.n_groups = 1;
+        }
+        *ret = u;
+        *ret_is_service = false;
+        return 0;
+}
+
+static int check_dri(GuestState *s, GuestCheckList *l) {
+        const GuestGpu *g = s->gpu;
+        GuestUser u = {};
+        bool service;
+        int r;
+
+        if (!g)
+                return guest_check_add(l, "guest-dri", GUEST_CHECK_SKIP, NULL, "no passed-through GPU");
+        if (!g->render_nodes || !g->render_nodes[0])
+                return guest_check_add(
+                        l,
+                        "guest-dri",
+                        GUEST_CHECK_FAIL,
+                        strdup(g->driver ? "the bound driver does not offer DRM render nodes: use amdgpu, "
+                                           "i915/xe or nvidia-drm"
+                                         : "bind the GPU's kernel driver (see guest-driver)"),
+                        "%s has no DRM render node (/dev/dri/renderD*)",
+                        g->slot);
+
+        r = ollama_user(s->root, &u, &service);
+        if (r < 0)
+                return r;
+
+        for (char **n = g->render_nodes; *n; n++) {
+                _cleanup_free_ char *rel = NULL, *path = NULL, *group = NULL, *fix = NULL;
+                struct stat st;
+
+                if (asprintf(&rel, "/dev/dri/%s", *n) < 0 || guest_root_path(s->root, rel, &path) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (stat(path, &st) < 0) {
+                        r = guest_check_add(
+                                l,
+                                "guest-dri",
+                                GUEST_CHECK_FAIL,
+                                strdup("check that udev runs in the guest (systemctl status systemd-udevd)"),
+                                "%s does not exist: %s",
+                                rel,
+                                strerror(errno));
+                        goto finish;
+                }
+                if (guest_group_name(s->root, st.st_gid, &group) < 0 &&
+                    asprintf(&group, "%u", (unsigned) st.st_gid) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+
+                if (guest_user_can_open(&u, st.st_uid, st.st_gid, st.st_mode & 07777)) {
+                        r = guest_check_add(
+                                l,
+                                "guest-dri",
+                                GUEST_CHECK_OK,
+                                NULL,
+                                "%s (group %s, mode %04o) can be opened by %s%s",
+                                rel,
+                                group,
+                                (unsigned) (st.st_mode & 07777),
+                                u.name,
+                                service ? ", the user that runs Ollama" : "");
+                        goto finish;
+                }
+                if (asprintf(
+                            &fix,
+                            "usermod -aG %s %s, then restart Ollama (systemctl restart ollama)",
+                            group,
+                            service ? "ollama" : u.name) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                r = guest_check_add(
+                        l,
+                        "guest-dri",
+                        GUEST_CHECK_FAIL,
+                        TAKE_PTR(fix),
+                        "%s%s cannot open %s (group %s, mode %04o): not a member of group %s",
+                        u.name,
+                        service ? " (runs Ollama)" : "",
+                        rel,
+                        group,
+                        (unsigned) (st.st_mode & 07777),
+                        group);
+                goto finish;
+        }
+        r = 0;
+finish:
+        guest_user_done(&u);
+        return r;
+}
+
+static char *vulkan_describe(const VulkanDevice *d) {
+        _cleanup_free_ char *heaps = NULL;
+        char *s = NULL;
+
+        for (size_t h = 0; h < d->n_heaps; h++) {
+                char b[32], *n;
+                text_format_bytes(d->heaps[h].size, b, sizeof(b));
+                if (asprintf(
+                            &n,
+                            "%s%s%s%s",
+                            strempty(heaps),
+                            heaps ? ", " : "",
+                            b,
+                            d->heaps[h].device_local ? " device-local" : " host") < 0)
+                        return NULL;
+                free(heaps);
+                heaps = n;
+        }
+        if (asprintf(
+                    &s,
+                    "%s (type %s, driver %s%s%s; heaps: %s)",
+                    d->name,
+                    vulkan_device_type_to_string(d->type),
+                    d->driver_name ?: "unknown",
+                    d->driver_info && *d->driver_info ? ", " : "",
+                    d->driver_info ? d->driver_info : "",
+                    heaps ?: "none") < 0)
+                return NULL;
+        return s;
+}
+
+static int check_vulkan(GuestState *s, GuestCheckList *l) {
+        const GuestGpu *g = s->gpu;
+        const VulkanDevice *match = NULL, *cpu = NULL;
+        _cleanup_free_ char *all = NULL, *d = NULL;
+        const char *pkg;
+
+        pkg = g && g->vendor == 0x10de
+                ? "install libvulkan1 and the NVIDIA driver (it ships the Vulkan driver)"
+                : "apt-get install libvulkan1 mesa-vulkan-drivers";
+
+        if (s->vk_r == -ELIBACC)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        strdup(pkg),
+                        "the Vulkan loader (%s) is not available: %s",
+                        vulkan_loader_name(),
+                        s->vk_error ?: "cannot be opened");
+        if (s->vk_r == -ENODEV)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        strdup(pkg),
+                        "no Vulkan driver is installed (%s)",
+                        s->vk_error ?: "VK_ERROR_INCOMPATIBLE_DRIVER");
+        if (s->vk_r < 0)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        GUEST_CHECK_FAIL,
+                        NULL,
+                        "cannot enumerate Vulkan devices: %s",
+                        s->vk_error ?: strerror(-s->vk_r));
+
+        for (size_t i = 0; i < s->n_vk; i++) {
+                const VulkanDevice *v = &s->vk[i];
+                _cleanup_free_ char *one = vulkan_describe(v);
+                char *n;
+
+                if (!one || asprintf(&n, "%s%s%s", strempty(all), all ? "; " : "", one) < 0)
+                        return -ENOMEM;
+                free(all);
+                all = n;
+                if (v->type == VULKAN_DEVICE_CPU) {
+                        if (!cpu)
+                                cpu = v;
+                } else if (g && v->vendor_id == g->vendor && !match)
+                        match = v;
+                else if (!g && !match)
+                        match = v;
+        }
+
+        if (s->n_vk == 0)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        strdup(pkg),
+                        "no Vulkan device was found");
+
+        if (match) {
+                d = vulkan_describe(match);
+                if (!d)
+                        return -ENOMEM;
+                return guest_check_add(l, "guest-vulkan", GUEST_CHECK_OK, NULL, "%s", d);
+        }
+
+        if (cpu && !g)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        GUEST_CHECK_WARN,
+                        NULL,
+                        "only a CPU (software) Vulkan device was found, and there is no GPU: %s",
+                        all);
+        if (cpu)
+                return guest_check_add(
+                        l,
+                        "guest-vulkan",
+                        GUEST_CHECK_FAIL,
+                        strdup(g->vendor == 0x10de ? "install the NVIDIA driver with its Vulkan driver, "
+                                                     "then check guest-dri"
+                                                   : "apt-get install mesa-vulkan-drivers (RADV for AMD, "
+                                                     "ANV for Intel), "
+                                                     "then check guest-driver and guest-dri"),
+                        "only a CPU (software) Vulkan device was found, no %s GPU: %s",
+                        vendor_label(g->vendor),
+                        all);
+        return guest_check_add(
+                l,
+                "guest-vulkan",
+                GUEST_CHECK_FAIL,
+                strdup(pkg),
+                "no Vulkan device of %s (PCI vendor %04x) was found: %s",
+                vendor_label(g->vendor),
+                g->vendor,
+                all);
+}
+
+static const char *vulkan_env(const GuestState *s) {
+        return s->env_r >= 0 ? service_env_get(&s->env, "OLLAMA_VULKAN") : NULL;
+}
+
+static const char *vulkan_fix = "mkdir -p /etc/systemd/system/ollama.service.d && "
+                                "printf '[Service]\\nEnvironment=OLLAMA_VULKAN=1\\n' > "
+                                "/etc/systemd/system/ollama.service.d/vulkan.conf && "
+                                "systemctl daemon-reload && systemctl restart ollama";
+
+static int check_rocm(GuestState *s, GuestCheckList *l) {
+        const GuestGpu *g = s->gpu;
+        const AmdGfxArch *arch;
+        const RocmDropped *dropped;
+        OllamaVulkanState vs;
+        const char *hsa;
+
+        if (!g || g->vendor != 0x1002)
+                return guest_check_add(
+                        l,
+                        "guest-rocm",
+                        GUEST_CHECK_SKIP,
+                        NULL,
+                        g ? "not an AMD GPU" : "no passed-through GPU");
+
+        arch = amd_gfx_arch_lookup(g->device);
+        if (!arch)
+                return guest_check_add(
+                        l,
+                        "guest-rocm",
+                        GUEST_CHECK_OK,
+                        NULL,
+                        "1002:%04x is not among the GPUs that current ROCm dropped (as far as egpuctl "
+                        "knows)",
+                        g->device);
+        dropped = rocm_dropped_lookup(arch->gfx);
+        if (!dropped)
+                return guest_check_add(
+                        l,
+                        "guest-rocm",
+                        GUEST_CHECK_OK,
+                        NULL,
+                        "%s (%s) is supported by current ROCm",
+                        arch->gfx,
+                        arch->chip);
+
+        vs = ollama_vulkan_state(s->version, vulkan_env(s));
+        if (ollama_vulkan_state_on(vs))
+                return guest_check_add(
+                        l,
+                        "guest-rocm",
+                        GUEST_CHECK_OK,
+                        NULL,
+                        "%s (%s): %s; Ollama uses Vulkan instead (%s)",
+                        arch->gfx,
+                        arch->chip,
+                        dropped->note,
+                        vs == OLLAMA_VULKAN_ON_BY_ENV ? "OLLAMA_VULKAN=1 in ollama.service"
+                                                      : "on by default in this version");
+
+        hsa = s->env_r >= 0 ? service_env_get(&s->env, "HSA_OVERRIDE_GFX_VERSION") : NULL;
+        return guest_check_add(
+                l,
+                "guest-rocm",
+                GUEST_CHECK_WARN,
+                strdup(vulkan_fix),
+                "%s (%s): %s, so Ollama's ROCm runner crashes or falls back to the CPU, and Ollama is not "
+                "set "
+                "to use Vulkan (%s)%s",
+                arch->gfx,
+                arch->chip,
+                dropped->note,
+                s->env_r == -ENOENT                      ? "no ollama.service found"
+                        : vs == OLLAMA_VULKAN_OFF_BY_ENV ? "OLLAMA_VULKAN is set but not to 1"
+                                                         : "no OLLAMA_VULKAN=1 in ollama.service",
+                hsa ? "; HSA_OVERRIDE_GFX_VERSION does not help here" : "");
+}
+
+static bool gpu_needs_vulkan(const GuestGpu *g) {
+        const AmdGfxArch *a;
+
+        if (!g)
+                return false;
+        if (g->vendor == 0x8086)
+                return true; /* Ollama's builds have no Intel compute backend besides Vulkan */
+        if (g->vendor != 0x1002)
+                return false;
+        a = amd_gfx_arch_lookup(g->device);
+        return a && rocm_dropped_lookup(a->gfx);
+}
+
+static int check_ollama(GuestState *s, GuestCheckList *l) {
+        _cleanup_free_ char *loaded = NULL, *vk = NULL;
+        GuestCheckStatus status = GUEST_CHECK_OK;
+        _cleanup_free_ char *fix = NULL;
+        OllamaVulkanState vs;
+        const char *env = vulkan_env(s);
+        bool all_gpu = true;
+
+        if (s->version_r < 0) {
+                const char *fixs = s->version_r == -ECONNREFUSED
+                        ? "start Ollama: systemctl enable --now ollama (or run: ollama serve)"
+                        : s->version_r == -ETIMEDOUT
+                        ? "Ollama is up but does not answer: see journalctl -u ollama"
+                        : NULL;
+                return guest_check_add(
+                        l,
+                        "guest-ollama",
+                        GUEST_CHECK_FAIL,
+                        fixs ? strdup(fixs) : NULL,
+                        "Ollama does not answer at %s: %s",
+                        s->url,
+                        s->version_error ?: strerror(-s->version_r));
+        }
+
+        vs = ollama_vulkan_state(s->version, env);
+        switch (vs) {
+        case OLLAMA_VULKAN_ON_BY_ENV:
+                vk = strdup("Vulkan enabled (OLLAMA_VULKAN=1)");
+                break;
+        case OLLAMA_VULKAN_ON_BY_DEFAULT:
+                vk = strdup("Vulkan on by default in this version");
+                break;
+        case OLLAMA_VULKAN_OFF_BY_ENV:
+                vk = strdup("Vulkan disabled (OLLAMA_VULKAN is not 1)");
+                break;
+        default:
+                vk = strdup(
+                        s->env_r == -ENOENT ? "Vulkan not enabled (no ollama.service found)"
+                                            : "Vulkan not enabled (no OLLAMA_VULKAN=1 in ollama.service)");
+        }
+        if (!vk)
+                return -ENOMEM;
+        if (!ollama_vulkan_state_on(vs) && gpu_needs_vulkan(s->gpu)) {
+                status = GUEST_CHECK_WARN;
+                fix = strdup(vulkan_fix);
+                if (!fix)
+                        return -ENOMEM;
+        }
+
+        if (s->ps_r < 0) {
+                status = GUEST_CHECK_WARN;
+                if (asprintf(&loaded, "cannot list loaded models: %s", s->ps_error ?: strerror(-s->ps_r)) <
+                    0)
+                        return -ENOMEM;
+        } else if (s->n_models == 0)
+                loaded = strdup("no model loaded now");
+        else {
+                for (size_t i = 0; i < s->n_models; i++) {
+                        const OllamaModel *m = &s->models[i];
+                        char a[32], b[32], *n;
+                        int pct;
+
+                        if (m->size_vram >= m->size && m->size > 0)
+                                continue;
+                        all_gpu = false;
+                        text_format_bytes(m->size_vram, a, sizeof(a));
+                        text_format_bytes(m->size, b, sizeof(b));
+                        pct = m->size > 0 ? (int) (100.0 * (double) m->size_vram / (double) m->size) : 0;
+                        if (asprintf(
+                                    &n,
+                                    "%s%smodel %s has %s of %s (%d%%) in GPU memory, the rest runs on the "
+                                    "CPU",
+                                    strempty(loaded),
+                                    loaded ? "; " : "",
+                                    m->name,
+                                    a,
+                                    b,
+                                    pct) < 0)
+                                return -ENOMEM;
+                        free(loaded);
+                        loaded = n;
+                }
+                if (all_gpu) {
+                        if (asprintf(
+                                    &loaded,
+                                    "%zu model%s loaded, all in GPU memory",
+                                    s->n_models,
+                                    s->n_models == 1 ? "" : "s") < 0)
+                                return -ENOMEM;
+                } else {
+                        status = GUEST_CHECK_WARN;
+                        if (!fix) {
+                                fix = strdup(
+                                        "use a smaller model or quantization or a shorter context "
+                                        "(num_ctx), "
+                                        "or free GPU memory; check guest-vulkan if nothing is on the GPU");
+                                if (!fix)
+                                        return -ENOMEM;
+                        }
+                }
+        }
+        if (!loaded)
+                return -ENOMEM;
+
+        return guest_check_add(
+                l,
+                "guest-ollama",
+                status,
+                TAKE_PTR(fix),
+                "Ollama %s at %s; %s; %s",
+                s->version,
+                s->url,
+                vk,
+                loaded);
+}
+
+/* ---- the verb ---- */
+
+static json_object *vulkan_devices_to_json(const GuestState *s) {
+        json_object *arr = json_object_new_array();
+
+        if (!arr)
+                return NULL;
+        for (size_t i = 0; i < s->n_vk; i++) {
+                const VulkanDevice *d = &s->vk[i];
+                json_object *o = json_object_new_object(), *heaps = json_object_new_array();
+                char api[32];
+
+                if (!o || !heaps || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(heaps);
+                        goto oom;
+                }
+                if (json_object_object_add(o, "heaps", heaps) < 0) {
+                        json_object_put(heaps);
+                        goto oom;
+                }
+                snprintf(
+                        api,
+                        sizeof(api),
+                        "%u.%u.%u",
+                        (d->api_version >> 22) & 0x7f,
+                        (d->api_version >> 12) & 0x3ff,
+                        d->api_version & 0xfff);
+                if (json_add_string(o, "name", d->name) < 0 ||
+                    json_add_string(o, "type", vulkan_device_type_to_string(d->type)) < 0 ||
+                    json_object_object_add(o, "vendor_id", json_object_new_int64(d->vendor_id)) < 0 ||
+                    json_object_object_add(o, "device_id", json_object_new_int64(d->device_id)) < 0 ||
+                    json_add_string(o, "api_version", api) < 0 ||
+                    json_add_string(o, "driver_name", d->driver_name) < 0 ||
+                    json_add_string(o, "driver_info", d->driver_info) < 0)
+                        goto oom;
+                for (size_t h = 0; h < d->n_heaps; h++) {
+                        json_object *ho = json_object_new_object();
+                        if (!ho || json_object_array_add(heaps, ho) < 0) {
+                                json_object_put(ho);
+                                goto oom;
+                        }
+                        if (json_object_object_add(
+                                    ho,
+                                    "size",
+                                    json_object_new_int64((int64_t) d->heaps[h].size)) < 0 ||
+                            json_object_object_add(
+                                    ho,
+                                    "device_local",
+                                    json_object_new_boolean(d->heaps[h].device_local)) < 0)
+                                goto oom;
+                }
+        }
+        return arr;
+oom:
+        json_object_put(arr);
+        return NULL;
+}
+
+int verb_guest(int argc, char *argv[]) {
+        enum { ARG_URL = ARG_VERB_FIRST, ARG_TIMEOUT };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "url", required_argument, NULL, ARG_URL },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                {},
+        };
+        _cleanup_ollama_client_ OllamaClient *client = NULL;
+        GuestState s = { .url = OLLAMA_DEFAULT_URL, .timeout_ms = 5000 };
+        GuestCheckList l = {};
+        int c, r, ret = EXIT_PROBLEM;
+
+        /* Not COMMON_SHORT_OPTIONS' "+": options may follow the sub-verb ("guest check --json"). */
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_URL:
+                        s.url = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        if (text_parse_seconds(optarg, &s.timeout_ms) < 0)
+                                return usage_error(
+                                        "guest",
+                                        "invalid --timeout: %s (seconds, up to 3600)",
+                                        optarg);
+                        break;
+                default:
+                        r = verb_common_option("guest", c);
+                        if (r < 0)
+                                return EXIT_OK;
+                        if (r > 0)
+                                return r;
+                }
+        r = verb_check_args("guest", argc, argv, optind);
+        if (r > 0)
+                return r;
+        if (optind >= argc)
+                return usage_error("guest", "missing sub-verb: egpuctl guest check");
+        if (!streq(argv[optind], "check"))
+                return usage_error("guest", "unknown sub-verb '%s': egpuctl guest check", argv[optind]);
+        if (optind + 1 < argc)
+                return usage_error("guest", "unexpected argument '%s'", argv[optind + 1]);
+        s.root = arg_global.root ?: "";
+
+        /* Gather. */
+        s.gpus_r = guest_gpus_enumerate(&s.gpus, &s.n_gpus);
+        if (s.gpus_r >= 0)
+                s.gpu = guest_gpus_pick(s.gpus, s.n_gpus);
+        s.os_r = os_release_read(s.root, &s.os);
+        s.vk_r = vulkan_enumerate(&s.vk, &s.n_vk, &s.vk_error);
+        s.env_r = ollama_service_env(s.root, &s.env);
+
+        r = ollama_client_new(s.url, MIN(s.timeout_ms, 2000L), s.timeout_ms, &client);
+        if (r < 0)
+                goto oom;
+        s.version_r = ollama_get_version(client, &s.version);
+        if (s.version_r < 0) {
+                if (ollama_client_error(client) && !(s.version_error = strdup(ollama_client_error(client))))
+                        goto oom;
+        } else {
+                s.ps_r = ollama_ps(client, &s.models, &s.n_models);
+                if (s.ps_r < 0 && ollama_client_error(client) &&
+                    !(s.ps_error = strdup(ollama_client_error(client))))
+                        goto oom;
+        }
+
+        /* GuestCheck. */
+        if (check_gpu(&s, &l) < 0 || check_driver(&s, &l) < 0 || check_dri(&s, &l) < 0 ||
+            check_vulkan(&s, &l) < 0 || check_rocm(&s, &l) < 0 || check_ollama(&s, &l) < 0)
+                goto oom;
+
+        if (arg_global.json) {
+                json_object *o = guest_check_list_to_json(&l), *vk;
+
+                if (!o)
+                        goto oom;
+                vk = vulkan_devices_to_json(&s);
+                if (!vk || json_object_object_add(o, "vulkan_devices", vk) < 0) {
+                        json_object_put(vk);
+                        json_object_put(o);
+                        goto oom;
+                }
+                r = json_print(o);
+                json_object_put(o);
+                if (r < 0)
+                        goto oom;
+        } else
+                guest_check_list_print(&l, stdout);
+
+        ret = guest_check_list_result(&l) == GUEST_CHECK_FAIL ? EXIT_PROBLEM : EXIT_OK;
+        goto finish;
+oom:
+        log_error("out of memory");
+        ret = EXIT_PROBLEM;
+finish:
+        guest_check_list_done(&l);
+        guest_state_done(&s);
+        return ret;
+}
