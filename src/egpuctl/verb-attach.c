@@ -84,7 +84,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(json_object_putp) json_object *root = NULL;
         _cleanup_strv_free_ char **targets = NULL;
-        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_lock_ int lock_fd = -EBADF;
         _cleanup_free_ char *dir = NULL;
         AttachOptions o = {
                 .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
