@@ -88,6 +88,8 @@ int lock_take_verbose(int *ret_fd);
 
 /* The verbs, each in its own file verb-*.c. */
 int verb_status(int argc, char *argv[]);
+int verb_install(int argc, char *argv[]);
+int verb_uninstall(int argc, char *argv[]);
 int verb_enroll(int argc, char *argv[]);
 int verb_forget(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);

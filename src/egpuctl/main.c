@@ -10,6 +10,12 @@ GlobalArgs arg_global = { .root = "" };
 static const Verb verbs[] = {
         { "status", 0, 0, verb_status, "status [--json]",
           "Show Thunderbolt domains and devices, eGPUs, their functions, drivers and IOMMU groups", NULL },
+        { "install", 0, 0, verb_install, "install [--root DIR] [--dry-run] [--apply]",
+          "Install the daemon's unit, the eGPU's udev rule, modprobe and modules-load files",
+          "     --apply        Then run systemctl daemon-reload, udevadm control --reload, update-initramfs\n" },
+        { "uninstall", 0, 0, verb_uninstall, "uninstall [--root DIR] [--dry-run] [--apply]",
+          "Remove what egpuctl install wrote, keeping files edited since",
+          "     --apply        Then run systemctl daemon-reload, udevadm control --reload, update-initramfs\n" },
         { "enroll", 1, 1, verb_enroll, "enroll DEVICE [--policy auto|manual]",
           "Allow a Thunderbolt device (name such as 1-1, or unique_id) to be authorized",
           "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"

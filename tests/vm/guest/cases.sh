@@ -41,6 +41,10 @@ e() {
         if [ $rc != 0 ] && printf '%s' "$out" | grep -qi "not implemented\|not yet implemented\|unknown verb"; then
                 unimpl="egpuctl $1: $(printf '%s' "$out" | grep -i "implemented\|unknown verb" | head -n 1)"
         fi
+        # A verb that only knows Thunderbolt devices yet: PCIe-attached enrolment is still to come.
+        if [ $rc != 0 ] && printf '%s' "$out" | grep -q "No Thunderbolt device '0000:"; then
+                unimpl="egpuctl $1 does not take a PCIe-attached function yet ($(printf '%s' "$out" | head -n 1))"
+        fi
         return $rc
 }
 
@@ -80,7 +84,7 @@ skip_or_fail() {
 
 B_BEFORE=$(snap $B0 $B1)
 diag "at boot: $(snap $A0 $A1 $B0 $B1 $V $C $CR)"
-diag "egpuctl: $(command -v egpuctl || echo none); $(egpuctl --version 2>&1 | head -n 1)"
+diag "egpuctl: $(command -v egpuctl >/dev/null && egpuctl --version 2>&1 | head -n 1 || echo "not in the image")"
 
 # ---------------------------------------------------------------- case 6 (a): status/doctor
 if want 6; then
@@ -105,6 +109,7 @@ if want 1 || want 6; then
                         g=$(group_of $A0)
                         if [ "$(driver_of $A0)" = vfio-pci ] && [ "$(driver_of $A1)" = vfio-pci ]; then
                                 tap_ok "1: attach put $A0 and $A1 on vfio-pci"
+                                ATTACHED=1
                         else
                                 tap_fail "1: attach put $A0 and $A1 on vfio-pci" "kernel shows: $(snap $A0 $A1)"
                         fi
@@ -149,7 +154,7 @@ if want 3; then
         elif ! e attach $V; then
                 skip_or_fail "3: egpuctl attach $V" "exit $rc; kernel shows: $(snap $V)"
         else
-                if [ "$(driver_of $V)" = vfio-pci ]; then tap_ok "3: $V moved from virtio-pci to vfio-pci"
+                if [ "$(driver_of $V)" = vfio-pci ]; then tap_ok "3: $V moved from virtio-pci to vfio-pci"; ATTACHED=1
                 else tap_fail "3: $V moved from virtio-pci to vfio-pci" "kernel shows: $(snap $V)"; fi
                 if e detach $V && [ "$(driver_of $V)" = virtio-pci ]; then tap_ok "3: detach gave $V back to virtio-pci"
                 else tap_fail "3: detach gave $V back to virtio-pci" "exit $rc; kernel shows: $(snap $V)"; fi
@@ -163,17 +168,23 @@ if want 4; then
         else
                 g=$(group_of $C)
                 before=$(snap $(members $g))
-                if ! e enroll $C; then
-                        diag "enroll refused $C (exit $rc); attaching it by address anyway"
+                e enroll $C
+                if [ -n "$unimpl" ]; then
+                        tap_skip "4: attach refuses a display function that shares its group" "$unimpl"
+                        CASE4_DONE=1
+                elif [ $rc != 0 ]; then
+                        diag "enroll refused $C (exit $rc), which may be right for a shared group; attach must refuse too"
                 fi
-                e attach $C
+                [ -z "$CASE4_DONE" ] && e attach $C
                 after=$(snap $(members $g))
                 missing=
                 for m in $(members $g); do
                         [ $m = $C ] && continue
                         printf '%s' "$out" | grep -q "$m" || missing="$missing $m"
                 done
-                if [ -n "$unimpl" ]; then
+                if [ -n "$CASE4_DONE" ]; then
+                        :
+                elif [ -n "$unimpl" ]; then
                         tap_skip "4: attach refuses a display function that shares its group" "$unimpl"
                 elif [ $rc = 0 ]; then
                         tap_fail "4: attach refuses $C (group $g: $(members $g))" "attach exited 0; kernel shows: $after"
@@ -182,7 +193,8 @@ if want 4; then
                 else
                         tap_ok "4: attach refuses $C, naming group $g's members"
                 fi
-                if [ "$before" = "$after" ]; then tap_ok "4: nothing changed in group $g"
+                if [ -n "$CASE4_DONE" ]; then :
+                elif [ "$before" = "$after" ]; then tap_ok "4: nothing changed in group $g"
                 else tap_fail "4: nothing changed in group $g" "before: $before" "after:  $after"; fi
         fi
 fi
@@ -223,6 +235,7 @@ if want 2; then
                                 t1=$(vm-tool now)
                                 if [ "$ok0" != timeout ] && [ "$ok1" != timeout ]; then
                                         tap_ok "2: hot-plugged $H0 and $H1 on vfio-pci $((t1 - t0)) ms after device_add"
+                                        ATTACHED=1
                                         info "hot-plug to both bound: $((t1 - t0)) ms"
                                 else
                                         tap_fail "2: hot-plugged $H0 and $H1 on vfio-pci by events" "after 30 s the kernel shows: $(snap $H0 $H1)" "daemon log: $(tail -n 20 /tmp/daemon.log)"
@@ -250,6 +263,8 @@ if want 5; then
         B_AFTER=$(snap $B0 $B1)
         if why=$(why_missing enroll attach); then
                 tap_skip "5: same ids on another port untouched" "$why"
+        elif [ -z "$ATTACHED" ]; then
+                tap_skip "5: same ids on another port untouched" "no case attached anything (see above), so there was nothing to stay untouched by"
         elif [ "$B_BEFORE" = "$B_AFTER" ] && [ "$(driver_of $B0)" != vfio-pci ]; then
                 tap_ok "5: $B0/$B1 (same ids, rp5) untouched by all the above"
         else

@@ -15,7 +15,7 @@ BR=$(below_port $RP4 00.0)         # pcie-pci-bridge
 C=$(basename $SYSPCI/$BR/0000:*:01.0)   # display behind the bridge
 CR=$(basename $SYSPCI/$BR/0000:*:02.0)  # virtio-rng behind the bridge, on virtio-pci
 
-fact "kernel: $(uname -r)"
+info "kernel: $(uname -r)"
 fact "dmar units: $(ls /sys/class/iommu | tr '\n' ' ' | sed 's/ $//')"
 fact "devices: F=$F (virtio-rng, rp6) D=$D D1=$D1 (display+audio, rp1) bridge=$BR C=$C CR=$CR (behind the bridge, rp4)"
 

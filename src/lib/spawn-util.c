@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "spawn-util.h"
+#include "util.h"
+
+extern char **environ;
+
+static bool is_executable_file(const char *p) {
+        struct stat st;
+
+        return stat(p, &st) >= 0 && S_ISREG(st.st_mode) && access(p, X_OK) >= 0;
+}
+
+int spawn_find_program(const char *name, char **ret) {
+        _cleanup_strv_free_ char **dirs = NULL;
+        const char *path;
+        int r;
+
+        if (!name || !*name)
+                return -EINVAL;
+        if (strchr(name, '/')) {
+                char *c;
+
+                if (!is_executable_file(name))
+                        return -ENOENT;
+                c = strdup(name);
+                if (!c)
+                        return -ENOMEM;
+                *ret = c;
+                return 0;
+        }
+        path = getenv("PATH");
+        r = strv_split(path && *path ? path : SPAWN_DEFAULT_PATH, ":", &dirs);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(d, dirs) {
+                _cleanup_free_ char *p = NULL;
+
+                if (**d != '/')
+                        continue; /* relative entries of $PATH are not trusted */
+                p = path_join(*d, name);
+                if (!p)
+                        return -ENOMEM;
+                if (is_executable_file(p)) {
+                        *ret = TAKE_PTR(p);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static void kill_and_reap(pid_t pid) {
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+int spawn_run(char *const argv[], uint64_t timeout_usec, int *ret_status, char **ret_stdout) {
+        _cleanup_free_ char *exe = NULL, *buf = NULL;
+        _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
+        posix_spawn_file_actions_t fa;
+        size_t n = 0, allocated = 0;
+        uint64_t deadline;
+        int fds[2], status, r;
+        pid_t pid;
+
+        if (!argv || !argv[0])
+                return -EINVAL;
+        if (timeout_usec == 0)
+                timeout_usec = SPAWN_TIMEOUT_USEC_DEFAULT;
+
+        r = spawn_find_program(argv[0], &exe);
+        if (r < 0)
+                return r;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return negative_errno();
+        out_read = fds[0];
+        out_write = fds[1];
+
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&fa, out_write, STDOUT_FILENO);
+        if (r == 0)
+                r = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return -r;
+        close(TAKE_FD(out_write));
+
+        deadline = now_usec() + timeout_usec;
+        for (;;) {
+                struct pollfd p = { .fd = out_read, .events = POLLIN };
+                uint64_t now = now_usec();
+                ssize_t k;
+
+                if (now >= deadline) {
+                        kill_and_reap(pid);
+                        return -ETIMEDOUT;
+                }
+                r = poll(&p, 1, (int) MIN((deadline - now + 999) / 1000, (uint64_t) 1000));
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        kill_and_reap(pid);
+                        return r;
+                }
+                if (r == 0)
+                        continue;
+                if (n + 4096 + 1 > allocated) {
+                        size_t a = MAX(allocated * 2, (size_t) 8192);
+                        char *t;
+
+                        if (a > SPAWN_MAX_OUTPUT + 1) {
+                                kill_and_reap(pid);
+                                return -EFBIG;
+                        }
+                        t = realloc(buf, a);
+                        if (!t) {
+                                kill_and_reap(pid);
+                                return -ENOMEM;
+                        }
+                        buf = t;
+                        allocated = a;
+                }
+                k = read(out_read, buf + n, allocated - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        r = negative_errno();
+                        kill_and_reap(pid);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+
+        /* Output closed: wait for the exit, still bounded. */
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (w == pid)
+                        break;
+                if (now_usec() >= deadline) {
+                        kill_and_reap(pid);
+                        return -ETIMEDOUT;
+                }
+                usleep(10000);
+        }
+
+        if (ret_stdout) {
+                if (!buf) {
+                        buf = strdup("");
+                        if (!buf)
+                                return -ENOMEM;
+                } else
+                        buf[n] = 0;
+                *ret_stdout = TAKE_PTR(buf);
+        }
+        if (ret_status)
+                *ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return 0;
+}
