@@ -71,7 +71,10 @@ def skip(reason):
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    except OSError as e:
+        return subprocess.CompletedProcess(cmd, 127, str(e))
 
 
 # ---------------------------------------------------------------- kernel
@@ -249,7 +252,7 @@ def build_base(path, version, moddir, busybox):
     c.file("lib/vmtest/modules.order", ("\n".join(names) + "\n").encode(), 0o644)
     libs = set()
     udevadm = shutil.which("udevadm") or "/bin/udevadm"
-    if os.path.exists(udevadm):
+    if os.path.exists(udevadm) and shared_libs(udevadm):
         add_binary(c, udevadm, "bin/udevadm", libs)
         c.symlink("lib/systemd/systemd-udevd", "/bin/udevadm")
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
@@ -539,7 +542,7 @@ def main():
     if not args.qemu:
         skip("qemu-system-x86_64 not found (Debian: apt-get install qemu-system-x86)")
     busybox = next((b for b in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(b)), None)
-    if not busybox or "statically linked" not in run(["file", "-L", busybox]).stdout and shared_libs(busybox):
+    if not busybox or shared_libs(busybox):
         skip("no static busybox (Debian: apt-get install busybox-static)")
     for h in args.helper:
         if not os.access(h, os.X_OK):

@@ -145,6 +145,8 @@ wr "D1 reset_method (no file)" $SYSPCI/$D1/reset_method bus
 HB=$(bus_below $RP2)
 H=$HB:00.0
 H1=$HB:00.1
+udevadm monitor --udev --subsystem-match=pci >/tmp/umon 2>&1 &
+umon=$!
 mon_start
 t0=$(vm-tool now)
 if plug_pair h; then
@@ -157,6 +159,9 @@ if plug_pair h; then
         fact "hot-plugged: $H ($(driver_of $H), group $(group_of $H), header $(header_type $H)) $H1 ($(driver_of $H1), group $(group_of $H1), header $(header_type $H1)), override $(override_of $H), reset_method $(reset_of $H)"
         fact "uevents on device_add (audio fn1 first, then fn0):"
         mon_stop | while IFS= read -r l; do fact "  $l"; done
+        kill $umon 2>/dev/null
+        wait $umon 2>/dev/null
+        fact "systemd-udevd passed on (udevadm monitor --udev, pci): $(grep '^UDEV *\[' /tmp/umon | awk '{print $3, $4}' | sed 's| /devices/.*/| |' | tr '\n' ';')"
 
         mon_start
         w $SYSPCI/$H/driver_override vfio-pci >/dev/null
