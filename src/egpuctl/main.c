@@ -16,11 +16,21 @@ static const Verb verbs[] = {
         { "uninstall", 0, 0, verb_uninstall, "uninstall [--root DIR] [--dry-run] [--apply]",
           "Remove what egpuctl install wrote, keeping files edited since",
           "     --apply        Then run systemctl daemon-reload, udevadm control --reload, update-initramfs\n" },
-        { "enroll", 1, 1, verb_enroll, "enroll DEVICE [--policy auto|manual]",
-          "Allow a Thunderbolt device (name such as 1-1, or unique_id) to be authorized",
+        { "nic", 1, 1, verb_nic, "nic pin [--root DIR] [--dry-run]",
+          "Pin NICs named after their PCI bus to their MAC address, and update /etc/network/interfaces", NULL },
+        { "vm", 1, 3, verb_vm, "vm attach VMID | vm hook VMID PHASE | vm xml",
+          "Give the eGPU to a Proxmox VM through a PCI mapping, run as its hookscript, or print libvirt XML",
+          "     --mapping NAME  vm attach: the cluster PCI mapping to create or update (default egpu)\n"
+          "     --gpu BDF       vm attach, vm xml: which eGPU, when there are several\n"
+          "     --node NAME     vm attach: the Proxmox node name (default: this host's name)\n" },
+        { "enroll", 0, 1, verb_enroll, "enroll DEVICE|--port PORT --ids IDS [--policy auto|manual]",
+          "Allow a Thunderbolt device (1-1 or its unique_id) to be authorized, or a PCIe eGPU (its "
+          "display function's address, or a port and ids) to be taken",
           "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"
-          "                        manual: only 'egpuctl attach' does\n" },
-        { "forget", 1, 1, verb_forget, "forget UNIQUE_ID", "Remove a device's enrolment record", NULL },
+          "                        manual: only 'egpuctl attach' does\n"
+          "  --port PORT           A PCIe port path (see 'egpuctl status --json'), for an empty slot\n"
+          "  --ids VVVV:DDDD[:SSSS:SSSS]  The ids the GPU in that port must have\n" },
+        { "forget", 1, 1, verb_forget, "forget UNIQUE_ID|PORT", "Remove a device's enrolment record", NULL },
         { "list", 0, 0, verb_list, "list [--json]", "List enrolled and connected devices", NULL },
         { "attach", 0, 1, verb_attach, "attach [DEVICE] [--timeout SEC]",
           "Authorize enrolled devices and bind their eGPU functions to vfio-pci",

@@ -128,7 +128,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 r = strv_extend(&targets, argv[optind]);
         else {
                 /* Every connected enrolled device. */
-                r = host_load(udev, &h);
+                r = host_load_enrolled(udev, &enrolled, &h);
                 if (r < 0) {
                         errno_set(r);
                         return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
@@ -140,6 +140,10 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                                 if (r < 0)
                                         break;
                         }
+                /* PCIe eGPUs that are present below their enrolled port. */
+                FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                        if (r >= 0 && (*e)->port)
+                                r = strv_extend(&targets, (*e)->port);
         }
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
@@ -148,7 +152,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                         puts("{ \"devices\": [ ] }");
                         return EXIT_OK;
                 }
-                printf("No enrolled Thunderbolt device is connected; nothing to %s.\n", verb);
+                printf("No enrolled eGPU is connected; nothing to %s.\n", verb);
                 return EXIT_OK;
         }
 
@@ -191,9 +195,9 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
 }
 
 int verb_attach(int argc, char *argv[]) {
-        return run_action("attach", attach_thunderbolt, argc, argv);
+        return run_action("attach", attach_device, argc, argv);
 }
 
 int verb_detach(int argc, char *argv[]) {
-        return run_action("detach", detach_thunderbolt, argc, argv);
+        return run_action("detach", detach_device, argc, argv);
 }

@@ -71,7 +71,7 @@ static void run_attach(Daemon *d, const char *device) {
                 log_error("Failed to read the enrolment store %s: %m", d->store_dir);
                 return;
         }
-        r = attach_thunderbolt(udev, &enrolled, device, &d->options, &rep);
+        r = attach_device(udev, &enrolled, device, &d->options, &rep);
         if (asprintf(&what, "Failed to attach %s", device) < 0)
                 what = NULL;
         report_print(&rep, what ?: "attach");
@@ -161,7 +161,7 @@ static char *event_router(struct udev *udev, struct udev_device *dev, const Enro
 
         if (!subsystem || !action || streq(action, "remove") || streq(action, "unbind"))
                 return NULL;
-        if (host_load(udev, &h) < 0)
+        if (host_load_enrolled(udev, enrolled, &h) < 0)
                 return NULL;
 
         if (streq(subsystem, "thunderbolt")) {
@@ -180,7 +180,13 @@ static char *event_router(struct udev *udev, struct udev_device *dev, const Enro
                 const PciFunction *f = host_find_pci(h, udev_device_get_sysname(dev));
                 const Egpu *g = f ? host_find_egpu_of(h, f) : NULL;
 
-                if (!g || !g->tb_device || streq_ptr(f->driver, "vfio-pci"))
+                if (!g || streq_ptr(f->driver, "vfio-pci"))
+                        return NULL;
+                if (g->port) {
+                        e = enrollments_find_port(enrolled->list, enrolled->n, g->port);
+                        return e && e->policy == ENROLL_POLICY_AUTO ? strdup(g->port) : NULL;
+                }
+                if (!g->tb_device)
                         return NULL;
                 t = g->tb_device;
         } else
@@ -239,9 +245,29 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(host_freep) Host *h = NULL;
 
-        if (!udev || load_enrolled_quiet(d->store_dir, &enrolled) < 0 || host_load(udev, &h) < 0) {
+        if (!udev || load_enrolled_quiet(d->store_dir, &enrolled) < 0 || host_load_enrolled(udev, &enrolled, &h) < 0) {
                 log_error("Failed to read the devices or the enrolment store");
                 return;
+        }
+        /* PCIe eGPUs present below their enrolled ports. */
+        FOREACH_ARRAY(g, h->egpus, h->n_egpus) {
+                _cleanup_(report_done) Report rep = {};
+                const Enrollment *e;
+                int r;
+
+                if (!(*g)->port)
+                        continue;
+                e = enrollments_find_port(enrolled.list, enrolled.n, (*g)->port);
+                if (!e || (attach && e->policy != ENROLL_POLICY_AUTO))
+                        continue;
+                if (attach) {
+                        run_attach(d, (*g)->port);
+                        continue;
+                }
+                r = detach_pcie(udev, &enrolled, (*g)->port, &d->options, &rep);
+                report_print(&rep, "Failed to detach");
+                if (r >= 0)
+                        log_info("%s: detached for shutdown", (*g)->port);
         }
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
                 _cleanup_(report_done) Report rep = {};

@@ -7,7 +7,7 @@
 #include "sysfs.h"
 #include "util.h"
 
-static int load_host(struct udev **ret_udev, Host **ret_host) {
+static int load_host(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         Host *h;
         int r;
@@ -16,7 +16,7 @@ static int load_host(struct udev **ret_udev, Host **ret_host) {
                 log_error("Failed to create a udev context: %m");
                 return -ENOMEM;
         }
-        r = host_load(udev, &h);
+        r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to read the devices from sysfs: %m");
@@ -27,74 +27,130 @@ static int load_host(struct udev **ret_udev, Host **ret_host) {
         return 0;
 }
 
-int verb_enroll(int argc, char *argv[]) {
-        enum { ARG_POLICY = ARG_VERB_FIRST };
-        static const struct option options[] = {
-                COMMON_OPTIONS,
-                { "policy", required_argument, NULL, ARG_POLICY },
-                {},
-        };
-        _cleanup_(udev_unrefp) struct udev *udev = NULL;
-        _cleanup_(host_freep) Host *h = NULL;
-        _cleanup_(enrolled_done) Enrolled enrolled = {};
-        _cleanup_(enrollment_freep) Enrollment *e = NULL;
-        _cleanup_free_ char *dir = NULL;
-        EnrollPolicy policy = ENROLL_POLICY_AUTO;
-        const Enrollment *old;
-        char *vn, *dn;
-        TbDevice *t;
-        int c, r;
+/* "VVVV:DDDD[:SSSS:SSSS]" */
+static int parse_ids(const char *s, Enrollment *e) {
+        _cleanup_strv_free_ char **parts = NULL;
+        uint32_t v[4];
+        size_t n;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                if (c == ARG_POLICY) {
-                        policy = enroll_policy_from_string(optarg);
-                        if (policy < 0)
-                                return usage_error("enroll", "--policy must be auto or manual, not '%s'", optarg);
-                        continue;
-                }
-                r = verb_common_option("enroll", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
+        if (strv_split(s, ":", &parts) < 0)
+                return -ENOMEM;
+        n = strv_length(parts);
+        if (n != 2 && n != 4)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (strlen(parts[i]) != 4 || safe_atou32(parts[i], 16, &v[i]) < 0)
+                        return -EINVAL;
+        e->pci_vendor = v[0];
+        e->pci_device = v[1];
+        e->has_subsystem = n == 4;
+        if (n == 4) {
+                e->pci_subsystem_vendor = v[2];
+                e->pci_subsystem_device = v[3];
         }
-        r = verb_check_args("enroll", argc, argv, optind);
-        if (r != 0)
-                return r;
+        return 0;
+}
 
-        if (load_host(&udev, &h) < 0 || enrolled_load_verbose(&enrolled, &dir) < 0)
-                return EXIT_PROBLEM;
+/* A PCIe-attached eGPU: by one of its display functions now, or by a port and ids for an empty slot. */
+static int enroll_pcie(const Host *h, const char *bdf, const char *port, const char *ids, EnrollPolicy policy,
+                       Enrollment **ret) {
+        _cleanup_(enrollment_freep) Enrollment *e = NULL;
+        int r;
 
-        t = host_find_tb_device(h, argv[optind]);
+        r = enrollment_new(ENROLL_PCIE, &e);
+        if (r < 0)
+                return log_error("Out of memory"), r;
+        e->policy = policy;
+        e->enrolled = (int64_t) time(NULL);
+        if (bdf) {
+                const PciFunction *f = host_find_pci(h, bdf);
+
+                if (!f) {
+                        log_error("No PCI function %s", bdf);
+                        return -ENODEV;
+                }
+                if (!pci_function_is_display(f)) {
+                        log_error("%s is not a display function (class %06x); enroll the GPU's function", bdf,
+                                  f->class);
+                        return -EINVAL;
+                }
+                if (pci_function_is_removable(f)) {
+                        log_error("%s is behind a Thunderbolt/USB4 tunnel; enroll its Thunderbolt device "
+                                  "instead (see 'egpuctl status')",
+                                  bdf);
+                        return -EINVAL;
+                }
+                r = pci_function_port_path(f, &e->port);
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("%s sits on a root bus, not below a port: it is not pluggable: %m", bdf);
+                        return r;
+                }
+                e->pci_vendor = f->vendor;
+                e->pci_device = f->device;
+                e->pci_subsystem_vendor = f->subsystem_vendor;
+                e->pci_subsystem_device = f->subsystem_device;
+                e->has_subsystem = true;
+                e->name = strdup(bdf);
+                if (!e->name)
+                        return -ENOMEM;
+        } else {
+                e->port = strdup(port);
+                if (!e->port)
+                        return -ENOMEM;
+                if (parse_ids(ids, e) < 0) {
+                        usage_error("enroll", "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'", ids);
+                        return -EINVAL;
+                }
+        }
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+/* A Thunderbolt router, by name or unique_id. */
+static int enroll_thunderbolt(const Host *h, const Enrolled *enrolled, const char *device, EnrollPolicy policy,
+                              Enrollment **ret) {
+        _cleanup_(enrollment_freep) Enrollment *e = NULL;
+        const Enrollment *old;
+        TbDevice *t;
+        int r;
+
+        t = host_find_tb_device(h, device);
         if (!t) {
-                char *p = printable(argv[optind]);
+                char *p = printable(device);
                 log_error("No Thunderbolt device '%s' is connected (see 'egpuctl status')", p);
                 printable_free(p);
-                return EXIT_PROBLEM;
+                return -ENODEV;
         }
         if (t->host_router) {
                 log_error("%s is a host router; enroll the device plugged into it", t->name);
-                return EXIT_PROBLEM;
+                return -EINVAL;
         }
         if (!t->unique_id || !store_unique_id_valid(t->unique_id)) {
                 log_error("%s reports no usable unique_id; it cannot be enrolled", t->name);
-                return EXIT_PROBLEM;
+                return -EINVAL;
         }
+        if (t->domain && !tb_security_allows_pcie(t->domain->security))
+                log_warning("Domain %s has security level '%s': no PCIe tunnel is possible until it is changed "
+                            "in the firmware",
+                            t->domain->name, tb_security_to_string(t->domain->security));
 
         r = enrollment_new(ENROLL_THUNDERBOLT, &e);
         if (r < 0)
-                return log_error("Out of memory"), EXIT_PROBLEM;
+                return r;
         e->unique_id = strdup(t->unique_id);
         e->name = strdup(t->name);
         e->vendor_name = strdup(t->vendor_name);
         e->device_name = strdup(t->device_name);
         if (!e->unique_id || !e->name || !e->vendor_name || !e->device_name)
-                return log_error("Out of memory"), EXIT_PROBLEM;
+                return -ENOMEM;
         e->vendor = t->vendor;
         e->device = t->device;
         e->policy = policy;
         e->enrolled = (int64_t) time(NULL);
 
         /* Enrolling again changes the policy and names but keeps the key the device already holds. */
-        old = enrollments_find(enrolled.list, enrolled.n, t->unique_id);
+        old = enrollments_find(enrolled->list, enrolled->n, t->unique_id);
         if (old && old->has_key) {
                 memcpy(e->key, old->key, sizeof(e->key));
                 e->has_key = true;
@@ -105,29 +161,97 @@ int verb_enroll(int argc, char *argv[]) {
                 if (r < 0) {
                         errno_set(r);
                         log_error("Failed to make a key for %s: %m", t->name);
-                        return EXIT_PROBLEM;
+                        return r;
                 }
         }
+        *ret = TAKE_PTR(e);
+        return 0;
+}
 
+int verb_enroll(int argc, char *argv[]) {
+        enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "policy", required_argument, NULL, ARG_POLICY },
+                { "port", required_argument, NULL, ARG_PORT },
+                { "ids", required_argument, NULL, ARG_IDS },
+                {},
+        };
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(enrollment_freep) Enrollment *e = NULL;
+        _cleanup_free_ char *dir = NULL, *key = NULL;
+        EnrollPolicy policy = ENROLL_POLICY_AUTO;
+        const char *port = NULL, *ids = NULL, *device;
+        bool existed;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                if (c == ARG_POLICY) {
+                        policy = enroll_policy_from_string(optarg);
+                        if (policy < 0)
+                                return usage_error("enroll", "--policy must be auto or manual, not '%s'", optarg);
+                        continue;
+                }
+                if (c == ARG_PORT || c == ARG_IDS) {
+                        *(c == ARG_PORT ? &port : &ids) = optarg;
+                        continue;
+                }
+                r = verb_common_option("enroll", c);
+                if (r != 0)
+                        return r < 0 ? EXIT_OK : r;
+        }
+        r = verb_check_args("enroll", argc, argv, optind);
+        if (r != 0)
+                return r;
+        device = optind < argc ? argv[optind] : NULL;
+        if (!!port != !!ids)
+                return usage_error("enroll", "--port and --ids go together");
+        if (!device == !port)
+                return usage_error("enroll", "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
+
+        if (enrolled_load_verbose(&enrolled, &dir) < 0 || load_host(&enrolled, &udev, &h) < 0)
+                return EXIT_PROBLEM;
+
+        if (port || pci_bdf_is_valid(device))
+                r = enroll_pcie(h, port ? NULL : device, port, ids, policy, &e);
+        else
+                r = enroll_thunderbolt(h, &enrolled, device, policy, &e);
+        if (r < 0)
+                return EXIT_PROBLEM;
+
+        r = enrollment_key(e, &key);
+        if (r < 0) {
+                log_error("'%s' cannot be enrolled: not a valid unique_id or port", strna(e->unique_id ?: e->port));
+                return EXIT_PROBLEM;
+        }
+        existed = e->type == ENROLL_PCIE ? enrollments_find_port(enrolled.list, enrolled.n, e->port) != NULL
+                                         : enrollments_find(enrolled.list, enrolled.n, e->unique_id) != NULL;
         r = store_save(dir, e);
         if (r < 0) {
                 errno_set(r);
-                log_error("Failed to save the record of %s in %s: %m", t->name, dir);
+                log_error("Failed to save the record in %s: %m", dir);
                 return EXIT_PROBLEM;
         }
-        vn = printable(t->vendor_name);
-        dn = printable(t->device_name);
-        printf("%s %s (%s %s, unique_id %s), policy %s%s\n", old ? "Updated" : "Enrolled", t->name, vn, dn,
-               t->unique_id, enroll_policy_to_string(policy),
-               e->has_key ? ", with a secure-connect key" : "");
-        printable_free(vn);
-        printable_free(dn);
+        if (e->type == ENROLL_PCIE)
+                printf("%s PCIe eGPU %04x:%04x below port %s (record %s), policy %s\n",
+                       existed ? "Updated" : "Enrolled", e->pci_vendor, e->pci_device, e->port, key,
+                       enroll_policy_to_string(policy));
+        else {
+                char *vn = printable(e->vendor_name), *dn = printable(e->device_name);
+                printf("%s %s (%s %s, unique_id %s), policy %s%s\n", existed ? "Updated" : "Enrolled", e->name,
+                       vn, dn, e->unique_id, enroll_policy_to_string(policy),
+                       e->has_key ? ", with a secure-connect key" : "");
+                printable_free(vn);
+                printable_free(dn);
+        }
         return EXIT_OK;
 }
 
 int verb_forget(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *port_key = NULL;
         const char *key;
         int c, r;
 
@@ -140,8 +264,15 @@ int verb_forget(int argc, char *argv[]) {
         if (r != 0)
                 return r;
         key = argv[optind];
+        if (strneq(key, "pci", 3) && !store_key_valid(key)) {
+                /* A port: its record's key is the port's hash. */
+                r = store_key_from_port(key, &port_key);
+                if (r < 0)
+                        return usage_error("forget", "'%s' is not a port", key);
+                key = port_key;
+        }
         if (!store_key_valid(key))
-                return usage_error("forget", "'%s' is not a unique_id", key);
+                return usage_error("forget", "'%s' is not a unique_id, a port or a record key", key);
 
         r = store_dir_default(&dir);
         if (r >= 0)
@@ -183,7 +314,7 @@ int verb_list(int argc, char *argv[]) {
         r = verb_check_args("list", argc, argv, optind);
         if (r != 0)
                 return r;
-        if (load_host(&udev, &h) < 0 || enrolled_load_verbose(&enrolled, NULL) < 0)
+        if (enrolled_load_verbose(&enrolled, NULL) < 0 || load_host(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
         root = json_object_new_object();

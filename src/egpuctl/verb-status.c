@@ -130,6 +130,8 @@ static json_object *egpu_to_json(const Egpu *e) {
         ADD(o, "device_id", json_hex16(e->gpu->device));
         ADD(o, "subsystem_vendor_id", json_hex16(e->gpu->subsystem_vendor));
         ADD(o, "subsystem_device_id", json_hex16(e->gpu->subsystem_device));
+        ADD(o, "kind", json_object_new_string(e->port ? "pcie" : "thunderbolt"));
+        ADD(o, "port", json_string_or_null(e->port));
         ADD(o, "thunderbolt_device", json_string_or_null(e->tb_device ? e->tb_device->name : NULL));
         ADD(o, "thunderbolt_unique_id", json_string_or_null(e->tb_device ? e->tb_device->unique_id : NULL));
         ADD(o, "root_port", json_string_or_null(pci_function_root_port(e->gpu)->bdf));
@@ -244,7 +246,9 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         if (!t)
                 return -ENOMEM;
         printf("\n%seGPU %s%s  %s", ansi_bold(), e->gpu->bdf, ansi_normal(), strna(gpu_ids));
-        if (e->tb_device) {
+        if (e->port)
+                printf("  PCIe-attached, enrolled port %s\n", e->port);
+        else if (e->tb_device) {
                 name_p = printable(e->tb_device->vendor_name);
                 dev_p = printable(e->tb_device->device_name);
                 printf("  behind Thunderbolt device %s (%s %s)\n", e->tb_device->name, name_p, dev_p);
@@ -307,7 +311,8 @@ static int status_text(const Host *h) {
         if (r < 0)
                 return r;
         if (h->n_egpus == 0)
-                printf("\nNo eGPU: no display function behind a Thunderbolt/USB4 tunnel.\n");
+                printf("\nNo eGPU: no display function behind a Thunderbolt/USB4 tunnel or below an enrolled "
+                       "PCIe port.\n");
         FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
                 r = status_text_egpu(h, *e);
                 if (r < 0)
@@ -320,6 +325,7 @@ int verb_status(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         int c, r;
 
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
@@ -336,7 +342,9 @@ int verb_status(int argc, char *argv[]) {
                 log_error("Failed to create a udev context: %m");
                 return EXIT_PROBLEM;
         }
-        r = host_load(udev, &h);
+        /* The store says which PCIe slots hold eGPUs; without it, Thunderbolt eGPUs are still shown. */
+        (void) enrolled_load_verbose(&enrolled, NULL);
+        r = host_load_enrolled(udev, &enrolled, &h);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to read the devices from sysfs: %m");

@@ -19,11 +19,48 @@ Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t) {
         return NULL;
 }
 
-static int reload(struct udev *udev, Host **h) {
+int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n) {
+        _cleanup_free_ PciePort *ports = NULL;
+        size_t n = 0;
+
+        ports = calloc(enrolled->n + 1, sizeof(PciePort));
+        if (!ports)
+                return -ENOMEM;
+        FOREACH_ARRAY(e, enrolled->list, enrolled->n) {
+                if ((*e)->type != ENROLL_PCIE || !(*e)->port)
+                        continue;
+                ports[n++] = (PciePort) {
+                        .port = (*e)->port,
+                        .vendor = (*e)->pci_vendor,
+                        .device = (*e)->pci_device,
+                        .subsystem_vendor = (*e)->pci_subsystem_vendor,
+                        .subsystem_device = (*e)->pci_subsystem_device,
+                        .has_subsystem = (*e)->has_subsystem,
+                };
+        }
+        *ret = TAKE_PTR(ports);
+        *ret_n = n;
+        return 0;
+}
+
+int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret) {
+        _cleanup_free_ PciePort *ports = NULL;
+        size_t n = 0;
+        int r;
+
+        if (enrolled) {
+                r = enrolled_pcie_ports(enrolled, &ports, &n);
+                if (r < 0)
+                        return r;
+        }
+        return host_load_with_ports(udev, ports, n, ret);
+}
+
+static int reload(struct udev *udev, const Enrolled *enrolled, Host **h) {
         Host *n;
         int r;
 
-        r = host_load(udev, &n);
+        r = host_load_enrolled(udev, enrolled, &n);
         if (r < 0)
                 return r;
         host_free(*h);
@@ -184,7 +221,8 @@ static bool egpu_slot_complete(const Egpu *e) {
         return !(header & 0x80);
 }
 
-static int wait_for_egpu(struct udev *udev, struct udev_monitor *m, Host **h, const char *tb_syspath,
+static int wait_for_egpu(struct udev *udev, const Enrolled *enrolled, struct udev_monitor *m, Host **h,
+                         const char *tb_syspath,
                          char **before, bool may_guess_new, int timeout_ms, Egpu **ret) {
         uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
         int r;
@@ -209,7 +247,7 @@ static int wait_for_egpu(struct udev *udev, struct udev_monitor *m, Host **h, co
                         return r;
                 if (r == 0 && !e)
                         return -ETIMEDOUT;
-                r = reload(udev, h);
+                r = reload(udev, enrolled, h);
                 if (r < 0)
                         return r;
         }
@@ -246,7 +284,7 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
         r = monitor_open(udev, &m);
         if (r < 0)
                 return report_error(rep, r, "Failed to watch for device events");
-        r = host_load(udev, &h);
+        r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the devices");
 
@@ -291,14 +329,14 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
                 if (r < 0)
                         return r;
                 opened = true;
-                r = reload(udev, &h);
+                r = reload(udev, enrolled, &h);
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices");
         }
         if (!opened)
                 report_note(rep, "%s: already authorized", t->name);
 
-        r = wait_for_egpu(udev, m, &h, syspath, before, opened, o->timeout_ms, &egpu);
+        r = wait_for_egpu(udev, enrolled, m, &h, syspath, before, opened, o->timeout_ms, &egpu);
         if (r == -ETIMEDOUT || (r == -ENODEV))
                 return report_error(rep, r == -ETIMEDOUT ? -ETIMEDOUT : -ENODEV,
                                     r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
@@ -313,6 +351,8 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
         return r > 0 || opened ? 1 : 0;
 }
 
+static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep);
+
 int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
                        Report *rep) {
         _cleanup_(host_freep) Host *h = NULL;
@@ -320,8 +360,7 @@ int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
         Egpu *egpu;
         int r;
 
-        (void) enrolled;
-        r = host_load(udev, &h);
+        r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the devices");
         t = host_find_tb_device(h, device);
@@ -330,21 +369,9 @@ int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
 
         egpu = host_find_egpu_of_router(h, t);
         if (egpu) {
-                FOREACH_ARRAY(g, egpu->groups, egpu->n_groups) {
-                        pid_t pid;
-
-                        r = vfio_group_holder((*g)->id, &pid);
-                        if (r < 0)
-                                return report_error(rep, r, "Failed to check who uses /dev/vfio/%d", (*g)->id);
-                        if (r > 0 && !o->force)
-                                return report_error(rep, -EBUSY,
-                                                    "/dev/vfio/%d is held by process %d (a running VM?); stop it "
-                                                    "first, or use --force",
-                                                    (*g)->id, (int) pid);
-                        if (r > 0)
-                                report_note(rep, "/dev/vfio/%d is held by process %d; going on (--force)",
-                                            (*g)->id, (int) pid);
-                }
+                r = check_holders(egpu, o, rep);
+                if (r < 0)
+                        return r;
                 r = vfio_unbind_egpu(egpu, false, rep);
                 if (r < 0)
                         return r;
@@ -365,4 +392,132 @@ int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
                 return report_error(rep, r, "Failed to de-authorize %s", t->name);
         report_change(rep, "%s: de-authorized, tunnel closed", t->name);
         return 1;
+}
+
+/* Refuses to go on while a process holds one of the eGPU's groups, unless forced. */
+static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) {
+        FOREACH_ARRAY(g, egpu->groups, egpu->n_groups) {
+                pid_t pid;
+                int r;
+
+                r = vfio_group_holder((*g)->id, &pid);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to check who uses /dev/vfio/%d", (*g)->id);
+                if (r > 0 && !o->force)
+                        return report_error(rep, -EBUSY,
+                                            "/dev/vfio/%d is held by process %d (a running VM?); stop it first, "
+                                            "or use --force",
+                                            (*g)->id, (int) pid);
+                if (r > 0)
+                        report_note(rep, "/dev/vfio/%d is held by process %d; going on (--force)", (*g)->id,
+                                    (int) pid);
+        }
+        return 0;
+}
+
+/* The PCIe record that device names: its port, its key, or a function of its eGPU now. */
+static const Enrollment *find_pcie_enrollment(const Enrolled *enrolled, const Host *h, const char *device) {
+        FOREACH_ARRAY(e, enrolled->list, enrolled->n) {
+                _cleanup_free_ char *key = NULL;
+
+                if ((*e)->type != ENROLL_PCIE || !(*e)->port)
+                        continue;
+                if (streq((*e)->port, device))
+                        return *e;
+                if (enrollment_key(*e, &key) >= 0 && streq(key, device))
+                        return *e;
+        }
+        if (h && pci_bdf_is_valid(device)) {
+                const PciFunction *f = host_find_pci(h, device);
+                const Egpu *g = f ? host_find_egpu_of(h, f) : NULL;
+
+                if (g && g->port)
+                        return enrollments_find_port(enrolled->list, enrolled->n, g->port);
+        }
+        return NULL;
+}
+
+int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                Report *rep) {
+        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        uint64_t deadline = now_usec() + (uint64_t) o->timeout_ms * 1000ULL;
+        const Enrollment *e;
+        Egpu *egpu;
+        int r;
+
+        r = monitor_open(udev, &m);
+        if (r < 0)
+                return report_error(rep, r, "Failed to watch for device events");
+        r = host_load_enrolled(udev, enrolled, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices");
+        e = find_pcie_enrollment(enrolled, h, device);
+        if (!e)
+                return report_error(rep, -EPERM, "%s is not an enrolled PCIe eGPU; enroll it with 'egpuctl enroll "
+                                    "BDF' or 'egpuctl enroll --port PORT --ids VVVV:DDDD'", device);
+
+        /* An eGPU counts only while a function with the enrolled ids sits below the port. */
+        for (;;) {
+                egpu = host_find_egpu_of_port(h, e->port);
+                if (egpu && (egpu_slot_complete(egpu) || now_usec() >= deadline))
+                        break;
+                r = monitor_wait(m, deadline);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to wait for the eGPU below %s", e->port);
+                if (r == 0 && !egpu)
+                        return report_error(rep, -ETIMEDOUT,
+                                            "No function with ids %04x:%04x appeared below port %s within %d ms",
+                                            e->pci_vendor, e->pci_device, e->port, o->timeout_ms);
+                r = reload(udev, enrolled, &h);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to read the devices");
+        }
+        return vfio_bind_egpu(h, egpu, rep);
+}
+
+int detach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                Report *rep) {
+        _cleanup_(host_freep) Host *h = NULL;
+        const Enrollment *e;
+        Egpu *egpu;
+        int r;
+
+        r = host_load_enrolled(udev, enrolled, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices");
+        e = find_pcie_enrollment(enrolled, h, device);
+        if (!e)
+                return report_error(rep, -EPERM, "%s is not an enrolled PCIe eGPU", device);
+        egpu = host_find_egpu_of_port(h, e->port);
+        if (!egpu)
+                return report_note(rep, "No eGPU is present below port %s", e->port) < 0 ? -ENOMEM : 0;
+        r = check_holders(egpu, o, rep);
+        if (r < 0)
+                return r;
+        r = vfio_unbind_egpu(egpu, true, rep);
+        if (r < 0)
+                return r;
+        report_note(rep, "%s is PCIe-attached: there is no tunnel to close; unplug it when the slot allows",
+                    egpu->gpu->bdf);
+        return 1;
+}
+
+/* PCIe eGPUs are named by a function's address, a port ("pci0000:00/1c.0") or a key ("pci-..."). */
+static bool names_pcie(const char *device) {
+        return pci_bdf_is_valid(device) || strneq(device, "pci", 3);
+}
+
+int attach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                  Report *rep) {
+        if (names_pcie(device))
+                return attach_pcie(udev, enrolled, device, o, rep);
+        return attach_thunderbolt(udev, enrolled, device, o, rep);
+}
+
+int detach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                  Report *rep) {
+        if (names_pcie(device))
+                return detach_pcie(udev, enrolled, device, o, rep);
+        return detach_thunderbolt(udev, enrolled, device, o, rep);
 }

@@ -40,5 +40,26 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
 int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
                        Report *rep);
 
+/* The enrolled PCIe ports, pointing into enrolled (valid while it is). */
+int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n);
+/* host_load_with_ports() with the enrolled PCIe ports. */
+int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret);
+
+/* Attaches a PCIe-attached eGPU, given by its enrolled port, its record key ("pci-...") or the address
+ * of one of its functions: waits for it below the port (bounded), checks the groups, binds. There is no
+ * tunnel to authorize. */
+int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                Report *rep);
+/* Unbinds it from vfio-pci, clears the override and gives the functions back to their host drivers. */
+int detach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                Report *rep);
+
+/* Either of the above, by what device names: a PCIe record (port, key, or a function of its eGPU) or a
+ * Thunderbolt router (name or unique_id). */
+int attach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                  Report *rep);
+int detach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
+                  Report *rep);
+
 /* The eGPU behind router t in h, where the association is certain; NULL when none. */
 Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t);

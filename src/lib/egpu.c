@@ -5,6 +5,7 @@ Egpu *egpu_free(Egpu *e) {
         if (!e)
                 return NULL;
         free(e->functions);
+        free(e->port);
         free(e->groups);
         return mfree(e);
 }

@@ -6,12 +6,23 @@
 #include "pci-function.h"
 #include "tb-device.h"
 
-/* An eGPU: a display-class function behind a Thunderbolt/USB4 tunnel, with every function of its slot. */
+/* A PCIe-attached eGPU (OCuLink dock, M.2 adapter, hot-plug slot) as enrolled: the port it sits below
+ * and the ids it must have. */
+typedef struct PciePort {
+        const char *port;
+        uint32_t vendor, device;
+        uint32_t subsystem_vendor, subsystem_device;
+        bool has_subsystem;
+} PciePort;
+
+/* An eGPU: a display-class function behind a Thunderbolt/USB4 tunnel, or below an enrolled PCIe port
+ * with the enrolled ids, with every function of its slot. */
 typedef struct Egpu {
         PciFunction *gpu;        /* the display function; not owned */
         PciFunction **functions; /* every function of the slot, by function number, gpu first; not owned */
         size_t n_functions;
         TbDevice *tb_device;     /* the router whose tunnel it is behind, NULL unless certain; not owned */
+        char *port;              /* for a PCIe eGPU, the enrolled port it sits below; NULL for Thunderbolt */
         IommuGroup **groups;     /* the distinct groups of the functions; not owned */
         size_t n_groups;
         bool groups_viable;      /* every group viable, and every function has a group */

@@ -184,6 +184,13 @@ IommuGroup *host_find_group(const Host *h, int id) {
         return found ? *found : NULL;
 }
 
+Egpu *host_find_egpu_of_port(const Host *h, const char *port) {
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if (streq_ptr((*e)->port, port))
+                        return *e;
+        return NULL;
+}
+
 Egpu *host_find_egpu_of(const Host *h, const PciFunction *f) {
         FOREACH_ARRAY(e, h->egpus, h->n_egpus)
                 if (egpu_has_function(*e, f))
@@ -305,9 +312,34 @@ static TbDevice *find_tunnel_router(const Host *h, const char *nhi_bdf) {
         return found;
 }
 
-static int build_egpu(Host *h, PciFunction *gpu) {
+static bool port_matches(const PciePort *p, const PciFunction *f, const char *port) {
+        return streq(p->port, port) && p->vendor == f->vendor && p->device == f->device &&
+                (!p->has_subsystem ||
+                 (p->subsystem_vendor == f->subsystem_vendor && p->subsystem_device == f->subsystem_device));
+}
+
+/* The enrolled port the display function sits below with the enrolled ids: NULL when none. */
+static int find_pcie_port(const PciFunction *gpu, const PciePort *ports, size_t n_ports, char **ret) {
+        _cleanup_free_ char *port = NULL;
+        int r;
+
+        *ret = NULL;
+        if (n_ports == 0 || !gpu->parent)
+                return 0;
+        r = pci_function_port_path(gpu, &port);
+        if (r < 0)
+                return r == -EINVAL ? 0 : r;
+        FOREACH_ARRAY(p, ports, n_ports)
+                if (port_matches(p, gpu, port)) {
+                        *ret = TAKE_PTR(port);
+                        return 1;
+                }
+        return 0;
+}
+
+static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n_ports) {
         _cleanup_(egpu_freep) Egpu *e = NULL;
-        _cleanup_free_ char *nhi = NULL;
+        _cleanup_free_ char *nhi = NULL, *port = NULL;
         const PciFunction *root;
         int r;
 
@@ -317,8 +349,12 @@ static int build_egpu(Host *h, PciFunction *gpu) {
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
-        if (!pci_function_is_removable(gpu) && !nhi)
-                return 0; /* not behind a tunnel: the host's own GPU */
+        if (!pci_function_is_removable(gpu) && !nhi) {
+                /* Not behind a tunnel: an eGPU only when enrolled by port, else the host's own GPU. */
+                r = find_pcie_port(gpu, ports, n_ports, &port);
+                if (r <= 0)
+                        return r;
+        }
 
         /* One eGPU per slot, named after its first display function. */
         FOREACH_ARRAY(other, h->egpus, h->n_egpus)
@@ -329,7 +365,8 @@ static int build_egpu(Host *h, PciFunction *gpu) {
         if (!e)
                 return -ENOMEM;
         e->gpu = gpu;
-        e->tb_device = find_tunnel_router(h, nhi);
+        e->port = TAKE_PTR(port);
+        e->tb_device = e->port ? NULL : find_tunnel_router(h, nhi);
 
         r = array_push(&e->functions, &e->n_functions, gpu);
         if (r < 0)
@@ -374,6 +411,10 @@ static int build_egpu(Host *h, PciFunction *gpu) {
 }
 
 int host_load(struct udev *udev, Host **ret) {
+        return host_load_with_ports(udev, NULL, 0, ret);
+}
+
+int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_ports, Host **ret) {
         _cleanup_(host_freep) Host *h = NULL;
         int r;
 
@@ -401,7 +442,7 @@ int host_load(struct udev *udev, Host **ret) {
                 return r;
         FOREACH_ARRAY(f, h->pci, h->n_pci)
                 if (pci_function_is_display(*f)) {
-                        r = build_egpu(h, *f);
+                        r = build_egpu(h, *f, ports, n_ports);
                         if (r < 0)
                                 return r;
                 }

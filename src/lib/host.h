@@ -25,7 +25,10 @@ typedef struct Host {
         size_t n_iommu_units; /* entries of /sys/class/iommu: 0 when no IOMMU is active */
 } Host;
 
-/* Enumerates the pci, thunderbolt and iommu subsystems through libudev and builds the model. */
+/* Enumerates the pci, thunderbolt and iommu subsystems through libudev and builds the model. Display
+ * functions below one of the ports, with its ids, are PCIe eGPUs. */
+int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_ports, Host **ret);
+/* The same with Thunderbolt eGPUs only. */
 int host_load(struct udev *udev, Host **ret);
 Host *host_free(Host *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Host *, host_free);
@@ -34,6 +37,8 @@ PciFunction *host_find_pci(const Host *h, const char *bdf) _pure_;
 PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) _pure_;
 TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) _pure_;
 IommuGroup *host_find_group(const Host *h, int id) _pure_;
+/* The PCIe eGPU below port, or NULL. */
+Egpu *host_find_egpu_of_port(const Host *h, const char *port) _pure_;
 /* The eGPU one of whose functions is f, or NULL. */
 Egpu *host_find_egpu_of(const Host *h, const PciFunction *f) _pure_;
 /* Whether an IOMMU is active: units registered, or groups present. */

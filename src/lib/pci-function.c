@@ -135,6 +135,46 @@ bool pci_function_has_reset_method(const PciFunction *f, const char *method) {
         return strv_contains(f->reset_methods, method);
 }
 
+int pci_function_port_path(const PciFunction *f, char **ret) {
+        const PciFunction *chain[64];
+        const char *root, *end;
+        size_t n = 0, len;
+        char *p, *q;
+
+        if (!f->parent)
+                return -EINVAL;
+        for (const PciFunction *b = f->parent; b; b = b->parent) {
+                if (n >= ELEMENTSOF(chain))
+                        return -ELOOP;
+                chain[n++] = b;
+        }
+        /* The root bus is the folder above the root port: ".../devices/pci0000:00/0000:00:1c.0". */
+        root = strstr(chain[n - 1]->syspath, "/pci");
+        if (!root)
+                return -EINVAL;
+        root++;
+        end = strchr(root, '/');
+        if (!end)
+                return -EINVAL;
+        len = (size_t) (end - root) + 1 + n * 5;
+        p = q = malloc(len);
+        if (!p)
+                return -ENOMEM;
+        q = mempcpy(q, root, (size_t) (end - root));
+        for (size_t i = n; i > 0; i--) {
+                const char *bdf = chain[i - 1]->bdf, *devfn = strrchr(bdf, ':');
+                if (!devfn || strlen(devfn + 1) != 4) {
+                        free(p);
+                        return -EINVAL;
+                }
+                *q++ = '/';
+                q = mempcpy(q, devfn + 1, 4);
+        }
+        *q = 0;
+        *ret = p;
+        return 0;
+}
+
 const char *pci_removable_to_string(PciRemovable r) {
         switch (r) {
         case PCI_REMOVABLE_FIXED:

@@ -54,6 +54,10 @@ bool pci_function_is_removable(const PciFunction *f) _pure_;
 /* The root port at the top of the function's chain (the function itself when on a root bus). */
 const PciFunction *pci_function_root_port(const PciFunction *f) _pure_;
 bool pci_function_has_reset_method(const PciFunction *f, const char *method) _pure_;
+/* The port the function sits below, as a path that survives bus renumbering: the root bus, then the
+ * device.function of each bridge from the root port down ("pci0000:00/1c.0" for a card in root port
+ * 00:1c.0, "pci0000:00/01.0/00.0/03.0" behind a switch). -EINVAL on a root bus. */
+int pci_function_port_path(const PciFunction *f, char **ret);
 
 const char *pci_removable_to_string(PciRemovable r) _pure_;
 
