@@ -51,7 +51,7 @@ enum {
         ARG_VERB_FIRST = 0x200, /* verbs number their own options from here */
 };
 #define COMMON_OPTIONS                                                                           { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, ARG_JSON },                    { "root", required_argument, NULL, ARG_ROOT },                                          { "dry-run", no_argument, NULL, ARG_DRY_RUN },                                          { "no-color", no_argument, NULL, ARG_NO_COLOR }
-#define COMMON_SHORT_OPTIONS "+h"
+#define COMMON_SHORT_OPTIONS "h"
 
 /* Handles option c of the verb called name. Returns 0 when it was a common option and parsing goes on,
  * -1 when --help was printed (the verb returns EXIT_OK), or EXIT_USAGE after printing the error. */
@@ -90,6 +90,11 @@ int lock_take_verbose(int *ret_fd);
 int verb_status(int argc, char *argv[]);
 int verb_install(int argc, char *argv[]);
 int verb_uninstall(int argc, char *argv[]);
+int verb_nic(int argc, char *argv[]);
+int verb_vm(int argc, char *argv[]);
+/* Whether argv[0] names the Proxmox hookscript link (egpuctl-hook), and running as it. */
+bool invoked_as_hookscript(const char *argv0);
+int verb_vm_hookscript(int argc, char *argv[]);
 int verb_enroll(int argc, char *argv[]);
 int verb_forget(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);

@@ -134,7 +134,8 @@ int main(int argc, char *argv[]) {
         if (!isatty(STDOUT_FILENO) || getenv("NO_COLOR"))
                 arg_global.no_color = true;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+        /* "+": stop at the verb, which parses what follows itself. */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
                 if (c == ARG_VERSION) {
                         printf("egpuctl %s\n", PACKAGE_VERSION);
                         return EXIT_OK;
