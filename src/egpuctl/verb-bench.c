@@ -338,7 +338,7 @@ int verb_bench(int argc, char *argv[]) {
         int c, r, ret = EXIT_PROBLEM;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0)
                 switch (c) {
                 case ARG_URL:
                         b.url = optarg;

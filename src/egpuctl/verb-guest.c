@@ -919,9 +919,8 @@ int verb_guest(int argc, char *argv[]) {
         GuestCheckList l = {};
         int c, r, ret = EXIT_PROBLEM;
 
-        /* Not COMMON_SHORT_OPTIONS' "+": options may follow the sub-verb ("guest check --json"). */
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0)
                 switch (c) {
                 case ARG_URL:
                         s.url = optarg;
