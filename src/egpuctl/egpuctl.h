@@ -101,3 +101,5 @@ int verb_list(int argc, char *argv[]);
 int verb_attach(int argc, char *argv[]);
 int verb_detach(int argc, char *argv[]);
 int verb_daemon(int argc, char *argv[]);
+int verb_guest(int argc, char *argv[]);
+int verb_bench(int argc, char *argv[]);

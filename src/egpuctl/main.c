@@ -38,6 +38,18 @@ static const Verb verbs[] = {
         { "detach", 0, 1, verb_detach, "detach [DEVICE] [--force]",
           "Unbind the eGPU from vfio-pci and close its tunnel",
           "  --force        Detach even while a process (a VM) holds the VFIO group\n" },
+        { "guest", 1, 1, verb_guest, "guest check [--json] [--url URL] [--timeout SEC]",
+          "Check, inside the VM, that the passed-through GPU is ready for Ollama",
+          "  --url URL          Ollama's address (default http://127.0.0.1:11434)\n"
+          "  --timeout SEC      Limit for each request to Ollama (default 5)\n" },
+        { "bench", 0, 0, verb_bench, "bench [--url URL] [--model M] [--runs N] [--json]",
+          "Measure Ollama's tokens/s against the GPU's memory-bandwidth bound",
+          "  --url URL          Ollama's address (default http://127.0.0.1:11434)\n"
+          "  --model M          The model (default llama3.2)\n"
+          "  --runs N           Measured runs after one warm-up (default 5)\n"
+          "  --num-predict N    Tokens generated per run (default 128)\n"
+          "  --timeout SEC      Limit for each request (default 300)\n"
+          "  --bandwidth GB/S   Memory bandwidth of a GPU egpuctl does not know\n" },
         { "daemon", 0, 0, verb_daemon, "daemon",
           "Attach enrolled eGPUs at start and on hot-plug; detach them at system shutdown", NULL },
 };

@@ -8,7 +8,8 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* A JSON string of s with invalid UTF-8 replaced (json-c escapes quotes and control characters),
- * or JSON null for NULL. Returns NULL only when out of memory. */
+ * or JSON null for NULL (json-c's null is the NULL pointer, so NULL also comes back when out of
+ * memory, and is then printed as null). */
 json_object *json_string_or_null(const char *s);
 /* An integer, or null when negative (the model's "absent"). */
 json_object *json_int_or_null(int v);
