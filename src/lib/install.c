@@ -318,7 +318,7 @@ static int mkdir_parents(const char *root, const char *path, Manifest *m) {
         return 0;
 }
 
-static int write_atomic(const char *full, const char *content, mode_t mode) {
+int install_write_atomic(const char *full, const char *content, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t len = strlen(content), done = 0;
@@ -349,6 +349,20 @@ fail:;
         int r = negative_errno();
         (void) unlink(tmp);
         return r;
+}
+
+int install_mkdir_parents(const char *full) {
+        _cleanup_free_ char *p = strdup(full);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *slash = '/';
+        }
+        return 0;
 }
 
 static int symlink_atomic(const char *full, const char *target) {
@@ -384,7 +398,7 @@ static int save_manifest(const char *root, Manifest *m) {
         r = manifest_format(m, &text);
         if (r < 0)
                 return r;
-        return write_atomic(full, text, 0644);
+        return install_write_atomic(full, text, 0644);
 }
 
 static int cmp_len_desc(const void *a, const void *b) {
@@ -489,7 +503,7 @@ static int install_one(const char *root, const InstallItem *it, Manifest *m, boo
                 r = mkdir_parents(root, it->path, m);
                 if (r < 0)
                         return r;
-                r = it->kind == INSTALL_FILE ? write_atomic(full, it->content, it->mode ?: 0644)
+                r = it->kind == INSTALL_FILE ? install_write_atomic(full, it->content, it->mode ?: 0644)
                                              : symlink_atomic(full, it->target);
                 if (r < 0)
                         return r;

@@ -64,6 +64,12 @@ typedef struct InstallResult {
 
 void install_results_free(InstallResult *r, size_t n);
 
+/* Writes content to the file full (a real path) through a temporary file in the same folder, fsync and
+ * rename, with mode. The folder must exist. */
+int install_write_atomic(const char *full, const char *content, mode_t mode);
+/* Creates the folders above full (a real path) that are missing, with mode 0755. */
+int install_mkdir_parents(const char *full);
+
 /* Installs items under root (NULL or "" or "/": the real system), or with uninstall set removes what
  * the manifest lists (items then unused). With dry_run nothing is written. Returns the outcome for each
  * path in *ret (in the order of items, then manifest entries); the manifest itself is not listed.

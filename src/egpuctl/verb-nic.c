@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "egpuctl.h"
+#include "file-diff.h"
+#include "install.h"
+#include "netif.h"
+#include "output.h"
+#include "sysfs.h"
+#include "util.h"
+
+static void print_strv(char **l, bool warning) {
+        STRV_FOREACH(s, l) {
+                char *p = printable(*s);
+                if (warning)
+                        log_warning("%s", p);
+                else
+                        log_error("%s", p);
+                printable_free(p);
+        }
+}
+
+static int write_plan(const NicPinPlan *p) {
+        _cleanup_free_ char *ipath = path_under_root(arg_global.root, INTERFACES_PATH),
+                            *bpath = path_under_root(arg_global.root, INTERFACES_BACKUP_PATH);
+        int r;
+
+        if (!ipath || !bpath)
+                return -ENOMEM;
+        for (size_t i = 0; p->link_paths && p->link_paths[i]; i++) {
+                _cleanup_free_ char *full = path_under_root(arg_global.root, p->link_paths[i]);
+
+                if (!full)
+                        return -ENOMEM;
+                r = install_mkdir_parents(full);
+                if (r < 0)
+                        return r;
+                r = install_write_atomic(full, p->link_texts[i], 0644);
+                if (r < 0)
+                        return r;
+                printf("wrote      %s\n", p->link_paths[i]);
+        }
+        if (p->interfaces_new) {
+                struct stat st;
+                mode_t mode = stat(ipath, &st) >= 0 ? st.st_mode & 07777 : 0644;
+
+                /* The backup first: the file as it was before this change. */
+                r = install_write_atomic(bpath, p->interfaces_old, mode);
+                if (r < 0)
+                        return r;
+                printf("wrote      %s\n", INTERFACES_BACKUP_PATH);
+                r = install_write_atomic(ipath, p->interfaces_new, mode);
+                if (r < 0)
+                        return r;
+                printf("updated    %s\n", INTERFACES_PATH);
+        }
+        return 0;
+}
+
+static int nic_pin(void) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(nic_list_done) NicList nics = {};
+        _cleanup_(nic_pin_plan_done) NicPinPlan plan = {};
+        int r;
+
+        udev = udev_new();
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return EXIT_PROBLEM;
+        }
+        r = nic_list_load(udev, &nics);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to list the network interfaces: %m");
+                return EXIT_PROBLEM;
+        }
+        r = nic_pin_plan(&nics, arg_global.root, &plan);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to plan the NIC pinning: %m");
+                return EXIT_PROBLEM;
+        }
+
+        for (size_t i = 0; i < plan.map.n; i++) {
+                char *a = printable(plan.map.old_names[i]), *b = printable(plan.map.new_names[i]);
+                printf("%s -> %s\n", a, b);
+                printable_free(a);
+                printable_free(b);
+        }
+        print_strv(plan.notes, true);
+        if (plan.problems) {
+                print_strv(plan.problems, false);
+                log_error("Refusing to pin: the host would lose its management network. Nothing was written.");
+                return EXIT_PROBLEM;
+        }
+        if (!plan.link_paths && !plan.interfaces_new) {
+                printf("Nothing to change: every NIC named after its PCI path is pinned, and %s uses the "
+                       "pinned names.\n",
+                       INTERFACES_PATH);
+                return EXIT_OK;
+        }
+        if (arg_global.dry_run) {
+                for (size_t i = 0; plan.link_paths && plan.link_paths[i]; i++) {
+                        _cleanup_free_ char *b = NULL;
+                        if (asprintf(&b, "b%s", plan.link_paths[i]) >= 0)
+                                (void) diff_unified(stdout, b, NULL, b, plan.link_texts[i]);
+                }
+                if (plan.interfaces_new)
+                        (void) diff_unified(stdout, "a" INTERFACES_PATH, plan.interfaces_old, "b" INTERFACES_PATH,
+                                            plan.interfaces_new);
+                printf("--dry-run: nothing was written.\n");
+                return EXIT_OK;
+        }
+        r = write_plan(&plan);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to write the pinning: %m");
+                return EXIT_PROBLEM;
+        }
+        printf("The new names apply from the next boot: run update-initramfs -u (the initramfs carries the\n"
+               ".link files), then reboot.\n");
+        return EXIT_OK;
+}
+
+int verb_nic(int argc, char *argv[]) {
+        static const struct option options[] = { COMMON_OPTIONS, {} };
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                r = verb_common_option("nic", c);
+                if (r != 0)
+                        return r < 0 ? EXIT_OK : r;
+        }
+        r = verb_check_args("nic", argc, argv, optind);
+        if (r != 0)
+                return r;
+        if (streq(argv[optind], "pin"))
+                return nic_pin();
+        return usage_error("nic", "unknown command '%s'; usage: egpuctl nic pin", argv[optind]);
+}

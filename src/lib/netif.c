@@ -1,0 +1,1047 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+
+#include "netif.h"
+#include "sysfs.h"
+#include "util.h"
+
+#define LINE_MAX_LEN (64U * 1024U)
+
+/* ---- small helpers ---- */
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int strv_push_fmt(char ***l, const char *fmt, ...) _printf_(2, 3);
+static int strv_push_fmt(char ***l, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_extend(l, s);
+}
+
+/* Splits s at blanks into words (no quoting in ifupdown). */
+static int split_words(const char *s, char ***ret) {
+        return strv_split(s, " \t\r\v\f", ret);
+}
+
+/* ---- /etc/network/interfaces ---- */
+
+static void stanza_done(IfaceStanza *s) {
+        free(s->name);
+        free(s->family);
+        free(s->method);
+        FOREACH_ARRAY(o, s->options, s->n_options) {
+                free(o->key);
+                free(o->value);
+        }
+        free(s->options);
+}
+
+InterfacesFile *interfaces_free(InterfacesFile *f) {
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < f->n_lines; i++)
+                free(f->lines[i]);
+        free(f->lines);
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
+                stanza_done(s);
+        free(f->stanzas);
+        strv_free(f->auto_names);
+        return mfree(f);
+}
+
+static int split_physical_lines(const char *text, InterfacesFile *f) {
+        const char *p = text;
+
+        while (*p) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                char **t;
+
+                if (len > LINE_MAX_LEN)
+                        return -EFBIG;
+                t = realloc(f->lines, (f->n_lines + 1) * sizeof(char *));
+                if (!t)
+                        return -ENOMEM;
+                f->lines = t;
+                f->lines[f->n_lines] = strndup(p, len);
+                if (!f->lines[f->n_lines])
+                        return -ENOMEM;
+                f->n_lines++;
+                if (!nl) {
+                        f->final_newline = false;
+                        return 0;
+                }
+                p = nl + 1;
+        }
+        f->final_newline = true;
+        return 0;
+}
+
+/* The logical line starting at physical line i: joined continuation lines; *ret_last is its last
+ * physical line. */
+static int logical_line(const InterfacesFile *f, size_t i, char **ret, size_t *ret_last) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, j = i;
+
+        for (;;) {
+                const char *l = f->lines[j];
+                size_t k = strlen(l);
+                bool cont = k > 0 && l[k - 1] == '\\';
+                char *t;
+
+                if (cont)
+                        k--;
+                if (len + k + 2 > LINE_MAX_LEN * 4)
+                        return -EFBIG;
+                t = realloc(buf, len + k + 2);
+                if (!t)
+                        return -ENOMEM;
+                buf = t;
+                memcpy(buf + len, l, k);
+                len += k;
+                buf[len++] = ' ';
+                buf[len] = 0;
+                if (!cont || j + 1 >= f->n_lines)
+                        break;
+                j++;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_last = j;
+        return 0;
+}
+
+typedef enum LineKind {
+        LINE_BLANK,
+        LINE_COMMENT,
+        LINE_IFACE,
+        LINE_AUTO,    /* auto, allow-* */
+        LINE_OTHER_STANZA, /* mapping, source, source-directory, unknown top level */
+        LINE_OPTION,
+} LineKind;
+
+static LineKind classify(char **words, bool in_iface) {
+        if (!words || !words[0])
+                return LINE_BLANK;
+        if (words[0][0] == '#')
+                return LINE_COMMENT;
+        if (streq(words[0], "iface"))
+                return LINE_IFACE;
+        if (streq(words[0], "auto") || strneq(words[0], "allow-", 6))
+                return LINE_AUTO;
+        if (streq(words[0], "mapping") || strneq(words[0], "source", 6))
+                return LINE_OTHER_STANZA;
+        return in_iface ? LINE_OPTION : LINE_OTHER_STANZA;
+}
+
+static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) {
+        IfaceOption *t = realloc(s->options, (s->n_options + 1) * sizeof(IfaceOption));
+        const char *v;
+        char *key, *value;
+
+        if (!t)
+                return -ENOMEM;
+        s->options = t;
+        /* The value: the logical line after the key, trimmed. */
+        v = logical + strspn(logical, " \t\r\v\f");
+        v += strlen(words[0]);
+        v += strspn(v, " \t\r\v\f");
+        key = strdup(words[0]);
+        value = strdup(v);
+        if (!key || !value) {
+                free(key);
+                free(value);
+                return -ENOMEM;
+        }
+        strstrip_trailing(value);
+        s->options[s->n_options++] = (IfaceOption) { key, value };
+        return 0;
+}
+
+int interfaces_parse(const char *text, InterfacesFile **ret) {
+        _cleanup_(interfaces_freep) InterfacesFile *f = NULL;
+        IfaceStanza *cur = NULL;
+        int r;
+
+        if (strlen(text) > INTERFACES_MAX_SIZE)
+                return -EFBIG;
+        f = calloc(1, sizeof(InterfacesFile));
+        if (!f)
+                return -ENOMEM;
+        r = split_physical_lines(text, f);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < f->n_lines;) {
+                _cleanup_free_ char *logical = NULL;
+                _cleanup_strv_free_ char **words = NULL;
+                size_t last;
+
+                r = logical_line(f, i, &logical, &last);
+                if (r < 0)
+                        return r;
+                r = split_words(logical, &words);
+                if (r < 0)
+                        return r;
+                switch (classify(words, cur != NULL)) {
+                case LINE_BLANK:
+                case LINE_COMMENT:
+                        break;
+                case LINE_IFACE: {
+                        IfaceStanza *t = realloc(f->stanzas, (f->n_stanzas + 1) * sizeof(IfaceStanza));
+                        size_t n = strv_length(words);
+
+                        if (!t)
+                                return -ENOMEM;
+                        f->stanzas = t;
+                        cur = &f->stanzas[f->n_stanzas++];
+                        *cur = (IfaceStanza) { .first_line = i, .last_line = last };
+                        cur->name = strdup(n > 1 ? words[1] : "");
+                        cur->family = n > 2 ? strdup(words[2]) : NULL;
+                        cur->method = n > 3 ? strdup(words[3]) : NULL;
+                        if (!cur->name || (n > 2 && !cur->family) || (n > 3 && !cur->method))
+                                return -ENOMEM;
+                        break;
+                }
+                case LINE_AUTO:
+                        cur = NULL;
+                        for (size_t w = 1; words[w]; w++)
+                                if (!strv_contains(f->auto_names, words[w])) {
+                                        r = strv_extend(&f->auto_names, words[w]);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        break;
+                case LINE_OTHER_STANZA:
+                        cur = NULL;
+                        if (strneq(words[0], "source", 6))
+                                f->has_source = true;
+                        break;
+                case LINE_OPTION:
+                        r = stanza_add_option(cur, words, logical);
+                        if (r < 0)
+                                return r;
+                        cur->last_line = last;
+                        break;
+                }
+                i = last + 1;
+        }
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+const IfaceStanza *interfaces_find(const InterfacesFile *f, const char *name) {
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
+                if (streq(s->name, name))
+                        return s;
+        return NULL;
+}
+
+/* Whether two option keys are the same, '-' and '_' alike. */
+static bool key_eq(const char *a, const char *b) {
+        for (; *a && *b; a++, b++)
+                if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+                        return false;
+        return *a == *b;
+}
+
+const char *iface_option(const IfaceStanza *s, const char *key) {
+        FOREACH_ARRAY(o, s->options, s->n_options)
+                if (key_eq(o->key, key))
+                        return o->value;
+        return NULL;
+}
+
+bool iface_option_names_interfaces(const char *key) {
+        static const char *const keys[] = {
+                "bridge-ports", "bond-slaves", "slaves", "bond-primary", "vlan-raw-device", "ovs_ports", "ovs_bonds",
+        };
+        FOREACH_ARRAY(k, keys, ELEMENTSOF(keys))
+                if (key_eq(key, *k))
+                        return true;
+        return false;
+}
+
+void name_map_done(NameMap *m) {
+        strv_free(m->old_names);
+        strv_free(m->new_names);
+        *m = (NameMap) {};
+}
+
+int name_map_add(NameMap *m, const char *old_name, const char *new_name) {
+        int r;
+
+        r = strv_extend(&m->old_names, old_name);
+        if (r < 0)
+                return r;
+        r = strv_extend(&m->new_names, new_name);
+        if (r < 0) {
+                free(m->old_names[m->n]);
+                m->old_names[m->n] = NULL;
+                return r;
+        }
+        m->n++;
+        return 0;
+}
+
+static const char *name_map_lookup(const NameMap *m, const char *name) {
+        for (size_t i = 0; i < m->n; i++)
+                if (streq(m->old_names[i], name))
+                        return m->new_names[i];
+        return NULL;
+}
+
+int name_map_apply(const NameMap *m, const char *name, char **ret) {
+        const char *n = name_map_lookup(m, name);
+        size_t k;
+        char *s;
+
+        if (n) {
+                s = strdup(n);
+                if (!s)
+                        return -ENOMEM;
+                *ret = s;
+                return 1;
+        }
+        /* "enp86s0.10" (VLAN) or "enp86s0:1" (alias): map the base, keep the suffix. */
+        k = strcspn(name, ".:");
+        if (k > 0 && name[k]) {
+                _cleanup_free_ char *base = strndup(name, k);
+
+                if (!base)
+                        return -ENOMEM;
+                n = name_map_lookup(m, base);
+                if (n) {
+                        if (asprintf(&s, "%s%s", n, name + k) < 0)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 1;
+                }
+        }
+        *ret = NULL;
+        return 0;
+}
+
+/* Appends line to out with the words at positions >= from_word (or only word only_word when >= 0)
+ * renamed by map; blanks are kept as they are. */
+static int rename_words(FILE *out, const char *line, const NameMap *map, size_t from_word, int only_word) {
+        const char *p = line;
+        size_t w = 0;
+
+        while (*p) {
+                size_t blanks = 0, len;
+
+                while (p[blanks] && is_blank(p[blanks]))
+                        blanks++;
+                fwrite(p, 1, blanks, out);
+                p += blanks;
+                if (!*p)
+                        break;
+                len = 0;
+                while (p[len] && !is_blank(p[len]))
+                        len++;
+                if (p[0] == '\\' && len == 1) {
+                        fputc('\\', out); /* continuation mark */
+                } else if ((only_word >= 0 && w == (size_t) only_word) || (only_word < 0 && w >= from_word)) {
+                        _cleanup_free_ char *word = strndup(p, len), *renamed = NULL;
+                        int r;
+
+                        if (!word)
+                                return -ENOMEM;
+                        /* A word with a trailing backslash continues the line. */
+                        bool cont = len > 1 && word[len - 1] == '\\';
+                        if (cont)
+                                word[len - 1] = 0;
+                        r = name_map_apply(map, word, &renamed);
+                        if (r < 0)
+                                return r;
+                        fputs(renamed ?: word, out);
+                        if (cont)
+                                fputc('\\', out);
+                } else
+                        fwrite(p, 1, len, out);
+                p += len;
+                w++;
+        }
+        return 0;
+}
+
+int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        IfaceStanza *cur = NULL;
+        FILE *out;
+        int r = 0;
+
+        out = open_memstream(&buf, &size);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < f->n_lines && r >= 0;) {
+                _cleanup_free_ char *logical = NULL;
+                _cleanup_strv_free_ char **words = NULL;
+                size_t last;
+                LineKind kind;
+
+                r = logical_line(f, i, &logical, &last);
+                if (r < 0)
+                        break;
+                r = split_words(logical, &words);
+                if (r < 0)
+                        break;
+                kind = classify(words, cur != NULL);
+                if (kind == LINE_IFACE) {
+                        cur = NULL;
+                        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
+                                if (s->first_line == i)
+                                        cur = s;
+                } else if (IN_SET(kind, LINE_AUTO, LINE_OTHER_STANZA))
+                        cur = NULL;
+
+                for (size_t j = i; j <= last && r >= 0; j++) {
+                        const char *line = f->lines[j];
+                        bool first = j == i;
+
+                        if (kind == LINE_IFACE && first)
+                                r = rename_words(out, line, map, 0, 1);
+                        else if (kind == LINE_AUTO)
+                                r = rename_words(out, line, map, first ? 1 : 0, -1);
+                        else if (kind == LINE_OPTION && iface_option_names_interfaces(words[0]))
+                                r = rename_words(out, line, map, first ? 1 : 0, -1);
+                        else
+                                fputs(line, out);
+                        if (j + 1 < f->n_lines || f->final_newline)
+                                fputc('\n', out);
+                }
+                i = last + 1;
+        }
+        if (fclose(out) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        if (!buf) {
+                buf = strdup("");
+                if (!buf)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static bool stanza_is_bridge(const IfaceStanza *s) {
+        return iface_option(s, "bridge-ports") != NULL;
+}
+
+int interfaces_management_bridges(const InterfacesFile *f, const IfaceStanza ***ret) {
+        const IfaceStanza **l;
+        size_t n = 0;
+
+        l = calloc(f->n_stanzas + 1, sizeof(IfaceStanza *));
+        if (!l)
+                return -ENOMEM;
+        for (int pass = 0; pass < 2 && n == 0; pass++)
+                FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
+                        bool mgmt = false;
+
+                        if (!stanza_is_bridge(s))
+                                continue;
+                        /* The same interface may have an inet and an inet6 stanza. */
+                        FOREACH_ARRAY(o, f->stanzas, f->n_stanzas)
+                                if (streq(o->name, s->name) &&
+                                    iface_option(o, pass == 0 ? "gateway" : "address"))
+                                        mgmt = true;
+                        if (mgmt)
+                                l[n++] = s;
+                }
+        *ret = l;
+        return 0;
+}
+
+/* ---- NICs ---- */
+
+static void nic_done(Nic *n) {
+        free(n->name);
+        free(n->mac);
+        free(n->path_name);
+        free(n->bdf);
+}
+
+void nic_list_done(NicList *l) {
+        FOREACH_ARRAY(n, l->nics, l->n)
+                nic_done(n);
+        free(l->nics);
+        strv_free(l->all_names);
+        *l = (NicList) {};
+}
+
+static bool mac_valid(const char *m) {
+        if (strlen(m) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char) m[i]))
+                        return false;
+        return !streq(m, "00:00:00:00:00:00");
+}
+
+static void ascii_lower(char *s) {
+        for (; *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+}
+
+static int cmp_nic(const void *a, const void *b) {
+        return strcmp(((const Nic *) a)->name, ((const Nic *) b)->name);
+}
+
+int nic_list_load(struct udev *udev, NicList *ret) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *entry;
+        NicList l = {};
+        int r;
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, "net");
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                return r;
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+                _cleanup_free_ char *mac = NULL, *physfn = NULL;
+                struct udev_device *pci;
+                const char *name, *path_name, *aat;
+                Nic n = {};
+                Nic *t;
+
+                d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!d)
+                        continue;
+                name = udev_device_get_sysname(d);
+                if (!name)
+                        continue;
+                r = strv_extend(&l.all_names, name);
+                if (r < 0)
+                        goto fail;
+                pci = udev_device_get_parent_with_subsystem_devtype(d, "pci", NULL);
+                if (!pci)
+                        continue; /* virtual: bridges, bonds, taps, lo */
+                physfn = path_join(udev_device_get_syspath(pci), "physfn");
+                if (!physfn) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (access(physfn, F_OK) >= 0)
+                        continue; /* an SR-IOV virtual function */
+                aat = udev_device_get_sysattr_value(d, "addr_assign_type");
+                if (aat && strtoul(aat, NULL, 10) != 0)
+                        continue; /* a random or stolen MAC: no stable match */
+                if (sysfs_attr_string(d, "address", &mac) < 0 || !mac_valid(mac))
+                        continue;
+                ascii_lower(mac);
+                path_name = udev_device_get_property_value(d, "ID_NET_NAME_PATH");
+                n.name = strdup(name);
+                n.mac = TAKE_PTR(mac);
+                n.path_name = path_name ? strdup(path_name) : NULL;
+                n.bdf = strdup(udev_device_get_sysname(pci) ?: "");
+                t = realloc(l.nics, (l.n + 1) * sizeof(Nic));
+                if (!n.name || (path_name && !n.path_name) || !n.bdf || !t) {
+                        if (t)
+                                l.nics = t;
+                        nic_done(&n);
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                l.nics = t;
+                l.nics[l.n++] = n;
+        }
+        if (l.n > 0)
+                qsort(l.nics, l.n, sizeof(Nic), cmp_nic);
+        *ret = l;
+        return 0;
+fail:
+        nic_list_done(&l);
+        return r;
+}
+
+void nic_pins_free(NicPin *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].mac);
+                free(p[i].name);
+                free(p[i].file);
+        }
+        free(p);
+}
+
+int link_file_parse(const char *text, char **ret_mac, char **ret_name) {
+        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_free_ char *mac = NULL, *name = NULL;
+        const char *section = "";
+        int r;
+
+        r = strv_split(text, "\n", &lines);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                char *s = *l + strspn(*l, " \t");
+                char *eq;
+
+                strstrip_trailing(s);
+                if (*s == '#' || *s == ';' || !*s)
+                        continue;
+                if (*s == '[') {
+                        section = streq(s, "[Match]") ? "Match" : streq(s, "[Link]") ? "Link" : "";
+                        continue;
+                }
+                eq = strchr(s, '=');
+                if (!eq)
+                        continue;
+                *eq = 0;
+                strstrip_trailing(s);
+                eq++;
+                eq += strspn(eq, " \t");
+                if (streq(section, "Match") && (streq(s, "MACAddress") || streq(s, "PermanentMACAddress"))) {
+                        free(mac);
+                        mac = NULL;
+                        if (!mac_valid(eq))
+                                continue; /* several addresses, or none: not a single NIC's pin */
+                        mac = strdup(eq);
+                        if (!mac)
+                                return -ENOMEM;
+                        ascii_lower(mac);
+                } else if (streq(section, "Link") && streq(s, "Name") && *eq) {
+                        free(name);
+                        name = strdup(eq);
+                        if (!name)
+                                return -ENOMEM;
+                }
+        }
+        if (!mac || !name)
+                return -ENODATA;
+        *ret_mac = TAKE_PTR(mac);
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+/* ATTR{address}=="MAC" ... NAME="name" in a udev rules line. */
+static int udev_rule_pin(const char *line, char **ret_mac, char **ret_name) {
+        const char *a = strstr(line, "ATTR{address}==\""), *n = strstr(line, "NAME=\"");
+        _cleanup_free_ char *mac = NULL, *name = NULL;
+        size_t k;
+
+        if (!a || !n || (n > line && n[-1] == 'V')) /* not ENV{...NAME} */
+                return -ENODATA;
+        a += strlen("ATTR{address}==\"");
+        n += strlen("NAME=\"");
+        k = strcspn(a, "\"");
+        mac = strndup(a, k);
+        k = strcspn(n, "\"");
+        name = strndup(n, k);
+        if (!mac || !name)
+                return -ENOMEM;
+        ascii_lower(mac);
+        if (!mac_valid(mac) || !*name)
+                return -ENODATA;
+        *ret_mac = TAKE_PTR(mac);
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+static int pins_add(NicPin **p, size_t *n, char *mac, char *name, const char *file) {
+        NicPin *t = realloc(*p, (*n + 1) * sizeof(NicPin));
+        char *f = strdup(file);
+
+        if (!t || !f) {
+                if (t)
+                        *p = t;
+                free(f);
+                free(mac);
+                free(name);
+                return -ENOMEM;
+        }
+        t[(*n)++] = (NicPin) { mac, name, f };
+        *p = t;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
+        static const char *const dirs[] = {
+                "/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
+                "/usr/lib/systemd/network", "/etc/udev/rules.d",
+        };
+        NicPin *p = NULL;
+        size_t n = 0;
+        int r;
+
+        FOREACH_ARRAY(dp, dirs, ELEMENTSOF(dirs)) {
+                _cleanup_free_ char *dir = path_under_root(root, *dp);
+                _cleanup_(closedirp) DIR *d = NULL;
+                _cleanup_strv_free_ char **names = NULL;
+                bool rules = strstr(*dp, "udev") != NULL;
+                struct dirent *de;
+
+                if (!dir) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                d = opendir(dir);
+                if (!d)
+                        continue;
+                while ((de = readdir(d))) {
+                        size_t l = strlen(de->d_name);
+                        const char *ext = rules ? ".rules" : ".link";
+
+                        if (de->d_name[0] == '.' || l <= strlen(ext) || !streq(de->d_name + l - strlen(ext), ext))
+                                continue;
+                        r = strv_extend(&names, de->d_name);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (names)
+                        qsort(names, strv_length(names), sizeof(char *), cmp_str);
+                STRV_FOREACH(name, names) {
+                        _cleanup_free_ char *path = path_join(dir, *name), *text = NULL, *shown = NULL;
+                        _cleanup_strv_free_ char **lines = NULL;
+
+                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        if (read_full_file(path, INTERFACES_MAX_SIZE, &text, NULL) < 0)
+                                continue;
+                        if (!rules) {
+                                char *mac, *pname;
+                                r = link_file_parse(text, &mac, &pname);
+                                if (r == -ENODATA)
+                                        continue;
+                                if (r >= 0)
+                                        r = pins_add(&p, &n, mac, pname, shown);
+                                if (r < 0)
+                                        goto fail;
+                                continue;
+                        }
+                        r = strv_split(text, "\n", &lines);
+                        if (r < 0)
+                                goto fail;
+                        STRV_FOREACH(line, lines) {
+                                char *mac, *pname;
+
+                                if ((*line)[strspn(*line, " \t")] == '#' || !strstr(*line, "SUBSYSTEM==\"net\""))
+                                        continue;
+                                r = udev_rule_pin(*line, &mac, &pname);
+                                if (r == -ENODATA)
+                                        continue;
+                                if (r >= 0)
+                                        r = pins_add(&p, &n, mac, pname, shown);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                }
+        }
+        *ret = p;
+        *ret_n = n;
+        return 0;
+fail:
+        nic_pins_free(p, n);
+        return r;
+}
+
+int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus) {
+        const char *p = name, *dom_start, *dom_end, *bus_start;
+        unsigned long bus;
+        char *end;
+
+        if (strlen(name) < 5 || !islower((unsigned char) name[0]) || !islower((unsigned char) name[1]))
+                return -EINVAL;
+        p = name + 2;
+        dom_start = p;
+        if (*p == 'P') {
+                p++;
+                if (!isdigit((unsigned char) *p))
+                        return -EINVAL;
+                while (isdigit((unsigned char) *p))
+                        p++;
+        }
+        dom_end = p;
+        if (*p != 'p')
+                return -EINVAL;
+        bus_start = ++p;
+        if (!isdigit((unsigned char) *p))
+                return -EINVAL;
+        errno = 0;
+        bus = strtoul(bus_start, &end, 10);
+        if (errno > 0 || bus > 255 || *end != 's' || !isdigit((unsigned char) end[1]))
+                return -EINVAL;
+        if (asprintf(ret_key, "%.2s %.*s %s", name, (int) (dom_end - dom_start), dom_start, end) < 0)
+                return -ENOMEM;
+        *ret_bus = (unsigned) bus;
+        return 0;
+}
+
+/* ---- the plan ---- */
+
+void nic_pin_plan_done(NicPinPlan *p) {
+        name_map_done(&p->map);
+        strv_free(p->link_paths);
+        strv_free(p->link_texts);
+        free(p->interfaces_old);
+        free(p->interfaces_new);
+        strv_free(p->problems);
+        strv_free(p->notes);
+        *p = (NicPinPlan) {};
+}
+
+static const NicPin *pin_of(const NicPin *pins, size_t n, const char *mac) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(pins[i].mac, mac))
+                        return &pins[i];
+        return NULL;
+}
+
+/* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces. */
+static int referenced_names(const InterfacesFile *f, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        STRV_FOREACH(a, f->auto_names)
+                if (!strv_contains(l, *a) && (r = strv_extend(&l, *a)) < 0)
+                        return r;
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
+                if (*s->name && !strv_contains(l, s->name) && (r = strv_extend(&l, s->name)) < 0)
+                        return r;
+                FOREACH_ARRAY(o, s->options, s->n_options) {
+                        _cleanup_strv_free_ char **w = NULL;
+
+                        if (!iface_option_names_interfaces(o->key))
+                                continue;
+                        r = split_words(o->value, &w);
+                        if (r < 0)
+                                return r;
+                        STRV_FOREACH(x, w)
+                                if (!strv_contains(l, *x) && (r = strv_extend(&l, *x)) < 0)
+                                        return r;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Whether the stanza makes a virtual interface (bond, bridge, VLAN, OVS) that exists by configuration. */
+static bool defined_virtual(const InterfacesFile *f, const char *name) {
+        if (streq(name, "lo"))
+                return true;
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
+                if (!streq(s->name, name))
+                        continue;
+                FOREACH_ARRAY(o, s->options, s->n_options)
+                        if (iface_option_names_interfaces(o->key) || key_eq(o->key, "ovs_type") ||
+                            key_eq(o->key, "bond-mode") || key_eq(o->key, "vxlan-id") ||
+                            strneq(o->key, "pre-up", 6))
+                                return true;
+        }
+        return false;
+}
+
+/* The name each NIC will have after pinning (its pin, its new pin, or its name now). */
+static const char *final_name(const NicPinPlan *p, const Nic *n) {
+        return name_map_lookup(&p->map, n->name) ?: n->name;
+}
+
+static bool exists_after(const NicPinPlan *p, const NicList *nics, const InterfacesFile *f, const char *name,
+                         unsigned depth) {
+        size_t k;
+
+        if (depth > 8)
+                return false;
+        FOREACH_ARRAY(n, nics->nics, nics->n)
+                if (streq(final_name(p, n), name))
+                        return true;
+        /* Interfaces that exist now and are neither physical nor renamed (vmbr0, bond0, ...). */
+        if (strv_contains(nics->all_names, name) && !name_map_lookup(&p->map, name)) {
+                bool physical = false;
+                FOREACH_ARRAY(n, nics->nics, nics->n)
+                        physical = physical || streq(n->name, name);
+                if (!physical)
+                        return true;
+        }
+        if (defined_virtual(f, name))
+                return true;
+        k = strcspn(name, ".:");
+        if (k > 0 && name[k]) {
+                _cleanup_free_ char *base = strndup(name, k);
+                return base && exists_after(p, nics, f, base, depth + 1);
+        }
+        return false;
+}
+
+int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
+        _cleanup_(nic_pin_plan_done) NicPinPlan p = {};
+        _cleanup_(interfaces_freep) InterfacesFile *f = NULL, *nf = NULL;
+        _cleanup_strv_free_ char **used = NULL, **refs = NULL;
+        _cleanup_free_ char *ipath = NULL;
+        _cleanup_free_ const IfaceStanza **bridges = NULL;
+        NicPin *pins = NULL;
+        size_t n_pins = 0;
+        unsigned index = 0;
+        int r;
+
+        r = nic_pins_load(root, &pins, &n_pins);
+        if (r < 0)
+                return r;
+
+        /* Names taken: every interface now, every pinned name. */
+        STRV_FOREACH(a, nics->all_names)
+                if ((r = strv_extend(&used, *a)) < 0)
+                        goto finish;
+        for (size_t i = 0; i < n_pins; i++)
+                if ((r = strv_extend(&used, pins[i].name)) < 0)
+                        goto finish;
+
+        FOREACH_ARRAY(n, nics->nics, nics->n) {
+                const NicPin *pin = pin_of(pins, n_pins, n->mac);
+                _cleanup_free_ char *new_name = NULL, *path = NULL, *text = NULL;
+
+                if (pin) {
+                        /* Pinned already; a different name now means the pin takes effect at the next boot. */
+                        if (!streq(pin->name, n->name) && (r = name_map_add(&p.map, n->name, pin->name)) < 0)
+                                goto finish;
+                        continue;
+                }
+                if (!n->path_name || !streq(n->name, n->path_name))
+                        continue; /* not named after its PCI path: nothing moves it */
+                do {
+                        free(new_name);
+                        if (asprintf(&new_name, NIC_PIN_PREFIX "%u", index++) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                } while (strv_contains(used, new_name));
+                if ((r = strv_extend(&used, new_name)) < 0 || (r = name_map_add(&p.map, n->name, new_name)) < 0)
+                        goto finish;
+                if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
+                    asprintf(&text,
+                             "# Written by egpuctl nic pin; see egpuctl(8). The NIC with this MAC address is\n"
+                             "# %s whatever bus number the PCI topology (an eGPU's bridges) gives it; its\n"
+                             "# name from the PCI path was %s (PCI function %s).\n"
+                             "[Match]\n"
+                             "MACAddress=%s\n"
+                             "Type=ether\n"
+                             "\n"
+                             "[Link]\n"
+                             "Name=%s\n",
+                             new_name, n->name, n->bdf, n->mac, new_name) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if ((r = strv_extend(&p.link_paths, path)) < 0 || (r = strv_extend(&p.link_texts, text)) < 0)
+                        goto finish;
+        }
+
+        ipath = path_under_root(root, INTERFACES_PATH);
+        if (!ipath) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        r = read_full_file(ipath, INTERFACES_MAX_SIZE, &p.interfaces_old, NULL);
+        if (r == -ENOENT) {
+                r = strv_push_fmt(&p.notes, "%s does not exist: only .link files are written", INTERFACES_PATH);
+                if (r >= 0)
+                        goto done;
+        }
+        if (r < 0)
+                goto finish;
+        r = interfaces_parse(p.interfaces_old, &f);
+        if (r < 0)
+                goto finish;
+        if (f->has_source && (r = strv_push_fmt(&p.notes, "%s sources other files; egpuctl does not change "
+                                                          "them, check them for the old names yourself",
+                                                INTERFACES_PATH)) < 0)
+                goto finish;
+
+        /* Names in the file that exist nowhere now, whose PCI path matches a NIC's but for the bus
+         * number: the NIC moved (an eGPU's bridges took bus numbers). */
+        r = referenced_names(f, &refs);
+        if (r < 0)
+                goto finish;
+        STRV_FOREACH(ref, refs) {
+                _cleanup_free_ char *key = NULL;
+                const Nic *match = NULL;
+                unsigned bus, matches = 0;
+
+                if (strv_contains(nics->all_names, *ref) || name_map_lookup(&p.map, *ref) ||
+                    defined_virtual(f, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
+                        continue;
+                if (netif_path_name_key(*ref, &key, &bus) < 0)
+                        continue;
+                FOREACH_ARRAY(n, nics->nics, nics->n) {
+                        _cleanup_free_ char *k2 = NULL;
+                        unsigned b2;
+
+                        if (!n->path_name || netif_path_name_key(n->path_name, &k2, &b2) < 0)
+                                continue;
+                        if (streq(k2, key) && b2 != bus) {
+                                match = n;
+                                matches++;
+                        }
+                }
+                if (matches != 1) {
+                        if (matches > 1 &&
+                            (r = strv_push_fmt(&p.notes, "%s: several NICs could be it; not renamed", *ref)) < 0)
+                                goto finish;
+                        continue;
+                }
+                if ((r = name_map_add(&p.map, *ref, final_name(&p, match))) < 0 ||
+                    (r = strv_push_fmt(&p.notes, "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
+                                       *ref, INTERFACES_PATH, match->name, match->mac)) < 0)
+                        goto finish;
+        }
+
+        r = interfaces_rename(f, &p.map, &p.interfaces_new);
+        if (r < 0)
+                goto finish;
+        if (streq(p.interfaces_new, p.interfaces_old))
+                p.interfaces_new = mfree(p.interfaces_new);
+
+        /* Refuse a file that leaves a management bridge without a port. */
+        r = interfaces_parse(p.interfaces_new ?: p.interfaces_old, &nf);
+        if (r < 0)
+                goto finish;
+        r = interfaces_management_bridges(nf, &bridges);
+        if (r < 0)
+                goto finish;
+        for (const IfaceStanza **b = bridges; *b; b++) {
+                _cleanup_strv_free_ char **ports = NULL;
+
+                r = split_words(iface_option(*b, "bridge-ports"), &ports);
+                if (r < 0)
+                        goto finish;
+                STRV_FOREACH(port, ports)
+                        if (!streq(*port, "none") && !exists_after(&p, nics, nf, *port, 0) &&
+                            (r = strv_push_fmt(&p.problems,
+                                               "bridge %s (the management bridge) would have port %s, and no "
+                                               "interface would be named %s after pinning",
+                                               (*b)->name, *port, *port)) < 0)
+                                goto finish;
+        }
+
+done:
+        *ret = p;
+        p = (NicPinPlan) {};
+        r = 0;
+finish:
+        nic_pins_free(pins, n_pins);
+        return r;
+}

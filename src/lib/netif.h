@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libudev.h>
+
+#include "macro.h"
+
+/* Network interfaces: the ifupdown file /etc/network/interfaces, systemd .link files, and pinning
+ * NICs whose names come from their PCI path (enp88s0: bus 88) to their MAC address. */
+
+/* ---- /etc/network/interfaces ---- */
+
+typedef struct IfaceOption {
+        char *key;   /* "bridge-ports" */
+        char *value; /* the rest of the line, whitespace-trimmed; "" when none */
+} IfaceOption;
+
+typedef struct IfaceStanza {
+        char *name; /* "vmbr0" */
+        char *family; /* "inet", NULL when missing */
+        char *method; /* "static", NULL when missing */
+        IfaceOption *options;
+        size_t n_options;
+        size_t first_line, last_line; /* physical lines (0-based) of the header and of its last option */
+} IfaceStanza;
+
+typedef struct InterfacesFile {
+        char **lines; /* physical lines, without their newline */
+        size_t n_lines;
+        bool final_newline; /* the text ended in a newline */
+        IfaceStanza *stanzas;
+        size_t n_stanzas;
+        char **auto_names; /* from auto and allow-* lines */
+        bool has_source;   /* a source or source-directory line: not followed */
+} InterfacesFile;
+
+/* Parses the text as ifupdown does: stanzas start with iface, mapping, auto, allow-*, source,
+ * source-directory; other lines belong to the last iface stanza; '#' starts a comment line; a
+ * backslash at the end of a line continues it. Never fails on content, only -ENOMEM (and -EFBIG for
+ * more than 1 MiB or a line of more than 64 KiB). */
+#define INTERFACES_MAX_SIZE (1024U * 1024U)
+int interfaces_parse(const char *text, InterfacesFile **ret);
+InterfacesFile *interfaces_free(InterfacesFile *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(InterfacesFile *, interfaces_free);
+
+const IfaceStanza *interfaces_find(const InterfacesFile *f, const char *name) _pure_;
+/* The value of option key (or its '_' spelling) in the stanza, NULL when absent. */
+const char *iface_option(const IfaceStanza *s, const char *key) _pure_;
+/* Whether the option names interfaces: bridge-ports, bond-slaves, slaves, bond-primary,
+ * vlan-raw-device, ovs_ports, ovs_bonds (and '_' spellings). */
+bool iface_option_names_interfaces(const char *key) _pure_;
+
+/* A renaming: old[i] becomes new[i]. */
+typedef struct NameMap {
+        char **old_names;
+        char **new_names;
+        size_t n;
+} NameMap;
+
+void name_map_done(NameMap *m);
+int name_map_add(NameMap *m, const char *old_name, const char *new_name);
+/* The new name of name (or of the base of "name.10"/"name:1", suffix kept); NULL when unmapped. The
+ * result is newly allocated. */
+int name_map_apply(const NameMap *m, const char *name, char **ret);
+
+/* The file's text with every interface name in map renamed: in auto/allow-* lines, iface headers and
+ * options that name interfaces. Comments and everything else stay byte for byte. */
+int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret);
+
+/* The management bridges: bridges with a gateway, else bridges with an address. NULL-terminated
+ * array of stanza pointers (not owned). */
+int interfaces_management_bridges(const InterfacesFile *f, const IfaceStanza ***ret);
+
+/* ---- NICs and pins ---- */
+
+typedef struct Nic {
+        char *name;      /* the kernel's name now */
+        char *mac;       /* lowercase "88:ae:dd:72:13:25" */
+        char *path_name; /* ID_NET_NAME_PATH, NULL when none */
+        char *bdf;       /* the PCI function */
+} Nic;
+
+typedef struct NicList {
+        Nic *nics;
+        size_t n;
+        char **all_names; /* every interface of the net subsystem, physical or not */
+} NicList;
+
+void nic_list_done(NicList *l);
+/* The physical NICs: net devices with a PCI parent that is not an SR-IOV virtual function, with a
+ * permanent (addr_assign_type 0) MAC address. Sorted by name. */
+int nic_list_load(struct udev *udev, NicList *ret);
+
+/* A pin found on the system: MAC -> name, from a .link file or a udev NAME= rule. */
+typedef struct NicPin {
+        char *mac;
+        char *name;
+        char *file;
+} NicPin;
+
+void nic_pins_free(NicPin *p, size_t n);
+/* Reads the .link files of /etc/systemd/network, /usr/local/lib/systemd/network and
+ * /usr/lib/systemd/network, and NAME= rules with ATTR{address} in /etc/udev/rules.d, under root. */
+int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n);
+/* Parses a .link file: the MACAddress= of [Match] (one address) and Name= of [Link]. -ENODATA when it
+ * has not both. */
+int link_file_parse(const char *text, char **ret_mac, char **ret_name);
+
+/* Splits a path name "enp88s0", "enP1p3s0f1", "wlp2s0" into its bus number and the rest with the bus
+ * taken out ("en|P1|p|s0f1" -> key "en P1 s0f1"): two names with the same key differ only in the bus. */
+int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus);
+
+/* ---- the plan of `egpuctl nic pin` ---- */
+
+typedef struct NicPinPlan {
+        NameMap map;     /* old name (kernel's now, or a stale name in interfaces) -> pinned name */
+        char **link_paths; /* new .link files (absolute, without root) */
+        char **link_texts;
+        char *interfaces_old; /* NULL when the file does not exist */
+        char *interfaces_new; /* NULL when unchanged */
+        char **problems; /* reasons to refuse: a management bridge port that would not exist */
+        char **notes;
+} NicPinPlan;
+
+void nic_pin_plan_done(NicPinPlan *p);
+/* Plans pinning for nics under root (reads the pins and /etc/network/interfaces there). */
+int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret);
+
+#define NIC_PIN_LINK_DIR "/etc/systemd/network"
+#define NIC_PIN_PREFIX "nic"
+#define INTERFACES_PATH "/etc/network/interfaces"
+#define INTERFACES_BACKUP_PATH "/etc/network/interfaces.egpuctl-backup"
