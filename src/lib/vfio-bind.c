@@ -16,6 +16,26 @@ bool kernel_module_loaded(const char *name) {
         return access(p, F_OK) == 0;
 }
 
+/* "0000:04:00.0 (bridge, no driver), 0000:05:01.0 (eGPU, vfio-pci), 0000:05:02.0 (virtio-pci)" */
+static int group_members_string(const Egpu *e, const IommuGroup *g, char **ret) {
+        _cleanup_free_ char *s = strdup("");
+
+        if (!s)
+                return -ENOMEM;
+        FOREACH_ARRAY(m, g->members, g->n_members) {
+                char *t;
+
+                if (asprintf(&t, "%s%s%s (%s%s)", s, *s ? ", " : "", (*m)->bdf,
+                             pci_function_is_bridge(*m) ? "bridge, " : egpu_has_function(e, *m) ? "eGPU, " : "",
+                             (*m)->driver ?: "no driver") < 0)
+                        return -ENOMEM;
+                free(s);
+                s = t;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep) {
         int r = 0;
 
@@ -29,14 +49,16 @@ int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep) {
 
         FOREACH_ARRAY(g, e->groups, e->n_groups)
                 FOREACH_ARRAY(m, (*g)->members, (*g)->n_members) {
-                        if (!egpu_member_is_foreign(e, *m))
+                        _cleanup_free_ char *members = NULL;
+
+                        if (!egpu_member_is_foreign(e, *m) || driver_manages_dma((*m)->driver, false))
                                 continue;
-                        if (driver_manages_dma((*m)->driver, false))
-                                continue;
+                        if (group_members_string(e, *g, &members) < 0)
+                                return -ENOMEM;
                         r = report_error(rep, -EBUSY,
-                                         "IOMMU group %d of eGPU %s also holds %s (%04x:%04x) on the host's "
-                                         "driver %s; binding would take it from the host",
-                                         (*g)->id, e->gpu->bdf, (*m)->bdf, (*m)->vendor, (*m)->device,
+                                         "IOMMU group %d of eGPU %s holds %s; binding would take %s (%04x:%04x) "
+                                         "from the host's driver %s, so nothing was changed",
+                                         (*g)->id, e->gpu->bdf, members, (*m)->bdf, (*m)->vendor, (*m)->device,
                                          (*m)->driver);
                 }
         return r;
