@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Pure parsers of the files and attributes that "egpuctl doctor" reads. No I/O here: each takes the text. */
+
+/* One line of a PCI function's "resource" attribute: start, end and flags of a BAR (lines 0-5), the ROM
+ * (line 6), then bridge windows. */
+typedef struct PciResource {
+        uint64_t start, end, flags;
+} PciResource;
+
+#define PCI_RESOURCE_ROM 6
+/* Parses the whole attribute; lines that do not parse end the list. */
+int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n);
+/* Whether a BAR exists (has flags) but got no address: the kernel found no room for it. */
+static inline bool pci_resource_unassigned(const PciResource *r) {
+        return r->flags != 0 && r->start == 0;
+}
+static inline uint64_t pci_resource_size(const PciResource *r) {
+        return r->end >= r->start && r->flags != 0 ? r->end - r->start + 1 : 0;
+}
+/* "256 MiB" style, into a malloc'd string. */
+char *format_bytes(uint64_t n);
+
+/* A PCIe link speed attribute ("8.0 GT/s PCIe", "2.5 GT/s") in MT/s (8000); -EINVAL for "Unknown" etc. */
+int pcie_speed_parse(const char *s, unsigned *ret);
+
+/* The SecureBoot efivar: 4 attribute bytes, then the value byte. 1 on, 0 off, -EINVAL when malformed. */
+int efivar_bool_parse(const void *data, size_t size);
+
+/* /etc/network/interfaces (ifupdown, ifupdown2 as on Proxmox). */
+typedef struct IfaceRef {
+        char *name;
+        char *file;
+        unsigned line;
+        const char *how; /* "iface", "auto", "allow-hotplug", "bridge-ports", "bond-slaves", ... (static) */
+} IfaceRef;
+
+typedef struct NetConfig {
+        IfaceRef *refs;
+        size_t n_refs;
+        char **virtual_names; /* interfaces that the configuration itself makes: bridges, bonds, vlans */
+        char **sources;       /* the arguments of "source" and "source-directory" lines, as written */
+        char **source_dirs;   /* likewise for "source-directory" only */
+} NetConfig;
+
+void net_config_done(NetConfig *c);
+int net_config_parse(NetConfig *c, const char *file, const char *text);
+/* Whether the name is one the kernel or the configuration makes itself, not a NIC: lo, bridges, bonds,
+ * VLANs of those, and names the configuration defines as virtual. */
+bool net_config_name_is_virtual(const NetConfig *c, const char *name) _pure_;
+
+/* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
+ * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
+typedef struct NicPin {
+        char *mac;  /* lowercase */
+        char *name;
+        char *file;
+} NicPin;
+
+typedef struct NicPins {
+        NicPin *pins;
+        size_t n_pins;
+} NicPins;
+
+void nic_pins_done(NicPins *p);
+int nic_pins_parse_link(NicPins *p, const char *file, const char *text);
+int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text);
+const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
+const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
+
+/* For a path-based NIC name ("enp88s0", "enP1p88s0f1"), the PCI bus number in it; -EINVAL otherwise. */
+int nic_name_pci_bus(const char *name, unsigned *ret);
+/* Whether two path-based names differ only in the bus number ("enp86s0" and "enp88s0"). */
+bool nic_names_differ_in_bus(const char *a, const char *b) _pure_;
+
+/* Values of key in section of a systemd unit or .link file (every occurrence, words split at spaces);
+ * an empty assignment resets the list, as systemd does. */
+int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret);
+
+/* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
+ * first [snapshot] section. */
+typedef struct PveHostpci {
+        unsigned index;     /* hostpciN */
+        char **hosts;       /* "0000:30:00.0" or "0000:30:00" (every function of the slot); domain added */
+        char *mapping;      /* mapping=NAME (a cluster resource mapping), NULL when not used */
+        int pcie;           /* 0/1, -1 when not given (0) */
+        int rombar;         /* 0/1, -1 when not given (Proxmox default: 1) */
+        char *romfile;
+        char *raw;          /* the value as written */
+        unsigned line;
+} PveHostpci;
+
+typedef struct PveVm {
+        char *name;
+        char *machine; /* NULL: Proxmox's default i440fx */
+        PveHostpci *hostpci;
+        size_t n_hostpci;
+} PveVm;
+
+void pve_vm_done(PveVm *vm);
+int pve_vm_parse(PveVm *vm, const char *text);
+/* Whether the machine type is q35 ("q35", "pc-q35-8.1", "pc-q35-8.1+pve0"). */
+bool pve_machine_is_q35(const char *machine) _pure_;
+/* Whether a host entry ("0000:30:00" or "0000:30:00.1") covers the function bdf. */
+bool pve_host_matches(const char *host, const char *bdf) _pure_;
+/* The addresses (path=, several joined by ';') of every "map" line of the PCI resource mapping name in
+ * /etc/pve/mapping/pci.cfg (text), the domain added. An empty list when the mapping has none; -ENOENT when
+ * there is no such mapping. */
+int pve_mapping_paths(const char *text, const char *name, char ***ret);
+/* The hostpci value raw with pcie= and rombar= set as given (-1: leave as written), other options kept. */
+char *pve_hostpci_with(const char *raw, int pcie, int rombar);
