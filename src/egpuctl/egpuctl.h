@@ -88,6 +88,7 @@ int lock_take_verbose(int *ret_fd);
 
 /* The verbs, each in its own file verb-*.c. */
 int verb_status(int argc, char *argv[]);
+int verb_doctor(int argc, char *argv[]);
 int verb_install(int argc, char *argv[]);
 int verb_uninstall(int argc, char *argv[]);
 int verb_nic(int argc, char *argv[]);

@@ -52,6 +52,7 @@ static const Verb verbs[] = {
           "  --bandwidth GB/S   Memory bandwidth of a GPU egpuctl does not know\n" },
         { "daemon", 0, 0, verb_daemon, "daemon",
           "Attach enrolled eGPUs at start and on hot-plug; detach them at system shutdown", NULL },
+        { "doctor", 0, 0, verb_doctor, "doctor [--json] [--root DIR]", "Check everything eGPU passthrough needs, and say how to mend what is wrong", NULL },
 };
 
 const Verb *verb_find(const char *name) {
