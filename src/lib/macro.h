@@ -97,9 +97,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
 #define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
 
-/* Iterates over an array of n elements: p points to each. */
+/* Iterates over an array of n elements: p points to each. A NULL array is empty (NULL + 0 is undefined). */
 #define FOREACH_ARRAY(p, array, n) \
-        for (__typeof__(*(array)) *p = (array), *_end_##p = (array) + (n); p < _end_##p; p++)
+        for (__typeof__(*(array)) *p = (array), *_end_##p = p ? p + (n) : p; p < _end_##p; p++)
 
 /* Returns -errno, never 0, from the errno of the last failing call. */
 static inline int negative_errno(void) {
