@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Wire format between libegpusim-preload.so (in the tested program) and egpu-sim (the "kernel").
+ *
+ * The preload connects a SOCK_SEQPACKET unix socket to $EGPU_SIM_SOCKET and sends one datagram per write(2)
+ * to a file below the testbed's /sys:
+ *
+ *     "<path relative to /sys>\0<the bytes written>"
+ *
+ * egpu-sim answers with one struct sim_reply. */
+#pragma once
+
+#include <stdint.h>
+
+#define SIM_ENV_SOCKET  "EGPU_SIM_SOCKET"
+#define SIM_ENV_SYSDIR  "EGPU_SIM_SYSDIR"
+#define SIM_ENV_CONTROL "EGPU_SIM_CONTROL"
+
+/* sysfs hands at most one page to a store() method; longer writes fail with E2BIG */
+#define SIM_PAGE_SIZE 4096
+#define SIM_MSG_MAX   (4096 + SIM_PAGE_SIZE + 16)
+
+enum {
+        SIM_REPLY_DONE = 0, /* value: bytes written (>= 0) or -errno */
+        SIM_REPLY_PASS = 1, /* not an attribute the simulator handles: do the real write */
+};
+
+struct sim_reply {
+        int32_t kind;
+        int32_t value;
+};

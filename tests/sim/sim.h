@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <stdint.h>
+#include <umockdev.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline bool streq0(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}
+
+/* sim_handle_write(): not an attribute the simulator handles */
+#define SIM_PASS INT_MIN
+
+/* A PCI function the simulator knows. Paths are relative to the testbed's /sys ("devices/pci0000:00/..."). */
+typedef struct PciDev {
+        char *bdf;
+        char *path;
+        unsigned vendor, device, subvendor, subdevice, class;
+        char *natural;       /* driver whose id table matches, NULL if none */
+        char *initial_reset; /* reset_method at creation; used when sim.conf has no "reset" line */
+} PciDev;
+
+typedef struct DynId {
+        char *driver;
+        unsigned vendor, device, subvendor, subdevice, class, class_mask;
+} DynId;
+
+typedef struct Rule {
+        char *glob;
+        int value;   /* errno for faults, milliseconds for blocks */
+        int count;   /* faults: how many writes still fail; -1: all */
+} Rule;
+
+typedef struct Sim {
+        UMockdevTestbed *testbed;
+        char *root;     /* testbed root ($UMOCKDEV_DIR) */
+        char *sys;      /* testbed's /sys */
+        char *scenario; /* absolute scenario folder */
+        int tunnel_delay_ms;
+        bool debug;
+
+        GPtrArray *faults, *blocks, *vanish; /* Rule* */
+        GHashTable *pci;                     /* bdf -> PciDev* */
+        GPtrArray *dynids;                   /* DynId* */
+        GHashTable *natural;                 /* "vvvv:dddd" -> driver (sim.conf) */
+        GHashTable *reset;                   /* "vvvv:dddd" -> methods (sim.conf) */
+        GHashTable *vendor_reset;            /* "vvvv:dddd" -> "" */
+        GHashTable *device_keys;             /* tb name -> hex key the device holds */
+        GHashTable *tunnel_timers;           /* tb name -> GSource id of a pending tunnel change */
+} Sim;
+
+extern Sim *sim;
+
+#define log_debug(...)                                                                                  \
+        do {                                                                                            \
+                if (sim && sim->debug)                                                                  \
+                        g_printerr("egpu-sim: " __VA_ARGS__);                                           \
+        } while (0)
+
+/* sim-kernel.c */
+int sim_load_config(const char *scenario);
+int sim_scan_pci(void);
+void sim_startup_consistency(void);
+int sim_handle_write(const char *rel, const char *data, size_t len);
+int sim_plug(const char *tbname);
+int sim_unplug(const char *tbname);
+const char *sim_driver_of(const char *bdf, char *buf, size_t size);
+void sim_make_links(const char *file);
+void sim_thunderbolt_bus_links(void);
+bool sim_rule_matches(const Rule *r, const char *rel);
+
+/* helpers shared by both files */
+char *sys_path(const char *rel);
+char *read_attr(const char *devrel, const char *name);
+int errno_from_name(const char *name);
+int parse_int(const char *s, int *ret);
