@@ -117,6 +117,10 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 return r;
         if (apply && !root_is_host())
                 return usage_error(name, "--apply acts on the running system and cannot be used with --root");
+        if (!root_is_host() && access(arg_global.root, F_OK) < 0) {
+                log_error("--root %s: %m", arg_global.root);
+                return EXIT_PROBLEM;
+        }
         if (apply && arg_global.dry_run)
                 return usage_error(name, "--apply and --dry-run exclude each other");
 

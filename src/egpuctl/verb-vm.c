@@ -1,16 +1,560 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* TODO (issue 6, in progress): vm attach, vm hook, vm xml. */
+#include <getopt.h>
+
 #include "egpuctl.h"
+#include "host.h"
+#include "install-config.h"
+#include "libvirt.h"
+#include "output.h"
+#include "proxmox.h"
+#include "sysfs.h"
+#include "util.h"
+
+static const char *arg_mapping = "egpu";
+static const char *arg_gpu = NULL;
+static const char *arg_node = NULL;
+
+/* Whether the function has a ROM BAR: the kernel's rom attribute, or a display function (whose
+ * ROM the kernel may show only once it was enabled). */
+static bool function_has_rom(const PciFunction *f) {
+        _cleanup_free_ char *p = path_join(f->syspath, "rom");
+        return (p && access(p, F_OK) >= 0) || pci_function_is_display(f);
+}
+
+static bool vmid_valid(const char *s) {
+        uint32_t v;
+        return safe_atou32(s, 10, &v) >= 0 && v >= 100 && v <= 999999999 && s[0] != '0';
+}
+
+/* Prints a command line, each argument made printable. */
+static void print_argv(const char *prefix, char *const argv[]) {
+        fputs(prefix, stdout);
+        for (char *const *a = argv; *a; a++) {
+                char *p = printable(*a);
+                printf("%s%s", a == argv ? "" : " ", p);
+                printable_free(p);
+        }
+        fputc('\n', stdout);
+}
+
+static int run_or_show(char *const argv[]) {
+        int status = 0, r;
+
+        print_argv(arg_global.dry_run ? "would run: " : "running: ", argv);
+        if (arg_global.dry_run)
+                return 0;
+        r = proxmox_run(argv, NULL, &status);
+        if (r == -EPROTO) {
+                log_error("%s exited with status %d", argv[0], status);
+                return r;
+        }
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to run %s: %m", argv[0]);
+        }
+        return r;
+}
+
+/* Loads the host and picks the eGPU: --gpu BDF, else the only enrolled eGPU that is connected. */
+static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(egpu_list_done) EgpuList sel = {};
+        Enrolled enrolled = {};
+        Egpu *found = NULL;
+        int r;
+
+        r = host_load(udev, &h);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the devices from sysfs: %m");
+                return r;
+        }
+        if (arg_gpu) {
+                FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                        if (streq((*e)->gpu->bdf, arg_gpu))
+                                found = *e;
+                if (!found) {
+                        log_error("No eGPU at %s (egpuctl status lists them)", arg_gpu);
+                        return -ENODEV;
+                }
+        } else {
+                r = enrolled_load_verbose(&enrolled, NULL);
+                if (r < 0)
+                        return r;
+                r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
+                enrollments_free(enrolled.list, enrolled.n);
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("Failed to select the enrolled eGPUs: %m");
+                        return r;
+                }
+                if (sel.n_egpus != 1) {
+                        log_error(sel.n_egpus == 0 ? "No enrolled eGPU is connected (egpuctl enroll, then plug it in)"
+                                                   : "Several enrolled eGPUs are connected; choose one with --gpu BDF");
+                        return -ENODEV;
+                }
+                found = sel.egpus[0];
+        }
+        *ret = found;
+        *ret_host = TAKE_PTR(h);
+        return 0;
+}
+
+static int node_name(char **ret) {
+        char *s;
+
+        if (arg_node) {
+                s = strdup(arg_node);
+                if (!s)
+                        return -ENOMEM;
+                *ret = s;
+                return 0;
+        }
+        return proxmox_node_name(ret);
+}
+
+/* Creates mapping arg_mapping with the entry for this node, or replaces this node's entry. */
+static int ensure_mapping(const PciMapEntry *want, const char *description, bool *ret_changed) {
+        _cleanup_(pci_mapping_done) PciMapping m = {};
+        _cleanup_free_ char *want_s = NULL, *path = NULL;
+        _cleanup_strv_free_ char **args = NULL;
+        bool same = false;
+        int r;
+
+        *ret_changed = false;
+        r = pci_map_entry_format(want, &want_s);
+        if (r < 0)
+                return r;
+        r = proxmox_mapping_get(arg_mapping, &m);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the PCI mapping %s through pvesh: %m", arg_mapping);
+                return r;
+        }
+        if (r == 0) {
+                *ret_changed = true;
+                return run_or_show((char *[]) { (char *) "pvesh", (char *) "create", (char *) "/cluster/mapping/pci",
+                                                (char *) "--id", (char *) arg_mapping, (char *) "--map", want_s,
+                                                (char *) "--description", (char *) description, NULL });
+        }
+
+        /* Keep the other nodes' entries; replace this node's. */
+        if ((r = strv_extend(&args, "pvesh")) < 0 || (r = strv_extend(&args, "set")) < 0)
+                return r;
+        if (asprintf(&path, "/cluster/mapping/pci/%s", arg_mapping) < 0 || (r = strv_extend(&args, path)) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(s, m.map) {
+                _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 };
+
+                if (pci_map_entry_parse(*s, &e) >= 0 && streq(e.node, want->node)) {
+                        if (pci_map_entry_equal(&e, want))
+                                same = true;
+                        continue;
+                }
+                if ((r = strv_extend(&args, "--map")) < 0 || (r = strv_extend(&args, *s)) < 0)
+                        return r;
+        }
+        if (same) {
+                printf("PCI mapping %s already maps %s on node %s.\n", arg_mapping, want->path, want->node);
+                return 0;
+        }
+        if ((r = strv_extend(&args, "--map")) < 0 || (r = strv_extend(&args, want_s)) < 0)
+                return r;
+        if (m.digest && ((r = strv_extend(&args, "--digest")) < 0 || (r = strv_extend(&args, m.digest)) < 0))
+                return r;
+        *ret_changed = true;
+        return run_or_show(args);
+}
+
+static int vm_config_load(const char *vmid, VmConfig *ret) {
+        _cleanup_free_ char *out = NULL;
+        int r;
+
+        r = proxmox_run((char *[]) { (char *) "qm", (char *) "config", (char *) vmid, NULL }, &out, NULL);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the configuration of VM %s (qm config): %m", vmid);
+                return r;
+        }
+        r = vm_config_parse(out, ret);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to parse the configuration of VM %s: %m", vmid);
+        }
+        return r;
+}
+
+static int vm_attach(const char *vmid) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(pci_map_entry_done) PciMapEntry want = { .iommugroup = -1 };
+        _cleanup_(vm_config_done) VmConfig cfg = {};
+        _cleanup_strv_free_ char **args = NULL, **deletes = NULL;
+        _cleanup_free_ char *node = NULL, *description = NULL, *hostpci_value = NULL, *hook = NULL,
+                            *delete_arg = NULL;
+        Egpu *e = NULL;
+        bool mapping_changed = false;
+        int index = -1, r;
+        const char *v;
+
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return EXIT_PROBLEM;
+        }
+        if (load_egpu(udev, &h, &e) < 0)
+                return EXIT_PROBLEM;
+        if (!e->groups_viable)
+                log_warning("The IOMMU groups of eGPU %s are not viable: the VM will not start until they are "
+                            "(egpuctl status)",
+                            e->gpu->bdf);
+        r = node_name(&node);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to get the node name: %m");
+                return EXIT_PROBLEM;
+        }
+        r = pci_map_entry_for_egpu(e, node, &want);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to describe the eGPU: %m");
+                return EXIT_PROBLEM;
+        }
+        if (asprintf(&description, "eGPU %04x:%04x behind Thunderbolt (egpuctl; the hookscript follows bus changes)",
+                     e->gpu->vendor, e->gpu->device) < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+        if (ensure_mapping(&want, description, &mapping_changed) < 0)
+                return EXIT_PROBLEM;
+
+        if (vm_config_load(vmid, &cfg) < 0)
+                return EXIT_PROBLEM;
+
+        /* The hostpciN to use: the one that points at the eGPU already, else the first free one. Any
+         * other entry for the eGPU's functions goes (the mapping covers them all). */
+        for (int i = 0; i < PROXMOX_MAX_HOSTPCI; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "hostpci%d", i);
+                v = vm_config_get(&cfg, key);
+                if (!v || !hostpci_refers_to(v, arg_mapping, e))
+                        continue;
+                if (index < 0)
+                        index = i;
+                else if ((r = strv_extend(&deletes, key)) < 0)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+        }
+        for (int i = 0; index < 0 && i < PROXMOX_MAX_HOSTPCI; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "hostpci%d", i);
+                if (!vm_config_get(&cfg, key))
+                        index = i;
+        }
+        if (index < 0) {
+                log_error("VM %s uses all %d hostpci slots", vmid, PROXMOX_MAX_HOSTPCI);
+                return EXIT_PROBLEM;
+        }
+
+        /* pcie=1 (q35); qemu-server applies rombar to function 0 only, the other functions of the slot
+         * show no ROM unless they have a ROM BAR. */
+        if (asprintf(&hostpci_value, "mapping=%s,pcie=1%s", arg_mapping,
+                     function_has_rom(e->functions[0]) ? "" : ",rombar=0") < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+
+        r = strv_extend(&args, "qm");
+        if (r >= 0)
+                r = strv_extend(&args, "set");
+        if (r >= 0)
+                r = strv_extend(&args, vmid);
+        {
+                char key[32];
+
+                snprintf(key, sizeof(key), "--hostpci%d", index);
+                snprintf(key + 2, sizeof(key) - 2, "hostpci%d", index);
+                v = vm_config_get(&cfg, key + 2);
+                if (r >= 0 && !streq_ptr(v, hostpci_value)) {
+                        r = strv_extend(&args, key);
+                        if (r >= 0)
+                                r = strv_extend(&args, hostpci_value);
+                }
+        }
+        v = vm_config_get(&cfg, "machine");
+        if (r >= 0 && (!v || !strstr(v, "q35"))) {
+                r = strv_extend(&args, "--machine");
+                if (r >= 0)
+                        r = strv_extend(&args, "q35");
+        }
+        v = vm_config_get(&cfg, "cpu");
+        if (r >= 0 && (!v || !(streq(v, "host") || strneq(v, "host,", 5) || strstr(v, "cputype=host")))) {
+                r = strv_extend(&args, "--cpu");
+                if (r >= 0)
+                        r = strv_extend(&args, "host");
+        }
+        /* The hookscript, when egpuctl install put it in place and the VM has none of its own. */
+        hook = path_under_root(arg_global.root, INSTALL_HOOK_SNIPPET_PATH);
+        v = vm_config_get(&cfg, "hookscript");
+        if (r >= 0 && hook && access(hook, F_OK) >= 0) {
+                if (!v) {
+                        r = strv_extend(&args, "--hookscript");
+                        if (r >= 0)
+                                r = strv_extend(&args, PROXMOX_HOOK_VOLUME);
+                } else if (!streq(v, PROXMOX_HOOK_VOLUME))
+                        log_warning("VM %s has the hookscript %s; add 'egpuctl vm hook VMID PHASE' to it, or the "
+                                    "mapping will not follow the eGPU when its bus number changes",
+                                    vmid, v);
+        } else if (r >= 0 && !streq_ptr(v, PROXMOX_HOOK_VOLUME))
+                log_warning("No hookscript snippet (%s): run egpuctl install, then qm set %s --hookscript %s",
+                            INSTALL_HOOK_SNIPPET_PATH, vmid, PROXMOX_HOOK_VOLUME);
+        if (r >= 0 && deletes) {
+                size_t len = 1;
+                STRV_FOREACH(d, deletes)
+                        len += strlen(*d) + 1;
+                delete_arg = calloc(1, len);
+                if (!delete_arg)
+                        r = -ENOMEM;
+                STRV_FOREACH(d, deletes)
+                        if (delete_arg) {
+                                if (*delete_arg)
+                                        strcat(delete_arg, ",");
+                                strcat(delete_arg, *d);
+                        }
+                if (r >= 0)
+                        r = strv_extend(&args, "--delete");
+                if (r >= 0)
+                        r = strv_extend(&args, delete_arg);
+        }
+        if (r < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+
+        if (strv_length(args) == 3) {
+                printf("VM %s already uses mapping %s (hostpci%d).\n", vmid, arg_mapping, index);
+                if (!mapping_changed)
+                        printf("Nothing to change.\n");
+                return EXIT_OK;
+        }
+        return run_or_show(args) < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
+/* The hookscript's pre-start: attach the eGPU, then point the VM's egpuctl mappings at where it is now. */
+static int vm_hook_pre_start(const char *vmid) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(vm_config_done) VmConfig cfg = {};
+        _cleanup_free_ char *node = NULL;
+        int r, failed = 0;
+
+        /* Authorize and bind every connected enrolled eGPU, as egpuctl attach does. */
+        {
+                char *attach_argv[] = { (char *) "attach", NULL };
+                int saved_optind = optind;
+
+                optind = 0;
+                r = verb_attach(1, attach_argv);
+                optind = saved_optind;
+                if (r != EXIT_OK) {
+                        log_error("VM %s: attaching the eGPU failed; the VM is not started", vmid);
+                        return EXIT_PROBLEM;
+                }
+        }
+
+        if (vm_config_load(vmid, &cfg) < 0)
+                return EXIT_PROBLEM;
+        r = node_name(&node);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to get the node name: %m");
+                return EXIT_PROBLEM;
+        }
+        udev = udev_new();
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return EXIT_PROBLEM;
+        }
+        r = host_load(udev, &h);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the devices from sysfs: %m");
+                return EXIT_PROBLEM;
+        }
+
+        for (int i = 0; i < PROXMOX_MAX_HOSTPCI; i++) {
+                _cleanup_(prop_string_done) PropString p = {};
+                _cleanup_(pci_mapping_done) PciMapping m = {};
+                _cleanup_strv_free_ char **args = NULL;
+                _cleanup_free_ char *path = NULL, *entry_s = NULL;
+                char key[32];
+                const char *v, *name;
+                bool changed = false, mine = false;
+
+                snprintf(key, sizeof(key), "hostpci%d", i);
+                v = vm_config_get(&cfg, key);
+                if (!v || prop_string_parse(v, "host", &p) < 0 || !(name = prop_string_get(&p, "mapping")))
+                        continue;
+                r = proxmox_mapping_get(name, &m);
+                if (r <= 0) {
+                        if (r < 0) {
+                                errno_set(r);
+                                log_error("Failed to read PCI mapping %s: %m", name);
+                                failed++;
+                        }
+                        continue;
+                }
+                if (asprintf(&path, "/cluster/mapping/pci/%s", name) < 0 || strv_extend(&args, "pvesh") < 0 ||
+                    strv_extend(&args, "set") < 0 || strv_extend(&args, path) < 0)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+
+                STRV_FOREACH(s, m.map) {
+                        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, now = { .iommugroup = -1 };
+                        const Egpu *match = NULL;
+                        unsigned n_match = 0;
+
+                        r = strv_extend(&args, "--map");
+                        if (r < 0)
+                                return log_error("Out of memory"), EXIT_PROBLEM;
+                        if (pci_map_entry_parse(*s, &e) < 0 || !streq(e.node, node) || !e.id) {
+                                if (strv_extend(&args, *s) < 0)
+                                        return log_error("Out of memory"), EXIT_PROBLEM;
+                                continue;
+                        }
+                        /* The eGPU with the entry's ids (function 0, and subsystem ids when recorded). Only
+                         * eGPUs are candidates, never an internal device. */
+                        FOREACH_ARRAY(x, h->egpus, h->n_egpus) {
+                                char id[10], sub[10];
+                                const PciFunction *f0 = (*x)->functions[0];
+
+                                snprintf(id, sizeof(id), "%04x:%04x", f0->vendor, f0->device);
+                                snprintf(sub, sizeof(sub), "%04x:%04x", f0->subsystem_vendor, f0->subsystem_device);
+                                if (strcasecmp(id, e.id) == 0 && (!e.subsystem_id || strcasecmp(sub, e.subsystem_id) == 0)) {
+                                        match = *x;
+                                        n_match++;
+                                }
+                        }
+                        if (n_match == 0) {
+                                log_error("VM %s: mapping %s: no eGPU %s is connected on node %s", vmid, name, e.id, node);
+                                failed++;
+                        } else if (n_match > 1) {
+                                log_error("VM %s: mapping %s: several eGPUs %s are connected; not guessing", vmid,
+                                          name, e.id);
+                                failed++;
+                        } else if (pci_map_entry_for_egpu(match, node, &now) >= 0) {
+                                mine = true;
+                                if (!pci_map_entry_equal(&e, &now)) {
+                                        free(now.description);
+                                        now.description = TAKE_PTR(e.description);
+                                        if (pci_map_entry_format(&now, &entry_s) < 0)
+                                                return log_error("Out of memory"), EXIT_PROBLEM;
+                                        printf("VM %s: mapping %s on %s moves from %s (group %d) to %s (group %d)\n",
+                                               vmid, name, node, e.path, e.iommugroup, now.path, now.iommugroup);
+                                        changed = true;
+                                        if (strv_extend(&args, entry_s) < 0)
+                                                return log_error("Out of memory"), EXIT_PROBLEM;
+                                        entry_s = mfree(entry_s);
+                                        continue;
+                                }
+                        }
+                        if (strv_extend(&args, *s) < 0)
+                                return log_error("Out of memory"), EXIT_PROBLEM;
+                }
+                if (!mine || !changed)
+                        continue;
+                if (m.digest && (strv_extend(&args, "--digest") < 0 || strv_extend(&args, m.digest) < 0))
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                if (run_or_show(args) < 0)
+                        failed++;
+        }
+        return failed ? EXIT_PROBLEM : EXIT_OK;
+}
+
+static int vm_hook(const char *vmid, const char *phase) {
+        if (!vmid_valid(vmid))
+                return usage_error("vm", "'%s' is not a VM id", vmid);
+        if (streq(phase, "pre-start"))
+                return vm_hook_pre_start(vmid);
+        if (IN_SET(0, strcmp(phase, "post-start"), strcmp(phase, "pre-stop"), strcmp(phase, "post-stop")))
+                return EXIT_OK; /* nothing to do: detaching is the daemon's and egpuctl detach's */
+        log_warning("Unknown hookscript phase '%s', ignored", phase);
+        return EXIT_OK;
+}
+
+static int vm_xml(void) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(host_freep) Host *h = NULL;
+        Egpu *e = NULL;
+
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return EXIT_PROBLEM;
+        }
+        if (load_egpu(udev, &h, &e) < 0)
+                return EXIT_PROBLEM;
+        return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
 
 int verb_vm(int argc, char *argv[]) {
-        log_error("egpuctl vm is not implemented yet");
-        return EXIT_PROBLEM;
+        enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "mapping", required_argument, NULL, ARG_MAPPING },
+                { "gpu", required_argument, NULL, ARG_GPU },
+                { "node", required_argument, NULL, ARG_NODE },
+                {},
+        };
+        const char *cmd;
+        int c, r, n;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_MAPPING:
+                        /* pve-configid: a letter, then letters, digits, '-' and '_'. */
+                        if (!optarg[0] || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", optarg[0]) ||
+                            strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+                                    strlen(optarg) ||
+                            strlen(optarg) > 128)
+                                return usage_error("vm", "--mapping: '%s' is not a mapping id", optarg);
+                        arg_mapping = optarg;
+                        continue;
+                case ARG_GPU:
+                        arg_gpu = optarg;
+                        continue;
+                case ARG_NODE:
+                        arg_node = optarg;
+                        continue;
+                }
+                r = verb_common_option("vm", c);
+                if (r != 0)
+                        return r < 0 ? EXIT_OK : r;
+        }
+        r = verb_check_args("vm", argc, argv, optind);
+        if (r != 0)
+                return r;
+        cmd = argv[optind];
+        n = argc - optind - 1;
+        if (streq(cmd, "attach")) {
+                if (n != 1)
+                        return usage_error("vm", "usage: egpuctl vm attach VMID [--mapping NAME] [--gpu BDF]");
+                if (!vmid_valid(argv[optind + 1]))
+                        return usage_error("vm", "'%s' is not a VM id", argv[optind + 1]);
+                return vm_attach(argv[optind + 1]);
+        }
+        if (streq(cmd, "hook")) {
+                if (n != 2)
+                        return usage_error("vm", "usage: egpuctl vm hook VMID PHASE");
+                return vm_hook(argv[optind + 1], argv[optind + 2]);
+        }
+        if (streq(cmd, "xml")) {
+                if (n != 0)
+                        return usage_error("vm", "usage: egpuctl vm xml [--gpu BDF]");
+                return vm_xml();
+        }
+        return usage_error("vm", "unknown command '%s'; usage: egpuctl vm attach|hook|xml", cmd);
 }
 
 bool invoked_as_hookscript(const char *argv0) {
-        return false;
+        return argv0 && streq(path_basename(argv0), "egpuctl-hook");
 }
 
+/* Proxmox runs a hookscript as "SCRIPT VMID PHASE". */
 int verb_vm_hookscript(int argc, char *argv[]) {
-        return EXIT_PROBLEM;
+        if (argc != 3)
+                return usage_error("vm", "as a hookscript: egpuctl-hook VMID PHASE");
+        return vm_hook(argv[1], argv[2]);
 }

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "egpu.h"
+#include "macro.h"
+
+/* Proxmox VE: VM configs (qm config), property strings, and cluster PCI resource mappings
+ * (/etc/pve/mapping/pci.cfg, API /cluster/mapping/pci), used through qm and pvesh run with an
+ * argument vector (spawn-util), never a shell.
+ *
+ * A mapping of egpuctl's maps the eGPU's whole slot: path is "0000:30:00" (no function), so qemu-server
+ * passes every function as one multifunction device; id, subsystem-id and iommugroup are those of
+ * function 0, as qemu-server checks them. One map entry per node: a VM can start on whichever node has
+ * the eGPU. */
+
+#define PROXMOX_MAX_HOSTPCI 16
+#define PROXMOX_HOOK_VOLUME "local:snippets/egpuctl-hook"
+
+/* "key=value,key=value", a first element without '=' being the value of default_key. */
+typedef struct PropString {
+        char **keys;
+        char **values;
+        size_t n;
+} PropString;
+
+void prop_string_done(PropString *p);
+int prop_string_parse(const char *s, const char *default_key, PropString *ret);
+const char *prop_string_get(const PropString *p, const char *key) _pure_;
+
+/* The current section of `qm config` output (or a VM's .conf): "key: value" lines, up to the first
+ * snapshot section ("[name]"). Comment lines ('#') are skipped. */
+typedef struct VmConfig {
+        char **keys;
+        char **values;
+        size_t n;
+} VmConfig;
+
+void vm_config_done(VmConfig *c);
+int vm_config_parse(const char *text, VmConfig *ret);
+const char *vm_config_get(const VmConfig *c, const char *key) _pure_;
+
+/* One element of a mapping's map list. */
+typedef struct PciMapEntry {
+        char *node;
+        char *path;
+        char *id;           /* "1002:687f" */
+        char *subsystem_id; /* NULL when absent */
+        int iommugroup;     /* -1 when absent */
+        char *description;
+} PciMapEntry;
+
+void pci_map_entry_done(PciMapEntry *e);
+int pci_map_entry_parse(const char *s, PciMapEntry *ret);
+/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id. */
+int pci_map_entry_format(const PciMapEntry *e, char **ret);
+/* The entry for the eGPU's slot on node. */
+int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);
+/* Whether the entry describes the same device at the same place (path, ids, group). */
+bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) _pure_;
+
+/* Whether a VM's hostpci value points at the eGPU: mapping=name, or host= one of its functions or its
+ * slot ("30:00.0", "0000:30:00", "0000:30:00.1;..."). */
+bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e);
+
+/* This host's Proxmox node name: the host name up to the first dot. */
+int proxmox_node_name(char **ret);
+
+/* A mapping read through pvesh. */
+typedef struct PciMapping {
+        char *id;
+        char *description;
+        char *digest;
+        char **map; /* the map property strings */
+} PciMapping;
+
+void pci_mapping_done(PciMapping *m);
+/* Parses the JSON of `pvesh get /cluster/mapping/pci/ID --output-format json`. */
+int pci_mapping_from_json(const char *json, PciMapping *ret);
+
+/* Runs pvesh/qm: argv as given; *ret_stdout when non-NULL. A non-zero exit is -EPROTO (status in
+ * *ret_status when non-NULL). */
+int proxmox_run(char *const argv[], char **ret_stdout, int *ret_status);
+/* Reads mapping id: 1 and *ret when it exists, 0 when not. */
+int proxmox_mapping_get(const char *id, PciMapping *ret);
