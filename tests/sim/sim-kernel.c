@@ -541,13 +541,19 @@ static bool has_devtype(const char *rel, const char *devtype) {
         return streq0(t, devtype);
 }
 
+/* umockdev links Thunderbolt devices from /sys/bus/thunderbolt/devices (older versions: /sys/class) */
 static char *tb_find(const char *name) {
-        g_autofree char *p = g_build_filename(sim->sys, "class/thunderbolt", name, NULL);
-        g_autofree char *real = realpath(p, NULL), *sysreal = realpath(sim->sys, NULL);
+        g_autofree char *sysreal = realpath(sim->sys, NULL);
 
-        if (!real || !sysreal || !g_str_has_prefix(real, sysreal))
-                return NULL;
-        return g_strdup(real + strlen(sysreal) + 1);
+        for (const char *const *d = (const char *const[]) { "bus/thunderbolt/devices", "class/thunderbolt", NULL }; *d;
+             d++) {
+                g_autofree char *p = g_build_filename(sim->sys, *d, name, NULL);
+                g_autofree char *real = realpath(p, NULL);
+
+                if (real && sysreal && g_str_has_prefix(real, sysreal) && real[strlen(sysreal)] == '/')
+                        return g_strdup(real + strlen(sysreal) + 1);
+        }
+        return NULL;
 }
 
 static char *tb_domain_of(const char *rel) {
@@ -865,26 +871,6 @@ static void tb_unplug(const char *rel) {
         remove_subtree(rel);
 }
 
-/* umockdev links Thunderbolt devices only from /sys/class/thunderbolt; the kernel has them on the bus */
-void sim_thunderbolt_bus_links(void) {
-        g_autofree char *cdir = sys_path("class/thunderbolt"), *bdir = sys_path("bus/thunderbolt/devices");
-        g_autoptr(GDir) d = g_dir_open(cdir, 0, NULL);
-        const char *name;
-
-        if (!d)
-                return;
-        (void) g_mkdir_with_parents(bdir, 0755);
-        while ((name = g_dir_read_name(d))) {
-                g_autofree char *rel = tb_find(name), *lnk = NULL, *target = NULL;
-
-                if (!rel || !is_dev(rel))
-                        continue;
-                lnk = g_build_filename(bdir, name, NULL);
-                target = g_strconcat("../../../", rel, NULL);
-                (void) symlink(target, lnk);
-        }
-}
-
 int sim_unplug(const char *tbname) {
         g_autofree char *rel = tb_find(tbname);
 
@@ -913,13 +899,6 @@ int sim_plug(const char *tbname) {
                 const char *para = g_ptr_array_index(paras, i);
                 g_autofree char *devrel = paragraph_devrel(para), *def = g_strconcat(para, "\n\n", NULL);
 
-                /* on the bus before "add" goes out */
-                if (strstr(para, "\nE: SUBSYSTEM=thunderbolt\n")) {
-                        g_autofree char *base = g_path_get_basename(devrel);
-                        g_autofree char *lnk = g_build_filename(sim->sys, "bus/thunderbolt/devices", base, NULL);
-                        g_autofree char *target = g_strconcat("../../../", devrel, NULL);
-                        (void) symlink(target, lnk);
-                }
                 if (!umockdev_testbed_add_from_string(sim->testbed, def, NULL))
                         return -EINVAL;
         }
@@ -1225,7 +1204,7 @@ void sim_startup_consistency(void) {
         GHashTableIter i;
         PciDev *d;
 
-        sim_thunderbolt_bus_links();
+
         g_hash_table_iter_init(&i, sim->pci);
         while (g_hash_table_iter_next(&i, NULL, (gpointer *) &d)) {
                 g_autofree char *drv = driver_of(d), *group = group_of(d);
