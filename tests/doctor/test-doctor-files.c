@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "doctor-files.h"
+#include "usb-enclosures.h"
+#include "util.h"
+#include "vendor-reset-ids.h"
+
+static void test_resource(void **state) {
+        _cleanup_free_ PciResource *r = NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+
+        assert_int_equal(pci_resource_parse("0x0000000000000000 0x00000001ffffffff 0x000000000014220c\n"
+                                            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                                            "0x0000000060000000 0x00000000601fffff 0x000000000014220c\n"
+                                            "junk\n0x1 0x2 0x3\n",
+                                            &r, &n),
+                         0);
+        assert_int_equal(n, 3);
+        assert_true(pci_resource_unassigned(&r[0]));
+        assert_false(pci_resource_unassigned(&r[1])); /* no flags: no BAR there */
+        assert_false(pci_resource_unassigned(&r[2]));
+        assert_true(pci_resource_size(&r[0]) == UINT64_C(8) << 30);
+        s = format_bytes(pci_resource_size(&r[0]));
+        assert_string_equal(s, "8 GiB");
+}
+
+static void test_speed_efivar(void **state) {
+        unsigned v;
+
+        assert_int_equal(pcie_speed_parse("8.0 GT/s PCIe", &v), 0);
+        assert_int_equal(v, 8000);
+        assert_int_equal(pcie_speed_parse("2.5 GT/s", &v), 0);
+        assert_int_equal(v, 2500);
+        assert_int_equal(pcie_speed_parse("Unknown", &v), -EINVAL);
+        assert_int_equal(pcie_speed_parse("", &v), -EINVAL);
+        assert_int_equal(efivar_bool_parse("\x06\0\0\0\x01", 5), 1);
+        assert_int_equal(efivar_bool_parse("\x06\0\0\0\0", 5), 0);
+        assert_int_equal(efivar_bool_parse("\x06\0\0\0", 4), -EINVAL);
+}
+
+static void test_interfaces(void **state) {
+        _cleanup_(net_config_done) NetConfig c = {};
+
+        assert_int_equal(net_config_parse(&c, "/etc/network/interfaces",
+                                          "auto lo\niface lo inet loopback\n\n"
+                                          "iface enp86s0 inet manual\n"
+                                          "# bridge-ports commented\n"
+                                          "auto vmbr0\niface vmbr0 inet static\n  address 192.168.6.69/22\n"
+                                          "  bridge-ports enp86s0 eth9\n  bridge-stp off\n"
+                                          "iface bond0 inet manual\n  bond-slaves none\n"
+                                          "source /etc/network/interfaces.d/*\n"),
+                         0);
+        assert_true(net_config_name_is_virtual(&c, "vmbr0"));
+        assert_true(net_config_name_is_virtual(&c, "lo"));
+        assert_false(net_config_name_is_virtual(&c, "enp86s0"));
+        assert_string_equal(c.sources[0], "/etc/network/interfaces.d/*");
+        /* lo (auto), lo (iface), enp86s0, vmbr0 (auto), vmbr0, enp86s0 and eth9 (bridge-ports), bond0 */
+        assert_int_equal(c.n_refs, 8);
+        assert_string_equal(c.refs[5].name, "enp86s0");
+        assert_string_equal(c.refs[5].how, "bridge-ports");
+        assert_int_equal(c.refs[5].line, 9);
+}
+
+static void test_pins(void **state) {
+        _cleanup_(nic_pins_done) NicPins p = {};
+        const NicPin *pin;
+
+        assert_int_equal(nic_pins_parse_link(&p, "/etc/systemd/network/10-lan0.link",
+                                             "[Match]\nMACAddress=88:AE:DD:72:13:25\n\n[Link]\nName=lan0\n"),
+                         0);
+        assert_int_equal(nic_pins_parse_udev_rules(&p, "/etc/udev/rules.d/10-stable-nic.rules",
+                                                   "# x\nSUBSYSTEM==\"net\", ACTION==\"add\", "
+                                                   "ATTR{address}==\"aa:bb:cc:dd:ee:ff\", NAME=\"wan0\"\n"
+                                                   "ATTR{address}==\"11:22:33:44:55:66\", NAME==\"x\"\n"),
+                         0);
+        assert_int_equal(p.n_pins, 2);
+        pin = nic_pins_find_mac(&p, "88:ae:dd:72:13:25");
+        assert_non_null(pin);
+        assert_string_equal(pin->name, "lan0");
+        assert_string_equal(nic_pins_find_name(&p, "wan0")->mac, "aa:bb:cc:dd:ee:ff");
+        assert_null(nic_pins_find_mac(&p, "11:22:33:44:55:66")); /* NAME== matches, it does not assign */
+}
+
+static void test_nic_names(void **state) {
+        unsigned bus;
+
+        assert_int_equal(nic_name_pci_bus("enp88s0", &bus), 0);
+        assert_int_equal(bus, 88);
+        assert_int_equal(nic_name_pci_bus("enP1p3s0f1", &bus), 0);
+        assert_int_equal(bus, 3);
+        assert_int_equal(nic_name_pci_bus("eno1", &bus), -EINVAL);
+        assert_int_equal(nic_name_pci_bus("lan0", &bus), -EINVAL);
+        assert_true(nic_names_differ_in_bus("enp86s0", "enp88s0"));
+        assert_false(nic_names_differ_in_bus("enp86s0", "enp86s0"));
+        assert_false(nic_names_differ_in_bus("enp86s0", "enp88s0f1"));
+}
+
+static void test_unit_list(void **state) {
+        _cleanup_strv_free_ char **l = NULL, **m = NULL;
+
+        assert_int_equal(unit_file_get_list("[Unit]\nAfter=a.service b.service\n# After=c\nAfter=d\n"
+                                            "[Service]\nAfter=x\n[Unit]\nAfter=\nAfter=pve-guests.service\n",
+                                            "Unit", "After", &l),
+                         0);
+        assert_int_equal(strv_length(l), 1);
+        assert_string_equal(l[0], "pve-guests.service");
+        assert_int_equal(unit_file_get_list("", "Unit", "After", &m), 0);
+        assert_int_equal(strv_length(m), 0);
+}
+
+static void test_pve(void **state) {
+        _cleanup_(pve_vm_done) PveVm vm = {};
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ char *fixed = NULL;
+
+        assert_int_equal(pve_vm_parse(&vm, "name: ollama\nhostpci0: 0000:30:00.0,pcie=1,rombar=1\n"
+                                           "hostpci1: host=30:00,x-vga=1\nhostpci2: mapping=egpu\n"
+                                           "machine: pc-q35-9.0\n[snap1]\nmachine: pc\nhostpci3: 1:0.0\n"),
+                         0);
+        assert_string_equal(vm.name, "ollama");
+        assert_true(pve_machine_is_q35(vm.machine));
+        assert_int_equal(vm.n_hostpci, 3);
+        assert_int_equal(vm.hostpci[0].pcie, 1);
+        assert_int_equal(vm.hostpci[0].rombar, 1);
+        assert_string_equal(vm.hostpci[1].hosts[0], "0000:30:00");
+        assert_int_equal(vm.hostpci[1].rombar, -1);
+        assert_string_equal(vm.hostpci[2].mapping, "egpu");
+        assert_true(pve_host_matches("0000:30:00", "0000:30:00.1"));
+        assert_false(pve_host_matches("0000:30:00", "0000:30:000.1"));
+        assert_true(pve_host_matches("0000:30:00.1", "0000:30:00.1"));
+        assert_false(pve_machine_is_q35(NULL));
+        assert_false(pve_machine_is_q35("pc-i440fx-9.0"));
+        fixed = pve_hostpci_with("0000:30:00.1,rombar=1,x-vga=1", 1, 0);
+        assert_string_equal(fixed, "0000:30:00.1,x-vga=1,pcie=1,rombar=0");
+        assert_int_equal(pve_mapping_paths("other\n\tmap path=0000:01:00.0\negpu\n\tdescription x\n"
+                                           "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n",
+                                           "egpu", &paths),
+                         0);
+        assert_int_equal(strv_length(paths), 2);
+        assert_string_equal(paths[1], "0000:30:00.1");
+        assert_int_equal(pve_mapping_paths("egpu\n", "nope", &paths), -ENOENT);
+}
+
+static void test_tables(void **state) {
+        assert_true(vendor_reset_supports(0x1002, 0x687f));
+        assert_string_equal(vendor_reset_family(0x1002, 0x687f), "Vega 10");
+        assert_true(vendor_reset_supports(0x1002, 0x731f));
+        assert_false(vendor_reset_supports(0x1002, 0x744c)); /* Navi 31: not in vendor-reset */
+        assert_false(vendor_reset_supports(0x10de, 0x687f));
+        assert_non_null(egpu_enclosure_by_usb(0x1edb, 0xbe55));
+        assert_null(egpu_enclosure_by_usb(0x1edb, 0x0001));
+        assert_non_null(egpu_enclosure_by_tb(0x4, 0xa153));
+        assert_true(egpu_name_hint("Razer Core X eGPU"));
+        assert_true(egpu_name_hint("EGPU"));
+        assert_false(egpu_name_hint("Dock"));
+        assert_false(egpu_name_hint(NULL));
+}
+
+static void test_check_builder(void **state) {
+        _cleanup_(check_list_done) CheckList l = {};
+        Check *c;
+
+        c = check_list_begin(&l, "x");
+        assert_non_null(c);
+        assert_int_equal(check_problem(c, CHECK_WARN, "a %s", "one\nline"), 0);
+        assert_int_equal(check_problem(c, CHECK_FAIL, "b"), 0);
+        assert_int_equal(check_fix(c, "cmd 1"), 0);
+        assert_int_equal(check_fix(c, "cmd 2"), 0);
+        assert_int_equal(check_fix(c, "cmd 1"), 0); /* given once */
+        assert_int_equal(check_finish(c, CHECK_OK, "fine"), 0);
+        assert_int_equal(c->status, CHECK_FAIL);
+        assert_string_equal(c->summary, "a one line; b");
+        assert_string_equal(c->fix, "cmd 1\ncmd 2");
+
+        c = check_list_begin(&l, "y");
+        assert_int_equal(check_fix(c, "unused"), 0);
+        assert_int_equal(check_finish(c, CHECK_SKIP, "n/a %d", 1), 0);
+        assert_int_equal(c->status, CHECK_SKIP);
+        assert_null(c->fix);
+        assert_non_null(check_list_add(&l, "z", CHECK_WARN, "w"));
+        assert_int_equal(checks_result(l.checks, l.n_checks), CHECK_FAIL);
+        assert_int_equal(checks_result(l.checks + 1, 1), CHECK_OK);
+        assert_int_equal(checks_result(l.checks + 1, 2), CHECK_WARN);
+        assert_string_equal(check_status_to_string(CHECK_SKIP), "skip");
+        assert_int_equal(check_status_from_string("warn"), CHECK_WARN);
+        assert_true(check_status_from_string("bad") < 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_resource),   cmocka_unit_test(test_speed_efivar), cmocka_unit_test(test_interfaces),
+                cmocka_unit_test(test_pins),       cmocka_unit_test(test_nic_names),    cmocka_unit_test(test_unit_list),
+                cmocka_unit_test(test_pve),        cmocka_unit_test(test_tables),       cmocka_unit_test(test_check_builder),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
