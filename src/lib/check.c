@@ -86,6 +86,14 @@ int strextendf(char **s, const char *fmt, ...) {
         return r;
 }
 
+/* A summary is one line, whatever a device's name holds: line breaks become spaces. (Other control
+ * characters stay; the output escapes them.) */
+static void one_line(char *s) {
+        for (; s && *s; s++)
+                if (*s == '\n' || *s == '\r')
+                        *s = ' ';
+}
+
 Check *check_list_begin(CheckList *l, const char *id) {
         Check *t;
         char *i;
@@ -115,6 +123,7 @@ Check *check_list_add(CheckList *l, const char *id, CheckStatus status, const ch
         va_start(ap, fmt);
         r = vstrextendf(&c->summary, fmt, ap);
         va_end(ap);
+        one_line(c->summary);
         return r < 0 ? NULL : c;
 }
 
@@ -131,6 +140,7 @@ int check_problem(Check *c, CheckStatus status, const char *fmt, ...) {
         va_start(ap, fmt);
         r = vstrextendf(&c->summary, fmt, ap);
         va_end(ap);
+        one_line(c->summary);
         c->status = MAX(c->status, status);
         return r;
 }
@@ -188,5 +198,6 @@ int check_finish(Check *c, CheckStatus status_if_no_problem, const char *fmt, ..
         va_start(ap, fmt);
         r = vstrextendf(&c->summary, fmt, ap);
         va_end(ap);
+        one_line(c->summary);
         return r;
 }

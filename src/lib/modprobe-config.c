@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
+#include <fnmatch.h>
 
 #include "modprobe-config.h"
 #include "util.h"
@@ -377,12 +378,21 @@ finish:
         return r;
 }
 
-const ModprobeEntry *modprobe_find_softdep(const ModprobeConfig *c, const char *module) {
-        /* kmod_module_get_softdeps() stops at the first softdep line whose name matches. */
+/* The first entry of the command whose module pattern matches module: kmod matches softdep and install
+ * lines with fnmatch() and uses only the first ("as modprobe from module-init-tools does"). */
+static const ModprobeEntry *find_first_match(const ModprobeConfig *c, ModprobeCommand cmd, const char *module) {
+        _cleanup_free_ char *norm = modprobe_normalize(module);
+
+        if (!norm)
+                return NULL;
         FOREACH_ARRAY(e, c->entries, c->n_entries)
-                if (e->command == MODPROBE_SOFTDEP && modprobe_name_eq(e->module, module))
+                if (e->command == cmd && fnmatch(e->module, norm, 0) == 0)
                         return e;
         return NULL;
+}
+
+const ModprobeEntry *modprobe_find_softdep(const ModprobeConfig *c, const char *module) {
+        return find_first_match(c, MODPROBE_SOFTDEP, module);
 }
 
 bool modprobe_has_softdep_pre(const ModprobeConfig *c, const char *module, const char *dep) {
@@ -408,7 +418,7 @@ const ModprobeEntry *modprobe_find_blacklist(const ModprobeConfig *c, const char
 }
 
 const ModprobeEntry *modprobe_find_install(const ModprobeConfig *c, const char *module) {
-        return find_command(c, MODPROBE_INSTALL, module);
+        return find_first_match(c, MODPROBE_INSTALL, module);
 }
 
 const ModprobeEntry *modprobe_find_option(

@@ -56,11 +56,12 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
 int modprobe_config_load(ModprobeConfig *c, const char *root);
 
 /* Queries. */
-/* The softdep entry of module that kmod uses: the first one in file order (later ones are ignored). */
+/* The softdep entry of module that kmod uses: the first one in file order whose name (a glob) matches;
+ * later ones are ignored. NULL when none (also when out of memory). */
 const ModprobeEntry *modprobe_find_softdep(const ModprobeConfig *c, const char *module) _pure_;
 /* Whether "softdep module pre: ... dep ..." is configured, in the entry kmod uses. */
 bool modprobe_has_softdep_pre(const ModprobeConfig *c, const char *module, const char *dep) _pure_;
-/* Whether module is blacklisted, or has an install command that does not load it (e.g. /bin/false). */
+/* The blacklist entry of module; the install entry kmod uses for it (the first match, as for softdep). */
 const ModprobeEntry *modprobe_find_blacklist(const ModprobeConfig *c, const char *module) _pure_;
 const ModprobeEntry *modprobe_find_install(const ModprobeConfig *c, const char *module) _pure_;
 /* The value of option key of module: the last one set wins, as for the kernel's parameter parsing.
