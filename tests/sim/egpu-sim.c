@@ -425,12 +425,18 @@ static void usage(FILE *f) {
 }
 
 static int reexec_with_umockdev(char **argv) {
-        const char *orig = getenv("LD_PRELOAD");
+        const char *orig = getenv("LD_PRELOAD"), *asan = getenv("ASAN_OPTIONS");
         g_autofree char *pre = orig && *orig ? g_strconcat(UMOCKDEV_PRELOAD, ":", orig, NULL)
                                              : g_strdup(UMOCKDEV_PRELOAD);
 
         /* umockdev_testbed_uevent() resolves /sys paths with libudev in this process: it needs the testbed */
         g_setenv(ENV_ORIG_PRELOAD, orig ?: "", true);
+        /* a sanitizer runtime need not come first in the preload list (clang links it statically) */
+        if (!strstr(asan ?: "", "verify_asan_link_order")) {
+                g_autofree char *a = asan && *asan ? g_strconcat(asan, ":verify_asan_link_order=0", NULL)
+                                                   : g_strdup("verify_asan_link_order=0");
+                g_setenv("ASAN_OPTIONS", a, true);
+        }
         g_setenv("LD_PRELOAD", pre, true);
         g_setenv(ENV_REEXEC, "1", true);
         execv("/proc/self/exe", argv);
@@ -468,7 +474,7 @@ int main(int argc, char **argv) {
         sim->faults = g_ptr_array_new();
         sim->blocks = g_ptr_array_new();
         sim->vanish = g_ptr_array_new();
-        sim->dynids = g_ptr_array_new();
+        sim->dynids = g_ptr_array_new_with_free_func(sim_dynid_free);
         sim->pci = g_hash_table_new(g_str_hash, g_str_equal);
         sim->natural = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         sim->reset = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

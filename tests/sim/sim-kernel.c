@@ -193,6 +193,12 @@ bool sim_rule_matches(const Rule *r, const char *rel) {
         return fnmatch(r->glob, rel, 0) == 0;
 }
 
+void sim_dynid_free(gpointer p) {
+        DynId *id = p;
+        g_free(id->driver);
+        g_free(id);
+}
+
 /* ---------------------------------------------------------------- configuration */
 
 static unsigned parse_hex(const char *s) {
@@ -897,7 +903,7 @@ int sim_plug(const char *tbname) {
         paras = read_paragraphs(file);
         for (unsigned i = 0; i < paras->len; i++) {
                 const char *para = g_ptr_array_index(paras, i);
-                g_autofree char *devrel = paragraph_devrel(para), *def = g_strconcat(para, "\n\n", NULL);
+                g_autofree char *def = g_strconcat(para, "\n\n", NULL);
 
                 if (!umockdev_testbed_add_from_string(sim->testbed, def, NULL))
                         return -EINVAL;

@@ -185,27 +185,26 @@ static int do_enumerate(const char *subsystem, const char *property) {
 
 int main(int argc, char **argv) {
         const char *verb = argc > 1 ? argv[1] : "";
+        char *data = argc > 3 ? unescape(argv[3]) : NULL;
+        int r = 2;
 
         if (strcmp(verb, "write") == 0 && argc == 4)
-                return do_write(argv[2], unescape(argv[3]));
-        if (strcmp(verb, "timed-write") == 0 && argc == 4) {
+                r = do_write(argv[2], data);
+        else if (strcmp(verb, "timed-write") == 0 && argc == 4) {
                 long long t = now_ms();
-                int r = do_write(argv[2], unescape(argv[3]));
+                r = do_write(argv[2], data);
                 printf("ms %lld\n", now_ms() - t);
-                return r;
-        }
-        if ((strcmp(verb, "fprintf") == 0 || strcmp(verb, "fflush") == 0) && argc == 4)
-                return do_stdio(argv[2], unescape(argv[3]), strcmp(verb, "fflush") == 0);
-        if (strcmp(verb, "watch-write") == 0 && argc == 6)
-                {
+        } else if ((strcmp(verb, "fprintf") == 0 || strcmp(verb, "fflush") == 0) && argc == 4)
+                r = do_stdio(argv[2], data, strcmp(verb, "fflush") == 0);
+        else if (strcmp(verb, "watch-write") == 0 && argc == 6) {
                 char *end;
                 long ms = strtol(argv[5], &end, 10);
-                if (*end || ms < 0 || ms > 600000)
-                        return 2;
-                return do_watch_write(argv[2], unescape(argv[3]), argv[4], (int) ms);
-        }
-        if (strcmp(verb, "enumerate") == 0 && argc == 4)
-                return do_enumerate(argv[2], argv[3]);
-        fprintf(stderr, "usage: see the comment at the top of sim-probe.c\n");
-        return 2;
+                if (!*end && ms >= 0 && ms <= 600000)
+                        r = do_watch_write(argv[2], data, argv[4], (int) ms);
+        } else if (strcmp(verb, "enumerate") == 0 && argc == 4)
+                r = do_enumerate(argv[2], argv[3]);
+        else
+                fprintf(stderr, "usage: see the comment at the top of sim-probe.c\n");
+        free(data);
+        return r;
 }

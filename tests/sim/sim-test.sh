@@ -490,6 +490,16 @@ snd_hda_intel
 err ENODEV
 audio gone
 xhci there" "$out"
+        # a descriptor opened before the device went away: ENODEV
+        out=$(sim_sh '
+attach
+exec 3>$AUDIO/driver_override
+$P write $AUDIO/reset_method bus
+wait_gone $AUDIO && echo "audio gone"
+echo vfio-pci >&3 2>/dev/null || echo "write failed"' --tunnel-delay-ms 0 --vanish-on '*/0000:30:00.1/reset_method' "$EGPU")
+        expect "vanish open fd" "err ENODEV
+audio gone
+write failed" "$out"
         out=$(sim_sh '
 $P watch-write $D/authorized 1 remove:1-1 2000
 [ -e $D ] && echo "1-1 there" || echo "1-1 gone"' --tunnel-delay-ms 0 --vanish-on '*/1-1/authorized' "$EGPU")
@@ -498,6 +508,19 @@ now absent
 remove 1-1
 done
 1-1 gone" "$out"
+}
+
+t_uevent_file() {
+        out=$(sim_sh '
+$P watch-write /sys/bus/pci/devices/0000:00:02.0/uevent "change\n" change:0000:00:02.0 2000
+$P write /sys/bus/pci/devices/0000:00:02.0/uevent bogus
+grep PCI_ID /sys/bus/pci/devices/0000:00:02.0/uevent' "$EGPU")
+        expect "uevent" "ok 7
+now present
+change 0000:00:02.0
+done
+err EINVAL
+PCI_ID=8086:7D55" "$out"
 }
 
 t_tunnel_never() {

@@ -79,6 +79,7 @@ int sim_plug(const char *tbname);
 int sim_unplug(const char *tbname);
 const char *sim_driver_of(const char *bdf, char *buf, size_t size);
 void sim_make_links(const char *file);
+void sim_dynid_free(gpointer p);
 bool sim_rule_matches(const Rule *r, const char *rel);
 
 /* helpers shared by both files */
