@@ -46,15 +46,15 @@ int errno_from_name(const char *name) {
                 const char *name;
                 int value;
         } table[] = {
-                { "EPERM", EPERM },     { "ENOENT", ENOENT },           { "EINTR", EINTR },
-                { "EIO", EIO },         { "ENXIO", ENXIO },             { "E2BIG", E2BIG },
-                { "EAGAIN", EAGAIN },   { "ENOMEM", ENOMEM },           { "EACCES", EACCES },
-                { "EFAULT", EFAULT },   { "EBUSY", EBUSY },             { "EEXIST", EEXIST },
-                { "ENODEV", ENODEV },   { "EINVAL", EINVAL },           { "ENOSPC", ENOSPC },
-                { "EROFS", EROFS },     { "ERANGE", ERANGE },           { "ENOSYS", ENOSYS },
-                { "ENODATA", ENODATA }, { "ETIMEDOUT", ETIMEDOUT },     { "EOPNOTSUPP", EOPNOTSUPP },
-                { "ENOTSUP", ENOTSUP }, { "ENOKEY", ENOKEY },           { "EKEYREJECTED", EKEYREJECTED },
-                { "ENOTTY", ENOTTY },   { "EPROTO", EPROTO },           { "ESHUTDOWN", ESHUTDOWN },
+                { "EPERM", EPERM },     { "ENOENT", ENOENT },       { "EINTR", EINTR },
+                { "EIO", EIO },         { "ENXIO", ENXIO },         { "E2BIG", E2BIG },
+                { "EAGAIN", EAGAIN },   { "ENOMEM", ENOMEM },       { "EACCES", EACCES },
+                { "EFAULT", EFAULT },   { "EBUSY", EBUSY },         { "EEXIST", EEXIST },
+                { "ENODEV", ENODEV },   { "EINVAL", EINVAL },       { "ENOSPC", ENOSPC },
+                { "EROFS", EROFS },     { "ERANGE", ERANGE },       { "ENOSYS", ENOSYS },
+                { "ENODATA", ENODATA }, { "ETIMEDOUT", ETIMEDOUT }, { "EOPNOTSUPP", EOPNOTSUPP },
+                { "ENOTSUP", ENOTSUP }, { "ENOKEY", ENOKEY },       { "EKEYREJECTED", EKEYREJECTED },
+                { "ENOTTY", ENOTTY },   { "EPROTO", EPROTO },       { "ESHUTDOWN", ESHUTDOWN },
         };
         int v;
 
@@ -138,11 +138,12 @@ static void request_answer(Request *q) {
                                    .value = r == SIM_PASS ? 0 : r };
 
         if (r != SIM_PASS)
-                log_debug("write %s \"%.*s\": %s\n",
-                          q->rel,
-                          (int) strcspn(q->data, "\n"),
-                          q->data,
-                          r < 0 ? g_strerror(-r) : "ok");
+                log_debug(
+                        "write %s \"%.*s\": %s\n",
+                        q->rel,
+                        (int) strcspn(q->data, "\n"),
+                        q->data,
+                        r < 0 ? g_strerror(-r) : "ok");
         (void) send(q->fd, &reply, sizeof(reply), MSG_NOSIGNAL);
         /* the client sends nothing while it waits, so it is watched again only now */
         g_unix_fd_add(q->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, NULL);
@@ -269,7 +270,9 @@ static void ctl_exec(Ctl *c, const char *line) {
                         ctl_reply(c, "error %s", g_strerror(-r));
                 else
                         ctl_reply(c, "ok");
-        } else if (n == 4 && streq0(w[0], "wait-driver") && c->fd >= 0 && parse_int(w[3], &ms) == 0 && ms >= 0) {
+        } else if (
+                n == 4 && streq0(w[0], "wait-driver") && c->fd >= 0 && parse_int(w[3], &ms) == 0 &&
+                ms >= 0) {
                 Waiter *wt = g_new0(Waiter, 1);
                 wt->ctl = c;
                 wt->bdf = g_strdup(w[1]);
@@ -396,7 +399,17 @@ static int copy_scenario_sysfs(const char *scenario) {
         int status;
 
         if (g_file_test(src, G_FILE_TEST_IS_DIR)) {
-                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL) ||
+                if (!g_spawn_sync(
+                            NULL,
+                            (char **) argv,
+                            NULL,
+                            G_SPAWN_SEARCH_PATH,
+                            NULL,
+                            NULL,
+                            NULL,
+                            NULL,
+                            &status,
+                            NULL) ||
                     !g_spawn_check_wait_status(status, NULL))
                         return -EIO;
         }
@@ -412,9 +425,12 @@ static char *default_preload(void) {
 
 static void usage(FILE *f) {
         fputs("Usage: egpu-sim [OPTION]... SCENARIO_DIR -- COMMAND [ARG]...\n"
-              "Runs COMMAND in a umockdev testbed of SCENARIO_DIR that reacts to sysfs writes like the kernel.\n\n"
-              "  --tunnel-delay-ms N   PCIe tunnel changes N ms after (de)authorization (default 50; -1: never)\n"
-              "  --fault GLOB:ERRNO[:COUNT]  writes to /sys paths matching GLOB fail with ERRNO (COUNT times)\n"
+              "Runs COMMAND in a umockdev testbed of SCENARIO_DIR that reacts to sysfs writes like the "
+              "kernel.\n\n"
+              "  --tunnel-delay-ms N   PCIe tunnel changes N ms after (de)authorization (default 50; -1: "
+              "never)\n"
+              "  --fault GLOB:ERRNO[:COUNT]  writes to /sys paths matching GLOB fail with ERRNO (COUNT "
+              "times)\n"
               "  --block GLOB:MS       such writes block MS milliseconds before they are handled\n"
               "  --vanish-on GLOB      such a write unplugs the device first and fails with ENODEV\n"
               "  --control SOCKET      accept control commands (plug, unplug, wait-driver, quit, ping)\n"
@@ -426,10 +442,11 @@ static void usage(FILE *f) {
 
 static int reexec_with_umockdev(char **argv) {
         const char *orig = getenv("LD_PRELOAD"), *asan = getenv("ASAN_OPTIONS");
-        g_autofree char *pre = orig && *orig ? g_strconcat(UMOCKDEV_PRELOAD, ":", orig, NULL)
-                                             : g_strdup(UMOCKDEV_PRELOAD);
+        g_autofree char *pre =
+                orig && *orig ? g_strconcat(UMOCKDEV_PRELOAD, ":", orig, NULL) : g_strdup(UMOCKDEV_PRELOAD);
 
-        /* umockdev_testbed_uevent() resolves /sys paths with libudev in this process: it needs the testbed */
+        /* umockdev_testbed_uevent() resolves /sys paths with libudev in this process: it needs the testbed
+         */
         g_setenv(ENV_ORIG_PRELOAD, orig ?: "", true);
         /* a sanitizer runtime need not come first in the preload list (clang links it statically) */
         if (!strstr(asan ?: "", "verify_asan_link_order")) {
@@ -496,7 +513,10 @@ int main(int argc, char **argv) {
                 case OPT_BLOCK:
                         r = c == OPT_FAULT ? parse_fault(optarg, &rule) : parse_block(optarg, &rule);
                         if (r < 0) {
-                                g_printerr("egpu-sim: bad --%s: %s\n", c == OPT_FAULT ? "fault" : "block", optarg);
+                                g_printerr(
+                                        "egpu-sim: bad --%s: %s\n",
+                                        c == OPT_FAULT ? "fault" : "block",
+                                        optarg);
                                 return 2;
                         }
                         g_ptr_array_add(c == OPT_FAULT ? sim->faults : sim->blocks, rule);
@@ -580,9 +600,9 @@ int main(int argc, char **argv) {
 
         sysreal = realpath(sim->sys, NULL);
         scenario_root = g_build_filename(sim->scenario, "root", NULL);
-        child_preload = *getenv(ENV_ORIG_PRELOAD) ?
-                g_strdup_printf("%s:%s:%s", preload, UMOCKDEV_PRELOAD, getenv(ENV_ORIG_PRELOAD)) :
-                g_strdup_printf("%s:%s", preload, UMOCKDEV_PRELOAD);
+        child_preload = *getenv(ENV_ORIG_PRELOAD)
+                ? g_strdup_printf("%s:%s:%s", preload, UMOCKDEV_PRELOAD, getenv(ENV_ORIG_PRELOAD))
+                : g_strdup_printf("%s:%s", preload, UMOCKDEV_PRELOAD);
         env = g_get_environ();
         env = g_environ_unsetenv(env, ENV_REEXEC);
         env = g_environ_unsetenv(env, ENV_ORIG_PRELOAD);
@@ -598,14 +618,15 @@ int main(int argc, char **argv) {
                 g_printerr("egpu-sim: cannot load script %s\n", script);
                 return 2;
         }
-        if (!g_spawn_async(NULL,
-                           argv + optind + 2,
-                           env,
-                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
-                           NULL,
-                           NULL,
-                           &child_pid,
-                           &error)) {
+        if (!g_spawn_async(
+                    NULL,
+                    argv + optind + 2,
+                    env,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
+                    NULL,
+                    NULL,
+                    &child_pid,
+                    &error)) {
                 g_printerr("egpu-sim: %s: %s\n", argv[optind + 2], error->message);
                 return 127;
         }

@@ -18,7 +18,8 @@
 #define VFIO_GROUP_MAJOR  511
 #define RESET_METHODS_MAX 7
 
-/* Devices vendor-reset's device table handles (src/device-db.h of gnif/vendor-reset); sim.conf may add more. */
+/* Devices vendor-reset's device table handles (src/device-db.h of gnif/vendor-reset); sim.conf may add more.
+ */
 static const char *const vendor_reset_builtin =
         /* Polaris 10/11/12 */
         "67c0 67c1 67c2 67c4 67c7 67d0 67df 67c8 67c9 67ca 67cc 67cf 6fdf 67e0 67e3 67e8 67eb 67ef 67ff "
@@ -30,7 +31,9 @@ static const char *const vendor_reset_builtin =
         "15e7 1636 1638 7340 7341 7347 734f 7360 7362 73ff 738c";
 
 /* the kernel's pci_reset_fn_methods[] names, in its order of preference */
-static const char *const reset_names[] = { "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus" };
+static const char *const reset_names[] = {
+        "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"
+};
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -247,7 +250,7 @@ int sim_load_config(const char *scenario) {
                         g_hash_table_replace(sim->natural, id_key(v, d), g_strdup(w[2]));
                 else if (streq0(w[0], "dynid") && n == 3 && parse_id(w[2], &v, &d)) {
                         DynId *id = g_new0(DynId, 1);
-                        *id = (DynId) { g_strdup(w[1]), v, d, PCI_ANY_ID, PCI_ANY_ID, 0, 0 };
+                        *id = (DynId){ g_strdup(w[1]), v, d, PCI_ANY_ID, PCI_ANY_ID, 0, 0 };
                         g_ptr_array_add(sim->dynids, id);
                 } else if (streq0(w[0], "reset") && n >= 2 && parse_id(w[1], &v, &d))
                         g_hash_table_replace(sim->reset, id_key(v, d), g_strjoinv(" ", w + 2));
@@ -408,7 +411,8 @@ static void vfio_group_update(const char *group) {
         }
         if (need && !have) {
                 g_autofree char *def = g_strdup_printf(
-                        "P: /devices/virtual/vfio/%1$s\nN: vfio/%1$s\nE: SUBSYSTEM=vfio\nE: DEVNAME=/dev/vfio/%1$s\n"
+                        "P: /devices/virtual/vfio/%1$s\nN: vfio/%1$s\nE: SUBSYSTEM=vfio\nE: "
+                        "DEVNAME=/dev/vfio/%1$s\n"
                         "E: MAJOR=%2$d\nE: MINOR=%1$s\nA: dev=%2$d:%1$s\\n\n\n",
                         group,
                         VFIO_GROUP_MAJOR);
@@ -493,7 +497,8 @@ static void remove_device(const char *rel) {
                 group = group_of(d);
                 /* the kernel frees a group with its last device */
                 if (group) {
-                        g_autofree char *gdir = g_build_filename(sim->sys, "kernel/iommu_groups", group, NULL);
+                        g_autofree char *gdir =
+                                g_build_filename(sim->sys, "kernel/iommu_groups", group, NULL);
                         g_autofree char *glnk = g_build_filename(gdir, "devices", d->bdf, NULL);
                         g_autofree char *gdevs = g_build_filename(gdir, "devices", NULL);
                         g_autofree char *gtype = g_build_filename(gdir, "type", NULL);
@@ -551,7 +556,9 @@ static bool has_devtype(const char *rel, const char *devtype) {
 static char *tb_find(const char *name) {
         g_autofree char *sysreal = realpath(sim->sys, NULL);
 
-        for (const char *const *d = (const char *const[]) { "bus/thunderbolt/devices", "class/thunderbolt", NULL }; *d;
+        for (const char *const *d =
+                     (const char *const[]){ "bus/thunderbolt/devices", "class/thunderbolt", NULL };
+             *d;
              d++) {
                 g_autofree char *p = g_build_filename(sim->sys, *d, name, NULL);
                 g_autofree char *real = realpath(p, NULL);
@@ -750,7 +757,11 @@ static void tunnel_schedule(const char *tbname, bool up) {
         c->tbname = g_strdup(tbname);
         c->up = up;
         id = g_timeout_add_full(
-                G_PRIORITY_DEFAULT, MAX(sim->tunnel_delay_ms, 0), tunnel_change_cb, c, tunnel_change_free);
+                G_PRIORITY_DEFAULT,
+                MAX(sim->tunnel_delay_ms, 0),
+                tunnel_change_cb,
+                c,
+                tunnel_change_free);
         g_hash_table_replace(sim->tunnel_timers, g_strdup(tbname), GUINT_TO_POINTER(id));
 }
 
@@ -789,8 +800,8 @@ static int tb_disapprove(const char *rel) {
 }
 
 /* authorized_store() and tb_switch_set_authorized(). The domain's "deauthorization" tells the connection
- * managers apart: 1 is the software one (can deauthorize, has no key operations), 0 is the firmware one (ICM:
- * keys, no deauthorization). */
+ * managers apart: 1 is the software one (can deauthorize, has no key operations), 0 is the firmware one
+ * (ICM: keys, no deauthorization). */
 static int tb_write_authorized(const char *rel, const char *buf, size_t len) {
         g_autofree char *parent = g_path_get_dirname(rel), *key = NULL, *name = g_path_get_basename(rel);
         g_autofree char *envp = NULL;
@@ -888,7 +899,8 @@ int sim_unplug(const char *tbname) {
 }
 
 int sim_plug(const char *tbname) {
-        g_autofree char *f = g_strconcat(tbname, ".umockdev", NULL), *l = g_strconcat(tbname, ".links", NULL);
+        g_autofree char *f = g_strconcat(tbname, ".umockdev", NULL),
+                        *l = g_strconcat(tbname, ".links", NULL);
         g_autofree char *file = g_build_filename(sim->scenario, "hotplug", f, NULL);
         g_autofree char *links = g_build_filename(sim->scenario, "hotplug", l, NULL);
         g_autofree char *rel = tb_find(tbname);
@@ -937,8 +949,9 @@ static bool module_loaded(const char *module) {
         return g_file_test(p, G_FILE_TEST_IS_DIR);
 }
 
-/* The reset methods the device supports now: sim.conf's "reset" line or the reset_method it was created with;
- * device_specific for vendor-reset's devices while vendor_reset is loaded (it hooks the kernel's probe). */
+/* The reset methods the device supports now: sim.conf's "reset" line or the reset_method it was created
+ * with; device_specific for vendor-reset's devices while vendor_reset is loaded (it hooks the kernel's
+ * probe). */
 static bool reset_supported(const PciDev *d, const char *method) {
         g_autofree char *key = id_key(d->vendor, d->device);
         const char *conf = g_hash_table_lookup(sim->reset, key);
@@ -1003,13 +1016,25 @@ static int drv_write_new_id(const char *drv, const char *buf, size_t len) {
         DynId *id;
         int fields;
 
-        fields = sscanf(buf, "%x %x %x %x %x %x %lx", &vendor, &device, &subvendor, &subdevice, &class, &mask, &data);
+        fields =
+                sscanf(buf,
+                       "%x %x %x %x %x %x %lx",
+                       &vendor,
+                       &device,
+                       &subvendor,
+                       &subdevice,
+                       &class,
+                       &mask,
+                       &data);
         if (fields < 2)
                 return -EINVAL;
         if (fields != 7) {
                 /* an id the driver already matches: EEXIST */
-                PciDev fake = { .vendor = vendor, .device = device, .subvendor = subvendor & 0xffff,
-                                .subdevice = subdevice & 0xffff, .class = class };
+                PciDev fake = { .vendor = vendor,
+                                .device = device,
+                                .subvendor = subvendor & 0xffff,
+                                .subdevice = subdevice & 0xffff,
+                                .class = class };
                 g_autofree char *key = id_key(vendor, device);
 
                 for (unsigned i = 0; i < sim->dynids->len; i++) {
@@ -1025,7 +1050,7 @@ static int drv_write_new_id(const char *drv, const char *buf, size_t len) {
                                 return -EEXIST;
         }
         id = g_new0(DynId, 1);
-        *id = (DynId) { g_strdup(drv), vendor, device, subvendor, subdevice, class, mask };
+        *id = (DynId){ g_strdup(drv), vendor, device, subvendor, subdevice, class, mask };
         g_ptr_array_add(sim->dynids, id);
         log_debug("new_id %s %04x:%04x\n", drv, vendor, device);
 
@@ -1047,7 +1072,8 @@ static int drv_write_new_id(const char *drv, const char *buf, size_t len) {
 
 static int drv_write_remove_id(const char *drv, const char *buf, size_t len) {
         unsigned vendor, device, subvendor = PCI_ANY_ID, subdevice = PCI_ANY_ID, class = 0, mask = 0;
-        int fields = sscanf(buf, "%x %x %x %x %x %x", &vendor, &device, &subvendor, &subdevice, &class, &mask);
+        int fields =
+                sscanf(buf, "%x %x %x %x %x %x", &vendor, &device, &subvendor, &subdevice, &class, &mask);
 
         if (fields < 2)
                 return -EINVAL;
@@ -1095,8 +1121,8 @@ static int drv_write(const char *drv, const char *file, const char *buf, size_t 
 
 /* kobject_synth_uevent(): "ACTION [UUID [KEY=VALUE...]]" */
 static int dev_write_uevent(const char *rel, const char *buf, size_t len) {
-        static const char *const actions[] = { "add", "remove", "change", "move", "online", "offline", "bind",
-                                               "unbind" };
+        static const char *const actions[] = { "add",    "remove",  "change", "move",
+                                               "online", "offline", "bind",   "unbind" };
         size_t n = strcspn(buf, " \n");
 
         for (size_t i = 0; i < G_N_ELEMENTS(actions); i++)
@@ -1169,10 +1195,11 @@ int sim_handle_write(const char *rel, const char *buf, size_t len) {
                         what = RESET;
         } else if (streq0(rel, "bus/pci/drivers_probe"))
                 what = PROBE;
-        else if (g_strv_length(parts) == 5 && streq0(parts[0], "bus") && streq0(parts[1], "pci") &&
-                 streq0(parts[2], "drivers") &&
-                 (streq0(parts[4], "bind") || streq0(parts[4], "unbind") || streq0(parts[4], "new_id") ||
-                  streq0(parts[4], "remove_id")))
+        else if (
+                g_strv_length(parts) == 5 && streq0(parts[0], "bus") && streq0(parts[1], "pci") &&
+                streq0(parts[2], "drivers") &&
+                (streq0(parts[4], "bind") || streq0(parts[4], "unbind") || streq0(parts[4], "new_id") ||
+                 streq0(parts[4], "remove_id")))
                 what = DRIVER;
 
         if (what == NONE)
@@ -1210,14 +1237,14 @@ void sim_startup_consistency(void) {
         GHashTableIter i;
         PciDev *d;
 
-
         g_hash_table_iter_init(&i, sim->pci);
         while (g_hash_table_iter_next(&i, NULL, (gpointer *) &d)) {
                 g_autofree char *drv = driver_of(d), *group = group_of(d);
 
                 uevent_set(d->path, "DRIVER", drv);
                 if (drv && driver_exists(drv)) {
-                        g_autofree char *dlnk = g_build_filename(sim->sys, "bus/pci/drivers", drv, d->bdf, NULL);
+                        g_autofree char *dlnk =
+                                g_build_filename(sim->sys, "bus/pci/drivers", drv, d->bdf, NULL);
                         g_autofree char *target = g_strconcat("../../../../", d->path, NULL);
                         (void) symlink(target, dlnk);
                 }
@@ -1227,7 +1254,8 @@ void sim_startup_consistency(void) {
         if (module_loaded("vfio"))
                 (void) umockdev_testbed_add_from_string(
                         sim->testbed,
-                        "P: /devices/virtual/misc/vfio\nN: vfio/vfio\nE: SUBSYSTEM=misc\nE: DEVNAME=/dev/vfio/vfio\n"
+                        "P: /devices/virtual/misc/vfio\nN: vfio/vfio\nE: SUBSYSTEM=misc\nE: "
+                        "DEVNAME=/dev/vfio/vfio\n"
                         "E: MAJOR=10\nE: MINOR=196\nA: dev=10:196\\n\n\n",
                         NULL);
 }

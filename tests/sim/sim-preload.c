@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* libegpusim-preload.so: stacked before umockdev's preload, it hands every write to a file below the testbed's
- * /sys to egpu-sim and returns the simulator's answer, so that the "kernel" reacts before write() returns, with
- * the kernel's errno.
+/* libegpusim-preload.so: stacked before umockdev's preload, it hands every write to a file below the
+ * testbed's /sys to egpu-sim and returns the simulator's answer, so that the "kernel" reacts before write()
+ * returns, with the kernel's errno.
  *
- * glibc's stdio writes through an internal write that no preload can see, so the pending bytes of a FILE whose
- * descriptor is such a file are taken out of its buffer in fflush() and fclose(). Like sysfs, files below /sys
- * are never truncated by open(O_TRUNC) or fopen("w").
+ * glibc's stdio writes through an internal write that no preload can see, so the pending bytes of a FILE
+ * whose descriptor is such a file are taken out of its buffer in fflush() and fclose(). Like sysfs, files
+ * below /sys are never truncated by open(O_TRUNC) or fopen("w").
  *
  * Without $EGPU_SIM_SOCKET and $EGPU_SIM_SYSDIR every call goes straight to the next library. */
 
@@ -47,10 +47,10 @@ static void *next_func(const char *name) {
         return f;
 }
 
-#define NEXT(name, ret, ...)                                                                            \
-        static ret (*next_##name)(__VA_ARGS__);                                                         \
-        if (!next_##name)                                                                               \
-                next_##name = next_func(#name)
+#define NEXT(name, ret, ...)                    \
+        static ret (*next_##name)(__VA_ARGS__); \
+        if (!next_##name)                       \
+        next_##name = next_func(#name)
 
 static const char *sysdir(void) {
         const char *s = getenv(SIM_ENV_SYSDIR);
@@ -117,8 +117,8 @@ static int sim_connect_locked(void) {
         return fd;
 }
 
-/* Asks the simulator about a write. Returns true with *result set (count or -errno) when the simulator handled
- * it, false when the real write is to be done. */
+/* Asks the simulator about a write. Returns true with *result set (count or -errno) when the simulator
+ * handled it, false when the real write is to be done. */
 static bool sim_ask(const char *rel, const void *buf, size_t count, ssize_t *result) {
         static char msg[SIM_MSG_MAX];
         struct sim_reply reply;
@@ -281,33 +281,33 @@ static int strip_trunc(const char *path, int flags) {
         return path_is_sysfs(path) ? flags & ~O_TRUNC : flags;
 }
 
-#define OPEN_WRAPPER(name)                                                                         \
-        EXPORT int name(const char *path, int flags, ...) {                                            \
-                NEXT(name, int, const char *, int, ...);                                                \
-                mode_t mode = 0;                                                                        \
-                if (flags & (O_CREAT | O_TMPFILE)) {                                                    \
-                        va_list ap;                                                                     \
-                        va_start(ap, flags);                                                            \
-                        mode = va_arg(ap, mode_t);                                                      \
-                        va_end(ap);                                                                     \
-                }                                                                                       \
-                return next_##name(path, strip_trunc(path, flags), mode);                               \
+#define OPEN_WRAPPER(name)                                                \
+        EXPORT int name(const char *path, int flags, ...) {               \
+                NEXT(name, int, const char *, int, ...);                  \
+                mode_t mode = 0;                                          \
+                if (flags & (O_CREAT | O_TMPFILE)) {                      \
+                        va_list ap;                                       \
+                        va_start(ap, flags);                              \
+                        mode = va_arg(ap, mode_t);                        \
+                        va_end(ap);                                       \
+                }                                                         \
+                return next_##name(path, strip_trunc(path, flags), mode); \
         }
 
 OPEN_WRAPPER(open)
 OPEN_WRAPPER(open64)
 
-#define OPENAT_WRAPPER(name)                                                                            \
-        EXPORT int name(int dirfd, const char *path, int flags, ...) {                                 \
-                NEXT(name, int, int, const char *, int, ...);                                           \
-                mode_t mode = 0;                                                                        \
-                if (flags & (O_CREAT | O_TMPFILE)) {                                                    \
-                        va_list ap;                                                                     \
-                        va_start(ap, flags);                                                            \
-                        mode = va_arg(ap, mode_t);                                                      \
-                        va_end(ap);                                                                     \
-                }                                                                                       \
-                return next_##name(dirfd, path, strip_trunc(path, flags), mode);                        \
+#define OPENAT_WRAPPER(name)                                                     \
+        EXPORT int name(int dirfd, const char *path, int flags, ...) {           \
+                NEXT(name, int, int, const char *, int, ...);                    \
+                mode_t mode = 0;                                                 \
+                if (flags & (O_CREAT | O_TMPFILE)) {                             \
+                        va_list ap;                                              \
+                        va_start(ap, flags);                                     \
+                        mode = va_arg(ap, mode_t);                               \
+                        va_end(ap);                                              \
+                }                                                                \
+                return next_##name(dirfd, path, strip_trunc(path, flags), mode); \
         }
 
 OPENAT_WRAPPER(openat)

@@ -26,22 +26,38 @@
 
 static const char *errname(int e) {
         switch (e) {
-        case EPERM: return "EPERM";
-        case ENOENT: return "ENOENT";
-        case EIO: return "EIO";
-        case E2BIG: return "E2BIG";
-        case EAGAIN: return "EAGAIN";
-        case EACCES: return "EACCES";
-        case EBUSY: return "EBUSY";
-        case EEXIST: return "EEXIST";
-        case ENODEV: return "ENODEV";
-        case EINVAL: return "EINVAL";
-        case ERANGE: return "ERANGE";
-        case ETIMEDOUT: return "ETIMEDOUT";
-        case ENOKEY: return "ENOKEY";
-        case EKEYREJECTED: return "EKEYREJECTED";
-        case EOPNOTSUPP: return "EOPNOTSUPP";
-        default: return "E?";
+        case EPERM:
+                return "EPERM";
+        case ENOENT:
+                return "ENOENT";
+        case EIO:
+                return "EIO";
+        case E2BIG:
+                return "E2BIG";
+        case EAGAIN:
+                return "EAGAIN";
+        case EACCES:
+                return "EACCES";
+        case EBUSY:
+                return "EBUSY";
+        case EEXIST:
+                return "EEXIST";
+        case ENODEV:
+                return "ENODEV";
+        case EINVAL:
+                return "EINVAL";
+        case ERANGE:
+                return "ERANGE";
+        case ETIMEDOUT:
+                return "ETIMEDOUT";
+        case ENOKEY:
+                return "ENOKEY";
+        case EKEYREJECTED:
+                return "EKEYREJECTED";
+        case EOPNOTSUPP:
+                return "EOPNOTSUPP";
+        default:
+                return "E?";
         }
 }
 

@@ -24,7 +24,8 @@ static inline bool streq0(const char *a, const char *b) {
 /* sim_handle_write(): not an attribute the simulator handles */
 #define SIM_PASS INT_MIN
 
-/* A PCI function the simulator knows. Paths are relative to the testbed's /sys ("devices/pci0000:00/..."). */
+/* A PCI function the simulator knows. Paths are relative to the testbed's /sys ("devices/pci0000:00/...").
+ */
 typedef struct PciDev {
         char *bdf;
         char *path;
@@ -40,8 +41,8 @@ typedef struct DynId {
 
 typedef struct Rule {
         char *glob;
-        int value;   /* errno for faults, milliseconds for blocks */
-        int count;   /* faults: how many writes still fail; -1: all */
+        int value; /* errno for faults, milliseconds for blocks */
+        int count; /* faults: how many writes still fail; -1: all */
 } Rule;
 
 typedef struct Sim {
@@ -64,10 +65,10 @@ typedef struct Sim {
 
 extern Sim *sim;
 
-#define log_debug(...)                                                                                  \
-        do {                                                                                            \
-                if (sim && sim->debug)                                                                  \
-                        g_printerr("egpu-sim: " __VA_ARGS__);                                           \
+#define log_debug(...)                                        \
+        do {                                                  \
+                if (sim && sim->debug)                        \
+                        g_printerr("egpu-sim: " __VA_ARGS__); \
         } while (0)
 
 /* sim-kernel.c */
