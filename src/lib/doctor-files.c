@@ -245,17 +245,13 @@ int net_config_parse(NetConfig *c, const char *file, const char *text) {
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
         static const char *const prefixes[] = { "vmbr", "bond", "br", "virbr", "docker", "veth", "tap",
                                                 "fwbr", "fwpr", "fwln", "vxlan", "wg", "tun", "ovs" };
-        const char *dot = NULL;
 
-        if (streq(name, "lo"))
-                return true;
-        if (strv_contains(c->virtual_names, name))
+        if (streq(name, "lo") || strv_contains(c->virtual_names, name))
                 return true;
         FOREACH_ARRAY(p, prefixes, ELEMENTSOF(prefixes))
                 if (strneq(name, *p, strlen(*p)))
                         return true;
-        /* A VLAN "eth0.10" is made by the kernel, but needs its parent: the caller checks that one. */
-        (void) dot;
+        /* A VLAN "eth0.10" is made by the kernel but needs its parent: the caller checks that one. */
         return false;
 }
 
