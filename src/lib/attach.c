@@ -202,14 +202,19 @@ static Egpu *find_tunnel_egpu(const Host *h, const TbDevice *t, char **before, b
         return fresh;
 }
 
-/* Whether all functions of the GPU's slot have appeared: the slot is complete when its function 0 does
- * not announce more functions (multifunction bit in the header type, config byte 0x0e), or when more
- * than one is present. Without a readable config space, what is there is taken. */
-static bool egpu_slot_complete(const Egpu *e) {
+/* Whether all functions of the GPU's slot have appeared, each in its IOMMU group when the IOMMU is on:
+ * the slot is complete when its function 0 does not announce more functions (multifunction bit in the
+ * header type, config byte 0x0e), or when more than one is present. Without a readable config space,
+ * what is there is taken. */
+static bool egpu_slot_complete(const Host *h, const Egpu *e) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *p = NULL;
         unsigned char header;
 
+        if (host_iommu_active(h))
+                FOREACH_ARRAY(f, e->functions, e->n_functions)
+                        if ((*f)->iommu_group < 0)
+                                return false;
         if (e->n_functions > 1)
                 return true;
         p = path_join(e->gpu->syspath, "config");
@@ -238,7 +243,7 @@ static int wait_for_egpu(struct udev *udev, const Enrolled *enrolled, struct ude
                 if (!t)
                         return -ENODEV;
                 e = find_tunnel_egpu(*h, t, before, may_guess_new);
-                if (e && (egpu_slot_complete(e) || now_usec() >= deadline)) {
+                if (e && (egpu_slot_complete(*h, e) || now_usec() >= deadline)) {
                         *ret = e;
                         return 0;
                 }
@@ -460,7 +465,7 @@ int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
         /* An eGPU counts only while a function with the enrolled ids sits below the port. */
         for (;;) {
                 egpu = host_find_egpu_of_port(h, e->port);
-                if (egpu && (egpu_slot_complete(egpu) || now_usec() >= deadline))
+                if (egpu && (egpu_slot_complete(h, egpu) || now_usec() >= deadline))
                         break;
                 r = monitor_wait(m, deadline);
                 if (r < 0)
