@@ -159,6 +159,8 @@ static int cmp_egpu(const void *a, const void *b) {
 PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
         PciFunction key = { .syspath = (char *) syspath }, *k = &key, **found;
 
+        if (h->n_pci == 0)
+                return NULL;
         found = bsearch(&k, h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
         return found ? *found : NULL;
 }
@@ -180,6 +182,8 @@ TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) {
 IommuGroup *host_find_group(const Host *h, int id) {
         IommuGroup key = { .id = id }, *k = &key, **found;
 
+        if (h->n_groups == 0)
+                return NULL;
         found = bsearch(&k, h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
         return found ? *found : NULL;
 }
@@ -209,7 +213,8 @@ static char *parent_path(const char *path) {
 }
 
 static int link_pci_parents(Host *h) {
-        qsort(h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
+        if (h->n_pci > 0)
+                qsort(h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
         FOREACH_ARRAY(f, h->pci, h->n_pci) {
                 _cleanup_free_ char *up = parent_path((*f)->syspath);
 
@@ -221,7 +226,8 @@ static int link_pci_parents(Host *h) {
 }
 
 static int link_tb_parents(Host *h) {
-        qsort(h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
+        if (h->n_tb_devices > 0)
+                qsort(h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
                 _cleanup_free_ char *up = parent_path((*t)->syspath);
 
@@ -269,7 +275,8 @@ static int build_groups(Host *h) {
                 if (r < 0)
                         return r;
         }
-        qsort(h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
+        if (h->n_groups > 0)
+                qsort(h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
         return 0;
 }
 
@@ -446,7 +453,8 @@ int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_port
                         if (r < 0)
                                 return r;
                 }
-        qsort(h->egpus, h->n_egpus, sizeof(Egpu *), cmp_egpu);
+        if (h->n_egpus > 0)
+                qsort(h->egpus, h->n_egpus, sizeof(Egpu *), cmp_egpu);
 
         *ret = TAKE_PTR(h);
         return 0;

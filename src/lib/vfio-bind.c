@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include "sysfs.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
 #include "vfio-bind.h"
@@ -177,6 +178,46 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
         return 1;
 }
 
+/* Reads the kernel's member list of the group afresh (iommu_groups/N/devices): a device that joined
+ * since the snapshot (a tunnel's functions appear one after another) counts too. A member that is not
+ * one of the eGPU's functions, not a bridge, and on a host driver makes the group unusable. */
+static int check_group_fresh(const Egpu *e, int group, Report *rep) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_free_ char *path = NULL;
+        struct dirent *de;
+
+        if (asprintf(&path, "/sys/kernel/iommu_groups/%d/devices", group) < 0)
+                return -ENOMEM;
+        d = opendir(path);
+        if (!d)
+                return report_error(rep, negative_errno(), "Failed to list IOMMU group %d", group);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *driver = NULL, *dir = NULL, *class = NULL;
+                uint32_t cls = 0;
+                bool ours = false;
+
+                if (!pci_bdf_is_valid(de->d_name))
+                        continue;
+                FOREACH_ARRAY(f, e->functions, e->n_functions)
+                        ours = ours || streq((*f)->bdf, de->d_name);
+                if (ours)
+                        continue;
+                if (pci_function_read_driver(de->d_name, &driver) < 0 || !driver)
+                        continue;
+                if (asprintf(&dir, "/sys/bus/pci/devices/%s", de->d_name) < 0)
+                        return -ENOMEM;
+                if (sysfs_read_attr(dir, "class", &class) >= 0)
+                        (void) safe_atou32(class, 16, &cls);
+                if (driver_manages_dma(driver, (cls >> 8) == PCI_CLASS_BRIDGE_PCI))
+                        continue;
+                return report_error(rep, -EBUSY,
+                                    "IOMMU group %d of eGPU %s now also holds %s on the host's driver %s; binding "
+                                    "would take it from the host",
+                                    group, e->gpu->bdf, de->d_name, driver);
+        }
+        return 0;
+}
+
 static int check_vfio_node(int group, Report *rep) {
         _cleanup_free_ char *p = NULL;
 
@@ -195,6 +236,11 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
         r = vfio_bind_check_groups(h, e, rep);
         if (r < 0)
                 return r;
+        FOREACH_ARRAY(g, e->groups, e->n_groups) {
+                r = check_group_fresh(e, (*g)->id, rep);
+                if (r < 0)
+                        return r;
+        }
         if (!pci_driver_is_registered(VFIO_DRIVER))
                 return report_error(rep, -ENOPKG, "The vfio-pci driver is not loaded (modprobe vfio-pci)");
 
@@ -209,9 +255,12 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
                 if (r > 0)
                         changed = true;
         }
+        /* Read back: the node of each group, and no host device joined a group meanwhile. */
         if (r >= 0)
                 FOREACH_ARRAY(g, e->groups, e->n_groups) {
                         r = check_vfio_node((*g)->id, rep);
+                        if (r >= 0)
+                                r = check_group_fresh(e, (*g)->id, rep);
                         if (r < 0)
                                 break;
                 }
@@ -268,15 +317,25 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep) {
         return ret;
 }
 
+/* Whether an open file's path is the group's node: the node itself, or what the node links to (a test
+ * bed's /dev redirects nodes to emulated ones). */
+static bool path_is_node(const char *target, const char *node, const char *node_link) {
+        size_t l = strlen(target), n = strlen(node);
+
+        if (node_link && streq(target, node_link))
+                return true;
+        /* Compare the end of the path, so that a redirected /dev still matches. */
+        return l >= n && streq(target + l - n, node);
+}
+
 int vfio_group_holder(int group, pid_t *ret_pid) {
         _cleanup_(closedirp) DIR *proc = NULL;
-        _cleanup_free_ char *suffix = NULL;
+        _cleanup_free_ char *node = NULL, *node_link = NULL;
         struct dirent *de;
-        size_t suffix_len;
 
-        if (asprintf(&suffix, "/dev/vfio/%d", group) < 0)
+        if (asprintf(&node, "/dev/vfio/%d", group) < 0)
                 return -ENOMEM;
-        suffix_len = strlen(suffix);
+        (void) readlinkat_malloc(AT_FDCWD, node, &node_link);
         proc = opendir("/proc");
         if (!proc)
                 return negative_errno();
@@ -295,16 +354,12 @@ int vfio_group_holder(int group, pid_t *ret_pid) {
                         continue; /* gone, or not ours to see */
                 while ((fe = readdir(fds))) {
                         _cleanup_free_ char *target = NULL;
-                        size_t l;
 
                         if (fe->d_name[0] == '.')
                                 continue;
                         if (readlinkat_malloc(dirfd(fds), fe->d_name, &target) < 0)
                                 continue;
-                        l = strlen(target);
-                        /* Under a test bed /dev is redirected, so compare the end of the path. */
-                        if (l >= suffix_len && streq(target + l - suffix_len, suffix) &&
-                            (l == suffix_len || target[l - suffix_len - 1] != '\0')) {
+                        if (path_is_node(target, node, node_link)) {
                                 *ret_pid = (pid_t) pid;
                                 return 1;
                         }

@@ -498,6 +498,7 @@ int main(int argc, char **argv) {
         sim->vendor_reset = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         sim->device_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         sim->tunnel_timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        sim->vfio_created = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
                 Rule *rule = NULL;

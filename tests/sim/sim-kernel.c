@@ -396,10 +396,16 @@ static bool driver_matches(const PciDev *d, const char *drv) {
         return streq0(d->natural, drv);
 }
 
-/* /dev/vfio/N exists while a member of group N is bound to vfio-pci */
+/* /dev/vfio/N exists while a member of group N is bound to vfio-pci. umockdev 0.17 asserts when a node
+ * it removed is created again, so the group's device is created once, and afterwards its node is
+ * hidden and shown again around remove and add uevents (its /sys/devices/virtual/vfio/N stays). */
 static void vfio_group_update(const char *group) {
         g_autofree char *rel = g_strdup_printf("devices/virtual/vfio/%s", group);
-        bool need = false, have = is_dev(rel);
+        g_autofree char *node = g_strdup_printf("%s/dev/vfio/%s", sim->root, group);
+        g_autofree char *hidden = g_strdup_printf("%s/dev/vfio/.removed-%s", sim->root, group);
+        g_autofree char *mark = g_strdup_printf("%s/dev/.node/vfio_%s", sim->root, group);
+        g_autofree char *hidden_mark = g_strdup_printf("%s/dev/.node/.removed-vfio_%s", sim->root, group);
+        bool need = false, have = g_file_test(node, G_FILE_TEST_IS_SYMLINK);
         GHashTableIter i;
         PciDev *d;
 
@@ -410,19 +416,25 @@ static void vfio_group_update(const char *group) {
                         need = true;
         }
         if (need && !have) {
-                g_autofree char *def = g_strdup_printf(
-                        "P: /devices/virtual/vfio/%1$s\nN: vfio/%1$s\nE: SUBSYSTEM=vfio\nE: "
-                        "DEVNAME=/dev/vfio/%1$s\n"
-                        "E: MAJOR=%2$d\nE: MINOR=%1$s\nA: dev=%2$d:%1$s\\n\n\n",
-                        group,
-                        VFIO_GROUP_MAJOR);
                 log_debug("add /dev/vfio/%s\n", group);
-                (void) umockdev_testbed_add_from_string(sim->testbed, def, NULL);
+                if (!g_hash_table_contains(sim->vfio_created, group)) {
+                        g_autofree char *def = g_strdup_printf(
+                                "P: /devices/virtual/vfio/%1$s\nN: vfio/%1$s\nE: SUBSYSTEM=vfio\nE: "
+                                "DEVNAME=/dev/vfio/%1$s\n"
+                                "E: MAJOR=%2$d\nE: MINOR=%1$s\nA: dev=%2$d:%1$s\\n\n\n",
+                                group,
+                                VFIO_GROUP_MAJOR);
+                        g_hash_table_add(sim->vfio_created, g_strdup(group));
+                        (void) umockdev_testbed_add_from_string(sim->testbed, def, NULL);
+                } else if (rename(hidden, node) < 0 || rename(hidden_mark, mark) < 0)
+                        log_debug("failed to show /dev/vfio/%s again: %s\n", group, g_strerror(errno));
+                else
+                        send_uevent(rel, "add", NULL);
         } else if (!need && have) {
-                g_autofree char *upath = g_strconcat("/sys/", rel, NULL);
                 log_debug("remove /dev/vfio/%s\n", group);
+                if (rename(node, hidden) < 0 || rename(mark, hidden_mark) < 0)
+                        log_debug("failed to hide /dev/vfio/%s: %s\n", group, g_strerror(errno));
                 send_uevent(rel, "remove", NULL);
-                umockdev_testbed_remove_device(sim->testbed, upath);
         }
 }
 

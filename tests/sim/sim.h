@@ -61,6 +61,7 @@ typedef struct Sim {
         GHashTable *vendor_reset;            /* "vvvv:dddd" -> "" */
         GHashTable *device_keys;             /* tb name -> hex key the device holds */
         GHashTable *tunnel_timers;           /* tb name -> GSource id of a pending tunnel change */
+        GHashTable *vfio_created;            /* groups whose /dev/vfio node umockdev has made */
 } Sim;
 
 extern Sim *sim;

@@ -1,0 +1,387 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The engine (enroll, attach, detach, daemon) on the simulated kernel: engine-test.sh CASE.
+# meson sets EGPUCTL, EGPU_SIM, EGPU_SIM_CTL, EGPU_SIM_PRELOAD, SIM_SCENARIOS and VARIANT.
+set -eu
+
+: "${EGPUCTL:?}" "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_SCENARIOS:?}" "${VARIANT:?}"
+TMP=$(mktemp -d)
+export STATE_DIRECTORY="$TMP/state" RUNTIME_DIRECTORY="$TMP/run" EGPUCTL EGPU_SIM_CTL
+finished=0
+trap 'rc=$?; rm -rf "$TMP"; [ $finished = 1 ] || echo "FAIL: stopped early (exit status $rc)" >&2' EXIT
+
+# Shell functions every command script gets; every wait is bounded.
+PRELUDE='
+set -u
+E=$EGPUCTL
+D=/sys/bus/thunderbolt/devices/1-1
+GPU=/sys/bus/pci/devices/0000:30:00.0
+AUDIO=/sys/bus/pci/devices/0000:30:00.1
+drv() { if [ -e "$1/driver" ]; then basename "$(readlink "$1/driver")"; else echo none; fi; }
+ovr() { if [ -e "$1/driver_override" ]; then cat "$1/driver_override"; else echo gone; fi; }
+auth() { cat $D/authorized 2>/dev/null || echo gone; }
+state() { echo "auth=$(auth) gpu=$(drv $GPU)/$(ovr $GPU) audio=$(drv $AUDIO)/$(ovr $AUDIO)"; }
+ctl() { "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" "$@"; }
+wait_bound() { ctl wait-driver 0000:30:00.0 vfio-pci ${1:-5000} >/dev/null && ctl wait-driver 0000:30:00.1 vfio-pci ${1:-5000} >/dev/null; }
+wait_file() { i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
+wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
+'
+
+# sim_sh [OPTION]... SCENARIO SCRIPT: runs SCRIPT with sh inside egpu-sim; prints what it prints.
+sim_sh() {
+        n=$#
+        script=$(eval echo "\"\${$n}\"")
+        i=1
+        set -- "$@"
+        args=""
+        while [ $i -lt $n ]; do
+                args="$args \"\${$i}\""
+                i=$((i + 1))
+        done
+        eval "\"\$EGPU_SIM\" --preload \"\$EGPU_SIM_PRELOAD\" --control \"\$TMP/ctl\" $args -- sh -c \"\$PRELUDE
+\$script\""
+}
+
+fail() {
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+# expect NAME EXPECTED ACTUAL
+expect() {
+        [ "$2" = "$3" ] && return 0
+        printf 'FAIL: %s\n--- expected\n%s\n--- actual\n%s\n' "$1" "$2" "$3" >&2
+        exit 1
+}
+
+# contains NAME NEEDLE HAYSTACK
+contains() {
+        case "$3" in
+        *"$2"*) return 0 ;;
+        esac
+        printf 'FAIL: %s: no "%s" in\n%s\n' "$1" "$2" "$3" >&2
+        exit 1
+}
+
+EGPU=$SIM_SCENARIOS/egpu
+SECURE=$SIM_SCENARIOS/secure
+variant() {
+        name=$1
+        shift
+        rm -rf "$TMP/$name"
+        "$VARIANT" "$EGPU" "$TMP/$name" "$@" >&2
+        echo "$TMP/$name"
+}
+
+# Hot-plug's host-driver race included: the simulated kernel gives the functions to amdgpu and
+# snd_hda_intel first; attach moves them, verifies, and a second run changes nothing.
+t_attach() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach; echo "rc=$?"
+state
+test -c /dev/vfio/25 && test -c /dev/vfio/26 && echo vfio-nodes
+$E attach; echo "rc=$?"' 2>&1)
+        expect "attach" "1-1: authorized (user level)
+0000:30:00.0: moved from amdgpu to vfio-pci
+0000:30:00.1: moved from snd_hda_intel to vfio-pci
+rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+vfio-nodes
+1-1: already authorized
+0000:30:00.0: already on vfio-pci
+0000:30:00.1: already on vfio-pci
+1-1: nothing to do, already attached
+rc=0" "$out"
+}
+
+t_attach_json() {
+        out=$(sim_sh "$EGPU" '$E enroll 1-1 >/dev/null; $E attach --json')
+        echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["devices"][0]
+assert d["device"] == "1-1" and d["changed"] and d["error"] is None, d
+assert "0000:30:00.1: moved from snd_hda_intel to vfio-pci" in d["log"], d' || fail "attach --json: $out"
+}
+
+t_detach() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+$E detach; echo "rc=$?"
+wait_gone $GPU
+state' 2>&1)
+        expect "detach" "0000:30:00.1: driver_override cleared
+0000:30:00.1: unbound from vfio-pci
+0000:30:00.0: driver_override cleared
+0000:30:00.0: unbound from vfio-pci
+1-1: de-authorized, tunnel closed
+rc=0
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
+# A VM holds /dev/vfio/25: detach refuses and changes nothing; --force goes on.
+t_detach_held() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+sleep 30 </dev/vfio/25 &
+vm=$!
+wait_file /proc/$vm/fd/0
+$E detach; echo "rc=$?"
+state
+$E detach --force >/dev/null; echo "rc=$?"
+kill $vm' 2>&1)
+        contains "refused" "/dev/vfio/25 is held by process" "$out"
+        contains "refused" "rc=1
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+rc=0" "$out"
+}
+
+t_not_enrolled() {
+        out=$(sim_sh "$EGPU" '$E attach 1-1; echo "rc=$?"; state' 2>&1)
+        contains "refused" "1-1 is not enrolled" "$out"
+        contains "closed" "rc=1
+auth=0 gpu=none/gone audio=none/gone" "$out"
+        out=$(sim_sh "$EGPU" '$E attach; echo "rc=$?"; state' 2>&1)
+        contains "nothing enrolled" "nothing to attach" "$out"
+        contains "closed" "auth=0" "$out"
+}
+
+# Enrolled by unique_id: a device that shows the same names but another unique_id stays closed.
+t_impostor() {
+        v=$(variant impostor uuid=c9030000-0060-6c0e-83b6-ffffffffffff)
+        sim_sh "$EGPU" '$E enroll 1-1 >/dev/null'
+        out=$(sim_sh "$v" '$E list; $E attach 1-1; echo "rc=$?"; $E attach; echo "rc=$?"; state' 2>&1)
+        contains "names match" "Blackmagic Design  eGPU Pro" "$out"
+        contains "refused" "1-1 is not enrolled (unique_id c9030000-0060-6c0e-83b6-ffffffffffff)" "$out"
+        contains "closed" "rc=1" "$out"
+        contains "closed" "auth=0" "$out"
+}
+
+# Secure level, firmware connection manager: the first connect stores the key (1) and records it; a
+# device that fails the challenge (2) is refused and stays closed.
+t_secure() {
+        out=$(sim_sh "$SECURE" '
+$E enroll 1-1; $E attach; echo "rc=$?"; state
+grep -c "^key=" $STATE_DIRECTORY/devices/*.conf; grep "^key_approved" $STATE_DIRECTORY/devices/*.conf' 2>&1)
+        contains "enrolled" "with a secure-connect key" "$out"
+        contains "stored" "1-1: authorized (key stored in the device)" "$out"
+        contains "bound" "rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+1
+key_approved=1" "$out"
+        # The next connect challenges the device with the record's key, which it does not hold.
+        out=$(sim_sh "$SECURE" '$E attach; echo "rc=$?"; state' 2>&1)
+        contains "refused" "REFUSED 1-1" "$out"
+        contains "closed" "rc=1
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
+t_shared_group() {
+        v=$(variant shared shared-group)
+        out=$(sim_sh "$v" '$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"; state
+echo "usb=$(drv /sys/bus/pci/devices/0000:31:00.0)"' 2>&1)
+        contains "refused" "IOMMU group 25 of eGPU 0000:30:00.0 holds 0000:30:00.0 (eGPU, amdgpu), 0000:31:00.0 (xhci_hcd)" "$out"
+        contains "nothing changed" "rc=1
+auth=1 gpu=amdgpu/(null) audio=snd_hda_intel/(null)
+usb=xhci_hcd" "$out"
+}
+
+t_twin_untouched() {
+        v=$(variant twin internal-twin)
+        out=$(sim_sh "$v" '$E enroll 1-1 >/dev/null; $E status --json | python3 -c "import json,sys; print([g[\"bdf\"] for g in json.load(sys.stdin)[\"gpus\"]])"
+$E attach >/dev/null; echo "rc=$?"; state
+T=/sys/bus/pci/devices/0000:59:00.0; echo "twin=$(drv $T)/$(ovr $T)"' 2>&1)
+        expect "twin" "[]
+rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+twin=amdgpu/(null)" "$out"
+}
+
+# A write that fails: the error is named, and nothing is left half-bound.
+t_fault_eio() {
+        out=$(sim_sh --fault '*/0000:30:00.1/driver_override:EIO:1' "$EGPU" '
+$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"; state' 2>&1)
+        contains "error" "Failed to attach '1-1': Failed to set driver_override of 0000:30:00.1 to vfio-pci" "$out"
+        contains "put back" "0000:30:00.0: put back as it was (driver amdgpu)" "$out"
+        contains "state" "rc=1
+auth=1 gpu=amdgpu/(null) audio=snd_hda_intel/(null)" "$out"
+}
+
+t_fault_ebusy() {
+        out=$(sim_sh --fault '*/drivers/snd_hda_intel/unbind:EBUSY:1' "$EGPU" '
+$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"; state; $E attach >/dev/null; echo "rc=$?"; state' 2>&1)
+        contains "error" "Failed to unbind 0000:30:00.1 from snd_hda_intel" "$out"
+        contains "state" "rc=1
+auth=1 gpu=amdgpu/(null) audio=snd_hda_intel/(null)
+rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# authorized blocks past the bound: a clear error after 5 s, and the program does not hang.
+t_fault_block() {
+        out=$(sim_sh --block '*/1-1/authorized:8000' "$EGPU" '$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"' 2>&1)
+        contains "timeout" "Authorizing 1-1 did not finish within 5000 ms" "$out"
+        contains "rc" "rc=1" "$out"
+}
+
+t_fault_vanish() {
+        out=$(sim_sh --vanish-on '*/0000:30:00.0/driver_override' "$EGPU" '
+$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"; state' 2>&1)
+        contains "error" "Failed to set driver_override of 0000:30:00.0" "$out"
+        contains "state" "rc=1" "$out"
+}
+
+t_fault_never() {
+        out=$(sim_sh --tunnel-delay-ms -1 "$EGPU" '$E enroll 1-1 >/dev/null; $E attach --timeout 1; echo "rc=$?"' 2>&1)
+        contains "timeout" "No eGPU appeared behind 1-1 within 1000 ms" "$out"
+        contains "rc" "rc=1" "$out"
+}
+
+# Two attaches at once: the second waits for the lock and then finds nothing to do.
+t_two_attach() {
+        out=$(sim_sh --block '*/1-1/authorized:1500' "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >$TMPDIR/a 2>&1 &
+first=$!
+sleep 0.3
+$E attach; echo "second rc=$?"
+wait $first; echo "first rc=$?"; state' 2>&1)
+        contains "second" "nothing to do, already attached
+second rc=0
+first rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# Boot with the eGPU connected: the daemon attaches it before it says it is ready; on shutdown it
+# closes the tunnel.
+t_daemon_boot() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+EGPUCTL_SYSTEM_STATE=stopping $E daemon 2>$TMPDIR/log &
+pid=$!
+wait_bound
+state
+kill -TERM $pid; wait $pid; echo "daemon rc=$?"
+wait_gone $GPU
+state
+grep -c "^<[0-7]>" $TMPDIR/log >/dev/null && echo "priorities"' 2>&1)
+        expect "boot" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+daemon rc=0
+auth=0 gpu=none/gone audio=none/gone
+priorities" "$out"
+}
+
+# Hot-plug with the daemon running: plugged after start, bound by events.
+t_daemon_hotplug() {
+        v=$(variant hotplug unplugged)
+        out=$(sim_sh "$v" '
+$E daemon 2>$TMPDIR/log &
+pid=$!
+sleep 0.2
+ctl plug 1-1 >/dev/null
+$E enroll 1-1 >/dev/null
+ctl unplug 1-1 >/dev/null
+ctl plug 1-1 >/dev/null
+wait_bound && state
+kill -TERM $pid; wait $pid; echo "daemon rc=$?"; state' 2>&1)
+        expect "hot-plug" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+daemon rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# A plain restart while a VM holds the group changes nothing, and even at shutdown a held group is
+# not pulled away.
+t_daemon_restart_vm() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E daemon 2>/dev/null &
+pid=$!
+wait_bound
+sleep 30 </dev/vfio/25 &
+vm=$!
+wait_file /proc/$vm/fd/0
+EGPUCTL_SYSTEM_STATE=running kill -TERM $pid; wait $pid
+state
+EGPUCTL_SYSTEM_STATE=stopping $E daemon 2>$TMPDIR/log &
+pid=$!
+sleep 0.3
+kill -TERM $pid; wait $pid
+state
+grep -c "is held by process" $TMPDIR/log
+kill $vm' 2>&1)
+        expect "restart" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+1" "$out"
+}
+
+# A host driver that binds after the attach (a late probe) is moved to vfio-pci by the daemon.
+t_daemon_host_driver() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E daemon 2>/dev/null &
+pid=$!
+wait_bound
+echo > $AUDIO/driver_override
+echo 0000:30:00.1 > /sys/bus/pci/drivers/vfio-pci/unbind
+echo 0000:30:00.1 > /sys/bus/pci/drivers_probe
+echo "grabbed by $(drv $AUDIO)"
+wait_bound && state
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "host driver" "grabbed by snd_hda_intel
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# The daemon killed in the middle of an attach, then started again: it converges.
+t_daemon_killed() {
+        out=$(sim_sh --block '*/drivers/snd_hda_intel/unbind:1000' "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E daemon 2>/dev/null &
+pid=$!
+ctl wait-driver 0000:30:00.0 vfio-pci 5000 >/dev/null
+kill -KILL $pid; wait $pid 2>/dev/null
+$E daemon 2>/dev/null &
+pid=$!
+wait_bound && state
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "killed" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# PCIe-attached (OCuLink) eGPU: enrolled by port, attached without a tunnel, given back on detach.
+t_pcie() {
+        v=$(variant pcie pcie-gpu internal-twin)
+        out=$(sim_sh "$v" '
+P=/sys/bus/pci/devices/0000:01:00.0; A=/sys/bus/pci/devices/0000:01:00.1; T=/sys/bus/pci/devices/0000:59:00.0
+$E enroll 0000:01:00.0
+$E status --json | python3 -c "import json,sys; g=json.load(sys.stdin)[\"gpus\"]; print([(x[\"bdf\"], x[\"kind\"], x[\"port\"], x[\"thunderbolt_device\"]) for x in g])"
+$E attach; echo "rc=$?"
+echo "$(drv $P) $(drv $A) twin=$(drv $T)"
+$E detach; echo "rc=$?"
+echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) twin=$(drv $T)"' 2>&1)
+        expect "pcie" "Enrolled PCIe eGPU 1002:687f below port pci0000:00/01.0 (record pci-f2a64fb6e7d8d8fc), policy auto
+[('0000:01:00.0', 'pcie', 'pci0000:00/01.0', None)]
+0000:01:00.0: reset method set to 'device_specific bus' (vendor-reset)
+0000:01:00.0: moved from amdgpu to vfio-pci
+0000:01:00.1: moved from snd_hda_intel to vfio-pci
+rc=0
+vfio-pci vfio-pci twin=amdgpu
+0000:01:00.1: driver_override cleared
+0000:01:00.1: unbound from vfio-pci
+0000:01:00.1: given back to snd_hda_intel
+0000:01:00.0: driver_override cleared
+0000:01:00.0: unbound from vfio-pci
+0000:01:00.0: given back to amdgpu
+0000:01:00.0 is PCIe-attached: there is no tunnel to close; unplug it when the slot allows
+rc=0
+amdgpu/(null) snd_hda_intel/(null) twin=amdgpu" "$out"
+}
+
+case "${1:-}" in
+"") fail "usage: engine-test.sh CASE" ;;
+*) fn=t_$(echo "$1" | tr - _) ;;
+esac
+export TMPDIR="$TMP"
+"$fn"
+finished=1
+echo "ok $1"

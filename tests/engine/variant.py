@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Makes a variant of a simulator scenario for the engine tests: variant.py SRC DST CHANGE...
+
+Changes:
+  unplugged            1-1 is not connected at the start (the simulator's `plug 1-1` brings it)
+  uuid=NEW             1-1 reports another unique_id (same names)
+  shared-group         the enclosure's USB controller 0000:31:00.0 (xhci_hcd) shares group 25 with the GPU
+  internal-twin        an internal Vega 56 + audio with the eGPU's ids at 0000:59:00.0, on amdgpu
+  pcie-gpu             a PCIe-attached Vega 56 + audio in root port 0000:00:01.0 (0000:01:00.0/.1, amdgpu)
+"""
+import os
+import re
+import shutil
+import struct
+import sys
+
+src, dst, changes = sys.argv[1], sys.argv[2], sys.argv[3:]
+shutil.copytree(src, dst, symlinks=True)
+dev = os.path.join(dst, 'devices.umockdev')
+links = os.path.join(dst, 'sysfs.links')
+
+
+def blocks(path):
+    return [b for b in open(path).read().split('\n\n') if b.strip()]
+
+
+def write_blocks(path, bs):
+    open(path, 'w').write('\n\n'.join(b.strip('\n') for b in bs) + '\n')
+
+
+def config(v, d, cls, multi):
+    b = bytearray(64)
+    struct.pack_into('<HH', b, 0, v, d)
+    b[9], b[10], b[11] = cls & 0xff, (cls >> 8) & 0xff, cls >> 16
+    b[0x0e] = 0x80 if multi else 0
+    return b.hex()
+
+
+def pci_block(path, bdf, v, d, cls, driver, group, depth, removable='fixed', reset='bus'):
+    up = '../' * depth
+    lines = [f'P: {path}', f'E: PCI_ID={v:04X}:{d:04X}', f'E: PCI_CLASS={cls:06X}', f'E: PCI_SLOT_NAME={bdf}',
+             f'E: MODALIAS=pci:v0000{v:04X}d0000{d:04X}']
+    if driver:
+        lines.append(f'E: DRIVER={driver}')
+    lines += ['E: SUBSYSTEM=pci', f'A: vendor=0x{v:04x}\\n', f'A: device=0x{d:04x}\\n', f'A: class=0x{cls:06x}\\n',
+              'A: subsystem_vendor=0x1002\\n', f'A: subsystem_device=0x{d:04x}\\n', 'A: driver_override=(null)\\n',
+              f'A: removable={removable}\\n', 'A: current_link_speed=8.0 GT/s PCIe\\n', 'A: current_link_width=16\\n',
+              'A: max_link_speed=8.0 GT/s PCIe\\n', 'A: max_link_width=16\\n']
+    if reset:
+        lines.append(f'A: reset_method={reset}\\n')
+    if cls >> 16 != 6:
+        lines.append('H: config=' + config(v, d, cls, True))
+    if driver:
+        lines.append(f'L: driver={up}bus/pci/drivers/{driver}')
+    lines.append(f'L: iommu_group={up}kernel/iommu_groups/{group}')
+    return '\n'.join(lines)
+
+
+def add_group_link(group, bdf, path):
+    with open(links, 'a') as f:
+        f.write(f'kernel/iommu_groups/{group}/devices/{bdf} ../../../..{path}\n')
+
+
+for change in changes:
+    if change == 'unplugged':
+        write_blocks(dev, [b for b in blocks(dev) if not re.search(r'^P: .*/1-1$', b, re.M)])
+    elif change.startswith('uuid='):
+        text = open(dev).read()
+        text = re.sub(r'(P: [^\n]*/1-1\n(?:[^\n]+\n)*?A: unique_id=)[^\\\n]*', r'\g<1>' + change[5:], text)
+        open(dev, 'w').write(text)
+    elif change == 'shared-group':
+        for name in ('1-1.umockdev', '1-1.links'):
+            p = os.path.join(dst, 'tunnels', name)
+            text = open(p).read()
+            if name.endswith('.umockdev'):
+                text = re.sub(r'(0000:31:00\.0\n(?:[^\n]+\n)*?L: iommu_group=[./]*kernel/iommu_groups/)27', r'\g<1>25',
+                              text)
+                # The controller comes before the GPU, so the group is complete when the GPU appears;
+                # a member that joins later is caught when attach reads the group back.
+                bs = [b for b in text.split('\n\n') if b.strip()]
+                usb = [b for b in bs if '/0000:31:00.0\n' in b]
+                rest = [b for b in bs if b not in usb]
+                gpu_at = next(i for i, b in enumerate(rest) if '/0000:30:00.0\n' in b)
+                text = '\n\n'.join(rest[:gpu_at] + usb + rest[gpu_at:]) + '\n'
+            else:
+                text = text.replace('iommu_groups/27/devices/0000:31:00.0', 'iommu_groups/25/devices/0000:31:00.0')
+            open(p, 'w').write(text)
+    elif change == 'internal-twin':
+        bs = blocks(dev)
+        for fn, d, cls, drv, g in ((0, 0x687f, 0x030000, 'amdgpu', 40), (1, 0xaaf8, 0x040300, 'snd_hda_intel', 41)):
+            bdf = f'0000:59:00.{fn}'
+            path = f'/devices/pci0000:00/0000:00:1c.0/{bdf}'
+            bs.append(pci_block(path, bdf, 0x1002, d, cls, drv, g, 4))
+            add_group_link(g, bdf, path)
+        write_blocks(dev, bs)
+    elif change == 'pcie-gpu':
+        bs = blocks(dev)
+        rp = '/devices/pci0000:00/0000:00:01.0'
+        bs.append(pci_block(rp, '0000:00:01.0', 0x8086, 0x7ecc, 0x060400, 'pcieport', 42, 3, reset=None))
+        add_group_link(42, '0000:00:01.0', rp)
+        for fn, d, cls, drv, g in ((0, 0x687f, 0x030000, 'amdgpu', 43), (1, 0xaaf8, 0x040300, 'snd_hda_intel', 44)):
+            bdf = f'0000:01:00.{fn}'
+            bs.append(pci_block(f'{rp}/{bdf}', bdf, 0x1002, d, cls, drv, g, 4))
+            add_group_link(g, bdf, f'{rp}/{bdf}')
+        write_blocks(dev, bs)
+    else:
+        sys.exit(f'variant.py: unknown change {change}')
