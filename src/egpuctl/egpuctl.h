@@ -80,6 +80,8 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir);
 /* Prints what an action changed and said, and logs its error prefixed by what. */
 void report_print(const Report *rep, const char *what);
 json_object *report_to_json(const Report *rep);
+/* The same into the log (the daemon's stderr), each line at info level. */
+void report_log(const Report *rep, const char *what);
 
 /* Warns when boltd runs, which would race egpuctl for the authorized files. */
 void warn_if_boltd(void);

@@ -63,3 +63,16 @@ json_object *report_to_json(const Report *rep) {
         json_object_object_add(o, "error", json_string_or_null(rep->error));
         return o;
 }
+
+void report_log(const Report *rep, const char *what) {
+        STRV_FOREACH(l, rep->lines) {
+                char *p = printable(*l);
+                log_info("%s", p);
+                printable_free(p);
+        }
+        if (rep->error) {
+                char *p = printable(rep->error);
+                log_error("%s: %s", what, p);
+                printable_free(p);
+        }
+}

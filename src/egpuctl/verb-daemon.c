@@ -74,7 +74,7 @@ static void run_attach(Daemon *d, const char *device) {
         r = attach_device(udev, &enrolled, device, &d->options, &rep);
         if (asprintf(&what, "Failed to attach %s", device) < 0)
                 what = NULL;
-        report_print(&rep, what ?: "attach");
+        report_log(&rep, what ?: "attach");
         if (r >= 0)
                 log_info("%s: %s", device, r > 0 ? "attached" : "already attached");
 }
@@ -261,11 +261,11 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
                 if (!e || (attach && e->policy != ENROLL_POLICY_AUTO))
                         continue;
                 if (attach) {
-                        run_attach(d, (*g)->port);
+                        schedule_attach(d, (*g)->port);
                         continue;
                 }
                 r = detach_pcie(udev, &enrolled, (*g)->port, &d->options, &rep);
-                report_print(&rep, "Failed to detach");
+                report_log(&rep, "Failed to detach");
                 if (r >= 0)
                         log_info("%s: detached for shutdown", (*g)->port);
         }
@@ -280,11 +280,11 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
                 if (!e || (attach && e->policy != ENROLL_POLICY_AUTO))
                         continue;
                 if (attach) {
-                        run_attach(d, (*t)->name);
+                        schedule_attach(d, (*t)->name);
                         continue;
                 }
                 r = detach_thunderbolt(udev, &enrolled, (*t)->name, &d->options, &rep);
-                report_print(&rep, "Failed to detach");
+                report_log(&rep, "Failed to detach");
                 if (r >= 0)
                         log_info("%s: detached for shutdown", (*t)->name);
         }
@@ -318,7 +318,7 @@ int verb_daemon(int argc, char *argv[]) {
                 .options = { .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
                              .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT },
         };
-        bool udevd;
+        bool udevd, starting;
         sigset_t mask;
         int c, r;
 
@@ -362,10 +362,11 @@ int verb_daemon(int argc, char *argv[]) {
             udev_monitor_enable_receiving(mon) < 0)
                 return log_error("Failed to watch device events: %m"), EXIT_PROBLEM;
 
+        /* Boot with the eGPU connected: attach what is there, in workers, while the loop keeps reading
+         * events; ready once those attaches ended, so that guests ordered after us find their GPU. */
         warn_if_boltd();
         for_each_enrolled_connected(&d, true);
-        (void) sd_notify(0, "READY=1\nSTATUS=Watching Thunderbolt and PCI events");
-        log_info("Ready; watching Thunderbolt and PCI events");
+        starting = true;
 
         for (;;) {
                 struct pollfd fds[] = {
@@ -374,7 +375,12 @@ int verb_daemon(int argc, char *argv[]) {
                         { .fd = done_fd, .events = POLLIN },
                 };
 
-                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                unsigned running;
+
+                pthread_mutex_lock(&d.lock);
+                running = d.n_running;
+                pthread_mutex_unlock(&d.lock);
+                if (poll(fds, ELEMENTSOF(fds), starting && running == 0 ? 0 : -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         log_error("poll() failed: %m");
@@ -383,6 +389,16 @@ int verb_daemon(int argc, char *argv[]) {
                 if (fds[2].revents & POLLIN) {
                         uint64_t v;
                         (void) !read(done_fd, &v, sizeof(v));
+                }
+                if (starting) {
+                        pthread_mutex_lock(&d.lock);
+                        running = d.n_running;
+                        pthread_mutex_unlock(&d.lock);
+                        if (running == 0) {
+                                starting = false;
+                                (void) sd_notify(0, "READY=1\nSTATUS=Watching Thunderbolt and PCI events");
+                                log_info("Ready; watching Thunderbolt and PCI events");
+                        }
                 }
                 if (fds[0].revents & POLLIN) {
                         struct udev_device *dev;

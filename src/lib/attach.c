@@ -350,6 +350,8 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU behind %s", device);
 
+        /* Events are not needed any more: a monitor left unread only fills up. */
+        m = udev_monitor_unref(m);
         r = vfio_bind_egpu(h, egpu, rep);
         if (r < 0)
                 return r;
@@ -478,6 +480,7 @@ int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices");
         }
+        m = udev_monitor_unref(m);
         return vfio_bind_egpu(h, egpu, rep);
 }
 

@@ -353,13 +353,13 @@ t_pcie() {
         v=$(variant pcie pcie-gpu internal-twin)
         out=$(sim_sh "$v" '
 P=/sys/bus/pci/devices/0000:01:00.0; A=/sys/bus/pci/devices/0000:01:00.1; T=/sys/bus/pci/devices/0000:59:00.0
-$E enroll 0000:01:00.0
+$E enroll 0000:01:00.0 | sed "s/record pci-[0-9a-f]*/record pci-HASH/"
 $E status --json | python3 -c "import json,sys; g=json.load(sys.stdin)[\"gpus\"]; print([(x[\"bdf\"], x[\"kind\"], x[\"port\"], x[\"thunderbolt_device\"]) for x in g])"
 $E attach; echo "rc=$?"
 echo "$(drv $P) $(drv $A) twin=$(drv $T)"
 $E detach; echo "rc=$?"
 echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) twin=$(drv $T)"' 2>&1)
-        expect "pcie" "Enrolled PCIe eGPU 1002:687f below port pci0000:00/01.0 (record pci-f2a64fb6e7d8d8fc), policy auto
+        expect "pcie" "Enrolled PCIe eGPU 1002:687f below port pci0000:00/01.0 (record pci-HASH), policy auto
 [('0000:01:00.0', 'pcie', 'pci0000:00/01.0', None)]
 0000:01:00.0: reset method set to 'device_specific bus' (vendor-reset)
 0000:01:00.0: moved from amdgpu to vfio-pci
