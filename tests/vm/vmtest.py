@@ -497,7 +497,7 @@ def check_json(tap, name, blob, truth):
                 iommu = iommu.get("status") or iommu.get("verdict")
         elif isinstance(checks, list):
             for c in checks:
-                if isinstance(c, dict) and c.get("name") == "iommu":
+                if isinstance(c, dict) and c.get("id") == "iommu":
                     iommu = c.get("status") or c.get("verdict")
         if iommu != "ok":
             problems.append("doctor: check 'iommu' is %r, want 'ok' (DMAR is on, groups exist)" % (iommu,))
