@@ -6,8 +6,10 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <syslog.h>
+#include <dlfcn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-bus.h>
-#include <systemd/sd-daemon.h>
 
 #include "egpuctl.h"
 #include "sysfs.h"
@@ -152,16 +154,14 @@ static void schedule_attach(Daemon *d, const char *device) {
         pthread_mutex_unlock(&d->lock);
 }
 
-/* The router an event concerns, when it is enrolled with policy auto: its name, else NULL. */
-static char *event_router(struct udev *udev, struct udev_device *dev, const Enrolled *enrolled) {
-        _cleanup_(host_freep) Host *h = NULL;
+/* The router (or PCIe port) an event concerns, when it is enrolled with policy auto and its eGPU is not
+ * bound yet: its name, else NULL. */
+static char *event_router(const Host *h, struct udev_device *dev, const Enrolled *enrolled) {
         const char *subsystem = udev_device_get_subsystem(dev), *action = udev_device_get_action(dev);
         const Enrollment *e;
         const TbDevice *t = NULL;
 
         if (!subsystem || !action || streq(action, "remove") || streq(action, "unbind"))
-                return NULL;
-        if (host_load_enrolled(udev, enrolled, &h) < 0)
                 return NULL;
 
         if (streq(subsystem, "thunderbolt")) {
@@ -198,46 +198,115 @@ static char *event_router(struct udev *udev, struct udev_device *dev, const Enro
         return strdup(t->name);
 }
 
-static void handle_event(Daemon *d, struct udev *udev, struct udev_device *dev) {
+/* Reads every pending event first, so that a burst (a tunnel brings a dozen) never fills the socket,
+ * then reads the store and sysfs once for all of them. */
+static void handle_events(Daemon *d, struct udev *udev, struct udev_monitor *mon) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
-        _cleanup_free_ char *router = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_strv_free_ char **routers = NULL;
+        struct udev_device **events = NULL, *dev;
+        size_t n = 0;
 
-        if (load_enrolled_quiet(d->store_dir, &enrolled) < 0)
+        while ((dev = udev_monitor_receive_device(mon))) {
+                struct udev_device **t = realloc(events, sizeof(*events) * (n + 1));
+                if (!t) {
+                        udev_device_unref(dev);
+                        break;
+                }
+                events = t;
+                events[n++] = dev;
+        }
+        if (n > 0 && load_enrolled_quiet(d->store_dir, &enrolled) >= 0 &&
+            host_load_enrolled(udev, &enrolled, &h) >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *router = event_router(h, events[i], &enrolled);
+
+                        if (!router || strv_contains(routers, router))
+                                continue;
+                        log_debug("%s %s: attaching %s", udev_device_get_action(events[i]),
+                                  udev_device_get_sysname(events[i]), router);
+                        if (strv_extend(&routers, router) >= 0)
+                                schedule_attach(d, router);
+                }
+        for (size_t i = 0; i < n; i++)
+                udev_device_unref(events[i]);
+        free(events);
+}
+
+/* Tells systemd our state ($NOTIFY_SOCKET), as sd_notify() does; nothing when not run by systemd. The
+ * few lines here spare the daemon libsystemd and the libraries it pulls in while it idles. */
+static void notify(const char *state) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = getenv("NOTIFY_SOCKET");
+        size_t len;
+
+        if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
                 return;
-        router = event_router(udev, dev, &enrolled);
-        if (!router)
-                return;
-        log_debug("%s %s: attaching %s", udev_device_get_action(dev), udev_device_get_sysname(dev), router);
-        schedule_attach(d, router);
+        len = strlen(path);
+        memcpy(sa.sun_path, path, len);
+        if (sa.sun_path[0] == '@')
+                sa.sun_path[0] = 0; /* abstract namespace */
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                             (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+                log_warning("Failed to notify systemd (%s): %m", state);
 }
 
 /* Whether the system is shutting down (systemd's SystemState "stopping"), asked over systemd's private
- * socket because the bus daemon may be gone by then. $EGPUCTL_SYSTEM_STATE stands in for it in tests. */
+ * socket because the bus daemon may be gone by then. libsystemd is loaded only now, on the way out.
+ * $EGPUCTL_SYSTEM_STATE stands in for it in tests. */
 static bool system_is_stopping(void) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int (*bus_new)(sd_bus **), (*set_address)(sd_bus *, const char *), (*start)(sd_bus *);
+        int (*get_property_string)(sd_bus *, const char *, const char *, const char *, const char *,
+                                   sd_bus_error *, char **);
+        sd_bus *(*flush_close_unref)(sd_bus *);
+        void (*error_free)(sd_bus_error *);
         sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *state = NULL;
         const char *e = getenv("EGPUCTL_SYSTEM_STATE");
+        sd_bus *bus = NULL;
+        void *lib;
         int r;
 
         if (e)
                 return streq(e, "stopping");
-        r = sd_bus_new(&bus);
-        if (r >= 0)
-                r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r >= 0)
-                r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                               "org.freedesktop.systemd1.Manager", "SystemState", &error, &state);
-        sd_bus_error_free(&error);
+        lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+                log_warning("libsystemd is missing, so whether the system shuts down is unknown; leaving "
+                            "devices as they are");
+                return false;
+        }
+        *(void **) &bus_new = dlsym(lib, "sd_bus_new");
+        *(void **) &set_address = dlsym(lib, "sd_bus_set_address");
+        *(void **) &start = dlsym(lib, "sd_bus_start");
+        *(void **) &get_property_string = dlsym(lib, "sd_bus_get_property_string");
+        *(void **) &flush_close_unref = dlsym(lib, "sd_bus_flush_close_unref");
+        *(void **) &error_free = dlsym(lib, "sd_bus_error_free");
+        if (!bus_new || !set_address || !start || !get_property_string || !flush_close_unref || !error_free)
+                r = -ENOSYS;
+        else {
+                r = bus_new(&bus);
+                if (r >= 0)
+                        r = set_address(bus, "unix:path=/run/systemd/private");
+                if (r >= 0)
+                        r = start(bus);
+                if (r >= 0)
+                        r = get_property_string(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                "org.freedesktop.systemd1.Manager", "SystemState", &error,
+                                                &state);
+                error_free(&error);
+                if (bus)
+                        flush_close_unref(bus);
+        }
+        dlclose(lib);
         if (r < 0) {
                 errno_set(r);
                 log_warning("Failed to ask systemd whether the system is shutting down (%m); leaving devices as "
                             "they are");
                 return false;
         }
-        return streq(state, "stopping");
+        return streq_ptr(state, "stopping");
 }
 
 static void for_each_enrolled_connected(Daemon *d, bool attach) {
@@ -396,17 +465,12 @@ int verb_daemon(int argc, char *argv[]) {
                         pthread_mutex_unlock(&d.lock);
                         if (running == 0) {
                                 starting = false;
-                                (void) sd_notify(0, "READY=1\nSTATUS=Watching Thunderbolt and PCI events");
+                                notify("READY=1\nSTATUS=Watching Thunderbolt and PCI events");
                                 log_info("Ready; watching Thunderbolt and PCI events");
                         }
                 }
-                if (fds[0].revents & POLLIN) {
-                        struct udev_device *dev;
-                        while ((dev = udev_monitor_receive_device(mon))) {
-                                handle_event(&d, udev, dev);
-                                udev_device_unref(dev);
-                        }
-                }
+                if (fds[0].revents & POLLIN)
+                        handle_events(&d, udev, mon);
                 if (fds[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         (void) !read(sfd, &si, sizeof(si));
@@ -414,7 +478,7 @@ int verb_daemon(int argc, char *argv[]) {
                 }
         }
 
-        (void) sd_notify(0, "STOPPING=1");
+        notify("STOPPING=1");
         wait_workers(&d, d.options.timeout_ms + 2 * d.options.write_timeout_ms);
         if (system_is_stopping()) {
                 log_info("The system is shutting down: detaching eGPUs");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,8 +30,48 @@ void http_response_done(HttpResponse *r) {
         *r = (HttpResponse){};
 }
 
+/* libcurl is loaded when a request is first made, not at start: only the guest verbs speak HTTP, and
+ * libcurl with the TLS and Kerberos libraries it pulls in would more than double the resident size of
+ * every egpuctl process, the daemon's included. */
+static struct {
+        void *handle;
+        CURL *(*easy_init)(void);
+        CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+        CURLcode (*easy_perform)(CURL *);
+        CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+        void (*easy_cleanup)(CURL *);
+        const char *(*easy_strerror)(CURLcode);
+        struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+        void (*slist_free_all)(struct curl_slist *);
+} curl;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_load(void) {
+        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+        if (!h)
+                return;
+        *(void **) &curl.easy_init = dlsym(h, "curl_easy_init");
+        *(void **) &curl.easy_setopt = dlsym(h, "curl_easy_setopt");
+        *(void **) &curl.easy_perform = dlsym(h, "curl_easy_perform");
+        *(void **) &curl.easy_getinfo = dlsym(h, "curl_easy_getinfo");
+        *(void **) &curl.easy_cleanup = dlsym(h, "curl_easy_cleanup");
+        *(void **) &curl.easy_strerror = dlsym(h, "curl_easy_strerror");
+        *(void **) &curl.slist_append = dlsym(h, "curl_slist_append");
+        *(void **) &curl.slist_free_all = dlsym(h, "curl_slist_free_all");
+        if (!curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo ||
+            !curl.easy_cleanup || !curl.easy_strerror || !curl.slist_append || !curl.slist_free_all) {
+                dlclose(h);
+                curl.easy_init = NULL;
+                return;
+        }
+        curl.handle = h;
+}
+
 int http_supported(void) {
-        return 1;
+        pthread_once(&curl_once, curl_load);
+        return curl.handle ? 1 : 0;
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -99,6 +141,11 @@ int http_request(
 
         if (!url || !ret)
                 return -EINVAL;
+        if (!http_supported()) {
+                if (error)
+                        *error = strdup("libcurl (libcurl.so.4) is not installed: apt-get install libcurl4");
+                return -ENOPKG;
+        }
         if (!url_scheme_ok(url)) {
                 if (error)
                         *error = strdup("only http:// and https:// URLs are supported");
@@ -111,43 +158,43 @@ int http_request(
                 l.total_timeout_ms = HTTP_DEFAULT_TOTAL_MS;
         b.max = l.max_body > 0 ? l.max_body : HTTP_DEFAULT_MAX_BODY;
 
-        h = curl_easy_init();
+        h = curl.easy_init();
         if (!h)
                 return -ENOMEM;
 
-        (void) curl_easy_setopt(h, CURLOPT_URL, url);
-        (void) curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, l.connect_timeout_ms);
-        (void) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, l.total_timeout_ms);
-        (void) curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        (void) curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-        (void) curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        (void) curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+        (void) curl.easy_setopt(h, CURLOPT_URL, url);
+        (void) curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        (void) curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, l.connect_timeout_ms);
+        (void) curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, l.total_timeout_ms);
+        (void) curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+        (void) curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+        (void) curl.easy_setopt(h, CURLOPT_WRITEDATA, &b);
+        (void) curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         /* A loopback service is never reached through a proxy, whatever http_proxy says. */
-        (void) curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+        (void) curl.easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 #if LIBCURL_VERSION_NUM >= 0x075500
-        (void) curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        (void) curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-        (void) curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        (void) curl.easy_setopt(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-        (void) curl_easy_setopt(h, CURLOPT_USERAGENT, "egpuctl");
+        (void) curl.easy_setopt(h, CURLOPT_USERAGENT, "egpuctl");
 
         if (json_body) {
-                headers = curl_slist_append(headers, "Content-Type: application/json");
+                headers = curl.slist_append(headers, "Content-Type: application/json");
                 if (!headers) {
-                        curl_easy_cleanup(h);
+                        curl.easy_cleanup(h);
                         return -ENOMEM;
                 }
-                (void) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-                (void) curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body);
-                (void) curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(json_body));
+                (void) curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+                (void) curl.easy_setopt(h, CURLOPT_POSTFIELDS, json_body);
+                (void) curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(json_body));
         }
 
-        c = curl_easy_perform(h);
+        c = curl.easy_perform(h);
         if (c == CURLE_OK)
-                (void) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(h);
+                (void) curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl.slist_free_all(headers);
+        curl.easy_cleanup(h);
 
         if (c != CURLE_OK) {
                 if (b.too_big)
@@ -155,7 +202,7 @@ int http_request(
                 else
                         r = curl_code_to_errno(c);
                 if (error)
-                        *error = strdup(errbuf[0] ? errbuf : curl_easy_strerror(c));
+                        *error = strdup(errbuf[0] ? errbuf : curl.easy_strerror(c));
                 free(b.data);
                 return r;
         }
