@@ -404,20 +404,23 @@ int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
 /* Refuses to go on while a process holds one of the eGPU's groups, unless forced. */
 static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) {
         FOREACH_ARRAY(g, egpu->groups, egpu->n_groups) {
+                char who[64] = "a process we cannot see";
                 pid_t pid;
                 int r;
 
                 r = vfio_group_holder((*g)->id, &pid);
                 if (r < 0)
                         return report_error(rep, r, "Failed to check who uses /dev/vfio/%d", (*g)->id);
-                if (r > 0 && !o->force)
+                if (r == 0)
+                        continue;
+                if (pid > 0)
+                        snprintf(who, sizeof(who), "process %d", (int) pid);
+                if (!o->force)
                         return report_error(rep, -EBUSY,
-                                            "/dev/vfio/%d is held by process %d (a running VM?); stop it first, "
-                                            "or use --force",
-                                            (*g)->id, (int) pid);
-                if (r > 0)
-                        report_note(rep, "/dev/vfio/%d is held by process %d; going on (--force)", (*g)->id,
-                                    (int) pid);
+                                            "/dev/vfio/%d is held by %s (a running VM?); stop it first, or use "
+                                            "--force",
+                                            (*g)->id, who);
+                report_note(rep, "/dev/vfio/%d is held by %s; going on (--force)", (*g)->id, who);
         }
         return 0;
 }

@@ -332,9 +332,16 @@ int vfio_group_holder(int group, pid_t *ret_pid) {
         _cleanup_(closedirp) DIR *proc = NULL;
         _cleanup_free_ char *node = NULL, *node_link = NULL;
         struct dirent *de;
+        bool held;
 
         if (asprintf(&node, "/dev/vfio/%d", group) < 0)
                 return -ENOMEM;
+        /* The kernel lets one process at a time open a group: EBUSY says it is in use, whatever
+         * /proc lets us see. The scan below then only finds who. */
+        {
+                _cleanup_close_ int fd = open(node, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+                held = fd < 0 && errno == EBUSY;
+        }
         (void) readlinkat_malloc(AT_FDCWD, node, &node_link);
         proc = opendir("/proc");
         if (!proc)
@@ -364,6 +371,10 @@ int vfio_group_holder(int group, pid_t *ret_pid) {
                                 return 1;
                         }
                 }
+        }
+        if (held) {
+                *ret_pid = 0; /* in use, by a process we may not look into */
+                return 1;
         }
         return 0;
 }

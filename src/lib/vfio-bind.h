@@ -21,7 +21,8 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep);
  * give each function to its own driver again. */
 int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep);
 
-/* Whether a process holds /dev/vfio/GROUP open (a running VM): the first holder's PID in *ret_pid. */
+/* Whether a process holds /dev/vfio/GROUP open (a running VM): the holder's PID in *ret_pid, or 0 when
+ * the kernel says the group is busy but the holder cannot be seen. */
 int vfio_group_holder(int group, pid_t *ret_pid);
 
 /* Whether the kernel module is loaded (/sys/module/NAME exists). */
