@@ -240,7 +240,8 @@ static int wait_for_egpu(struct udev *udev, const Enrolled *enrolled, struct ude
                 FOREACH_ARRAY(x, (*h)->tb_devices, (*h)->n_tb_devices)
                         if (streq((*x)->syspath, tb_syspath))
                                 t = *x;
-                if (!t)
+                /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
+                if (!t || (may_guess_new && t->authorized == 0))
                         return -ENODEV;
                 e = find_tunnel_egpu(*h, t, before, may_guess_new);
                 if (e && (egpu_slot_complete(*h, e) || now_usec() >= deadline)) {
