@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "egpuctl-unit.h"
 #include "install-config.h"
 #include "util.h"
 
@@ -49,47 +50,7 @@ int install_select_enrolled(const Host *h, Enrollment **list, size_t n, EgpuList
 int install_unit_text(const char *sbindir, char **ret) {
         char *s;
 
-        if (asprintf(&s,
-                     "# egpuctl.service: the eGPU daemon; see egpuctl(8).\n"
-                     "[Unit]\n"
-                     "Description=eGPU passthrough daemon (Thunderbolt/USB4 authorization, vfio-pci binding)\n"
-                     "Documentation=man:egpuctl(8)\n"
-                     "Wants=systemd-modules-load.service\n"
-                     "After=systemd-modules-load.service systemd-udevd.service\n"
-                     "Before=pve-guests.service libvirt-guests.service\n"
-                     "\n"
-                     "[Service]\n"
-                     "Type=notify\n"
-                     "ExecStart=%s/egpuctl daemon\n"
-                     "Restart=on-failure\n"
-                     "StateDirectory=egpuctl\n"
-                     "RuntimeDirectory=egpuctl\n"
-                     "# sysfs writes (driver_override, bind, drivers_probe, authorized, reset_method) need\n"
-                     "# uid 0 only; CAP_SYS_ADMIN is for PCI config space past 64 bytes.\n"
-                     "CapabilityBoundingSet=CAP_SYS_ADMIN\n"
-                     "NoNewPrivileges=yes\n"
-                     "ProtectSystem=strict\n"
-                     "ProtectKernelTunables=yes\n"
-                     "ReadWritePaths=/sys/bus/pci /sys/bus/thunderbolt /sys/devices\n"
-                     "ProtectKernelModules=yes\n"
-                     "ProtectKernelLogs=yes\n"
-                     "ProtectControlGroups=yes\n"
-                     "ProtectClock=yes\n"
-                     "ProtectHostname=yes\n"
-                     "ProtectHome=yes\n"
-                     "PrivateTmp=yes\n"
-                     "RestrictAddressFamilies=AF_UNIX AF_NETLINK\n"
-                     "RestrictNamespaces=yes\n"
-                     "RestrictRealtime=yes\n"
-                     "RestrictSUIDSGID=yes\n"
-                     "LockPersonality=yes\n"
-                     "MemoryDenyWriteExecute=yes\n"
-                     "SystemCallArchitectures=native\n"
-                     "SystemCallFilter=@system-service\n"
-                     "\n"
-                     "[Install]\n"
-                     "WantedBy=multi-user.target\n",
-                     sbindir) < 0)
+        if (asprintf(&s, EGPUCTL_UNIT_FORMAT, sbindir) < 0)
                 return -ENOMEM;
         *ret = s;
         return 0;
