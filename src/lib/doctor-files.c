@@ -7,24 +7,32 @@
 #include "doctor-files.h"
 #include "util.h"
 
-/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. */
+/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. Linear in the
+ * text: the length is kept here rather than found again for each line by strv_extend(). */
 static int split_lines(const char *text, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 1;
         const char *p = text;
-        int r;
 
-        l = calloc(1, sizeof(char *));
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         while (*p) {
                 size_t len = strcspn(p, "\n");
-                _cleanup_free_ char *line = strndup(p, len);
 
-                if (!line)
+                if (n + 2 > allocated) {
+                        size_t a = allocated * 2;
+                        char **t = reallocarray(l, a, sizeof(char *));
+
+                        if (!t)
+                                return -ENOMEM;
+                        l = t;
+                        allocated = a;
+                }
+                l[n] = strndup(p, len);
+                if (!l[n])
                         return -ENOMEM;
-                r = strv_extend(&l, line);
-                if (r < 0)
-                        return r;
+                l[++n] = NULL;
                 p += len;
                 if (*p)
                         p++;
@@ -458,13 +466,13 @@ bool nic_names_differ_in_bus(const char *a, const char *b) {
 int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret) {
         _cleanup_strv_free_ char **l = NULL, **lines = NULL;
         bool in_section = false;
-        size_t kl = strlen(key);
+        size_t kl = strlen(key), n = 0, allocated = 1; /* n kept here: linear in the number of words */
         int r;
 
         r = split_lines(text, &lines);
         if (r < 0)
                 return r;
-        l = calloc(1, sizeof(char *));
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         FOREACH_LINE(line, lines) {
@@ -486,10 +494,8 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
                         continue;
                 v = skip_space(v + 1);
                 if (!*v) {
-                        strv_free(l);
-                        l = calloc(1, sizeof(char *));
-                        if (!l)
-                                return -ENOMEM;
+                        for (; n > 0; n--)
+                                l[n - 1] = mfree(l[n - 1]);
                         continue;
                 }
                 _cleanup_strv_free_ char **w = NULL;
@@ -497,9 +503,19 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
                 if (r < 0)
                         return r;
                 STRV_FOREACH(i, w) {
-                        r = strv_extend(&l, *i);
-                        if (r < 0)
-                                return r;
+                        if (n + 2 > allocated) {
+                                size_t a = allocated * 2;
+                                char **t = reallocarray(l, a, sizeof(char *));
+
+                                if (!t)
+                                        return -ENOMEM;
+                                l = t;
+                                allocated = a;
+                        }
+                        l[n] = strdup(*i);
+                        if (!l[n])
+                                return -ENOMEM;
+                        l[++n] = NULL;
                 }
         }
         *ret = TAKE_PTR(l);
@@ -546,10 +562,11 @@ static char *normalize_host(const char *h) {
 
 static int parse_hostpci(PveHostpci *hp, const char *value) {
         _cleanup_strv_free_ char **opts = NULL;
+        size_t n_hosts = 0, allocated = 1; /* kept here, so that a long host list stays linear */
         int r;
 
         hp->pcie = hp->rombar = -1;
-        hp->hosts = calloc(1, sizeof(char *));
+        hp->hosts = calloc(allocated, sizeof(char *));
         hp->raw = strdup(value);
         if (!hp->hosts || !hp->raw)
                 return -ENOMEM;
@@ -571,9 +588,17 @@ static int parse_hostpci(PveHostpci *hp, const char *value) {
                                 _cleanup_free_ char *n = normalize_host(*h);
                                 if (!n)
                                         continue;
-                                r = strv_extend(&hp->hosts, n);
-                                if (r < 0)
-                                        return r;
+                                if (n_hosts + 2 > allocated) {
+                                        size_t a = allocated * 2;
+                                        char **t = reallocarray(hp->hosts, a, sizeof(char *));
+
+                                        if (!t)
+                                                return -ENOMEM;
+                                        hp->hosts = t;
+                                        allocated = a;
+                                }
+                                hp->hosts[n_hosts++] = TAKE_PTR(n);
+                                hp->hosts[n_hosts] = NULL;
                         }
                 } else if (strneq(*o, "mapping=", 8)) {
                         free(hp->mapping);
@@ -661,23 +686,34 @@ bool pve_host_matches(const char *host, const char *bdf) {
 
 char *pve_hostpci_with(const char *raw, int pcie, int rombar) {
         _cleanup_strv_free_ char **opts = NULL;
-        _cleanup_free_ char *s = NULL;
+        const char *sep = "";
+        char *s = NULL;
+        size_t size = 0;
+        FILE *f;
 
         if (strv_split(raw, ",", &opts) < 0)
+                return NULL;
+        /* A stream rather than appending to a string: linear however many options there are. */
+        f = open_memstream(&s, &size);
+        if (!f)
                 return NULL;
         STRV_FOREACH(o, opts) {
                 if ((pcie >= 0 && strneq(*o, "pcie=", 5)) || (rombar >= 0 && strneq(*o, "rombar=", 7)))
                         continue;
-                if (s && strextendf(&s, ",") < 0)
-                        return NULL;
-                if (strextendf(&s, "%s", *o) < 0)
-                        return NULL;
+                fprintf(f, "%s%s", sep, *o);
+                sep = ",";
         }
-        if (pcie >= 0 && strextendf(&s, "%spcie=%d", s ? "," : "", pcie) < 0)
+        if (pcie >= 0) {
+                fprintf(f, "%spcie=%d", sep, pcie);
+                sep = ",";
+        }
+        if (rombar >= 0)
+                fprintf(f, "%srombar=%d", sep, rombar);
+        if (fclose(f) != 0) {
+                free(s);
                 return NULL;
-        if (rombar >= 0 && strextendf(&s, "%srombar=%d", s ? "," : "", rombar) < 0)
-                return NULL;
-        return s ? TAKE_PTR(s) : strdup("");
+        }
+        return s ?: strdup("");
 }
 
 int pve_mapping_paths(const char *text, const char *name, char ***ret) {

@@ -67,14 +67,13 @@ bool modprobe_name_eq(const char *a, const char *b) {
  * which the kernel's parameter parser reads: "key="a b"" is one option. */
 static int split_words(const char *s, bool respect_quotes, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 1; /* kept here, not found again for each word: linear in s */
         const char *p = s;
-        int r;
 
-        l = calloc(1, sizeof(char *));
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         for (;;) {
-                _cleanup_free_ char *w = NULL;
                 const char *start;
                 bool quoted = false;
 
@@ -88,12 +87,19 @@ static int split_words(const char *s, bool respect_quotes, char ***ret) {
                         else if (!quoted && strchr(" \t\r\n", *p))
                                 break;
                 }
-                w = strndup(start, (size_t) (p - start));
-                if (!w)
+                if (n + 2 > allocated) {
+                        size_t a = allocated * 2;
+                        char **t = reallocarray(l, a, sizeof(char *));
+
+                        if (!t)
+                                return -ENOMEM;
+                        l = t;
+                        allocated = a;
+                }
+                l[n] = strndup(start, (size_t) (p - start));
+                if (!l[n])
                         return -ENOMEM;
-                r = strv_extend(&l, w);
-                if (r < 0)
-                        return r;
+                l[++n] = NULL;
         }
         *ret = TAKE_PTR(l);
         return 0;
@@ -201,20 +207,33 @@ static int parse_command(ModprobeConfig *c, const char *file, unsigned line, con
                 break;
         }
         case MODPROBE_SOFTDEP: {
-                char ***target = NULL;
+                char **target = NULL;
+                size_t n_pre = 0, n_post = 0, *n_target = NULL;
 
-                r = 0;
+                /* Each list holds fewer than n names: sized once, so that a long line stays linear. */
+                strv_free(e.pre);
+                strv_free(e.post);
+                e.pre = calloc(n, sizeof(char *));
+                e.post = calloc(n, sizeof(char *));
+                r = e.pre && e.post ? 0 : -ENOMEM;
                 for (size_t i = 2; i < n && r >= 0; i++) {
-                        if (streq(words[i], "pre:"))
-                                target = &e.pre;
-                        else if (streq(words[i], "post:"))
-                                target = &e.post;
-                        else if (!target) {
+                        if (streq(words[i], "pre:")) {
+                                target = e.pre;
+                                n_target = &n_pre;
+                        } else if (streq(words[i], "post:")) {
+                                target = e.post;
+                                n_target = &n_post;
+                        } else if (!target) {
                                 /* A module name before any "pre:"/"post:": kmod rejects the line. */
                                 entry_done(&e);
                                 return note_invalid(c, file, line);
-                        } else
-                                r = strv_append_normalized(target, words[i]);
+                        } else {
+                                target[*n_target] = modprobe_normalize(words[i]);
+                                if (!target[*n_target])
+                                        r = -ENOMEM;
+                                else
+                                        (*n_target)++;
+                        }
                 }
                 break;
         }

@@ -308,9 +308,11 @@ bool strv_contains(char **l, const char *s) {
 
 int strv_split(const char *s, const char *separators, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 1;
         const char *p = s;
 
-        l = calloc(1, sizeof(char *));
+        /* The length is kept here, not found again for each word by strv_extend(): linear in the input. */
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         while (*p) {
@@ -319,14 +321,19 @@ int strv_split(const char *s, const char *separators, char ***ret) {
                 p += strspn(p, separators);
                 k = strcspn(p, separators);
                 if (k > 0) {
-                        _cleanup_free_ char *w = strndup(p, k);
-                        int r;
+                        if (n + 2 > allocated) {
+                                size_t a = allocated * 2;
+                                char **t = reallocarray(l, a, sizeof(char *));
 
-                        if (!w)
+                                if (!t)
+                                        return -ENOMEM;
+                                l = t;
+                                allocated = a;
+                        }
+                        l[n] = strndup(p, k);
+                        if (!l[n])
                                 return -ENOMEM;
-                        r = strv_extend(&l, w);
-                        if (r < 0)
-                                return r;
+                        l[++n] = NULL;
                 }
                 p += k;
         }
