@@ -664,6 +664,33 @@ static int record_parse(
 
 #undef skip
 
+/* For the fuzzer (fuzz/fuzz-store-record.c): record_parse() on a NUL-terminated copy of text, as
+ * store_load() does for the file <stem>.conf at path. Returns 0 with *ret set or NULL (skipped), < 0
+ * only on -ENOMEM; the errors found go to *ret_errors (free with store_errors_free()). */
+int store_record_parse(
+        const char *path,
+        const char *stem,
+        const char *text,
+        size_t size,
+        Enrollment **ret,
+        StoreError **ret_errors,
+        size_t *ret_n_errors) {
+        _cleanup_free_ char *buf = NULL;
+        ErrorList el = {};
+        int r;
+
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, text, size);
+        buf[size] = 0;
+        r = record_parse(path, stem, buf, size, &el, ret);
+        explicit_bzero(buf, size);
+        *ret_errors = el.l;
+        *ret_n_errors = el.n;
+        return r;
+}
+
 static int strcmp_ptr(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }

@@ -145,6 +145,15 @@ int store_load(
         StoreError **ret_errors,
         size_t *ret_n_errors);
 void store_errors_free(StoreError *l, size_t n);
+/* Parses the text of one record file <stem>.conf at path as store_load() does (for the fuzzer). */
+int store_record_parse(
+        const char *path,
+        const char *stem,
+        const char *text,
+        size_t size,
+        Enrollment **ret,
+        StoreError **ret_errors,
+        size_t *ret_n_errors);
 
 /* Writes e atomically as <dir>/devices/<key>.conf, creating dir and dir/devices (0700) if missing.
  * -EINVAL for an invalid record, -E2BIG when a value is over STORE_VALUE_MAX, -EFBIG when the record
