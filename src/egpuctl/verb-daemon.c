@@ -74,6 +74,13 @@ static void run_attach(Daemon *d, const char *device) {
                 return;
         }
         r = attach_device(udev, &enrolled, device, &d->options, &rep);
+        if (r == -ENODEV && rep.error) {
+                /* Unplugged while we worked on it: not a failure of ours; its add event comes next. */
+                char *p = printable(rep.error);
+                log_info("%s: went away during the attach (%s)", device, p);
+                printable_free(p);
+                return;
+        }
         if (asprintf(&what, "Failed to attach %s", device) < 0)
                 what = NULL;
         report_log(&rep, what ?: "attach");

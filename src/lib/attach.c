@@ -241,7 +241,7 @@ static int wait_for_egpu(struct udev *udev, const Enrolled *enrolled, struct ude
                         if (streq((*x)->syspath, tb_syspath))
                                 t = *x;
                 /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
-                if (!t || (may_guess_new && t->authorized == 0))
+                if (!t || t->authorized == 0)
                         return -ENODEV;
                 e = find_tunnel_egpu(*h, t, before, may_guess_new);
                 if (e && (egpu_slot_complete(*h, e) || now_usec() >= deadline)) {

@@ -189,6 +189,9 @@ static int check_group_fresh(const Egpu *e, int group, Report *rep) {
         if (asprintf(&path, "/sys/kernel/iommu_groups/%d/devices", group) < 0)
                 return -ENOMEM;
         d = opendir(path);
+        if (!d && errno == ENOENT)
+                return report_error(rep, -ENODEV, "IOMMU group %d is gone: the eGPU %s went away", group,
+                                    e->gpu->bdf);
         if (!d)
                 return report_error(rep, negative_errno(), "Failed to list IOMMU group %d", group);
         while ((de = readdir(d))) {
