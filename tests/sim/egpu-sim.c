@@ -460,6 +460,25 @@ static int reexec_with_umockdev(char **argv) {
         return -errno;
 }
 
+/* umockdev hands each uevent to each listener over a Unix datagram socket and aborts when one is full.
+ * The kernel's netlink sockets hold far more than the 10 datagrams that net.unix.max_dgram_qlen allows
+ * by default, and a tunnel brings a dozen events at once, so the simulator raises it (for this network
+ * namespace) when it may; it says so with EGPU_SIM_DEBUG=1. */
+static void raise_uevent_queue(void) {
+        const char *p = "/proc/sys/net/unix/max_dgram_qlen";
+        g_autofree char *now = NULL;
+        FILE *f;
+
+        if (!g_file_get_contents(p, &now, NULL, NULL) || g_ascii_strtoll(now, NULL, 10) >= 1024)
+                return;
+        f = fopen(p, "we");
+        if (!f || fputs("1024\n", f) < 0 || fclose(f) != 0) {
+                log_debug("cannot raise %s (now %s); bursts of uevents may abort umockdev\n", p, g_strstrip(now));
+                return;
+        }
+        log_debug("raised %s from %s to 1024\n", p, g_strstrip(now));
+}
+
 int main(int argc, char **argv) {
         enum { OPT_DELAY = 256, OPT_FAULT, OPT_BLOCK, OPT_VANISH, OPT_CONTROL, OPT_SCRIPT, OPT_PRELOAD };
         static const struct option options[] = {
@@ -569,6 +588,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
+        raise_uevent_queue();
         sim->testbed = umockdev_testbed_new();
         sim->root = umockdev_testbed_get_root_dir(sim->testbed);
         sim->sys = umockdev_testbed_get_sys_dir(sim->testbed);
