@@ -77,6 +77,9 @@ void log_set_prefix_priority(bool b); /* "<3>" prefixes, for journald (the daemo
 
 /* Loads the enrolment store, warning about each broken record (with its path and line). */
 int enrolled_load_verbose(Enrolled *ret, char **ret_dir);
+/* A udev context and the machine as sysfs shows it, the enrolled PCIe ports included (the store is read
+ * when enrolled is NULL); logs the error. */
+int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host);
 /* Prints what an action changed and said, and logs its error prefixed by what. */
 void report_print(const Report *rep, const char *what);
 json_object *report_to_json(const Report *rep);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "egpuctl.h"
+#include "sysfs.h"
 #include "util.h"
 
 int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
@@ -75,4 +76,30 @@ void report_log(const Report *rep, const char *what) {
                 log_error("%s: %s", what, p);
                 printable_free(p);
         }
+}
+
+int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled own = {};
+        Host *h;
+        int r;
+
+        if (!udev) {
+                log_error("Failed to create a udev context: %m");
+                return -ENOMEM;
+        }
+        /* The store says which PCIe slots hold eGPUs; without it, Thunderbolt eGPUs are still found. */
+        if (!enrolled) {
+                (void) enrolled_load_verbose(&own, NULL);
+                enrolled = &own;
+        }
+        r = host_load_enrolled(udev, enrolled, &h);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the devices from sysfs: %m");
+                return r;
+        }
+        *ret_udev = TAKE_PTR(udev);
+        *ret_host = h;
+        return 0;
 }

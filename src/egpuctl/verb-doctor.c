@@ -23,17 +23,8 @@ int verb_doctor(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        udev = udev_new();
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
+        if (host_load_verbose(NULL, &udev, &h) < 0)
                 return EXIT_PROBLEM;
-        }
-        r = host_load(udev, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
-                return EXIT_PROBLEM;
-        }
         r = doctor_run(udev, h, arg_global.root, &l);
         if (r < 0) {
                 errno_set(r);

@@ -7,26 +7,6 @@
 #include "sysfs.h"
 #include "util.h"
 
-static int load_host(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host) {
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
-        Host *h;
-        int r;
-
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
-                return -ENOMEM;
-        }
-        r = host_load_enrolled(udev, enrolled, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
-                return r;
-        }
-        *ret_udev = TAKE_PTR(udev);
-        *ret_host = h;
-        return 0;
-}
-
 /* "VVVV:DDDD[:SSSS:SSSS]" */
 static int parse_ids(const char *s, Enrollment *e) {
         _cleanup_strv_free_ char **parts = NULL;
@@ -211,7 +191,7 @@ int verb_enroll(int argc, char *argv[]) {
         if (!device == !port)
                 return usage_error("enroll", "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
 
-        if (enrolled_load_verbose(&enrolled, &dir) < 0 || load_host(&enrolled, &udev, &h) < 0)
+        if (enrolled_load_verbose(&enrolled, &dir) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
         if (port || pci_bdf_is_valid(device))
@@ -314,7 +294,7 @@ int verb_list(int argc, char *argv[]) {
         r = verb_check_args("list", argc, argv, optind);
         if (r != 0)
                 return r;
-        if (enrolled_load_verbose(&enrolled, NULL) < 0 || load_host(&enrolled, &udev, &h) < 0)
+        if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
         root = json_object_new_object();

@@ -125,17 +125,8 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 return usage_error(name, "--apply and --dry-run exclude each other");
 
         if (!uninstall) {
-                udev = udev_new();
-                if (!udev) {
-                        log_error("Failed to create a udev context: %m");
+                if (host_load_verbose(NULL, &udev, &h) < 0)
                         return EXIT_PROBLEM;
-                }
-                r = host_load(udev, &h);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to read the devices from sysfs: %m");
-                        return EXIT_PROBLEM;
-                }
                 r = enrolled_load_verbose(&enrolled, NULL);
                 if (r < 0)
                         return EXIT_PROBLEM;

@@ -325,7 +325,6 @@ int verb_status(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
-        _cleanup_(enrolled_done) Enrolled enrolled = {};
         int c, r;
 
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
@@ -337,19 +336,8 @@ int verb_status(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        udev = udev_new();
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
+        if (host_load_verbose(NULL, &udev, &h) < 0)
                 return EXIT_PROBLEM;
-        }
-        /* The store says which PCIe slots hold eGPUs; without it, Thunderbolt eGPUs are still shown. */
-        (void) enrolled_load_verbose(&enrolled, NULL);
-        r = host_load_enrolled(udev, &enrolled, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
-                return EXIT_PROBLEM;
-        }
         r = arg_global.json ? status_json(h) : status_text(h);
         if (r < 0) {
                 errno_set(r);

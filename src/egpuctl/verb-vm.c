@@ -364,17 +364,8 @@ static int vm_hook_pre_start(const char *vmid) {
                 log_error("Failed to get the node name: %m");
                 return EXIT_PROBLEM;
         }
-        udev = udev_new();
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
+        if (host_load_verbose(NULL, &udev, &h) < 0)
                 return EXIT_PROBLEM;
-        }
-        r = host_load(udev, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
-                return EXIT_PROBLEM;
-        }
 
         for (int i = 0; i < PROXMOX_MAX_HOSTPCI; i++) {
                 _cleanup_(prop_string_done) PropString p = {};
