@@ -161,7 +161,8 @@ if plug_pair h; then
         mon_stop | while IFS= read -r l; do fact "  $l"; done
         kill $umon 2>/dev/null
         wait $umon 2>/dev/null
-        fact "systemd-udevd passed on (udevadm monitor --udev, pci): $(grep '^UDEV *\[' /tmp/umon | awk '{print $3, $4}' | sed 's| /devices/.*/| |' | tr '\n' ';')"
+        # udevd's workers run in parallel: the order it passes events on is not the kernel's to keep
+        fact "systemd-udevd passed on (udevadm monitor --udev, pci, sorted): $(grep '^UDEV *\[' /tmp/umon | awk '{print $3, $4}' | sed 's| /devices/.*/| |' | sort | tr '\n' ';')"
 
         mon_start
         w $SYSPCI/$H/driver_override vfio-pci >/dev/null
