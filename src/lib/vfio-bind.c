@@ -168,6 +168,19 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
         r = pci_function_probe(f->bdf, &after);
         if (r < 0)
                 return report_error(rep, r, "Failed to probe %s for vfio-pci", f->bdf);
+        if (after && !streq(after, VFIO_DRIVER) && !driver) {
+                /* The kernel's own first probe of a function that just appeared was under way when we
+                 * read it unbound, and a host driver won: take it from that driver once (and give it
+                 * back to that driver should anything fail). */
+                driver = TAKE_PTR(after);
+                free(u->driver);
+                u->driver = strdup(driver);
+                r = pci_function_unbind(f->bdf);
+                if (r >= 0)
+                        r = pci_function_probe(f->bdf, &after);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to take %s from %s", f->bdf, strna(driver));
+        }
         if (!streq_ptr(after, VFIO_DRIVER))
                 return report_error(rep, -EIO, "%s is on %s after the probe, not on vfio-pci", f->bdf,
                                     after ?: "no driver");
