@@ -219,6 +219,32 @@ rc=0
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
 }
 
+# Every write attach makes, failing with each errno the kernel gives for it (Documentation/ABI and the
+# kernel facts of tests/vm): a clear error naming the write, exit 1, and nothing left half-bound: the
+# functions are either on vfio-pci with the override (the failure came after) or as the kernel left them.
+t_fault_matrix() {
+        for spec in '*/1-1/authorized:EINVAL' '*/1-1/authorized:EPERM' '*/1-1/authorized:ENOMEM' \
+                '*/1-1/authorized:EIO' '*/0000:30:00.0/driver_override:EINVAL' \
+                '*/0000:30:00.0/driver_override:ENOMEM' '*/drivers/amdgpu/unbind:ENODEV' \
+                '*/drivers/amdgpu/unbind:EBUSY' 'bus/pci/drivers_probe:ENODEV' 'bus/pci/drivers_probe:ENOMEM'; do
+                out=$(sim_sh --fault "$spec:1" "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach; echo "rc=$?"
+for f in $GPU $AUDIO; do
+        d=$(drv $f); o=$(ovr $f)
+        case "$d/$o" in
+        vfio-pci/vfio-pci|amdgpu/\(null\)|snd_hda_intel/\(null\)|none/gone|none/\(null\)) ;;
+        *) echo "half-bound: $f $d/$o" ;;
+        esac
+done' 2>&1)
+                contains "$spec: error" "egpuctl: Failed to attach '1-1': " "$out"
+                contains "$spec: exit" "rc=1" "$out"
+                case "$out" in
+                *half-bound*) fail "$spec: $out" ;;
+                esac
+        done
+}
+
 # authorized blocks past the bound: a clear error after 5 s, and the program does not hang.
 t_fault_block() {
         out=$(sim_sh --block '*/1-1/authorized:8000' "$EGPU" '$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"' 2>&1)
