@@ -29,6 +29,19 @@ json_object *json_hex16(unsigned v) {
         return json_object_new_string(buf);
 }
 
+int json_add_string(json_object *o, const char *key, const char *s) {
+        json_object *v;
+
+        if (!s) /* json-c's null is the NULL pointer */
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        v = json_string_or_null(s);
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int json_print(json_object *o) {
         const char *s;
 

@@ -16,6 +16,9 @@ json_object *json_int_or_null(int v);
 /* "0x1002"-style id strings are not used: ids are printed as 4-digit hex strings "1002". */
 json_object *json_hex16(unsigned v);
 
+/* Adds key: s as a JSON string (invalid UTF-8 replaced), or null; -ENOMEM when that fails. */
+int json_add_string(json_object *o, const char *key, const char *s);
+
 /* Prints o to stdout, pretty, with a newline. */
 int json_print(json_object *o);
 

@@ -76,20 +76,6 @@ static int log_ollama_failure(const OllamaClient *c, int r, const char *model, c
         return EXIT_PROBLEM;
 }
 
-/* Adds s as a JSON string (invalid UTF-8 replaced), or null. */
-static int json_add_string(json_object *o, const char *key, const char *s) {
-        json_object *v;
-
-        if (!s) /* json-c's null is the NULL pointer */
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        v = json_string_or_null(s);
-        if (!v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static json_object *stats_to_json(const BenchStats *st) {
         json_object *o;
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-output.h"
+#include "check.h"
 #include "egpuctl.h"
 #include "guest-gpu.h"
 #include "guest-os.h"
@@ -29,191 +31,28 @@ int verb_guest(int argc, char *argv[]);
  * The result format of doctor: JSON {"checks": [{"id", "status", "summary", "fix"}], "result":
  * "ok|warn|fail"}; text grouped, worst first, colour only on a tty. */
 
-typedef enum GuestCheckStatus {
-        GUEST_CHECK_OK,
-        GUEST_CHECK_WARN,
-        GUEST_CHECK_FAIL,
-        GUEST_CHECK_SKIP,
-} GuestCheckStatus;
-
-typedef struct GuestCheck {
-        const char *id;
-        GuestCheckStatus status;
-        char *summary;
-        char *fix; /* NULL when there is nothing to do */
-} GuestCheck;
-
-typedef struct GuestCheckList {
-        GuestCheck *checks;
-        size_t n;
-} GuestCheckList;
-
-static const char *guest_check_status_to_string(GuestCheckStatus s) {
-        switch (s) {
-        case GUEST_CHECK_OK:
-                return "ok";
-        case GUEST_CHECK_WARN:
-                return "warn";
-        case GUEST_CHECK_FAIL:
-                return "fail";
-        default:
-                return "skip";
-        }
-}
-
-/* Worst first: fail, warn, ok, skip. */
-static int guest_check_rank(GuestCheckStatus s) {
-        switch (s) {
-        case GUEST_CHECK_FAIL:
-                return 0;
-        case GUEST_CHECK_WARN:
-                return 1;
-        case GUEST_CHECK_OK:
-                return 2;
-        default:
-                return 3;
-        }
-}
-
-static void guest_check_list_done(GuestCheckList *l) {
-        if (!l)
-                return;
-        for (size_t i = 0; i < l->n; i++) {
-                free(l->checks[i].summary);
-                free(l->checks[i].fix);
-        }
-        free(l->checks);
-        *l = (GuestCheckList){};
-}
-
+/* Adds a finished check; fix (may be NULL) is taken over. */
 _printf_(5, 6) static int guest_check_add(
-        GuestCheckList *l,
+        CheckList *l,
         const char *id,
-        GuestCheckStatus status,
+        CheckStatus status,
         char *fix,
         const char *fmt,
         ...) {
-        GuestCheck *p;
-        char *summary = NULL;
+        _cleanup_free_ char *summary = NULL;
+        Check *c;
         va_list ap;
+        int k;
 
         va_start(ap, fmt);
-        if (vasprintf(&summary, fmt, ap) < 0)
-                summary = NULL;
+        k = vasprintf(&summary, fmt, ap);
         va_end(ap);
-        if (!summary) {
+        if (k < 0 || !(c = check_list_add(l, id, status, "%s", summary))) {
                 free(fix);
                 return -ENOMEM;
         }
-        p = realloc(l->checks, sizeof(GuestCheck) * (l->n + 1));
-        if (!p) {
-                free(summary);
-                free(fix);
-                return -ENOMEM;
-        }
-        l->checks = p;
-        l->checks[l->n++] = (GuestCheck){ .id = id, .status = status, .summary = summary, .fix = fix };
+        c->fix = fix;
         return 0;
-}
-
-static GuestCheckStatus guest_check_list_result(const GuestCheckList *l) {
-        GuestCheckStatus worst = GUEST_CHECK_OK;
-
-        for (size_t i = 0; i < l->n; i++)
-                if (l->checks[i].status == GUEST_CHECK_FAIL)
-                        return GUEST_CHECK_FAIL;
-                else if (l->checks[i].status == GUEST_CHECK_WARN)
-                        worst = GUEST_CHECK_WARN;
-        return worst;
-}
-
-/* Adds s as a JSON string (invalid UTF-8 replaced), or null. */
-static int json_add_string(json_object *o, const char *key, const char *s) {
-        json_object *v;
-
-        if (!s) /* json-c's null is the NULL pointer */
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        v = json_string_or_null(s);
-        if (!v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static json_object *guest_check_list_to_json(const GuestCheckList *l) {
-        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
-        json_object *arr = json_object_new_array();
-
-        if (!root || !arr || json_object_object_add(root, "checks", arr) < 0) {
-                json_object_put(arr);
-                return NULL;
-        }
-        for (size_t i = 0; i < l->n; i++) {
-                const GuestCheck *c = &l->checks[i];
-                json_object *o = json_object_new_object();
-
-                if (!o || json_object_array_add(arr, o) < 0) {
-                        json_object_put(o);
-                        return NULL;
-                }
-                if (json_add_string(o, "id", c->id) < 0 ||
-                    json_add_string(o, "status", guest_check_status_to_string(c->status)) < 0 ||
-                    json_add_string(o, "summary", c->summary) < 0 || json_add_string(o, "fix", c->fix) < 0)
-                        return NULL;
-        }
-        if (json_add_string(root, "result", guest_check_status_to_string(guest_check_list_result(l))) < 0)
-                return NULL;
-        return TAKE_PTR(root);
-}
-
-static const char *status_color(GuestCheckStatus s) {
-        switch (s) {
-        case GUEST_CHECK_OK:
-                return ansi_green();
-        case GUEST_CHECK_WARN:
-                return ansi_yellow();
-        case GUEST_CHECK_FAIL:
-                return ansi_red();
-        default:
-                return "";
-        }
-}
-
-/* Text: worst first; the fix under its check; strings from outside made printable. */
-static void guest_check_list_print(const GuestCheckList *l, FILE *f) {
-        unsigned counts[4] = {};
-
-        for (int rank = 0; rank <= 3; rank++)
-                for (size_t i = 0; i < l->n; i++) {
-                        const GuestCheck *c = &l->checks[i];
-                        char *summary;
-
-                        if (guest_check_rank(c->status) != rank)
-                                continue;
-                        counts[c->status]++;
-                        summary = printable(c->summary);
-                        fprintf(f,
-                                "%s%-4s%s  %-13s %s\n",
-                                status_color(c->status),
-                                guest_check_status_to_string(c->status),
-                                ansi_normal(),
-                                c->id,
-                                summary);
-                        printable_free(summary);
-                        if (c->fix && c->status != GUEST_CHECK_OK) {
-                                char *fix = printable(c->fix);
-                                fprintf(f, "%*sfix: %s\n", 20, "", fix);
-                                printable_free(fix);
-                        }
-                }
-        fprintf(f,
-                "result: %s (%u failed, %u warnings, %u ok, %u skipped)\n",
-                guest_check_status_to_string(guest_check_list_result(l)),
-                counts[GUEST_CHECK_FAIL],
-                counts[GUEST_CHECK_WARN],
-                counts[GUEST_CHECK_OK],
-                counts[GUEST_CHECK_SKIP]);
 }
 
 /* ---- gathering ---- */
@@ -285,14 +124,14 @@ static char *gpu_describe(const GuestGpu *g) {
 
 /* ---- the checks ---- */
 
-static int check_gpu(GuestState *s, GuestCheckList *l) {
+static int check_gpu(GuestState *s, CheckList *l) {
         _cleanup_free_ char *d = NULL, *others = NULL;
 
         if (s->gpus_r < 0)
                 return guest_check_add(
                         l,
                         "guest-gpu",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         NULL,
                         "cannot list PCI devices: %s",
                         strerror(-s->gpus_r));
@@ -315,7 +154,7 @@ static int check_gpu(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-gpu",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         strdup("on the host, attach the eGPU and pass it to this VM (hostpci with pcie=1 on "
                                "a q35 machine), "
                                "then restart the VM"),
@@ -331,26 +170,26 @@ static int check_gpu(GuestState *s, GuestCheckList *l) {
         return guest_check_add(
                 l,
                 "guest-gpu",
-                GUEST_CHECK_OK,
+                CHECK_OK,
                 NULL,
                 "%s %s",
                 vendor_label(s->gpu->vendor),
                 d);
 }
 
-static int check_driver(GuestState *s, GuestCheckList *l) {
+static int check_driver(GuestState *s, CheckList *l) {
         const GuestGpu *g = s->gpu;
         const char *module;
         _cleanup_free_ char *hint = NULL;
         char *fix;
 
         if (!g)
-                return guest_check_add(l, "guest-driver", GUEST_CHECK_SKIP, NULL, "no passed-through GPU");
+                return guest_check_add(l, "guest-driver", CHECK_SKIP, NULL, "no passed-through GPU");
         if (g->driver && gpu_driver_is_known(g->driver))
                 return guest_check_add(
                         l,
                         "guest-driver",
-                        GUEST_CHECK_OK,
+                        CHECK_OK,
                         NULL,
                         "%s is bound to %s",
                         g->driver,
@@ -374,7 +213,7 @@ static int check_driver(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-driver",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         fix,
                         "%s is bound to %s, not to a GPU driver",
                         g->slot,
@@ -382,7 +221,7 @@ static int check_driver(GuestState *s, GuestCheckList *l) {
         return guest_check_add(
                 l,
                 "guest-driver",
-                GUEST_CHECK_FAIL,
+                CHECK_FAIL,
                 fix,
                 "no kernel driver is bound to %s (%s expected)",
                 g->slot,
@@ -419,19 +258,19 @@ static int ollama_user(const char *root, GuestUser *ret, bool *ret_is_service) {
         return 0;
 }
 
-static int check_dri(GuestState *s, GuestCheckList *l) {
+static int check_dri(GuestState *s, CheckList *l) {
         const GuestGpu *g = s->gpu;
         GuestUser u = {};
         bool service;
         int r;
 
         if (!g)
-                return guest_check_add(l, "guest-dri", GUEST_CHECK_SKIP, NULL, "no passed-through GPU");
+                return guest_check_add(l, "guest-dri", CHECK_SKIP, NULL, "no passed-through GPU");
         if (!g->render_nodes || !g->render_nodes[0])
                 return guest_check_add(
                         l,
                         "guest-dri",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         strdup(g->driver ? "the bound driver does not offer DRM render nodes: use amdgpu, "
                                            "i915/xe or nvidia-drm"
                                          : "bind the GPU's kernel driver (see guest-driver)"),
@@ -454,7 +293,7 @@ static int check_dri(GuestState *s, GuestCheckList *l) {
                         r = guest_check_add(
                                 l,
                                 "guest-dri",
-                                GUEST_CHECK_FAIL,
+                                CHECK_FAIL,
                                 strdup("check that udev runs in the guest (systemctl status systemd-udevd)"),
                                 "%s does not exist: %s",
                                 rel,
@@ -471,7 +310,7 @@ static int check_dri(GuestState *s, GuestCheckList *l) {
                         r = guest_check_add(
                                 l,
                                 "guest-dri",
-                                GUEST_CHECK_OK,
+                                CHECK_OK,
                                 NULL,
                                 "%s (group %s, mode %04o) can be opened by %s%s",
                                 rel,
@@ -492,7 +331,7 @@ static int check_dri(GuestState *s, GuestCheckList *l) {
                 r = guest_check_add(
                         l,
                         "guest-dri",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         TAKE_PTR(fix),
                         "%s%s cannot open %s (group %s, mode %04o): not a member of group %s",
                         u.name,
@@ -540,7 +379,7 @@ static char *vulkan_describe(const VulkanDevice *d) {
         return s;
 }
 
-static int check_vulkan(GuestState *s, GuestCheckList *l) {
+static int check_vulkan(GuestState *s, CheckList *l) {
         const GuestGpu *g = s->gpu;
         const VulkanDevice *match = NULL, *cpu = NULL;
         _cleanup_free_ char *all = NULL, *d = NULL;
@@ -554,7 +393,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        g ? CHECK_FAIL : CHECK_WARN,
                         strdup(pkg),
                         "the Vulkan loader (%s) is not available: %s",
                         vulkan_loader_name(),
@@ -563,7 +402,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        g ? CHECK_FAIL : CHECK_WARN,
                         strdup(pkg),
                         "no Vulkan driver is installed (%s)",
                         s->vk_error ?: "VK_ERROR_INCOMPATIBLE_DRIVER");
@@ -571,7 +410,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         NULL,
                         "cannot enumerate Vulkan devices: %s",
                         s->vk_error ?: strerror(-s->vk_r));
@@ -598,7 +437,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        g ? GUEST_CHECK_FAIL : GUEST_CHECK_WARN,
+                        g ? CHECK_FAIL : CHECK_WARN,
                         strdup(pkg),
                         "no Vulkan device was found");
 
@@ -606,14 +445,14 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 d = vulkan_describe(match);
                 if (!d)
                         return -ENOMEM;
-                return guest_check_add(l, "guest-vulkan", GUEST_CHECK_OK, NULL, "%s", d);
+                return guest_check_add(l, "guest-vulkan", CHECK_OK, NULL, "%s", d);
         }
 
         if (cpu && !g)
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        GUEST_CHECK_WARN,
+                        CHECK_WARN,
                         NULL,
                         "only a CPU (software) Vulkan device was found, and there is no GPU: %s",
                         all);
@@ -621,7 +460,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-vulkan",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         strdup(g->vendor == 0x10de ? "install the NVIDIA driver with its Vulkan driver, "
                                                      "then check guest-dri"
                                                    : "apt-get install mesa-vulkan-drivers (RADV for AMD, "
@@ -633,7 +472,7 @@ static int check_vulkan(GuestState *s, GuestCheckList *l) {
         return guest_check_add(
                 l,
                 "guest-vulkan",
-                GUEST_CHECK_FAIL,
+                CHECK_FAIL,
                 strdup(pkg),
                 "no Vulkan device of %s (PCI vendor %04x) was found: %s",
                 vendor_label(g->vendor),
@@ -650,7 +489,7 @@ static const char *vulkan_fix = "mkdir -p /etc/systemd/system/ollama.service.d &
                                 "/etc/systemd/system/ollama.service.d/vulkan.conf && "
                                 "systemctl daemon-reload && systemctl restart ollama";
 
-static int check_rocm(GuestState *s, GuestCheckList *l) {
+static int check_rocm(GuestState *s, CheckList *l) {
         const GuestGpu *g = s->gpu;
         const AmdGfxArch *arch;
         const RocmDropped *dropped;
@@ -661,7 +500,7 @@ static int check_rocm(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-rocm",
-                        GUEST_CHECK_SKIP,
+                        CHECK_SKIP,
                         NULL,
                         g ? "not an AMD GPU" : "no passed-through GPU");
 
@@ -670,7 +509,7 @@ static int check_rocm(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-rocm",
-                        GUEST_CHECK_OK,
+                        CHECK_OK,
                         NULL,
                         "1002:%04x is not among the GPUs that current ROCm dropped (as far as egpuctl "
                         "knows)",
@@ -680,7 +519,7 @@ static int check_rocm(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-rocm",
-                        GUEST_CHECK_OK,
+                        CHECK_OK,
                         NULL,
                         "%s (%s) is supported by current ROCm",
                         arch->gfx,
@@ -691,7 +530,7 @@ static int check_rocm(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-rocm",
-                        GUEST_CHECK_OK,
+                        CHECK_OK,
                         NULL,
                         "%s (%s): %s; Ollama uses Vulkan instead (%s)",
                         arch->gfx,
@@ -704,7 +543,7 @@ static int check_rocm(GuestState *s, GuestCheckList *l) {
         return guest_check_add(
                 l,
                 "guest-rocm",
-                GUEST_CHECK_WARN,
+                CHECK_WARN,
                 strdup(vulkan_fix),
                 "%s (%s): %s, so Ollama's ROCm runner crashes or falls back to the CPU, and Ollama is not "
                 "set "
@@ -731,9 +570,9 @@ static bool gpu_needs_vulkan(const GuestGpu *g) {
         return a && rocm_dropped_lookup(a->gfx);
 }
 
-static int check_ollama(GuestState *s, GuestCheckList *l) {
+static int check_ollama(GuestState *s, CheckList *l) {
         _cleanup_free_ char *loaded = NULL, *vk = NULL;
-        GuestCheckStatus status = GUEST_CHECK_OK;
+        CheckStatus status = CHECK_OK;
         _cleanup_free_ char *fix = NULL;
         OllamaVulkanState vs;
         const char *env = vulkan_env(s);
@@ -748,7 +587,7 @@ static int check_ollama(GuestState *s, GuestCheckList *l) {
                 return guest_check_add(
                         l,
                         "guest-ollama",
-                        GUEST_CHECK_FAIL,
+                        CHECK_FAIL,
                         fixs ? strdup(fixs) : NULL,
                         "Ollama does not answer at %s: %s",
                         s->url,
@@ -774,14 +613,14 @@ static int check_ollama(GuestState *s, GuestCheckList *l) {
         if (!vk)
                 return -ENOMEM;
         if (!ollama_vulkan_state_on(vs) && gpu_needs_vulkan(s->gpu)) {
-                status = GUEST_CHECK_WARN;
+                status = CHECK_WARN;
                 fix = strdup(vulkan_fix);
                 if (!fix)
                         return -ENOMEM;
         }
 
         if (s->ps_r < 0) {
-                status = GUEST_CHECK_WARN;
+                status = CHECK_WARN;
                 if (asprintf(&loaded, "cannot list loaded models: %s", s->ps_error ?: strerror(-s->ps_r)) <
                     0)
                         return -ENOMEM;
@@ -821,7 +660,7 @@ static int check_ollama(GuestState *s, GuestCheckList *l) {
                                     s->n_models == 1 ? "" : "s") < 0)
                                 return -ENOMEM;
                 } else {
-                        status = GUEST_CHECK_WARN;
+                        status = CHECK_WARN;
                         if (!fix) {
                                 fix = strdup(
                                         "use a smaller model or quantization or a shorter context "
@@ -916,7 +755,7 @@ int verb_guest(int argc, char *argv[]) {
         };
         _cleanup_ollama_client_ OllamaClient *client = NULL;
         GuestState s = { .url = OLLAMA_DEFAULT_URL, .timeout_ms = 5000 };
-        GuestCheckList l = {};
+        CheckList l = {};
         int c, r, ret = EXIT_PROBLEM;
 
         optind = 0;
@@ -972,13 +811,13 @@ int verb_guest(int argc, char *argv[]) {
                         goto oom;
         }
 
-        /* GuestCheck. */
+        /* Check. */
         if (check_gpu(&s, &l) < 0 || check_driver(&s, &l) < 0 || check_dri(&s, &l) < 0 ||
             check_vulkan(&s, &l) < 0 || check_rocm(&s, &l) < 0 || check_ollama(&s, &l) < 0)
                 goto oom;
 
         if (arg_global.json) {
-                json_object *o = guest_check_list_to_json(&l), *vk;
+                json_object *o = checks_to_json(l.checks, l.n_checks), *vk;
 
                 if (!o)
                         goto oom;
@@ -992,16 +831,16 @@ int verb_guest(int argc, char *argv[]) {
                 json_object_put(o);
                 if (r < 0)
                         goto oom;
-        } else
-                guest_check_list_print(&l, stdout);
+        } else if (checks_print(l.checks, l.n_checks, "egpuctl guest check: the GPU inside this VM") < 0)
+                goto oom;
 
-        ret = guest_check_list_result(&l) == GUEST_CHECK_FAIL ? EXIT_PROBLEM : EXIT_OK;
+        ret = checks_exit_status(l.checks, l.n_checks);
         goto finish;
 oom:
         log_error("out of memory");
         ret = EXIT_PROBLEM;
 finish:
-        guest_check_list_done(&l);
+        check_list_done(&l);
         guest_state_done(&s);
         return ret;
 }
