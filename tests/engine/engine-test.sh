@@ -363,19 +363,24 @@ tail -n +$((before + 1)) $TMPDIR/log | grep -E "0000:30:00.1: (moved from snd_hd
 <6>0000:30:00.1: moved from snd_hda_intel to vfio-pci" "$out"
 }
 
-# The daemon killed in the middle of an attach, then started again: it converges.
+# The daemon killed in the middle of an attach, then started again: it converges. Each step of the
+# attach in turn is made to block for a second (authorize, reset method, override, unbind, probe), and
+# the daemon is killed while it waits there.
 t_daemon_killed() {
-        out=$(sim_sh --block '*/drivers/snd_hda_intel/unbind:1000' "$EGPU" '
+        for spec in '*/1-1/authorized' '*/0000:30:00.0/driver_override' '*/drivers/amdgpu/unbind' \
+                'bus/pci/drivers_probe' '*/drivers/snd_hda_intel/unbind'; do
+                out=$(sim_sh --block "$spec:1000" "$EGPU" '
 $E enroll 1-1 >/dev/null
 $E daemon 2>/dev/null &
 pid=$!
-ctl wait-driver 0000:30:00.0 vfio-pci 5000 >/dev/null
+sleep 0.4
 kill -KILL $pid; wait $pid 2>/dev/null
 $E daemon 2>/dev/null &
 pid=$!
-wait_bound && state
+wait_bound 8000 && state
 kill -TERM $pid; wait $pid' 2>&1)
-        expect "killed" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+                expect "killed while blocked in $spec" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+        done
 }
 
 # PCIe-attached (OCuLink) eGPU: enrolled by port, attached without a tunnel, given back on detach.
