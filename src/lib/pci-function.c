@@ -292,8 +292,10 @@ int pci_function_unbind(const char *bdf) {
         if (asprintf(&path, "/sys/bus/pci/drivers/%s/unbind", driver) < 0)
                 return -ENOMEM;
         r = sysfs_write(path, bdf);
-        if (r < 0)
+        if (r < 0 && r != -ENODEV)
                 return r;
+        /* ENODEV: the driver no longer holds it, someone unbound it meanwhile: what counts is that it
+         * is unbound now. */
         r = pci_function_read_driver(bdf, &after);
         if (r < 0)
                 return r;
