@@ -22,8 +22,12 @@ P=$SIM_PROBE
 wait_exists() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
 wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
 drv() { if [ -e "$1/driver" ]; then basename "$(readlink "$1/driver")"; else echo none; fi; }
-# authorizes 1-1 and waits until the GPU audio function is bound
-attach() { echo 1 >$D/authorized && wait_exists $AUDIO/driver; }
+# authorizes 1-1 and waits until the GPU audio function is bound, its uevent file saying so too
+# (the driver link comes a moment before DRIVER= there)
+attach() {
+        echo 1 >$D/authorized && wait_exists $AUDIO/driver || return 1
+        i=0; while ! grep -q "^DRIVER=" $AUDIO/uevent 2>/dev/null && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
+}
 '
 
 sim() {
