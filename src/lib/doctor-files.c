@@ -7,8 +7,7 @@
 #include "doctor-files.h"
 #include "util.h"
 
-/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. Linear in the
- * text: the length is kept here rather than found again for each line by strv_extend(). */
+/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. */
 static int split_lines(const char *text, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0, allocated = 1;
@@ -19,20 +18,10 @@ static int split_lines(const char *text, char ***ret) {
                 return -ENOMEM;
         while (*p) {
                 size_t len = strcspn(p, "\n");
+                int r = strv_push(&l, &n, &allocated, strndup(p, len));
 
-                if (n + 2 > allocated) {
-                        size_t a = allocated * 2;
-                        char **t = reallocarray(l, a, sizeof(char *));
-
-                        if (!t)
-                                return -ENOMEM;
-                        l = t;
-                        allocated = a;
-                }
-                l[n] = strndup(p, len);
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
+                if (r < 0)
+                        return r;
                 p += len;
                 if (*p)
                         p++;
@@ -503,19 +492,9 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
                 if (r < 0)
                         return r;
                 STRV_FOREACH(i, w) {
-                        if (n + 2 > allocated) {
-                                size_t a = allocated * 2;
-                                char **t = reallocarray(l, a, sizeof(char *));
-
-                                if (!t)
-                                        return -ENOMEM;
-                                l = t;
-                                allocated = a;
-                        }
-                        l[n] = strdup(*i);
-                        if (!l[n])
-                                return -ENOMEM;
-                        l[++n] = NULL;
+                        r = strv_push(&l, &n, &allocated, strdup(*i));
+                        if (r < 0)
+                                return r;
                 }
         }
         *ret = TAKE_PTR(l);
@@ -585,20 +564,12 @@ static int parse_hostpci(PveHostpci *hp, const char *value) {
                         if (r < 0)
                                 return r;
                         STRV_FOREACH(h, hosts) {
-                                _cleanup_free_ char *n = normalize_host(*h);
+                                char *n = normalize_host(*h);
                                 if (!n)
                                         continue;
-                                if (n_hosts + 2 > allocated) {
-                                        size_t a = allocated * 2;
-                                        char **t = reallocarray(hp->hosts, a, sizeof(char *));
-
-                                        if (!t)
-                                                return -ENOMEM;
-                                        hp->hosts = t;
-                                        allocated = a;
-                                }
-                                hp->hosts[n_hosts++] = TAKE_PTR(n);
-                                hp->hosts[n_hosts] = NULL;
+                                r = strv_push(&hp->hosts, &n_hosts, &allocated, n);
+                                if (r < 0)
+                                        return r;
                         }
                 } else if (strneq(*o, "mapping=", 8)) {
                         free(hp->mapping);

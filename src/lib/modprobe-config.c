@@ -76,6 +76,7 @@ static int split_words(const char *s, bool respect_quotes, char ***ret) {
         for (;;) {
                 const char *start;
                 bool quoted = false;
+                int r;
 
                 p += strspn(p, " \t\r\n");
                 if (!*p)
@@ -87,19 +88,9 @@ static int split_words(const char *s, bool respect_quotes, char ***ret) {
                         else if (!quoted && strchr(" \t\r\n", *p))
                                 break;
                 }
-                if (n + 2 > allocated) {
-                        size_t a = allocated * 2;
-                        char **t = reallocarray(l, a, sizeof(char *));
-
-                        if (!t)
-                                return -ENOMEM;
-                        l = t;
-                        allocated = a;
-                }
-                l[n] = strndup(start, (size_t) (p - start));
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
+                r = strv_push(&l, &n, &allocated, strndup(start, (size_t) (p - start)));
+                if (r < 0)
+                        return r;
         }
         *ret = TAKE_PTR(l);
         return 0;

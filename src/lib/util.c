@@ -306,12 +306,30 @@ bool strv_contains(char **l, const char *s) {
         return false;
 }
 
+int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
+        if (!s)
+                return -ENOMEM;
+        if (*n + 2 > *allocated) {
+                size_t a = MAX(*allocated * 2, (size_t) 2);
+                char **t = reallocarray(*l, a, sizeof(char *));
+
+                if (!t) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                *l = t;
+                *allocated = a;
+        }
+        (*l)[(*n)++] = s;
+        (*l)[*n] = NULL;
+        return 0;
+}
+
 int strv_split(const char *s, const char *separators, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0, allocated = 1;
         const char *p = s;
 
-        /* The length is kept here, not found again for each word by strv_extend(): linear in the input. */
         l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
@@ -321,19 +339,9 @@ int strv_split(const char *s, const char *separators, char ***ret) {
                 p += strspn(p, separators);
                 k = strcspn(p, separators);
                 if (k > 0) {
-                        if (n + 2 > allocated) {
-                                size_t a = allocated * 2;
-                                char **t = reallocarray(l, a, sizeof(char *));
-
-                                if (!t)
-                                        return -ENOMEM;
-                                l = t;
-                                allocated = a;
-                        }
-                        l[n] = strndup(p, k);
-                        if (!l[n])
-                                return -ENOMEM;
-                        l[++n] = NULL;
+                        int r = strv_push(&l, &n, &allocated, strndup(p, k));
+                        if (r < 0)
+                                return r;
                 }
                 p += k;
         }

@@ -41,6 +41,10 @@ char *path_under_root(const char *root, const char *path);
 int strv_extend(char ***l, const char *s);
 size_t strv_length(char **l);
 bool strv_contains(char **l, const char *s);
+/* Appends s, taken over (freed on failure; NULL gives -ENOMEM, for strdup()'s result), to the
+ * NULL-terminated array *l that holds *n strings in room for *allocated pointers, doubling the room when
+ * needed. Building a long list this way is linear, where strv_extend() finds the length again each time. */
+int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
 /* Splits s at any of the separators, dropping empty words. */
 int strv_split(const char *s, const char *separators, char ***ret);
 
