@@ -159,6 +159,31 @@ t_impostor() {
         contains "closed" "auth=0" "$out"
 }
 
+# A unique_id that changes between reads (the device behind 1-1 replaced while attach runs): for every
+# point at which it may change, attach either refuses with the tunnel closed, or the change came only
+# after the authorizing write. The read right before the write must catch it at least once.
+t_uid_changes() {
+        sim_sh "$EGPU" '$E enroll 1-1 >/dev/null'
+        caught=0
+        for n in 0 1 2 3 4 5; do
+                out=$(EGPU_SIM_DEBUG=1 sim_sh --change-on-read "*/1-1/unique_id:$n:c9030000-0060-6c0e-83b6-ffffffffffff" \
+                        "$EGPU" '$E attach; echo "rc=$?"; echo "auth=$(auth)"' 2>&1)
+                case "$out" in
+                *"changed its unique_id to c9030000-0060-6c0e-83b6-ffffffffffff while being authorized; refusing"*)
+                        caught=1 ;;
+                esac
+                case "$out" in
+                *auth=0*) contains "after $n reads: refused" "rc=" "$out" ;;
+                *auth=1*)
+                        # authorized: only if the new value was first read after the write
+                        echo "$out" | grep -E "now reads|write .*/1-1/authorized" | head -1 | grep -q "write" ||
+                                fail "after $n reads: authorized a device whose unique_id had changed: $out" ;;
+                *) fail "after $n reads: $out" ;;
+                esac
+        done
+        [ $caught = 1 ] || fail "the read before authorizing never saw the change"
+}
+
 # Secure level, firmware connection manager: the first connect stores the key (1) and records it; a
 # device that fails the challenge (2) is refused and stays closed.
 t_secure() {

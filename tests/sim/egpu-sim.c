@@ -121,6 +121,31 @@ static int parse_block(const char *spec, Rule **ret) {
         return 0;
 }
 
+/* PATHGLOB:N:VALUE */
+static int parse_change_on_read(const char *spec, Rule **ret) {
+        const char *last = strrchr(spec, ':'), *prev = NULL;
+        Rule *r;
+        int n;
+
+        for (const char *p = last ? last - 1 : NULL; p && p > spec && !prev; p--)
+                if (*p == ':')
+                        prev = p;
+        /* VALUE may not hold ':', the glob may: split at the last two colons */
+        if (!prev || prev == spec)
+                return -EINVAL;
+        {
+                g_autofree char *num = g_strndup(prev + 1, last - prev - 1);
+                if (parse_int(num, &n) < 0 || n < 0)
+                        return -EINVAL;
+        }
+        r = g_new0(Rule, 1);
+        r->glob = glob_from(spec, prev - spec);
+        r->count = n;
+        r->text = g_strdup(last + 1);
+        *ret = r;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- the preload's requests */
 
 typedef struct Request {
@@ -173,6 +198,13 @@ static gboolean on_client(int fd, GIOCondition cond, gpointer userdata) {
         nul = memchr(msg, '\0', n);
         if (!nul) {
                 struct sim_reply reply = { SIM_REPLY_DONE, -EINVAL };
+                (void) send(fd, &reply, sizeof(reply), MSG_NOSIGNAL);
+                return G_SOURCE_CONTINUE;
+        }
+        if (nul == msg + n - 1) {
+                /* no data: the program is about to open the file for reading */
+                struct sim_reply reply = { SIM_REPLY_PASS, 0 };
+                sim_handle_read(msg);
                 (void) send(fd, &reply, sizeof(reply), MSG_NOSIGNAL);
                 return G_SOURCE_CONTINUE;
         }
@@ -433,6 +465,7 @@ static void usage(FILE *f) {
               "times)\n"
               "  --block GLOB:MS       such writes block MS milliseconds before they are handled\n"
               "  --vanish-on GLOB      such a write unplugs the device first and fails with ENODEV\n"
+              "  --change-on-read GLOB:N:VALUE  after N reads, a file matching GLOB reads VALUE\n"
               "  --control SOCKET      accept control commands (plug, unplug, wait-driver, quit, ping)\n"
               "  --script FILE         run \"MS COMMAND\" lines MS milliseconds after start\n"
               "  --preload PATH        libegpusim-preload.so to use (default: next to egpu-sim)\n"
@@ -480,12 +513,13 @@ static void raise_uevent_queue(void) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_DELAY = 256, OPT_FAULT, OPT_BLOCK, OPT_VANISH, OPT_CONTROL, OPT_SCRIPT, OPT_PRELOAD };
+        enum { OPT_DELAY = 256, OPT_FAULT, OPT_BLOCK, OPT_VANISH, OPT_READ, OPT_CONTROL, OPT_SCRIPT, OPT_PRELOAD };
         static const struct option options[] = {
                 { "tunnel-delay-ms", required_argument, NULL, OPT_DELAY },
                 { "fault", required_argument, NULL, OPT_FAULT },
                 { "block", required_argument, NULL, OPT_BLOCK },
                 { "vanish-on", required_argument, NULL, OPT_VANISH },
+                { "change-on-read", required_argument, NULL, OPT_READ },
                 { "control", required_argument, NULL, OPT_CONTROL },
                 { "script", required_argument, NULL, OPT_SCRIPT },
                 { "preload", required_argument, NULL, OPT_PRELOAD },
@@ -510,6 +544,7 @@ int main(int argc, char **argv) {
         sim->faults = g_ptr_array_new();
         sim->blocks = g_ptr_array_new();
         sim->vanish = g_ptr_array_new();
+        sim->reads = g_ptr_array_new();
         sim->dynids = g_ptr_array_new_with_free_func(sim_dynid_free);
         sim->pci = g_hash_table_new(g_str_hash, g_str_equal);
         sim->natural = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -545,6 +580,13 @@ int main(int argc, char **argv) {
                         rule = g_new0(Rule, 1);
                         rule->glob = glob_from(optarg, strlen(optarg));
                         g_ptr_array_add(sim->vanish, rule);
+                        break;
+                case OPT_READ:
+                        if (parse_change_on_read(optarg, &rule) < 0) {
+                                g_printerr("egpu-sim: bad --change-on-read: %s\n", optarg);
+                                return 2;
+                        }
+                        g_ptr_array_add(sim->reads, rule);
                         break;
                 case OPT_CONTROL:
                         g_free(control);
@@ -633,6 +675,8 @@ int main(int argc, char **argv) {
         env = g_environ_setenv(env, SIM_ENV_SYSDIR, sysreal, true);
         if (control)
                 env = g_environ_setenv(env, SIM_ENV_CONTROL, control, true);
+        if (sim->reads->len > 0)
+                env = g_environ_setenv(env, SIM_ENV_READS, "1", true);
 
         loop = g_main_loop_new(NULL, false);
         if (script && load_script(script) < 0) {

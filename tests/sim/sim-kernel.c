@@ -1168,6 +1168,30 @@ static void vanish(const char *devrel) {
                 remove_subtree(devrel);
 }
 
+/* --change-on-read: the program opens @rel for reading. The rule's count falls with each read of a matching
+ * file; once it is spent, the file holds the rule's value (a device replaced between two reads). */
+void sim_handle_read(const char *rel) {
+        g_autofree char *path = sys_path(rel), *real = realpath(path, NULL);
+        g_autofree char *sysreal = realpath(sim->sys, NULL);
+        const char *canon;
+
+        if (!real || !sysreal || !g_str_has_prefix(real, sysreal) || real[strlen(sysreal)] != '/')
+                return;
+        canon = real + strlen(sysreal) + 1;
+        for (unsigned i = 0; i < sim->reads->len; i++) {
+                Rule *r = g_ptr_array_index(sim->reads, i);
+                g_autofree char *value = NULL;
+
+                if (r->count < 0 || !sim_rule_matches(r, canon))
+                        continue;
+                if (r->count-- > 0)
+                        continue;
+                value = g_strconcat(r->text, "\n", NULL);
+                log_debug("read %s: now reads %s\n", canon, r->text);
+                (void) g_file_set_contents(real, value, -1, NULL);
+        }
+}
+
 int sim_handle_write(const char *rel, const char *buf, size_t len) {
         g_autofree char *dir = g_path_get_dirname(rel), *base = g_path_get_basename(rel);
         g_auto(GStrv) parts = g_strsplit(rel, "/", -1);

@@ -276,8 +276,27 @@ EXPORT int dprintf(int fd, const char *fmt, ...) {
         return r;
 }
 
+/* With --change-on-read rules, the simulator hears of each open for reading of a file below /sys before it
+ * happens, so that it can change the file's content between two reads. */
+static void sim_tell_read(const char *path, int flags) {
+        const char *sd = sysdir(), *rel = NULL;
+        ssize_t ignored;
+        size_t n;
+
+        if ((flags & O_ACCMODE) != O_RDONLY || !sd || !path || !getenv(SIM_ENV_READS))
+                return;
+        n = strlen(sd);
+        if (strncmp(path, "/sys/", 5) == 0)
+                rel = path + 5;
+        else if (strncmp(path, sd, n) == 0 && path[n] == '/')
+                rel = path + n + 1;
+        if (rel)
+                (void) sim_ask(rel, "", 0, &ignored);
+}
+
 /* sysfs ignores O_TRUNC; a truncated testbed file would read back empty */
 static int strip_trunc(const char *path, int flags) {
+        sim_tell_read(path, flags);
         return path_is_sysfs(path) ? flags & ~O_TRUNC : flags;
 }
 

@@ -6,7 +6,9 @@
  *
  *     "<path relative to /sys>\0<the bytes written>"
  *
- * egpu-sim answers with one struct sim_reply. */
+ * egpu-sim answers with one struct sim_reply. When $EGPU_SIM_READS is set (egpu-sim has --change-on-read rules),
+ * the preload also sends "<path relative to /sys>\0", with no data, before a file below /sys is opened for
+ * reading, and opens it once the simulator has answered (SIM_REPLY_PASS). */
 #pragma once
 
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #define SIM_ENV_SOCKET  "EGPU_SIM_SOCKET"
 #define SIM_ENV_SYSDIR  "EGPU_SIM_SYSDIR"
 #define SIM_ENV_CONTROL "EGPU_SIM_CONTROL"
+#define SIM_ENV_READS   "EGPU_SIM_READS"
 
 /* sysfs hands at most one page to a store() method; longer writes fail with E2BIG */
 #define SIM_PAGE_SIZE 4096

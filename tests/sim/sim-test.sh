@@ -514,6 +514,29 @@ done
 1-1 gone" "$out"
 }
 
+# --change-on-read: the first two reads see the old value (through the symlinked path too), every later one
+# the new; other files keep theirs; a glob holding ':' is split at the last two colons.
+t_change_on_read() {
+        out=$(sim_sh '
+cat $D/unique_id
+cat /sys/devices/pci0000:00/0000:00:0d.3/domain1/1-0/1-1/unique_id
+cat $D/unique_id
+cat $D/unique_id
+cat $D/vendor_name
+cat /sys/bus/pci/devices/0000:00:02.0/vendor' \
+                --change-on-read '*/1-1/unique_id:2:11111111-2222-3333-4444-555555555555' \
+                --change-on-read '*/0000:00:02.0/vendor:0:0x1234' "$EGPU")
+        expect "change on read" "c9030000-0060-6c0e-83b6-5e1b2f4a1d07
+c9030000-0060-6c0e-83b6-5e1b2f4a1d07
+11111111-2222-3333-4444-555555555555
+11111111-2222-3333-4444-555555555555
+Blackmagic Design
+0x1234" "$out"
+        if sim --change-on-read '*/unique_id:x:1' "$EGPU" -- true 2>/dev/null; then
+                fail "a count that is not a number was taken"
+        fi
+}
+
 t_uevent_file() {
         out=$(sim_sh '
 $P watch-write /sys/bus/pci/devices/0000:00:02.0/uevent "change\n" change:0000:00:02.0 2000

@@ -42,7 +42,8 @@ typedef struct DynId {
 typedef struct Rule {
         char *glob;
         int value; /* errno for faults, milliseconds for blocks */
-        int count; /* faults: how many writes still fail; -1: all */
+        int count; /* faults: how many writes still fail; -1: all; reads: how many reads still see the old value */
+        char *text; /* reads: the value the attribute shows from then on */
 } Rule;
 
 typedef struct Sim {
@@ -53,7 +54,7 @@ typedef struct Sim {
         int tunnel_delay_ms;
         bool debug;
 
-        GPtrArray *faults, *blocks, *vanish; /* Rule* */
+        GPtrArray *faults, *blocks, *vanish, *reads; /* Rule* */
         GHashTable *pci;                     /* bdf -> PciDev* */
         GPtrArray *dynids;                   /* DynId* */
         GHashTable *natural;                 /* "vvvv:dddd" -> driver (sim.conf) */
@@ -77,6 +78,7 @@ int sim_load_config(const char *scenario);
 int sim_scan_pci(void);
 void sim_startup_consistency(void);
 int sim_handle_write(const char *rel, const char *data, size_t len);
+void sim_handle_read(const char *rel);
 int sim_plug(const char *tbname);
 int sim_unplug(const char *tbname);
 const char *sim_driver_of(const char *bdf, char *buf, size_t size);
