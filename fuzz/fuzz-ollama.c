@@ -14,7 +14,12 @@ static const uint8_t *answer;
 static size_t answer_size;
 static long answer_status;
 
-int http_request(const char *url, const char *json_body, const HttpLimits *limits, HttpResponse *ret, char **error) {
+int http_request(
+        const char *url,
+        const char *json_body,
+        const HttpLimits *limits,
+        HttpResponse *ret,
+        char **error) {
         char *b;
 
         fuzz_assert(url && limits && ret);
@@ -25,7 +30,7 @@ int http_request(const char *url, const char *json_body, const HttpLimits *limit
                 return -ENOMEM;
         memcpy(b, answer, answer_size);
         b[answer_size] = 0;
-        *ret = (HttpResponse) { .status = answer_status, .body = b, .body_size = answer_size };
+        *ret = (HttpResponse){ .status = answer_status, .body = b, .body_size = answer_size };
         return 0;
 }
 
@@ -81,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         }
         default: {
-                OllamaGenerateRequest req = { .model = "llama3.2", .prompt = "Why is the sky blue?", .seed = 42,
+                OllamaGenerateRequest req = { .model = "llama3.2",
+                                              .prompt = "Why is the sky blue?",
+                                              .seed = 42,
                                               .num_predict = 64 };
                 OllamaGenerateResult g;
 

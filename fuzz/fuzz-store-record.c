@@ -20,7 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!stem || !store_key_valid(stem))
                 return 0;
 
-        r = store_record_parse("/fuzz/devices/x.conf", stem, (const char *) data, size, &e, &errors, &n_errors);
+        r = store_record_parse(
+                "/fuzz/devices/x.conf",
+                stem,
+                (const char *) data,
+                size,
+                &e,
+                &errors,
+                &n_errors);
         fuzz_assert(r >= 0 || r == -ENOMEM);
         for (size_t i = 0; i < n_errors; i++) {
                 fuzz_assert(errors[i].path && errors[i].message);
@@ -38,9 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (e->type == ENROLL_THUNDERBOLT)
                         fuzz_assert(e->unique_id && store_unique_id_valid(e->unique_id) && !e->port);
                 else
-                        fuzz_assert(e->port && !e->unique_id && !e->has_key && e->pci_vendor <= 0xffff &&
-                                    e->pci_device <= 0xffff && e->pci_subsystem_vendor <= 0xffff &&
-                                    e->pci_subsystem_device <= 0xffff);
+                        fuzz_assert(
+                                e->port && !e->unique_id && !e->has_key && e->pci_vendor <= 0xffff &&
+                                e->pci_device <= 0xffff && e->pci_subsystem_vendor <= 0xffff &&
+                                e->pci_subsystem_device <= 0xffff);
                 if (e->has_key)
                         fuzz_assert(enrollment_key_hex(e, hex) >= 0 && strlen(hex) == 2 * STORE_KEY_SIZE);
                 (void) enrollments_find(&e, 1, e->unique_id);

@@ -41,8 +41,8 @@ static bool utf8_valid(const char *s) {
                                 return false;
                         c = c << 6 | (p[i] & 0x3f);
                 }
-                if ((k == 2 && c < 0x80) || (k == 3 && c < 0x800) || (k == 4 && c < 0x10000) || c > 0x10ffff ||
-                    (c >= 0xd800 && c <= 0xdfff))
+                if ((k == 2 && c < 0x80) || (k == 3 && c < 0x800) || (k == 4 && c < 0x10000) ||
+                    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
                         return false;
                 p += k;
         }
@@ -104,8 +104,9 @@ static void check_json(const char *s) {
         o = json_object_new_string(clean);
         if (!o)
                 return;
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+        text = json_object_to_json_string_ext(
+                o,
+                JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (text) {
                 fuzz_assert(utf8_valid(text));
                 back = json_tokener_parse(text);

@@ -13,10 +13,13 @@
 #include "util.h"
 
 /* A fixed small model to look names up in, as event_router() does in the Host it loads. */
-static PciFunction pci_gpu = { .bdf = (char *) "0000:30:00.0", .syspath = (char *) "/sys/devices/pci0000:00/0000:00:1c.0/0000:30:00.0" };
-static PciFunction pci_port = { .bdf = (char *) "0000:00:1c.0", .syspath = (char *) "/sys/devices/pci0000:00/0000:00:1c.0" };
+static PciFunction pci_gpu = { .bdf = (char *) "0000:30:00.0",
+                               .syspath = (char *) "/sys/devices/pci0000:00/0000:00:1c.0/0000:30:00.0" };
+static PciFunction pci_port = { .bdf = (char *) "0000:00:1c.0",
+                                .syspath = (char *) "/sys/devices/pci0000:00/0000:00:1c.0" };
 static TbDevice tb_host = { .name = (char *) "0-0", .host_router = true };
-static TbDevice tb_dev = { .name = (char *) "0-1", .unique_id = (char *) "c9030000-0060-6c18-a3e2-b17a03c1301e" };
+static TbDevice tb_dev = { .name = (char *) "0-1",
+                           .unique_id = (char *) "c9030000-0060-6c18-a3e2-b17a03c1301e" };
 
 static bool key_in(const char *key, const char *const *names) {
         for (; *names; names++)
@@ -64,7 +67,10 @@ static void check_string(const char *v) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         PciFunction *pcis[] = { &pci_port, &pci_gpu };
         TbDevice *tbs[] = { &tb_host, &tb_dev };
-        Host h = { .pci = pcis, .n_pci = ELEMENTSOF(pcis), .tb_devices = tbs, .n_tb_devices = ELEMENTSOF(tbs) };
+        Host h = { .pci = pcis,
+                   .n_pci = ELEMENTSOF(pcis),
+                   .tb_devices = tbs,
+                   .n_tb_devices = ELEMENTSOF(tbs) };
         Enrollment tb_rec = { .type = ENROLL_THUNDERBOLT, .unique_id = tb_dev.unique_id },
                    pci_rec = { .type = ENROLL_PCIE, .port = (char *) "pci0000:00/1c.0" };
         Enrollment *list[] = { &tb_rec, &pci_rec };
@@ -118,7 +124,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 else if (KEY_IN(key, "vendor", "device", "class", "subsystem_vendor", "subsystem_device")) {
                         uint32_t u;
                         (void) safe_atou32(value, 16, &u);
-                } else if (KEY_IN(key, "authorized", "generation", "boot", "rx_lanes", "tx_lanes", "iommu_dma_protection", "deauthorization", "current_link_width", "max_link_width", "iommu_group")) {
+                } else if (KEY_IN(key,
+                                  "authorized",
+                                  "generation",
+                                  "boot",
+                                  "rx_lanes",
+                                  "tx_lanes",
+                                  "iommu_dma_protection",
+                                  "deauthorization",
+                                  "current_link_width",
+                                  "max_link_width",
+                                  "iommu_group")) {
                         int i;
                         (void) safe_atoi(value, &i);
                 } else if (streq(key, "reset_method")) {

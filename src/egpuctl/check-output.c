@@ -192,7 +192,12 @@ int checks_print_text(FILE *f, const Check *checks, size_t n, const char *title)
         FOREACH_ARRAY(g, groups, ELEMENTSOF(groups)) {
                 if (counts[g->status] == 0)
                         continue;
-                fprintf(f, "%s%s%s (%zu)%s\n", blank ? "" : "\n", ansi_bold(), g->heading, counts[g->status],
+                fprintf(f,
+                        "%s%s%s (%zu)%s\n",
+                        blank ? "" : "\n",
+                        ansi_bold(),
+                        g->heading,
+                        counts[g->status],
                         ansi_normal());
                 blank = false;
                 for (size_t i = 0; i < n; i++) {
@@ -203,13 +208,23 @@ int checks_print_text(FILE *f, const Check *checks, size_t n, const char *title)
                                 continue;
                         id = printable(c->id);
                         summary = printable_long(c->summary);
-                        fprintf(f, "  %s%-4s%s %-*s  ", status_color(c->status), g->mark, ansi_normal(),
-                                (int) id_width, id);
+                        fprintf(f,
+                                "  %s%-4s%s %-*s  ",
+                                status_color(c->status),
+                                g->mark,
+                                ansi_normal(),
+                                (int) id_width,
+                                id);
                         print_wrapped(f, summary, id_width + 9, id_width + 9, width);
                         printable_free(id);
                         printable_long_free(summary);
                         if (c->fix && c->status >= CHECK_WARN) {
-                                fprintf(f, "%*s%sFix:%s\n", (int) id_width + 9, "", ansi_bold(), ansi_normal());
+                                fprintf(f,
+                                        "%*s%sFix:%s\n",
+                                        (int) id_width + 9,
+                                        "",
+                                        ansi_bold(),
+                                        ansi_normal());
                                 print_lines(f, c->fix, (unsigned) id_width + 11);
                                 fputc('\n', f);
                                 blank = true;
@@ -217,9 +232,18 @@ int checks_print_text(FILE *f, const Check *checks, size_t n, const char *title)
                                 blank = false;
                 }
         }
-        fprintf(f, "%s%sResult: %s%s%s: %zu failed, %zu warning%s, %zu passed, %zu not applicable\n",
-                blank ? "" : "\n", ansi_bold(), status_color(result), check_status_to_string(result), ansi_normal(), counts[CHECK_FAIL],
-                counts[CHECK_WARN], counts[CHECK_WARN] == 1 ? "" : "s", counts[CHECK_OK], counts[CHECK_SKIP]);
+        fprintf(f,
+                "%s%sResult: %s%s%s: %zu failed, %zu warning%s, %zu passed, %zu not applicable\n",
+                blank ? "" : "\n",
+                ansi_bold(),
+                status_color(result),
+                check_status_to_string(result),
+                ansi_normal(),
+                counts[CHECK_FAIL],
+                counts[CHECK_WARN],
+                counts[CHECK_WARN] == 1 ? "" : "s",
+                counts[CHECK_OK],
+                counts[CHECK_SKIP]);
         return fflush(f) == 0 ? 0 : -EIO;
 }
 

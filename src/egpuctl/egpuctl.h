@@ -19,9 +19,9 @@ enum {
 
 /* Options that every verb understands; parsed once in main.c. */
 typedef struct GlobalArgs {
-        bool json;     /* --json */
-        bool dry_run;  /* --dry-run */
-        bool no_color; /* --no-color, or stdout not a tty, or $NO_COLOR */
+        bool json;        /* --json */
+        bool dry_run;     /* --dry-run */
+        bool no_color;    /* --no-color, or stdout not a tty, or $NO_COLOR */
         const char *root; /* --root DIR, "" when not given */
 } GlobalArgs;
 
@@ -50,7 +50,12 @@ enum {
         ARG_NO_COLOR,
         ARG_VERB_FIRST = 0x200, /* verbs number their own options from here */
 };
-#define COMMON_OPTIONS                                                                           { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, ARG_JSON },                    { "root", required_argument, NULL, ARG_ROOT },                                          { "dry-run", no_argument, NULL, ARG_DRY_RUN },                                          { "no-color", no_argument, NULL, ARG_NO_COLOR }
+#define COMMON_OPTIONS                                                               \
+        { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, ARG_JSON }, \
+                { "root", required_argument, NULL, ARG_ROOT },                       \
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN }, {                     \
+                "no-color", no_argument, NULL, ARG_NO_COLOR                          \
+        }
 #define COMMON_SHORT_OPTIONS "h"
 
 /* Handles option c of the verb called name. Returns 0 when it was a common option and parsing goes on,
@@ -72,7 +77,7 @@ void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
 void log_debug(const char *fmt, ...) _printf_(1, 2);
-void log_set_max_level(int level); /* syslog priority */
+void log_set_max_level(int level);    /* syslog priority */
 void log_set_prefix_priority(bool b); /* "<3>" prefixes, for journald (the daemon) */
 
 /* Loads the enrolment store, warning about each broken record (with its path and line). */

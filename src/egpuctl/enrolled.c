@@ -25,7 +25,12 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         /* A broken record is reported with its place and does not stop the others. */
         for (size_t i = 0; i < n_errors; i++) {
                 char *p = printable(errors[i].path), *m = printable(errors[i].message);
-                log_warning("%s:%u: %s%s", p, errors[i].line, m, errors[i].skipped ? " (record skipped)" : "");
+                log_warning(
+                        "%s:%u: %s%s",
+                        p,
+                        errors[i].line,
+                        m,
+                        errors[i].skipped ? " (record skipped)" : "");
                 printable_free(p);
                 printable_free(m);
         }

@@ -30,12 +30,12 @@ static void log_va(int level, const char *fmt, va_list ap) {
         errno = saved;
 }
 
-#define DEFINE_LOG(name, level)                      \
-        void name(const char *fmt, ...) {            \
-                va_list ap;                          \
-                va_start(ap, fmt);                   \
-                log_va(level, fmt, ap);              \
-                va_end(ap);                          \
+#define DEFINE_LOG(name, level)           \
+        void name(const char *fmt, ...) { \
+                va_list ap;               \
+                va_start(ap, fmt);        \
+                log_va(level, fmt, ap);   \
+                va_end(ap);               \
         }
 
 DEFINE_LOG(log_error, LOG_ERR)

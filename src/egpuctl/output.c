@@ -45,8 +45,9 @@ int json_add_string(json_object *o, const char *key, const char *s) {
 int json_print(json_object *o) {
         const char *s;
 
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        s = json_object_to_json_string_ext(
+                o,
+                JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!s)
                 return -ENOMEM;
         if (puts(s) < 0 || fflush(stdout) != 0)
@@ -69,9 +70,9 @@ void printable_free(char *p) {
                 free(p);
 }
 
-#define ANSI(name, code)                                       \
-        const char *name(void) {                               \
-                return arg_global.no_color ? "" : code;        \
+#define ANSI(name, code)                                \
+        const char *name(void) {                        \
+                return arg_global.no_color ? "" : code; \
         }
 ANSI(ansi_bold, "\x1b[1m")
 ANSI(ansi_red, "\x1b[31m")

@@ -32,9 +32,12 @@ static bool boltd_running(void) {
 
 void warn_if_boltd(void) {
         if (boltd_running())
-                log_warning("boltd is running and authorizes Thunderbolt devices too, racing egpuctl for the "
-                            "same 'authorized' files. Let one of them decide: 'systemctl mask --now bolt.service' "
-                            "(egpuctl enrols and authorizes), or keep bolt and do not enrol devices in egpuctl.");
+                log_warning(
+                        "boltd is running and authorizes Thunderbolt devices too, racing egpuctl for the "
+                        "same 'authorized' files. Let one of them decide: 'systemctl mask --now "
+                        "bolt.service' "
+                        "(egpuctl enrols and authorizes), or keep bolt and do not enrol devices in "
+                        "egpuctl.");
 }
 
 int lock_take_verbose(int *ret_fd) {
@@ -47,8 +50,9 @@ int lock_take_verbose(int *ret_fd) {
         if (r == -EBUSY || r == -EWOULDBLOCK) {
                 pid_t pid;
                 if (lock_holder_pid(path, &pid) >= 0)
-                        log_error("Another egpuctl (PID %d) is changing devices; waited 10 s for it to finish",
-                                  (int) pid);
+                        log_error(
+                                "Another egpuctl (PID %d) is changing devices; waited 10 s for it to finish",
+                                (int) pid);
                 else
                         log_error("Another egpuctl is changing devices; waited 10 s for it to finish");
                 return r;
@@ -60,7 +64,8 @@ int lock_take_verbose(int *ret_fd) {
         return r;
 }
 
-typedef int (*ActionFunction)(struct udev *, const Enrolled *, const char *, const AttachOptions *, Report *);
+typedef int (
+        *ActionFunction)(struct udev *, const Enrolled *, const char *, const AttachOptions *, Report *);
 
 static int parse_timeout(const char *verb, const char *s, int *ret) {
         uint32_t v;

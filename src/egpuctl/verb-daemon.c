@@ -230,8 +230,11 @@ static void handle_events(Daemon *d, struct udev *udev, struct udev_monitor *mon
 
                         if (!router || strv_contains(routers, router))
                                 continue;
-                        log_debug("%s %s: attaching %s", udev_device_get_action(events[i]),
-                                  udev_device_get_sysname(events[i]), router);
+                        log_debug(
+                                "%s %s: attaching %s",
+                                udev_device_get_action(events[i]),
+                                udev_device_get_sysname(events[i]),
+                                router);
                         if (strv_extend(&routers, router) >= 0)
                                 schedule_attach(d, router);
                 }
@@ -255,8 +258,13 @@ static void notify(const char *state) {
         if (sa.sun_path[0] == '@')
                 sa.sun_path[0] = 0; /* abstract namespace */
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *) &sa,
-                             (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        if (fd < 0 ||
+            sendto(fd,
+                   state,
+                   strlen(state),
+                   MSG_NOSIGNAL,
+                   (struct sockaddr *) &sa,
+                   (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) < 0)
                 log_warning("Failed to notify systemd (%s): %m", state);
 }
 
@@ -265,8 +273,14 @@ static void notify(const char *state) {
  * $EGPUCTL_SYSTEM_STATE stands in for it in tests. */
 static bool system_is_stopping(void) {
         int (*bus_new)(sd_bus **), (*set_address)(sd_bus *, const char *), (*start)(sd_bus *);
-        int (*get_property_string)(sd_bus *, const char *, const char *, const char *, const char *,
-                                   sd_bus_error *, char **);
+        int (*get_property_string)(
+                sd_bus *,
+                const char *,
+                const char *,
+                const char *,
+                const char *,
+                sd_bus_error *,
+                char **);
         sd_bus *(*flush_close_unref)(sd_bus *);
         void (*error_free)(sd_bus_error *);
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -299,9 +313,14 @@ static bool system_is_stopping(void) {
                 if (r >= 0)
                         r = start(bus);
                 if (r >= 0)
-                        r = get_property_string(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                                "org.freedesktop.systemd1.Manager", "SystemState", &error,
-                                                &state);
+                        r = get_property_string(
+                                bus,
+                                "org.freedesktop.systemd1",
+                                "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager",
+                                "SystemState",
+                                &error,
+                                &state);
                 error_free(&error);
                 if (bus)
                         flush_close_unref(bus);
@@ -309,8 +328,9 @@ static bool system_is_stopping(void) {
         dlclose(lib);
         if (r < 0) {
                 errno_set(r);
-                log_warning("Failed to ask systemd whether the system is shutting down (%m); leaving devices as "
-                            "they are");
+                log_warning(
+                        "Failed to ask systemd whether the system is shutting down (%m); leaving devices as "
+                        "they are");
                 return false;
         }
         return streq_ptr(state, "stopping");
@@ -321,7 +341,8 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(host_freep) Host *h = NULL;
 
-        if (!udev || load_enrolled_quiet(d->store_dir, &enrolled) < 0 || host_load_enrolled(udev, &enrolled, &h) < 0) {
+        if (!udev || load_enrolled_quiet(d->store_dir, &enrolled) < 0 ||
+            host_load_enrolled(udev, &enrolled, &h) < 0) {
                 log_error("Failed to read the devices or the enrolment store");
                 return;
         }

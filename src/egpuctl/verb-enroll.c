@@ -32,8 +32,13 @@ static int parse_ids(const char *s, Enrollment *e) {
 }
 
 /* A PCIe-attached eGPU: by one of its display functions now, or by a port and ids for an empty slot. */
-static int enroll_pcie(const Host *h, const char *bdf, const char *port, const char *ids, EnrollPolicy policy,
-                       Enrollment **ret) {
+static int enroll_pcie(
+        const Host *h,
+        const char *bdf,
+        const char *port,
+        const char *ids,
+        EnrollPolicy policy,
+        Enrollment **ret) {
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         int r;
 
@@ -50,14 +55,17 @@ static int enroll_pcie(const Host *h, const char *bdf, const char *port, const c
                         return -ENODEV;
                 }
                 if (!pci_function_is_display(f)) {
-                        log_error("%s is not a display function (class %06x); enroll the GPU's function", bdf,
-                                  f->class);
+                        log_error(
+                                "%s is not a display function (class %06x); enroll the GPU's function",
+                                bdf,
+                                f->class);
                         return -EINVAL;
                 }
                 if (pci_function_is_removable(f)) {
-                        log_error("%s is behind a Thunderbolt/USB4 tunnel; enroll its Thunderbolt device "
-                                  "instead (see 'egpuctl status')",
-                                  bdf);
+                        log_error(
+                                "%s is behind a Thunderbolt/USB4 tunnel; enroll its Thunderbolt device "
+                                "instead (see 'egpuctl status')",
+                                bdf);
                         return -EINVAL;
                 }
                 r = pci_function_port_path(f, &e->port);
@@ -79,7 +87,10 @@ static int enroll_pcie(const Host *h, const char *bdf, const char *port, const c
                 if (!e->port)
                         return -ENOMEM;
                 if (parse_ids(ids, e) < 0) {
-                        usage_error("enroll", "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'", ids);
+                        usage_error(
+                                "enroll",
+                                "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'",
+                                ids);
                         return -EINVAL;
                 }
         }
@@ -88,8 +99,12 @@ static int enroll_pcie(const Host *h, const char *bdf, const char *port, const c
 }
 
 /* A Thunderbolt router, by name or unique_id. */
-static int enroll_thunderbolt(const Host *h, const Enrolled *enrolled, const char *device, EnrollPolicy policy,
-                              Enrollment **ret) {
+static int enroll_thunderbolt(
+        const Host *h,
+        const Enrolled *enrolled,
+        const char *device,
+        EnrollPolicy policy,
+        Enrollment **ret) {
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         const Enrollment *old;
         TbDevice *t;
@@ -111,9 +126,11 @@ static int enroll_thunderbolt(const Host *h, const Enrolled *enrolled, const cha
                 return -EINVAL;
         }
         if (t->domain && !tb_security_allows_pcie(t->domain->security))
-                log_warning("Domain %s has security level '%s': no PCIe tunnel is possible until it is changed "
-                            "in the firmware",
-                            t->domain->name, tb_security_to_string(t->domain->security));
+                log_warning(
+                        "Domain %s has security level '%s': no PCIe tunnel is possible until it is changed "
+                        "in the firmware",
+                        t->domain->name,
+                        tb_security_to_string(t->domain->security));
 
         r = enrollment_new(ENROLL_THUNDERBOLT, &e);
         if (r < 0)
@@ -171,7 +188,10 @@ int verb_enroll(int argc, char *argv[]) {
                 if (c == ARG_POLICY) {
                         policy = enroll_policy_from_string(optarg);
                         if (policy < 0)
-                                return usage_error("enroll", "--policy must be auto or manual, not '%s'", optarg);
+                                return usage_error(
+                                        "enroll",
+                                        "--policy must be auto or manual, not '%s'",
+                                        optarg);
                         continue;
                 }
                 if (c == ARG_PORT || c == ARG_IDS) {
@@ -189,7 +209,9 @@ int verb_enroll(int argc, char *argv[]) {
         if (!!port != !!ids)
                 return usage_error("enroll", "--port and --ids go together");
         if (!device == !port)
-                return usage_error("enroll", "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
+                return usage_error(
+                        "enroll",
+                        "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
 
         if (enrolled_load_verbose(&enrolled, &dir) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
@@ -203,7 +225,9 @@ int verb_enroll(int argc, char *argv[]) {
 
         r = enrollment_key(e, &key);
         if (r < 0) {
-                log_error("'%s' cannot be enrolled: not a valid unique_id or port", strna(e->unique_id ?: e->port));
+                log_error(
+                        "'%s' cannot be enrolled: not a valid unique_id or port",
+                        strna(e->unique_id ?: e->port));
                 return EXIT_PROBLEM;
         }
         existed = e->type == ENROLL_PCIE ? enrollments_find_port(enrolled.list, enrolled.n, e->port) != NULL
@@ -216,12 +240,21 @@ int verb_enroll(int argc, char *argv[]) {
         }
         if (e->type == ENROLL_PCIE)
                 printf("%s PCIe eGPU %04x:%04x below port %s (record %s), policy %s\n",
-                       existed ? "Updated" : "Enrolled", e->pci_vendor, e->pci_device, e->port, key,
+                       existed ? "Updated" : "Enrolled",
+                       e->pci_vendor,
+                       e->pci_device,
+                       e->port,
+                       key,
                        enroll_policy_to_string(policy));
         else {
                 char *vn = printable(e->vendor_name), *dn = printable(e->device_name);
-                printf("%s %s (%s %s, unique_id %s), policy %s%s\n", existed ? "Updated" : "Enrolled", e->name,
-                       vn, dn, e->unique_id, enroll_policy_to_string(policy),
+                printf("%s %s (%s %s, unique_id %s), policy %s%s\n",
+                       existed ? "Updated" : "Enrolled",
+                       e->name,
+                       vn,
+                       dn,
+                       e->unique_id,
+                       enroll_policy_to_string(policy),
                        e->has_key ? ", with a secure-connect key" : "");
                 printable_free(vn);
                 printable_free(dn);
@@ -321,21 +354,30 @@ int verb_list(int argc, char *argv[]) {
                 json_object_object_add(o, "name", json_string_or_null(t ? t->name : (*e)->name));
                 json_object_object_add(o, "vendor_name", json_string_or_null((*e)->vendor_name));
                 json_object_object_add(o, "device_name", json_string_or_null((*e)->device_name));
-                json_object_object_add(o, "policy", json_object_new_string(enroll_policy_to_string((*e)->policy)));
+                json_object_object_add(
+                        o,
+                        "policy",
+                        json_object_new_string(enroll_policy_to_string((*e)->policy)));
                 json_object_object_add(o, "secure_key", json_object_new_boolean((*e)->has_key));
                 json_object_object_add(o, "connected", json_object_new_boolean(t != NULL));
                 json_object_object_add(o, "authorized", json_int_or_null(t ? t->authorized : -1));
                 json_object_object_add(o, "gpu", json_string_or_null(g ? g->gpu->bdf : NULL));
                 json_object_array_add(devices, o);
-                table_add_row(table, (*e)->unique_id ?: (*e)->port, t ? t->name : strna((*e)->name),
-                              (*e)->vendor_name, (*e)->device_name, enroll_policy_to_string((*e)->policy),
-                              connection_state(t));
+                table_add_row(
+                        table,
+                        (*e)->unique_id ?: (*e)->port,
+                        t ? t->name : strna((*e)->name),
+                        (*e)->vendor_name,
+                        (*e)->device_name,
+                        enroll_policy_to_string((*e)->policy),
+                        connection_state(t));
         }
         /* Connected devices that are not enrolled, so that the user sees what could be. */
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
                 json_object *o;
 
-                if ((*t)->host_router || ((*t)->unique_id && enrollments_find(enrolled.list, enrolled.n, (*t)->unique_id)))
+                if ((*t)->host_router ||
+                    ((*t)->unique_id && enrollments_find(enrolled.list, enrolled.n, (*t)->unique_id)))
                         continue;
                 o = json_object_new_object();
                 if (!o)
@@ -349,8 +391,15 @@ int verb_list(int argc, char *argv[]) {
                 json_object_object_add(o, "connected", json_object_new_boolean(true));
                 json_object_object_add(o, "authorized", json_int_or_null((*t)->authorized));
                 json_object_array_add(devices, o);
-                table_add_row(table, (*t)->unique_id, (*t)->name, (*t)->vendor_name, (*t)->device_name, "-",
-                              (*t)->authorized > 0 ? "connected, not enrolled" : "connected, closed, not enrolled");
+                table_add_row(
+                        table,
+                        (*t)->unique_id,
+                        (*t)->name,
+                        (*t)->vendor_name,
+                        (*t)->device_name,
+                        "-",
+                        (*t)->authorized > 0 ? "connected, not enrolled"
+                                             : "connected, closed, not enrolled");
         }
 
         if (arg_global.json)

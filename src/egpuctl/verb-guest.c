@@ -167,14 +167,7 @@ static int check_gpu(GuestState *s, CheckList *l) {
         d = gpu_describe(s->gpu);
         if (!d)
                 return -ENOMEM;
-        return guest_check_add(
-                l,
-                "guest-gpu",
-                CHECK_OK,
-                NULL,
-                "%s %s",
-                vendor_label(s->gpu->vendor),
-                d);
+        return guest_check_add(l, "guest-gpu", CHECK_OK, NULL, "%s %s", vendor_label(s->gpu->vendor), d);
 }
 
 static int check_driver(GuestState *s, CheckList *l) {

@@ -19,7 +19,12 @@ static bool root_is_host(void) {
 static bool run_step(char *const argv[]) {
         int status = 0, r;
 
-        log_info("Running %s %s%s%s", argv[0], argv[1] ?: "", argv[1] && argv[2] ? " " : "", argv[1] ? argv[2] ?: "" : "");
+        log_info(
+                "Running %s %s%s%s",
+                argv[0],
+                argv[1] ?: "",
+                argv[1] && argv[2] ? " " : "",
+                argv[1] ? argv[2] ?: "" : "");
         r = spawn_run(argv, 30ULL * 60 * 1000000, &status, NULL);
         if (r < 0) {
                 errno_set(r);
@@ -46,8 +51,14 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                         if (!o)
                                 continue;
                         json_object_object_add(o, "path", json_string_or_null(res[i].path));
-                        json_object_object_add(o, "action", json_string_or_null(install_action_to_string(res[i].action)));
-                        json_object_object_add(o, "changes", json_object_new_boolean(install_action_changes(res[i].action)));
+                        json_object_object_add(
+                                o,
+                                "action",
+                                json_string_or_null(install_action_to_string(res[i].action)));
+                        json_object_object_add(
+                                o,
+                                "changes",
+                                json_object_new_boolean(install_action_changes(res[i].action)));
                         json_object_array_add(a, o);
                 }
                 json_print(a);
@@ -62,7 +73,10 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                 if (arg_global.dry_run && install_action_changes(x->action)) {
                         if (x->kind == INSTALL_LINK) {
                                 char *o = printable(x->old_text), *t = printable(x->new_text);
-                                printf("%s: link %s%s-> %s\n", p, x->old_text ? o : "", x->old_text ? " " : "",
+                                printf("%s: link %s%s-> %s\n",
+                                       p,
+                                       x->old_text ? o : "",
+                                       x->old_text ? " " : "",
                                        x->new_text ? t : "(removed)");
                                 printable_free(o);
                                 printable_free(t);
@@ -73,15 +87,17 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                         }
                 } else if (x->action != INSTALL_UNCHANGED || !arg_global.dry_run)
                         printf("%-10s %s\n",
-                               x->action == INSTALL_UNCHANGED ? "unchanged" :
-                               arg_global.dry_run ? "would keep" : install_action_to_string(x->action),
+                               x->action == INSTALL_UNCHANGED ? "unchanged"
+                                       : arg_global.dry_run   ? "would keep"
+                                                              : install_action_to_string(x->action),
                                p);
                 if (IN_SET(x->action, INSTALL_KEEP_EDITED, INSTALL_KEEP_FOREIGN))
                         log_warning("%s: %s", p, install_action_to_string(x->action));
                 printable_free(p);
         }
         if (changed == 0)
-                printf("Nothing to change: %s.\n", uninstall ? "nothing of egpuctl's is installed" : "everything is installed");
+                printf("Nothing to change: %s.\n",
+                       uninstall ? "nothing of egpuctl's is installed" : "everything is installed");
         else if (arg_global.dry_run)
                 printf("--dry-run: %zu file(s) would change; nothing was written.\n", changed);
 }
@@ -116,7 +132,9 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
         if (r != 0)
                 return r;
         if (apply && !root_is_host())
-                return usage_error(name, "--apply acts on the running system and cannot be used with --root");
+                return usage_error(
+                        name,
+                        "--apply acts on the running system and cannot be used with --root");
         if (!root_is_host() && access(arg_global.root, F_OK) < 0) {
                 log_error("--root %s: %m", arg_global.root);
                 return EXIT_PROBLEM;
@@ -145,7 +163,14 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 }
         }
 
-        r = install_apply(arg_global.root, cfg.items, cfg.n_items, uninstall, arg_global.dry_run, &res, &n_res);
+        r = install_apply(
+                arg_global.root,
+                cfg.items,
+                cfg.n_items,
+                uninstall,
+                arg_global.dry_run,
+                &res,
+                &n_res);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to %s: %m", name);
@@ -163,14 +188,21 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 return EXIT_OK;
         if (!apply) {
                 if (!arg_global.json)
-                        printf("Next: systemctl daemon-reload; udevadm control --reload; update-initramfs -u -k all\n"
-                               "(or run egpuctl %s --apply), so that early boot uses the module order too.\n",
+                        printf("Next: systemctl daemon-reload; udevadm control --reload; update-initramfs "
+                               "-u -k all\n"
+                               "(or run egpuctl %s --apply), so that early boot uses the module order "
+                               "too.\n",
                                name);
                 return EXIT_OK;
         }
-        ok = run_step((char *[]) { (char *) "systemctl", (char *) "daemon-reload", NULL }) && ok;
-        ok = run_step((char *[]) { (char *) "udevadm", (char *) "control", (char *) "--reload", NULL }) && ok;
-        ok = run_step((char *[]) { (char *) "update-initramfs", (char *) "-u", (char *) "-k", (char *) "all", NULL }) && ok;
+        ok = run_step((char *[]){ (char *) "systemctl", (char *) "daemon-reload", NULL }) && ok;
+        ok = run_step((char *[]){ (char *) "udevadm", (char *) "control", (char *) "--reload", NULL }) && ok;
+        ok = run_step((char *[]){ (char *) "update-initramfs",
+                                  (char *) "-u",
+                                  (char *) "-k",
+                                  (char *) "all",
+                                  NULL }) &&
+                ok;
         return ok ? EXIT_OK : EXIT_PROBLEM;
 }
 

@@ -91,7 +91,8 @@ static int nic_pin(void) {
         print_strv(plan.notes, true);
         if (plan.problems) {
                 print_strv(plan.problems, false);
-                log_error("Refusing to pin: the host would lose its management network. Nothing was written.");
+                log_error(
+                        "Refusing to pin: the host would lose its management network. Nothing was written.");
                 return EXIT_PROBLEM;
         }
         if (!plan.link_paths && !plan.interfaces_new) {
@@ -107,8 +108,12 @@ static int nic_pin(void) {
                                 (void) diff_unified(stdout, b, NULL, b, plan.link_texts[i]);
                 }
                 if (plan.interfaces_new)
-                        (void) diff_unified(stdout, "a" INTERFACES_PATH, plan.interfaces_old, "b" INTERFACES_PATH,
-                                            plan.interfaces_new);
+                        (void) diff_unified(
+                                stdout,
+                                "a" INTERFACES_PATH,
+                                plan.interfaces_old,
+                                "b" INTERFACES_PATH,
+                                plan.interfaces_new);
                 printf("--dry-run: nothing was written.\n");
                 return EXIT_OK;
         }

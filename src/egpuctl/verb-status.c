@@ -203,7 +203,8 @@ static int status_text_thunderbolt(const Host *h) {
         if (!domains || !devices)
                 return -ENOMEM;
         if (h->n_domains == 0) {
-                printf("Thunderbolt: no domains (no Thunderbolt/USB4 controller, or the driver is not loaded)\n");
+                printf("Thunderbolt: no domains (no Thunderbolt/USB4 controller, or the driver is not "
+                       "loaded)\n");
                 return 0;
         }
         printf("%sThunderbolt domains%s\n", ansi_bold(), ansi_normal());
@@ -211,8 +212,13 @@ static int status_text_thunderbolt(const Host *h) {
         if (r < 0)
                 return r;
         FOREACH_ARRAY(d, h->domains, h->n_domains) {
-                r = table_add_row(domains, (*d)->name, (*d)->nhi_bdf, tb_security_to_string((*d)->security),
-                                  yes_no((*d)->iommu_dma_protection), yes_no((*d)->deauthorization));
+                r = table_add_row(
+                        domains,
+                        (*d)->name,
+                        (*d)->nhi_bdf,
+                        tb_security_to_string((*d)->security),
+                        yes_no((*d)->iommu_dma_protection),
+                        yes_no((*d)->deauthorization));
                 if (r < 0)
                         return r;
         }
@@ -228,8 +234,15 @@ static int status_text_thunderbolt(const Host *h) {
 
                 if ((*t)->rx_speed && asprintf(&speed, "%s x%d", (*t)->rx_speed, MAX((*t)->rx_lanes, 0)) < 0)
                         return -ENOMEM;
-                r = table_add_row(devices, (*t)->name, (*t)->vendor_name, (*t)->device_name,
-                                  (*t)->host_router ? "host" : auth, gen, speed, (*t)->unique_id);
+                r = table_add_row(
+                        devices,
+                        (*t)->name,
+                        (*t)->vendor_name,
+                        (*t)->device_name,
+                        (*t)->host_router ? "host" : auth,
+                        gen,
+                        speed,
+                        (*t)->unique_id);
                 if (r < 0)
                         return r;
         }
@@ -262,8 +275,9 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         if (r < 0)
                 return r;
         FOREACH_ARRAY(f, e->functions, e->n_functions) {
-                _cleanup_free_ char *fids = ids((*f)->vendor, (*f)->device), *group = fmt_int((*f)->iommu_group),
-                                    *class = NULL, *reset = NULL, *driver = NULL;
+                _cleanup_free_ char *fids = ids((*f)->vendor, (*f)->device),
+                                    *group = fmt_int((*f)->iommu_group), *class = NULL, *reset = NULL,
+                                    *driver = NULL;
 
                 if (asprintf(&class, "%06x", (*f)->class) < 0)
                         return -ENOMEM;
@@ -295,8 +309,10 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                 printf("none");
         FOREACH_ARRAY(g, e->groups, e->n_groups)
                 printf("%s%d", g == e->groups ? "" : ", ", (*g)->id);
-        printf(" (%s%s%s, %s)\n", e->groups_viable ? ansi_green() : ansi_red(),
-               e->groups_viable ? "viable" : "not viable", ansi_normal(),
+        printf(" (%s%s%s, %s)\n",
+               e->groups_viable ? ansi_green() : ansi_red(),
+               e->groups_viable ? "viable" : "not viable",
+               ansi_normal(),
                e->groups_isolated ? "isolated" : "shared with other devices");
         (void) h;
         return 0;
@@ -305,13 +321,18 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
 static int status_text(const Host *h) {
         int r;
 
-        printf("%sIOMMU%s: %s (%zu units, %zu groups)\n\n", ansi_bold(), ansi_normal(),
-               host_iommu_active(h) ? "active" : "not active", h->n_iommu_units, h->n_groups);
+        printf("%sIOMMU%s: %s (%zu units, %zu groups)\n\n",
+               ansi_bold(),
+               ansi_normal(),
+               host_iommu_active(h) ? "active" : "not active",
+               h->n_iommu_units,
+               h->n_groups);
         r = status_text_thunderbolt(h);
         if (r < 0)
                 return r;
         if (h->n_egpus == 0)
-                printf("\nNo eGPU: no display function behind a Thunderbolt/USB4 tunnel or below an enrolled "
+                printf("\nNo eGPU: no display function behind a Thunderbolt/USB4 tunnel or below an "
+                       "enrolled "
                        "PCIe port.\n");
         FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
                 r = status_text_egpu(h, *e);

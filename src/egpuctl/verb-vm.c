@@ -89,8 +89,10 @@ static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
                         return r;
                 }
                 if (sel.n_egpus != 1) {
-                        log_error(sel.n_egpus == 0 ? "No enrolled eGPU is connected (egpuctl enroll, then plug it in)"
-                                                   : "Several enrolled eGPUs are connected; choose one with --gpu BDF");
+                        log_error(
+                                sel.n_egpus == 0
+                                        ? "No enrolled eGPU is connected (egpuctl enroll, then plug it in)"
+                                        : "Several enrolled eGPUs are connected; choose one with --gpu BDF");
                         return -ENODEV;
                 }
                 found = sel.egpus[0];
@@ -133,15 +135,23 @@ static int ensure_mapping(const PciMapEntry *want, const char *description, bool
         }
         if (r == 0) {
                 *ret_changed = true;
-                return run_or_show((char *[]) { (char *) "pvesh", (char *) "create", (char *) "/cluster/mapping/pci",
-                                                (char *) "--id", (char *) arg_mapping, (char *) "--map", want_s,
-                                                (char *) "--description", (char *) description, NULL });
+                return run_or_show((char *[]){ (char *) "pvesh",
+                                               (char *) "create",
+                                               (char *) "/cluster/mapping/pci",
+                                               (char *) "--id",
+                                               (char *) arg_mapping,
+                                               (char *) "--map",
+                                               want_s,
+                                               (char *) "--description",
+                                               (char *) description,
+                                               NULL });
         }
 
         /* Keep the other nodes' entries; replace this node's. */
         if ((r = strv_extend(&args, "pvesh")) < 0 || (r = strv_extend(&args, "set")) < 0)
                 return r;
-        if (asprintf(&path, "/cluster/mapping/pci/%s", arg_mapping) < 0 || (r = strv_extend(&args, path)) < 0)
+        if (asprintf(&path, "/cluster/mapping/pci/%s", arg_mapping) < 0 ||
+            (r = strv_extend(&args, path)) < 0)
                 return -ENOMEM;
         STRV_FOREACH(s, m.map) {
                 _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 };
@@ -170,7 +180,7 @@ static int vm_config_load(const char *vmid, VmConfig *ret) {
         _cleanup_free_ char *out = NULL;
         int r;
 
-        r = proxmox_run((char *[]) { (char *) "qm", (char *) "config", (char *) vmid, NULL }, &out, NULL);
+        r = proxmox_run((char *[]){ (char *) "qm", (char *) "config", (char *) vmid, NULL }, &out, NULL);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to read the configuration of VM %s (qm config): %m", vmid);
@@ -204,9 +214,10 @@ static int vm_attach(const char *vmid) {
         if (load_egpu(udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         if (!e->groups_viable)
-                log_warning("The IOMMU groups of eGPU %s are not viable: the VM will not start until they are "
-                            "(egpuctl status)",
-                            e->gpu->bdf);
+                log_warning(
+                        "The IOMMU groups of eGPU %s are not viable: the VM will not start until they are "
+                        "(egpuctl status)",
+                        e->gpu->bdf);
         r = node_name(&node);
         if (r < 0) {
                 errno_set(r);
@@ -219,8 +230,11 @@ static int vm_attach(const char *vmid) {
                 log_error("Failed to describe the eGPU: %m");
                 return EXIT_PROBLEM;
         }
-        if (asprintf(&description, "eGPU %04x:%04x behind Thunderbolt (egpuctl; the hookscript follows bus changes)",
-                     e->gpu->vendor, e->gpu->device) < 0)
+        if (asprintf(
+                    &description,
+                    "eGPU %04x:%04x behind Thunderbolt (egpuctl; the hookscript follows bus changes)",
+                    e->gpu->vendor,
+                    e->gpu->device) < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
         if (ensure_mapping(&want, description, &mapping_changed) < 0)
                 return EXIT_PROBLEM;
@@ -256,8 +270,11 @@ static int vm_attach(const char *vmid) {
 
         /* pcie=1 (q35); qemu-server applies rombar to function 0 only, the other functions of the slot
          * show no ROM unless they have a ROM BAR. */
-        if (asprintf(&hostpci_value, "mapping=%s,pcie=1%s", arg_mapping,
-                     function_has_rom(e->functions[0]) ? "" : ",rombar=0") < 0)
+        if (asprintf(
+                    &hostpci_value,
+                    "mapping=%s,pcie=1%s",
+                    arg_mapping,
+                    function_has_rom(e->functions[0]) ? "" : ",rombar=0") < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
 
         r = strv_extend(&args, "qm");
@@ -298,12 +315,18 @@ static int vm_attach(const char *vmid) {
                         if (r >= 0)
                                 r = strv_extend(&args, PROXMOX_HOOK_VOLUME);
                 } else if (!streq(v, PROXMOX_HOOK_VOLUME))
-                        log_warning("VM %s has the hookscript %s; add 'egpuctl vm hook VMID PHASE' to it, or the "
-                                    "mapping will not follow the eGPU when its bus number changes",
-                                    vmid, v);
+                        log_warning(
+                                "VM %s has the hookscript %s; add 'egpuctl vm hook VMID PHASE' to it, or "
+                                "the "
+                                "mapping will not follow the eGPU when its bus number changes",
+                                vmid,
+                                v);
         } else if (r >= 0 && !streq_ptr(v, PROXMOX_HOOK_VOLUME))
-                log_warning("No hookscript snippet (%s): run egpuctl install, then qm set %s --hookscript %s",
-                            INSTALL_HOOK_SNIPPET_PATH, vmid, PROXMOX_HOOK_VOLUME);
+                log_warning(
+                        "No hookscript snippet (%s): run egpuctl install, then qm set %s --hookscript %s",
+                        INSTALL_HOOK_SNIPPET_PATH,
+                        vmid,
+                        PROXMOX_HOOK_VOLUME);
         if (r >= 0 && deletes) {
                 size_t len = 1;
                 STRV_FOREACH(d, deletes)
@@ -389,12 +412,14 @@ static int vm_hook_pre_start(const char *vmid) {
                         }
                         continue;
                 }
-                if (asprintf(&path, "/cluster/mapping/pci/%s", name) < 0 || strv_extend(&args, "pvesh") < 0 ||
-                    strv_extend(&args, "set") < 0 || strv_extend(&args, path) < 0)
+                if (asprintf(&path, "/cluster/mapping/pci/%s", name) < 0 ||
+                    strv_extend(&args, "pvesh") < 0 || strv_extend(&args, "set") < 0 ||
+                    strv_extend(&args, path) < 0)
                         return log_error("Out of memory"), EXIT_PROBLEM;
 
                 STRV_FOREACH(s, m.map) {
-                        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, now = { .iommugroup = -1 };
+                        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 },
+                                                                  now = { .iommugroup = -1 };
                         const Egpu *match = NULL;
                         unsigned n_match = 0;
 
@@ -413,18 +438,32 @@ static int vm_hook_pre_start(const char *vmid) {
                                 const PciFunction *f0 = (*x)->functions[0];
 
                                 snprintf(id, sizeof(id), "%04x:%04x", f0->vendor, f0->device);
-                                snprintf(sub, sizeof(sub), "%04x:%04x", f0->subsystem_vendor, f0->subsystem_device);
-                                if (strcasecmp(id, e.id) == 0 && (!e.subsystem_id || strcasecmp(sub, e.subsystem_id) == 0)) {
+                                snprintf(
+                                        sub,
+                                        sizeof(sub),
+                                        "%04x:%04x",
+                                        f0->subsystem_vendor,
+                                        f0->subsystem_device);
+                                if (strcasecmp(id, e.id) == 0 &&
+                                    (!e.subsystem_id || strcasecmp(sub, e.subsystem_id) == 0)) {
                                         match = *x;
                                         n_match++;
                                 }
                         }
                         if (n_match == 0) {
-                                log_error("VM %s: mapping %s: no eGPU %s is connected on node %s", vmid, name, e.id, node);
+                                log_error(
+                                        "VM %s: mapping %s: no eGPU %s is connected on node %s",
+                                        vmid,
+                                        name,
+                                        e.id,
+                                        node);
                                 failed++;
                         } else if (n_match > 1) {
-                                log_error("VM %s: mapping %s: several eGPUs %s are connected; not guessing", vmid,
-                                          name, e.id);
+                                log_error(
+                                        "VM %s: mapping %s: several eGPUs %s are connected; not guessing",
+                                        vmid,
+                                        name,
+                                        e.id);
                                 failed++;
                         } else if (pci_map_entry_for_egpu(match, node, &now) >= 0) {
                                 mine = true;
@@ -433,8 +472,15 @@ static int vm_hook_pre_start(const char *vmid) {
                                         now.description = TAKE_PTR(e.description);
                                         if (pci_map_entry_format(&now, &entry_s) < 0)
                                                 return log_error("Out of memory"), EXIT_PROBLEM;
-                                        printf("VM %s: mapping %s on %s moves from %s (group %d) to %s (group %d)\n",
-                                               vmid, name, node, e.path, e.iommugroup, now.path, now.iommugroup);
+                                        printf("VM %s: mapping %s on %s moves from %s (group %d) to %s "
+                                               "(group %d)\n",
+                                               vmid,
+                                               name,
+                                               node,
+                                               e.path,
+                                               e.iommugroup,
+                                               now.path,
+                                               now.iommugroup);
                                         changed = true;
                                         if (strv_extend(&args, entry_s) < 0)
                                                 return log_error("Out of memory"), EXIT_PROBLEM;
@@ -496,8 +542,10 @@ int verb_vm(int argc, char *argv[]) {
                 switch (c) {
                 case ARG_MAPPING:
                         /* pve-configid: a letter, then letters, digits, '-' and '_'. */
-                        if (!optarg[0] || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", optarg[0]) ||
-                            strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+                        if (!optarg[0] ||
+                            !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", optarg[0]) ||
+                            strspn(optarg,
+                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
                                     strlen(optarg) ||
                             strlen(optarg) > 128)
                                 return usage_error("vm", "--mapping: '%s' is not a mapping id", optarg);
@@ -521,7 +569,9 @@ int verb_vm(int argc, char *argv[]) {
         n = argc - optind - 1;
         if (streq(cmd, "attach")) {
                 if (n != 1)
-                        return usage_error("vm", "usage: egpuctl vm attach VMID [--mapping NAME] [--gpu BDF]");
+                        return usage_error(
+                                "vm",
+                                "usage: egpuctl vm attach VMID [--mapping NAME] [--gpu BDF]");
                 if (!vmid_valid(argv[optind + 1]))
                         return usage_error("vm", "'%s' is not a VM id", argv[optind + 1]);
                 return vm_attach(argv[optind + 1]);

@@ -9,7 +9,7 @@
 
 void enrolled_done(Enrolled *e) {
         enrollments_free(e->list, e->n);
-        *e = (Enrolled) {};
+        *e = (Enrolled){};
 }
 
 Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t) {
@@ -29,7 +29,7 @@ int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n)
         FOREACH_ARRAY(e, enrolled->list, enrolled->n) {
                 if ((*e)->type != ENROLL_PCIE || !(*e)->port)
                         continue;
-                ports[n++] = (PciePort) {
+                ports[n++] = (PciePort){
                         .port = (*e)->port,
                         .vendor = (*e)->pci_vendor,
                         .device = (*e)->pci_device,
@@ -131,25 +131,34 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
         int r;
 
         if (!tb_security_allows_pcie(sec))
-                return report_error(rep, -EPROTONOSUPPORT,
-                                    "Domain %s of %s has security level '%s': no PCIe tunnel is possible; "
-                                    "change the Thunderbolt security level in the firmware",
-                                    t->domain->name, t->name, tb_security_to_string(sec));
+                return report_error(
+                        rep,
+                        -EPROTONOSUPPORT,
+                        "Domain %s of %s has security level '%s': no PCIe tunnel is possible; "
+                        "change the Thunderbolt security level in the firmware",
+                        t->domain->name,
+                        t->name,
+                        tb_security_to_string(sec));
 
         r = tb_device_read_unique_id(t->syspath, &uid);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the unique_id of %s", t->name);
         if (!streq(uid, e->unique_id))
-                return report_error(rep, -EPERM,
-                                    "%s changed its unique_id to %s while being authorized; refusing", t->name,
-                                    uid);
+                return report_error(
+                        rep,
+                        -EPERM,
+                        "%s changed its unique_id to %s while being authorized; refusing",
+                        t->name,
+                        uid);
 
         if (sec == TB_SECURITY_SECURE) {
                 if (!e->has_key)
-                        return report_error(rep, -ENOKEY,
-                                            "%s is in a secure-level domain but its record has no key; enroll "
-                                            "it again",
-                                            t->name);
+                        return report_error(
+                                rep,
+                                -ENOKEY,
+                                "%s is in a secure-level domain but its record has no key; enroll "
+                                "it again",
+                                t->name);
                 r = enrollment_key_hex(e, key_hex);
                 if (r < 0)
                         return r;
@@ -158,25 +167,38 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
 
         r = tb_device_authorize(t->syspath, key, key && e->key_approved, o->write_timeout_ms);
         if (r == -EKEYREJECTED)
-                return report_error(rep, r,
-                                    "REFUSED %s (unique_id %s): it failed the key challenge, so it is not the "
-                                    "device that was enrolled; its tunnel stays closed",
-                                    t->name, uid);
+                return report_error(
+                        rep,
+                        r,
+                        "REFUSED %s (unique_id %s): it failed the key challenge, so it is not the "
+                        "device that was enrolled; its tunnel stays closed",
+                        t->name,
+                        uid);
         if (r == -ETIMEDOUT)
-                return report_error(rep, r, "Authorizing %s did not finish within %d ms", t->name,
-                                    o->write_timeout_ms);
+                return report_error(
+                        rep,
+                        r,
+                        "Authorizing %s did not finish within %d ms",
+                        t->name,
+                        o->write_timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to authorize %s", t->name);
-        report_change(rep, "%s: authorized (%s)", t->name,
-                      key ? (e->key_approved ? "key challenged" : "key stored in the device") : "user level");
+        report_change(
+                rep,
+                "%s: authorized (%s)",
+                t->name,
+                key ? (e->key_approved ? "key challenged" : "key stored in the device") : "user level");
         if (key && !e->key_approved) {
                 /* The device holds the key now: from the next connect on it is challenged. */
                 ((Enrollment *) e)->key_approved = true;
                 r = store_save(o->store_dir, e);
                 if (r < 0)
-                        report_note(rep, "Failed to note in the store that %s holds its key (%s); the next "
-                                    "connect will store it again",
-                                    t->name, strerror(-r));
+                        report_note(
+                                rep,
+                                "Failed to note in the store that %s holds its key (%s); the next "
+                                "connect will store it again",
+                                t->name,
+                                strerror(-r));
         }
         return 0;
 }
@@ -226,9 +248,16 @@ static bool egpu_slot_complete(const Host *h, const Egpu *e) {
         return !(header & 0x80);
 }
 
-static int wait_for_egpu(struct udev *udev, const Enrolled *enrolled, struct udev_monitor *m, Host **h,
-                         const char *tb_syspath,
-                         char **before, bool may_guess_new, int timeout_ms, Egpu **ret) {
+static int wait_for_egpu(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        struct udev_monitor *m,
+        Host **h,
+        const char *tb_syspath,
+        char **before,
+        bool may_guess_new,
+        int timeout_ms,
+        Egpu **ret) {
         uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
         int r;
 
@@ -274,8 +303,12 @@ static int snapshot_egpus(const Host *h, char ***ret) {
         return 0;
 }
 
-int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                       Report *rep) {
+int attach_thunderbolt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_strv_free_ char **before = NULL, **chain = NULL;
@@ -301,9 +334,13 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
                 return report_error(rep, -EINVAL, "%s is a host router, not a device", t->name);
         e = find_enrollment(enrolled, t);
         if (!e)
-                return report_error(rep, -EPERM,
-                                    "%s is not enrolled (unique_id %s); enroll it with 'egpuctl enroll %s'",
-                                    t->name, strna(t->unique_id), t->name);
+                return report_error(
+                        rep,
+                        -EPERM,
+                        "%s is not enrolled (unique_id %s); enroll it with 'egpuctl enroll %s'",
+                        t->name,
+                        strna(t->unique_id),
+                        t->name);
         syspath = strdup(t->syspath);
         if (!syspath)
                 return -ENOMEM;
@@ -329,8 +366,12 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
                         return report_error(rep, -ENODEV, "A router above %s went away", device);
                 xe = find_enrollment(enrolled, x);
                 if (!xe)
-                        return report_error(rep, -EPERM, "%s sits behind %s, which is not enrolled", t->name,
-                                            x->name);
+                        return report_error(
+                                rep,
+                                -EPERM,
+                                "%s sits behind %s, which is not enrolled",
+                                t->name,
+                                x->name);
                 r = authorize_one(x, xe, o, rep);
                 if (r < 0)
                         return r;
@@ -344,10 +385,13 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
 
         r = wait_for_egpu(udev, enrolled, m, &h, syspath, before, opened, o->timeout_ms, &egpu);
         if (r == -ETIMEDOUT || (r == -ENODEV))
-                return report_error(rep, r == -ETIMEDOUT ? -ETIMEDOUT : -ENODEV,
-                                    r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
-                                                    : "%s went away while waiting for its eGPU (%d ms)",
-                                    device, o->timeout_ms);
+                return report_error(
+                        rep,
+                        r == -ETIMEDOUT ? -ETIMEDOUT : -ENODEV,
+                        r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
+                                        : "%s went away while waiting for its eGPU (%d ms)",
+                        device,
+                        o->timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU behind %s", device);
 
@@ -361,8 +405,12 @@ int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
 
 static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep);
 
-int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                       Report *rep) {
+int detach_thunderbolt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         _cleanup_(host_freep) Host *h = NULL;
         TbDevice *t;
         Egpu *egpu;
@@ -389,10 +437,11 @@ int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *
         if (t->authorized <= 0)
                 return report_note(rep, "%s: tunnel already closed", t->name) < 0 ? -ENOMEM : 1;
         if (!t->domain || t->domain->deauthorization != 1) {
-                report_note(rep,
-                            "%s: the domain does not support deauthorization, so the tunnel cannot be closed "
-                            "from software; unplug the cable",
-                            t->name);
+                report_note(
+                        rep,
+                        "%s: the domain does not support deauthorization, so the tunnel cannot be closed "
+                        "from software; unplug the cable",
+                        t->name);
                 return 1;
         }
         r = tb_device_deauthorize(t->syspath, o->write_timeout_ms);
@@ -417,10 +466,13 @@ static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) 
                 if (pid > 0)
                         snprintf(who, sizeof(who), "process %d", (int) pid);
                 if (!o->force)
-                        return report_error(rep, -EBUSY,
-                                            "/dev/vfio/%d is held by %s (a running VM?); stop it first, or use "
-                                            "--force",
-                                            (*g)->id, who);
+                        return report_error(
+                                rep,
+                                -EBUSY,
+                                "/dev/vfio/%d is held by %s (a running VM?); stop it first, or use "
+                                "--force",
+                                (*g)->id,
+                                who);
                 report_note(rep, "/dev/vfio/%d is held by %s; going on (--force)", (*g)->id, who);
         }
         return 0;
@@ -448,8 +500,12 @@ static const Enrollment *find_pcie_enrollment(const Enrolled *enrolled, const Ho
         return NULL;
 }
 
-int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                Report *rep) {
+int attach_pcie(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         uint64_t deadline = now_usec() + (uint64_t) o->timeout_ms * 1000ULL;
@@ -465,8 +521,12 @@ int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
                 return report_error(rep, r, "Failed to read the devices");
         e = find_pcie_enrollment(enrolled, h, device);
         if (!e)
-                return report_error(rep, -EPERM, "%s is not an enrolled PCIe eGPU; enroll it with 'egpuctl enroll "
-                                    "BDF' or 'egpuctl enroll --port PORT --ids VVVV:DDDD'", device);
+                return report_error(
+                        rep,
+                        -EPERM,
+                        "%s is not an enrolled PCIe eGPU; enroll it with 'egpuctl enroll "
+                        "BDF' or 'egpuctl enroll --port PORT --ids VVVV:DDDD'",
+                        device);
 
         /* An eGPU counts only while a function with the enrolled ids sits below the port. */
         for (;;) {
@@ -477,9 +537,14 @@ int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
                 if (r < 0)
                         return report_error(rep, r, "Failed to wait for the eGPU below %s", e->port);
                 if (r == 0 && !egpu)
-                        return report_error(rep, -ETIMEDOUT,
-                                            "No function with ids %04x:%04x appeared below port %s within %d ms",
-                                            e->pci_vendor, e->pci_device, e->port, o->timeout_ms);
+                        return report_error(
+                                rep,
+                                -ETIMEDOUT,
+                                "No function with ids %04x:%04x appeared below port %s within %d ms",
+                                e->pci_vendor,
+                                e->pci_device,
+                                e->port,
+                                o->timeout_ms);
                 r = reload(udev, enrolled, &h);
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices");
@@ -488,8 +553,12 @@ int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
         return vfio_bind_egpu(h, egpu, rep);
 }
 
-int detach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                Report *rep) {
+int detach_pcie(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         _cleanup_(host_freep) Host *h = NULL;
         const Enrollment *e;
         Egpu *egpu;
@@ -510,8 +579,10 @@ int detach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device,
         r = vfio_unbind_egpu(egpu, true, rep);
         if (r < 0)
                 return r;
-        report_note(rep, "%s is PCIe-attached: there is no tunnel to close; unplug it when the slot allows",
-                    egpu->gpu->bdf);
+        report_note(
+                rep,
+                "%s is PCIe-attached: there is no tunnel to close; unplug it when the slot allows",
+                egpu->gpu->bdf);
         return 1;
 }
 
@@ -520,15 +591,23 @@ static bool names_pcie(const char *device) {
         return pci_bdf_is_valid(device) || strneq(device, "pci", 3);
 }
 
-int attach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                  Report *rep) {
+int attach_device(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         if (names_pcie(device))
                 return attach_pcie(udev, enrolled, device, o, rep);
         return attach_thunderbolt(udev, enrolled, device, o, rep);
 }
 
-int detach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                  Report *rep) {
+int detach_device(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
         if (names_pcie(device))
                 return detach_pcie(udev, enrolled, device, o, rep);
         return detach_thunderbolt(udev, enrolled, device, o, rep);

@@ -9,13 +9,13 @@
 
 /* How an attach or detach goes: bounds on every wait. */
 typedef struct AttachOptions {
-        const char *store_dir;  /* the enrolment store */
-        int timeout_ms;         /* for the tunnel's functions to appear (default 10 s) */
-        int write_timeout_ms;   /* for one blocking sysfs write, such as authorized (default 5 s) */
-        bool force;             /* detach even while a VM holds the group */
+        const char *store_dir; /* the enrolment store */
+        int timeout_ms;        /* for the tunnel's functions to appear (default 10 s) */
+        int write_timeout_ms;  /* for one blocking sysfs write, such as authorized (default 5 s) */
+        bool force;            /* detach even while a VM holds the group */
 } AttachOptions;
 
-#define ATTACH_TIMEOUT_MS_DEFAULT 10000
+#define ATTACH_TIMEOUT_MS_DEFAULT       10000
 #define ATTACH_WRITE_TIMEOUT_MS_DEFAULT 5000
 
 /* The enrolled devices, loaded once per action. */
@@ -31,14 +31,22 @@ void enrolled_done(Enrolled *e);
  * domain's security level, waits for its eGPU's functions by uevents (bounded by timeout_ms), checks
  * the IOMMU groups and binds the functions to vfio-pci. Returns >0 when something changed, 0 when all
  * was in place already, -errno with the reason in the report. */
-int attach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                       Report *rep);
+int attach_thunderbolt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
 
 /* Detaches the eGPU behind a router: refuses while a process holds a group's /dev/vfio node unless
  * o->force, clears driver_override, unbinds from vfio-pci, and closes the tunnel when the domain allows
  * deauthorization. */
-int detach_thunderbolt(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                       Report *rep);
+int detach_thunderbolt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
 
 /* The enrolled PCIe ports, pointing into enrolled (valid while it is). */
 int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n);
@@ -48,18 +56,34 @@ int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret);
 /* Attaches a PCIe-attached eGPU, given by its enrolled port, its record key ("pci-...") or the address
  * of one of its functions: waits for it below the port (bounded), checks the groups, binds. There is no
  * tunnel to authorize. */
-int attach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                Report *rep);
+int attach_pcie(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
 /* Unbinds it from vfio-pci, clears the override and gives the functions back to their host drivers. */
-int detach_pcie(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                Report *rep);
+int detach_pcie(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
 
 /* Either of the above, by what device names: a PCIe record (port, key, or a function of its eGPU) or a
  * Thunderbolt router (name or unique_id). */
-int attach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                  Report *rep);
-int detach_device(struct udev *udev, const Enrolled *enrolled, const char *device, const AttachOptions *o,
-                  Report *rep);
+int attach_device(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
+int detach_device(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
 
 /* The eGPU behind router t in h, where the association is certain; NULL when none. */
 Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t);

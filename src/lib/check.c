@@ -107,7 +107,7 @@ Check *check_list_begin(CheckList *l, const char *id) {
                 return NULL;
         }
         l->checks = t;
-        t[l->n_checks] = (Check) { .id = i, .status = CHECK_OK };
+        t[l->n_checks] = (Check){ .id = i, .status = CHECK_OK };
         return &t[l->n_checks++];
 }
 

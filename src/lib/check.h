@@ -15,11 +15,11 @@ typedef enum CheckStatus {
 
 /* One check, as "egpuctl doctor" and "egpuctl guest check" report it. */
 typedef struct Check {
-        char *id;         /* stable, for scripts: "iommu", "vfio-bound", ... */
+        char *id; /* stable, for scripts: "iommu", "vfio-bound", ... */
         CheckStatus status;
-        char *summary;    /* one line naming the devices involved; never NULL once finished */
-        char *fix;        /* for warn/fail: commands or file contents that mend it, lines joined by '\n';
-                           * NULL when there is nothing to do */
+        char *summary; /* one line naming the devices involved; never NULL once finished */
+        char *fix;     /* for warn/fail: commands or file contents that mend it, lines joined by '\n';
+                        * NULL when there is nothing to do */
 } Check;
 
 /* A growing list of checks. */

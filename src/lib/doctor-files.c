@@ -60,7 +60,7 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
                 if (!t)
                         return -ENOMEM;
                 res = t;
-                res[n++] = (PciResource) { .start = s, .end = e, .flags = f };
+                res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
         }
         *ret = TAKE_PTR(res);
         *ret_n = n;
@@ -129,7 +129,7 @@ void net_config_done(NetConfig *c) {
         strv_free(c->virtual_names);
         strv_free(c->sources);
         strv_free(c->source_dirs);
-        *c = (NetConfig) {};
+        *c = (NetConfig){};
 }
 
 static int add_ref(NetConfig *c, const char *name, const char *file, unsigned line, const char *how) {
@@ -147,7 +147,7 @@ static int add_ref(NetConfig *c, const char *name, const char *file, unsigned li
                 return -ENOMEM;
         }
         c->refs = t;
-        c->refs[c->n_refs++] = (IfaceRef) { .name = n, .file = f, .line = line, .how = how };
+        c->refs[c->n_refs++] = (IfaceRef){ .name = n, .file = f, .line = line, .how = how };
         return 0;
 }
 
@@ -157,12 +157,18 @@ static const struct {
         const char *option;
         const char *how;
 } member_options[] = {
-        { "bridge-ports", "bridge-ports" },   { "bridge_ports", "bridge-ports" },
-        { "bond-slaves", "bond-slaves" },     { "bond_slaves", "bond-slaves" },
-        { "slaves", "bond-slaves" },          { "vlan-raw-device", "vlan-raw-device" },
-        { "vlan_raw_device", "vlan-raw-device" }, { "ovs_bridge", NULL },
-        { "ovs_type", NULL },                 { "ovs_ports", NULL },
-        { "bond-primary", "bond-primary" },   { "bond_primary", "bond-primary" },
+        { "bridge-ports", "bridge-ports" },
+        { "bridge_ports", "bridge-ports" },
+        { "bond-slaves", "bond-slaves" },
+        { "bond_slaves", "bond-slaves" },
+        { "slaves", "bond-slaves" },
+        { "vlan-raw-device", "vlan-raw-device" },
+        { "vlan_raw_device", "vlan-raw-device" },
+        { "ovs_bridge", NULL },
+        { "ovs_type", NULL },
+        { "ovs_ports", NULL },
+        { "bond-primary", "bond-primary" },
+        { "bond_primary", "bond-primary" },
 };
 
 int net_config_parse(NetConfig *c, const char *file, const char *text) {
@@ -199,7 +205,12 @@ int net_config_parse(NetConfig *c, const char *file, const char *text) {
                 if (streq(w[0], "auto") || strneq(w[0], "allow-", 6)) {
                         stanza = mfree(stanza);
                         for (size_t i = 1; i < n; i++) {
-                                r = add_ref(c, w[i], file, LINE_NUMBER(line, lines), streq(w[0], "auto") ? "auto" : "allow-hotplug");
+                                r =
+                                        add_ref(c,
+                                                w[i],
+                                                file,
+                                                LINE_NUMBER(line, lines),
+                                                streq(w[0], "auto") ? "auto" : "allow-hotplug");
                                 if (r < 0)
                                         return r;
                         }
@@ -240,8 +251,8 @@ int net_config_parse(NetConfig *c, const char *file, const char *text) {
 }
 
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
-        static const char *const prefixes[] = { "vmbr", "bond", "br", "virbr", "docker", "veth", "tap",
-                                                "fwbr", "fwpr", "fwln", "vxlan", "wg", "tun", "ovs" };
+        static const char *const prefixes[] = { "vmbr", "bond", "br",   "virbr", "docker", "veth", "tap",
+                                                "fwbr", "fwpr", "fwln", "vxlan", "wg",     "tun",  "ovs" };
 
         if (streq(name, "lo") || strv_contains(c->virtual_names, name))
                 return true;
@@ -261,7 +272,7 @@ void nic_pins_done(NicPins *p) {
                 free(p->pins[i].file);
         }
         free(p->pins);
-        *p = (NicPins) {};
+        *p = (NicPins){};
 }
 
 static bool mac_is_valid(const char *s) {
@@ -293,7 +304,7 @@ static int add_pin(NicPins *p, const char *mac, const char *name, const char *fi
         }
         for (char *c = m; *c; c++)
                 *c = *c == '-' ? ':' : (char) tolower((unsigned char) *c);
-        p->pins[p->n_pins++] = (NicPin) { .mac = m, .name = n, .file = f };
+        p->pins[p->n_pins++] = (NicPin){ .mac = m, .name = n, .file = f };
         return 0;
 }
 
@@ -403,8 +414,9 @@ static const char *bus_span(const char *name, size_t *ret_len) {
         const char *p;
         size_t l;
 
-        if (strlen(name) < 5 || !(strneq(name, "en", 2) || strneq(name, "wl", 2) || strneq(name, "ww", 2) ||
-                                   strneq(name, "ib", 2) || strneq(name, "sl", 2)))
+        if (strlen(name) < 5 ||
+            !(strneq(name, "en", 2) || strneq(name, "wl", 2) || strneq(name, "ww", 2) ||
+              strneq(name, "ib", 2) || strneq(name, "sl", 2)))
                 return NULL;
         p = name + 2;
         if (*p == 'P') {
@@ -473,7 +485,7 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
                 if (*s == '[') {
                         char *end = strchr(s, ']');
                         in_section = end && (size_t) (end - s - 1) == strlen(section) &&
-                                     strneq(s + 1, section, strlen(section));
+                                strneq(s + 1, section, strlen(section));
                         continue;
                 }
                 if (!in_section || !strneq(s, key, kl))
@@ -513,7 +525,7 @@ void pve_vm_done(PveVm *vm) {
                 free(vm->hostpci[i].raw);
         }
         free(vm->hostpci);
-        *vm = (PveVm) {};
+        *vm = (PveVm){};
 }
 
 /* "30:00.0" → "0000:30:00.0"; "0000:30:00" stays. NULL on a malformed address. */
@@ -619,8 +631,9 @@ int pve_vm_parse(PveVm *vm, const char *text) {
                 } else if (streq(s, "machine")) {
                         free(vm->machine);
                         /* "machine: type=q35,viommu=..." is the newer form. */
-                        vm->machine = strndup(strneq(value, "type=", 5) ? value + 5 : value,
-                                              strcspn(strneq(value, "type=", 5) ? value + 5 : value, ","));
+                        vm->machine =
+                                strndup(strneq(value, "type=", 5) ? value + 5 : value,
+                                        strcspn(strneq(value, "type=", 5) ? value + 5 : value, ","));
                         if (!vm->machine)
                                 return -ENOMEM;
                 } else if (strneq(s, "hostpci", 7)) {
@@ -633,7 +646,7 @@ int pve_vm_parse(PveVm *vm, const char *text) {
                         if (!t)
                                 return -ENOMEM;
                         vm->hostpci = t;
-                        t[vm->n_hostpci] = (PveHostpci) { .index = idx, .line = LINE_NUMBER(line, lines) };
+                        t[vm->n_hostpci] = (PveHostpci){ .index = idx, .line = LINE_NUMBER(line, lines) };
                         vm->n_hostpci++;
                         r = parse_hostpci(&t[vm->n_hostpci - 1], value);
                         if (r < 0)

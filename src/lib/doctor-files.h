@@ -57,7 +57,7 @@ bool net_config_name_is_virtual(const NetConfig *c, const char *name) _pure_;
 /* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
  * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
 typedef struct NicPin {
-        char *mac;  /* lowercase */
+        char *mac; /* lowercase */
         char *name;
         char *file;
 } NicPin;
@@ -85,13 +85,13 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
 /* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
  * first [snapshot] section. */
 typedef struct PveHostpci {
-        unsigned index;     /* hostpciN */
-        char **hosts;       /* "0000:30:00.0" or "0000:30:00" (every function of the slot); domain added */
-        char *mapping;      /* mapping=NAME (a cluster resource mapping), NULL when not used */
-        int pcie;           /* 0/1, -1 when not given (0) */
-        int rombar;         /* 0/1, -1 when not given (Proxmox default: 1) */
+        unsigned index; /* hostpciN */
+        char **hosts;   /* "0000:30:00.0" or "0000:30:00" (every function of the slot); domain added */
+        char *mapping;  /* mapping=NAME (a cluster resource mapping), NULL when not used */
+        int pcie;       /* 0/1, -1 when not given (0) */
+        int rombar;     /* 0/1, -1 when not given (Proxmox default: 1) */
         char *romfile;
-        char *raw;          /* the value as written */
+        char *raw; /* the value as written */
         unsigned line;
 } PveHostpci;
 

@@ -14,15 +14,15 @@
 #include "vendor-reset-ids.h"
 
 /* Configuration files larger than this are not read. */
-#define CONFIG_FILE_MAX (1024U * 1024U)
+#define CONFIG_FILE_MAX    (1024U * 1024U)
 
 #define SECURE_BOOT_EFIVAR "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
-#define PCI_CLASS_AUDIO 0x0403
+#define PCI_CLASS_AUDIO    0x0403
 
 const char *const doctor_check_ids[] = {
-        "iommu",       "tb-cable",  "tb-authorized", "tb-security",     "gpu-present",
-        "iommu-isolation", "vfio-bound", "gpu-reset",  "module-signing", "vfio-config",
-        "services",    "nic-names", "vm-config",     "pcie-link",
+        "iommu",           "tb-cable",   "tb-authorized", "tb-security",    "gpu-present",
+        "iommu-isolation", "vfio-bound", "gpu-reset",     "module-signing", "vfio-config",
+        "services",        "nic-names",  "vm-config",     "pcie-link",
 };
 const size_t doctor_n_check_ids = ELEMENTSOF(doctor_check_ids);
 
@@ -136,7 +136,7 @@ static bool is_audio(const PciFunction *f) {
 
 static bool tb_looks_like_egpu(const TbDevice *t) {
         return egpu_enclosure_by_tb(t->vendor, t->device) || egpu_name_hint(t->device_name) ||
-               egpu_name_hint(t->vendor_name);
+                egpu_name_hint(t->vendor_name);
 }
 
 /* "1-1 (Blackmagic Design eGPU Pro)" */
@@ -176,9 +176,9 @@ static bool host_is_vendor(const Host *h, uint32_t vendor) {
         return hb && hb->vendor == vendor;
 }
 
-#define PCI_VENDOR_INTEL 0x8086
-#define PCI_VENDOR_AMD 0x1022
-#define PCI_VENDOR_ATI 0x1002
+#define PCI_VENDOR_INTEL  0x8086
+#define PCI_VENDOR_AMD    0x1022
+#define PCI_VENDOR_ATI    0x1002
 #define PCI_VENDOR_NVIDIA 0x10de
 
 /* ---- gathering ---- */
@@ -292,23 +292,31 @@ static int read_secure_boot(void) {
 
 /* The fix lines that add kernel parameters params, for the boot loader this root uses. */
 static int fix_kernel_params(const Doctor *d, Check *c, const char *params) {
-        bool pbt = root_path_exists(d, "/etc/kernel/cmdline"), grub = root_path_exists(d, "/etc/default/grub");
+        bool pbt = root_path_exists(d, "/etc/kernel/cmdline"),
+             grub = root_path_exists(d, "/etc/default/grub");
         int r;
 
         if (pbt || !grub) {
-                r = check_fix(c, "%s# Proxmox booting through proxmox-boot-tool (/etc/kernel/cmdline, one line):\n"
-                                 "sed -i '1s/$/ %s/' /etc/kernel/cmdline\n"
-                                 "proxmox-boot-tool refresh",
-                              pbt ? "" : "# Either\n", params);
+                r = check_fix(
+                        c,
+                        "%s# Proxmox booting through proxmox-boot-tool (/etc/kernel/cmdline, one line):\n"
+                        "sed -i '1s/$/ %s/' /etc/kernel/cmdline\n"
+                        "proxmox-boot-tool refresh",
+                        pbt ? "" : "# Either\n",
+                        params);
                 if (r < 0)
                         return r;
         }
         if (grub || !pbt) {
-                r = check_fix(c, "%s# GRUB (/etc/default/grub):\n"
-                                 "sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&%s /' /etc/default/grub\n"
-                                 "update-grub",
-                              pbt ? "# or, when the machine boots through GRUB instead:\n" : grub ? "" : "# or\n",
-                              params);
+                r = check_fix(
+                        c,
+                        "%s# GRUB (/etc/default/grub):\n"
+                        "sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&%s /' /etc/default/grub\n"
+                        "update-grub",
+                        pbt            ? "# or, when the machine boots through GRUB instead:\n"
+                                : grub ? ""
+                                       : "# or\n",
+                        params);
                 if (r < 0)
                         return r;
         }
@@ -325,26 +333,45 @@ static int check_iommu(Doctor *d, CheckList *l) {
         if (!c)
                 return -ENOMEM;
         if (host_iommu_active(h))
-                return check_finish(c, CHECK_OK, "IOMMU active: %zu unit%s, %zu group%s", h->n_iommu_units,
-                                    h->n_iommu_units == 1 ? "" : "s", h->n_groups, h->n_groups == 1 ? "" : "s");
+                return check_finish(
+                        c,
+                        CHECK_OK,
+                        "IOMMU active: %zu unit%s, %zu group%s",
+                        h->n_iommu_units,
+                        h->n_iommu_units == 1 ? "" : "s",
+                        h->n_groups,
+                        h->n_groups == 1 ? "" : "s");
 
-        r = check_problem(c, CHECK_FAIL,
-                          "no IOMMU is active (no units in /sys/class/iommu, no IOMMU groups): nothing can be "
-                          "passed through to a VM");
+        r = check_problem(
+                c,
+                CHECK_FAIL,
+                "no IOMMU is active (no units in /sys/class/iommu, no IOMMU groups): nothing can be "
+                "passed through to a VM");
         if (r < 0)
                 return r;
-        r = check_fix(c, "# 1. In the firmware setup, turn on %s.\n# 2. Add the kernel parameters %s:",
-                      intel ? "VT-d (Intel Virtualization Technology for Directed I/O)"
-                      : amd ? "AMD-Vi (IOMMU, sometimes under SVM or NBIO settings)"
-                            : "VT-d (Intel) or AMD-Vi/IOMMU (AMD)",
-                      intel ? "intel_iommu=on iommu=pt" : amd ? "amd_iommu=on iommu=pt"
-                                                              : "intel_iommu=on iommu=pt (Intel) or amd_iommu=on iommu=pt (AMD)");
+        r = check_fix(
+                c,
+                "# 1. In the firmware setup, turn on %s.\n# 2. Add the kernel parameters %s:",
+                intel         ? "VT-d (Intel Virtualization Technology for Directed I/O)"
+                        : amd ? "AMD-Vi (IOMMU, sometimes under SVM or NBIO settings)"
+                              : "VT-d (Intel) or AMD-Vi/IOMMU (AMD)",
+                intel         ? "intel_iommu=on iommu=pt"
+                        : amd ? "amd_iommu=on iommu=pt"
+                              : "intel_iommu=on iommu=pt (Intel) or amd_iommu=on iommu=pt (AMD)");
         if (r < 0)
                 return r;
-        r = fix_kernel_params(d, c, intel ? "intel_iommu=on iommu=pt" : amd ? "amd_iommu=on iommu=pt" : "intel_iommu=on iommu=pt");
+        r = fix_kernel_params(
+                d,
+                c,
+                intel         ? "intel_iommu=on iommu=pt"
+                        : amd ? "amd_iommu=on iommu=pt"
+                              : "intel_iommu=on iommu=pt");
         if (r < 0)
                 return r;
-        return check_fix(c, "# 3. Reboot, then check that these list entries:\nls /sys/class/iommu /sys/kernel/iommu_groups");
+        return check_fix(
+                c,
+                "# 3. Reboot, then check that these list entries:\nls /sys/class/iommu "
+                "/sys/kernel/iommu_groups");
 }
 
 static int check_tb_cable(Doctor *d, CheckList *l) {
@@ -361,7 +388,8 @@ static int check_tb_cable(Doctor *d, CheckList *l) {
                         n_devices++;
 
         FOREACH_ARRAY(u, d->usb, d->n_usb) {
-                const EgpuEnclosure *enc = egpu_enclosure_by_usb((uint16_t) u->vendor, (uint16_t) u->product);
+                const EgpuEnclosure *enc =
+                        egpu_enclosure_by_usb((uint16_t) u->vendor, (uint16_t) u->product);
                 bool matched = false, other_tb = false;
 
                 if (u->vendor > 0xffff || u->product > 0xffff)
@@ -385,36 +413,55 @@ static int check_tb_cable(Doctor *d, CheckList *l) {
                 if (matched)
                         continue;
 
-                r = check_problem(c, other_tb ? CHECK_WARN : CHECK_FAIL,
-                                  "%s %s (USB %04x:%04x at %s) is connected over USB only and %s: the cable %s "
-                                  "Thunderbolt signalling, so the PCIe tunnel to the GPU cannot open",
-                                  u->manufacturer ?: enc ? enc->vendor_name : "?",
-                                  u->product_name ?: enc ? enc->product_name : "eGPU enclosure", u->vendor,
-                                  u->product, u->name,
-                                  other_tb ? "no Thunderbolt device that looks like it is there"
-                                           : "no Thunderbolt device is there",
-                                  other_tb ? "probably carries no" : "carries no");
+                r = check_problem(
+                        c,
+                        other_tb ? CHECK_WARN : CHECK_FAIL,
+                        "%s %s (USB %04x:%04x at %s) is connected over USB only and %s: the cable %s "
+                        "Thunderbolt signalling, so the PCIe tunnel to the GPU cannot open",
+                        u->manufacturer
+                                ?: enc ? enc->vendor_name
+                                       : "?",
+                        u->product_name
+                                ?: enc ? enc->product_name
+                                       : "eGPU enclosure",
+                        u->vendor,
+                        u->product,
+                        u->name,
+                        other_tb ? "no Thunderbolt device that looks like it is there"
+                                 : "no Thunderbolt device is there",
+                        other_tb ? "probably carries no" : "carries no");
                 if (r < 0)
                         return r;
         }
         if (check_has_problem(c)) {
                 if (h->n_domains == 0)
-                        r = check_fix(c, "# This host shows no Thunderbolt/USB4 controller: load the driver, and\n"
-                                         "# turn on Thunderbolt/USB4 support in the firmware setup if it is off:\n"
-                                         "modprobe thunderbolt");
+                        r = check_fix(
+                                c,
+                                "# This host shows no Thunderbolt/USB4 controller: load the driver, and\n"
+                                "# turn on Thunderbolt/USB4 support in the firmware setup if it is off:\n"
+                                "modprobe thunderbolt");
                 else
-                        r = check_fix(c, "# Replace the cable with a Thunderbolt 3/4 or USB4 40 Gb/s cable (lightning\n"
-                                         "# bolt or \"40Gbps\" printed on it; a USB-C charging or USB 3 cable will not do),\n"
-                                         "# plugged into a Thunderbolt/USB4 port of the host. Then a device such as 1-1\n"
-                                         "# appears here:\n"
-                                         "ls /sys/bus/thunderbolt/devices/");
+                        r = check_fix(
+                                c,
+                                "# Replace the cable with a Thunderbolt 3/4 or USB4 40 Gb/s cable "
+                                "(lightning\n"
+                                "# bolt or \"40Gbps\" printed on it; a USB-C charging or USB 3 cable will "
+                                "not do),\n"
+                                "# plugged into a Thunderbolt/USB4 port of the host. Then a device such as "
+                                "1-1\n"
+                                "# appears here:\n"
+                                "ls /sys/bus/thunderbolt/devices/");
                 if (r < 0)
                         return r;
         }
         if (n_devices == 0 && n_enclosures == 0)
                 return check_finish(c, CHECK_SKIP, "no eGPU enclosure connected, over USB or Thunderbolt");
-        return check_finish(c, CHECK_OK, "%zu Thunderbolt device%s connected; no eGPU enclosure is on USB without Thunderbolt",
-                            n_devices, n_devices == 1 ? "" : "s");
+        return check_finish(
+                c,
+                CHECK_OK,
+                "%zu Thunderbolt device%s connected; no eGPU enclosure is on USB without Thunderbolt",
+                n_devices,
+                n_devices == 1 ? "" : "s");
 }
 
 static const char *security_reason(TbSecurity s) {
@@ -425,7 +472,8 @@ static const char *security_reason(TbSecurity s) {
                 return "the domain's security level \"secure\" needs each device approved, and a stored key "
                        "on later connects (a key rejected by the device also leaves it at 0)";
         case TB_SECURITY_NONE:
-                return "the domain's security level is \"none\", which connects devices by itself: the firmware "
+                return "the domain's security level is \"none\", which connects devices by itself: the "
+                       "firmware "
                        "or the kernel refused it";
         case TB_SECURITY_DPONLY:
         case TB_SECURITY_USBONLY:
@@ -465,23 +513,35 @@ static int check_tb_authorized(Doctor *d, CheckList *l) {
                 }
                 /* A device that is not an eGPU (a dock) may be left out on purpose: warn only, unless no
                  * eGPU is there at all, when it may well be the one. */
-                r = check_problem(c, tb_looks_like_egpu(t) || h->n_egpus == 0 ? CHECK_FAIL : CHECK_WARN,
-                                  "%s is not authorized (authorized=0), so its PCIe tunnel is closed and no GPU "
-                                  "can appear: %s",
-                                  label, security_reason(sec));
+                r = check_problem(
+                        c,
+                        tb_looks_like_egpu(t) || h->n_egpus == 0 ? CHECK_FAIL : CHECK_WARN,
+                        "%s is not authorized (authorized=0), so its PCIe tunnel is closed and no GPU "
+                        "can appear: %s",
+                        label,
+                        security_reason(sec));
                 if (r < 0)
                         return r;
                 if (!tb_security_allows_pcie(sec))
-                        r = check_fix(c, "# In the firmware setup, set the Thunderbolt security level of %s to \"User\n"
-                                         "# Authorization\" (SL1), or turn on PCIe tunnelling for USB4; then:\n"
-                                         "egpuctl enroll %s\negpuctl attach",
-                                      t->domain ? t->domain->name : "the port", t->name);
+                        r = check_fix(
+                                c,
+                                "# In the firmware setup, set the Thunderbolt security level of %s to "
+                                "\"User\n"
+                                "# Authorization\" (SL1), or turn on PCIe tunnelling for USB4; then:\n"
+                                "egpuctl enroll %s\negpuctl attach",
+                                t->domain ? t->domain->name : "the port",
+                                t->name);
                 else
-                        r = check_fix(c, "# Enrol the device once, then open its tunnel (egpuctl does this by itself at\n"
-                                         "# boot and on hot-plug for enrolled devices):\n"
-                                         "egpuctl enroll %s\negpuctl attach\n"
-                                         "# for a one-off test instead: echo 1 > /sys/bus/thunderbolt/devices/%s/authorized",
-                                      t->name, t->name);
+                        r = check_fix(
+                                c,
+                                "# Enrol the device once, then open its tunnel (egpuctl does this by itself "
+                                "at\n"
+                                "# boot and on hot-plug for enrolled devices):\n"
+                                "egpuctl enroll %s\negpuctl attach\n"
+                                "# for a one-off test instead: echo 1 > "
+                                "/sys/bus/thunderbolt/devices/%s/authorized",
+                                t->name,
+                                t->name);
                 if (r < 0)
                         return r;
         }
@@ -506,41 +566,54 @@ static int check_tb_security(Doctor *d, CheckList *l) {
                 const TbDomain *dom = *dp;
 
                 if (!tb_security_allows_pcie(dom->security)) {
-                        r = check_problem(c, CHECK_WARN,
-                                          "%s has security level \"%s\", which allows no PCIe tunnel: an eGPU "
-                                          "cannot work on its ports",
-                                          dom->name, tb_security_to_string(dom->security));
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "%s has security level \"%s\", which allows no PCIe tunnel: an eGPU "
+                                "cannot work on its ports",
+                                dom->name,
+                                tb_security_to_string(dom->security));
                         if (r < 0)
                                 return r;
                         fix_level = true;
                 }
                 if (dom->iommu_dma_protection == 0) {
-                        r = check_problem(c, CHECK_WARN,
-                                          "%s has no IOMMU DMA protection (iommu_dma_protection=0): a device "
-                                          "there can read and write memory before it is authorized",
-                                          dom->name);
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "%s has no IOMMU DMA protection (iommu_dma_protection=0): a device "
+                                "there can read and write memory before it is authorized",
+                                dom->name);
                         if (r < 0)
                                 return r;
                         fix_dma = true;
                 }
-                r = strextendf(&ok, "%s%s security \"%s\"%s", ok ? ", " : "", dom->name,
-                               tb_security_to_string(dom->security),
-                               dom->iommu_dma_protection > 0 ? " with DMA protection" : "");
+                r = strextendf(
+                        &ok,
+                        "%s%s security \"%s\"%s",
+                        ok ? ", " : "",
+                        dom->name,
+                        tb_security_to_string(dom->security),
+                        dom->iommu_dma_protection > 0 ? " with DMA protection" : "");
                 if (r < 0)
                         return r;
         }
         if (fix_level) {
-                r = check_fix(c, "# In the firmware setup, set Thunderbolt security to \"User Authorization\" (SL1)\n"
-                                 "# and, for USB4, turn on PCIe tunnelling. Then check:\n"
-                                 "cat /sys/bus/thunderbolt/devices/domain*/security");
+                r = check_fix(
+                        c,
+                        "# In the firmware setup, set Thunderbolt security to \"User Authorization\" (SL1)\n"
+                        "# and, for USB4, turn on PCIe tunnelling. Then check:\n"
+                        "cat /sys/bus/thunderbolt/devices/domain*/security");
                 if (r < 0)
                         return r;
         }
         if (fix_dma) {
-                r = check_fix(c, "# Turn on \"Kernel DMA Protection\" (Thunderbolt pre-boot DMA protection) and\n"
-                                 "# VT-d/AMD-Vi in the firmware setup, and boot with the IOMMU on (see the iommu\n"
-                                 "# check). Then check:\n"
-                                 "cat /sys/bus/thunderbolt/devices/domain*/iommu_dma_protection");
+                r = check_fix(
+                        c,
+                        "# Turn on \"Kernel DMA Protection\" (Thunderbolt pre-boot DMA protection) and\n"
+                        "# VT-d/AMD-Vi in the firmware setup, and boot with the IOMMU on (see the iommu\n"
+                        "# check). Then check:\n"
+                        "cat /sys/bus/thunderbolt/devices/domain*/iommu_dma_protection");
                 if (r < 0)
                         return r;
         }
@@ -591,17 +664,21 @@ static int check_gpu_present(Doctor *d, CheckList *l) {
                 label = tb_label(t);
                 if (!label)
                         return -ENOMEM;
-                r = check_problem(c, CHECK_FAIL,
-                                  "%s is authorized, but no GPU (display-class PCI function) appeared behind it",
-                                  label);
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "%s is authorized, but no GPU (display-class PCI function) appeared behind it",
+                        label);
                 if (r < 0)
                         return r;
-                r = check_fix(c, "# Ask the kernel to look for it again:\n"
-                                 "echo 1 > /sys/bus/pci/rescan\n"
-                                 "# If it still is not there, read why (\"BAR ... no space\", \"bridge window\"):\n"
-                                 "journalctl -k -b | grep -iE 'pci|thunderbolt' | tail -50\n"
-                                 "# and give the hot-plug ports more room with the kernel parameters\n"
-                                 "# pci=realloc,hpbussize=0x33,hpmmioprefsize=16G,hpmmiosize=256M:");
+                r = check_fix(
+                        c,
+                        "# Ask the kernel to look for it again:\n"
+                        "echo 1 > /sys/bus/pci/rescan\n"
+                        "# If it still is not there, read why (\"BAR ... no space\", \"bridge window\"):\n"
+                        "journalctl -k -b | grep -iE 'pci|thunderbolt' | tail -50\n"
+                        "# and give the hot-plug ports more room with the kernel parameters\n"
+                        "# pci=realloc,hpbussize=0x33,hpmmioprefsize=16G,hpmmiosize=256M:");
                 if (r < 0)
                         return r;
                 r = fix_kernel_params(d, c, "pci=realloc,hpbussize=0x33,hpmmioprefsize=16G,hpmmiosize=256M");
@@ -633,17 +710,27 @@ static int check_gpu_present(Doctor *d, CheckList *l) {
                                 if (!size)
                                         return -ENOMEM;
                                 missing += pci_resource_size(&res[i]);
-                                r = check_problem(c, CHECK_WARN,
-                                                  "%s BAR %zu (%s) has no address: the memory window of the "
-                                                  "hot-plug port above it is too small, and the driver will fail",
-                                                  (*fp)->bdf, i, size);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s BAR %zu (%s) has no address: the memory window of the "
+                                        "hot-plug port above it is too small, and the driver will fail",
+                                        (*fp)->bdf,
+                                        i,
+                                        size);
                                 if (r < 0)
                                         return r;
                         }
                 }
-                r = strextendf(&ok, "%seGPU %s (%04x:%04x) behind %s%s", ok ? "; " : "", e->gpu->bdf, e->gpu->vendor,
-                               e->gpu->device, e->tb_device ? e->tb_device->name : "a Thunderbolt/USB4 port",
-                               all_read ? ", every BAR assigned" : "");
+                r = strextendf(
+                        &ok,
+                        "%seGPU %s (%04x:%04x) behind %s%s",
+                        ok ? "; " : "",
+                        e->gpu->bdf,
+                        e->gpu->vendor,
+                        e->gpu->device,
+                        e->tb_device ? e->tb_device->name : "a Thunderbolt/USB4 port",
+                        all_read ? ", every BAR assigned" : "");
                 if (r < 0)
                         return r;
         }
@@ -653,15 +740,19 @@ static int check_gpu_present(Doctor *d, CheckList *l) {
 
                 if (asprintf(&params, "pci=realloc,hpmmioprefsize=%" PRIu64 "G", MAX(gib, UINT64_C(1))) < 0)
                         return -ENOMEM;
-                r = check_fix(c, "# Let the kernel resize the bridge windows, with room for the GPU's BARs:");
+                r = check_fix(
+                        c,
+                        "# Let the kernel resize the bridge windows, with room for the GPU's BARs:");
                 if (r < 0)
                         return r;
                 r = fix_kernel_params(d, c, params);
                 if (r < 0)
                         return r;
-                r = check_fix(c, "# then reboot (or detach and attach the eGPU) and check that no BAR starts at 0:\n"
-                                 "cat /sys/bus/pci/devices/%s/resource",
-                              h->egpus[0]->gpu->bdf);
+                r = check_fix(
+                        c,
+                        "# then reboot (or detach and attach the eGPU) and check that no BAR starts at 0:\n"
+                        "cat /sys/bus/pci/devices/%s/resource",
+                        h->egpus[0]->gpu->bdf);
                 if (r < 0)
                         return r;
         }
@@ -669,8 +760,12 @@ static int check_gpu_present(Doctor *d, CheckList *l) {
                 return check_finish(c, CHECK_OK, "%s", ok);
         if (n_authorized == 0)
                 return check_finish(c, CHECK_SKIP, "no authorized Thunderbolt device: no GPU is expected");
-        return check_finish(c, CHECK_SKIP, "no eGPU enclosure among the %zu authorized Thunderbolt device%s",
-                            n_authorized, n_authorized == 1 ? "" : "s");
+        return check_finish(
+                c,
+                CHECK_SKIP,
+                "no eGPU enclosure among the %zu authorized Thunderbolt device%s",
+                n_authorized,
+                n_authorized == 1 ? "" : "s");
 }
 
 static int check_iommu_isolation(Doctor *d, CheckList *l) {
@@ -686,7 +781,10 @@ static int check_iommu_isolation(Doctor *d, CheckList *l) {
         if (h->n_egpus == 0)
                 return check_finish(c, CHECK_SKIP, "no eGPU connected");
         if (!host_iommu_active(h))
-                return check_finish(c, CHECK_SKIP, "no IOMMU groups, since no IOMMU is active (see the iommu check)");
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no IOMMU groups, since no IOMMU is active (see the iommu check)");
 
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const Egpu *e = *ep;
@@ -709,33 +807,54 @@ static int check_iommu_isolation(Doctor *d, CheckList *l) {
                         FOREACH_ARRAY(m, g->members, g->n_members) {
                                 if (!egpu_member_is_foreign(e, *m))
                                         continue;
-                                r = strextendf(&foreign, "%s%s (%04x:%04x, %s)", foreign ? ", " : "", (*m)->bdf,
-                                               (*m)->vendor, (*m)->device, (*m)->driver ?: "no driver");
+                                r = strextendf(
+                                        &foreign,
+                                        "%s%s (%04x:%04x, %s)",
+                                        foreign ? ", " : "",
+                                        (*m)->bdf,
+                                        (*m)->vendor,
+                                        (*m)->device,
+                                        (*m)->driver ?: "no driver");
                                 if (r < 0)
                                         return r;
                         }
                         if (!foreign)
                                 continue;
-                        r = check_problem(c, CHECK_FAIL,
-                                          "IOMMU group %d of eGPU %s also holds %s, which would have to leave the "
-                                          "host and go to the VM with it",
-                                          g->id, e->gpu->bdf, foreign);
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "IOMMU group %d of eGPU %s also holds %s, which would have to leave the "
+                                "host and go to the VM with it",
+                                g->id,
+                                e->gpu->bdf,
+                                foreign);
                         if (r < 0)
                                 return r;
                 }
-                r = strextendf(&ok, "%seGPU %s: group%s %s hold%s only its functions and bridges", ok ? "; " : "",
-                               e->gpu->bdf, e->n_groups == 1 ? "" : "s", strna(ids), e->n_groups == 1 ? "s" : "");
+                r = strextendf(
+                        &ok,
+                        "%seGPU %s: group%s %s hold%s only its functions and bridges",
+                        ok ? "; " : "",
+                        e->gpu->bdf,
+                        e->n_groups == 1 ? "" : "s",
+                        strna(ids),
+                        e->n_groups == 1 ? "s" : "");
                 if (r < 0)
                         return r;
         }
         if (check_has_problem(c)) {
-                r = no_groups ? check_fix(c, "# A function without a group cannot be passed through: check the iommu "
-                                             "check, then detach and attach the eGPU.")
-                              : check_fix(c, "# Plug the enclosure into another Thunderbolt/USB4 port (another root "
-                                             "port), or pass the\n"
-                                             "# other devices of the group to the VM as well. As a last resort, the "
-                                             "Proxmox kernel's\n"
-                                             "# ACS override splits groups, at the cost of isolation between them:");
+                r = no_groups
+                        ? check_fix(
+                                  c,
+                                  "# A function without a group cannot be passed through: check the iommu "
+                                  "check, then detach and attach the eGPU.")
+                        : check_fix(
+                                  c,
+                                  "# Plug the enclosure into another Thunderbolt/USB4 port (another root "
+                                  "port), or pass the\n"
+                                  "# other devices of the group to the VM as well. As a last resort, the "
+                                  "Proxmox kernel's\n"
+                                  "# ACS override splits groups, at the cost of isolation between them:");
                 if (r < 0)
                         return r;
                 if (!no_groups) {
@@ -774,18 +893,26 @@ static int check_vfio_bound(Doctor *d, CheckList *l) {
                                 continue;
                         }
                         if (!f->driver)
-                                r = check_problem(c, CHECK_WARN,
-                                                  "%s has no driver: nothing keeps a host driver from taking it "
-                                                  "before the VM starts",
-                                                  label);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s has no driver: nothing keeps a host driver from taking it "
+                                        "before the VM starts",
+                                        label);
                         else if (streq(f->driver, "pci-stub"))
-                                r = check_problem(c, CHECK_WARN,
-                                                  "%s is held by pci-stub: QEMU needs vfio-pci, which the VM start "
-                                                  "must then bind",
-                                                  label);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s is held by pci-stub: QEMU needs vfio-pci, which the VM start "
+                                        "must then bind",
+                                        label);
                         else
-                                r = check_problem(c, CHECK_FAIL, "%s is on the host driver %s instead of vfio-pci",
-                                                  label, f->driver);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s is on the host driver %s instead of vfio-pci",
+                                        label,
+                                        f->driver);
                         if (r < 0)
                                 return r;
                         if (!d->vfio_pci_loaded && !need_modprobe) {
@@ -796,15 +923,21 @@ static int check_vfio_bound(Doctor *d, CheckList *l) {
                         }
                         r = check_fix(c, "echo vfio-pci > /sys/bus/pci/devices/%s/driver_override", f->bdf);
                         if (r >= 0 && f->driver)
-                                r = check_fix(c, "echo %s > /sys/bus/pci/devices/%s/driver/unbind", f->bdf, f->bdf);
+                                r = check_fix(
+                                        c,
+                                        "echo %s > /sys/bus/pci/devices/%s/driver/unbind",
+                                        f->bdf,
+                                        f->bdf);
                         if (r >= 0)
                                 r = check_fix(c, "echo %s > /sys/bus/pci/drivers_probe", f->bdf);
                         if (r < 0)
                                 return r;
                 }
         if (check_has_problem(c)) {
-                r = check_fix(c, "# (unbinding a GPU that the host is using for a display can hang that display;\n"
-                                 "# stop what uses it first). To keep it from happening again, see vfio-config.");
+                r = check_fix(
+                        c,
+                        "# (unbinding a GPU that the host is using for a display can hang that display;\n"
+                        "# stop what uses it first). To keep it from happening again, see vfio-config.");
                 if (r < 0)
                         return r;
         }
@@ -812,16 +945,18 @@ static int check_vfio_bound(Doctor *d, CheckList *l) {
 }
 
 static int fix_install_vendor_reset(Check *c) {
-        return check_fix(c, "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS;\n"
-                            "# on kernels 6.x it needs two small patches:\n"
-                            "apt-get install -y proxmox-default-headers dkms git build-essential\n"
-                            "git clone https://github.com/gnif/vendor-reset.git /usr/src/vendor-reset\n"
-                            "cd /usr/src/vendor-reset\n"
-                            "echo 'ccflags-y += -Wno-missing-prototypes' >> src/Makefile\n"
-                            "sed -i 's|asm/unaligned.h|linux/unaligned.h|g' $(grep -rl 'asm/unaligned.h' .)\n"
-                            "dkms install .\n"
-                            "echo vendor-reset > /etc/modules-load.d/vendor-reset.conf\n"
-                            "modprobe vendor-reset");
+        return check_fix(
+                c,
+                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS;\n"
+                "# on kernels 6.x it needs two small patches:\n"
+                "apt-get install -y proxmox-default-headers dkms git build-essential\n"
+                "git clone https://github.com/gnif/vendor-reset.git /usr/src/vendor-reset\n"
+                "cd /usr/src/vendor-reset\n"
+                "echo 'ccflags-y += -Wno-missing-prototypes' >> src/Makefile\n"
+                "sed -i 's|asm/unaligned.h|linux/unaligned.h|g' $(grep -rl 'asm/unaligned.h' .)\n"
+                "dkms install .\n"
+                "echo vendor-reset > /etc/modules-load.d/vendor-reset.conf\n"
+                "modprobe vendor-reset");
 }
 
 static int check_gpu_reset(Doctor *d, CheckList *l) {
@@ -840,59 +975,81 @@ static int check_gpu_reset(Doctor *d, CheckList *l) {
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const PciFunction *g = (*ep)->gpu;
                 const char *family = g->vendor <= 0xffff && g->device <= 0xffff
-                                             ? vendor_reset_family((uint16_t) g->vendor, (uint16_t) g->device)
-                                             : NULL;
+                        ? vendor_reset_family((uint16_t) g->vendor, (uint16_t) g->device)
+                        : NULL;
                 _cleanup_free_ char *label = family ? pci_label_family(g, family) : pci_label(g);
 
                 if (!label)
                         return -ENOMEM;
                 if (family) {
                         if (!d->vendor_reset_loaded) {
-                                r = check_problem(c, CHECK_FAIL,
-                                                  "%s has no working FLR and needs vendor-reset, which is "
-                                                  "not loaded: starting the VM fails to reset the GPU "
-                                                  "(\"Inappropriate ioctl for device\") and can hang the host",
-                                                  label);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s has no working FLR and needs vendor-reset, which is "
+                                        "not loaded: starting the VM fails to reset the GPU "
+                                        "(\"Inappropriate ioctl for device\") and can hang the host",
+                                        label);
                                 if (r < 0)
                                         return r;
                                 if (!install_fix) {
                                         install_fix = true;
-                                        r = check_fix(c, "# If vendor-reset is installed already, load it; with Secure "
-                                                         "Boot on, see module-signing:\n"
-                                                         "modprobe vendor-reset");
+                                        r = check_fix(
+                                                c,
+                                                "# If vendor-reset is installed already, load it; with "
+                                                "Secure "
+                                                "Boot on, see module-signing:\n"
+                                                "modprobe vendor-reset");
                                         if (r >= 0)
                                                 r = fix_install_vendor_reset(c);
                                         if (r < 0)
                                                 return r;
                                 }
-                                r = check_fix(c, "echo device_specific > /sys/bus/pci/devices/%s/reset_method", g->bdf);
+                                r = check_fix(
+                                        c,
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
                                 if (r < 0)
                                         return r;
                         } else if (!g->reset_methods) {
-                                r = check_problem(c, CHECK_WARN,
-                                                  "%s: vendor-reset is loaded, but the kernel shows no "
-                                                  "reset_method, so whether its reset is used cannot be told "
-                                                  "(kernel older than 5.15?)",
-                                                  label);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s: vendor-reset is loaded, but the kernel shows no "
+                                        "reset_method, so whether its reset is used cannot be told "
+                                        "(kernel older than 5.15?)",
+                                        label);
                                 if (r < 0)
                                         return r;
-                                r = check_fix(c, "# Use a kernel of 5.15 or later, then:\n"
-                                                 "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
-                                              g->bdf);
+                                r = check_fix(
+                                        c,
+                                        "# Use a kernel of 5.15 or later, then:\n"
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
                                 if (r < 0)
                                         return r;
                         } else if (!streq(g->reset_methods[0], "device_specific")) {
-                                r = check_problem(c, CHECK_FAIL,
-                                                  "%s: vendor-reset is loaded, but reset_method starts "
-                                                  "with \"%s\", not device_specific, so its reset is not used",
-                                                  label, g->reset_methods[0]);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s: vendor-reset is loaded, but reset_method starts "
+                                        "with \"%s\", not device_specific, so its reset is not used",
+                                        label,
+                                        g->reset_methods[0]);
                                 if (r < 0)
                                         return r;
-                                r = check_fix(c, "echo device_specific > /sys/bus/pci/devices/%s/reset_method", g->bdf);
+                                r = check_fix(
+                                        c,
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
                                 if (r < 0)
                                         return r;
                         } else {
-                                r = strextendf(&ok, "%s%s: vendor-reset's device-specific reset", ok ? "; " : "", label);
+                                r = strextendf(
+                                        &ok,
+                                        "%s%s: vendor-reset's device-specific reset",
+                                        ok ? "; " : "",
+                                        label);
                                 if (r < 0)
                                         return r;
                         }
@@ -901,25 +1058,40 @@ static int check_gpu_reset(Doctor *d, CheckList *l) {
 
                 if (pci_function_has_reset_method(g, "flr"))
                         r = strextendf(&ok, "%s%s: function-level reset", ok ? "; " : "", label);
-                else if (pci_function_has_reset_method(g, "bus") || pci_function_has_reset_method(g, "cxl_bus"))
-                        r = strextendf(&ok, "%s%s: no FLR, secondary bus reset of %s", ok ? "; " : "", label,
-                                       g->parent ? g->parent->bdf : "its bridge");
+                else if (
+                        pci_function_has_reset_method(g, "bus") ||
+                        pci_function_has_reset_method(g, "cxl_bus"))
+                        r = strextendf(
+                                &ok,
+                                "%s%s: no FLR, secondary bus reset of %s",
+                                ok ? "; " : "",
+                                label,
+                                g->parent ? g->parent->bdf : "its bridge");
                 else if (g->reset_methods && g->reset_methods[0]) {
-                        r = check_problem(c, CHECK_WARN,
-                                          "%s has neither FLR nor a bus reset, only \"%s\": it may keep its state "
-                                          "between VM starts",
-                                          label, g->reset_methods[0]);
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "%s has neither FLR nor a bus reset, only \"%s\": it may keep its state "
+                                "between VM starts",
+                                label,
+                                g->reset_methods[0]);
                         if (r >= 0)
-                                r = check_fix(c, "# Detach and attach the eGPU between VM starts (egpuctl detach; "
-                                                 "egpuctl attach) to power-cycle it.");
+                                r = check_fix(
+                                        c,
+                                        "# Detach and attach the eGPU between VM starts (egpuctl detach; "
+                                        "egpuctl attach) to power-cycle it.");
                 } else {
-                        r = check_problem(c, CHECK_FAIL,
-                                          "%s offers no reset method at all: the GPU keeps its state between VM "
-                                          "starts, and QEMU may refuse it",
-                                          label);
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "%s offers no reset method at all: the GPU keeps its state between VM "
+                                "starts, and QEMU may refuse it",
+                                label);
                         if (r >= 0)
-                                r = check_fix(c, "# Detach and attach the eGPU between VM starts (egpuctl detach; "
-                                                 "egpuctl attach) to power-cycle it.");
+                                r = check_fix(
+                                        c,
+                                        "# Detach and attach the eGPU between VM starts (egpuctl detach; "
+                                        "egpuctl attach) to power-cycle it.");
                 }
                 if (r < 0)
                         return r;
@@ -931,9 +1103,12 @@ static int check_gpu_reset(Doctor *d, CheckList *l) {
 static bool vendor_reset_installed(const Doctor *d) {
         _cleanup_strv_free_ char **kernels = NULL;
         static const char *const places[] = {
-                "updates/dkms/vendor-reset.ko",     "updates/dkms/vendor-reset.ko.xz",
-                "updates/dkms/vendor-reset.ko.zst", "updates/dkms/vendor-reset.ko.gz",
-                "extra/vendor-reset.ko",            "updates/vendor-reset.ko",
+                "updates/dkms/vendor-reset.ko",
+                "updates/dkms/vendor-reset.ko.xz",
+                "updates/dkms/vendor-reset.ko.zst",
+                "updates/dkms/vendor-reset.ko.gz",
+                "extra/vendor-reset.ko",
+                "updates/vendor-reset.ko",
         };
 
         if (list_root_dir(d, "/lib/modules", "*", &kernels) < 0)
@@ -951,11 +1126,13 @@ static bool vendor_reset_installed(const Doctor *d) {
 
 /* Whether the configuration asks for vendor-reset (modules-load.d or a softdep). */
 static bool vendor_reset_configured(const Doctor *d) {
-        static const char *const dirs[] = { "/etc/modules-load.d", "/run/modules-load.d", "/usr/lib/modules-load.d" };
+        static const char *const dirs[] = { "/etc/modules-load.d",
+                                            "/run/modules-load.d",
+                                            "/usr/lib/modules-load.d" };
 
         FOREACH_ARRAY(e, d->modprobe.entries, d->modprobe.n_entries)
-                if (e->command == MODPROBE_SOFTDEP && (strv_contains(e->pre, "vendor_reset") ||
-                                                        strv_contains(e->post, "vendor_reset")))
+                if (e->command == MODPROBE_SOFTDEP &&
+                    (strv_contains(e->pre, "vendor_reset") || strv_contains(e->post, "vendor_reset")))
                         return true;
         FOREACH_ARRAY(dir, dirs, ELEMENTSOF(dirs)) {
                 _cleanup_strv_free_ char **files = NULL;
@@ -988,7 +1165,10 @@ static int check_module_signing(Doctor *d, CheckList *l) {
         if (!c)
                 return -ENOMEM;
         if (d->secure_boot < 0)
-                return check_finish(c, CHECK_SKIP, "no SecureBoot EFI variable (not booted through EFI): unsigned modules load");
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no SecureBoot EFI variable (not booted through EFI): unsigned modules load");
         if (d->secure_boot == 0)
                 return check_finish(c, CHECK_OK, "Secure Boot is off: out-of-tree modules load unsigned");
 
@@ -1004,21 +1184,30 @@ static int check_module_signing(Doctor *d, CheckList *l) {
         if (!needers && !vendor_reset_configured(d))
                 return check_finish(c, CHECK_OK, "Secure Boot is on; no out-of-tree module is needed");
         if (d->vendor_reset_loaded)
-                return check_finish(c, CHECK_OK, "Secure Boot is on and vendor-reset is loaded: its signing key is enrolled");
+                return check_finish(
+                        c,
+                        CHECK_OK,
+                        "Secure Boot is on and vendor-reset is loaded: its signing key is enrolled");
 
-        r = check_problem(c, CHECK_FAIL,
-                          "Secure Boot is on and vendor-reset, which %s needs, is not loaded: the kernel refuses "
-                          "modules signed by a key it does not know (DKMS signs with /var/lib/dkms/mok.pub)%s",
-                          needers ?: "the configuration", vendor_reset_installed(d) ? ""
-                                  : "; no vendor-reset.ko was found under /lib/modules either: build it first (see gpu-reset)");
+        r = check_problem(
+                c,
+                CHECK_FAIL,
+                "Secure Boot is on and vendor-reset, which %s needs, is not loaded: the kernel refuses "
+                "modules signed by a key it does not know (DKMS signs with /var/lib/dkms/mok.pub)%s",
+                needers ?: "the configuration",
+                vendor_reset_installed(d) ? ""
+                                          : "; no vendor-reset.ko was found under /lib/modules either: "
+                                            "build it first (see gpu-reset)");
         if (r < 0)
                 return r;
-        return check_fix(c, "# Enrol DKMS's signing key as a Machine Owner Key; mokutil asks for a one-time password:\n"
-                            "mokutil --import /var/lib/dkms/mok.pub\n"
-                            "reboot\n"
-                            "# At the blue MOK manager screen: Enroll MOK, Continue, Yes, the password, Reboot. Then:\n"
-                            "mokutil --test-key /var/lib/dkms/mok.pub\n"
-                            "modprobe vendor-reset");
+        return check_fix(
+                c,
+                "# Enrol DKMS's signing key as a Machine Owner Key; mokutil asks for a one-time password:\n"
+                "mokutil --import /var/lib/dkms/mok.pub\n"
+                "reboot\n"
+                "# At the blue MOK manager screen: Enroll MOK, Continue, Yes, the password, Reboot. Then:\n"
+                "mokutil --test-key /var/lib/dkms/mok.pub\n"
+                "modprobe vendor-reset");
 }
 
 /* The host drivers that would take f: the one bound now, else the usual ones for its vendor and class. */
@@ -1085,18 +1274,27 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
         for (size_t i = 0; i < n_ids; i++)
                 FOREACH_ARRAY(fp, h->pci, h->n_pci) {
                         const PciFunction *f = *fp;
-                        if (f->vendor != ids[i][0] || f->device != ids[i][1] || pci_function_is_removable(f) ||
-                            host_find_egpu_of(h, f))
+                        if (f->vendor != ids[i][0] || f->device != ids[i][1] ||
+                            pci_function_is_removable(f) || host_find_egpu_of(h, f))
                                 continue;
-                        r = check_problem(c, CHECK_FAIL,
-                                          "\"options vfio-pci ids=\" (%s:%u) lists %04x:%04x, which the internal "
-                                          "%s has too: vfio-pci takes it from the host at boot",
-                                          ids_entry->file, ids_entry->line, ids[i][0], ids[i][1], f->bdf);
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "\"options vfio-pci ids=\" (%s:%u) lists %04x:%04x, which the internal "
+                                "%s has too: vfio-pci takes it from the host at boot",
+                                ids_entry->file,
+                                ids_entry->line,
+                                ids[i][0],
+                                ids[i][1],
+                                f->bdf);
                         if (r < 0)
                                 return r;
-                        r = check_fix(c, "# Stop claiming by id (egpuctl binds the eGPU by its address instead):\n"
-                                         "sed -i '%us/^/# /' %s\nupdate-initramfs -u -k all",
-                                      ids_entry->line, ids_entry->file);
+                        r = check_fix(
+                                c,
+                                "# Stop claiming by id (egpuctl binds the eGPU by its address instead):\n"
+                                "sed -i '%us/^/# /' %s\nupdate-initramfs -u -k all",
+                                ids_entry->line,
+                                ids_entry->file);
                         if (r < 0)
                                 return r;
                 }
@@ -1116,10 +1314,14 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                         for (size_t i = 0; i < n_ids; i++)
                                 by_id = by_id || (ids[i][0] == f->vendor && ids[i][1] == f->device);
                         if (!by_id && !egpuctl_rules) {
-                                r = check_problem(c, is_vfio_driver(f->driver) ? CHECK_WARN : CHECK_FAIL,
-                                                  "nothing makes vfio-pci claim %s (%04x:%04x): no \"options "
-                                                  "vfio-pci ids=\" with it and no egpuctl udev rules",
-                                                  f->bdf, f->vendor, f->device);
+                                r = check_problem(
+                                        c,
+                                        is_vfio_driver(f->driver) ? CHECK_WARN : CHECK_FAIL,
+                                        "nothing makes vfio-pci claim %s (%04x:%04x): no \"options "
+                                        "vfio-pci ids=\" with it and no egpuctl udev rules",
+                                        f->bdf,
+                                        f->vendor,
+                                        f->device);
                                 if (r < 0)
                                         return r;
                         }
@@ -1136,26 +1338,37 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                                 if (r < 0)
                                         return r;
                                 inst = modprobe_find_install(m, drv);
-                                if (modprobe_has_softdep_pre(m, drv, "vfio_pci") || modprobe_find_blacklist(m, drv) ||
+                                if (modprobe_has_softdep_pre(m, drv, "vfio_pci") ||
+                                    modprobe_find_blacklist(m, drv) ||
                                     (inst && inst->args[0] && strstr(inst->args[0], "vfio"))) {
                                         r = strextendf(&ok, "%svfio-pci before %s", ok ? ", " : "", drv);
                                         if (r < 0)
                                                 return r;
                                         continue;
                                 }
-                                r = check_problem(c, streq_ptr(f->driver, drv) ? CHECK_FAIL : CHECK_WARN,
-                                                  "nothing loads vfio-pci before %s (for %s), so %s can claim it "
-                                                  "first at boot or on hot-plug%s",
-                                                  drv, f->bdf, drv,
-                                                  streq_ptr(f->driver, drv) ? ", as it did now" : "");
+                                r = check_problem(
+                                        c,
+                                        streq_ptr(f->driver, drv) ? CHECK_FAIL : CHECK_WARN,
+                                        "nothing loads vfio-pci before %s (for %s), so %s can claim it "
+                                        "first at boot or on hot-plug%s",
+                                        drv,
+                                        f->bdf,
+                                        drv,
+                                        streq_ptr(f->driver, drv) ? ", as it did now" : "");
                                 if (r < 0)
                                         return r;
                                 sd = modprobe_find_softdep(m, drv);
                                 if (sd)
-                                        r = check_fix(c, "# kmod reads only the first softdep line of a module: add "
-                                                         "vfio-pci to %s:%u\n"
-                                                         "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: vfio-pci/' %s",
-                                                      sd->file, sd->line, sd->line, sd->file);
+                                        r = check_fix(
+                                                c,
+                                                "# kmod reads only the first softdep line of a module: add "
+                                                "vfio-pci to %s:%u\n"
+                                                "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: "
+                                                "vfio-pci/' %s",
+                                                sd->file,
+                                                sd->line,
+                                                sd->line,
+                                                sd->file);
                                 else
                                         r = strv_extend(&new_softdeps, drv);
                                 if (r < 0)
@@ -1169,16 +1382,24 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                 if (!modprobe_has_softdep_pre(m, "vfio_pci", "vendor_reset")) {
                         const ModprobeEntry *sd = modprobe_find_softdep(m, "vfio_pci");
 
-                        r = check_problem(c, CHECK_WARN,
-                                          "vendor-reset is not loaded before vfio-pci (no \"softdep vfio-pci pre: "
-                                          "vendor-reset\"), so the GPU can be bound before its reset is hooked");
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "vendor-reset is not loaded before vfio-pci (no \"softdep vfio-pci pre: "
+                                "vendor-reset\"), so the GPU can be bound before its reset is hooked");
                         if (r < 0)
                                 return r;
                         if (sd)
-                                r = check_fix(c, "# kmod reads only the first softdep line of a module: add "
-                                                 "vendor-reset to %s:%u\n"
-                                                 "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: vendor-reset/' %s",
-                                              sd->file, sd->line, sd->line, sd->file);
+                                r = check_fix(
+                                        c,
+                                        "# kmod reads only the first softdep line of a module: add "
+                                        "vendor-reset to %s:%u\n"
+                                        "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: vendor-reset/' "
+                                        "%s",
+                                        sd->file,
+                                        sd->line,
+                                        sd->line,
+                                        sd->file);
                         else
                                 r = strv_extend(&new_softdeps, "vfio-pci");
                         if (r < 0)
@@ -1190,12 +1411,16 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                 }
         }
         if (strv_length(new_softdeps) > 0) {
-                r = check_fix(c, "# egpuctl install --apply writes these lines to /etc/modprobe.d/egpuctl.conf; or by "
-                                 "hand:\ncat >> /etc/modprobe.d/egpuctl-vfio.conf <<'EOF'");
+                r = check_fix(
+                        c,
+                        "# egpuctl install --apply writes these lines to /etc/modprobe.d/egpuctl.conf; or "
+                        "by "
+                        "hand:\ncat >> /etc/modprobe.d/egpuctl-vfio.conf <<'EOF'");
                 STRV_FOREACH(s, new_softdeps)
                         if (r >= 0)
-                                r = streq(*s, "vfio-pci") ? check_fix(c, "softdep vfio-pci pre: vendor-reset")
-                                                          : check_fix(c, "softdep %s pre: vfio-pci", *s);
+                                r = streq(*s, "vfio-pci")
+                                        ? check_fix(c, "softdep vfio-pci pre: vendor-reset")
+                                        : check_fix(c, "softdep %s pre: vfio-pci", *s);
                 if (r >= 0)
                         r = check_fix(c, "EOF");
                 if (r < 0)
@@ -1207,16 +1432,27 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                         return r;
         }
         if (h->n_egpus == 0)
-                return check_finish(c, CHECK_OK, "%s; connect the eGPU to check the driver order",
-                                    ids_entry ? "\"options vfio-pci ids=\" claims no internal device"
-                                              : "no global vfio-pci ids");
-        return check_finish(c, CHECK_OK, "%s%s", strna(ok),
-                            n_ids > 0 ? "; \"options vfio-pci ids=\" claims no internal device" : "");
+                return check_finish(
+                        c,
+                        CHECK_OK,
+                        "%s; connect the eGPU to check the driver order",
+                        ids_entry ? "\"options vfio-pci ids=\" claims no internal device"
+                                  : "no global vfio-pci ids");
+        return check_finish(
+                c,
+                CHECK_OK,
+                "%s%s",
+                strna(ok),
+                n_ids > 0 ? "; \"options vfio-pci ids=\" claims no internal device" : "");
 }
 
-static const char *const udev_rules_dirs[] = { "/etc/udev/rules.d", "/run/udev/rules.d", "/usr/lib/udev/rules.d",
+static const char *const udev_rules_dirs[] = { "/etc/udev/rules.d",
+                                               "/run/udev/rules.d",
+                                               "/usr/lib/udev/rules.d",
                                                "/lib/udev/rules.d" };
-static const char *const unit_dirs[] = { "/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
+static const char *const unit_dirs[] = { "/etc/systemd/system",
+                                         "/run/systemd/system",
+                                         "/usr/lib/systemd/system",
                                          "/lib/systemd/system" };
 
 static bool udev_rules_installed(const Doctor *d, const char *pattern, char **ret_path) {
@@ -1246,7 +1482,9 @@ static char *unit_path(const Doctor *d, const char *name) {
 
 /* Whether unit name is enabled: a link or file of that name in some *.wants/ or *.requires/ folder. */
 static bool unit_enabled(const Doctor *d, const char *name) {
-        static const char *const dirs[] = { "/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system" };
+        static const char *const dirs[] = { "/etc/systemd/system",
+                                            "/usr/lib/systemd/system",
+                                            "/lib/systemd/system" };
 
         FOREACH_ARRAY(dir, dirs, ELEMENTSOF(dirs)) {
                 _cleanup_strv_free_ char **sub = NULL;
@@ -1310,10 +1548,12 @@ static int find_old_udev_rules(const Doctor *d, Check *c) {
                       (strstr(text, "SUBSYSTEM==\"thunderbolt\"") && strstr(text, "ATTR{vendor_name}") &&
                        strstr(text, "RUN"))))
                         continue;
-                r = check_problem(c, CHECK_WARN,
-                                  "%s (from the hand-made setup) authorizes Thunderbolt devices by vendor name, "
-                                  "any device of that vendor, and races egpuctl: superseded by egpuctl's rules",
-                                  p);
+                r = check_problem(
+                        c,
+                        CHECK_WARN,
+                        "%s (from the hand-made setup) authorizes Thunderbolt devices by vendor name, "
+                        "any device of that vendor, and races egpuctl: superseded by egpuctl's rules",
+                        p);
                 if (r >= 0)
                         r = check_fix(c, "rm %s\nudevadm control --reload-rules", p);
                 if (r < 0)
@@ -1334,13 +1574,17 @@ static int check_services(Doctor *d, CheckList *l) {
 
         unit = unit_path(d, "egpuctl.service");
         if (!unit) {
-                r = check_problem(c, CHECK_FAIL,
-                                  "egpuctl.service is not installed (not in /etc/systemd/system nor "
-                                  "/usr/lib/systemd/system): nothing attaches the eGPU at boot before the VMs start");
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "egpuctl.service is not installed (not in /etc/systemd/system nor "
+                        "/usr/lib/systemd/system): nothing attaches the eGPU at boot before the VMs start");
                 if (r >= 0)
-                        r = check_fix(c, "# Writes egpuctl.service (enabled), its udev rule, the modprobe and "
-                                         "modules-load files:\n"
-                                         "egpuctl install --apply\nsystemctl start egpuctl.service");
+                        r = check_fix(
+                                c,
+                                "# Writes egpuctl.service (enabled), its udev rule, the modprobe and "
+                                "modules-load files:\n"
+                                "egpuctl install --apply\nsystemctl start egpuctl.service");
                 if (r < 0)
                         return r;
         } else {
@@ -1366,22 +1610,31 @@ static int check_services(Doctor *d, CheckList *l) {
                         STRV_FOREACH(a, after) {
                                 if (!streq(*a, "pve-guests.service") && !streq(*a, "libvirt-guests.service"))
                                         continue;
-                                r = check_problem(c, CHECK_FAIL,
-                                                  "egpuctl.service is ordered after %s (%s), so the VMs autostart "
-                                                  "before the eGPU is attached",
-                                                  *a, *f);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "egpuctl.service is ordered after %s (%s), so the VMs autostart "
+                                        "before the eGPU is attached",
+                                        *a,
+                                        *f);
                                 if (r >= 0)
-                                        r = check_fix(c, "sed -i '/^After=/s/[[:space:]]*%s//' %s\nsystemctl daemon-reload",
-                                                      *a, *f);
+                                        r = check_fix(
+                                                c,
+                                                "sed -i '/^After=/s/[[:space:]]*%s//' %s\nsystemctl "
+                                                "daemon-reload",
+                                                *a,
+                                                *f);
                                 if (r < 0)
                                         return r;
                         }
                 }
         }
         if (!udev_rules_installed(d, "*egpuctl*.rules", &rules)) {
-                r = check_problem(c, CHECK_FAIL,
-                                  "no egpuctl udev rules (*egpuctl*.rules in /etc/udev/rules.d or "
-                                  "/usr/lib/udev/rules.d): a hot-plugged eGPU is not attached");
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "no egpuctl udev rules (*egpuctl*.rules in /etc/udev/rules.d or "
+                        "/usr/lib/udev/rules.d): a hot-plugged eGPU is not attached");
                 if (r >= 0)
                         r = check_fix(c, "egpuctl install --apply");
                 if (r < 0)
@@ -1390,14 +1643,18 @@ static int check_services(Doctor *d, CheckList *l) {
 
         old = unit_path(d, "egpu-boot-auth.service");
         if (old) {
-                r = check_problem(c, CHECK_WARN,
-                                  "%s (from the hand-made setup) runs after multi-user.target, that is after the "
-                                  "VMs autostart: superseded by egpuctl.service",
-                                  old);
+                r = check_problem(
+                        c,
+                        CHECK_WARN,
+                        "%s (from the hand-made setup) runs after multi-user.target, that is after the "
+                        "VMs autostart: superseded by egpuctl.service",
+                        old);
                 if (r >= 0)
-                        r = check_fix(c, "systemctl disable --now egpu-boot-auth.service\n"
-                                         "rm %s /usr/local/bin/egpu-boot-auth.sh\nsystemctl daemon-reload",
-                                      old);
+                        r = check_fix(
+                                c,
+                                "systemctl disable --now egpu-boot-auth.service\n"
+                                "rm %s /usr/local/bin/egpu-boot-auth.sh\nsystemctl daemon-reload",
+                                old);
                 if (r < 0)
                         return r;
         }
@@ -1405,8 +1662,12 @@ static int check_services(Doctor *d, CheckList *l) {
         if (r < 0)
                 return r;
 
-        return check_finish(c, CHECK_OK, "egpuctl.service (%s) enabled and ordered before the guests; rules %s", unit,
-                            rules);
+        return check_finish(
+                c,
+                CHECK_OK,
+                "egpuctl.service (%s) enabled and ordered before the guests; rules %s",
+                unit,
+                rules);
 }
 
 /* Loads /etc/network/interfaces under root and the files it sources. Returns 0 when it is missing. */
@@ -1434,7 +1695,8 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                         break;
                 for (; done_sources < ns; done_sources++) {
                         const char *src = nc->sources[done_sources];
-                        _cleanup_free_ char *rel = src[0] == '/' ? strdup(src) : path_join("/etc/network", src);
+                        _cleanup_free_ char *rel =
+                                src[0] == '/' ? strdup(src) : path_join("/etc/network", src);
                         _cleanup_free_ char *pattern = NULL;
                         glob_t g = {};
 
@@ -1449,8 +1711,8 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                         }
                         for (size_t i = 0; i < g.gl_pathc; i++) {
                                 _cleanup_free_ char *t = NULL;
-                                const char *shown = g.gl_pathv[i] + (d->root && *d->root && !streq(d->root, "/")
-                                                                             ? strlen(d->root) : 0);
+                                const char *shown = g.gl_pathv[i] +
+                                        (d->root && *d->root && !streq(d->root, "/") ? strlen(d->root) : 0);
                                 if (read_full_file(g.gl_pathv[i], CONFIG_FILE_MAX, &t, NULL) < 0)
                                         continue;
                                 r = net_config_parse(nc, shown, t);
@@ -1464,7 +1726,8 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                 }
                 for (; done_dirs < nd; done_dirs++) {
                         const char *dir = nc->source_dirs[done_dirs];
-                        _cleanup_free_ char *rel = dir[0] == '/' ? strdup(dir) : path_join("/etc/network", dir);
+                        _cleanup_free_ char *rel =
+                                dir[0] == '/' ? strdup(dir) : path_join("/etc/network", dir);
                         _cleanup_strv_free_ char **files = NULL;
 
                         if (!rel)
@@ -1476,8 +1739,9 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                         STRV_FOREACH(f, files) {
                                 _cleanup_free_ char *p = NULL, *t = NULL;
 
-                                if (strspn(*f, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                                    strlen(*f))
+                                if (strspn(*f,
+                                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+                                           "-") != strlen(*f))
                                         continue;
                                 p = path_join(rel, *f);
                                 if (!p)
@@ -1495,8 +1759,10 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
 }
 
 static int load_nic_pins(const Doctor *d, NicPins *pins) {
-        static const char *const link_dirs[] = { "/etc/systemd/network", "/run/systemd/network",
-                                                 "/usr/lib/systemd/network", "/lib/systemd/network" };
+        static const char *const link_dirs[] = { "/etc/systemd/network",
+                                                 "/run/systemd/network",
+                                                 "/usr/lib/systemd/network",
+                                                 "/lib/systemd/network" };
         int r;
 
         FOREACH_ARRAY(dir, link_dirs, ELEMENTSOF(link_dirs)) {
@@ -1555,13 +1821,18 @@ static const NetDev *find_nic_by_mac(const Doctor *d, const char *mac) {
 /* Whether a NIC's name is its path-based name, which holds the PCI bus number. */
 static bool nic_named_by_bus(const NetDev *n) {
         unsigned bus;
-        return n->pci && n->path_name && streq(n->name, n->path_name) && nic_name_pci_bus(n->name, &bus) >= 0;
+        return n->pci && n->path_name && streq(n->name, n->path_name) &&
+                nic_name_pci_bus(n->name, &bus) >= 0;
 }
 
 /* Whether name will exist: a NIC has it now, a pin gives it to a NIC that is there, or the configuration
  * makes it (bridges, bonds, VLANs on something that exists). */
-static bool net_name_resolves(const Doctor *d, const NetConfig *nc, const NicPins *pins, const char *name,
-                              unsigned depth) {
+static bool net_name_resolves(
+        const Doctor *d,
+        const NetConfig *nc,
+        const NicPins *pins,
+        const char *name,
+        unsigned depth) {
         const NicPin *pin;
         const char *dot;
 
@@ -1636,7 +1907,10 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                 if (n->pci)
                         n_physical++;
         if (!found && n_physical == 0)
-                return check_finish(c, CHECK_SKIP, "no /etc/network/interfaces and no physical network interface");
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no /etc/network/interfaces and no physical network interface");
 
         /* 1. Names in the configuration that will not exist. */
         FOREACH_ARRAY(ref, nc.refs, nc.n_refs) {
@@ -1656,26 +1930,48 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                         (void) nic_name_pci_bus(moved->name, &new_bus);
                         const NicPin *pin = moved->mac ? nic_pins_find_mac(&pins, moved->mac) : NULL;
 
-                        r = check_problem(c, CHECK_FAIL,
-                                          "%s:%u uses %s (%s), which does not exist: the NIC %s (%s) is on PCI bus %u "
-                                          "now, no longer %u, since the eGPU's bridges shifted the bus numbers, so "
-                                          "the host is off the network after a reboot",
-                                          ref->file, ref->line, ref->name, ref->how, moved->name, strna(moved->mac),
-                                          new_bus, old_bus);
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "%s:%u uses %s (%s), which does not exist: the NIC %s (%s) is on PCI bus %u "
+                                "now, no longer %u, since the eGPU's bridges shifted the bus numbers, so "
+                                "the host is off the network after a reboot",
+                                ref->file,
+                                ref->line,
+                                ref->name,
+                                ref->how,
+                                moved->name,
+                                strna(moved->mac),
+                                new_bus,
+                                old_bus);
                         /* Unpinned, the NIC gets its fix below; pinned, only the configuration is stale. */
                         if (r >= 0 && pin)
-                                r = check_fix(c, "sed -i 's/\\b%s\\b/%s/g' %s\nifreload -a", ref->name, pin->name,
-                                              ref->file);
+                                r = check_fix(
+                                        c,
+                                        "sed -i 's/\\b%s\\b/%s/g' %s\nifreload -a",
+                                        ref->name,
+                                        pin->name,
+                                        ref->file);
                 } else {
                         _cleanup_free_ char *list = NULL;
                         FOREACH_ARRAY(n, d->nics, d->n_nics)
                                 if (n->pci && strextendf(&list, "%s%s", list ? ", " : "", n->name) < 0)
                                         return -ENOMEM;
-                        r = check_problem(c, CHECK_FAIL, "%s:%u uses %s (%s), which does not exist (NICs: %s)",
-                                          ref->file, ref->line, ref->name, ref->how, strna(list));
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "%s:%u uses %s (%s), which does not exist (NICs: %s)",
+                                ref->file,
+                                ref->line,
+                                ref->name,
+                                ref->how,
+                                strna(list));
                         if (r >= 0)
-                                r = check_fix(c, "# Edit %s:%u to name an existing interface (ip -br link).",
-                                              ref->file, ref->line);
+                                r = check_fix(
+                                        c,
+                                        "# Edit %s:%u to name an existing interface (ip -br link).",
+                                        ref->file,
+                                        ref->line);
                 }
                 if (r < 0)
                         return r;
@@ -1690,7 +1986,13 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                 if (!n->pci || pci_function_is_removable(n->pci))
                         continue;
                 if (pin) {
-                        r = strextendf(&ok, "%s%s pinned to %s by %s", ok ? "; " : "", n->mac, pin->name, pin->file);
+                        r = strextendf(
+                                &ok,
+                                "%s%s pinned to %s by %s",
+                                ok ? "; " : "",
+                                n->mac,
+                                pin->name,
+                                pin->file);
                         if (r < 0)
                                 return r;
                         continue;
@@ -1710,20 +2012,30 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                 if (used && strextendf(&sed, " -e 's/\\b%s\\b/@NEW@/g'", n->name) < 0)
                         return -ENOMEM;
 
-                r = check_problem(c, used ? CHECK_FAIL : CHECK_WARN,
-                                  "%s (%s) is named after its PCI bus number, which the eGPU's bridges shift when "
-                                  "it is connected at boot, and no .link file or udev rule pins it by MAC%s",
-                                  n->name, n->mac, used ? "" : " (not used by /etc/network/interfaces)");
+                r = check_problem(
+                        c,
+                        used ? CHECK_FAIL : CHECK_WARN,
+                        "%s (%s) is named after its PCI bus number, which the eGPU's bridges shift when "
+                        "it is connected at boot, and no .link file or udev rule pins it by MAC%s",
+                        n->name,
+                        n->mac,
+                        used ? "" : " (not used by /etc/network/interfaces)");
                 if (r < 0)
                         return r;
                 newname = free_lan_name(d, &nc, &pins);
                 if (!newname)
                         return -ENOMEM;
-                r = check_fix(c, "# egpuctl nic pin does the following; by hand, pin %s to the name %s by its MAC:\n"
-                                 "cat > /etc/systemd/network/10-%s.link <<'EOF'\n"
-                                 "[Match]\nMACAddress=%s\n\n[Link]\nName=%s\nEOF\n"
-                                 "update-initramfs -u -k all",
-                              n->mac, newname, newname, n->mac, newname);
+                r = check_fix(
+                        c,
+                        "# egpuctl nic pin does the following; by hand, pin %s to the name %s by its MAC:\n"
+                        "cat > /etc/systemd/network/10-%s.link <<'EOF'\n"
+                        "[Match]\nMACAddress=%s\n\n[Link]\nName=%s\nEOF\n"
+                        "update-initramfs -u -k all",
+                        n->mac,
+                        newname,
+                        newname,
+                        n->mac,
+                        newname);
                 if (r < 0)
                         return r;
                 if (sed) {
@@ -1748,10 +2060,17 @@ static int check_nic_names(Doctor *d, CheckList *l) {
         if (check_has_problem(c))
                 return 0;
         if (!found)
-                return check_finish(c, CHECK_OK, "no /etc/network/interfaces; %s",
-                                    ok ?: "no NIC is named after a PCI bus the eGPU can shift");
-        return check_finish(c, CHECK_OK, "every interface in /etc/network/interfaces exists%s%s", ok ? "; " : "",
-                            strempty(ok));
+                return check_finish(
+                        c,
+                        CHECK_OK,
+                        "no /etc/network/interfaces; %s",
+                        ok ?: "no NIC is named after a PCI bus the eGPU can shift");
+        return check_finish(
+                c,
+                CHECK_OK,
+                "every interface in /etc/network/interfaces exists%s%s",
+                ok ? "; " : "",
+                strempty(ok));
 }
 
 /* Whether function f has a ROM BAR: the "rom" attribute, else line 6 of "resource". -ENOENT when sysfs
@@ -1792,12 +2111,20 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0) {
-                                r = check_problem(c, CHECK_FAIL,
-                                                  "VM %s hostpci%u uses the PCI mapping \"%s\", which "
-                                                  "/etc/pve/mapping/pci.cfg does not define",
-                                                  vmid, hp->index, hp->mapping);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "VM %s hostpci%u uses the PCI mapping \"%s\", which "
+                                        "/etc/pve/mapping/pci.cfg does not define",
+                                        vmid,
+                                        hp->index,
+                                        hp->mapping);
                                 if (r >= 0)
-                                        r = check_fix(c, "egpuctl vm attach %s --mapping %s", vmid, hp->mapping);
+                                        r = check_fix(
+                                                c,
+                                                "egpuctl vm attach %s --mapping %s",
+                                                vmid,
+                                                hp->mapping);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -1823,12 +2150,16 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                                 if (r == -ENOMEM)
                                         return r;
                                 if (audio || r == 0) {
-                                        r = check_problem(c, CHECK_FAIL,
-                                                          "VM %s hostpci%u gives a ROM BAR to %s (%s), which has no "
-                                                          "ROM%s: the guest can fail to boot",
-                                                          vmid, hp->index, f->bdf,
-                                                          audio ? "HDMI audio" : "no rom in sysfs",
-                                                          hp->rombar < 0 ? " (rombar is on unless set to 0)" : "");
+                                        r = check_problem(
+                                                c,
+                                                CHECK_FAIL,
+                                                "VM %s hostpci%u gives a ROM BAR to %s (%s), which has no "
+                                                "ROM%s: the guest can fail to boot",
+                                                vmid,
+                                                hp->index,
+                                                f->bdf,
+                                                audio ? "HDMI audio" : "no rom in sysfs",
+                                                hp->rombar < 0 ? " (rombar is on unless set to 0)" : "");
                                         if (r < 0)
                                                 return r;
                                         fix_rombar = true;
@@ -1847,10 +2178,15 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                                 FOREACH_ARRAY(fp, e->functions, e->n_functions)
                                         if (pci_function_number(*fp) == fn)
                                                 target = *fp;
-                                r = check_problem(c, CHECK_FAIL,
-                                                  "VM %s hostpci%u passes %s, where no PCI function is; the eGPU is "
-                                                  "at %s",
-                                                  vmid, hp->index, *host, e->gpu->bdf);
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "VM %s hostpci%u passes %s, where no PCI function is; the eGPU is "
+                                        "at %s",
+                                        vmid,
+                                        hp->index,
+                                        *host,
+                                        e->gpu->bdf);
                                 if (r < 0)
                                         return r;
                                 /* Keep the form: a whole slot, or one function. */
@@ -1865,14 +2201,20 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                                         return -ENOMEM;
                                 r = check_fix(c, "qm set %s -hostpci%u %s", vmid, hp->index, nv);
                         } else {
-                                r = check_problem(c, CHECK_WARN,
-                                                  "VM %s hostpci%u passes %s, which is not there now (no eGPU "
-                                                  "connected): the VM cannot start until it is",
-                                                  vmid, hp->index, *host);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "VM %s hostpci%u passes %s, which is not there now (no eGPU "
+                                        "connected): the VM cannot start until it is",
+                                        vmid,
+                                        hp->index,
+                                        *host);
                                 if (r >= 0)
-                                        r = check_fix(c, "# Connect the eGPU and attach it before starting VM %s:\n"
-                                                         "egpuctl attach",
-                                                      vmid);
+                                        r = check_fix(
+                                                c,
+                                                "# Connect the eGPU and attach it before starting VM %s:\n"
+                                                "egpuctl attach",
+                                                vmid);
                         }
                         if (r < 0)
                                 return r;
@@ -1880,9 +2222,12 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                 if (!relevant)
                         continue;
                 if (hp->pcie != 1) {
-                        r = check_problem(c, CHECK_FAIL,
-                                          "VM %s hostpci%u has no pcie=1: the GPU sits in a legacy PCI slot", vmid,
-                                          hp->index);
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "VM %s hostpci%u has no pcie=1: the GPU sits in a legacy PCI slot",
+                                vmid,
+                                hp->index);
                         if (r < 0)
                                 return r;
                         pcie_missing = true;
@@ -1897,9 +2242,12 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                 }
         }
         if (relevant && !pve_machine_is_q35(vm->machine)) {
-                r = check_problem(c, CHECK_FAIL,
-                                  "VM %s uses the machine type %s, which has no PCIe slots: passthrough needs q35",
-                                  vmid, vm->machine ?: "i440fx (the default)");
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "VM %s uses the machine type %s, which has no PCIe slots: passthrough needs q35",
+                        vmid,
+                        vm->machine ?: "i440fx (the default)");
                 if (r >= 0)
                         r = check_fix(c, "qm set %s -machine q35", vmid);
                 if (r < 0)
@@ -1911,9 +2259,17 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                         if (strextendf(&list, "%s%s%s", list ? ", " : "", hp->mapping ? "mapping " : "",
                                        hp->mapping ?: hp->hosts[0] ?: "?") < 0)
                                 return -ENOMEM;
-                r = strextendf(ok, "%sVM %s%s%s%s: %s on %s%s", *ok ? "; " : "", vmid, vm->name ? " (" : "",
-                               strempty(vm->name), vm->name ? ")" : "", strna(list), strna(vm->machine),
-                               pcie_missing ? "" : " with pcie=1");
+                r = strextendf(
+                        ok,
+                        "%sVM %s%s%s%s: %s on %s%s",
+                        *ok ? "; " : "",
+                        vmid,
+                        vm->name ? " (" : "",
+                        strempty(vm->name),
+                        vm->name ? ")" : "",
+                        strna(list),
+                        strna(vm->machine),
+                        pcie_missing ? "" : " with pcie=1");
                 if (r < 0)
                         return r;
         }
@@ -1989,15 +2345,22 @@ static int check_pcie_link(Doctor *d, CheckList *l) {
 
                         /* The first link behind the external-facing port is the tunnel: its numbers are
                          * nominal. Links between two ports of one switch (same vendor, both bridges; the
-                         * Thunderbolt controller's own ports, a GPU's internal switch) are not physical links. */
+                         * Thunderbolt controller's own ports, a GPU's internal switch) are not physical
+                         * links. */
                         if (pci_function_is_removable(dn) && !pci_function_is_removable(up)) {
                                 free(tunnel);
-                                if (asprintf(&tunnel, "%s -> %s (%s x%d)", up->bdf, dn->bdf,
-                                             speed_or_unknown(dn->current_link_speed), dn->current_link_width) < 0)
+                                if (asprintf(
+                                            &tunnel,
+                                            "%s -> %s (%s x%d)",
+                                            up->bdf,
+                                            dn->bdf,
+                                            speed_or_unknown(dn->current_link_speed),
+                                            dn->current_link_width) < 0)
                                         return -ENOMEM;
                                 continue;
                         }
-                        if (pci_function_is_bridge(dn) && pci_function_is_bridge(up) && dn->vendor == up->vendor)
+                        if (pci_function_is_bridge(dn) && pci_function_is_bridge(up) &&
+                            dn->vendor == up->vendor)
                                 continue;
                         if (pcie_speed_parse(dn->current_link_speed, &cur) < 0 ||
                             pcie_speed_parse(dn->max_link_speed, &max_dn) < 0 ||
@@ -2005,59 +2368,94 @@ static int check_pcie_link(Doctor *d, CheckList *l) {
                                 continue;
                         best = MIN(max_dn, max_up);
                         width_best = MIN(dn->max_link_width, up->max_link_width);
-                        if (cur < best || (dn->current_link_width > 0 && width_best > 0 &&
-                                           dn->current_link_width < width_best)) {
-                                r = check_problem(c, CHECK_WARN,
-                                                  "the link %s -> %s runs at %u.%u GT/s x%d, below the %u.%u GT/s "
-                                                  "x%d that both ends support%s",
-                                                  up->bdf, dn->bdf, cur / 1000, cur % 1000 / 100,
-                                                  dn->current_link_width, best / 1000, best % 1000 / 100, width_best,
-                                                  dn == e->gpu && dn->current_link_width >= width_best
-                                                          ? " (a GPU lowers its link speed when idle: check under load)"
-                                                          : "");
+                        if (cur < best ||
+                            (dn->current_link_width > 0 && width_best > 0 &&
+                             dn->current_link_width < width_best)) {
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "the link %s -> %s runs at %u.%u GT/s x%d, below the %u.%u GT/s "
+                                        "x%d that both ends support%s",
+                                        up->bdf,
+                                        dn->bdf,
+                                        cur / 1000,
+                                        cur % 1000 / 100,
+                                        dn->current_link_width,
+                                        best / 1000,
+                                        best % 1000 / 100,
+                                        width_best,
+                                        dn == e->gpu && dn->current_link_width >= width_best
+                                                ? " (a GPU lowers its link speed when idle: check under "
+                                                  "load)"
+                                                : "");
                                 if (r < 0)
                                         return r;
-                                r = check_fix(c, "# Reseat the GPU in the enclosure and check its power cables; "
-                                                 "then read the link while the GPU is busy:\n"
-                                                 "cat /sys/bus/pci/devices/%s/current_link_speed "
-                                                 "/sys/bus/pci/devices/%s/current_link_width",
-                                              dn->bdf, dn->bdf);
+                                r = check_fix(
+                                        c,
+                                        "# Reseat the GPU in the enclosure and check its power cables; "
+                                        "then read the link while the GPU is busy:\n"
+                                        "cat /sys/bus/pci/devices/%s/current_link_speed "
+                                        "/sys/bus/pci/devices/%s/current_link_width",
+                                        dn->bdf,
+                                        dn->bdf);
                                 if (r < 0)
                                         return r;
                         } else if ((uint64_t) cur * (uint64_t) MAX(dn->current_link_width, 1) < narrowest) {
                                 /* Report the narrowest physical link: it bounds the GPU's bandwidth. */
                                 narrowest = (uint64_t) cur * (uint64_t) MAX(dn->current_link_width, 1);
                                 free(real);
-                                if (asprintf(&real, "%s -> %s at %u.%u GT/s x%d, the most both ends support", up->bdf,
-                                             dn->bdf, cur / 1000, cur % 1000 / 100, dn->current_link_width) < 0) {
+                                if (asprintf(
+                                            &real,
+                                            "%s -> %s at %u.%u GT/s x%d, the most both ends support",
+                                            up->bdf,
+                                            dn->bdf,
+                                            cur / 1000,
+                                            cur % 1000 / 100,
+                                            dn->current_link_width) < 0) {
                                         real = NULL;
                                         return -ENOMEM;
                                 }
                         }
                 }
                 if (e->tb_device && e->tb_device->rx_lanes == 1 && e->tb_device->tx_lanes <= 1) {
-                        r = check_problem(c, CHECK_WARN,
-                                          "the Thunderbolt link of %s runs on one lane (%s x1): half the bandwidth, "
-                                          "usually a cable or port problem",
-                                          e->tb_device->name, strna(e->tb_device->rx_speed));
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "the Thunderbolt link of %s runs on one lane (%s x1): half the bandwidth, "
+                                "usually a cable or port problem",
+                                e->tb_device->name,
+                                strna(e->tb_device->rx_speed));
                         if (r >= 0)
-                                r = check_fix(c, "# Try another Thunderbolt cable (40 Gb/s, at most 0.8 m passive) "
-                                                 "or port, then:\ncat /sys/bus/thunderbolt/devices/%s/rx_lanes",
-                                              e->tb_device->name);
+                                r = check_fix(
+                                        c,
+                                        "# Try another Thunderbolt cable (40 Gb/s, at most 0.8 m passive) "
+                                        "or port, then:\ncat /sys/bus/thunderbolt/devices/%s/rx_lanes",
+                                        e->tb_device->name);
                         if (r < 0)
                                 return r;
                 }
-                r = strextendf(&ok, "%seGPU %s: %s%s%s", ok ? "; " : "", e->gpu->bdf,
-                               real ?: "no physical link to compare", tunnel ? "; the tunnel link " : "",
-                               strempty(tunnel));
+                r = strextendf(
+                        &ok,
+                        "%seGPU %s: %s%s%s",
+                        ok ? "; " : "",
+                        e->gpu->bdf,
+                        real ?: "no physical link to compare",
+                        tunnel ? "; the tunnel link " : "",
+                        strempty(tunnel));
                 if (r < 0)
                         return r;
                 if (tunnel) {
-                        r = strextendf(&ok, " is virtual: Thunderbolt bridges report a nominal speed, not the "
-                                            "tunnel's bandwidth");
+                        r = strextendf(
+                                &ok,
+                                " is virtual: Thunderbolt bridges report a nominal speed, not the "
+                                "tunnel's bandwidth");
                         if (r >= 0 && e->tb_device && e->tb_device->rx_speed)
-                                r = strextendf(&ok, " (the Thunderbolt link of %s: %s x%d)", e->tb_device->name,
-                                               e->tb_device->rx_speed, e->tb_device->rx_lanes);
+                                r = strextendf(
+                                        &ok,
+                                        " (the Thunderbolt link of %s: %s x%d)",
+                                        e->tb_device->name,
+                                        e->tb_device->rx_speed,
+                                        e->tb_device->rx_lanes);
                         if (r < 0)
                                 return r;
                 }
@@ -2066,10 +2464,11 @@ static int check_pcie_link(Doctor *d, CheckList *l) {
 }
 
 int doctor_run(struct udev *udev, const Host *h, const char *root, CheckList *l) {
-        static int (*const checks[])(Doctor *d, CheckList *l) = {
-                check_iommu,       check_tb_cable,   check_tb_authorized, check_tb_security, check_gpu_present,
-                check_iommu_isolation, check_vfio_bound, check_gpu_reset, check_module_signing, check_vfio_config,
-                check_services,    check_nic_names,  check_vm_config,     check_pcie_link,
+        static int (*const checks[])(Doctor * d, CheckList * l) = {
+                check_iommu,          check_tb_cable,        check_tb_authorized, check_tb_security,
+                check_gpu_present,    check_iommu_isolation, check_vfio_bound,    check_gpu_reset,
+                check_module_signing, check_vfio_config,     check_services,      check_nic_names,
+                check_vm_config,      check_pcie_link,
         };
         _cleanup_(doctor_done) Doctor d = {
                 .udev = udev,
@@ -2091,7 +2490,8 @@ int doctor_run(struct udev *udev, const Host *h, const char *root, CheckList *l)
                 return r;
         d.secure_boot = read_secure_boot();
         d.vendor_reset_loaded = path_exists("/sys/module/vendor_reset");
-        d.vfio_pci_loaded = path_exists("/sys/module/vfio_pci") || path_exists("/sys/bus/pci/drivers/vfio-pci");
+        d.vfio_pci_loaded =
+                path_exists("/sys/module/vfio_pci") || path_exists("/sys/bus/pci/drivers/vfio-pci");
 
         FOREACH_ARRAY(fn, checks, ELEMENTSOF(checks)) {
                 r = (*fn)(&d, l);

@@ -21,12 +21,12 @@ typedef struct Egpu {
         PciFunction *gpu;        /* the display function; not owned */
         PciFunction **functions; /* every function of the slot, by function number, gpu first; not owned */
         size_t n_functions;
-        TbDevice *tb_device;     /* the router whose tunnel it is behind, NULL unless certain; not owned */
-        char *port;              /* for a PCIe eGPU, the enrolled port it sits below; NULL for Thunderbolt */
-        IommuGroup **groups;     /* the distinct groups of the functions; not owned */
+        TbDevice *tb_device; /* the router whose tunnel it is behind, NULL unless certain; not owned */
+        char *port;          /* for a PCIe eGPU, the enrolled port it sits below; NULL for Thunderbolt */
+        IommuGroup **groups; /* the distinct groups of the functions; not owned */
         size_t n_groups;
-        bool groups_viable;      /* every group viable, and every function has a group */
-        bool groups_isolated;    /* no group holds anything but these functions and bridges */
+        bool groups_viable;   /* every group viable, and every function has a group */
+        bool groups_isolated; /* no group holds anything but these functions and bridges */
 } Egpu;
 
 Egpu *egpu_free(Egpu *e);

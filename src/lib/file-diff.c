@@ -29,7 +29,7 @@ static int split_lines(const char *text, Line **ret, size_t *ret_n, bool *ret_no
                         l = t;
                         allocated = a;
                 }
-                l[n++] = (Line) { p, len };
+                l[n++] = (Line){ p, len };
                 if (!nl) {
                         *ret_no_newline = true;
                         break;
@@ -61,9 +61,9 @@ static int build_ops(const Line *a, size_t na, const Line *b, size_t nb, Op **re
                 return -ENOMEM;
         if (na > DIFF_MAX_LINES || nb > DIFF_MAX_LINES) {
                 for (i = 0; i < na; i++)
-                        ops[n++] = (Op) { '-', i, 0 };
+                        ops[n++] = (Op){ '-', i, 0 };
                 for (j = 0; j < nb; j++)
-                        ops[n++] = (Op) { '+', na, j };
+                        ops[n++] = (Op){ '+', na, j };
                 *ret = TAKE_PTR(ops);
                 *ret_n = n;
                 return 0;
@@ -74,15 +74,16 @@ static int build_ops(const Line *a, size_t na, const Line *b, size_t nb, Op **re
                 return -ENOMEM;
         for (size_t x = na; x-- > 0;)
                 for (size_t y = nb; y-- > 0;)
-                        lcs[x * w + y] = line_eq(&a[x], &b[y]) ? lcs[(x + 1) * w + y + 1] + 1
-                                                               : MAX(lcs[(x + 1) * w + y], lcs[x * w + y + 1]);
+                        lcs[x * w + y] = line_eq(&a[x], &b[y])
+                                ? lcs[(x + 1) * w + y + 1] + 1
+                                : MAX(lcs[(x + 1) * w + y], lcs[x * w + y + 1]);
         while (i < na || j < nb) {
                 if (i < na && j < nb && line_eq(&a[i], &b[j])) {
-                        ops[n++] = (Op) { ' ', i++, j++ };
+                        ops[n++] = (Op){ ' ', i++, j++ };
                 } else if (j < nb && (i == na || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j])) {
-                        ops[n++] = (Op) { '+', i, j++ };
+                        ops[n++] = (Op){ '+', i, j++ };
                 } else
-                        ops[n++] = (Op) { '-', i++, j };
+                        ops[n++] = (Op){ '-', i++, j };
         }
         /* Within each run of changes, print removals before additions, as diff -u does. */
         for (size_t s = 0; s < n;) {

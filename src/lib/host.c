@@ -134,8 +134,7 @@ static int load_iommu_units(Host *h, struct udev *udev) {
         r = enumerate(udev, "iommu", &e);
         if (r < 0)
                 return r;
-        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e))
-                h->n_iommu_units++;
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) h->n_iommu_units++;
         return 0;
 }
 

@@ -17,19 +17,19 @@
 #define HAVE_VENDOR_RESET_IDS 0
 #endif
 
-#define HEADER                                                                                          \
+#define HEADER                                                                                              \
         "# Written by egpuctl install; see egpuctl(8). egpuctl rewrites this file while it is as egpuctl\n" \
         "# wrote it. Once edited, it is yours: egpuctl install keeps it and egpuctl uninstall leaves it.\n"
 
 void install_config_done(InstallConfig *c) {
         install_items_free(c->items, c->n_items);
         strv_free(c->notes);
-        *c = (InstallConfig) {};
+        *c = (InstallConfig){};
 }
 
 void egpu_list_done(EgpuList *l) {
         free(l->egpus);
-        *l = (EgpuList) {};
+        *l = (EgpuList){};
 }
 
 int install_select_enrolled(const Host *h, Enrollment **list, size_t n, EgpuList *ret) {
@@ -79,8 +79,10 @@ static bool vendor_reset_present(const char *root) {
                         continue;
                 while ((de = readdir(d))) {
                         static const char *const names[] = {
-                                "updates/dkms/vendor-reset.ko", "updates/dkms/vendor-reset.ko.xz",
-                                "updates/dkms/vendor-reset.ko.zst", "extra/vendor-reset.ko",
+                                "updates/dkms/vendor-reset.ko",
+                                "updates/dkms/vendor-reset.ko.xz",
+                                "updates/dkms/vendor-reset.ko.zst",
+                                "extra/vendor-reset.ko",
                         };
                         if (de->d_name[0] == '.')
                                 continue;
@@ -114,14 +116,10 @@ static int add_host_drivers(const PciFunction *f, char ***drivers) {
                 uint32_t class_mask, class, vendor; /* vendor 0: any */
                 const char *driver;
         } table[] = {
-                { 0xff0000, 0x030000, 0x1002, "amdgpu" },
-                { 0xff0000, 0x030000, 0x10de, "nouveau" },
-                { 0xff0000, 0x030000, 0x10de, "nvidia" },
-                { 0xff0000, 0x030000, 0x8086, "i915" },
-                { 0xff0000, 0x030000, 0x8086, "xe" },
-                { 0xffff00, 0x040300, 0, "snd_hda_intel" },
-                { 0xffff00, 0x0c0300, 0, "xhci_pci" },
-                { 0xffff00, 0x0c8000, 0x10de, "i2c_nvidia_gpu" },
+                { 0xff0000, 0x030000, 0x1002, "amdgpu" }, { 0xff0000, 0x030000, 0x10de, "nouveau" },
+                { 0xff0000, 0x030000, 0x10de, "nvidia" }, { 0xff0000, 0x030000, 0x8086, "i915" },
+                { 0xff0000, 0x030000, 0x8086, "xe" },     { 0xffff00, 0x040300, 0, "snd_hda_intel" },
+                { 0xffff00, 0x0c0300, 0, "xhci_pci" },    { 0xffff00, 0x0c8000, 0x10de, "i2c_nvidia_gpu" },
         };
         int r;
 
@@ -182,13 +180,20 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
                 _cleanup_free_ char *devpath = devpath_of(root->syspath);
 
                 if (root == e->gpu || !devpath) {
-                        int r = note(c, "eGPU %s: no usable root port path, no udev rule for it", e->gpu->bdf);
+                        int r =
+                                note(c,
+                                     "eGPU %s: no usable root port path, no udev rule for it",
+                                     e->gpu->bdf);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                fprintf(f, "\n# eGPU %s behind root port %s%s%s\n", e->gpu->bdf, root->bdf,
-                        e->tb_device ? ", Thunderbolt device " : "", e->tb_device ? e->tb_device->name : "");
+                fprintf(f,
+                        "\n# eGPU %s behind root port %s%s%s\n",
+                        e->gpu->bdf,
+                        root->bdf,
+                        e->tb_device ? ", Thunderbolt device " : "",
+                        e->tb_device ? e->tb_device->name : "");
                 FOREACH_ARRAY(fp, e->functions, e->n_functions) {
                         const PciFunction *fn = *fp;
 
@@ -197,7 +202,11 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
                                 "ATTR{removable}==\"removable\", ATTR{vendor}==\"0x%04x\", "
                                 "ATTR{device}==\"0x%04x\", ATTR{subsystem_vendor}==\"0x%04x\", "
                                 "ATTR{subsystem_device}==\"0x%04x\", ATTR{driver_override}=\"vfio-pci\"%s\n",
-                                devpath, fn->vendor, fn->device, fn->subsystem_vendor, fn->subsystem_device,
+                                devpath,
+                                fn->vendor,
+                                fn->device,
+                                fn->subsystem_vendor,
+                                fn->subsystem_device,
                                 c->vendor_reset && function_wants_vendor_reset(fn)
                                         ? ", ATTR{reset_method}=\"device_specific\""
                                         : "");
@@ -206,8 +215,12 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
         return 0;
 }
 
-static int build_text(char **ret, int (*fn)(const EgpuList *, InstallConfig *, FILE *, void *), const EgpuList *h,
-                      InstallConfig *c, void *userdata) {
+static int build_text(
+        char **ret,
+        int (*fn)(const EgpuList *, InstallConfig *, FILE *, void *),
+        const EgpuList *h,
+        InstallConfig *c,
+        void *userdata) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f;
@@ -238,7 +251,8 @@ static int modprobe_cb(const EgpuList *h, InstallConfig *c, FILE *f, void *userd
         char **drivers = userdata;
 
         fputs("# Module order instead of a global 'options vfio-pci ids=', which would also claim an\n"
-              "# identical internal device: vfio-pci loads before the eGPU functions' host drivers, so that\n"
+              "# identical internal device: vfio-pci loads before the eGPU functions' host drivers, so "
+              "that\n"
               "# the udev rule's driver_override=vfio-pci wins.\n",
               f);
         if (c->vendor_reset)
@@ -286,13 +300,15 @@ static int conflicting_files(const char *root, InstallConfig *c) {
                         STRV_FOREACH(l, lines) {
                                 const char *s = *l + strspn(*l, " \t");
 
-                                if (strneq(s, "options", 7) && (strstr(s, "vfio-pci") || strstr(s, "vfio_pci")) &&
-                                    strstr(s, "ids=")) {
-                                        r = note(c,
-                                                 "%s/%s has a global 'options vfio-pci ids=...', which also "
-                                                 "claims identical internal devices; egpuctl's rule replaces "
-                                                 "it, remove that line yourself",
-                                                 *dp, de->d_name);
+                                if (strneq(s, "options", 7) &&
+                                    (strstr(s, "vfio-pci") || strstr(s, "vfio_pci")) && strstr(s, "ids=")) {
+                                        r = note(
+                                                c,
+                                                "%s/%s has a global 'options vfio-pci ids=...', which also "
+                                                "claims identical internal devices; egpuctl's rule replaces "
+                                                "it, remove that line yourself",
+                                                *dp,
+                                                de->d_name);
                                         if (r < 0)
                                                 return r;
                                         break;
@@ -331,8 +347,11 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                         return r;
                 text = mfree(text);
         }
-        r = install_items_add_link(&c.items, &c.n_items,
-                                   "/etc/systemd/system/multi-user.target.wants/" INSTALL_UNIT_NAME, unit_path);
+        r = install_items_add_link(
+                &c.items,
+                &c.n_items,
+                "/etc/systemd/system/multi-user.target.wants/" INSTALL_UNIT_NAME,
+                unit_path);
         if (r < 0)
                 return r;
 
@@ -348,9 +367,11 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
         if (needs_vendor_reset) {
                 c.vendor_reset = vendor_reset_present(root);
                 if (!c.vendor_reset) {
-                        r = note(&c, "the eGPU needs vendor-reset for a working reset between VM starts, and "
-                                     "vendor-reset is not installed; install it (DKMS) and run egpuctl install "
-                                     "again");
+                        r = note(
+                                &c,
+                                "the eGPU needs vendor-reset for a working reset between VM starts, and "
+                                "vendor-reset is not installed; install it (DKMS) and run egpuctl install "
+                                "again");
                         if (r < 0)
                                 return r;
                 }
@@ -369,7 +390,9 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                 r = install_items_add_file(&c.items, &c.n_items, INSTALL_RULES_PATH, NULL, 0644);
                 if (r < 0)
                         return r;
-                r = note(&c, "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
+                r =
+                        note(&c,
+                             "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
                              "egpuctl install again to write its udev rule");
                 if (r < 0)
                         return r;
@@ -406,6 +429,6 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                 return r;
 
         *ret = c;
-        c = (InstallConfig) {};
+        c = (InstallConfig){};
         return 0;
 }

@@ -16,17 +16,17 @@
  *   INSTALL_MODULES_LOAD_PATH            vfio, vfio_iommu_type1, vfio_pci (vendor-reset first when needed)
  *   INSTALL_HOOK_SNIPPET_PATH            on Proxmox: the hookscript, a link to the egpuctl binary */
 
-#define INSTALL_UNIT_NAME "egpuctl.service"
-#define INSTALL_RULES_PATH "/etc/udev/rules.d/61-egpuctl-vfio.rules"
-#define INSTALL_MODPROBE_PATH "/etc/modprobe.d/egpuctl.conf"
+#define INSTALL_UNIT_NAME         "egpuctl.service"
+#define INSTALL_RULES_PATH        "/etc/udev/rules.d/61-egpuctl-vfio.rules"
+#define INSTALL_MODPROBE_PATH     "/etc/modprobe.d/egpuctl.conf"
 #define INSTALL_MODULES_LOAD_PATH "/etc/modules-load.d/egpuctl.conf"
 #define INSTALL_HOOK_SNIPPET_PATH "/var/lib/vz/snippets/egpuctl-hook"
 
 typedef struct InstallConfig {
         InstallItem *items;
         size_t n_items;
-        char **notes; /* things to tell the person: missing eGPU, conflicting files, ... */
-        bool vendor_reset;   /* vendor-reset is installed and an eGPU function needs it */
+        char **notes;      /* things to tell the person: missing eGPU, conflicting files, ... */
+        bool vendor_reset; /* vendor-reset is installed and an eGPU function needs it */
 } InstallConfig;
 
 void install_config_done(InstallConfig *c);

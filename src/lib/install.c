@@ -24,7 +24,7 @@ static void manifest_done(Manifest *m) {
                 free(i->value);
         }
         free(m->e);
-        *m = (Manifest) {};
+        *m = (Manifest){};
 }
 
 static ManifestEntry *manifest_find(Manifest *m, char kind, const char *path) {
@@ -58,7 +58,7 @@ static int manifest_set(Manifest *m, char kind, const char *path, const char *va
                 return -ENOMEM;
         }
         m->e = t;
-        m->e[m->n++] = (ManifestEntry) { kind, p, v };
+        m->e[m->n++] = (ManifestEntry){ kind, p, v };
         return 0;
 }
 
@@ -79,8 +79,8 @@ static bool manifest_path_valid(const char *p) {
                 if ((unsigned char) *c <= ' ' || *c == 0x7f)
                         return false;
         return !strstr(p, "/../") && !strstr(p, "/./") && !strstr(p, "//") &&
-               !(strlen(p) >= 3 && streq(p + strlen(p) - 3, "/..")) &&
-               !(strlen(p) >= 2 && streq(p + strlen(p) - 2, "/."));
+                !(strlen(p) >= 3 && streq(p + strlen(p) - 3, "/..")) &&
+                !(strlen(p) >= 2 && streq(p + strlen(p) - 2, "/."));
 }
 
 static bool hash_valid(const char *h) {
@@ -108,7 +108,8 @@ static int manifest_parse(const char *text, Manifest *m) {
                 r = strv_split(*l, " \t", &w);
                 if (r < 0)
                         return r;
-                if (strv_length(w) == 3 && streq(w[0], "file") && hash_valid(w[1]) && manifest_path_valid(w[2]))
+                if (strv_length(w) == 3 && streq(w[0], "file") && hash_valid(w[1]) &&
+                    manifest_path_valid(w[2]))
                         r = manifest_set(m, 'f', w[2], w[1]);
                 else if (strv_length(w) == 3 && streq(w[0], "link") && manifest_path_valid(w[2]))
                         r = manifest_set(m, 'l', w[2], w[1]);
@@ -153,7 +154,7 @@ void install_item_done(InstallItem *i) {
         free(i->path);
         free(i->content);
         free(i->target);
-        *i = (InstallItem) {};
+        *i = (InstallItem){};
 }
 
 void install_items_free(InstallItem *items, size_t n) {
@@ -169,11 +170,16 @@ static int items_add(InstallItem **items, size_t *n, InstallItem *it) {
                 return -ENOMEM;
         t[(*n)++] = *it;
         *items = t;
-        *it = (InstallItem) {};
+        *it = (InstallItem){};
         return 0;
 }
 
-int install_items_add_file(InstallItem **items, size_t *n, const char *path, const char *content, mode_t mode) {
+int install_items_add_file(
+        InstallItem **items,
+        size_t *n,
+        const char *path,
+        const char *content,
+        mode_t mode) {
         InstallItem it = { .kind = INSTALL_FILE, .mode = mode ?: 0644 };
         int r;
 
@@ -239,8 +245,13 @@ typedef struct Results {
         size_t n;
 } Results;
 
-static int results_add(Results *res, const char *path, InstallKind kind, InstallAction action,
-                       const char *old_text, const char *new_text) {
+static int results_add(
+        Results *res,
+        const char *path,
+        InstallKind kind,
+        InstallAction action,
+        const char *old_text,
+        const char *new_text) {
         InstallResult x = { .kind = kind, .action = action }, *t;
 
         x.path = strdup(path);
@@ -324,7 +335,8 @@ int install_write_atomic(const char *full, const char *content, mode_t mode) {
         size_t len = strlen(content), done = 0;
         const char *slash = strrchr(full, '/');
 
-        if (asprintf(&tmp, "%.*s/.#egpuctl-XXXXXX", slash ? (int) (slash - full) : 1, slash ? full : ".") < 0)
+        if (asprintf(&tmp, "%.*s/.#egpuctl-XXXXXX", slash ? (int) (slash - full) : 1, slash ? full : ".") <
+            0)
                 return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
@@ -514,24 +526,33 @@ static int install_one(const char *root, const InstallItem *it, Manifest *m, boo
                         if (!want_hash)
                                 return -ENOMEM;
                 }
-                r = manifest_set(m, it->kind == INSTALL_FILE ? 'f' : 'l', it->path,
-                                 it->kind == INSTALL_FILE ? want_hash : want);
+                r = manifest_set(
+                        m,
+                        it->kind == INSTALL_FILE ? 'f' : 'l',
+                        it->path,
+                        it->kind == INSTALL_FILE ? want_hash : want);
                 if (r < 0)
                         return r;
         } else if (action == INSTALL_KEEP_EDITED && e)
                 manifest_remove(m, e); /* the person's file now */
 
-        return results_add(res, it->path, it->kind, action, cur,
-                           IN_SET(action, INSTALL_CREATE, INSTALL_UPDATE) ? want : cur);
+        return results_add(
+                res,
+                it->path,
+                it->kind,
+                action,
+                cur,
+                IN_SET(action, INSTALL_CREATE, INSTALL_UPDATE) ? want : cur);
 }
 
-int install_apply(const char *root,
-                  const InstallItem *items,
-                  size_t n_items,
-                  bool uninstall,
-                  bool dry_run,
-                  InstallResult **ret,
-                  size_t *ret_n) {
+int install_apply(
+        const char *root,
+        const InstallItem *items,
+        size_t n_items,
+        bool uninstall,
+        bool dry_run,
+        InstallResult **ret,
+        size_t *ret_n) {
         _cleanup_free_ char *mpath = path_under_root(root, INSTALL_MANIFEST_PATH), *mtext = NULL;
         Manifest m = {};
         Results res = {};
@@ -566,7 +587,8 @@ int install_apply(const char *root,
                 }
                 if (!uninstall)
                         FOREACH_ARRAY(it, items, n_items)
-                                if (streq(it->path, e->path) && (it->kind == INSTALL_LINK) == (e->kind == 'l'))
+                                if (streq(it->path, e->path) &&
+                                    (it->kind == INSTALL_LINK) == (e->kind == 'l'))
                                         wanted = true;
                 if (wanted) {
                         i++;

@@ -35,7 +35,12 @@ typedef struct InstallItem {
 
 void install_item_done(InstallItem *i);
 /* Appends an item (copies the strings) to a growing array. */
-int install_items_add_file(InstallItem **items, size_t *n, const char *path, const char *content, mode_t mode);
+int install_items_add_file(
+        InstallItem **items,
+        size_t *n,
+        const char *path,
+        const char *content,
+        mode_t mode);
 int install_items_add_link(InstallItem **items, size_t *n, const char *path, const char *target);
 void install_items_free(InstallItem *items, size_t n);
 
@@ -74,10 +79,11 @@ int install_mkdir_parents(const char *full);
  * the manifest lists (items then unused). With dry_run nothing is written. Returns the outcome for each
  * path in *ret (in the order of items, then manifest entries); the manifest itself is not listed.
  * Returns -errno on the first failure; what was done before it is in the manifest. */
-int install_apply(const char *root,
-                  const InstallItem *items,
-                  size_t n_items,
-                  bool uninstall,
-                  bool dry_run,
-                  InstallResult **ret,
-                  size_t *ret_n);
+int install_apply(
+        const char *root,
+        const InstallItem *items,
+        size_t n_items,
+        bool uninstall,
+        bool dry_run,
+        InstallResult **ret,
+        size_t *ret_n);

@@ -46,17 +46,29 @@ int libvirt_hostdev_xml(FILE *f, const Egpu *e, int guest_bus) {
                 r = parse_bdf((*fp)->bdf, &domain, &bus, &slot, &fn);
                 if (r < 0)
                         return r;
-                fputs("<hostdev mode='subsystem' type='pci' managed='yes'>\n  <source>\n    <address domain='", f);
-                fprintf(f, "0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n  </source>\n", domain, bus,
-                        slot, fn);
+                fputs("<hostdev mode='subsystem' type='pci' managed='yes'>\n  <source>\n    <address "
+                      "domain='",
+                      f);
+                fprintf(f,
+                        "0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n  </source>\n",
+                        domain,
+                        bus,
+                        slot,
+                        fn);
                 if (guest_bus >= 0)
                         fprintf(f,
                                 "  <address type='pci' domain='0x0000' bus='0x%02x' slot='0x00' "
                                 "function='0x%x'%s/>\n",
-                                (unsigned) guest_bus, fn,
+                                (unsigned) guest_bus,
+                                fn,
                                 fn == 0 && e->n_functions > 1 ? " multifunction='on'" : "");
                 /* A user alias ("ua-" and [A-Za-z0-9_-]) names the function for virsh detach-device. */
-                fprintf(f, "  <alias name='ua-egpu-%04x-%02x-%02x-%x'/>\n</hostdev>\n", domain, bus, slot, fn);
+                fprintf(f,
+                        "  <alias name='ua-egpu-%04x-%02x-%02x-%x'/>\n</hostdev>\n",
+                        domain,
+                        bus,
+                        slot,
+                        fn);
         }
         return 0;
 }

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
-#define _pure_ __attribute__((pure))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f)         __attribute__((cleanup(f)))
+#define _unused_             __attribute__((unused))
+#define _pure_               __attribute__((pure))
+#define _printf_(a, b)       __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
-#define _public_ __attribute__((visibility("default")))
+#define _public_             __attribute__((visibility("default")))
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define ELEMENTSOF(x)        (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b)            ((a) < (b) ? (a) : (b))
+#define MAX(a, b)            ((a) > (b) ? (a) : (b))
 
-#define streq(a, b) (strcmp((a), (b)) == 0)
-#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+#define streq(a, b)          (strcmp((a), (b)) == 0)
+#define strneq(a, b, n)      (strncmp((a), (b), (n)) == 0)
 
 static inline bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
@@ -43,25 +43,25 @@ static inline void *mfree(void *p) {
 }
 
 /* Takes the pointer out of a cleanup variable, so that it is not freed at the end of the scope. */
-#define TAKE_PTR(p)                          \
-        ({                                   \
-                __typeof__(p) _tp_ = (p);    \
-                (p) = NULL;                  \
-                _tp_;                        \
+#define TAKE_PTR(p)                       \
+        ({                                \
+                __typeof__(p) _tp_ = (p); \
+                (p) = NULL;               \
+                _tp_;                     \
         })
 
-#define TAKE_FD(fd)                  \
-        ({                           \
-                int _tf_ = (fd);     \
-                (fd) = -EBADF;       \
-                _tf_;                \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _tf_ = (fd); \
+                (fd) = -EBADF;   \
+                _tf_;            \
         })
 
 /* Defines func##p(type **p), suitable for _cleanup_(), calling func(*p) when *p is set. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)   \
-        static inline void func##p(type *p) {     \
-                if (*p)                           \
-                        func(*p);                 \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {
@@ -95,7 +95,7 @@ static inline void strv_free(char **l) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
-#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+#define STRV_FOREACH(s, l)  for (char **s = (l); s && *s; s++)
 
 /* Iterates over an array of n elements: p points to each. A NULL array is empty (NULL + 0 is undefined). */
 #define FOREACH_ARRAY(p, array, n) \
@@ -113,17 +113,17 @@ static inline int errno_set(int r) {
 }
 
 /* IN_SET(x, a, b, ...): whether x equals one of the values. */
-#define IN_SET(x, first, ...)                                                          \
-        ({                                                                             \
-                bool _found_ = false;                                                  \
-                const __typeof__(first) _xv_ = (x);                                    \
-                const __typeof__(first) _set_[] = { first, __VA_ARGS__ };              \
-                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)                   \
-                        if (_set_[_i_] == _xv_) {                                      \
-                                _found_ = true;                                        \
-                                break;                                                 \
-                        }                                                              \
-                _found_;                                                               \
+#define IN_SET(x, first, ...)                                             \
+        ({                                                                \
+                bool _found_ = false;                                     \
+                const __typeof__(first) _xv_ = (x);                       \
+                const __typeof__(first) _set_[] = { first, __VA_ARGS__ }; \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)      \
+                        if (_set_[_i_] == _xv_) {                         \
+                                _found_ = true;                           \
+                                break;                                    \
+                        }                                                 \
+                _found_;                                                  \
         })
 
 #include <dirent.h>

@@ -9,9 +9,8 @@
 #define MODPROBE_FILE_MAX (1024U * 1024U)
 
 static const char *const command_table[_MODPROBE_COMMAND_MAX] = {
-        [MODPROBE_ALIAS] = "alias",         [MODPROBE_OPTIONS] = "options",
-        [MODPROBE_INSTALL] = "install",     [MODPROBE_REMOVE] = "remove",
-        [MODPROBE_BLACKLIST] = "blacklist", [MODPROBE_SOFTDEP] = "softdep",
+        [MODPROBE_ALIAS] = "alias",   [MODPROBE_OPTIONS] = "options",     [MODPROBE_INSTALL] = "install",
+        [MODPROBE_REMOVE] = "remove", [MODPROBE_BLACKLIST] = "blacklist", [MODPROBE_SOFTDEP] = "softdep",
 };
 
 const char *modprobe_command_to_string(ModprobeCommand c) {
@@ -40,7 +39,7 @@ void modprobe_config_done(ModprobeConfig *c) {
                 entry_done(&c->entries[i]);
         free(c->entries);
         free(c->first_invalid);
-        *c = (ModprobeConfig) {};
+        *c = (ModprobeConfig){};
 }
 
 char *modprobe_normalize(const char *name) {
@@ -298,7 +297,8 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
 }
 
 static const char *const config_dirs[] = {
-        "/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d",
+        "/etc/modprobe.d",     "/run/modprobe.d", "/usr/local/lib/modprobe.d",
+        "/usr/lib/modprobe.d", "/lib/modprobe.d",
 };
 
 typedef struct ConfFile {
@@ -390,7 +390,10 @@ finish:
 
 /* The first entry of the command whose module pattern matches module: kmod matches softdep and install
  * lines with fnmatch() and uses only the first ("as modprobe from module-init-tools does"). */
-static const ModprobeEntry *find_first_match(const ModprobeConfig *c, ModprobeCommand cmd, const char *module) {
+static const ModprobeEntry *find_first_match(
+        const ModprobeConfig *c,
+        ModprobeCommand cmd,
+        const char *module) {
         _cleanup_free_ char *norm = modprobe_normalize(module);
 
         if (!norm)
@@ -432,7 +435,10 @@ const ModprobeEntry *modprobe_find_install(const ModprobeConfig *c, const char *
 }
 
 const ModprobeEntry *modprobe_find_option(
-                const ModprobeConfig *c, const char *module, const char *key, const char **ret_value) {
+        const ModprobeConfig *c,
+        const char *module,
+        const char *key,
+        const char **ret_value) {
         const ModprobeEntry *found = NULL;
         const char *value = NULL;
         size_t kl = strlen(key);

@@ -22,7 +22,7 @@ typedef enum ModprobeCommand {
 
 typedef struct ModprobeEntry {
         ModprobeCommand command;
-        char *file; /* as given to modprobe_config_parse() */
+        char *file;    /* as given to modprobe_config_parse() */
         unsigned line; /* the first line of the (joined) command */
         char *module;
         char **args; /* never NULL */
@@ -33,7 +33,7 @@ typedef struct ModprobeEntry {
 typedef struct ModprobeConfig {
         ModprobeEntry *entries;
         size_t n_entries;
-        unsigned n_invalid; /* lines kmod would ignore with a warning */
+        unsigned n_invalid;  /* lines kmod would ignore with a warning */
         char *first_invalid; /* "FILE:LINE" of the first of them, NULL when none */
 } ModprobeConfig;
 
@@ -67,7 +67,10 @@ const ModprobeEntry *modprobe_find_install(const ModprobeConfig *c, const char *
 /* The value of option key of module: the last one set wins, as for the kernel's parameter parsing.
  * Returns the entry it came from, NULL when not set; *ret_value points into the entry. */
 const ModprobeEntry *modprobe_find_option(
-                const ModprobeConfig *c, const char *module, const char *key, const char **ret_value);
+        const ModprobeConfig *c,
+        const char *module,
+        const char *key,
+        const char **ret_value);
 
 /* Splits a vfio-pci "ids=" value ("1002:687f,10de:1b80:ffffffff:ffffffff:...") into vendor:device pairs.
  * Entries that do not parse are skipped. Returns the number of pairs stored (at most max). */

@@ -125,7 +125,7 @@ typedef enum LineKind {
         LINE_BLANK,
         LINE_COMMENT,
         LINE_IFACE,
-        LINE_AUTO,    /* auto, allow-* */
+        LINE_AUTO,         /* auto, allow-* */
         LINE_OTHER_STANZA, /* mapping, source, source-directory, unknown top level */
         LINE_OPTION,
 } LineKind;
@@ -164,7 +164,7 @@ static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) 
                 return -ENOMEM;
         }
         strstrip_trailing(value);
-        s->options[s->n_options++] = (IfaceOption) { key, value };
+        s->options[s->n_options++] = (IfaceOption){ key, value };
         return 0;
 }
 
@@ -205,7 +205,7 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                                 return -ENOMEM;
                         f->stanzas = t;
                         cur = &f->stanzas[f->n_stanzas++];
-                        *cur = (IfaceStanza) { .first_line = i, .last_line = last };
+                        *cur = (IfaceStanza){ .first_line = i, .last_line = last };
                         cur->name = strdup(n > 1 ? words[1] : "");
                         cur->family = n > 2 ? strdup(words[2]) : NULL;
                         cur->method = n > 3 ? strdup(words[3]) : NULL;
@@ -264,7 +264,8 @@ const char *iface_option(const IfaceStanza *s, const char *key) {
 
 bool iface_option_names_interfaces(const char *key) {
         static const char *const keys[] = {
-                "bridge-ports", "bond-slaves", "slaves", "bond-primary", "vlan-raw-device", "ovs_ports", "ovs_bonds",
+                "bridge-ports",    "bond-slaves", "slaves",    "bond-primary",
+                "vlan-raw-device", "ovs_ports",   "ovs_bonds",
         };
         FOREACH_ARRAY(k, keys, ELEMENTSOF(keys))
                 if (key_eq(key, *k))
@@ -275,7 +276,7 @@ bool iface_option_names_interfaces(const char *key) {
 void name_map_done(NameMap *m) {
         strv_free(m->old_names);
         strv_free(m->new_names);
-        *m = (NameMap) {};
+        *m = (NameMap){};
 }
 
 int name_map_add(NameMap *m, const char *old_name, const char *new_name) {
@@ -352,7 +353,8 @@ static int rename_words(FILE *out, const char *line, const NameMap *map, size_t 
                         len++;
                 if (p[0] == '\\' && len == 1) {
                         fputc('\\', out); /* continuation mark */
-                } else if ((only_word >= 0 && w == (size_t) only_word) || (only_word < 0 && w >= from_word)) {
+                } else if (
+                        (only_word >= 0 && w == (size_t) only_word) || (only_word < 0 && w >= from_word)) {
                         _cleanup_free_ char *word = strndup(p, len), *renamed = NULL;
                         int r;
 
@@ -480,7 +482,7 @@ void nic_list_done(NicList *l) {
                 nic_done(n);
         free(l->nics);
         strv_free(l->all_names);
-        *l = (NicList) {};
+        *l = (NicList){};
 }
 
 static bool mac_valid(const char *m) {
@@ -668,7 +670,7 @@ static int pins_add(NicPin **p, size_t *n, char *mac, char *name, const char *fi
                 free(name);
                 return -ENOMEM;
         }
-        t[(*n)++] = (NicPin) { mac, name, f };
+        t[(*n)++] = (NicPin){ mac, name, f };
         *p = t;
         return 0;
 }
@@ -679,7 +681,7 @@ static int cmp_str(const void *a, const void *b) {
 
 int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
         static const char *const dirs[] = {
-                "/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
+                "/etc/systemd/network",     "/run/systemd/network", "/usr/local/lib/systemd/network",
                 "/usr/lib/systemd/network", "/etc/udev/rules.d",
         };
         NicPin *p = NULL;
@@ -704,7 +706,8 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                         size_t l = strlen(de->d_name);
                         const char *ext = rules ? ".rules" : ".link";
 
-                        if (de->d_name[0] == '.' || l <= strlen(ext) || !streq(de->d_name + l - strlen(ext), ext))
+                        if (de->d_name[0] == '.' || l <= strlen(ext) ||
+                            !streq(de->d_name + l - strlen(ext), ext))
                                 continue;
                         r = strv_extend(&names, de->d_name);
                         if (r < 0)
@@ -739,7 +742,8 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                         STRV_FOREACH(line, lines) {
                                 char *mac, *pname;
 
-                                if ((*line)[strspn(*line, " \t")] == '#' || !strstr(*line, "SUBSYSTEM==\"net\""))
+                                if ((*line)[strspn(*line, " \t")] == '#' ||
+                                    !strstr(*line, "SUBSYSTEM==\"net\""))
                                         continue;
                                 r = udev_rule_pin(*line, &mac, &pname);
                                 if (r == -ENODATA)
@@ -801,7 +805,7 @@ void nic_pin_plan_done(NicPinPlan *p) {
         free(p->interfaces_new);
         strv_free(p->problems);
         strv_free(p->notes);
-        *p = (NicPinPlan) {};
+        *p = (NicPinPlan){};
 }
 
 static const NicPin *pin_of(const NicPin *pins, size_t n, const char *mac) {
@@ -860,8 +864,12 @@ static const char *final_name(const NicPinPlan *p, const Nic *n) {
         return name_map_lookup(&p->map, n->name) ?: n->name;
 }
 
-static bool exists_after(const NicPinPlan *p, const NicList *nics, const InterfacesFile *f, const char *name,
-                         unsigned depth) {
+static bool exists_after(
+        const NicPinPlan *p,
+        const NicList *nics,
+        const InterfacesFile *f,
+        const char *name,
+        unsigned depth) {
         size_t k;
 
         if (depth > 8)
@@ -915,7 +923,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 _cleanup_free_ char *new_name = NULL, *path = NULL, *text = NULL;
 
                 if (pin) {
-                        /* Pinned already; a different name now means the pin takes effect at the next boot. */
+                        /* Pinned already; a different name now means the pin takes effect at the next boot.
+                         */
                         if (!streq(pin->name, n->name) && (r = name_map_add(&p.map, n->name, pin->name)) < 0)
                                 goto finish;
                         continue;
@@ -929,20 +938,27 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                                 goto finish;
                         }
                 } while (strv_contains(used, new_name));
-                if ((r = strv_extend(&used, new_name)) < 0 || (r = name_map_add(&p.map, n->name, new_name)) < 0)
+                if ((r = strv_extend(&used, new_name)) < 0 ||
+                    (r = name_map_add(&p.map, n->name, new_name)) < 0)
                         goto finish;
                 if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
-                    asprintf(&text,
-                             "# Written by egpuctl nic pin; see egpuctl(8). The NIC with this MAC address is\n"
-                             "# %s whatever bus number the PCI topology (an eGPU's bridges) gives it; its\n"
-                             "# name from the PCI path was %s (PCI function %s).\n"
-                             "[Match]\n"
-                             "MACAddress=%s\n"
-                             "Type=ether\n"
-                             "\n"
-                             "[Link]\n"
-                             "Name=%s\n",
-                             new_name, n->name, n->bdf, n->mac, new_name) < 0) {
+                    asprintf(
+                            &text,
+                            "# Written by egpuctl nic pin; see egpuctl(8). The NIC with this MAC address "
+                            "is\n"
+                            "# %s whatever bus number the PCI topology (an eGPU's bridges) gives it; its\n"
+                            "# name from the PCI path was %s (PCI function %s).\n"
+                            "[Match]\n"
+                            "MACAddress=%s\n"
+                            "Type=ether\n"
+                            "\n"
+                            "[Link]\n"
+                            "Name=%s\n",
+                            new_name,
+                            n->name,
+                            n->bdf,
+                            n->mac,
+                            new_name) < 0) {
                         r = -ENOMEM;
                         goto finish;
                 }
@@ -957,7 +973,10 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         }
         r = read_full_file(ipath, INTERFACES_MAX_SIZE, &p.interfaces_old, NULL);
         if (r == -ENOENT) {
-                r = strv_push_fmt(&p.notes, "%s does not exist: only .link files are written", INTERFACES_PATH);
+                r = strv_push_fmt(
+                        &p.notes,
+                        "%s does not exist: only .link files are written",
+                        INTERFACES_PATH);
                 if (r >= 0)
                         goto done;
         }
@@ -966,9 +985,12 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         r = interfaces_parse(p.interfaces_old, &f);
         if (r < 0)
                 goto finish;
-        if (f->has_source && (r = strv_push_fmt(&p.notes, "%s sources other files; egpuctl does not change "
-                                                          "them, check them for the old names yourself",
-                                                INTERFACES_PATH)) < 0)
+        if (f->has_source &&
+            (r = strv_push_fmt(
+                     &p.notes,
+                     "%s sources other files; egpuctl does not change "
+                     "them, check them for the old names yourself",
+                     INTERFACES_PATH)) < 0)
                 goto finish;
 
         /* Names in the file that exist nowhere now, whose PCI path matches a NIC's but for the bus
@@ -999,13 +1021,21 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 }
                 if (matches != 1) {
                         if (matches > 1 &&
-                            (r = strv_push_fmt(&p.notes, "%s: several NICs could be it; not renamed", *ref)) < 0)
+                            (r = strv_push_fmt(
+                                     &p.notes,
+                                     "%s: several NICs could be it; not renamed",
+                                     *ref)) < 0)
                                 goto finish;
                         continue;
                 }
                 if ((r = name_map_add(&p.map, *ref, final_name(&p, match))) < 0 ||
-                    (r = strv_push_fmt(&p.notes, "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
-                                       *ref, INTERFACES_PATH, match->name, match->mac)) < 0)
+                    (r = strv_push_fmt(
+                             &p.notes,
+                             "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
+                             *ref,
+                             INTERFACES_PATH,
+                             match->name,
+                             match->mac)) < 0)
                         goto finish;
         }
 
@@ -1030,16 +1060,19 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                         goto finish;
                 STRV_FOREACH(port, ports)
                         if (!streq(*port, "none") && !exists_after(&p, nics, nf, *port, 0) &&
-                            (r = strv_push_fmt(&p.problems,
-                                               "bridge %s (the management bridge) would have port %s, and no "
-                                               "interface would be named %s after pinning",
-                                               (*b)->name, *port, *port)) < 0)
+                            (r = strv_push_fmt(
+                                     &p.problems,
+                                     "bridge %s (the management bridge) would have port %s, and no "
+                                     "interface would be named %s after pinning",
+                                     (*b)->name,
+                                     *port,
+                                     *port)) < 0)
                                 goto finish;
         }
 
 done:
         *ret = p;
-        p = (NicPinPlan) {};
+        p = (NicPinPlan){};
         r = 0;
 finish:
         nic_pins_free(pins, n_pins);

@@ -16,7 +16,7 @@ typedef struct IfaceOption {
 } IfaceOption;
 
 typedef struct IfaceStanza {
-        char *name; /* "vmbr0" */
+        char *name;   /* "vmbr0" */
         char *family; /* "inet", NULL when missing */
         char *method; /* "static", NULL when missing */
         IfaceOption *options;
@@ -113,12 +113,12 @@ int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus);
 /* ---- the plan of `egpuctl nic pin` ---- */
 
 typedef struct NicPinPlan {
-        NameMap map;     /* old name (kernel's now, or a stale name in interfaces) -> pinned name */
+        NameMap map;       /* old name (kernel's now, or a stale name in interfaces) -> pinned name */
         char **link_paths; /* new .link files (absolute, without root) */
         char **link_texts;
         char *interfaces_old; /* NULL when the file does not exist */
         char *interfaces_new; /* NULL when unchanged */
-        char **problems; /* reasons to refuse: a management bridge port that would not exist */
+        char **problems;      /* reasons to refuse: a management bridge port that would not exist */
         char **notes;
 } NicPinPlan;
 
@@ -126,7 +126,7 @@ void nic_pin_plan_done(NicPinPlan *p);
 /* Plans pinning for nics under root (reads the pins and /etc/network/interfaces there). */
 int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret);
 
-#define NIC_PIN_LINK_DIR "/etc/systemd/network"
-#define NIC_PIN_PREFIX "nic"
-#define INTERFACES_PATH "/etc/network/interfaces"
+#define NIC_PIN_LINK_DIR       "/etc/systemd/network"
+#define NIC_PIN_PREFIX         "nic"
+#define INTERFACES_PATH        "/etc/network/interfaces"
 #define INTERFACES_BACKUP_PATH "/etc/network/interfaces.egpuctl-backup"

@@ -14,7 +14,7 @@ typedef enum PciRemovable {
         PCI_REMOVABLE_REMOVABLE,
 } PciRemovable;
 
-#define PCI_CLASS_DISPLAY 0x03
+#define PCI_CLASS_DISPLAY    0x03
 #define PCI_CLASS_BRIDGE_PCI 0x0604
 
 typedef struct PciFunction {
@@ -22,11 +22,11 @@ typedef struct PciFunction {
         char *bdf; /* "0000:30:00.0" */
         uint32_t vendor, device;
         uint32_t subsystem_vendor, subsystem_device;
-        uint32_t class; /* 0x030000 */
-        char *driver;          /* the driver link's name, NULL when unbound */
-        char *driver_override; /* NULL when the kernel reads "(null)" */
-        int iommu_group;       /* -1 when the function has no group (IOMMU off) */
-        char **reset_methods;  /* NULL when the attribute is absent (no reset at all, or an old kernel) */
+        uint32_t class;           /* 0x030000 */
+        char *driver;             /* the driver link's name, NULL when unbound */
+        char *driver_override;    /* NULL when the kernel reads "(null)" */
+        int iommu_group;          /* -1 when the function has no group (IOMMU off) */
+        char **reset_methods;     /* NULL when the attribute is absent (no reset at all, or an old kernel) */
         char *current_link_speed; /* "8.0 GT/s PCIe", NULL when absent */
         char *max_link_speed;
         int current_link_width; /* -1 when absent */

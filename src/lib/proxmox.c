@@ -12,7 +12,7 @@
 void prop_string_done(PropString *p) {
         strv_free(p->keys);
         strv_free(p->values);
-        *p = (PropString) {};
+        *p = (PropString){};
 }
 
 int prop_string_parse(const char *s, const char *default_key, PropString *ret) {
@@ -53,7 +53,7 @@ const char *prop_string_get(const PropString *p, const char *key) {
 void vm_config_done(VmConfig *c) {
         strv_free(c->keys);
         strv_free(c->values);
-        *c = (VmConfig) {};
+        *c = (VmConfig){};
 }
 
 int vm_config_parse(const char *text, VmConfig *ret) {
@@ -101,7 +101,7 @@ void pci_map_entry_done(PciMapEntry *e) {
         free(e->id);
         free(e->subsystem_id);
         free(e->description);
-        *e = (PciMapEntry) { .iommugroup = -1 };
+        *e = (PciMapEntry){ .iommugroup = -1 };
 }
 
 static int dup_opt(const PropString *p, const char *key, char **ret) {
@@ -146,9 +146,17 @@ int pci_map_entry_format(const PciMapEntry *e, char **ret) {
 
         if (e->iommugroup >= 0 && asprintf(&group, "iommugroup=%d,", e->iommugroup) < 0)
                 return -ENOMEM;
-        if (asprintf(&s, "id=%s,%snode=%s,path=%s%s%s%s%s", strempty(e->id), strempty(group), e->node, e->path,
-                     e->subsystem_id ? ",subsystem-id=" : "", strempty(e->subsystem_id),
-                     e->description ? ",description=" : "", strempty(e->description)) < 0)
+        if (asprintf(
+                    &s,
+                    "id=%s,%snode=%s,path=%s%s%s%s%s",
+                    strempty(e->id),
+                    strempty(group),
+                    e->node,
+                    e->path,
+                    e->subsystem_id ? ",subsystem-id=" : "",
+                    strempty(e->subsystem_id),
+                    e->description ? ",description=" : "",
+                    strempty(e->description)) < 0)
                 return -ENOMEM;
         *ret = s;
         return 0;
@@ -176,7 +184,7 @@ int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret) {
 
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) {
         return streq_ptr(a->node, b->node) && streq_ptr(a->path, b->path) && streq_ptr(a->id, b->id) &&
-               streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
+                streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
 }
 
 /* "30:00.0" or "0000:30:00" -> "0000:30:00.0" / "0000:30:00", lowercase. */
@@ -243,7 +251,7 @@ void pci_mapping_done(PciMapping *m) {
         free(m->description);
         free(m->digest);
         strv_free(m->map);
-        *m = (PciMapping) {};
+        *m = (PciMapping){};
 }
 
 static int json_dup_string(json_object *o, const char *key, char **ret) {
@@ -266,7 +274,8 @@ int pci_mapping_from_json(const char *json, PciMapping *ret) {
                 json_object_put(o);
                 return -EBADMSG;
         }
-        if ((r = json_dup_string(o, "id", &m.id)) < 0 || (r = json_dup_string(o, "description", &m.description)) < 0 ||
+        if ((r = json_dup_string(o, "id", &m.id)) < 0 ||
+            (r = json_dup_string(o, "description", &m.description)) < 0 ||
             (r = json_dup_string(o, "digest", &m.digest)) < 0)
                 goto finish;
         if (json_object_object_get_ex(o, "map", &map)) {
@@ -282,7 +291,7 @@ int pci_mapping_from_json(const char *json, PciMapping *ret) {
                         goto finish;
         }
         *ret = m;
-        m = (PciMapping) {};
+        m = (PciMapping){};
 finish:
         json_object_put(o);
         return r;
@@ -311,9 +320,15 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
         int r;
 
         /* The index first: a failing get could be a missing mapping or any other error. */
-        r = proxmox_run((char *[]) { (char *) "pvesh", (char *) "get", (char *) "/cluster/mapping/pci",
-                                     (char *) "--output-format", (char *) "json", NULL },
-                        &list, NULL);
+        r = proxmox_run(
+                (char *[]){ (char *) "pvesh",
+                            (char *) "get",
+                            (char *) "/cluster/mapping/pci",
+                            (char *) "--output-format",
+                            (char *) "json",
+                            NULL },
+                &list,
+                NULL);
         if (r < 0)
                 return r;
         o = json_tokener_parse(list);
@@ -333,9 +348,15 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
 
         if (asprintf(&path, "/cluster/mapping/pci/%s", id) < 0)
                 return -ENOMEM;
-        r = proxmox_run((char *[]) { (char *) "pvesh", (char *) "get", path, (char *) "--output-format",
-                                     (char *) "json", NULL },
-                        &out, NULL);
+        r = proxmox_run(
+                (char *[]){ (char *) "pvesh",
+                            (char *) "get",
+                            path,
+                            (char *) "--output-format",
+                            (char *) "json",
+                            NULL },
+                &out,
+                NULL);
         if (r < 0)
                 return r;
         r = pci_mapping_from_json(out, ret);

@@ -7,7 +7,7 @@
 void report_done(Report *r) {
         strv_free(r->lines);
         free(r->error);
-        *r = (Report) {};
+        *r = (Report){};
 }
 
 static int add_line(char ***l, const char *fmt, va_list ap) {

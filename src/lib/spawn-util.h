@@ -11,8 +11,8 @@
  * SPAWN_DEFAULT_PATH. Its standard input is /dev/null, its standard error is ours, and its standard
  * output is captured (at most SPAWN_MAX_OUTPUT bytes). */
 
-#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define SPAWN_MAX_OUTPUT (16U * 1024U * 1024U)
+#define SPAWN_DEFAULT_PATH         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SPAWN_MAX_OUTPUT           (16U * 1024U * 1024U)
 #define SPAWN_TIMEOUT_USEC_DEFAULT (120ULL * 1000000ULL)
 
 /* Finds name (no '/') in $PATH or SPAWN_DEFAULT_PATH: the first executable regular file. A name with

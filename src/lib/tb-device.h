@@ -10,9 +10,9 @@
 /* A Thunderbolt/USB4 router: a host router ("1-0") or a device ("1-1", "1-301"). */
 typedef struct TbDevice {
         char *syspath;
-        char *name;          /* "1-1" */
-        char *unique_id;     /* NULL when absent */
-        uint32_t vendor;     /* 0 when absent */
+        char *name;      /* "1-1" */
+        char *unique_id; /* NULL when absent */
+        uint32_t vendor; /* 0 when absent */
         uint32_t device;
         char *vendor_name;   /* never NULL: the attribute, else a name made from the id */
         char *device_name;   /* never NULL, likewise */
@@ -23,9 +23,9 @@ typedef struct TbDevice {
         char *tx_speed;
         int rx_lanes; /* -1 when absent */
         int tx_lanes;
-        int boot;        /* 0/1, -1 when absent */
-        bool host_router; /* route 0 */
-        TbDomain *domain;   /* set by host_load() */
+        int boot;                /* 0/1, -1 when absent */
+        bool host_router;        /* route 0 */
+        TbDomain *domain;        /* set by host_load() */
         struct TbDevice *parent; /* the router above, NULL for a host router; set by host_load() */
 } TbDevice;
 

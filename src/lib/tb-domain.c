@@ -4,8 +4,9 @@
 #include "util.h"
 
 static const char *const security_table[] = {
-        [TB_SECURITY_UNKNOWN] = "unknown", [TB_SECURITY_NONE] = "none",       [TB_SECURITY_USER] = "user",
-        [TB_SECURITY_SECURE] = "secure",   [TB_SECURITY_DPONLY] = "dponly",   [TB_SECURITY_USBONLY] = "usbonly",
+        [TB_SECURITY_UNKNOWN] = "unknown", [TB_SECURITY_NONE] = "none",
+        [TB_SECURITY_USER] = "user",       [TB_SECURITY_SECURE] = "secure",
+        [TB_SECURITY_DPONLY] = "dponly",   [TB_SECURITY_USBONLY] = "usbonly",
         [TB_SECURITY_NOPCIE] = "nopcie",
 };
 

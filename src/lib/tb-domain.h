@@ -18,8 +18,8 @@ typedef enum TbSecurity {
 
 typedef struct TbDomain {
         char *syspath;
-        char *name;            /* "domain0" */
-        char *nhi_bdf;         /* the host interface's PCI address, from the parent folder; NULL if none */
+        char *name;    /* "domain0" */
+        char *nhi_bdf; /* the host interface's PCI address, from the parent folder; NULL if none */
         TbSecurity security;
         int iommu_dma_protection; /* 0/1, -1 when absent */
         int deauthorization;      /* 0/1, -1 when absent */

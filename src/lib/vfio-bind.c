@@ -26,9 +26,16 @@ static int group_members_string(const Egpu *e, const IommuGroup *g, char **ret) 
         FOREACH_ARRAY(m, g->members, g->n_members) {
                 char *t;
 
-                if (asprintf(&t, "%s%s%s (%s%s)", s, *s ? ", " : "", (*m)->bdf,
-                             pci_function_is_bridge(*m) ? "bridge, " : egpu_has_function(e, *m) ? "eGPU, " : "",
-                             (*m)->driver ?: "no driver") < 0)
+                if (asprintf(
+                            &t,
+                            "%s%s%s (%s%s)",
+                            s,
+                            *s ? ", " : "",
+                            (*m)->bdf,
+                            pci_function_is_bridge(*m)         ? "bridge, "
+                                    : egpu_has_function(e, *m) ? "eGPU, "
+                                                               : "",
+                            (*m)->driver ?: "no driver") < 0)
                         return -ENOMEM;
                 free(s);
                 s = t;
@@ -43,10 +50,12 @@ int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep) {
         (void) h;
         FOREACH_ARRAY(f, e->functions, e->n_functions)
                 if ((*f)->iommu_group < 0)
-                        return report_error(rep, -ENXIO,
-                                            "%s has no IOMMU group: the IOMMU is off (intel_iommu=on or "
-                                            "amd_iommu=on, and VT-d/AMD-Vi in the firmware)",
-                                            (*f)->bdf);
+                        return report_error(
+                                rep,
+                                -ENXIO,
+                                "%s has no IOMMU group: the IOMMU is off (intel_iommu=on or "
+                                "amd_iommu=on, and VT-d/AMD-Vi in the firmware)",
+                                (*f)->bdf);
 
         FOREACH_ARRAY(g, e->groups, e->n_groups)
                 FOREACH_ARRAY(m, (*g)->members, (*g)->n_members) {
@@ -56,11 +65,18 @@ int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep) {
                                 continue;
                         if (group_members_string(e, *g, &members) < 0)
                                 return -ENOMEM;
-                        r = report_error(rep, -EBUSY,
-                                         "IOMMU group %d of eGPU %s holds %s; binding would take %s (%04x:%04x) "
-                                         "from the host's driver %s, so nothing was changed",
-                                         (*g)->id, e->gpu->bdf, members, (*m)->bdf, (*m)->vendor, (*m)->device,
-                                         (*m)->driver);
+                        r = report_error(
+                                rep,
+                                -EBUSY,
+                                "IOMMU group %d of eGPU %s holds %s; binding would take %s (%04x:%04x) "
+                                "from the host's driver %s, so nothing was changed",
+                                (*g)->id,
+                                e->gpu->bdf,
+                                members,
+                                (*m)->bdf,
+                                (*m)->vendor,
+                                (*m)->device,
+                                (*m)->driver);
                 }
         return r;
 }
@@ -91,8 +107,12 @@ static int choose_reset_method(const PciFunction *f, Report *rep) {
         if (!vendor_reset_supports(f->vendor, f->device))
                 return 0;
         if (!kernel_module_loaded("vendor_reset")) {
-                report_note(rep, "%s (%04x:%04x) needs vendor-reset, which is not loaded", f->bdf, f->vendor,
-                            f->device);
+                report_note(
+                        rep,
+                        "%s (%04x:%04x) needs vendor-reset, which is not loaded",
+                        f->bdf,
+                        f->vendor,
+                        f->device);
                 return 0;
         }
         if (f->reset_methods && f->reset_methods[0] && streq(f->reset_methods[0], "device_specific"))
@@ -182,8 +202,12 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
                         return report_error(rep, r, "Failed to take %s from %s", f->bdf, strna(driver));
         }
         if (!streq_ptr(after, VFIO_DRIVER))
-                return report_error(rep, -EIO, "%s is on %s after the probe, not on vfio-pci", f->bdf,
-                                    after ?: "no driver");
+                return report_error(
+                        rep,
+                        -EIO,
+                        "%s is on %s after the probe, not on vfio-pci",
+                        f->bdf,
+                        after ?: "no driver");
         if (driver)
                 report_change(rep, "%s: moved from %s to vfio-pci", f->bdf, driver);
         else
@@ -203,8 +227,12 @@ static int check_group_fresh(const Egpu *e, int group, Report *rep) {
                 return -ENOMEM;
         d = opendir(path);
         if (!d && errno == ENOENT)
-                return report_error(rep, -ENODEV, "IOMMU group %d is gone: the eGPU %s went away", group,
-                                    e->gpu->bdf);
+                return report_error(
+                        rep,
+                        -ENODEV,
+                        "IOMMU group %d is gone: the eGPU %s went away",
+                        group,
+                        e->gpu->bdf);
         if (!d)
                 return report_error(rep, negative_errno(), "Failed to list IOMMU group %d", group);
         while ((de = readdir(d))) {
@@ -226,10 +254,15 @@ static int check_group_fresh(const Egpu *e, int group, Report *rep) {
                         (void) safe_atou32(class, 16, &cls);
                 if (driver_manages_dma(driver, (cls >> 8) == PCI_CLASS_BRIDGE_PCI))
                         continue;
-                return report_error(rep, -EBUSY,
-                                    "IOMMU group %d of eGPU %s now also holds %s on the host's driver %s; binding "
-                                    "would take it from the host",
-                                    group, e->gpu->bdf, de->d_name, driver);
+                return report_error(
+                        rep,
+                        -EBUSY,
+                        "IOMMU group %d of eGPU %s now also holds %s on the host's driver %s; binding "
+                        "would take it from the host",
+                        group,
+                        e->gpu->bdf,
+                        de->d_name,
+                        driver);
         }
         return 0;
 }
@@ -240,7 +273,11 @@ static int check_vfio_node(int group, Report *rep) {
         if (asprintf(&p, "/dev/vfio/%d", group) < 0)
                 return -ENOMEM;
         if (access(p, F_OK) < 0)
-                return report_error(rep, negative_errno(), "%s is missing although the group is on vfio-pci", p);
+                return report_error(
+                        rep,
+                        negative_errno(),
+                        "%s is missing although the group is on vfio-pci",
+                        p);
         return 0;
 }
 

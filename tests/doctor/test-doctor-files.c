@@ -16,12 +16,15 @@ static void test_resource(void **state) {
         _cleanup_free_ char *s = NULL;
         size_t n;
 
-        assert_int_equal(pci_resource_parse("0x0000000000000000 0x00000001ffffffff 0x000000000014220c\n"
-                                            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-                                            "0x0000000060000000 0x00000000601fffff 0x000000000014220c\n"
-                                            "junk\n0x1 0x2 0x3\n",
-                                            &r, &n),
-                         0);
+        assert_int_equal(
+                pci_resource_parse(
+                        "0x0000000000000000 0x00000001ffffffff 0x000000000014220c\n"
+                        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                        "0x0000000060000000 0x00000000601fffff 0x000000000014220c\n"
+                        "junk\n0x1 0x2 0x3\n",
+                        &r,
+                        &n),
+                0);
         assert_int_equal(n, 3);
         assert_true(pci_resource_unassigned(&r[0]));
         assert_false(pci_resource_unassigned(&r[1])); /* no flags: no BAR there */
@@ -48,15 +51,18 @@ static void test_speed_efivar(void **state) {
 static void test_interfaces(void **state) {
         _cleanup_(net_config_done) NetConfig c = {};
 
-        assert_int_equal(net_config_parse(&c, "/etc/network/interfaces",
-                                          "auto lo\niface lo inet loopback\n\n"
-                                          "iface enp86s0 inet manual\n"
-                                          "# bridge-ports commented\n"
-                                          "auto vmbr0\niface vmbr0 inet static\n  address 192.168.6.69/22\n"
-                                          "  bridge-ports enp86s0 eth9\n  bridge-stp off\n"
-                                          "iface bond0 inet manual\n  bond-slaves none\n"
-                                          "source /etc/network/interfaces.d/*\n"),
-                         0);
+        assert_int_equal(
+                net_config_parse(
+                        &c,
+                        "/etc/network/interfaces",
+                        "auto lo\niface lo inet loopback\n\n"
+                        "iface enp86s0 inet manual\n"
+                        "# bridge-ports commented\n"
+                        "auto vmbr0\niface vmbr0 inet static\n  address 192.168.6.69/22\n"
+                        "  bridge-ports enp86s0 eth9\n  bridge-stp off\n"
+                        "iface bond0 inet manual\n  bond-slaves none\n"
+                        "source /etc/network/interfaces.d/*\n"),
+                0);
         assert_true(net_config_name_is_virtual(&c, "vmbr0"));
         assert_true(net_config_name_is_virtual(&c, "lo"));
         assert_false(net_config_name_is_virtual(&c, "enp86s0"));
@@ -72,14 +78,20 @@ static void test_pins(void **state) {
         _cleanup_(nic_pins_done) NicPins p = {};
         const NicPin *pin;
 
-        assert_int_equal(nic_pins_parse_link(&p, "/etc/systemd/network/10-lan0.link",
-                                             "[Match]\nMACAddress=88:AE:DD:72:13:25\n\n[Link]\nName=lan0\n"),
-                         0);
-        assert_int_equal(nic_pins_parse_udev_rules(&p, "/etc/udev/rules.d/10-stable-nic.rules",
-                                                   "# x\nSUBSYSTEM==\"net\", ACTION==\"add\", "
-                                                   "ATTR{address}==\"aa:bb:cc:dd:ee:ff\", NAME=\"wan0\"\n"
-                                                   "ATTR{address}==\"11:22:33:44:55:66\", NAME==\"x\"\n"),
-                         0);
+        assert_int_equal(
+                nic_pins_parse_link(
+                        &p,
+                        "/etc/systemd/network/10-lan0.link",
+                        "[Match]\nMACAddress=88:AE:DD:72:13:25\n\n[Link]\nName=lan0\n"),
+                0);
+        assert_int_equal(
+                nic_pins_parse_udev_rules(
+                        &p,
+                        "/etc/udev/rules.d/10-stable-nic.rules",
+                        "# x\nSUBSYSTEM==\"net\", ACTION==\"add\", "
+                        "ATTR{address}==\"aa:bb:cc:dd:ee:ff\", NAME=\"wan0\"\n"
+                        "ATTR{address}==\"11:22:33:44:55:66\", NAME==\"x\"\n"),
+                0);
         assert_int_equal(p.n_pins, 2);
         pin = nic_pins_find_mac(&p, "88:ae:dd:72:13:25");
         assert_non_null(pin);
@@ -105,10 +117,14 @@ static void test_nic_names(void **state) {
 static void test_unit_list(void **state) {
         _cleanup_strv_free_ char **l = NULL, **m = NULL;
 
-        assert_int_equal(unit_file_get_list("[Unit]\nAfter=a.service b.service\n# After=c\nAfter=d\n"
-                                            "[Service]\nAfter=x\n[Unit]\nAfter=\nAfter=pve-guests.service\n",
-                                            "Unit", "After", &l),
-                         0);
+        assert_int_equal(
+                unit_file_get_list(
+                        "[Unit]\nAfter=a.service b.service\n# After=c\nAfter=d\n"
+                        "[Service]\nAfter=x\n[Unit]\nAfter=\nAfter=pve-guests.service\n",
+                        "Unit",
+                        "After",
+                        &l),
+                0);
         assert_int_equal(strv_length(l), 1);
         assert_string_equal(l[0], "pve-guests.service");
         assert_int_equal(unit_file_get_list("", "Unit", "After", &m), 0);
@@ -120,10 +136,13 @@ static void test_pve(void **state) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *fixed = NULL;
 
-        assert_int_equal(pve_vm_parse(&vm, "name: ollama\nhostpci0: 0000:30:00.0,pcie=1,rombar=1\n"
-                                           "hostpci1: host=30:00,x-vga=1\nhostpci2: mapping=egpu\n"
-                                           "machine: pc-q35-9.0\n[snap1]\nmachine: pc\nhostpci3: 1:0.0\n"),
-                         0);
+        assert_int_equal(
+                pve_vm_parse(
+                        &vm,
+                        "name: ollama\nhostpci0: 0000:30:00.0,pcie=1,rombar=1\n"
+                        "hostpci1: host=30:00,x-vga=1\nhostpci2: mapping=egpu\n"
+                        "machine: pc-q35-9.0\n[snap1]\nmachine: pc\nhostpci3: 1:0.0\n"),
+                0);
         assert_string_equal(vm.name, "ollama");
         assert_true(pve_machine_is_q35(vm.machine));
         assert_int_equal(vm.n_hostpci, 3);
@@ -139,10 +158,13 @@ static void test_pve(void **state) {
         assert_false(pve_machine_is_q35("pc-i440fx-9.0"));
         fixed = pve_hostpci_with("0000:30:00.1,rombar=1,x-vga=1", 1, 0);
         assert_string_equal(fixed, "0000:30:00.1,x-vga=1,pcie=1,rombar=0");
-        assert_int_equal(pve_mapping_paths("other\n\tmap path=0000:01:00.0\negpu\n\tdescription x\n"
-                                           "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n",
-                                           "egpu", &paths),
-                         0);
+        assert_int_equal(
+                pve_mapping_paths(
+                        "other\n\tmap path=0000:01:00.0\negpu\n\tdescription x\n"
+                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n",
+                        "egpu",
+                        &paths),
+                0);
         assert_int_equal(strv_length(paths), 2);
         assert_string_equal(paths[1], "0000:30:00.1");
         assert_int_equal(pve_mapping_paths("egpu\n", "nope", &paths), -ENOENT);
@@ -195,9 +217,11 @@ static void test_check_builder(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_resource),   cmocka_unit_test(test_speed_efivar), cmocka_unit_test(test_interfaces),
-                cmocka_unit_test(test_pins),       cmocka_unit_test(test_nic_names),    cmocka_unit_test(test_unit_list),
-                cmocka_unit_test(test_pve),        cmocka_unit_test(test_tables),       cmocka_unit_test(test_check_builder),
+                cmocka_unit_test(test_resource),      cmocka_unit_test(test_speed_efivar),
+                cmocka_unit_test(test_interfaces),    cmocka_unit_test(test_pins),
+                cmocka_unit_test(test_nic_names),     cmocka_unit_test(test_unit_list),
+                cmocka_unit_test(test_pve),           cmocka_unit_test(test_tables),
+                cmocka_unit_test(test_check_builder),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

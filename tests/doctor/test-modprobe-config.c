@@ -33,15 +33,16 @@ static void test_comments_continuations(void **state) {
         _cleanup_(modprobe_config_done) ModprobeConfig c = {};
         const ModprobeEntry *e;
 
-        parse(&c, "# comment\n"
-                  "   # indented comment\n"
-                  "\n"
-                  "softdep amdgpu \\\n"
-                  "   pre: vfio-pci \\\n"
-                  "   post: foo\n"
-                  "#softdep snd_hda_intel pre: vfio-pci\n"
-                  "blacklist nouveau\n"
-                  "options snd-hda-intel enable=1 # not a comment for kmod\r\n");
+        parse(&c,
+              "# comment\n"
+              "   # indented comment\n"
+              "\n"
+              "softdep amdgpu \\\n"
+              "   pre: vfio-pci \\\n"
+              "   post: foo\n"
+              "#softdep snd_hda_intel pre: vfio-pci\n"
+              "blacklist nouveau\n"
+              "options snd-hda-intel enable=1 # not a comment for kmod\r\n");
         assert_int_equal(c.n_entries, 3);
         e = modprobe_find_softdep(&c, "amdgpu");
         assert_non_null(e);
@@ -75,10 +76,11 @@ static void test_install_alias_quotes(void **state) {
         const ModprobeEntry *e;
         const char *v;
 
-        parse(&c, "install amdgpu /sbin/modprobe vfio-pci; /sbin/modprobe --ignore-install amdgpu\n"
-                  "alias pci:v00001002d0000687Fsv*sd*bc*sc*i* vfio-pci\n"
-                  "options vfio-pci ids=\"1002:687f,1002:aaf8\" disable_vga=1\n"
-                  "options vfio_pci ids=10de:1b80\n");
+        parse(&c,
+              "install amdgpu /sbin/modprobe vfio-pci; /sbin/modprobe --ignore-install amdgpu\n"
+              "alias pci:v00001002d0000687Fsv*sd*bc*sc*i* vfio-pci\n"
+              "options vfio-pci ids=\"1002:687f,1002:aaf8\" disable_vga=1\n"
+              "options vfio_pci ids=10de:1b80\n");
         e = modprobe_find_install(&c, "amdgpu");
         assert_non_null(e);
         assert_string_equal(e->args[0], "/sbin/modprobe vfio-pci; /sbin/modprobe --ignore-install amdgpu");
@@ -96,8 +98,9 @@ static void test_install_alias_quotes(void **state) {
 static void test_invalid(void **state) {
         _cleanup_(modprobe_config_done) ModprobeConfig c = {};
 
-        parse(&c, "frobnicate x\nsoftdep amdgpu vfio-pci\nalias a\nblacklist\ninstall x\noptions\n"
-                  "softdep x pre: a \\");
+        parse(&c,
+              "frobnicate x\nsoftdep amdgpu vfio-pci\nalias a\nblacklist\ninstall x\noptions\n"
+              "softdep x pre: a \\");
         assert_int_equal(c.n_invalid, 6);
         assert_string_equal(c.first_invalid, "/etc/modprobe.d/t.conf:1");
         /* A continuation at the end of the file still ends the command. */
@@ -128,9 +131,12 @@ static void test_names(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_seed),          cmocka_unit_test(test_comments_continuations),
-                cmocka_unit_test(test_first_softdep_wins), cmocka_unit_test(test_install_alias_quotes),
-                cmocka_unit_test(test_invalid),       cmocka_unit_test(test_vfio_ids),
+                cmocka_unit_test(test_seed),
+                cmocka_unit_test(test_comments_continuations),
+                cmocka_unit_test(test_first_softdep_wins),
+                cmocka_unit_test(test_install_alias_quotes),
+                cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_vfio_ids),
                 cmocka_unit_test(test_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

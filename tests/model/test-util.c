@@ -30,8 +30,18 @@ static void test_utf8_sanitize(void **state) {
         assert_string_equal(s, "eGPU \xc3\xa9");
         free(s);
         /* A lone continuation byte, an overlong encoding and a surrogate become U+FFFD. */
-        assert_int_equal(utf8_sanitize("a\x80" "b\xc0\xaf" "c\xed\xa0\x80", &s), 0);
-        assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+        assert_int_equal(
+                utf8_sanitize(
+                        "a\x80"
+                        "b\xc0\xaf"
+                        "c\xed\xa0\x80",
+                        &s),
+                0);
+        assert_string_equal(
+                s,
+                "a\xef\xbf\xbd"
+                "b\xef\xbf\xbd\xef\xbf\xbd"
+                "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
         free(s);
         /* Truncated sequence at the end. */
         assert_int_equal(utf8_sanitize("x\xe2\x82", &s), 0);
@@ -49,7 +59,13 @@ static void test_str_printable(void **state) {
         assert_string_equal(s, "a\\nb\\tc\\x1b[31md\\\\");
         free(s);
         /* C1 control (U+009B, a CSI on some terminals) and invalid bytes are escaped; é is kept. */
-        assert_int_equal(str_printable("\xc2\x9b" "x\xff\xc3\xa9", 256, &s), 0);
+        assert_int_equal(
+                str_printable(
+                        "\xc2\x9b"
+                        "x\xff\xc3\xa9",
+                        256,
+                        &s),
+                0);
         assert_string_equal(s, "\\xc2\\x9bx\\xff\xc3\xa9");
         free(s);
         assert_int_equal(str_printable("abcdef", 3, &s), 0);
@@ -80,12 +96,17 @@ static void test_strv_split(void **state) {
 }
 
 static PciFunction fn(const char *bdf, uint32_t class, const char *driver) {
-        return (PciFunction) { .bdf = (char *) bdf, .class = class, .driver = (char *) driver, .iommu_group = 1 };
+        return (PciFunction){ .bdf = (char *) bdf,
+                              .class = class,
+                              .driver = (char *) driver,
+                              .iommu_group = 1 };
 }
 
 static void test_group_viability(void **state) {
-        PciFunction gpu = fn("0000:30:00.0", 0x030000, "vfio-pci"), audio = fn("0000:30:00.1", 0x040300, NULL),
-                    bridge = fn("0000:2f:00.0", 0x060400, "pcieport"), nic = fn("0000:31:00.0", 0x020000, "igc"),
+        PciFunction gpu = fn("0000:30:00.0", 0x030000, "vfio-pci"),
+                    audio = fn("0000:30:00.1", 0x040300, NULL),
+                    bridge = fn("0000:2f:00.0", 0x060400, "pcieport"),
+                    nic = fn("0000:31:00.0", 0x020000, "igc"),
                     fake = fn("0000:32:00.0", 0x020000, "pcieport");
         PciFunction *members[] = { &bridge, &gpu, &audio };
         IommuGroup g = { .id = 1, .members = members, .n_members = 3 };

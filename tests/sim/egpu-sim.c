@@ -506,14 +506,26 @@ static void raise_uevent_queue(void) {
                 return;
         f = fopen(p, "we");
         if (!f || fputs("1024\n", f) < 0 || fclose(f) != 0) {
-                log_debug("cannot raise %s (now %s); bursts of uevents may abort umockdev\n", p, g_strstrip(now));
+                log_debug(
+                        "cannot raise %s (now %s); bursts of uevents may abort umockdev\n",
+                        p,
+                        g_strstrip(now));
                 return;
         }
         log_debug("raised %s from %s to 1024\n", p, g_strstrip(now));
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_DELAY = 256, OPT_FAULT, OPT_BLOCK, OPT_VANISH, OPT_READ, OPT_CONTROL, OPT_SCRIPT, OPT_PRELOAD };
+        enum {
+                OPT_DELAY = 256,
+                OPT_FAULT,
+                OPT_BLOCK,
+                OPT_VANISH,
+                OPT_READ,
+                OPT_CONTROL,
+                OPT_SCRIPT,
+                OPT_PRELOAD
+        };
         static const struct option options[] = {
                 { "tunnel-delay-ms", required_argument, NULL, OPT_DELAY },
                 { "fault", required_argument, NULL, OPT_FAULT },

@@ -6,9 +6,9 @@
  *
  *     "<path relative to /sys>\0<the bytes written>"
  *
- * egpu-sim answers with one struct sim_reply. When $EGPU_SIM_READS is set (egpu-sim has --change-on-read rules),
- * the preload also sends "<path relative to /sys>\0", with no data, before a file below /sys is opened for
- * reading, and opens it once the simulator has answered (SIM_REPLY_PASS). */
+ * egpu-sim answers with one struct sim_reply. When $EGPU_SIM_READS is set (egpu-sim has --change-on-read
+ * rules), the preload also sends "<path relative to /sys>\0", with no data, before a file below /sys is
+ * opened for reading, and opens it once the simulator has answered (SIM_REPLY_PASS). */
 #pragma once
 
 #include <stdint.h>

@@ -41,8 +41,9 @@ typedef struct DynId {
 
 typedef struct Rule {
         char *glob;
-        int value; /* errno for faults, milliseconds for blocks */
-        int count; /* faults: how many writes still fail; -1: all; reads: how many reads still see the old value */
+        int value;  /* errno for faults, milliseconds for blocks */
+        int count;  /* faults: how many writes still fail; -1: all; reads: how many reads still see the old
+                       value */
         char *text; /* reads: the value the attribute shows from then on */
 } Rule;
 
@@ -55,14 +56,14 @@ typedef struct Sim {
         bool debug;
 
         GPtrArray *faults, *blocks, *vanish, *reads; /* Rule* */
-        GHashTable *pci;                     /* bdf -> PciDev* */
-        GPtrArray *dynids;                   /* DynId* */
-        GHashTable *natural;                 /* "vvvv:dddd" -> driver (sim.conf) */
-        GHashTable *reset;                   /* "vvvv:dddd" -> methods (sim.conf) */
-        GHashTable *vendor_reset;            /* "vvvv:dddd" -> "" */
-        GHashTable *device_keys;             /* tb name -> hex key the device holds */
-        GHashTable *tunnel_timers;           /* tb name -> GSource id of a pending tunnel change */
-        GHashTable *vfio_created;            /* groups whose /dev/vfio node umockdev has made */
+        GHashTable *pci;                             /* bdf -> PciDev* */
+        GPtrArray *dynids;                           /* DynId* */
+        GHashTable *natural;                         /* "vvvv:dddd" -> driver (sim.conf) */
+        GHashTable *reset;                           /* "vvvv:dddd" -> methods (sim.conf) */
+        GHashTable *vendor_reset;                    /* "vvvv:dddd" -> "" */
+        GHashTable *device_keys;                     /* tb name -> hex key the device holds */
+        GHashTable *tunnel_timers;                   /* tb name -> GSource id of a pending tunnel change */
+        GHashTable *vfio_created;                    /* groups whose /dev/vfio node umockdev has made */
 } Sim;
 
 extern Sim *sim;

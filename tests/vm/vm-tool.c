@@ -120,6 +120,8 @@ int main(int argc, char *argv[]) {
         if (argc == 5 && strcmp(argv[1], "wait-path") == 0)
                 return do_wait(path_is, argv[2], argv[3], argv[4]);
 
-        fprintf(stderr, "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH present|absent MS\n");
+        fprintf(stderr,
+                "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH "
+                "present|absent MS\n");
         return 2;
 }
