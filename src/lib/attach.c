@@ -142,7 +142,7 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
 
         r = tb_device_read_unique_id(t->syspath, &uid);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the unique_id of %s", t->name);
+                return report_error(rep, r, "Failed to read the unique_id of %s: %m", t->name);
         if (!streq(uid, e->unique_id))
                 return report_error(
                         rep,
@@ -182,7 +182,7 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
                         t->name,
                         o->write_timeout_ms);
         if (r < 0)
-                return report_error(rep, r, "Failed to authorize %s", t->name);
+                return report_error(rep, r, "Failed to authorize %s: %m", t->name);
         report_change(
                 rep,
                 "%s: authorized (%s)",
@@ -322,10 +322,10 @@ int attach_thunderbolt(
         /* The monitor comes first, so that no event between the snapshot and the wait is lost. */
         r = monitor_open(udev, &m);
         if (r < 0)
-                return report_error(rep, r, "Failed to watch for device events");
+                return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the devices");
+                return report_error(rep, r, "Failed to read the devices: %m");
 
         t = host_find_tb_device(h, device);
         if (!t)
@@ -378,7 +378,7 @@ int attach_thunderbolt(
                 opened = true;
                 r = reload(udev, enrolled, &h);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to read the devices");
+                        return report_error(rep, r, "Failed to read the devices: %m");
         }
         if (!opened)
                 report_note(rep, "%s: already authorized", t->name);
@@ -393,11 +393,11 @@ int attach_thunderbolt(
                         device,
                         o->timeout_ms);
         if (r < 0)
-                return report_error(rep, r, "Failed to wait for the eGPU behind %s", device);
+                return report_error(rep, r, "Failed to wait for the eGPU behind %s: %m", device);
 
         /* Events are not needed any more: a monitor left unread only fills up. */
         m = udev_monitor_unref(m);
-        r = vfio_bind_egpu(h, egpu, rep);
+        r = vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
         if (r < 0)
                 return r;
         return r > 0 || opened ? 1 : 0;
@@ -418,7 +418,7 @@ int detach_thunderbolt(
 
         r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the devices");
+                return report_error(rep, r, "Failed to read the devices: %m");
         t = host_find_tb_device(h, device);
         if (!t)
                 return report_error(rep, -ENODEV, "No Thunderbolt device '%s' is connected", device);
@@ -428,7 +428,7 @@ int detach_thunderbolt(
                 r = check_holders(egpu, o, rep);
                 if (r < 0)
                         return r;
-                r = vfio_unbind_egpu(egpu, false, rep);
+                r = vfio_unbind_egpu(egpu, false, o->write_timeout_ms, rep);
                 if (r < 0)
                         return r;
         } else
@@ -446,7 +446,7 @@ int detach_thunderbolt(
         }
         r = tb_device_deauthorize(t->syspath, o->write_timeout_ms);
         if (r < 0)
-                return report_error(rep, r, "Failed to de-authorize %s", t->name);
+                return report_error(rep, r, "Failed to de-authorize %s: %m", t->name);
         report_change(rep, "%s: de-authorized, tunnel closed", t->name);
         return 1;
 }
@@ -460,7 +460,7 @@ static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) 
 
                 r = vfio_group_holder((*g)->id, &pid);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to check who uses /dev/vfio/%d", (*g)->id);
+                        return report_error(rep, r, "Failed to check who uses /dev/vfio/%d: %m", (*g)->id);
                 if (r == 0)
                         continue;
                 if (pid > 0)
@@ -515,10 +515,10 @@ int attach_pcie(
 
         r = monitor_open(udev, &m);
         if (r < 0)
-                return report_error(rep, r, "Failed to watch for device events");
+                return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the devices");
+                return report_error(rep, r, "Failed to read the devices: %m");
         e = find_pcie_enrollment(enrolled, h, device);
         if (!e)
                 return report_error(
@@ -535,7 +535,7 @@ int attach_pcie(
                         break;
                 r = monitor_wait(m, deadline);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to wait for the eGPU below %s", e->port);
+                        return report_error(rep, r, "Failed to wait for the eGPU below %s: %m", e->port);
                 if (r == 0 && !egpu)
                         return report_error(
                                 rep,
@@ -547,10 +547,10 @@ int attach_pcie(
                                 o->timeout_ms);
                 r = reload(udev, enrolled, &h);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to read the devices");
+                        return report_error(rep, r, "Failed to read the devices: %m");
         }
         m = udev_monitor_unref(m);
-        return vfio_bind_egpu(h, egpu, rep);
+        return vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
 }
 
 int detach_pcie(
@@ -566,7 +566,7 @@ int detach_pcie(
 
         r = host_load_enrolled(udev, enrolled, &h);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the devices");
+                return report_error(rep, r, "Failed to read the devices: %m");
         e = find_pcie_enrollment(enrolled, h, device);
         if (!e)
                 return report_error(rep, -EPERM, "%s is not an enrolled PCIe eGPU", device);
@@ -576,7 +576,7 @@ int detach_pcie(
         r = check_holders(egpu, o, rep);
         if (r < 0)
                 return r;
-        r = vfio_unbind_egpu(egpu, true, rep);
+        r = vfio_unbind_egpu(egpu, true, o->write_timeout_ms, rep);
         if (r < 0)
                 return r;
         report_note(

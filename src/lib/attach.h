@@ -11,8 +11,9 @@
 typedef struct AttachOptions {
         const char *store_dir; /* the enrolment store */
         int timeout_ms;        /* for the tunnel's functions to appear (default 10 s) */
-        int write_timeout_ms;  /* for one blocking sysfs write, such as authorized (default 5 s) */
-        bool force;            /* detach even while a VM holds the group */
+        int write_timeout_ms; /* for each sysfs write that may block: authorized, unbind, drivers_probe (5 s)
+                               */
+        bool force;           /* detach even while a VM holds the group */
 } AttachOptions;
 
 #define ATTACH_TIMEOUT_MS_DEFAULT       10000

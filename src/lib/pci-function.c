@@ -259,7 +259,7 @@ static int read_override(const char *bdf, char **ret) {
         return 0;
 }
 
-int pci_function_set_driver_override(const char *bdf, const char *driver) {
+int pci_function_set_driver_override(const char *bdf, const char *driver, int timeout_ms) {
         _cleanup_free_ char *path = NULL, *now = NULL;
         int r;
 
@@ -267,7 +267,7 @@ int pci_function_set_driver_override(const char *bdf, const char *driver) {
         if (r < 0)
                 return r;
         /* An empty write (a lone newline) clears the override. */
-        r = sysfs_write(path, driver ?: "\n");
+        r = sysfs_write_timeout(path, driver ?: "\n", timeout_ms);
         if (r == -ENOENT)
                 return -ENODEV;
         if (r < 0)
@@ -280,7 +280,7 @@ int pci_function_set_driver_override(const char *bdf, const char *driver) {
         return 0;
 }
 
-int pci_function_unbind(const char *bdf) {
+int pci_function_unbind(const char *bdf, int timeout_ms) {
         _cleanup_free_ char *driver = NULL, *path = NULL, *after = NULL;
         int r;
 
@@ -291,7 +291,7 @@ int pci_function_unbind(const char *bdf) {
                 return 0;
         if (asprintf(&path, "/sys/bus/pci/drivers/%s/unbind", driver) < 0)
                 return -ENOMEM;
-        r = sysfs_write(path, bdf);
+        r = sysfs_write_timeout(path, bdf, timeout_ms);
         if (r < 0 && r != -ENODEV)
                 return r;
         /* ENODEV: the driver no longer holds it, someone unbound it meanwhile: what counts is that it
@@ -302,13 +302,13 @@ int pci_function_unbind(const char *bdf) {
         return after ? -EIO : 0;
 }
 
-int pci_function_probe(const char *bdf, char **ret) {
+int pci_function_probe(const char *bdf, int timeout_ms, char **ret) {
         _cleanup_free_ char *driver = NULL;
         int r;
 
         if (!pci_bdf_is_valid(bdf))
                 return -EINVAL;
-        r = sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+        r = sysfs_write_timeout("/sys/bus/pci/drivers_probe", bdf, timeout_ms);
         if (r < 0)
                 return r;
         r = pci_function_read_driver(bdf, &driver);
@@ -318,14 +318,14 @@ int pci_function_probe(const char *bdf, char **ret) {
         return 0;
 }
 
-int pci_function_set_reset_method(const char *bdf, const char *methods) {
+int pci_function_set_reset_method(const char *bdf, const char *methods, int timeout_ms) {
         _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
         int r;
 
         r = function_path(bdf, "reset_method", &path);
         if (r < 0)
                 return r;
-        r = sysfs_write(path, methods);
+        r = sysfs_write_timeout(path, methods, timeout_ms);
         if (r < 0)
                 return r;
         r = function_path(bdf, NULL, &dir);

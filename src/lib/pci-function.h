@@ -66,17 +66,19 @@ bool pci_bdf_is_valid(const char *s) _pure_;
 
 /* Writes. Each works on the function's address, not on a snapshot, does one write, and reads back what
  * the kernel did: -EIO when the kernel accepted the write but the state did not change. -ENODEV when
- * the function is gone. */
+ * the function is gone. A write waits at most timeout_ms for the kernel (-ETIMEDOUT): unbinding from
+ * vfio-pci waits for the VM to let go of the device, and a host driver's probe or remove may take
+ * seconds. */
 /* The driver bound now (NULL when unbound). */
 int pci_function_read_driver(const char *bdf, char **ret);
 /* driver NULL clears the override. */
-int pci_function_set_driver_override(const char *bdf, const char *driver);
+int pci_function_set_driver_override(const char *bdf, const char *driver, int timeout_ms);
 /* Unbinds from whatever driver holds it; 0 when it was not bound. */
-int pci_function_unbind(const char *bdf);
+int pci_function_unbind(const char *bdf, int timeout_ms);
 /* Asks the kernel to probe drivers for it (drivers_probe), which honours driver_override. Returns the
  * driver bound afterwards in *ret (NULL when none took it). */
-int pci_function_probe(const char *bdf, char **ret);
+int pci_function_probe(const char *bdf, int timeout_ms, char **ret);
 /* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
-int pci_function_set_reset_method(const char *bdf, const char *methods);
+int pci_function_set_reset_method(const char *bdf, const char *methods, int timeout_ms);
 /* Whether the PCI driver is registered (its folder under /sys/bus/pci/drivers exists). */
 bool pci_driver_is_registered(const char *driver);

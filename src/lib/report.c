@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <stdarg.h>
 
 #include "report.h"
@@ -45,6 +46,8 @@ int report_error(Report *r, int error, const char *fmt, ...) {
 
         if (r->error)
                 return error;
+        /* "%m" in fmt names the error, as in systemd's log_error_errno() */
+        errno = error < 0 ? -error : error;
         va_start(ap, fmt);
         if (vasprintf(&r->error, fmt, ap) < 0)
                 r->error = NULL;

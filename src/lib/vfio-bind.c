@@ -100,7 +100,7 @@ static int reset_list_device_specific_first(char **methods, char **ret) {
         return 0;
 }
 
-static int choose_reset_method(const PciFunction *f, Report *rep) {
+static int choose_reset_method(const PciFunction *f, int timeout_ms, Report *rep) {
         _cleanup_free_ char *list = NULL;
         int r;
 
@@ -120,9 +120,14 @@ static int choose_reset_method(const PciFunction *f, Report *rep) {
         r = reset_list_device_specific_first(f->reset_methods, &list);
         if (r < 0)
                 return r;
-        r = pci_function_set_reset_method(f->bdf, list);
+        r = pci_function_set_reset_method(f->bdf, list, timeout_ms);
         if (r < 0)
-                return report_error(rep, r, "Failed to set the reset method of %s to '%s'", f->bdf, list);
+                return report_error(
+                        rep,
+                        r,
+                        "Failed to set the reset method of %s to '%s': %m",
+                        f->bdf,
+                        list);
         return report_change(rep, "%s: reset method set to '%s' (vendor-reset)", f->bdf, list);
 }
 
@@ -131,6 +136,7 @@ typedef struct Undo {
         const char *bdf;
         char *driver;          /* bound before */
         char *driver_override; /* before, NULL when none */
+        int timeout_ms;        /* for each write */
         bool touched;
 } Undo;
 
@@ -139,15 +145,15 @@ static void undo_function(Undo *u, Report *rep) {
 
         if (!u->touched)
                 return;
-        (void) pci_function_set_driver_override(u->bdf, u->driver_override);
+        (void) pci_function_set_driver_override(u->bdf, u->driver_override, u->timeout_ms);
         if (pci_function_read_driver(u->bdf, &now) < 0)
                 return;
         if (!streq_ptr(now, u->driver)) {
                 _cleanup_free_ char *after = NULL;
                 if (now)
-                        (void) pci_function_unbind(u->bdf);
+                        (void) pci_function_unbind(u->bdf, u->timeout_ms);
                 if (u->driver)
-                        (void) pci_function_probe(u->bdf, &after);
+                        (void) pci_function_probe(u->bdf, u->timeout_ms, &after);
         }
         report_note(rep, "%s: put back as it was (driver %s)", u->bdf, u->driver ?: "none");
 }
@@ -158,7 +164,7 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
 
         r = pci_function_read_driver(f->bdf, &driver);
         if (r < 0)
-                return report_error(rep, r, "Failed to read the driver of %s", f->bdf);
+                return report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
         u->driver = driver ? strdup(driver) : NULL;
         u->driver_override = f->driver_override ? strdup(f->driver_override) : NULL;
 
@@ -168,26 +174,26 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
         }
 
         u->touched = true;
-        r = choose_reset_method(f, rep);
+        r = choose_reset_method(f, u->timeout_ms, rep);
         if (r < 0)
                 return r;
 
-        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER);
+        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER, u->timeout_ms);
         if (r < 0)
-                return report_error(rep, r, "Failed to set driver_override of %s to vfio-pci", f->bdf);
+                return report_error(rep, r, "Failed to set driver_override of %s to vfio-pci: %m", f->bdf);
 
         if (streq_ptr(driver, VFIO_DRIVER)) {
                 report_change(rep, "%s: driver_override set to vfio-pci (already bound)", f->bdf);
                 return 1;
         }
         if (driver) {
-                r = pci_function_unbind(f->bdf);
+                r = pci_function_unbind(f->bdf, u->timeout_ms);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to unbind %s from %s", f->bdf, driver);
+                        return report_error(rep, r, "Failed to unbind %s from %s: %m", f->bdf, driver);
         }
-        r = pci_function_probe(f->bdf, &after);
+        r = pci_function_probe(f->bdf, u->timeout_ms, &after);
         if (r < 0)
-                return report_error(rep, r, "Failed to probe %s for vfio-pci", f->bdf);
+                return report_error(rep, r, "Failed to probe %s for vfio-pci: %m", f->bdf);
         if (after && !streq(after, VFIO_DRIVER) && !driver) {
                 /* The kernel's own first probe of a function that just appeared was under way when we
                  * read it unbound, and a host driver won: take it from that driver once (and give it
@@ -195,11 +201,11 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
                 driver = TAKE_PTR(after);
                 free(u->driver);
                 u->driver = strdup(driver);
-                r = pci_function_unbind(f->bdf);
+                r = pci_function_unbind(f->bdf, u->timeout_ms);
                 if (r >= 0)
-                        r = pci_function_probe(f->bdf, &after);
+                        r = pci_function_probe(f->bdf, u->timeout_ms, &after);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to take %s from %s", f->bdf, strna(driver));
+                        return report_error(rep, r, "Failed to take %s from %s: %m", f->bdf, strna(driver));
         }
         if (!streq_ptr(after, VFIO_DRIVER))
                 return report_error(
@@ -234,7 +240,7 @@ static int check_group_fresh(const Egpu *e, int group, Report *rep) {
                         group,
                         e->gpu->bdf);
         if (!d)
-                return report_error(rep, negative_errno(), "Failed to list IOMMU group %d", group);
+                return report_error(rep, negative_errno(), "Failed to list IOMMU group %d: %m", group);
         while ((de = readdir(d))) {
                 _cleanup_free_ char *driver = NULL, *dir = NULL, *class = NULL;
                 uint32_t cls = 0;
@@ -281,7 +287,7 @@ static int check_vfio_node(int group, Report *rep) {
         return 0;
 }
 
-int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
+int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep) {
         _cleanup_free_ Undo *undo = NULL;
         bool changed = false;
         int r;
@@ -302,6 +308,7 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
                 return -ENOMEM;
         for (size_t i = 0; i < e->n_functions; i++) {
                 undo[i].bdf = e->functions[i]->bdf;
+                undo[i].timeout_ms = timeout_ms;
                 r = bind_function(e->functions[i], &undo[i], rep);
                 if (r < 0)
                         break;
@@ -329,7 +336,7 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep) {
         return changed ? 1 : 0;
 }
 
-int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep) {
+int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
         int r, ret = 0;
 
         for (size_t i = e->n_functions; i > 0; i--) {
@@ -338,29 +345,33 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep) {
 
                 r = pci_function_read_driver(f->bdf, &driver);
                 if (r < 0) {
-                        ret = report_error(rep, r, "Failed to read the driver of %s", f->bdf);
+                        ret = report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
                         continue;
                 }
                 if (f->driver_override) {
-                        r = pci_function_set_driver_override(f->bdf, NULL);
+                        r = pci_function_set_driver_override(f->bdf, NULL, timeout_ms);
                         if (r < 0) {
-                                ret = report_error(rep, r, "Failed to clear driver_override of %s", f->bdf);
+                                ret = report_error(
+                                        rep,
+                                        r,
+                                        "Failed to clear driver_override of %s: %m",
+                                        f->bdf);
                                 continue;
                         }
                         report_change(rep, "%s: driver_override cleared", f->bdf);
                 }
                 if (streq_ptr(driver, VFIO_DRIVER)) {
-                        r = pci_function_unbind(f->bdf);
+                        r = pci_function_unbind(f->bdf, timeout_ms);
                         if (r < 0) {
-                                ret = report_error(rep, r, "Failed to unbind %s from vfio-pci", f->bdf);
+                                ret = report_error(rep, r, "Failed to unbind %s from vfio-pci: %m", f->bdf);
                                 continue;
                         }
                         report_change(rep, "%s: unbound from vfio-pci", f->bdf);
                 }
                 if (reprobe) {
-                        r = pci_function_probe(f->bdf, &after);
+                        r = pci_function_probe(f->bdf, timeout_ms, &after);
                         if (r < 0) {
-                                ret = report_error(rep, r, "Failed to give %s back to the host", f->bdf);
+                                ret = report_error(rep, r, "Failed to give %s back to the host: %m", f->bdf);
                                 continue;
                         }
                         if (after)

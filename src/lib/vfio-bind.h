@@ -14,12 +14,13 @@ int vfio_bind_check_groups(const Host *h, const Egpu *e, Report *rep);
  * when the module is loaded), driver_override, unbind from the host driver, drivers_probe; then reads
  * back that the driver is vfio-pci and /dev/vfio/GROUP exists. Functions already on vfio-pci are left
  * alone. When a step fails, the functions changed in this call are put back as they were, so nothing is
- * left half-bound. Returns >0 when something changed, 0 when all was already bound, -errno on failure. */
-int vfio_bind_egpu(const Host *h, const Egpu *e, Report *rep);
+ * left half-bound. Each write waits at most timeout_ms. Returns >0 when something changed, 0 when all was
+ * already bound, -errno on failure. */
+int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep);
 
 /* Undoes the binding: clears driver_override and unbinds from vfio-pci; with reprobe, lets the kernel
  * give each function to its own driver again. */
-int vfio_unbind_egpu(const Egpu *e, bool reprobe, Report *rep);
+int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep);
 
 /* Whether a process holds /dev/vfio/GROUP open (a running VM): the holder's PID in *ret_pid, or 0 when
  * the kernel says the group is busy but the holder cannot be seen. */
