@@ -270,6 +270,54 @@ done' 2>&1)
         done
 }
 
+# Every write detach makes, failing with each errno the kernel gives for it: clearing driver_override
+# (ENODEV: the device went; clearing only frees, so nothing else), vfio-pci's unbind (ENODEV: not bound
+# to it), de-authorizing (EINVAL: already in that state, EPERM: the connection manager cannot, EIO and
+# ETIMEDOUT from the firmware). The fault is armed after a good attach. A clear error naming the write
+# and exit 1; the tunnel stays open while a function is still on vfio-pci; a second detach finishes.
+t_fault_matrix_detach() {
+        for spec in '*/0000:30:00.1/driver_override:ENODEV' '*/0000:30:00.0/driver_override:ENODEV' \
+                '*/drivers/vfio-pci/unbind:ENODEV' '*/1-1/authorized:EINVAL' '*/1-1/authorized:EPERM' \
+                '*/1-1/authorized:EIO' '*/1-1/authorized:ETIMEDOUT'; do
+                case "$spec" in
+                *0000:30:00.1/driver_override*) what="Failed to clear driver_override of 0000:30:00.1" ;;
+                *0000:30:00.0/driver_override*) what="Failed to clear driver_override of 0000:30:00.0" ;;
+                *unbind*) what="Failed to unbind 0000:30:00.1 from vfio-pci" ;;
+                *) what="Failed to detach '1-1': Failed to de-authorize 1-1" ;;
+                esac
+                out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null || echo "attach failed"
+ctl fault "'"$spec"':1" >/dev/null
+$E detach; echo "rc=$?"
+state
+$E detach >/dev/null; echo "again rc=$?"
+wait_gone $GPU
+state' 2>&1)
+                contains "$spec: error" "$what" "$out"
+                contains "$spec: exit" "rc=1" "$out"
+                case "$out" in
+                *"attach failed"*) fail "$spec: $out" ;;
+                *"auth=0 gpu=vfio-pci"* | *"auth=0 gpu=*audio=vfio-pci"*) fail "$spec: tunnel closed under vfio-pci: $out" ;;
+                esac
+                contains "$spec: second detach" "again rc=0
+auth=0 gpu=none/gone audio=none/gone" "$out"
+        done
+}
+
+# vfio-pci's unbind waits for the VM to let go of the device; detach does not wait past its bound, says
+# so, and leaves the tunnel open.
+t_fault_detach_block() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null || echo "attach failed"
+ctl block "*/drivers/vfio-pci/unbind:8000" >/dev/null
+$E detach; echo "rc=$?"; echo "auth=$(auth)"' 2>&1)
+        contains "timeout" "Failed to unbind 0000:30:00.1 from vfio-pci: Connection timed out" "$out"
+        contains "rc" "rc=1
+auth=1" "$out"
+}
+
 # authorized blocks past the bound: a clear error after 5 s, and the program does not hang.
 t_fault_block() {
         out=$(sim_sh --block '*/1-1/authorized:8000' "$EGPU" '$E enroll 1-1 >/dev/null; $E attach; echo "rc=$?"' 2>&1)

@@ -312,6 +312,18 @@ static void ctl_exec(Ctl *c, const char *line) {
                 wt->deadline = g_get_monotonic_time() + (gint64) ms * 1000;
                 if (wait_driver_cb(wt) == G_SOURCE_CONTINUE)
                         g_timeout_add(5, wait_driver_cb, wt);
+        } else if (n == 2 && (streq0(w[0], "fault") || streq0(w[0], "block"))) {
+                /* from now on, as the option of that name would have from the start */
+                Rule *rule = NULL;
+                bool fault = streq0(w[0], "fault");
+
+                r = fault ? parse_fault(w[1], &rule) : parse_block(w[1], &rule);
+                if (r < 0)
+                        ctl_reply(c, "error bad %s rule", w[0]);
+                else {
+                        g_ptr_array_add(fault ? sim->faults : sim->blocks, rule);
+                        ctl_reply(c, "ok");
+                }
         } else if (n == 1 && streq0(w[0], "quit")) {
                 ctl_reply(c, "ok");
                 if (child_pid > 0) {
@@ -466,7 +478,8 @@ static void usage(FILE *f) {
               "  --block GLOB:MS       such writes block MS milliseconds before they are handled\n"
               "  --vanish-on GLOB      such a write unplugs the device first and fails with ENODEV\n"
               "  --change-on-read GLOB:N:VALUE  after N reads, a file matching GLOB reads VALUE\n"
-              "  --control SOCKET      accept control commands (plug, unplug, wait-driver, quit, ping)\n"
+              "  --control SOCKET      accept control commands (plug, unplug, wait-driver, fault, block, "
+              "quit, ping)\n"
               "  --script FILE         run \"MS COMMAND\" lines MS milliseconds after start\n"
               "  --preload PATH        libegpusim-preload.so to use (default: next to egpu-sim)\n"
               "  -h, --help            show this help\n",

@@ -577,7 +577,13 @@ $C wait-driver 0000:30:00.0 amdgpu 3000
 $C wait-driver 0000:30:00.0 vfio-pci 100 || echo "exit $?"
 $C unplug 1-1
 wait_gone $GPU && echo "GPU gone"
-$C frobnicate || true' --tunnel-delay-ms 200 --control "$sock" "$EGPU")
+$C frobnicate || true
+$C fault "*/0000:00:02.0/d3cold_allowed:EIO:1"
+$P write /sys/bus/pci/devices/0000:00:02.0/d3cold_allowed 0
+$P write /sys/bus/pci/devices/0000:00:02.0/d3cold_allowed 0
+$C block "*/0000:00:02.0/d3cold_allowed:300"
+$P timed-write /sys/bus/pci/devices/0000:00:02.0/d3cold_allowed 1 | sed -n "s/^ms \([0-9]*\)$/\1/p" | while read ms; do [ "$ms" -ge 280 ] && echo blocked; done
+$C fault "nonsense" || true' --tunnel-delay-ms 200 --control "$sock" "$EGPU")
         expect "control" "ok
 error File exists
 ok
@@ -590,7 +596,13 @@ timeout amdgpu
 exit 1
 ok
 GPU gone
-error unknown command" "$out"
+error unknown command
+ok
+err EIO
+ok 1
+ok
+blocked
+error bad fault rule" "$out"
         # quit ends COMMAND with SIGTERM
         start=$(date +%s)
         rc=0
