@@ -305,6 +305,24 @@ auth=0 gpu=none/gone audio=none/gone" "$out"
         done
 }
 
+# A PCIe eGPU's detach gives the functions back with drivers_probe, which fails with ENODEV when the
+# device is dead: said, exit 1, and a second detach gives them back.
+t_fault_pcie_detach() {
+        v=$(variant pcie pcie-gpu)
+        out=$(sim_sh "$v" '
+P=/sys/bus/pci/devices/0000:01:00.0; A=/sys/bus/pci/devices/0000:01:00.1
+$E enroll 0000:01:00.0 >/dev/null
+$E attach >/dev/null || echo "attach failed"
+ctl fault "bus/pci/drivers_probe:ENODEV:1" >/dev/null
+$E detach 0000:01:00.0; echo "rc=$?"
+$E detach 0000:01:00.0 >/dev/null; echo "again rc=$?"
+echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A)"' 2>&1)
+        contains "error" "Failed to give 0000:01:00.1 back to the host: No such device" "$out"
+        contains "converges" "rc=1
+again rc=0
+amdgpu/(null) snd_hda_intel/(null)" "$out"
+}
+
 # vfio-pci's unbind waits for the VM to let go of the device; detach does not wait past its bound, says
 # so, and leaves the tunnel open.
 t_fault_detach_block() {
