@@ -451,10 +451,12 @@ int detach_thunderbolt(
         return 1;
 }
 
-/* Refuses to go on while a process holds one of the eGPU's groups, unless forced. */
+/* Refuses to go on while a process holds one of the eGPU's groups, unless forced. Without
+ * CAP_SYS_PTRACE (the daemon has none) the holder's /proc entries stay closed: the group is still seen
+ * as held, only its PID is unknown. */
 static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) {
         FOREACH_ARRAY(g, egpu->groups, egpu->n_groups) {
-                char who[64] = "a process we cannot see";
+                _cleanup_free_ char *who = NULL;
                 pid_t pid;
                 int r;
 
@@ -463,14 +465,18 @@ static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) 
                         return report_error(rep, r, "Failed to check who uses /dev/vfio/%d: %m", (*g)->id);
                 if (r == 0)
                         continue;
-                if (pid > 0)
-                        snprintf(who, sizeof(who), "process %d", (int) pid);
+                if (pid > 0 ? asprintf(&who, "process %d (a running VM?)", (int) pid) < 0
+                            : asprintf(
+                                      &who,
+                                      "a process that egpuctl may not look into (a running VM? 'fuser -v "
+                                      "/dev/vfio/%d' names it)",
+                                      (*g)->id) < 0)
+                        return -ENOMEM;
                 if (!o->force)
                         return report_error(
                                 rep,
                                 -EBUSY,
-                                "/dev/vfio/%d is held by %s (a running VM?); stop it first, or use "
-                                "--force",
+                                "/dev/vfio/%d is held by %s; stop it first, or use --force",
                                 (*g)->id,
                                 who);
                 report_note(rep, "/dev/vfio/%d is held by %s; going on (--force)", (*g)->id, who);
