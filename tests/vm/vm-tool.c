@@ -10,6 +10,9 @@
  *                                     exits 1 on timeout
  *   vm-tool wait-path PATH present|absent MS
  *                                     polls until PATH exists (or not); same output
+ *   vm-tool nocaps COMMAND [ARG]...   runs COMMAND as uid 0 with no capability at all (bounding,
+ *                                     ambient, inheritable, permitted and effective sets emptied,
+ *                                     no_new_privs set), as a unit with CapabilityBoundingSet= empty
  *
  * Static, so that it needs nothing in the initramfs.
  */
@@ -27,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void closep(int *fd) {
@@ -108,6 +114,32 @@ static int do_wait(bool (*pred)(const char *, const char *), const char *a, cons
         }
 }
 
+static int do_nocaps(char *argv[]) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+        unsigned long last = CAP_LAST_CAP;
+        FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+
+        if (f) {
+                if (fscanf(f, "%lu", &last) != 1)
+                        last = CAP_LAST_CAP;
+                fclose(f);
+        }
+        for (unsigned long c = 0; c <= last; c++)
+                if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
+                        perror("vm-tool: PR_CAPBSET_DROP");
+                        return 1;
+                }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 || syscall(SYS_capset, &h, d) < 0 ||
+            prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                perror("vm-tool: dropping capabilities");
+                return 1;
+        }
+        execvp(argv[0], argv);
+        perror("vm-tool: exec");
+        return 127;
+}
+
 int main(int argc, char *argv[]) {
         if (argc == 4 && strcmp(argv[1], "write") == 0)
                 return do_write(argv[2], argv[3]);
@@ -119,9 +151,11 @@ int main(int argc, char *argv[]) {
                 return do_wait(driver_is, argv[2], argv[3], argv[4]);
         if (argc == 5 && strcmp(argv[1], "wait-path") == 0)
                 return do_wait(path_is, argv[2], argv[3], argv[4]);
+        if (argc >= 3 && strcmp(argv[1], "nocaps") == 0)
+                return do_nocaps(argv + 2);
 
         fprintf(stderr,
                 "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH "
-                "present|absent MS\n");
+                "present|absent MS | nocaps COMMAND [ARG]...\n");
         return 2;
 }

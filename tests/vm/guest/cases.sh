@@ -161,6 +161,49 @@ if want 3; then
         fi
 fi
 
+# ---------------------------------------------------------------- case 7: no capabilities
+# What egpuctl.service grants: uid 0 and no capability at all (CapabilityBoundingSet= empty).
+# en ARGS...: as e, with egpuctl run through vm-tool nocaps
+en() {
+        out=$(vm-tool nocaps egpuctl "$@" 2>&1)
+        rc=$?
+        diag "\$ (no capabilities) egpuctl $* -> exit $rc"
+        printf '%s\n' "$out" | while IFS= read -r l; do diag "    $l"; done
+        return $rc
+}
+if want 7; then
+        if why=$(why_missing enroll attach detach); then
+                tap_skip "7: attach and detach as uid 0 without any capability" "$why"
+        else
+                en enroll $V
+                if ! en attach $V || [ "$(driver_of $V)" != vfio-pci ]; then
+                        tap_fail "7: attach without capabilities" "exit $rc: $out; kernel shows: $(snap $V)"
+                else
+                        tap_ok "7: attach without capabilities put $V on vfio-pci"
+                        g=$(group_of $V)
+                        sleep 60 </dev/vfio/$g &
+                        holder=$!
+                        vm-tool wait-path /proc/$holder/fd/0 present 5000 >/dev/null
+                        en detach $V
+                        if [ $rc != 0 ] && printf '%s' "$out" | grep -q "/dev/vfio/$g is held" &&
+                           [ "$(driver_of $V)" = vfio-pci ]; then
+                                tap_ok "7: detach without capabilities sees the held group and refuses"
+                        else
+                                tap_fail "7: detach without capabilities refuses while the group is held" "exit $rc: $out; kernel shows: $(snap $V)"
+                        fi
+                        kill $holder
+                        wait $holder 2>/dev/null
+                        if en detach $V && [ "$(driver_of $V)" = virtio-pci ]; then
+                                tap_ok "7: detach without capabilities gave $V back to virtio-pci"
+                        else
+                                tap_fail "7: detach without capabilities" "exit $rc: $out; kernel shows: $(snap $V)"
+                        fi
+                fi
+                if en status --json; then tap_ok "7: status --json without capabilities"
+                else tap_fail "7: status --json without capabilities" "exit $rc"; fi
+        fi
+fi
+
 # ---------------------------------------------------------------- case 4: shared group
 if want 4; then
         if why=$(why_missing enroll attach); then
@@ -217,7 +260,8 @@ if want 2; then
                 if [ $erc != 0 ]; then
                         skip_or_fail "2: egpuctl enroll $H0 (hot-plugged)" "exit $erc"
                 else
-                        egpuctl daemon >/tmp/daemon.log 2>&1 &
+                        # as egpuctl.service runs it: uid 0, no capability
+                        vm-tool nocaps egpuctl daemon >/tmp/daemon.log 2>&1 &
                         dpid=$!
                         sleep 2
                         if ! kill -0 $dpid 2>/dev/null; then
