@@ -47,6 +47,12 @@ fail() {
         exit 1
 }
 
+skip() {
+        echo "SKIP: $*"
+        finished=1
+        exit 77
+}
+
 # expect NAME EXPECTED ACTUAL
 expect() {
         [ "$2" = "$3" ] && return 0
@@ -472,6 +478,65 @@ wait_bound 8000 && state
 kill -TERM $pid; wait $pid' 2>&1)
                 expect "killed while blocked in $spec" "auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
         done
+}
+
+# The unit's SystemCallFilter= allows every system call the daemon makes from start to shutdown
+# (start-up attach, ready, detach at shutdown), as strace sees them. Skips without strace or
+# systemd-analyze, or where ptrace is not allowed.
+t_daemon_syscalls() {
+        command -v strace >/dev/null && command -v systemd-analyze >/dev/null ||
+                skip "needs strace and systemd-analyze"
+        sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+EGPUCTL_SYSTEM_STATE=stopping strace -f -qq -o $TMPDIR/trace $E daemon 2>$TMPDIR/log &
+s=$!
+wait_bound 8000
+i=0; while ! grep -q Ready $TMPDIR/log && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+kill -TERM $(cat /proc/$s/task/$s/children)
+wait $s
+wait_gone $GPU' >/dev/null 2>&1 || true
+        [ -s "$TMP/trace" ] && grep -q "detached for shutdown" "$TMP/log" 2>/dev/null ||
+                skip "strace could not trace the daemon here: $(head -c 300 "$TMP/log" 2>/dev/null)"
+        python3 - "$TMP/trace" "$UNIT_IN" <<'PY' || fail "system calls outside the unit's filter"
+import re, subprocess, sys
+
+def expand(name, seen):
+    out = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True, text=True,
+                         check=True).stdout
+    calls = set()
+    for line in out.splitlines():
+        w = line.split()
+        if not w or w[0].startswith("#") or w[0].endswith(":"):
+            continue
+        if w[0].startswith("@"):
+            if w[0] not in seen:
+                seen.add(w[0])
+                calls |= expand(w[0], seen)
+        else:
+            calls.add(w[0])
+    return calls
+
+allow, deny = None, set()
+for line in open(sys.argv[2]):
+    m = re.match(r"SystemCallFilter=(~?)(.*)", line.strip())
+    if not m:
+        continue
+    names = set()
+    for n in m.group(2).split():
+        names |= expand(n, set()) if n.startswith("@") else {n}
+    if m.group(1):
+        deny |= names
+    else:
+        allow = names if allow is None else allow | names
+made = set()
+for line in open(sys.argv[1]):
+    m = re.match(r"\d+\s+([a-z0-9_]+)\(", line)
+    if m:
+        made.add(m.group(1))
+bad = sorted(c for c in made if (allow is not None and c not in allow) or c in deny)
+print("%d system calls, outside the filter: %s" % (len(made), bad or "none"))
+sys.exit(1 if bad else 0)
+PY
 }
 
 # PCIe-attached (OCuLink) eGPU: enrolled by port, attached without a tunnel, given back on detach.
