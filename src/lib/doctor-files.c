@@ -7,29 +7,6 @@
 #include "doctor-files.h"
 #include "util.h"
 
-/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. */
-static int split_lines(const char *text, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0, allocated = 1;
-        const char *p = text;
-
-        l = calloc(allocated, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        while (*p) {
-                size_t len = strcspn(p, "\n");
-                int r = strv_push(&l, &n, &allocated, strndup(p, len));
-
-                if (r < 0)
-                        return r;
-                p += len;
-                if (*p)
-                        p++;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 #define FOREACH_LINE(line, lines) for (char **line = (lines); *line; line++)
 /* The 1-based number of the line that the FOREACH_LINE() iterator points to. */
 #define LINE_NUMBER(line, lines) ((unsigned) ((line) - (lines)) + 1)
@@ -46,7 +23,7 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
         size_t n = 0;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -176,7 +153,7 @@ int net_config_parse(NetConfig *c, const char *file, const char *text) {
         _cleanup_strv_free_ char **lines = NULL;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -374,7 +351,7 @@ int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
         _cleanup_strv_free_ char **lines = NULL;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -470,7 +447,7 @@ int unit_file_get_list(const char *text, const char *section, const char *key, c
         size_t kl = strlen(key), n = 0, allocated = 1; /* n kept here: linear in the number of words */
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         l = calloc(allocated, sizeof(char *));
@@ -606,7 +583,7 @@ int pve_vm_parse(PveVm *vm, const char *text) {
         _cleanup_strv_free_ char **lines = NULL;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -705,7 +682,7 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         bool in = false, found = false;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         paths = calloc(1, sizeof(char *));
