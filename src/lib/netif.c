@@ -50,73 +50,63 @@ static void stanza_done(IfaceStanza *s) {
 InterfacesFile *interfaces_free(InterfacesFile *f) {
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < f->n_lines; i++)
-                free(f->lines[i]);
-        free(f->lines);
+        strv_free(f->lines);
         FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
                 stanza_done(s);
         free(f->stanzas);
+        FOREACH_ARRAY(a, f->autos, f->n_autos)
+                free(a->name);
+        free(f->autos);
         strv_free(f->auto_names);
+        strv_free(f->sources);
+        strv_free(f->source_dirs);
         return mfree(f);
 }
 
 static int split_physical_lines(const char *text, InterfacesFile *f) {
-        const char *p = text;
+        size_t len = strlen(text);
+        int r;
 
-        while (*p) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                char **t;
-
-                if (len > LINE_MAX_LEN)
+        r = strv_split_lines(text, &f->lines, &f->n_lines);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < f->n_lines; i++)
+                if (strlen(f->lines[i]) > LINE_MAX_LEN)
                         return -EFBIG;
-                t = realloc(f->lines, (f->n_lines + 1) * sizeof(char *));
-                if (!t)
-                        return -ENOMEM;
-                f->lines = t;
-                f->lines[f->n_lines] = strndup(p, len);
-                if (!f->lines[f->n_lines])
-                        return -ENOMEM;
-                f->n_lines++;
-                if (!nl) {
-                        f->final_newline = false;
-                        return 0;
-                }
-                p = nl + 1;
-        }
-        f->final_newline = true;
+        f->final_newline = len == 0 || text[len - 1] == '\n';
         return 0;
 }
 
 /* The logical line starting at physical line i: joined continuation lines; *ret_last is its last
- * physical line. */
+ * physical line. Measured first, then copied: one allocation however many lines it joins. */
 static int logical_line(const InterfacesFile *f, size_t i, char **ret, size_t *ret_last) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, j = i;
+        size_t len = 0, j = i, p = 0;
+        char *buf;
 
-        for (;;) {
-                const char *l = f->lines[j];
-                size_t k = strlen(l);
-                bool cont = k > 0 && l[k - 1] == '\\';
-                char *t;
+        for (;; j++) {
+                size_t k = strlen(f->lines[j]);
+                bool cont = k > 0 && f->lines[j][k - 1] == '\\';
 
-                if (cont)
-                        k--;
-                if (len + k + 2 > LINE_MAX_LEN * 4)
+                len += k - cont + 1;
+                if (len + 1 > LINE_MAX_LEN * 4)
                         return -EFBIG;
-                t = realloc(buf, len + k + 2);
-                if (!t)
-                        return -ENOMEM;
-                buf = t;
-                memcpy(buf + len, l, k);
-                len += k;
-                buf[len++] = ' ';
-                buf[len] = 0;
                 if (!cont || j + 1 >= f->n_lines)
                         break;
-                j++;
         }
-        *ret = TAKE_PTR(buf);
+        buf = malloc(len + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t x = i; x <= j; x++) {
+                size_t k = strlen(f->lines[x]);
+
+                if (k > 0 && f->lines[x][k - 1] == '\\')
+                        k--;
+                memcpy(buf + p, f->lines[x], k);
+                p += k;
+                buf[p++] = ' ';
+        }
+        buf[p] = 0;
+        *ret = buf;
         *ret_last = j;
         return 0;
 }
@@ -144,14 +134,17 @@ static LineKind classify(char **words, bool in_iface) {
         return in_iface ? LINE_OPTION : LINE_OTHER_STANZA;
 }
 
-static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) {
-        IfaceOption *t = realloc(s->options, (s->n_options + 1) * sizeof(IfaceOption));
+static int stanza_add_option(
+        IfaceStanza *s,
+        size_t *allocated,
+        char **words,
+        const char *logical,
+        size_t line) {
         const char *v;
         char *key, *value;
 
-        if (!t)
+        if (ARRAY_RESERVE(s->options, *allocated, s->n_options + 1) < 0)
                 return -ENOMEM;
-        s->options = t;
         /* The value: the logical line after the key, trimmed. */
         v = logical + strspn(logical, " \t\r\v\f");
         v += strlen(words[0]);
@@ -164,12 +157,24 @@ static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) 
                 return -ENOMEM;
         }
         strstrip_trailing(value);
-        s->options[s->n_options++] = (IfaceOption){ key, value };
+        s->options[s->n_options++] = (IfaceOption){ key, value, line };
+        return 0;
+}
+
+/* Appends the words after the first to *l, which holds *n in room for *allocated. */
+static int push_words(char ***l, size_t *n, size_t *allocated, char **words) {
+        for (size_t w = 1; words[w]; w++) {
+                int r = strv_push(l, n, allocated, strdup(words[w]));
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
 int interfaces_parse(const char *text, InterfacesFile **ret) {
         _cleanup_(interfaces_freep) InterfacesFile *f = NULL;
+        size_t allocated_stanzas = 0, allocated_options = 0, allocated_autos = 0;
+        size_t n_sources = 0, allocated_sources = 0, n_dirs = 0, allocated_dirs = 0;
         IfaceStanza *cur = NULL;
         int r;
 
@@ -198,13 +203,12 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 case LINE_COMMENT:
                         break;
                 case LINE_IFACE: {
-                        IfaceStanza *t = realloc(f->stanzas, (f->n_stanzas + 1) * sizeof(IfaceStanza));
                         size_t n = strv_length(words);
 
-                        if (!t)
+                        if (ARRAY_RESERVE(f->stanzas, allocated_stanzas, f->n_stanzas + 1) < 0)
                                 return -ENOMEM;
-                        f->stanzas = t;
                         cur = &f->stanzas[f->n_stanzas++];
+                        allocated_options = 0;
                         *cur = (IfaceStanza){ .first_line = i, .last_line = last };
                         cur->name = strdup(n > 1 ? words[1] : "");
                         cur->family = n > 2 ? strdup(words[2]) : NULL;
@@ -215,20 +219,34 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 }
                 case LINE_AUTO:
                         cur = NULL;
-                        for (size_t w = 1; words[w]; w++)
-                                if (!strv_contains(f->auto_names, words[w])) {
-                                        r = strv_extend(&f->auto_names, words[w]);
-                                        if (r < 0)
-                                                return r;
+                        for (size_t w = 1; words[w]; w++) {
+                                char *name = strdup(words[w]);
+
+                                if (!name || ARRAY_RESERVE(f->autos, allocated_autos, f->n_autos + 1) < 0) {
+                                        free(name);
+                                        return -ENOMEM;
                                 }
+                                f->autos[f->n_autos++] = (IfaceAuto){
+                                        .name = name,
+                                        .line = i,
+                                        .allow = !streq(words[0], "auto"),
+                                };
+                        }
                         break;
                 case LINE_OTHER_STANZA:
                         cur = NULL;
+                        r = 0;
                         if (strneq(words[0], "source", 6))
                                 f->has_source = true;
+                        if (streq(words[0], "source"))
+                                r = push_words(&f->sources, &n_sources, &allocated_sources, words);
+                        else if (streq(words[0], "source-directory"))
+                                r = push_words(&f->source_dirs, &n_dirs, &allocated_dirs, words);
+                        if (r < 0)
+                                return r;
                         break;
                 case LINE_OPTION:
-                        r = stanza_add_option(cur, words, logical);
+                        r = stanza_add_option(cur, &allocated_options, words, logical, i);
                         if (r < 0)
                                 return r;
                         cur->last_line = last;
@@ -236,6 +254,23 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 }
                 i = last + 1;
         }
+
+        /* The auto names once each: all of them, then the repeats taken out by sorting, not by a search
+         * of the list per name (which made 1 MiB of auto lines take seconds). */
+        f->auto_names = reallocarray(NULL, f->n_autos + 1, sizeof(char *));
+        if (!f->auto_names)
+                return -ENOMEM;
+        f->auto_names[0] = NULL;
+        for (size_t i = 0; i < f->n_autos; i++) {
+                f->auto_names[i] = strdup(f->autos[i].name);
+                f->auto_names[i + 1] = NULL;
+                if (!f->auto_names[i])
+                        return -ENOMEM;
+        }
+        r = strv_uniq(f->auto_names, f->n_autos);
+        if (r < 0)
+                return r;
+
         *ret = TAKE_PTR(f);
         return 0;
 }
@@ -381,7 +416,7 @@ static int rename_words(FILE *out, const char *line, const NameMap *map, size_t 
 int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        IfaceStanza *cur = NULL;
+        bool in_iface = false;
         FILE *out;
         int r = 0;
 
@@ -400,14 +435,12 @@ int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret) {
                 r = split_words(logical, &words);
                 if (r < 0)
                         break;
-                kind = classify(words, cur != NULL);
-                if (kind == LINE_IFACE) {
-                        cur = NULL;
-                        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
-                                if (s->first_line == i)
-                                        cur = s;
-                } else if (IN_SET(kind, LINE_AUTO, LINE_OTHER_STANZA))
-                        cur = NULL;
+                /* As interfaces_parse() saw it: an iface line starts a stanza, which other stanzas end. */
+                kind = classify(words, in_iface);
+                if (kind == LINE_IFACE)
+                        in_iface = true;
+                else if (IN_SET(kind, LINE_AUTO, LINE_OTHER_STANZA))
+                        in_iface = false;
 
                 for (size_t j = i; j <= last && r >= 0; j++) {
                         const char *line = f->lines[j];
@@ -443,27 +476,50 @@ static bool stanza_is_bridge(const IfaceStanza *s) {
         return iface_option(s, "bridge-ports") != NULL;
 }
 
+static int cmp_stanza_name(const void *a, const void *b, void *stanzas) {
+        const IfaceStanza *s = stanzas;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(s[x].name, s[y].name);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+#define HAS_GATEWAY 1U
+#define HAS_ADDRESS 2U
+
 int interfaces_management_bridges(const InterfacesFile *f, const IfaceStanza ***ret) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ unsigned *has = NULL;
         const IfaceStanza **l;
         size_t n = 0;
+
+        idx = reallocarray(NULL, f->n_stanzas + 1, sizeof(size_t));
+        has = calloc(f->n_stanzas + 1, sizeof(unsigned));
+        if (!idx || !has)
+                return -ENOMEM;
+        /* The same interface may have an inet and an inet6 stanza: what one has, the name has. The
+         * stanzas sorted by name put those next to each other, where a search per bridge is quadratic. */
+        for (size_t i = 0; i < f->n_stanzas; i++)
+                idx[i] = i;
+        qsort_r(idx, f->n_stanzas, sizeof(size_t), cmp_stanza_name, (void *) f->stanzas);
+        for (size_t g = 0, e; g < f->n_stanzas; g = e) {
+                unsigned flags = 0;
+
+                for (e = g; e < f->n_stanzas && streq(f->stanzas[idx[e]].name, f->stanzas[idx[g]].name); e++)
+                        flags |= (iface_option(&f->stanzas[idx[e]], "gateway") ? HAS_GATEWAY : 0) |
+                                (iface_option(&f->stanzas[idx[e]], "address") ? HAS_ADDRESS : 0);
+                for (size_t k = g; k < e; k++)
+                        has[idx[k]] = flags;
+        }
 
         l = calloc(f->n_stanzas + 1, sizeof(IfaceStanza *));
         if (!l)
                 return -ENOMEM;
         for (int pass = 0; pass < 2 && n == 0; pass++)
-                FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                        bool mgmt = false;
-
-                        if (!stanza_is_bridge(s))
-                                continue;
-                        /* The same interface may have an inet and an inet6 stanza. */
-                        FOREACH_ARRAY(o, f->stanzas, f->n_stanzas)
-                                if (streq(o->name, s->name) &&
-                                    iface_option(o, pass == 0 ? "gateway" : "address"))
-                                        mgmt = true;
-                        if (mgmt)
-                                l[n++] = s;
-                }
+                for (size_t i = 0; i < f->n_stanzas; i++)
+                        if (stanza_is_bridge(&f->stanzas[i]) &&
+                            (has[i] & (pass == 0 ? HAS_GATEWAY : HAS_ADDRESS)))
+                                l[n++] = &f->stanzas[i];
         *ret = l;
         return 0;
 }
@@ -815,16 +871,18 @@ static const NicPin *pin_of(const NicPin *pins, size_t n, const char *mac) {
         return NULL;
 }
 
-/* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces. */
+/* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces; once
+ * each, in the order they first appear. */
 static int referenced_names(const InterfacesFile *f, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
         int r;
 
         STRV_FOREACH(a, f->auto_names)
-                if (!strv_contains(l, *a) && (r = strv_extend(&l, *a)) < 0)
+                if ((r = strv_push(&l, &n, &allocated, strdup(*a))) < 0)
                         return r;
         FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                if (*s->name && !strv_contains(l, s->name) && (r = strv_extend(&l, s->name)) < 0)
+                if (*s->name && (r = strv_push(&l, &n, &allocated, strdup(s->name))) < 0)
                         return r;
                 FOREACH_ARRAY(o, s->options, s->n_options) {
                         _cleanup_strv_free_ char **w = NULL;
@@ -835,28 +893,56 @@ static int referenced_names(const InterfacesFile *f, char ***ret) {
                         if (r < 0)
                                 return r;
                         STRV_FOREACH(x, w)
-                                if (!strv_contains(l, *x) && (r = strv_extend(&l, *x)) < 0)
+                                if ((r = strv_push(&l, &n, &allocated, strdup(*x))) < 0)
                                         return r;
                 }
         }
+        r = strv_uniq(l, n);
+        if (r < 0)
+                return r;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
 }
 
-/* Whether the stanza makes a virtual interface (bond, bridge, VLAN, OVS) that exists by configuration. */
-static bool defined_virtual(const InterfacesFile *f, const char *name) {
-        if (streq(name, "lo"))
-                return true;
-        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                if (!streq(s->name, name))
-                        continue;
+typedef struct SortedNames {
+        char **names;
+        size_t n;
+} SortedNames;
+
+static void sorted_names_done(SortedNames *s) {
+        strv_free(s->names);
+        *s = (SortedNames){};
+}
+
+/* The interfaces that a stanza makes (bond, bridge, VLAN, OVS), which exist by configuration, and lo:
+ * sorted, for defined_virtual(). */
+static int virtual_names(const InterfacesFile *f, SortedNames *ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = strv_push(&l, &n, &allocated, strdup("lo"));
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
                 FOREACH_ARRAY(o, s->options, s->n_options)
                         if (iface_option_names_interfaces(o->key) || key_eq(o->key, "ovs_type") ||
                             key_eq(o->key, "bond-mode") || key_eq(o->key, "vxlan-id") ||
-                            strneq(o->key, "pre-up", 6))
-                                return true;
-        }
-        return false;
+                            strneq(o->key, "pre-up", 6)) {
+                                r = strv_push(&l, &n, &allocated, strdup(s->name));
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+        qsort(l, n, sizeof(char *), cmp_str);
+        *ret = (SortedNames){ TAKE_PTR(l), n };
+        return 0;
+}
+
+static bool defined_virtual(const SortedNames *virt, const char *name) {
+        return bsearch(&name, virt->names, virt->n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* The name each NIC will have after pinning (its pin, its new pin, or its name now). */
@@ -867,7 +953,7 @@ static const char *final_name(const NicPinPlan *p, const Nic *n) {
 static bool exists_after(
         const NicPinPlan *p,
         const NicList *nics,
-        const InterfacesFile *f,
+        const SortedNames *virt,
         const char *name,
         unsigned depth) {
         size_t k;
@@ -885,12 +971,12 @@ static bool exists_after(
                 if (!physical)
                         return true;
         }
-        if (defined_virtual(f, name))
+        if (defined_virtual(virt, name))
                 return true;
         k = strcspn(name, ".:");
         if (k > 0 && name[k]) {
                 _cleanup_free_ char *base = strndup(name, k);
-                return base && exists_after(p, nics, f, base, depth + 1);
+                return base && exists_after(p, nics, virt, base, depth + 1);
         }
         return false;
 }
@@ -901,6 +987,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_strv_free_ char **used = NULL, **refs = NULL;
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
+        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {};
         NicPin *pins = NULL;
         size_t n_pins = 0;
         unsigned index = 0;
@@ -996,6 +1083,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         /* Names in the file that exist nowhere now, whose PCI path matches a NIC's but for the bus
          * number: the NIC moved (an eGPU's bridges took bus numbers). */
         r = referenced_names(f, &refs);
+        if (r >= 0)
+                r = virtual_names(f, &virt);
         if (r < 0)
                 goto finish;
         STRV_FOREACH(ref, refs) {
@@ -1004,7 +1093,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 unsigned bus, matches = 0;
 
                 if (strv_contains(nics->all_names, *ref) || name_map_lookup(&p.map, *ref) ||
-                    defined_virtual(f, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
+                    defined_virtual(&virt, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
                         continue;
                 if (netif_path_name_key(*ref, &key, &bus) < 0)
                         continue;
@@ -1050,6 +1139,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r < 0)
                 goto finish;
         r = interfaces_management_bridges(nf, &bridges);
+        if (r >= 0)
+                r = virtual_names(nf, &new_virt);
         if (r < 0)
                 goto finish;
         for (const IfaceStanza **b = bridges; *b; b++) {
@@ -1059,7 +1150,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 if (r < 0)
                         goto finish;
                 STRV_FOREACH(port, ports)
-                        if (!streq(*port, "none") && !exists_after(&p, nics, nf, *port, 0) &&
+                        if (!streq(*port, "none") && !exists_after(&p, nics, &new_virt, *port, 0) &&
                             (r = strv_push_fmt(
                                      &p.problems,
                                      "bridge %s (the management bridge) would have port %s, and no "

@@ -13,6 +13,7 @@
 typedef struct IfaceOption {
         char *key;   /* "bridge-ports" */
         char *value; /* the rest of the line, whitespace-trimmed; "" when none */
+        size_t line; /* physical line (0-based) where it starts */
 } IfaceOption;
 
 typedef struct IfaceStanza {
@@ -24,20 +25,32 @@ typedef struct IfaceStanza {
         size_t first_line, last_line; /* physical lines (0-based) of the header and of its last option */
 } IfaceStanza;
 
+/* One name of an auto or allow-* line. */
+typedef struct IfaceAuto {
+        char *name;
+        size_t line; /* physical line (0-based) of the auto or allow-* line */
+        bool allow;  /* allow-hotplug, allow-ovs, ...: not auto */
+} IfaceAuto;
+
 typedef struct InterfacesFile {
         char **lines; /* physical lines, without their newline */
         size_t n_lines;
         bool final_newline; /* the text ended in a newline */
         IfaceStanza *stanzas;
         size_t n_stanzas;
-        char **auto_names; /* from auto and allow-* lines */
-        bool has_source;   /* a source or source-directory line: not followed */
+        IfaceAuto *autos; /* every name of every auto and allow-* line, in order, repeats kept */
+        size_t n_autos;
+        char **auto_names;  /* the same names once each, in the order they first appear */
+        char **sources;     /* the arguments of "source" lines, as written */
+        char **source_dirs; /* the arguments of "source-directory" lines */
+        bool has_source;    /* a source or source-directory line: not followed */
 } InterfacesFile;
 
 /* Parses the text as ifupdown does: stanzas start with iface, mapping, auto, allow-*, source,
  * source-directory; other lines belong to the last iface stanza; '#' starts a comment line; a
  * backslash at the end of a line continues it. Never fails on content, only -ENOMEM (and -EFBIG for
- * more than 1 MiB or a line of more than 64 KiB). */
+ * more than 1 MiB or a line of more than 64 KiB). Linear in the size of the text but for sorting the
+ * auto names, which is n log n. */
 #define INTERFACES_MAX_SIZE (1024U * 1024U)
 int interfaces_parse(const char *text, InterfacesFile **ret);
 InterfacesFile *interfaces_free(InterfacesFile *f);
