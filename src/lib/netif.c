@@ -11,6 +11,12 @@
 
 /* ---- small helpers ---- */
 
+static char *skip_space(const char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        return (char *) s;
+}
+
 static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -631,117 +637,208 @@ fail:
         return r;
 }
 
-void nic_pins_free(NicPin *p, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(p[i].mac);
-                free(p[i].name);
-                free(p[i].file);
-        }
-        free(p);
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int link_file_parse(const char *text, char **ret_mac, char **ret_name) {
-        _cleanup_strv_free_ char **lines = NULL;
-        _cleanup_free_ char *mac = NULL, *name = NULL;
-        const char *section = "";
+/* ---- systemd unit and .link files ---- */
+
+int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL, **lines = NULL;
+        bool in_section = false;
+        size_t kl = strlen(key), n = 0, allocated = 1; /* n kept here: linear in the number of words */
         int r;
 
-        r = strv_split(text, "\n", &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
-        STRV_FOREACH(l, lines) {
-                char *s = *l + strspn(*l, " \t");
-                char *eq;
+        l = calloc(allocated, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        STRV_FOREACH(line, lines) {
+                char *s = skip_space(*line), *v;
 
                 strstrip_trailing(s);
                 if (*s == '#' || *s == ';' || !*s)
                         continue;
                 if (*s == '[') {
-                        section = streq(s, "[Match]") ? "Match" : streq(s, "[Link]") ? "Link" : "";
+                        char *end = strchr(s, ']');
+                        in_section = end && (size_t) (end - s - 1) == strlen(section) &&
+                                strneq(s + 1, section, strlen(section));
                         continue;
                 }
-                eq = strchr(s, '=');
-                if (!eq)
+                if (!in_section || !strneq(s, key, kl))
                         continue;
-                *eq = 0;
-                strstrip_trailing(s);
-                eq++;
-                eq += strspn(eq, " \t");
-                if (streq(section, "Match") && (streq(s, "MACAddress") || streq(s, "PermanentMACAddress"))) {
-                        free(mac);
-                        mac = NULL;
-                        if (!mac_valid(eq))
-                                continue; /* several addresses, or none: not a single NIC's pin */
-                        mac = strdup(eq);
-                        if (!mac)
-                                return -ENOMEM;
-                        ascii_lower(mac);
-                } else if (streq(section, "Link") && streq(s, "Name") && *eq) {
-                        free(name);
-                        name = strdup(eq);
-                        if (!name)
-                                return -ENOMEM;
+                v = skip_space(s + kl);
+                if (*v != '=')
+                        continue;
+                v = skip_space(v + 1);
+                if (!*v) {
+                        for (; n > 0; n--)
+                                l[n - 1] = mfree(l[n - 1]);
+                        continue;
+                }
+                _cleanup_strv_free_ char **w = NULL;
+                r = strv_split(v, " \t", &w);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(i, w) {
+                        r = strv_push(&l, &n, &allocated, strdup(*i));
+                        if (r < 0)
+                                return r;
                 }
         }
-        if (!mac || !name)
-                return -ENODATA;
-        *ret_mac = TAKE_PTR(mac);
-        *ret_name = TAKE_PTR(name);
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
-/* ATTR{address}=="MAC" ... NAME="name" in a udev rules line. */
-static int udev_rule_pin(const char *line, char **ret_mac, char **ret_name) {
-        const char *a = strstr(line, "ATTR{address}==\""), *n = strstr(line, "NAME=\"");
-        _cleanup_free_ char *mac = NULL, *name = NULL;
-        size_t k;
+/* ---- pins: .link files and udev rules ---- */
 
-        if (!a || !n || (n > line && n[-1] == 'V')) /* not ENV{...NAME} */
-                return -ENODATA;
-        a += strlen("ATTR{address}==\"");
-        n += strlen("NAME=\"");
-        k = strcspn(a, "\"");
-        mac = strndup(a, k);
-        k = strcspn(n, "\"");
-        name = strndup(n, k);
-        if (!mac || !name)
-                return -ENOMEM;
-        ascii_lower(mac);
-        if (!mac_valid(mac) || !*name)
-                return -ENODATA;
-        *ret_mac = TAKE_PTR(mac);
-        *ret_name = TAKE_PTR(name);
-        return 0;
+void nic_pins_done(NicPins *p) {
+        for (size_t i = 0; i < p->n_pins; i++) {
+                free(p->pins[i].mac);
+                free(p->pins[i].name);
+                free(p->pins[i].file);
+        }
+        free(p->pins);
+        *p = (NicPins){};
 }
 
-static int pins_add(NicPin **p, size_t *n, char *mac, char *name, const char *file) {
-        NicPin *t = realloc(*p, (*n + 1) * sizeof(NicPin));
-        char *f = strdup(file);
+static bool pin_mac_valid(const char *s) {
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' && s[i] != '-' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
 
-        if (!t || !f) {
-                if (t)
-                        *p = t;
+static int add_pin(NicPins *p, const char *mac, const char *name, const char *file) {
+        char *m, *n, *f;
+
+        if (!pin_mac_valid(mac) || !*name)
+                return 0;
+        m = strdup(mac);
+        n = strdup(name);
+        f = strdup(file);
+        if (!m || !n || !f || ARRAY_RESERVE(p->pins, p->n_allocated, p->n_pins + 1) < 0) {
+                free(m);
+                free(n);
                 free(f);
-                free(mac);
-                free(name);
                 return -ENOMEM;
         }
-        t[(*n)++] = (NicPin){ mac, name, f };
-        *p = t;
+        for (char *c = m; *c; c++)
+                *c = *c == '-' ? ':' : (char) tolower((unsigned char) *c);
+        p->pins[p->n_pins++] = (NicPin){ .mac = m, .name = n, .file = f };
         return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+int nic_pins_parse_link(NicPins *p, const char *file, const char *text) {
+        _cleanup_strv_free_ char **macs = NULL, **perm = NULL, **names = NULL;
+        int r;
+
+        r = unit_file_get_list(text, "Match", "MACAddress", &macs);
+        if (r < 0)
+                return r;
+        r = unit_file_get_list(text, "Match", "PermanentMACAddress", &perm);
+        if (r < 0)
+                return r;
+        r = unit_file_get_list(text, "Link", "Name", &names);
+        if (r < 0)
+                return r;
+        if (strv_length(names) == 0)
+                return 0;
+        /* A .link file with several MACs gives each the same name: only one of them may exist. */
+        STRV_FOREACH(m, macs) {
+                r = add_pin(p, *m, names[strv_length(names) - 1], file);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(m, perm) {
+                r = add_pin(p, *m, names[strv_length(names) - 1], file);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
-int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
+/* The value of KEY=="value" / KEY="value" / KEY:="value" in a udev rule line, for KEY with the given
+ * operator class (match: "==", assign: "=" or ":="). NULL when absent. */
+static char *udev_rule_value(const char *line, const char *key, bool match) {
+        size_t kl = strlen(key);
+
+        for (const char *p = line; (p = strstr(p, key)); p += kl) {
+                const char *v, *end;
+
+                /* Keys start a rule token: at the line start or after a comma or space. */
+                if (p != line && !strchr(", \t", p[-1]))
+                        continue;
+                v = skip_space(p + kl);
+                if (match) {
+                        if (!strneq(v, "==", 2))
+                                continue;
+                        v += 2;
+                } else if (strneq(v, ":=", 2))
+                        v += 2;
+                else if (*v == '=' && v[1] != '=')
+                        v += 1;
+                else
+                        continue;
+                v = skip_space(v);
+                if (*v != '"')
+                        continue;
+                end = strchr(v + 1, '"');
+                if (!end)
+                        continue;
+                return strndup(v + 1, (size_t) (end - v - 1));
+        }
+        return NULL;
+}
+
+int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        r = strv_split_lines(text, &lines, NULL);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(line, lines) {
+                _cleanup_free_ char *mac = NULL, *name = NULL;
+                const char *s = skip_space(*line);
+
+                if (*s == '#' || !*s)
+                        continue;
+                mac = udev_rule_value(s, "ATTR{address}", true);
+                name = udev_rule_value(s, "NAME", false);
+                if (!mac || !name)
+                        continue;
+                r = add_pin(p, mac, name, file);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {
+        FOREACH_ARRAY(i, p->pins, p->n_pins)
+                if (strcasecmp(i->mac, mac) == 0)
+                        return i;
+        return NULL;
+}
+
+const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
+        FOREACH_ARRAY(i, p->pins, p->n_pins)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+int nic_pins_load(const char *root, NicPins *ret) {
         static const char *const dirs[] = {
                 "/etc/systemd/network",     "/run/systemd/network", "/usr/local/lib/systemd/network",
                 "/usr/lib/systemd/network", "/etc/udev/rules.d",
         };
-        NicPin *p = NULL;
-        size_t n = 0;
+        _cleanup_(nic_pins_done) NicPins p = {};
         int r;
 
         FOREACH_ARRAY(dp, dirs, ELEMENTSOF(dirs)) {
@@ -749,12 +846,11 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                 _cleanup_(closedirp) DIR *d = NULL;
                 _cleanup_strv_free_ char **names = NULL;
                 bool rules = strstr(*dp, "udev") != NULL;
+                size_t n = 0, allocated = 0;
                 struct dirent *de;
 
-                if (!dir) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                if (!dir)
+                        return -ENOMEM;
                 d = opendir(dir);
                 if (!d)
                         continue;
@@ -765,58 +861,28 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                         if (de->d_name[0] == '.' || l <= strlen(ext) ||
                             !streq(de->d_name + l - strlen(ext), ext))
                                 continue;
-                        r = strv_extend(&names, de->d_name);
+                        r = strv_push(&names, &n, &allocated, strdup(de->d_name));
                         if (r < 0)
-                                goto fail;
+                                return r;
                 }
                 if (names)
-                        qsort(names, strv_length(names), sizeof(char *), cmp_str);
+                        qsort(names, n, sizeof(char *), cmp_str);
                 STRV_FOREACH(name, names) {
                         _cleanup_free_ char *path = path_join(dir, *name), *text = NULL, *shown = NULL;
-                        _cleanup_strv_free_ char **lines = NULL;
 
-                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
+                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0)
+                                return -ENOMEM;
                         if (read_full_file(path, INTERFACES_MAX_SIZE, &text, NULL) < 0)
                                 continue;
-                        if (!rules) {
-                                char *mac, *pname;
-                                r = link_file_parse(text, &mac, &pname);
-                                if (r == -ENODATA)
-                                        continue;
-                                if (r >= 0)
-                                        r = pins_add(&p, &n, mac, pname, shown);
-                                if (r < 0)
-                                        goto fail;
-                                continue;
-                        }
-                        r = strv_split(text, "\n", &lines);
+                        r = rules ? nic_pins_parse_udev_rules(&p, shown, text)
+                                  : nic_pins_parse_link(&p, shown, text);
                         if (r < 0)
-                                goto fail;
-                        STRV_FOREACH(line, lines) {
-                                char *mac, *pname;
-
-                                if ((*line)[strspn(*line, " \t")] == '#' ||
-                                    !strstr(*line, "SUBSYSTEM==\"net\""))
-                                        continue;
-                                r = udev_rule_pin(*line, &mac, &pname);
-                                if (r == -ENODATA)
-                                        continue;
-                                if (r >= 0)
-                                        r = pins_add(&p, &n, mac, pname, shown);
-                                if (r < 0)
-                                        goto fail;
-                        }
+                                return r;
                 }
         }
         *ret = p;
-        *ret_n = n;
+        p = (NicPins){};
         return 0;
-fail:
-        nic_pins_free(p, n);
-        return r;
 }
 
 int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus) {
@@ -862,13 +928,6 @@ void nic_pin_plan_done(NicPinPlan *p) {
         strv_free(p->problems);
         strv_free(p->notes);
         *p = (NicPinPlan){};
-}
-
-static const NicPin *pin_of(const NicPin *pins, size_t n, const char *mac) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(pins[i].mac, mac))
-                        return &pins[i];
-        return NULL;
 }
 
 /* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces; once
@@ -988,12 +1047,11 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
         _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {};
-        NicPin *pins = NULL;
-        size_t n_pins = 0;
+        _cleanup_(nic_pins_done) NicPins pins = {};
         unsigned index = 0;
         int r;
 
-        r = nic_pins_load(root, &pins, &n_pins);
+        r = nic_pins_load(root, &pins);
         if (r < 0)
                 return r;
 
@@ -1001,12 +1059,12 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         STRV_FOREACH(a, nics->all_names)
                 if ((r = strv_extend(&used, *a)) < 0)
                         goto finish;
-        for (size_t i = 0; i < n_pins; i++)
-                if ((r = strv_extend(&used, pins[i].name)) < 0)
+        FOREACH_ARRAY(i, pins.pins, pins.n_pins)
+                if ((r = strv_extend(&used, i->name)) < 0)
                         goto finish;
 
         FOREACH_ARRAY(n, nics->nics, nics->n) {
-                const NicPin *pin = pin_of(pins, n_pins, n->mac);
+                const NicPin *pin = nic_pins_find_mac(&pins, n->mac);
                 _cleanup_free_ char *new_name = NULL, *path = NULL, *text = NULL;
 
                 if (pin) {
@@ -1166,6 +1224,5 @@ done:
         p = (NicPinPlan){};
         r = 0;
 finish:
-        nic_pins_free(pins, n_pins);
         return r;
 }

@@ -104,20 +104,37 @@ void nic_list_done(NicList *l);
  * permanent (addr_assign_type 0) MAC address. Sorted by name. */
 int nic_list_load(struct udev *udev, NicList *ret);
 
-/* A pin found on the system: MAC -> name, from a .link file or a udev NAME= rule. */
+/* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
+ * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
 typedef struct NicPin {
-        char *mac;
+        char *mac; /* lowercase, ':' between the bytes */
         char *name;
         char *file;
 } NicPin;
 
-void nic_pins_free(NicPin *p, size_t n);
-/* Reads the .link files of /etc/systemd/network, /usr/local/lib/systemd/network and
- * /usr/lib/systemd/network, and NAME= rules with ATTR{address} in /etc/udev/rules.d, under root. */
-int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n);
-/* Parses a .link file: the MACAddress= of [Match] (one address) and Name= of [Link]. -ENODATA when it
- * has not both. */
-int link_file_parse(const char *text, char **ret_mac, char **ret_name);
+typedef struct NicPins {
+        NicPin *pins;
+        size_t n_pins, n_allocated;
+} NicPins;
+
+void nic_pins_done(NicPins *p);
+/* A .link file: every address of MACAddress= and PermanentMACAddress= in [Match] gets the last word of
+ * Name= in [Link] (several addresses give each the same name: only one of them may exist); an empty
+ * assignment resets, as systemd does (unit_file_get_list()). */
+int nic_pins_parse_link(NicPins *p, const char *file, const char *text);
+/* A udev rules file: ATTR{address}=="MAC" with NAME="name" (or NAME:=) on one line. */
+int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text);
+const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
+const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
+/* Reads the .link files of /etc/systemd/network, /run/systemd/network, /usr/local/lib/systemd/network and
+ * /usr/lib/systemd/network, and the rules of /etc/udev/rules.d, under root. */
+int nic_pins_load(const char *root, NicPins *ret);
+
+/* ---- systemd unit and .link files ---- */
+
+/* Values of key in section of a systemd unit or .link file (every occurrence, words split at spaces);
+ * an empty assignment resets the list, as systemd does. */
+int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret);
 
 /* Splits a path name "enp88s0", "enP1p3s0f1", "wlp2s0" into its bus number and the rest with the bus
  * taken out ("en|P1|p|s0f1" -> key "en P1 s0f1"): two names with the same key differ only in the bus. */
