@@ -183,6 +183,28 @@ static int add_stanza_refs(NetConfig *c, const char *file, const IfaceStanza *s)
         return 0;
 }
 
+/* Adds the names of auto and allow-* lines from *next on that stand before line before. */
+static int add_auto_refs(
+        NetConfig *c,
+        const char *file,
+        const InterfacesFile *f,
+        size_t *next,
+        size_t before) {
+        for (; *next < f->n_autos && f->autos[*next].line < before; (*next)++) {
+                const IfaceAuto *a = &f->autos[*next];
+                int r =
+                        add_ref(c,
+                                a->name,
+                                file,
+                                (unsigned) a->line + 1,
+                                a->allow ? "allow-hotplug" : "auto");
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -215,32 +237,18 @@ int net_config_parse(NetConfig *c, const char *file, const char *text) {
                 return r;
         FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
                 /* The auto lines before this stanza, so that the references stay in line order. */
-                for (; a < f->n_autos && f->autos[a].line < s->first_line; a++) {
-                        r =
-                                add_ref(c,
-                                        f->autos[a].name,
-                                        file,
-                                        (unsigned) f->autos[a].line + 1,
-                                        f->autos[a].allow ? "allow-hotplug" : "auto");
-                        if (r < 0)
-                                return r;
-                }
+                r = add_auto_refs(c, file, f, &a, s->first_line);
+                if (r < 0)
+                        return r;
                 if (!*s->name)
                         continue; /* "iface" alone: nothing to refer to */
                 r = add_stanza_refs(c, file, s);
                 if (r < 0)
                         return r;
         }
-        for (; a < f->n_autos; a++) {
-                r =
-                        add_ref(c,
-                                f->autos[a].name,
-                                file,
-                                (unsigned) f->autos[a].line + 1,
-                                f->autos[a].allow ? "allow-hotplug" : "auto");
-                if (r < 0)
-                        return r;
-        }
+        r = add_auto_refs(c, file, f, &a, SIZE_MAX);
+        if (r < 0)
+                return r;
 
         /* Sorted and once each, for net_config_name_is_virtual(). */
         if (c->n_virtual_names > 0) {
