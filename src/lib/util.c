@@ -340,7 +340,9 @@ int array_reserve(void **array, size_t *allocated, size_t need, size_t size) {
         return 0;
 }
 
-int strv_split(const char *s, const char *separators, char ***ret) {
+/* The words of s between separators; with keep_empty, also the empty ones (lines), where one separator
+ * ends each and a last one does not start another. */
+static int split(const char *s, const char *separators, bool keep_empty, char ***ret, size_t *ret_n) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0, allocated = 1;
         const char *p = s;
@@ -351,41 +353,30 @@ int strv_split(const char *s, const char *separators, char ***ret) {
         while (*p) {
                 size_t k;
 
-                p += strspn(p, separators);
+                if (!keep_empty)
+                        p += strspn(p, separators);
                 k = strcspn(p, separators);
-                if (k > 0) {
+                if (k > 0 || (keep_empty && *p)) {
                         int r = strv_push(&l, &n, &allocated, strndup(p, k));
                         if (r < 0)
                                 return r;
                 }
                 p += k;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-int strv_split_lines(const char *text, char ***ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0, allocated = 1;
-        const char *p = text;
-
-        l = calloc(allocated, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        while (*p) {
-                size_t len = strcspn(p, "\n");
-                int r = strv_push(&l, &n, &allocated, strndup(p, len));
-
-                if (r < 0)
-                        return r;
-                p += len;
-                if (*p)
+                if (keep_empty && *p)
                         p++;
         }
         *ret = TAKE_PTR(l);
         if (ret_n)
                 *ret_n = n;
         return 0;
+}
+
+int strv_split(const char *s, const char *separators, char ***ret) {
+        return split(s, separators, false, ret, NULL);
+}
+
+int strv_split_lines(const char *text, char ***ret, size_t *ret_n) {
+        return split(text, "\n", true, ret, ret_n);
 }
 
 static int cmp_uniq(const void *a, const void *b, void *strings) {
