@@ -735,6 +735,7 @@ static int add_pin(NicPins *p, const char *mac, const char *name, const char *fi
 
 int nic_pins_parse_link(NicPins *p, const char *file, const char *text) {
         _cleanup_strv_free_ char **macs = NULL, **perm = NULL, **names = NULL;
+        size_t n_names;
         int r;
 
         r = unit_file_get_list(text, "Match", "MACAddress", &macs);
@@ -746,16 +747,17 @@ int nic_pins_parse_link(NicPins *p, const char *file, const char *text) {
         r = unit_file_get_list(text, "Link", "Name", &names);
         if (r < 0)
                 return r;
-        if (strv_length(names) == 0)
+        n_names = strv_length(names);
+        if (n_names == 0)
                 return 0;
         /* A .link file with several MACs gives each the same name: only one of them may exist. */
         STRV_FOREACH(m, macs) {
-                r = add_pin(p, *m, names[strv_length(names) - 1], file);
+                r = add_pin(p, *m, names[n_names - 1], file);
                 if (r < 0)
                         return r;
         }
         STRV_FOREACH(m, perm) {
-                r = add_pin(p, *m, names[strv_length(names) - 1], file);
+                r = add_pin(p, *m, names[n_names - 1], file);
                 if (r < 0)
                         return r;
         }
@@ -1048,6 +1050,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_free_ const IfaceStanza **bridges = NULL;
         _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
+        size_t n_used = 0, allocated_used = 0;
         unsigned index = 0;
         int r;
 
@@ -1057,10 +1060,10 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
 
         /* Names taken: every interface now, every pinned name. */
         STRV_FOREACH(a, nics->all_names)
-                if ((r = strv_extend(&used, *a)) < 0)
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(*a))) < 0)
                         goto finish;
         FOREACH_ARRAY(i, pins.pins, pins.n_pins)
-                if ((r = strv_extend(&used, i->name)) < 0)
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(i->name))) < 0)
                         goto finish;
 
         FOREACH_ARRAY(n, nics->nics, nics->n) {
@@ -1083,7 +1086,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                                 goto finish;
                         }
                 } while (strv_contains(used, new_name));
-                if ((r = strv_extend(&used, new_name)) < 0 ||
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(new_name))) < 0 ||
                     (r = name_map_add(&p.map, n->name, new_name)) < 0)
                         goto finish;
                 if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
