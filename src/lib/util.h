@@ -57,7 +57,7 @@ int strv_split(const char *s, const char *separators, char ***ret);
 int strv_split_lines(const char *text, char ***ret, size_t *ret_n);
 /* Removes the later copies of strings that occur more than once, keeping the first in place and the
  * order; n is the length (or SIZE_MAX: found here). Sorts an index, so O(n log n), where a strv_contains()
- * per string is quadratic. Returns the new length, or -ENOMEM. */
+ * per string is quadratic. Returns the new length, or -ENOMEM (-E2BIG past INT_MAX strings). */
 int strv_uniq(char **l, size_t n);
 
 /* Monotonic clock in microseconds. */
