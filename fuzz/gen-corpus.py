@@ -123,6 +123,15 @@ def etc_files():
         "\taddress 192.168.1.2/24\n\tgateway 192.168.1.1\n\tbridge-ports enp88s0 \\\n\t  enp86s0.10\n"
         "\tbridge-stp off\nsource /etc/network/interfaces.d/*\n")
     put("fuzz-interfaces", 'SUBSYSTEM=="net", ACTION=="add", ATTR{address}=="88:ae:dd:72:13:25", NAME="lan0"\n')
+    # Repeated auto and allow-* names (auto_names once each, doctor's refs every time), an option on a
+    # continued line, and the things of .link files and udev rules in one text.
+    put("fuzz-interfaces", "auto lo eth0 lo\nallow-hotplug eth0 eth1\nauto eth1 eth0\niface eth0 inet manual\n"
+        "iface bond0 inet manual\n\tbond-slaves eth0 \\\n\t  eth1\n\tbond-mode 802.3ad\nauto bond0 lo bond0\n"
+        "source-directory interfaces.d\n")
+    put("fuzz-interfaces", "[Match]\nMACAddress=88:AE:DD:72:13:25 aa-bb-cc-dd-ee-ff\nPermanentMACAddress=\n"
+        "PermanentMACAddress=11:22:33:44:55:66\nType=ether\n\n[Link]\nName=old\nName=\nName=lan1\n"
+        "# ATTR{address}==\"00:11:22:33:44:55\", NAME=\"x\"\n"
+        "SUBSYSTEM==\"net\", ATTR{address}==\"02:00:00:00:00:01\", NAME:=\"wan0\"\nauto wan0\n")
     put("fuzz-proxmox", "name: win11\nmachine: pc-q35-8.1+pve0\nhostpci0: 0000:30:00,pcie=1,x-vga=1\n"
         "hostpci1: mapping=egpu,rombar=0\nhostpci2: host=30:00.0;30:00.1,romfile=vbios.rom\n"
         "[snapshot]\nhostpci3: 0000:31:00.0\n")

@@ -7,29 +7,6 @@
 #include "doctor-files.h"
 #include "util.h"
 
-/* Splits text into its lines, empty ones kept, so that index + 1 is the line number. */
-static int split_lines(const char *text, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0, allocated = 1;
-        const char *p = text;
-
-        l = calloc(allocated, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        while (*p) {
-                size_t len = strcspn(p, "\n");
-                int r = strv_push(&l, &n, &allocated, strndup(p, len));
-
-                if (r < 0)
-                        return r;
-                p += len;
-                if (*p)
-                        p++;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 #define FOREACH_LINE(line, lines) for (char **line = (lines); *line; line++)
 /* The 1-based number of the line that the FOREACH_LINE() iterator points to. */
 #define LINE_NUMBER(line, lines) ((unsigned) ((line) - (lines)) + 1)
@@ -46,7 +23,7 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
         size_t n = 0;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -133,20 +110,15 @@ void net_config_done(NetConfig *c) {
 }
 
 static int add_ref(NetConfig *c, const char *name, const char *file, unsigned line, const char *how) {
-        IfaceRef *t;
         char *n, *f;
 
         n = strdup(name);
         f = strdup(file);
-        t = realloc(c->refs, sizeof(IfaceRef) * (c->n_refs + 1));
-        if (!n || !f || !t) {
+        if (!n || !f || ARRAY_RESERVE(c->refs, c->n_refs_allocated, c->n_refs + 1) < 0) {
                 free(n);
                 free(f);
-                if (t)
-                        c->refs = t;
                 return -ENOMEM;
         }
-        c->refs = t;
         c->refs[c->n_refs++] = (IfaceRef){ .name = n, .file = f, .line = line, .how = how };
         return 0;
 }
@@ -171,90 +143,134 @@ static const struct {
         { "bond_primary", "bond-primary" },
 };
 
-int net_config_parse(NetConfig *c, const char *file, const char *text) {
-        _cleanup_free_ char *stanza = NULL; /* the interface of the current iface stanza */
-        _cleanup_strv_free_ char **lines = NULL;
+/* Adds the references of one iface stanza: its name, and the members its options list. */
+static int add_stanza_refs(NetConfig *c, const char *file, const IfaceStanza *s) {
+        size_t n_virtual = c->n_virtual_names;
         int r;
 
-        r = split_lines(text, &lines);
+        r = add_ref(c, s->name, file, (unsigned) s->first_line + 1, "iface");
         if (r < 0)
                 return r;
-        FOREACH_LINE(line, lines) {
-                _cleanup_strv_free_ char **w = NULL;
-                size_t n;
-
-                r = strv_split(*line, " \t\r", &w);
-                if (r < 0)
-                        return r;
-                n = strv_length(w);
-                if (n == 0 || w[0][0] == '#')
-                        continue;
-
-                if (streq(w[0], "iface") || streq(w[0], "mapping")) {
-                        free(stanza);
-                        stanza = n >= 2 ? strdup(w[1]) : NULL;
-                        if (n >= 2 && !stanza)
-                                return -ENOMEM;
-                        if (n >= 2 && streq(w[0], "iface")) {
-                                r = add_ref(c, w[1], file, LINE_NUMBER(line, lines), "iface");
-                                if (r < 0)
-                                        return r;
-                        }
-                        continue;
-                }
-                if (streq(w[0], "auto") || strneq(w[0], "allow-", 6)) {
-                        stanza = mfree(stanza);
-                        for (size_t i = 1; i < n; i++) {
-                                r =
-                                        add_ref(c,
-                                                w[i],
-                                                file,
-                                                LINE_NUMBER(line, lines),
-                                                streq(w[0], "auto") ? "auto" : "allow-hotplug");
-                                if (r < 0)
-                                        return r;
-                        }
-                        continue;
-                }
-                if (streq(w[0], "source") || streq(w[0], "source-directory")) {
-                        stanza = mfree(stanza);
-                        for (size_t i = 1; i < n; i++) {
-                                r = strv_extend(streq(w[0], "source") ? &c->sources : &c->source_dirs, w[i]);
-                                if (r < 0)
-                                        return r;
-                        }
-                        continue;
-                }
-                if (!stanza)
-                        continue;
+        FOREACH_ARRAY(opt, s->options, s->n_options)
                 FOREACH_ARRAY(o, member_options, ELEMENTSOF(member_options)) {
-                        if (!streq(w[0], o->option))
+                        _cleanup_strv_free_ char **w = NULL;
+
+                        if (!streq(opt->key, o->option))
                                 continue;
-                        if (!net_config_name_is_virtual(c, stanza)) {
-                                r = strv_extend(&c->virtual_names, stanza);
+                        if (c->n_virtual_names == n_virtual) {
+                                r = strv_push(
+                                        &c->virtual_names,
+                                        &c->n_virtual_names,
+                                        &c->n_virtual_names_allocated,
+                                        strdup(s->name));
                                 if (r < 0)
                                         return r;
                         }
                         if (!o->how)
                                 break;
-                        for (size_t i = 1; i < n; i++) {
-                                if (streq(w[i], "none"))
+                        r = strv_split(opt->value, " \t\r\v\f", &w);
+                        if (r < 0)
+                                return r;
+                        STRV_FOREACH(m, w) {
+                                if (streq(*m, "none"))
                                         continue;
-                                r = add_ref(c, w[i], file, LINE_NUMBER(line, lines), o->how);
+                                r = add_ref(c, *m, file, (unsigned) opt->line + 1, o->how);
                                 if (r < 0)
                                         return r;
                         }
                         break;
                 }
+        return 0;
+}
+
+/* Adds the names of auto and allow-* lines from *next on that stand before line before. */
+static int add_auto_refs(
+        NetConfig *c,
+        const char *file,
+        const InterfacesFile *f,
+        size_t *next,
+        size_t before) {
+        for (; *next < f->n_autos && f->autos[*next].line < before; (*next)++) {
+                const IfaceAuto *a = &f->autos[*next];
+                int r =
+                        add_ref(c,
+                                a->name,
+                                file,
+                                (unsigned) a->line + 1,
+                                a->allow ? "allow-hotplug" : "auto");
+
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Appends the strings of *from to *to, taking them over. */
+static int strv_append_take(char ***to, char ***from) {
+        size_t n = strv_length(*to), k = strv_length(*from);
+        char **t;
+
+        if (k == 0)
+                return 0;
+        t = reallocarray(*to, n + k + 1, sizeof(char *));
+        if (!t)
+                return -ENOMEM;
+        memcpy(t + n, *from, (k + 1) * sizeof(char *));
+        *to = t;
+        *from = mfree(*from);
+        return 0;
+}
+
+/* A view of interfaces_parse()'s result (src/lib/netif.c): the names the file refers to, in the order
+ * of its lines, and the interfaces it makes itself. */
+int net_config_parse(NetConfig *c, const char *file, const char *text) {
+        _cleanup_(interfaces_freep) InterfacesFile *f = NULL;
+        size_t a = 0;
+        int r;
+
+        r = interfaces_parse(text, &f);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
+                /* The auto lines before this stanza, so that the references stay in line order. */
+                r = add_auto_refs(c, file, f, &a, s->first_line);
+                if (r < 0)
+                        return r;
+                if (!*s->name)
+                        continue; /* "iface" alone: nothing to refer to */
+                r = add_stanza_refs(c, file, s);
+                if (r < 0)
+                        return r;
+        }
+        r = add_auto_refs(c, file, f, &a, SIZE_MAX);
+        if (r < 0)
+                return r;
+
+        /* Sorted and once each, for net_config_name_is_virtual(). */
+        if (c->n_virtual_names > 0) {
+                qsort(c->virtual_names, c->n_virtual_names, sizeof(char *), cmp_str);
+                r = strv_uniq(c->virtual_names, c->n_virtual_names);
+                if (r < 0)
+                        return r;
+                c->n_virtual_names = (size_t) r;
+        }
+        r = strv_append_take(&c->sources, &f->sources);
+        if (r < 0)
+                return r;
+        return strv_append_take(&c->source_dirs, &f->source_dirs);
 }
 
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
         static const char *const prefixes[] = { "vmbr", "bond", "br",   "virbr", "docker", "veth", "tap",
                                                 "fwbr", "fwpr", "fwln", "vxlan", "wg",     "tun",  "ovs" };
 
-        if (streq(name, "lo") || strv_contains(c->virtual_names, name))
+        if (streq(name, "lo") ||
+            (c->n_virtual_names > 0 &&
+             bsearch(&name, c->virtual_names, c->n_virtual_names, sizeof(char *), cmp_str)))
                 return true;
         FOREACH_ARRAY(p, prefixes, ELEMENTSOF(prefixes))
                 if (strneq(name, *p, strlen(*p)))
@@ -263,150 +279,7 @@ bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
         return false;
 }
 
-/* ---- NIC name pinning ---- */
-
-void nic_pins_done(NicPins *p) {
-        for (size_t i = 0; i < p->n_pins; i++) {
-                free(p->pins[i].mac);
-                free(p->pins[i].name);
-                free(p->pins[i].file);
-        }
-        free(p->pins);
-        *p = (NicPins){};
-}
-
-static bool mac_is_valid(const char *s) {
-        if (strlen(s) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? s[i] != ':' && s[i] != '-' : !isxdigit((unsigned char) s[i]))
-                        return false;
-        return true;
-}
-
-static int add_pin(NicPins *p, const char *mac, const char *name, const char *file) {
-        NicPin *t;
-        char *m, *n, *f;
-
-        if (!mac_is_valid(mac) || !*name)
-                return 0;
-        m = strdup(mac);
-        n = strdup(name);
-        f = strdup(file);
-        t = realloc(p->pins, sizeof(NicPin) * (p->n_pins + 1));
-        if (t)
-                p->pins = t;
-        if (!m || !n || !f || !t) {
-                free(m);
-                free(n);
-                free(f);
-                return -ENOMEM;
-        }
-        for (char *c = m; *c; c++)
-                *c = *c == '-' ? ':' : (char) tolower((unsigned char) *c);
-        p->pins[p->n_pins++] = (NicPin){ .mac = m, .name = n, .file = f };
-        return 0;
-}
-
-int nic_pins_parse_link(NicPins *p, const char *file, const char *text) {
-        _cleanup_strv_free_ char **macs = NULL, **perm = NULL, **names = NULL;
-        int r;
-
-        r = unit_file_get_list(text, "Match", "MACAddress", &macs);
-        if (r < 0)
-                return r;
-        r = unit_file_get_list(text, "Match", "PermanentMACAddress", &perm);
-        if (r < 0)
-                return r;
-        r = unit_file_get_list(text, "Link", "Name", &names);
-        if (r < 0)
-                return r;
-        if (strv_length(names) == 0)
-                return 0;
-        /* A .link file with several MACs gives each the same name: only one of them may exist. */
-        STRV_FOREACH(m, macs) {
-                r = add_pin(p, *m, names[strv_length(names) - 1], file);
-                if (r < 0)
-                        return r;
-        }
-        STRV_FOREACH(m, perm) {
-                r = add_pin(p, *m, names[strv_length(names) - 1], file);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The value of KEY=="value" / KEY="value" / KEY:="value" in a udev rule line, for KEY with the given
- * operator class (match: "==", assign: "=" or ":="). NULL when absent. */
-static char *udev_rule_value(const char *line, const char *key, bool match) {
-        size_t kl = strlen(key);
-
-        for (const char *p = line; (p = strstr(p, key)); p += kl) {
-                const char *v, *end;
-
-                /* Keys start a rule token: at the line start or after a comma or space. */
-                if (p != line && !strchr(", \t", p[-1]))
-                        continue;
-                v = skip_space(p + kl);
-                if (match) {
-                        if (!strneq(v, "==", 2))
-                                continue;
-                        v += 2;
-                } else if (strneq(v, ":=", 2))
-                        v += 2;
-                else if (*v == '=' && v[1] != '=')
-                        v += 1;
-                else
-                        continue;
-                v = skip_space(v);
-                if (*v != '"')
-                        continue;
-                end = strchr(v + 1, '"');
-                if (!end)
-                        continue;
-                return strndup(v + 1, (size_t) (end - v - 1));
-        }
-        return NULL;
-}
-
-int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
-        _cleanup_strv_free_ char **lines = NULL;
-        int r;
-
-        r = split_lines(text, &lines);
-        if (r < 0)
-                return r;
-        FOREACH_LINE(line, lines) {
-                _cleanup_free_ char *mac = NULL, *name = NULL;
-                const char *s = skip_space(*line);
-
-                if (*s == '#' || !*s)
-                        continue;
-                mac = udev_rule_value(s, "ATTR{address}", true);
-                name = udev_rule_value(s, "NAME", false);
-                if (!mac || !name)
-                        continue;
-                r = add_pin(p, mac, name, file);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {
-        FOREACH_ARRAY(i, p->pins, p->n_pins)
-                if (strcasecmp(i->mac, mac) == 0)
-                        return i;
-        return NULL;
-}
-
-const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
-        FOREACH_ARRAY(i, p->pins, p->n_pins)
-                if (streq(i->name, name))
-                        return i;
-        return NULL;
-}
+/* ---- NIC names ---- */
 
 /* The span of the bus number in a path-based name: after "p" following the "en"/"wl"/"ww"/"ib" prefix and an
  * optional "P<domain>". */
@@ -460,57 +333,6 @@ bool nic_names_differ_in_bus(const char *a, const char *b) {
         if (!pa || !pb || pa - a != pb - b || !strneq(a, b, (size_t) (pa - a)))
                 return false;
         return streq(pa + la, pb + lb) && !(la == lb && strneq(pa, pb, la));
-}
-
-/* ---- systemd unit files ---- */
-
-int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL, **lines = NULL;
-        bool in_section = false;
-        size_t kl = strlen(key), n = 0, allocated = 1; /* n kept here: linear in the number of words */
-        int r;
-
-        r = split_lines(text, &lines);
-        if (r < 0)
-                return r;
-        l = calloc(allocated, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        FOREACH_LINE(line, lines) {
-                char *s = skip_space(*line), *v;
-
-                strstrip_trailing(s);
-                if (*s == '#' || *s == ';' || !*s)
-                        continue;
-                if (*s == '[') {
-                        char *end = strchr(s, ']');
-                        in_section = end && (size_t) (end - s - 1) == strlen(section) &&
-                                strneq(s + 1, section, strlen(section));
-                        continue;
-                }
-                if (!in_section || !strneq(s, key, kl))
-                        continue;
-                v = skip_space(s + kl);
-                if (*v != '=')
-                        continue;
-                v = skip_space(v + 1);
-                if (!*v) {
-                        for (; n > 0; n--)
-                                l[n - 1] = mfree(l[n - 1]);
-                        continue;
-                }
-                _cleanup_strv_free_ char **w = NULL;
-                r = strv_split(v, " \t", &w);
-                if (r < 0)
-                        return r;
-                STRV_FOREACH(i, w) {
-                        r = strv_push(&l, &n, &allocated, strdup(*i));
-                        if (r < 0)
-                                return r;
-                }
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
 }
 
 /* ---- Proxmox VM configuration ---- */
@@ -606,7 +428,7 @@ int pve_vm_parse(PveVm *vm, const char *text) {
         _cleanup_strv_free_ char **lines = NULL;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         FOREACH_LINE(line, lines) {
@@ -705,7 +527,7 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         bool in = false, found = false;
         int r;
 
-        r = split_lines(text, &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
         paths = calloc(1, sizeof(char *));

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "netif.h"
 
 /* Pure parsers of the files and attributes that "egpuctl doctor" reads. No I/O here: each takes the text. */
 
@@ -42,45 +43,27 @@ typedef struct IfaceRef {
 
 typedef struct NetConfig {
         IfaceRef *refs;
-        size_t n_refs;
-        char **virtual_names; /* interfaces that the configuration itself makes: bridges, bonds, vlans */
-        char **sources;       /* the arguments of "source" and "source-directory" lines, as written */
-        char **source_dirs;   /* likewise for "source-directory" only */
+        size_t n_refs, n_refs_allocated;
+        char **virtual_names; /* interfaces that the configuration itself makes: bridges, bonds, vlans;
+                                 sorted */
+        size_t n_virtual_names, n_virtual_names_allocated;
+        char **sources;     /* the arguments of "source" lines, as written */
+        char **source_dirs; /* likewise for "source-directory" lines */
 } NetConfig;
 
 void net_config_done(NetConfig *c);
+/* Adds one file: parsed by interfaces_parse() (netif.h), so -EFBIG for more than it takes. */
 int net_config_parse(NetConfig *c, const char *file, const char *text);
 /* Whether the name is one the kernel or the configuration makes itself, not a NIC: lo, bridges, bonds,
  * VLANs of those, and names the configuration defines as virtual. */
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) _pure_;
 
-/* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
- * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
-typedef struct NicPin {
-        char *mac; /* lowercase */
-        char *name;
-        char *file;
-} NicPin;
-
-typedef struct NicPins {
-        NicPin *pins;
-        size_t n_pins;
-} NicPins;
-
-void nic_pins_done(NicPins *p);
-int nic_pins_parse_link(NicPins *p, const char *file, const char *text);
-int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text);
-const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
-const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
+/* NicPin, NicPins and their parsers, and unit_file_get_list(): netif.h. */
 
 /* For a path-based NIC name ("enp88s0", "enP1p88s0f1"), the PCI bus number in it; -EINVAL otherwise. */
 int nic_name_pci_bus(const char *name, unsigned *ret);
 /* Whether two path-based names differ only in the bus number ("enp86s0" and "enp88s0"). */
 bool nic_names_differ_in_bus(const char *a, const char *b) _pure_;
-
-/* Values of key in section of a systemd unit or .link file (every occurrence, words split at spaces);
- * an empty assignment resets the list, as systemd does. */
-int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret);
 
 /* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
  * first [snapshot] section. */

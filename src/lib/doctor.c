@@ -1683,8 +1683,10 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
         if (r < 0)
                 return 0;
         *ret_found = true;
+        /* A file that interfaces_parse() refuses (-EFBIG: a line over 64 KiB) is passed over, as one that
+         * cannot be read. */
         r = net_config_parse(nc, "/etc/network/interfaces", text);
-        if (r < 0)
+        if (r < 0 && r != -EFBIG)
                 return r;
 
         /* Sourced files may source more; bounded against loops. */
@@ -1716,7 +1718,7 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                                 if (read_full_file(g.gl_pathv[i], CONFIG_FILE_MAX, &t, NULL) < 0)
                                         continue;
                                 r = net_config_parse(nc, shown, t);
-                                if (r < 0) {
+                                if (r < 0 && r != -EFBIG) {
                                         globfree(&g);
                                         return r;
                                 }
@@ -1749,7 +1751,7 @@ static int load_net_config(const Doctor *d, NetConfig *nc, bool *ret_found) {
                                 if (read_root_file(d, p, &t) < 0)
                                         continue;
                                 r = net_config_parse(nc, p, t);
-                                if (r < 0)
+                                if (r < 0 && r != -EFBIG)
                                         return r;
                         }
                         nd = strv_length(nc->source_dirs);

@@ -11,6 +11,12 @@
 
 /* ---- small helpers ---- */
 
+static char *skip_space(const char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        return (char *) s;
+}
+
 static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -50,73 +56,63 @@ static void stanza_done(IfaceStanza *s) {
 InterfacesFile *interfaces_free(InterfacesFile *f) {
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < f->n_lines; i++)
-                free(f->lines[i]);
-        free(f->lines);
+        strv_free(f->lines);
         FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
                 stanza_done(s);
         free(f->stanzas);
+        FOREACH_ARRAY(a, f->autos, f->n_autos)
+                free(a->name);
+        free(f->autos);
         strv_free(f->auto_names);
+        strv_free(f->sources);
+        strv_free(f->source_dirs);
         return mfree(f);
 }
 
 static int split_physical_lines(const char *text, InterfacesFile *f) {
-        const char *p = text;
+        size_t len = strlen(text);
+        int r;
 
-        while (*p) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                char **t;
-
-                if (len > LINE_MAX_LEN)
+        r = strv_split_lines(text, &f->lines, &f->n_lines);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < f->n_lines; i++)
+                if (strlen(f->lines[i]) > LINE_MAX_LEN)
                         return -EFBIG;
-                t = realloc(f->lines, (f->n_lines + 1) * sizeof(char *));
-                if (!t)
-                        return -ENOMEM;
-                f->lines = t;
-                f->lines[f->n_lines] = strndup(p, len);
-                if (!f->lines[f->n_lines])
-                        return -ENOMEM;
-                f->n_lines++;
-                if (!nl) {
-                        f->final_newline = false;
-                        return 0;
-                }
-                p = nl + 1;
-        }
-        f->final_newline = true;
+        f->final_newline = len == 0 || text[len - 1] == '\n';
         return 0;
 }
 
 /* The logical line starting at physical line i: joined continuation lines; *ret_last is its last
- * physical line. */
+ * physical line. Measured first, then copied: one allocation however many lines it joins. */
 static int logical_line(const InterfacesFile *f, size_t i, char **ret, size_t *ret_last) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, j = i;
+        size_t len = 0, j = i, p = 0;
+        char *buf;
 
-        for (;;) {
-                const char *l = f->lines[j];
-                size_t k = strlen(l);
-                bool cont = k > 0 && l[k - 1] == '\\';
-                char *t;
+        for (;; j++) {
+                size_t k = strlen(f->lines[j]);
+                bool cont = k > 0 && f->lines[j][k - 1] == '\\';
 
-                if (cont)
-                        k--;
-                if (len + k + 2 > LINE_MAX_LEN * 4)
+                len += k - cont + 1;
+                if (len + 1 > LINE_MAX_LEN * 4)
                         return -EFBIG;
-                t = realloc(buf, len + k + 2);
-                if (!t)
-                        return -ENOMEM;
-                buf = t;
-                memcpy(buf + len, l, k);
-                len += k;
-                buf[len++] = ' ';
-                buf[len] = 0;
                 if (!cont || j + 1 >= f->n_lines)
                         break;
-                j++;
         }
-        *ret = TAKE_PTR(buf);
+        buf = malloc(len + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t x = i; x <= j; x++) {
+                size_t k = strlen(f->lines[x]);
+
+                if (k > 0 && f->lines[x][k - 1] == '\\')
+                        k--;
+                memcpy(buf + p, f->lines[x], k);
+                p += k;
+                buf[p++] = ' ';
+        }
+        buf[p] = 0;
+        *ret = buf;
         *ret_last = j;
         return 0;
 }
@@ -144,14 +140,17 @@ static LineKind classify(char **words, bool in_iface) {
         return in_iface ? LINE_OPTION : LINE_OTHER_STANZA;
 }
 
-static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) {
-        IfaceOption *t = realloc(s->options, (s->n_options + 1) * sizeof(IfaceOption));
+static int stanza_add_option(
+        IfaceStanza *s,
+        size_t *allocated,
+        char **words,
+        const char *logical,
+        size_t line) {
         const char *v;
         char *key, *value;
 
-        if (!t)
+        if (ARRAY_RESERVE(s->options, *allocated, s->n_options + 1) < 0)
                 return -ENOMEM;
-        s->options = t;
         /* The value: the logical line after the key, trimmed. */
         v = logical + strspn(logical, " \t\r\v\f");
         v += strlen(words[0]);
@@ -164,12 +163,24 @@ static int stanza_add_option(IfaceStanza *s, char **words, const char *logical) 
                 return -ENOMEM;
         }
         strstrip_trailing(value);
-        s->options[s->n_options++] = (IfaceOption){ key, value };
+        s->options[s->n_options++] = (IfaceOption){ key, value, line };
+        return 0;
+}
+
+/* Appends the words after the first to *l, which holds *n in room for *allocated. */
+static int push_words(char ***l, size_t *n, size_t *allocated, char **words) {
+        for (size_t w = 1; words[w]; w++) {
+                int r = strv_push(l, n, allocated, strdup(words[w]));
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
 int interfaces_parse(const char *text, InterfacesFile **ret) {
         _cleanup_(interfaces_freep) InterfacesFile *f = NULL;
+        size_t allocated_stanzas = 0, allocated_options = 0, allocated_autos = 0;
+        size_t n_sources = 0, allocated_sources = 0, n_dirs = 0, allocated_dirs = 0;
         IfaceStanza *cur = NULL;
         int r;
 
@@ -198,13 +209,12 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 case LINE_COMMENT:
                         break;
                 case LINE_IFACE: {
-                        IfaceStanza *t = realloc(f->stanzas, (f->n_stanzas + 1) * sizeof(IfaceStanza));
                         size_t n = strv_length(words);
 
-                        if (!t)
+                        if (ARRAY_RESERVE(f->stanzas, allocated_stanzas, f->n_stanzas + 1) < 0)
                                 return -ENOMEM;
-                        f->stanzas = t;
                         cur = &f->stanzas[f->n_stanzas++];
+                        allocated_options = 0;
                         *cur = (IfaceStanza){ .first_line = i, .last_line = last };
                         cur->name = strdup(n > 1 ? words[1] : "");
                         cur->family = n > 2 ? strdup(words[2]) : NULL;
@@ -215,20 +225,34 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 }
                 case LINE_AUTO:
                         cur = NULL;
-                        for (size_t w = 1; words[w]; w++)
-                                if (!strv_contains(f->auto_names, words[w])) {
-                                        r = strv_extend(&f->auto_names, words[w]);
-                                        if (r < 0)
-                                                return r;
+                        for (size_t w = 1; words[w]; w++) {
+                                char *name = strdup(words[w]);
+
+                                if (!name || ARRAY_RESERVE(f->autos, allocated_autos, f->n_autos + 1) < 0) {
+                                        free(name);
+                                        return -ENOMEM;
                                 }
+                                f->autos[f->n_autos++] = (IfaceAuto){
+                                        .name = name,
+                                        .line = i,
+                                        .allow = !streq(words[0], "auto"),
+                                };
+                        }
                         break;
                 case LINE_OTHER_STANZA:
                         cur = NULL;
+                        r = 0;
                         if (strneq(words[0], "source", 6))
                                 f->has_source = true;
+                        if (streq(words[0], "source"))
+                                r = push_words(&f->sources, &n_sources, &allocated_sources, words);
+                        else if (streq(words[0], "source-directory"))
+                                r = push_words(&f->source_dirs, &n_dirs, &allocated_dirs, words);
+                        if (r < 0)
+                                return r;
                         break;
                 case LINE_OPTION:
-                        r = stanza_add_option(cur, words, logical);
+                        r = stanza_add_option(cur, &allocated_options, words, logical, i);
                         if (r < 0)
                                 return r;
                         cur->last_line = last;
@@ -236,6 +260,23 @@ int interfaces_parse(const char *text, InterfacesFile **ret) {
                 }
                 i = last + 1;
         }
+
+        /* The auto names once each: all of them, then the repeats taken out by sorting, not by a search
+         * of the list per name (which made 1 MiB of auto lines take seconds). */
+        f->auto_names = reallocarray(NULL, f->n_autos + 1, sizeof(char *));
+        if (!f->auto_names)
+                return -ENOMEM;
+        f->auto_names[0] = NULL;
+        for (size_t i = 0; i < f->n_autos; i++) {
+                f->auto_names[i] = strdup(f->autos[i].name);
+                f->auto_names[i + 1] = NULL;
+                if (!f->auto_names[i])
+                        return -ENOMEM;
+        }
+        r = strv_uniq(f->auto_names, f->n_autos);
+        if (r < 0)
+                return r;
+
         *ret = TAKE_PTR(f);
         return 0;
 }
@@ -381,7 +422,7 @@ static int rename_words(FILE *out, const char *line, const NameMap *map, size_t 
 int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        IfaceStanza *cur = NULL;
+        bool in_iface = false;
         FILE *out;
         int r = 0;
 
@@ -400,14 +441,12 @@ int interfaces_rename(const InterfacesFile *f, const NameMap *map, char **ret) {
                 r = split_words(logical, &words);
                 if (r < 0)
                         break;
-                kind = classify(words, cur != NULL);
-                if (kind == LINE_IFACE) {
-                        cur = NULL;
-                        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
-                                if (s->first_line == i)
-                                        cur = s;
-                } else if (IN_SET(kind, LINE_AUTO, LINE_OTHER_STANZA))
-                        cur = NULL;
+                /* As interfaces_parse() saw it: an iface line starts a stanza, which other stanzas end. */
+                kind = classify(words, in_iface);
+                if (kind == LINE_IFACE)
+                        in_iface = true;
+                else if (IN_SET(kind, LINE_AUTO, LINE_OTHER_STANZA))
+                        in_iface = false;
 
                 for (size_t j = i; j <= last && r >= 0; j++) {
                         const char *line = f->lines[j];
@@ -443,27 +482,50 @@ static bool stanza_is_bridge(const IfaceStanza *s) {
         return iface_option(s, "bridge-ports") != NULL;
 }
 
+static int cmp_stanza_name(const void *a, const void *b, void *stanzas) {
+        const IfaceStanza *s = stanzas;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(s[x].name, s[y].name);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+#define HAS_GATEWAY 1U
+#define HAS_ADDRESS 2U
+
 int interfaces_management_bridges(const InterfacesFile *f, const IfaceStanza ***ret) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ unsigned *has = NULL;
         const IfaceStanza **l;
         size_t n = 0;
+
+        idx = reallocarray(NULL, f->n_stanzas + 1, sizeof(size_t));
+        has = calloc(f->n_stanzas + 1, sizeof(unsigned));
+        if (!idx || !has)
+                return -ENOMEM;
+        /* The same interface may have an inet and an inet6 stanza: what one has, the name has. The
+         * stanzas sorted by name put those next to each other, where a search per bridge is quadratic. */
+        for (size_t i = 0; i < f->n_stanzas; i++)
+                idx[i] = i;
+        qsort_r(idx, f->n_stanzas, sizeof(size_t), cmp_stanza_name, (void *) f->stanzas);
+        for (size_t g = 0, e; g < f->n_stanzas; g = e) {
+                unsigned flags = 0;
+
+                for (e = g; e < f->n_stanzas && streq(f->stanzas[idx[e]].name, f->stanzas[idx[g]].name); e++)
+                        flags |= (iface_option(&f->stanzas[idx[e]], "gateway") ? HAS_GATEWAY : 0) |
+                                (iface_option(&f->stanzas[idx[e]], "address") ? HAS_ADDRESS : 0);
+                for (size_t k = g; k < e; k++)
+                        has[idx[k]] = flags;
+        }
 
         l = calloc(f->n_stanzas + 1, sizeof(IfaceStanza *));
         if (!l)
                 return -ENOMEM;
         for (int pass = 0; pass < 2 && n == 0; pass++)
-                FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                        bool mgmt = false;
-
-                        if (!stanza_is_bridge(s))
-                                continue;
-                        /* The same interface may have an inet and an inet6 stanza. */
-                        FOREACH_ARRAY(o, f->stanzas, f->n_stanzas)
-                                if (streq(o->name, s->name) &&
-                                    iface_option(o, pass == 0 ? "gateway" : "address"))
-                                        mgmt = true;
-                        if (mgmt)
-                                l[n++] = s;
-                }
+                for (size_t i = 0; i < f->n_stanzas; i++)
+                        if (stanza_is_bridge(&f->stanzas[i]) &&
+                            (has[i] & (pass == 0 ? HAS_GATEWAY : HAS_ADDRESS)))
+                                l[n++] = &f->stanzas[i];
         *ret = l;
         return 0;
 }
@@ -575,117 +637,210 @@ fail:
         return r;
 }
 
-void nic_pins_free(NicPin *p, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(p[i].mac);
-                free(p[i].name);
-                free(p[i].file);
-        }
-        free(p);
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int link_file_parse(const char *text, char **ret_mac, char **ret_name) {
-        _cleanup_strv_free_ char **lines = NULL;
-        _cleanup_free_ char *mac = NULL, *name = NULL;
-        const char *section = "";
+/* ---- systemd unit and .link files ---- */
+
+int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL, **lines = NULL;
+        bool in_section = false;
+        size_t kl = strlen(key), n = 0, allocated = 1; /* n kept here: linear in the number of words */
         int r;
 
-        r = strv_split(text, "\n", &lines);
+        r = strv_split_lines(text, &lines, NULL);
         if (r < 0)
                 return r;
-        STRV_FOREACH(l, lines) {
-                char *s = *l + strspn(*l, " \t");
-                char *eq;
+        l = calloc(allocated, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        STRV_FOREACH(line, lines) {
+                char *s = skip_space(*line), *v;
 
                 strstrip_trailing(s);
                 if (*s == '#' || *s == ';' || !*s)
                         continue;
                 if (*s == '[') {
-                        section = streq(s, "[Match]") ? "Match" : streq(s, "[Link]") ? "Link" : "";
+                        char *end = strchr(s, ']');
+                        in_section = end && (size_t) (end - s - 1) == strlen(section) &&
+                                strneq(s + 1, section, strlen(section));
                         continue;
                 }
-                eq = strchr(s, '=');
-                if (!eq)
+                if (!in_section || !strneq(s, key, kl))
                         continue;
-                *eq = 0;
-                strstrip_trailing(s);
-                eq++;
-                eq += strspn(eq, " \t");
-                if (streq(section, "Match") && (streq(s, "MACAddress") || streq(s, "PermanentMACAddress"))) {
-                        free(mac);
-                        mac = NULL;
-                        if (!mac_valid(eq))
-                                continue; /* several addresses, or none: not a single NIC's pin */
-                        mac = strdup(eq);
-                        if (!mac)
-                                return -ENOMEM;
-                        ascii_lower(mac);
-                } else if (streq(section, "Link") && streq(s, "Name") && *eq) {
-                        free(name);
-                        name = strdup(eq);
-                        if (!name)
-                                return -ENOMEM;
+                v = skip_space(s + kl);
+                if (*v != '=')
+                        continue;
+                v = skip_space(v + 1);
+                if (!*v) {
+                        for (; n > 0; n--)
+                                l[n - 1] = mfree(l[n - 1]);
+                        continue;
+                }
+                _cleanup_strv_free_ char **w = NULL;
+                r = strv_split(v, " \t", &w);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(i, w) {
+                        r = strv_push(&l, &n, &allocated, strdup(*i));
+                        if (r < 0)
+                                return r;
                 }
         }
-        if (!mac || !name)
-                return -ENODATA;
-        *ret_mac = TAKE_PTR(mac);
-        *ret_name = TAKE_PTR(name);
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
-/* ATTR{address}=="MAC" ... NAME="name" in a udev rules line. */
-static int udev_rule_pin(const char *line, char **ret_mac, char **ret_name) {
-        const char *a = strstr(line, "ATTR{address}==\""), *n = strstr(line, "NAME=\"");
-        _cleanup_free_ char *mac = NULL, *name = NULL;
-        size_t k;
+/* ---- pins: .link files and udev rules ---- */
 
-        if (!a || !n || (n > line && n[-1] == 'V')) /* not ENV{...NAME} */
-                return -ENODATA;
-        a += strlen("ATTR{address}==\"");
-        n += strlen("NAME=\"");
-        k = strcspn(a, "\"");
-        mac = strndup(a, k);
-        k = strcspn(n, "\"");
-        name = strndup(n, k);
-        if (!mac || !name)
-                return -ENOMEM;
-        ascii_lower(mac);
-        if (!mac_valid(mac) || !*name)
-                return -ENODATA;
-        *ret_mac = TAKE_PTR(mac);
-        *ret_name = TAKE_PTR(name);
-        return 0;
+void nic_pins_done(NicPins *p) {
+        for (size_t i = 0; i < p->n_pins; i++) {
+                free(p->pins[i].mac);
+                free(p->pins[i].name);
+                free(p->pins[i].file);
+        }
+        free(p->pins);
+        *p = (NicPins){};
 }
 
-static int pins_add(NicPin **p, size_t *n, char *mac, char *name, const char *file) {
-        NicPin *t = realloc(*p, (*n + 1) * sizeof(NicPin));
-        char *f = strdup(file);
+static bool pin_mac_valid(const char *s) {
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' && s[i] != '-' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
 
-        if (!t || !f) {
-                if (t)
-                        *p = t;
+static int add_pin(NicPins *p, const char *mac, const char *name, const char *file) {
+        char *m, *n, *f;
+
+        if (!pin_mac_valid(mac) || !*name)
+                return 0;
+        m = strdup(mac);
+        n = strdup(name);
+        f = strdup(file);
+        if (!m || !n || !f || ARRAY_RESERVE(p->pins, p->n_allocated, p->n_pins + 1) < 0) {
+                free(m);
+                free(n);
                 free(f);
-                free(mac);
-                free(name);
                 return -ENOMEM;
         }
-        t[(*n)++] = (NicPin){ mac, name, f };
-        *p = t;
+        for (char *c = m; *c; c++)
+                *c = *c == '-' ? ':' : (char) tolower((unsigned char) *c);
+        p->pins[p->n_pins++] = (NicPin){ .mac = m, .name = n, .file = f };
         return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+int nic_pins_parse_link(NicPins *p, const char *file, const char *text) {
+        _cleanup_strv_free_ char **macs = NULL, **perm = NULL, **names = NULL;
+        size_t n_names;
+        int r;
+
+        r = unit_file_get_list(text, "Match", "MACAddress", &macs);
+        if (r < 0)
+                return r;
+        r = unit_file_get_list(text, "Match", "PermanentMACAddress", &perm);
+        if (r < 0)
+                return r;
+        r = unit_file_get_list(text, "Link", "Name", &names);
+        if (r < 0)
+                return r;
+        n_names = strv_length(names);
+        if (n_names == 0)
+                return 0;
+        /* A .link file with several MACs gives each the same name: only one of them may exist. */
+        STRV_FOREACH(m, macs) {
+                r = add_pin(p, *m, names[n_names - 1], file);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(m, perm) {
+                r = add_pin(p, *m, names[n_names - 1], file);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
-int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
+/* The value of KEY=="value" / KEY="value" / KEY:="value" in a udev rule line, for KEY with the given
+ * operator class (match: "==", assign: "=" or ":="). NULL when absent. */
+static char *udev_rule_value(const char *line, const char *key, bool match) {
+        size_t kl = strlen(key);
+
+        for (const char *p = line; (p = strstr(p, key)); p += kl) {
+                const char *v, *end;
+
+                /* Keys start a rule token: at the line start or after a comma or space. */
+                if (p != line && !strchr(", \t", p[-1]))
+                        continue;
+                v = skip_space(p + kl);
+                if (match) {
+                        if (!strneq(v, "==", 2))
+                                continue;
+                        v += 2;
+                } else if (strneq(v, ":=", 2))
+                        v += 2;
+                else if (*v == '=' && v[1] != '=')
+                        v += 1;
+                else
+                        continue;
+                v = skip_space(v);
+                if (*v != '"')
+                        continue;
+                end = strchr(v + 1, '"');
+                if (!end)
+                        continue;
+                return strndup(v + 1, (size_t) (end - v - 1));
+        }
+        return NULL;
+}
+
+int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        r = strv_split_lines(text, &lines, NULL);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(line, lines) {
+                _cleanup_free_ char *mac = NULL, *name = NULL;
+                const char *s = skip_space(*line);
+
+                if (*s == '#' || !*s)
+                        continue;
+                mac = udev_rule_value(s, "ATTR{address}", true);
+                name = udev_rule_value(s, "NAME", false);
+                if (!mac || !name)
+                        continue;
+                r = add_pin(p, mac, name, file);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {
+        FOREACH_ARRAY(i, p->pins, p->n_pins)
+                if (strcasecmp(i->mac, mac) == 0)
+                        return i;
+        return NULL;
+}
+
+const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
+        FOREACH_ARRAY(i, p->pins, p->n_pins)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+int nic_pins_load(const char *root, NicPins *ret) {
         static const char *const dirs[] = {
                 "/etc/systemd/network",     "/run/systemd/network", "/usr/local/lib/systemd/network",
                 "/usr/lib/systemd/network", "/etc/udev/rules.d",
         };
-        NicPin *p = NULL;
-        size_t n = 0;
+        _cleanup_(nic_pins_done) NicPins p = {};
         int r;
 
         FOREACH_ARRAY(dp, dirs, ELEMENTSOF(dirs)) {
@@ -693,12 +848,11 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                 _cleanup_(closedirp) DIR *d = NULL;
                 _cleanup_strv_free_ char **names = NULL;
                 bool rules = strstr(*dp, "udev") != NULL;
+                size_t n = 0, allocated = 0;
                 struct dirent *de;
 
-                if (!dir) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                if (!dir)
+                        return -ENOMEM;
                 d = opendir(dir);
                 if (!d)
                         continue;
@@ -709,58 +863,28 @@ int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n) {
                         if (de->d_name[0] == '.' || l <= strlen(ext) ||
                             !streq(de->d_name + l - strlen(ext), ext))
                                 continue;
-                        r = strv_extend(&names, de->d_name);
+                        r = strv_push(&names, &n, &allocated, strdup(de->d_name));
                         if (r < 0)
-                                goto fail;
+                                return r;
                 }
                 if (names)
-                        qsort(names, strv_length(names), sizeof(char *), cmp_str);
+                        qsort(names, n, sizeof(char *), cmp_str);
                 STRV_FOREACH(name, names) {
                         _cleanup_free_ char *path = path_join(dir, *name), *text = NULL, *shown = NULL;
-                        _cleanup_strv_free_ char **lines = NULL;
 
-                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
+                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0)
+                                return -ENOMEM;
                         if (read_full_file(path, INTERFACES_MAX_SIZE, &text, NULL) < 0)
                                 continue;
-                        if (!rules) {
-                                char *mac, *pname;
-                                r = link_file_parse(text, &mac, &pname);
-                                if (r == -ENODATA)
-                                        continue;
-                                if (r >= 0)
-                                        r = pins_add(&p, &n, mac, pname, shown);
-                                if (r < 0)
-                                        goto fail;
-                                continue;
-                        }
-                        r = strv_split(text, "\n", &lines);
+                        r = rules ? nic_pins_parse_udev_rules(&p, shown, text)
+                                  : nic_pins_parse_link(&p, shown, text);
                         if (r < 0)
-                                goto fail;
-                        STRV_FOREACH(line, lines) {
-                                char *mac, *pname;
-
-                                if ((*line)[strspn(*line, " \t")] == '#' ||
-                                    !strstr(*line, "SUBSYSTEM==\"net\""))
-                                        continue;
-                                r = udev_rule_pin(*line, &mac, &pname);
-                                if (r == -ENODATA)
-                                        continue;
-                                if (r >= 0)
-                                        r = pins_add(&p, &n, mac, pname, shown);
-                                if (r < 0)
-                                        goto fail;
-                        }
+                                return r;
                 }
         }
         *ret = p;
-        *ret_n = n;
+        p = (NicPins){};
         return 0;
-fail:
-        nic_pins_free(p, n);
-        return r;
 }
 
 int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus) {
@@ -808,23 +932,18 @@ void nic_pin_plan_done(NicPinPlan *p) {
         *p = (NicPinPlan){};
 }
 
-static const NicPin *pin_of(const NicPin *pins, size_t n, const char *mac) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(pins[i].mac, mac))
-                        return &pins[i];
-        return NULL;
-}
-
-/* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces. */
+/* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces; once
+ * each, in the order they first appear. */
 static int referenced_names(const InterfacesFile *f, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
         int r;
 
         STRV_FOREACH(a, f->auto_names)
-                if (!strv_contains(l, *a) && (r = strv_extend(&l, *a)) < 0)
+                if ((r = strv_push(&l, &n, &allocated, strdup(*a))) < 0)
                         return r;
         FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                if (*s->name && !strv_contains(l, s->name) && (r = strv_extend(&l, s->name)) < 0)
+                if (*s->name && (r = strv_push(&l, &n, &allocated, strdup(s->name))) < 0)
                         return r;
                 FOREACH_ARRAY(o, s->options, s->n_options) {
                         _cleanup_strv_free_ char **w = NULL;
@@ -835,28 +954,56 @@ static int referenced_names(const InterfacesFile *f, char ***ret) {
                         if (r < 0)
                                 return r;
                         STRV_FOREACH(x, w)
-                                if (!strv_contains(l, *x) && (r = strv_extend(&l, *x)) < 0)
+                                if ((r = strv_push(&l, &n, &allocated, strdup(*x))) < 0)
                                         return r;
                 }
         }
+        r = strv_uniq(l, n);
+        if (r < 0)
+                return r;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
 }
 
-/* Whether the stanza makes a virtual interface (bond, bridge, VLAN, OVS) that exists by configuration. */
-static bool defined_virtual(const InterfacesFile *f, const char *name) {
-        if (streq(name, "lo"))
-                return true;
-        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas) {
-                if (!streq(s->name, name))
-                        continue;
+typedef struct SortedNames {
+        char **names;
+        size_t n;
+} SortedNames;
+
+static void sorted_names_done(SortedNames *s) {
+        strv_free(s->names);
+        *s = (SortedNames){};
+}
+
+/* The interfaces that a stanza makes (bond, bridge, VLAN, OVS), which exist by configuration, and lo:
+ * sorted, for defined_virtual(). */
+static int virtual_names(const InterfacesFile *f, SortedNames *ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = strv_push(&l, &n, &allocated, strdup("lo"));
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(s, f->stanzas, f->n_stanzas)
                 FOREACH_ARRAY(o, s->options, s->n_options)
                         if (iface_option_names_interfaces(o->key) || key_eq(o->key, "ovs_type") ||
                             key_eq(o->key, "bond-mode") || key_eq(o->key, "vxlan-id") ||
-                            strneq(o->key, "pre-up", 6))
-                                return true;
-        }
-        return false;
+                            strneq(o->key, "pre-up", 6)) {
+                                r = strv_push(&l, &n, &allocated, strdup(s->name));
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+        qsort(l, n, sizeof(char *), cmp_str);
+        *ret = (SortedNames){ TAKE_PTR(l), n };
+        return 0;
+}
+
+static bool defined_virtual(const SortedNames *virt, const char *name) {
+        return bsearch(&name, virt->names, virt->n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* The name each NIC will have after pinning (its pin, its new pin, or its name now). */
@@ -867,7 +1014,7 @@ static const char *final_name(const NicPinPlan *p, const Nic *n) {
 static bool exists_after(
         const NicPinPlan *p,
         const NicList *nics,
-        const InterfacesFile *f,
+        const SortedNames *virt,
         const char *name,
         unsigned depth) {
         size_t k;
@@ -885,12 +1032,12 @@ static bool exists_after(
                 if (!physical)
                         return true;
         }
-        if (defined_virtual(f, name))
+        if (defined_virtual(virt, name))
                 return true;
         k = strcspn(name, ".:");
         if (k > 0 && name[k]) {
                 _cleanup_free_ char *base = strndup(name, k);
-                return base && exists_after(p, nics, f, base, depth + 1);
+                return base && exists_after(p, nics, virt, base, depth + 1);
         }
         return false;
 }
@@ -901,25 +1048,26 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_strv_free_ char **used = NULL, **refs = NULL;
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
-        NicPin *pins = NULL;
-        size_t n_pins = 0;
+        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {};
+        _cleanup_(nic_pins_done) NicPins pins = {};
+        size_t n_used = 0, allocated_used = 0;
         unsigned index = 0;
         int r;
 
-        r = nic_pins_load(root, &pins, &n_pins);
+        r = nic_pins_load(root, &pins);
         if (r < 0)
                 return r;
 
         /* Names taken: every interface now, every pinned name. */
         STRV_FOREACH(a, nics->all_names)
-                if ((r = strv_extend(&used, *a)) < 0)
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(*a))) < 0)
                         goto finish;
-        for (size_t i = 0; i < n_pins; i++)
-                if ((r = strv_extend(&used, pins[i].name)) < 0)
+        FOREACH_ARRAY(i, pins.pins, pins.n_pins)
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(i->name))) < 0)
                         goto finish;
 
         FOREACH_ARRAY(n, nics->nics, nics->n) {
-                const NicPin *pin = pin_of(pins, n_pins, n->mac);
+                const NicPin *pin = nic_pins_find_mac(&pins, n->mac);
                 _cleanup_free_ char *new_name = NULL, *path = NULL, *text = NULL;
 
                 if (pin) {
@@ -938,7 +1086,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                                 goto finish;
                         }
                 } while (strv_contains(used, new_name));
-                if ((r = strv_extend(&used, new_name)) < 0 ||
+                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(new_name))) < 0 ||
                     (r = name_map_add(&p.map, n->name, new_name)) < 0)
                         goto finish;
                 if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
@@ -996,6 +1144,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         /* Names in the file that exist nowhere now, whose PCI path matches a NIC's but for the bus
          * number: the NIC moved (an eGPU's bridges took bus numbers). */
         r = referenced_names(f, &refs);
+        if (r >= 0)
+                r = virtual_names(f, &virt);
         if (r < 0)
                 goto finish;
         STRV_FOREACH(ref, refs) {
@@ -1004,7 +1154,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 unsigned bus, matches = 0;
 
                 if (strv_contains(nics->all_names, *ref) || name_map_lookup(&p.map, *ref) ||
-                    defined_virtual(f, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
+                    defined_virtual(&virt, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
                         continue;
                 if (netif_path_name_key(*ref, &key, &bus) < 0)
                         continue;
@@ -1050,6 +1200,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r < 0)
                 goto finish;
         r = interfaces_management_bridges(nf, &bridges);
+        if (r >= 0)
+                r = virtual_names(nf, &new_virt);
         if (r < 0)
                 goto finish;
         for (const IfaceStanza **b = bridges; *b; b++) {
@@ -1059,7 +1211,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 if (r < 0)
                         goto finish;
                 STRV_FOREACH(port, ports)
-                        if (!streq(*port, "none") && !exists_after(&p, nics, nf, *port, 0) &&
+                        if (!streq(*port, "none") && !exists_after(&p, nics, &new_virt, *port, 0) &&
                             (r = strv_push_fmt(
                                      &p.problems,
                                      "bridge %s (the management bridge) would have port %s, and no "
@@ -1075,6 +1227,5 @@ done:
         p = (NicPinPlan){};
         r = 0;
 finish:
-        nic_pins_free(pins, n_pins);
         return r;
 }

@@ -13,6 +13,7 @@
 typedef struct IfaceOption {
         char *key;   /* "bridge-ports" */
         char *value; /* the rest of the line, whitespace-trimmed; "" when none */
+        size_t line; /* physical line (0-based) where it starts */
 } IfaceOption;
 
 typedef struct IfaceStanza {
@@ -24,20 +25,32 @@ typedef struct IfaceStanza {
         size_t first_line, last_line; /* physical lines (0-based) of the header and of its last option */
 } IfaceStanza;
 
+/* One name of an auto or allow-* line. */
+typedef struct IfaceAuto {
+        char *name;
+        size_t line; /* physical line (0-based) of the auto or allow-* line */
+        bool allow;  /* allow-hotplug, allow-ovs, ...: not auto */
+} IfaceAuto;
+
 typedef struct InterfacesFile {
         char **lines; /* physical lines, without their newline */
         size_t n_lines;
         bool final_newline; /* the text ended in a newline */
         IfaceStanza *stanzas;
         size_t n_stanzas;
-        char **auto_names; /* from auto and allow-* lines */
-        bool has_source;   /* a source or source-directory line: not followed */
+        IfaceAuto *autos; /* every name of every auto and allow-* line, in order, repeats kept */
+        size_t n_autos;
+        char **auto_names;  /* the same names once each, in the order they first appear */
+        char **sources;     /* the arguments of "source" lines, as written */
+        char **source_dirs; /* the arguments of "source-directory" lines */
+        bool has_source;    /* a source or source-directory line: not followed */
 } InterfacesFile;
 
 /* Parses the text as ifupdown does: stanzas start with iface, mapping, auto, allow-*, source,
  * source-directory; other lines belong to the last iface stanza; '#' starts a comment line; a
  * backslash at the end of a line continues it. Never fails on content, only -ENOMEM (and -EFBIG for
- * more than 1 MiB or a line of more than 64 KiB). */
+ * more than 1 MiB or a line of more than 64 KiB). Linear in the size of the text but for sorting the
+ * auto names, which is n log n. */
 #define INTERFACES_MAX_SIZE (1024U * 1024U)
 int interfaces_parse(const char *text, InterfacesFile **ret);
 InterfacesFile *interfaces_free(InterfacesFile *f);
@@ -91,20 +104,37 @@ void nic_list_done(NicList *l);
  * permanent (addr_assign_type 0) MAC address. Sorted by name. */
 int nic_list_load(struct udev *udev, NicList *ret);
 
-/* A pin found on the system: MAC -> name, from a .link file or a udev NAME= rule. */
+/* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
+ * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
 typedef struct NicPin {
-        char *mac;
+        char *mac; /* lowercase, ':' between the bytes */
         char *name;
         char *file;
 } NicPin;
 
-void nic_pins_free(NicPin *p, size_t n);
-/* Reads the .link files of /etc/systemd/network, /usr/local/lib/systemd/network and
- * /usr/lib/systemd/network, and NAME= rules with ATTR{address} in /etc/udev/rules.d, under root. */
-int nic_pins_load(const char *root, NicPin **ret, size_t *ret_n);
-/* Parses a .link file: the MACAddress= of [Match] (one address) and Name= of [Link]. -ENODATA when it
- * has not both. */
-int link_file_parse(const char *text, char **ret_mac, char **ret_name);
+typedef struct NicPins {
+        NicPin *pins;
+        size_t n_pins, n_allocated;
+} NicPins;
+
+void nic_pins_done(NicPins *p);
+/* A .link file: every address of MACAddress= and PermanentMACAddress= in [Match] gets the last word of
+ * Name= in [Link] (several addresses give each the same name: only one of them may exist); an empty
+ * assignment resets, as systemd does (unit_file_get_list()). */
+int nic_pins_parse_link(NicPins *p, const char *file, const char *text);
+/* A udev rules file: ATTR{address}=="MAC" with NAME="name" (or NAME:=) on one line. */
+int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text);
+const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
+const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
+/* Reads the .link files of /etc/systemd/network, /run/systemd/network, /usr/local/lib/systemd/network and
+ * /usr/lib/systemd/network, and the rules of /etc/udev/rules.d, under root. */
+int nic_pins_load(const char *root, NicPins *ret);
+
+/* ---- systemd unit and .link files ---- */
+
+/* Values of key in section of a systemd unit or .link file (every occurrence, words split at spaces);
+ * an empty assignment resets the list, as systemd does. */
+int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret);
 
 /* Splits a path name "enp88s0", "enP1p3s0f1", "wlp2s0" into its bus number and the rest with the bus
  * taken out ("en|P1|p|s0f1" -> key "en P1 s0f1"): two names with the same key differ only in the bus. */

@@ -325,7 +325,24 @@ int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
         return 0;
 }
 
-int strv_split(const char *s, const char *separators, char ***ret) {
+int array_reserve(void **array, size_t *allocated, size_t need, size_t size) {
+        size_t a;
+        void *t;
+
+        if (need <= *allocated)
+                return 0;
+        a = MAX(need, MAX(*allocated * 2, (size_t) 4));
+        t = reallocarray(*array, a, size);
+        if (!t)
+                return -ENOMEM;
+        *array = t;
+        *allocated = a;
+        return 0;
+}
+
+/* The words of s between separators; with keep_empty, also the empty ones (lines), where one separator
+ * ends each and a last one does not start another. */
+static int split(const char *s, const char *separators, bool keep_empty, char ***ret, size_t *ret_n) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0, allocated = 1;
         const char *p = s;
@@ -336,17 +353,65 @@ int strv_split(const char *s, const char *separators, char ***ret) {
         while (*p) {
                 size_t k;
 
-                p += strspn(p, separators);
+                if (!keep_empty)
+                        p += strspn(p, separators);
                 k = strcspn(p, separators);
-                if (k > 0) {
+                if (k > 0 || (keep_empty && *p)) {
                         int r = strv_push(&l, &n, &allocated, strndup(p, k));
                         if (r < 0)
                                 return r;
                 }
                 p += k;
+                if (keep_empty && *p)
+                        p++;
         }
         *ret = TAKE_PTR(l);
+        if (ret_n)
+                *ret_n = n;
         return 0;
+}
+
+int strv_split(const char *s, const char *separators, char ***ret) {
+        return split(s, separators, false, ret, NULL);
+}
+
+int strv_split_lines(const char *text, char ***ret, size_t *ret_n) {
+        return split(text, "\n", true, ret, ret_n);
+}
+
+static int cmp_uniq(const void *a, const void *b, void *strings) {
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(((char **) strings)[x], ((char **) strings)[y]);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+int strv_uniq(char **l, size_t n) {
+        _cleanup_free_ size_t *idx = NULL;
+        size_t k = 0;
+
+        if (n == SIZE_MAX)
+                n = strv_length(l);
+        if (n > INT_MAX)
+                return -E2BIG;
+        if (n < 2)
+                return (int) n;
+        idx = reallocarray(NULL, n, sizeof(size_t));
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                idx[i] = i;
+        qsort_r(idx, n, sizeof(size_t), cmp_uniq, l);
+        /* Equal strings are next to each other, the first occurrence first: free the others, from the
+         * end, so that each is compared before it is freed. */
+        for (size_t i = n; i-- > 1;)
+                if (streq(l[idx[i]], l[idx[i - 1]]))
+                        l[idx[i]] = mfree(l[idx[i]]);
+        for (size_t i = 0; i < n; i++)
+                if (l[i])
+                        l[k++] = l[i];
+        l[k] = NULL;
+        return (int) k;
 }
 
 uint64_t now_usec(void) {

@@ -45,8 +45,20 @@ bool strv_contains(char **l, const char *s);
  * NULL-terminated array *l that holds *n strings in room for *allocated pointers, doubling the room when
  * needed. Building a long list this way is linear, where strv_extend() finds the length again each time. */
 int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
+/* Makes room for need elements of size bytes in *array, which has room for *allocated, doubling the room
+ * when it grows, so that appending one element at a time is linear. */
+int array_reserve(void **array, size_t *allocated, size_t need, size_t size);
+#define ARRAY_RESERVE(array, allocated, need) \
+        array_reserve((void **) &(array), &(allocated), (need), sizeof(*(array)))
 /* Splits s at any of the separators, dropping empty words. */
 int strv_split(const char *s, const char *separators, char ***ret);
+/* Splits text into its lines, empty ones kept and without their newline, so that index + 1 is the line
+ * number; a final newline does not start another line. The count goes to *ret_n when not NULL. */
+int strv_split_lines(const char *text, char ***ret, size_t *ret_n);
+/* Removes the later copies of strings that occur more than once, keeping the first in place and the
+ * order; n is the length (or SIZE_MAX: found here). Sorts an index, so O(n log n), where a strv_contains()
+ * per string is quadratic. Returns the new length, or -ENOMEM (-E2BIG past INT_MAX strings). */
+int strv_uniq(char **l, size_t n);
 
 /* Monotonic clock in microseconds. */
 uint64_t now_usec(void);
