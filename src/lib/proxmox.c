@@ -15,31 +15,59 @@ void prop_string_done(PropString *p) {
         *p = (PropString){};
 }
 
+int prop_string_next(const char **p, char **ret_key, char **ret_value) {
+        _cleanup_free_ char *k = NULL, *v = NULL;
+        const char *s = *p + strspn(*p, ","), *eq;
+        size_t len = strcspn(s, ",");
+
+        if (len == 0) {
+                *p = s;
+                return 0;
+        }
+        eq = memchr(s, '=', len);
+        if (eq) {
+                k = strndup(s, (size_t) (eq - s));
+                if (!k)
+                        return -ENOMEM;
+                v = strndup(eq + 1, len - (size_t) (eq - s) - 1);
+        } else
+                v = strndup(s, len);
+        if (!v)
+                return -ENOMEM;
+        *ret_key = TAKE_PTR(k);
+        *ret_value = TAKE_PTR(v);
+        *p = s + len;
+        return 1;
+}
+
 int prop_string_parse(const char *s, const char *default_key, PropString *ret) {
-        _cleanup_strv_free_ char **parts = NULL;
-        PropString p = {};
+        _cleanup_(prop_string_done) PropString p = {};
+        size_t n_keys = 0, allocated_keys = 0, allocated_values = 0;
         int r;
 
-        r = strv_split(s, ",", &parts);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(part, parts) {
-                const char *eq = strchr(*part, '=');
-                _cleanup_free_ char *k = NULL;
+        for (;;) {
+                _cleanup_free_ char *k = NULL, *v = NULL;
 
-                if (!eq && (p.n > 0 || !default_key)) {
-                        prop_string_done(&p);
-                        return -EINVAL;
+                r = prop_string_next(&s, &k, &v);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (!k) {
+                        /* Only the first element may leave out its key. */
+                        if (p.n > 0 || !default_key)
+                                return -EINVAL;
+                        k = strdup(default_key);
                 }
-                k = eq ? strndup(*part, (size_t) (eq - *part)) : strdup(default_key);
-                if (!k || (r = strv_extend(&p.keys, k)) < 0 ||
-                    (r = strv_extend(&p.values, eq ? eq + 1 : *part)) < 0) {
-                        prop_string_done(&p);
-                        return r < 0 ? r : -ENOMEM;
-                }
-                p.n++;
+                r = strv_push(&p.keys, &n_keys, &allocated_keys, TAKE_PTR(k));
+                if (r < 0)
+                        return r;
+                r = strv_push(&p.values, &p.n, &allocated_values, TAKE_PTR(v));
+                if (r < 0)
+                        return r;
         }
         *ret = p;
+        p = (PropString){};
         return 0;
 }
 
@@ -53,38 +81,56 @@ const char *prop_string_get(const PropString *p, const char *key) {
 void vm_config_done(VmConfig *c) {
         strv_free(c->keys);
         strv_free(c->values);
+        free(c->lines);
         *c = (VmConfig){};
 }
 
 int vm_config_parse(const char *text, VmConfig *ret) {
-        _cleanup_strv_free_ char **lines = NULL;
-        VmConfig c = {};
+        _cleanup_(vm_config_done) VmConfig c = {};
+        size_t n_keys = 0, allocated_keys = 0, allocated_values = 0, allocated_lines = 0;
+        unsigned line = 0;
         int r;
 
-        r = strv_split(text, "\n", &lines);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(l, lines) {
-                char *colon, *v;
+        /* One pass over the text, each line taken where it stands: linear in the size. */
+        for (const char *p = text; *p; p += *p == '\n') {
+                const char *s = p, *end, *colon, *v;
 
-                strstrip_trailing(*l);
-                if (**l == '#' || !**l)
+                line++;
+                p += strcspn(p, "\n");
+                s += strspn(s, " \t");
+                end = p;
+                while (end > s && isspace((unsigned char) end[-1]))
+                        end--;
+                if (s == end || *s == '#')
                         continue;
-                if (**l == '[')
+                if (*s == '[')
                         break; /* a snapshot or pending section */
-                colon = strchr(*l, ':');
+                colon = memchr(s, ':', (size_t) (end - s));
                 if (!colon)
                         continue;
-                *colon = 0;
                 v = colon + 1;
                 v += strspn(v, " \t");
-                if ((r = strv_extend(&c.keys, *l)) < 0 || (r = strv_extend(&c.values, v)) < 0) {
-                        vm_config_done(&c);
-                        return r;
+                if (v > end)
+                        v = end;
+                if (c.n + 1 > allocated_lines) {
+                        size_t a = MAX(allocated_lines * 2, (size_t) 8);
+                        unsigned *t = reallocarray(c.lines, a, sizeof(unsigned));
+
+                        if (!t)
+                                return -ENOMEM;
+                        c.lines = t;
+                        allocated_lines = a;
                 }
-                c.n++;
+                r = strv_push(&c.keys, &n_keys, &allocated_keys, strndup(s, (size_t) (colon - s)));
+                if (r < 0)
+                        return r;
+                r = strv_push(&c.values, &c.n, &allocated_values, strndup(v, (size_t) (end - v)));
+                if (r < 0)
+                        return r;
+                c.lines[c.n - 1] = line;
         }
         *ret = c;
+        c = (VmConfig){};
         return 0;
 }
 

@@ -24,19 +24,28 @@ typedef struct PropString {
 } PropString;
 
 void prop_string_done(PropString *p);
+/* The one tokenizer of property strings: the next element at *p, its key (NULL when it has no '=': the
+ * whole element is then the value) and value. Empty elements are skipped. Returns 1 and moves *p past the
+ * element, 0 at the end. The parsers that are more lenient than prop_string_parse() (doctor's) use it too.
+ */
+int prop_string_next(const char **p, char **ret_key, char **ret_value);
+/* Only the first element may leave out its key (default_key; -EINVAL without one). Linear in the size. */
 int prop_string_parse(const char *s, const char *default_key, PropString *ret);
 const char *prop_string_get(const PropString *p, const char *key) _pure_;
 
 /* The current section of `qm config` output (or a VM's .conf): "key: value" lines, up to the first
- * snapshot section ("[name]"). Comment lines ('#') are skipped. */
+ * snapshot section ("[name]"). Comment lines ('#') are skipped; white space before a line's key and around
+ * its value is dropped. Every entry in order (a key written twice is there twice). Linear in the size. */
 typedef struct VmConfig {
         char **keys;
         char **values;
+        unsigned *lines; /* the 1-based line number of each entry */
         size_t n;
 } VmConfig;
 
 void vm_config_done(VmConfig *c);
 int vm_config_parse(const char *text, VmConfig *ret);
+/* The value of the first entry with key, NULL when none. */
 const char *vm_config_get(const VmConfig *c, const char *key) _pure_;
 
 /* One element of a mapping's map list. */
