@@ -4,27 +4,27 @@
  * entry, and pve_hostpci_with(), whose result must parse back with the pcie= and rombar= asked for; and
  * vm_config_parse() (src/lib/proxmox.c), each value as a property string, a hostpci value through
  * hostpci_refers_to(), and as a mapping's map entry through pci_map_entry_parse() and back through
- * pci_map_entry_format(). The same text also goes to pci_mapping_from_json() (pvesh's answer). */
+ * pci_map_entry_format() (which must give back an equal entry). The same text also goes to
+ * pci_mapping_from_json() (pvesh's answer). */
 
 #include "doctor-files.h"
 #include "fuzz.h"
 #include "proxmox.h"
 
 static void check_map_entry(const char *s) {
-        PciMapEntry e, again;
-        _cleanup_free_ char *f = NULL;
+        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, again = { .iommugroup = -1 };
+        _cleanup_free_ char *f = NULL, *g = NULL;
 
         if (pci_map_entry_parse(s, &e) < 0)
                 return;
         fuzz_assert(e.node && e.path);
-        if (pci_map_entry_format(&e, &f) >= 0 && pci_map_entry_parse(f, &again) >= 0) {
-                /* What egpuctl writes reads back the same (an absent id= is written as "id=", and a
-                 * negative iommugroup= is dropped: see fuzz/README.md). */
-                if (e.id && e.iommugroup >= -1)
-                        fuzz_assert(pci_map_entry_equal(&e, &again));
-                pci_map_entry_done(&again);
-        }
-        pci_map_entry_done(&e);
+        /* What egpuctl writes reads back as the same entry, and is written the same again. */
+        fuzz_assert(pci_map_entry_format(&e, &f) >= 0);
+        fuzz_assert(pci_map_entry_parse(f, &again) >= 0);
+        fuzz_assert(pci_map_entry_equal(&e, &again));
+        fuzz_assert(streq_ptr(e.description, again.description));
+        fuzz_assert(pci_map_entry_format(&again, &g) >= 0);
+        fuzz_assert(streq(f, g));
 }
 
 static void check_proxmox(const char *text) {

@@ -187,24 +187,27 @@ int pci_map_entry_parse(const char *s, PciMapEntry *ret) {
 }
 
 int pci_map_entry_format(const PciMapEntry *e, char **ret) {
-        _cleanup_free_ char *group = NULL;
-        char *s;
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        FILE *f;
 
-        if (e->iommugroup >= 0 && asprintf(&group, "iommugroup=%d,", e->iommugroup) < 0)
+        /* Only what the entry has, so that the string parses back into the same entry: no "id=" for an
+         * absent id (that would read back as an empty one), and any group but "absent" (-1) as it is. */
+        f = open_memstream(&s, &size);
+        if (!f)
                 return -ENOMEM;
-        if (asprintf(
-                    &s,
-                    "id=%s,%snode=%s,path=%s%s%s%s%s",
-                    strempty(e->id),
-                    strempty(group),
-                    e->node,
-                    e->path,
-                    e->subsystem_id ? ",subsystem-id=" : "",
-                    strempty(e->subsystem_id),
-                    e->description ? ",description=" : "",
-                    strempty(e->description)) < 0)
+        if (e->id)
+                fprintf(f, "id=%s,", e->id);
+        if (e->iommugroup != -1)
+                fprintf(f, "iommugroup=%d,", e->iommugroup);
+        fprintf(f, "node=%s,path=%s", strempty(e->node), strempty(e->path));
+        if (e->subsystem_id)
+                fprintf(f, ",subsystem-id=%s", e->subsystem_id);
+        if (e->description)
+                fprintf(f, ",description=%s", e->description);
+        if (fclose(f) != 0 || !s)
                 return -ENOMEM;
-        *ret = s;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 

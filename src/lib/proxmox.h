@@ -52,15 +52,16 @@ const char *vm_config_get(const VmConfig *c, const char *key) _pure_;
 typedef struct PciMapEntry {
         char *node;
         char *path;
-        char *id;           /* "1002:687f" */
+        char *id;           /* "1002:687f", NULL when absent */
         char *subsystem_id; /* NULL when absent */
-        int iommugroup;     /* -1 when absent */
+        int iommugroup;     /* -1 when absent (or not a number); another negative one is kept as written */
         char *description;
 } PciMapEntry;
 
 void pci_map_entry_done(PciMapEntry *e);
 int pci_map_entry_parse(const char *s, PciMapEntry *ret);
-/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id. */
+/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id (then
+ * description). Only the fields present, so that pci_map_entry_parse() gives back an equal entry. */
 int pci_map_entry_format(const PciMapEntry *e, char **ret);
 /* The entry for the eGPU's slot on node. */
 int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);

@@ -96,11 +96,76 @@ static void test_vm_config(void **state) {
         assert_null(vm_config_get(&e, "name"));
 }
 
+/* parse, format, parse: the same entry, and the same string the second time. */
+static void assert_round_trip(const char *s) {
+        _cleanup_(pci_map_entry_done) PciMapEntry a = { .iommugroup = -1 }, b = { .iommugroup = -1 };
+        _cleanup_free_ char *f = NULL, *g = NULL;
+
+        assert_int_equal(pci_map_entry_parse(s, &a), 0);
+        assert_int_equal(pci_map_entry_format(&a, &f), 0);
+        assert_int_equal(pci_map_entry_parse(f, &b), 0);
+        assert_true(pci_map_entry_equal(&a, &b));
+        assert_string_equal(strempty(a.description), strempty(b.description));
+        assert_int_equal(pci_map_entry_format(&b, &g), 0);
+        assert_string_equal(f, g);
+}
+
+static void test_pci_map_entry(void **state) {
+        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, n = { .iommugroup = -1 },
+                                                  x = { .iommugroup = -1 };
+        _cleanup_free_ char *f = NULL, *g = NULL, *h = NULL;
+        PciMapEntry bad = { .iommugroup = -1 };
+
+        assert_int_equal(
+                pci_map_entry_parse(
+                        "node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=25,subsystem-id=1002:0b36",
+                        &e),
+                0);
+        assert_string_equal(e.node, "pve1");
+        assert_string_equal(e.path, "0000:30:00.0");
+        assert_string_equal(e.id, "1002:687f");
+        assert_string_equal(e.subsystem_id, "1002:0b36");
+        assert_int_equal(e.iommugroup, 25);
+        assert_null(e.description);
+        assert_int_equal(pci_map_entry_format(&e, &f), 0);
+        assert_string_equal(
+                f,
+                "id=1002:687f,iommugroup=25,node=pve1,path=0000:30:00.0,subsystem-id=1002:0b36");
+
+        /* A negative group is kept, no id= is not written as an empty one. */
+        assert_int_equal(pci_map_entry_parse("node=pve1,path=0000:30:00,iommugroup=-5", &n), 0);
+        assert_null(n.id);
+        assert_int_equal(n.iommugroup, -5);
+        assert_int_equal(pci_map_entry_format(&n, &g), 0);
+        assert_string_equal(g, "iommugroup=-5,node=pve1,path=0000:30:00");
+
+        /* A group that is no number is absent. */
+        assert_int_equal(pci_map_entry_parse("iommugroup=x,node=a,path=b,description=the eGPU", &x), 0);
+        assert_int_equal(x.iommugroup, -1);
+        assert_int_equal(pci_map_entry_format(&x, &h), 0);
+        assert_string_equal(h, "node=a,path=b,description=the eGPU");
+
+        assert_round_trip("node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=25,subsystem-id=1002:0b36");
+        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-5");
+        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-1");
+        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-2147483648,id=");
+        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=99999999999");
+        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=007,iommugroup=8");
+        assert_round_trip("path=,node=,id=,subsystem-id=,description=");
+        assert_round_trip("node=a=b,path=c,,id=1002:687f,description=x=y");
+
+        /* node and path are needed; every element has a key. */
+        assert_int_equal(pci_map_entry_parse("node=pve1", &bad), -EINVAL);
+        assert_int_equal(pci_map_entry_parse("path=0000:30:00.0", &bad), -EINVAL);
+        assert_int_equal(pci_map_entry_parse("node=pve1,path=0000:30:00.0,x", &bad), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_prop_string),
                 cmocka_unit_test(test_prop_string_next),
                 cmocka_unit_test(test_vm_config),
+                cmocka_unit_test(test_pci_map_entry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
