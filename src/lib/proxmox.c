@@ -236,21 +236,28 @@ bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) {
                 streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
 }
 
-/* "30:00.0" or "0000:30:00" -> "0000:30:00.0" / "0000:30:00", lowercase. */
-static int normalize_pci_id(const char *s, char **ret) {
-        _cleanup_free_ char *c = NULL;
+int pci_address_normalize(const char *s, char **ret) {
+        size_t colons = 0;
+        char *c;
 
-        if (strlen(s) >= 5 && s[2] == ':' && (strlen(s) == 5 || s[5] == '.')) {
+        for (const char *p = s; *p; p++) {
+                if (*p == ':')
+                        colons++;
+                else if (*p != '.' && !isxdigit((unsigned char) *p))
+                        return -EINVAL;
+        }
+        if (colons == 1) {
                 if (asprintf(&c, "0000:%s", s) < 0)
                         return -ENOMEM;
-        } else {
+        } else if (colons == 2) {
                 c = strdup(s);
                 if (!c)
                         return -ENOMEM;
-        }
+        } else
+                return -EINVAL;
         for (char *p = c; *p; p++)
                 *p = (char) tolower((unsigned char) *p);
-        *ret = TAKE_PTR(c);
+        *ret = c;
         return 0;
 }
 
@@ -269,8 +276,11 @@ bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e) {
                 return false;
         STRV_FOREACH(hp, hosts) {
                 _cleanup_free_ char *n = NULL;
+                int r = pci_address_normalize(*hp, &n);
 
-                if (normalize_pci_id(*hp, &n) < 0)
+                if (r == -EINVAL)
+                        continue; /* not an address: it cannot be the eGPU's */
+                if (r < 0)
                         return false;
                 FOREACH_ARRAY(f, e->functions, e->n_functions) {
                         size_t l = strlen(n);
@@ -301,6 +311,57 @@ void pci_mapping_done(PciMapping *m) {
         free(m->digest);
         strv_free(m->map);
         *m = (PciMapping){};
+}
+
+int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret) {
+        _cleanup_(pci_mapping_done) PciMapping m = {};
+        size_t n_map = 0, allocated_map = 0;
+        bool in = false, found = false;
+        int r;
+
+        for (const char *p = text; *p; p += *p == '\n') {
+                const char *s = p, *end, *v;
+                size_t kl;
+
+                p += strcspn(p, "\n");
+                end = p;
+                while (end > s && isspace((unsigned char) end[-1]))
+                        end--;
+                if (s == end || *s == '#')
+                        continue;
+                if (*s != ' ' && *s != '\t') {
+                        /* A section header: the mapping's id. */
+                        in = strlen(id) == (size_t) (end - s) && strneq(s, id, (size_t) (end - s));
+                        found = found || in;
+                        continue;
+                }
+                if (!in)
+                        continue;
+                /* "\tKEY VALUE" */
+                s += strspn(s, " \t");
+                kl = strcspn(s, " \t");
+                if (s + kl >= end)
+                        continue; /* a key without value */
+                v = s + kl + strspn(s + kl, " \t");
+                if (kl == 3 && strneq(s, "map", 3)) {
+                        r = strv_push(&m.map, &n_map, &allocated_map, strndup(v, (size_t) (end - v)));
+                        if (r < 0)
+                                return r;
+                } else if (kl == 11 && strneq(s, "description", 11)) {
+                        free(m.description);
+                        m.description = strndup(v, (size_t) (end - v));
+                        if (!m.description)
+                                return -ENOMEM;
+                }
+        }
+        if (!found)
+                return 0;
+        m.id = strdup(id);
+        if (!m.id)
+                return -ENOMEM;
+        *ret = m;
+        m = (PciMapping){};
+        return 1;
 }
 
 static int json_dup_string(json_object *o, const char *key, char **ret) {

@@ -68,6 +68,10 @@ int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);
 /* Whether the entry describes the same device at the same place (path, ids, group). */
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) _pure_;
 
+/* A PCI address as Proxmox's host= and path= take it, domain added and lowercase: "30:00.0" gives
+ * "0000:30:00.0", "0000:30:00" (a slot) stays. -EINVAL when it is not hex digits, ':' and '.'. */
+int pci_address_normalize(const char *s, char **ret);
+
 /* Whether a VM's hostpci value points at the eGPU: mapping=name, or host= one of its functions or its
  * slot ("30:00.0", "0000:30:00", "0000:30:00.1;..."). */
 bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e);
@@ -86,6 +90,9 @@ typedef struct PciMapping {
 void pci_mapping_done(PciMapping *m);
 /* Parses the JSON of `pvesh get /cluster/mapping/pci/ID --output-format json`. */
 int pci_mapping_from_json(const char *json, PciMapping *ret);
+/* Mapping id of /etc/pve/mapping/pci.cfg (text: sections "ID" then "\tKEY VALUE" lines): its description
+ * and map lines; 1 and *ret when there is one, 0 when not. No digest. Linear in the size. */
+int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret);
 
 /* Runs pvesh/qm: argv as given; *ret_stdout when non-NULL. A non-zero exit is -EPROTO (status in
  * *ret_status when non-NULL). */

@@ -160,12 +160,58 @@ static void test_pci_map_entry(void **state) {
         assert_int_equal(pci_map_entry_parse("node=pve1,path=0000:30:00.0,x", &bad), -EINVAL);
 }
 
+static void test_pci_address_normalize(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        char *x = NULL;
+
+        assert_int_equal(pci_address_normalize("3A:00.0", &a), 0);
+        assert_string_equal(a, "0000:3a:00.0");
+        assert_int_equal(pci_address_normalize("0000:30:00", &b), 0);
+        assert_string_equal(b, "0000:30:00");
+        assert_int_equal(pci_address_normalize("0000:30:00.1", &c), 0);
+        assert_string_equal(c, "0000:30:00.1");
+        assert_int_equal(pci_address_normalize("", &x), -EINVAL);
+        assert_int_equal(pci_address_normalize("30", &x), -EINVAL);
+        assert_int_equal(pci_address_normalize("0000:30:00.0 ", &x), -EINVAL);
+        assert_int_equal(pci_address_normalize("1:2:3:4", &x), -EINVAL);
+        assert_null(x);
+}
+
+static void test_pci_mapping_from_cfg(void **state) {
+        _cleanup_(pci_mapping_done) PciMapping m = {};
+        PciMapping none = {};
+        const char *cfg = "# pci.cfg\n"
+                          "other\n"
+                          "\tmap node=pve,path=0000:01:00.0\n"
+                          "\n"
+                          "egpu \n"
+                          "\tdescription  the eGPU\n"
+                          "\tmap\n"
+                          "\tmap id=1002:687f,node=pve1,path=0000:30:00.0\n"
+                          "    map\tid=1002:687f,node=pve2,path=0000:31:00\r\n"
+                          "last\n"
+                          "\tmap node=pve,path=0000:02:00.0\n";
+
+        assert_int_equal(pci_mapping_from_cfg(cfg, "egpu", &m), 1);
+        assert_string_equal(m.id, "egpu");
+        assert_string_equal(m.description, "the eGPU");
+        assert_null(m.digest);
+        assert_int_equal(strv_length(m.map), 2);
+        assert_string_equal(m.map[0], "id=1002:687f,node=pve1,path=0000:30:00.0");
+        assert_string_equal(m.map[1], "id=1002:687f,node=pve2,path=0000:31:00");
+        assert_int_equal(pci_mapping_from_cfg(cfg, "egp", &none), 0);
+        assert_int_equal(pci_mapping_from_cfg("", "egpu", &none), 0);
+        assert_null(none.id);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_prop_string),
                 cmocka_unit_test(test_prop_string_next),
                 cmocka_unit_test(test_vm_config),
                 cmocka_unit_test(test_pci_map_entry),
+                cmocka_unit_test(test_pci_address_normalize),
+                cmocka_unit_test(test_pci_mapping_from_cfg),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
