@@ -127,23 +127,19 @@ static char *strstrip(char *s) {
         return s;
 }
 
-static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
-        _cleanup_free_ char *full = NULL, *line = NULL, *joined = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
+int service_env_apply(FILE *f, ServiceEnv *e) {
+        _cleanup_free_ char *line = NULL, *joined = NULL;
         bool in_service = false;
         size_t sz = 0;
         int r;
 
-        r = guest_root_path(root, path, &full);
-        if (r < 0)
-                return r;
-        f = fopen(full, "re");
-        if (!f)
-                return negative_errno();
-        r = strv_consume(&e->files, strdup(path));
-        if (r < 0)
-                return r;
-
+        if (!f || !e)
+                return -EINVAL;
+        if (!e->env) {
+                e->env = calloc(1, sizeof(char *));
+                if (!e->env)
+                        return -ENOMEM;
+        }
         while (getline(&line, &sz, f) >= 0) {
                 char *l, *eq, *key, *value;
                 size_t n;
@@ -210,6 +206,23 @@ static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
                 }
         }
         return 0;
+}
+
+static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
+        _cleanup_free_ char *full = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        r = guest_root_path(root, path, &full);
+        if (r < 0)
+                return r;
+        f = fopen(full, "re");
+        if (!f)
+                return negative_errno();
+        r = strv_consume(&e->files, strdup(path));
+        if (r < 0)
+                return r;
+        return service_env_apply(f, e);
 }
 
 static int name_cmp(const void *a, const void *b) {
