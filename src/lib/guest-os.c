@@ -22,7 +22,7 @@ int guest_root_path(const char *root, const char *path, char **ret) {
         return 0;
 }
 
-static int open_root_file(const char *root, const char *path, FILE **ret) {
+int guest_root_fopen(const char *root, const char *path, FILE **ret) {
         _cleanup_free_ char *p = NULL;
         FILE *f;
         int r;
@@ -124,9 +124,9 @@ int os_release_read(const char *root, OsRelease *ret) {
 
         if (!ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/os-release", &f);
+        r = guest_root_fopen(root, "/etc/os-release", &f);
         if (r == -ENOENT)
-                r = open_root_file(root, "/usr/lib/os-release", &f);
+                r = guest_root_fopen(root, "/usr/lib/os-release", &f);
         if (r < 0)
                 return r;
         return os_release_parse(f, ret);
@@ -315,7 +315,7 @@ int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *
 
         if (!ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/passwd", &f);
+        r = guest_root_fopen(root, "/etc/passwd", &f);
         if (r < 0)
                 return r;
         r = guest_passwd_find(f, name, uid, &u);
@@ -326,7 +326,7 @@ int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *
         r = gid_push(&u, u.gid);
         if (r < 0)
                 return r;
-        r = open_root_file(root, "/etc/group", &f);
+        r = guest_root_fopen(root, "/etc/group", &f);
         if (r >= 0) {
                 r = guest_group_add_memberships(f, &u);
                 if (r < 0)
@@ -368,7 +368,7 @@ int guest_group_name(const char *root, gid_t gid, char **ret) {
 
         if (!ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/group", &f);
+        r = guest_root_fopen(root, "/etc/group", &f);
         if (r < 0)
                 return r;
         return guest_group_find_name(f, gid, ret);

@@ -10,6 +10,8 @@
 
 /* root + path; path must be absolute. */
 int guest_root_path(const char *root, const char *path, char **ret);
+/* Opens root + path for reading (O_CLOEXEC); -errno of fopen() when it cannot. */
+int guest_root_fopen(const char *root, const char *path, FILE **ret);
 
 typedef struct OsRelease {
         char *id;          /* "ubuntu", "debian" */
