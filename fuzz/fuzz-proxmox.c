@@ -1,30 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-proxmox: one Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf, or `qm config` output)
- * through both parsers: doctor's pve_vm_parse() (src/lib/doctor-files.c), what doctor asks of each hostpciN
- * entry, and pve_hostpci_with(), whose result must parse back with the pcie= and rombar= asked for; and
- * vm_config_parse() (src/lib/proxmox.c), each value as a property string, a hostpci value through
- * hostpci_refers_to(), and as a mapping's map entry through pci_map_entry_parse() and back through
- * pci_map_entry_format(). The same text also goes to pci_mapping_from_json() (pvesh's answer). */
+ * through the parsers of src/lib/proxmox.c: vm_config_parse(), each value as a property string, a hostpci
+ * value through hostpci_refers_to(), and as a mapping's map entry through pci_map_entry_parse() and back
+ * through pci_map_entry_format() (which must give back an equal entry). Then doctor's view of the same
+ * (src/lib/doctor-files.c, built on those): pve_vm_parse(), what doctor asks of each hostpciN entry, and
+ * pve_hostpci_with(), whose result must parse back with the pcie= and rombar= asked for. The same text
+ * also goes to pci_mapping_from_json() (pvesh's answer) and, as /etc/pve/mapping/pci.cfg, to
+ * pci_mapping_from_cfg() and doctor's pve_mapping_paths() (check: no address twice). */
 
 #include "doctor-files.h"
 #include "fuzz.h"
 #include "proxmox.h"
 
 static void check_map_entry(const char *s) {
-        PciMapEntry e, again;
-        _cleanup_free_ char *f = NULL;
+        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, again = { .iommugroup = -1 };
+        _cleanup_free_ char *f = NULL, *g = NULL;
 
         if (pci_map_entry_parse(s, &e) < 0)
                 return;
         fuzz_assert(e.node && e.path);
-        if (pci_map_entry_format(&e, &f) >= 0 && pci_map_entry_parse(f, &again) >= 0) {
-                /* What egpuctl writes reads back the same (an absent id= is written as "id=", and a
-                 * negative iommugroup= is dropped: see fuzz/README.md). */
-                if (e.id && e.iommugroup >= -1)
-                        fuzz_assert(pci_map_entry_equal(&e, &again));
-                pci_map_entry_done(&again);
-        }
-        pci_map_entry_done(&e);
+        /* What egpuctl writes reads back as the same entry, and is written the same again. */
+        fuzz_assert(pci_map_entry_format(&e, &f) >= 0);
+        fuzz_assert(pci_map_entry_parse(f, &again) >= 0);
+        fuzz_assert(pci_map_entry_equal(&e, &again));
+        fuzz_assert(streq_ptr(e.description, again.description));
+        fuzz_assert(pci_map_entry_format(&again, &g) >= 0);
+        fuzz_assert(streq(f, g));
 }
 
 static void check_proxmox(const char *text) {
@@ -52,6 +53,20 @@ static void check_proxmox(const char *text) {
                 STRV_FOREACH(e, m.map)
                         check_map_entry(*e);
                 pci_mapping_done(&m);
+        }
+
+        /* The same text as /etc/pve/mapping/pci.cfg, and doctor's view of it. */
+        if (pci_mapping_from_cfg(text, "egpu", &m) > 0) {
+                _cleanup_strv_free_ char **paths = NULL;
+
+                fuzz_assert(m.id && streq(m.id, "egpu"));
+                STRV_FOREACH(e, m.map)
+                        check_map_entry(*e);
+                pci_mapping_done(&m);
+                fuzz_assert(pve_mapping_paths(text, "egpu", &paths) >= 0);
+                for (size_t i = 0; paths[i] && i < FUZZ_LOOKUPS; i++)
+                        for (size_t j = 0; j < i; j++)
+                                fuzz_assert(!streq(paths[i], paths[j]));
         }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Writes the seed corpora fuzz/corpus/<target>/ from the test data: the seed scenarios' files
-(tests/scenarios/*/root/etc), their sysfs values and uevent properties (tests/scenarios/*/devices.umockdev)
+(tests/scenarios/*/root/etc), the guest scenarios' (tests/guest/scenarios/*/root/etc), their sysfs values and uevent properties (tests/scenarios/*/devices.umockdev)
 and the answer shapes of tests/guest/fake-ollama.py, plus a few hand-written records. Run from the
 repository root; it replaces what is there. The seeds are committed: rerun only when the test data
 changes."""
@@ -137,6 +137,24 @@ def etc_files():
         "[snapshot]\nhostpci3: 0000:31:00.0\n")
 
 
+def guest_files():
+    """The guest scenarios' os-release, passwd, group and ollama.service files, and a hand-written drop-in."""
+    seen = set()
+    for p in ["os-release", "passwd", "group", "systemd/system/ollama.service",
+              "systemd/system/ollama.service.d/*.conf"]:
+        for f in sorted(glob.glob(f"tests/guest/scenarios/*/root/etc/{p}")):
+            data = open(f, "rb").read()
+            if data not in seen:
+                seen.add(data)
+                put("fuzz-guest", data)
+    put("fuzz-guest", "[Unit]\nDescription=Ollama\n\n[Service]\nEnvironment=\n"
+        "Environment=\"OLLAMA_HOST=0.0.0.0:11434\" 'OLLAMA_MODELS=/srv/ollama models' OLLAMA_DEBUG=1\n"
+        "Environment=HSA_OVERRIDE_GFX_VERSION=10.3.0 \\\n  OLLAMA_KEEP_ALIVE=5m\\tx =bad noequals\n"
+        "EnvironmentFile=-/etc/default/ollama\n; comment\n# comment\n", "dropin-quotes")
+    put("fuzz-guest", "NAME=\"Debian GNU/Linux\"\nID=debian\nID_LIKE='ubuntu debian'\nVERSION_ID=\"12\"\n"
+        "PRETTY_NAME=\"Debian \\\"bookworm\\\" \\$HOME\" # comment\nID=\"unterminated\n", "os-release-quotes")
+
+
 def ollama():
     def put_answer(call, status_index, body, name):
         put("fuzz-ollama", bytes([call, status_index]) + body, name)
@@ -176,6 +194,7 @@ def main():
     uevents(devices)
     store_records()
     etc_files()
+    guest_files()
     ollama()
     for t in sorted(os.listdir(OUT)):
         print(f"{t}: {len(os.listdir(os.path.join(OUT, t)))} seeds")

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "doctor-files.h"
+#include "proxmox.h"
 #include "util.h"
 
 #define FOREACH_LINE(line, lines) for (char **line = (lines); *line; line++)
@@ -350,32 +351,39 @@ void pve_vm_done(PveVm *vm) {
         *vm = (PveVm){};
 }
 
-/* "30:00.0" → "0000:30:00.0"; "0000:30:00" stays. NULL on a malformed address. */
-static char *normalize_host(const char *h) {
-        size_t colons = 0;
-        char *s;
+/* Appends the addresses of a host= or path= value ("0000:30:00.0;30:00.1") to *l, the domain added;
+ * malformed ones are left out. */
+static int push_addresses(char ***l, size_t *n, size_t *allocated, const char *value) {
+        _cleanup_strv_free_ char **hosts = NULL;
+        int r;
 
-        for (const char *p = h; *p; p++) {
-                if (*p == ':')
-                        colons++;
-                else if (*p != '.' && !isxdigit((unsigned char) *p))
-                        return NULL;
+        r = strv_split(value, ";", &hosts);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(h, hosts) {
+                char *a;
+
+                r = pci_address_normalize(*h, &a);
+                if (r == -EINVAL)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = strv_push(l, n, allocated, a);
+                if (r < 0)
+                        return r;
         }
-        if (colons == 1)
-                return asprintf(&s, "0000:%s", h) < 0 ? NULL : s;
-        if (colons == 2) {
-                s = strdup(h);
-                if (s)
-                        for (char *c = s; *c; c++)
-                                *c = (char) tolower((unsigned char) *c);
-                return s;
-        }
-        return NULL;
+        return 0;
 }
 
+static bool option_true(const char *v) {
+        return streq(v, "1") || streq(v, "on") || streq(v, "yes") || streq(v, "true");
+}
+
+/* A hostpciN value, through the property string tokenizer of proxmox.c. More lenient than
+ * prop_string_parse(): every element without a key is a host, and the last of a key written twice wins. */
 static int parse_hostpci(PveHostpci *hp, const char *value) {
-        _cleanup_strv_free_ char **opts = NULL;
         size_t n_hosts = 0, allocated = 1; /* kept here, so that a long host list stays linear */
+        const char *p = value;
         int r;
 
         hp->pcie = hp->rombar = -1;
@@ -383,94 +391,73 @@ static int parse_hostpci(PveHostpci *hp, const char *value) {
         hp->raw = strdup(value);
         if (!hp->hosts || !hp->raw)
                 return -ENOMEM;
-        r = strv_split(value, ",", &opts);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(o, opts) {
-                const char *eq = strchr(*o, '=');
-                const char *v = eq ? eq + 1 : *o;
-                bool is_host = !eq || strneq(*o, "host=", 5);
+        for (;;) {
+                _cleanup_free_ char *k = NULL, *v = NULL;
 
-                if (is_host) {
-                        _cleanup_strv_free_ char **hosts = NULL;
-
-                        r = strv_split(v, ";", &hosts);
+                r = prop_string_next(&p, &k, &v);
+                if (r <= 0)
+                        return r;
+                if (!k || streq(k, "host")) {
+                        r = push_addresses(&hp->hosts, &n_hosts, &allocated, v);
                         if (r < 0)
                                 return r;
-                        STRV_FOREACH(h, hosts) {
-                                char *n = normalize_host(*h);
-                                if (!n)
-                                        continue;
-                                r = strv_push(&hp->hosts, &n_hosts, &allocated, n);
-                                if (r < 0)
-                                        return r;
-                        }
-                } else if (strneq(*o, "mapping=", 8)) {
+                } else if (streq(k, "mapping")) {
                         free(hp->mapping);
-                        hp->mapping = strdup(v);
-                        if (!hp->mapping)
-                                return -ENOMEM;
-                } else if (strneq(*o, "pcie=", 5))
-                        hp->pcie = streq(v, "1") || streq(v, "on") || streq(v, "yes") || streq(v, "true");
-                else if (strneq(*o, "rombar=", 7))
-                        hp->rombar = streq(v, "1") || streq(v, "on") || streq(v, "yes") || streq(v, "true");
-                else if (strneq(*o, "romfile=", 8)) {
+                        hp->mapping = TAKE_PTR(v);
+                } else if (streq(k, "pcie"))
+                        hp->pcie = option_true(v);
+                else if (streq(k, "rombar"))
+                        hp->rombar = option_true(v);
+                else if (streq(k, "romfile")) {
                         free(hp->romfile);
-                        hp->romfile = strdup(v);
-                        if (!hp->romfile)
-                                return -ENOMEM;
+                        hp->romfile = TAKE_PTR(v);
                 }
         }
-        return 0;
 }
 
 int pve_vm_parse(PveVm *vm, const char *text) {
-        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_(vm_config_done) VmConfig c = {};
+        size_t n = 0;
         int r;
 
-        r = strv_split_lines(text, &lines, NULL);
+        /* The one VM config parser (proxmox.c); here only what doctor asks of the entries. */
+        r = vm_config_parse(text, &c);
         if (r < 0)
                 return r;
-        FOREACH_LINE(line, lines) {
-                char *s = skip_space(*line), *colon, *value;
+        for (size_t i = 0; i < c.n; i++)
+                if (strneq(c.keys[i], "hostpci", 7))
+                        n++;
+        if (n > 0) {
+                PveHostpci *t = reallocarray(vm->hostpci, vm->n_hostpci + n, sizeof(PveHostpci));
 
-                strstrip_trailing(s);
-                if (*s == '[')
-                        break; /* snapshots and pending changes follow */
-                if (*s == '#' || !*s)
-                        continue;
-                colon = strchr(s, ':');
-                if (!colon)
-                        continue;
-                *colon = 0;
-                value = skip_space(colon + 1);
+                if (!t)
+                        return -ENOMEM;
+                vm->hostpci = t;
+        }
+        for (size_t i = 0; i < c.n; i++) {
+                const char *key = c.keys[i], *value = c.values[i];
 
-                if (streq(s, "name")) {
+                if (streq(key, "name")) {
                         free(vm->name);
                         vm->name = strdup(value);
                         if (!vm->name)
                                 return -ENOMEM;
-                } else if (streq(s, "machine")) {
-                        free(vm->machine);
+                } else if (streq(key, "machine")) {
                         /* "machine: type=q35,viommu=..." is the newer form. */
-                        vm->machine =
-                                strndup(strneq(value, "type=", 5) ? value + 5 : value,
-                                        strcspn(strneq(value, "type=", 5) ? value + 5 : value, ","));
+                        const char *type = strneq(value, "type=", 5) ? value + 5 : value;
+
+                        free(vm->machine);
+                        vm->machine = strndup(type, strcspn(type, ","));
                         if (!vm->machine)
                                 return -ENOMEM;
-                } else if (strneq(s, "hostpci", 7)) {
-                        PveHostpci *t;
+                } else if (strneq(key, "hostpci", 7)) {
                         uint32_t idx;
 
-                        if (safe_atou32(s + 7, 10, &idx) < 0 || s[7] == 0)
+                        if (safe_atou32(key + 7, 10, &idx) < 0 || key[7] == 0)
                                 continue;
-                        t = realloc(vm->hostpci, sizeof(PveHostpci) * (vm->n_hostpci + 1));
-                        if (!t)
-                                return -ENOMEM;
-                        vm->hostpci = t;
-                        t[vm->n_hostpci] = (PveHostpci){ .index = idx, .line = LINE_NUMBER(line, lines) };
+                        vm->hostpci[vm->n_hostpci] = (PveHostpci){ .index = idx, .line = c.lines[i] };
                         vm->n_hostpci++;
-                        r = parse_hostpci(&t[vm->n_hostpci - 1], value);
+                        r = parse_hostpci(&vm->hostpci[vm->n_hostpci - 1], value);
                         if (r < 0)
                                 return r;
                 }
@@ -491,22 +478,29 @@ bool pve_host_matches(const char *host, const char *bdf) {
 }
 
 char *pve_hostpci_with(const char *raw, int pcie, int rombar) {
-        _cleanup_strv_free_ char **opts = NULL;
-        const char *sep = "";
+        const char *sep = "", *p = raw;
         char *s = NULL;
         size_t size = 0;
         FILE *f;
 
-        if (strv_split(raw, ",", &opts) < 0)
-                return NULL;
         /* A stream rather than appending to a string: linear however many options there are. */
         f = open_memstream(&s, &size);
         if (!f)
                 return NULL;
-        STRV_FOREACH(o, opts) {
-                if ((pcie >= 0 && strneq(*o, "pcie=", 5)) || (rombar >= 0 && strneq(*o, "rombar=", 7)))
+        for (;;) {
+                _cleanup_free_ char *k = NULL, *v = NULL;
+                int r = prop_string_next(&p, &k, &v);
+
+                if (r < 0) {
+                        fclose(f);
+                        free(s);
+                        return NULL;
+                }
+                if (r == 0)
+                        break;
+                if (k && ((pcie >= 0 && streq(k, "pcie")) || (rombar >= 0 && streq(k, "rombar"))))
                         continue;
-                fprintf(f, "%s%s", sep, *o);
+                fprintf(f, "%s%s%s%s", sep, strempty(k), k ? "=" : "", v);
                 sep = ",";
         }
         if (pcie >= 0) {
@@ -522,56 +516,77 @@ char *pve_hostpci_with(const char *raw, int pcie, int rombar) {
         return s ?: strdup("");
 }
 
+static int compare_entries(const void *a, const void *b) {
+        char *const *x = *(char *const *const *) a, *const *y = *(char *const *const *) b;
+        int c = strcmp(*x, *y);
+
+        /* Equal strings in the order they stand in the list. */
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/* Drops the later copies of a string that stands more than once in l (n strings), keeping the order of the
+ * rest: n log n, where a strv_contains() before each append is quadratic. */
+static int strv_uniq_in_order(char **l, size_t n) {
+        _cleanup_free_ char ***sorted = NULL;
+        size_t k = 0;
+
+        if (n < 2)
+                return 0;
+        sorted = reallocarray(NULL, n, sizeof(char **));
+        if (!sorted)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = &l[i];
+        qsort(sorted, n, sizeof(char **), compare_entries);
+        for (size_t i = 1, first = 0; i < n; i++)
+                if (streq(*sorted[i], *sorted[first]))
+                        *sorted[i] = mfree(*sorted[i]);
+                else
+                        first = i;
+        for (size_t i = 0; i < n; i++)
+                if (l[i])
+                        l[k++] = l[i];
+        l[k] = NULL;
+        return 0;
+}
+
 int pve_mapping_paths(const char *text, const char *name, char ***ret) {
-        _cleanup_strv_free_ char **lines = NULL, **paths = NULL;
-        bool in = false, found = false;
+        _cleanup_(pci_mapping_done) PciMapping m = {};
+        _cleanup_strv_free_ char **paths = NULL;
+        size_t n = 0, allocated = 1;
         int r;
 
-        r = strv_split_lines(text, &lines, NULL);
+        /* The one pci.cfg parser (proxmox.c), then each map entry through the property string tokenizer:
+         * every path= of it, even in an entry that pci_map_entry_parse() would refuse. */
+        r = pci_mapping_from_cfg(text, name, &m);
         if (r < 0)
                 return r;
-        paths = calloc(1, sizeof(char *));
+        if (r == 0)
+                return -ENOENT;
+        paths = calloc(allocated, sizeof(char *));
         if (!paths)
                 return -ENOMEM;
-        FOREACH_LINE(line, lines) {
-                char *s = *line;
-                _cleanup_strv_free_ char **opts = NULL;
+        STRV_FOREACH(e, m.map) {
+                const char *p = *e;
 
-                strstrip_trailing(s);
-                if (!*s || *s == '#')
-                        continue;
-                if (*s != ' ' && *s != '\t') {
-                        /* A section header: the mapping's name. */
-                        in = streq(s, name);
-                        found = found || in;
-                        continue;
-                }
-                s = skip_space(s);
-                if (!in || !strneq(s, "map", 3) || (s[3] != ' ' && s[3] != '\t'))
-                        continue;
-                r = strv_split(s + 3, ", \t", &opts);
-                if (r < 0)
-                        return r;
-                STRV_FOREACH(o, opts) {
-                        _cleanup_strv_free_ char **hosts = NULL;
+                for (;;) {
+                        _cleanup_free_ char *k = NULL, *v = NULL;
 
-                        if (!strneq(*o, "path=", 5))
-                                continue;
-                        r = strv_split(*o + 5, ";", &hosts);
+                        r = prop_string_next(&p, &k, &v);
                         if (r < 0)
                                 return r;
-                        STRV_FOREACH(h, hosts) {
-                                _cleanup_free_ char *n = normalize_host(*h);
-                                if (!n || strv_contains(paths, n))
-                                        continue;
-                                r = strv_extend(&paths, n);
+                        if (r == 0)
+                                break;
+                        if (k && streq(k, "path")) {
+                                r = push_addresses(&paths, &n, &allocated, v);
                                 if (r < 0)
                                         return r;
                         }
                 }
         }
-        if (!found)
-                return -ENOENT;
+        r = strv_uniq_in_order(paths, n);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(paths);
         return 0;
 }

@@ -66,7 +66,8 @@ int nic_name_pci_bus(const char *name, unsigned *ret);
 bool nic_names_differ_in_bus(const char *a, const char *b) _pure_;
 
 /* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
- * first [snapshot] section. */
+ * first [snapshot] section. What doctor asks of it, read through the parsers of proxmox.c
+ * (vm_config_parse(), prop_string_next(), pci_address_normalize(), pci_mapping_from_cfg()). */
 typedef struct PveHostpci {
         unsigned index; /* hostpciN */
         char **hosts;   /* "0000:30:00.0" or "0000:30:00" (every function of the slot); domain added */

@@ -22,7 +22,7 @@ int guest_root_path(const char *root, const char *path, char **ret) {
         return 0;
 }
 
-static int open_root_file(const char *root, const char *path, FILE **ret) {
+int guest_root_fopen(const char *root, const char *path, FILE **ret) {
         _cleanup_free_ char *p = NULL;
         FILE *f;
         int r;
@@ -84,21 +84,13 @@ int os_release_unquote(const char *value, char **ret) {
         return 0;
 }
 
-int os_release_read(const char *root, OsRelease *ret) {
-        _cleanup_fclose_ FILE *f = NULL;
+int os_release_parse(FILE *f, OsRelease *ret) {
         _cleanup_free_ char *line = NULL;
         OsRelease o = {};
         size_t sz = 0;
-        int r;
 
-        if (!ret)
+        if (!f || !ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/os-release", &f);
-        if (r == -ENOENT)
-                r = open_root_file(root, "/usr/lib/os-release", &f);
-        if (r < 0)
-                return r;
-
         while (getline(&line, &sz, f) >= 0) {
                 char *eq, **field = NULL, *v = NULL;
 
@@ -124,6 +116,20 @@ int os_release_read(const char *root, OsRelease *ret) {
         }
         *ret = o;
         return 0;
+}
+
+int os_release_read(const char *root, OsRelease *ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = guest_root_fopen(root, "/etc/os-release", &f);
+        if (r == -ENOENT)
+                r = guest_root_fopen(root, "/usr/lib/os-release", &f);
+        if (r < 0)
+                return r;
+        return os_release_parse(f, ret);
 }
 
 static bool os_is_like(const OsRelease *os, const char *id) {
@@ -253,21 +259,14 @@ static int gid_push(GuestUser *u, gid_t g) {
         return 0;
 }
 
-int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *ret) {
-        _cleanup_fclose_ FILE *f = NULL;
+int guest_passwd_find(FILE *f, const char *name, uid_t uid, GuestUser *ret) {
         _cleanup_free_ char *line = NULL;
-        GuestUser u = {};
-        bool found = false;
         size_t sz = 0;
-        int r;
 
-        if (!ret)
+        if (!f || !ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/passwd", &f);
-        if (r < 0)
-                return r;
-        while (!found && getline(&line, &sz, f) >= 0) {
-                char *fld[7];
+        while (getline(&line, &sz, f) >= 0) {
+                char *fld[7], *n;
                 unsigned long pu, pg;
 
                 line[strcspn(line, "\n")] = 0;
@@ -277,57 +276,75 @@ int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *
                         continue;
                 if (name ? !streq(fld[0], name) : (uid_t) pu != uid)
                         continue;
-                u.name = strdup(fld[0]);
-                if (!u.name)
+                n = strdup(fld[0]);
+                if (!n)
                         return -ENOMEM;
-                u.uid = (uid_t) pu;
-                u.gid = (gid_t) pg;
-                found = true;
+                *ret = (GuestUser){ .name = n, .uid = (uid_t) pu, .gid = (gid_t) pg };
+                return 0;
         }
-        if (!found)
-                return -ENOENT;
-        fclose(TAKE_PTR(f));
-
-        r = gid_push(&u, u.gid);
-        if (r < 0)
-                goto fail;
-
-        r = open_root_file(root, "/etc/group", &f);
-        if (r >= 0) {
-                while (getline(&line, &sz, f) >= 0) {
-                        char *fld[4];
-                        unsigned long g;
-
-                        line[strcspn(line, "\n")] = 0;
-                        if (split_colon(line, fld, 4) < 4 || parse_id(fld[2], &g) < 0)
-                                continue;
-                        if (!member_list_contains(fld[3], u.name))
-                                continue;
-                        r = gid_push(&u, (gid_t) g);
-                        if (r < 0)
-                                goto fail;
-                }
-        } else if (r != -ENOENT)
-                goto fail;
-
-        *ret = u;
-        return 0;
-fail:
-        guest_user_done(&u);
-        return r;
+        return -ENOENT;
 }
 
-int guest_group_name(const char *root, gid_t gid, char **ret) {
-        _cleanup_fclose_ FILE *f = NULL;
+int guest_group_add_memberships(FILE *f, GuestUser *u) {
         _cleanup_free_ char *line = NULL;
         size_t sz = 0;
         int r;
 
+        if (!f || !u || !u->name)
+                return -EINVAL;
+        while (getline(&line, &sz, f) >= 0) {
+                char *fld[4];
+                unsigned long g;
+
+                line[strcspn(line, "\n")] = 0;
+                if (split_colon(line, fld, 4) < 4 || parse_id(fld[2], &g) < 0)
+                        continue;
+                if (!member_list_contains(fld[3], u->name))
+                        continue;
+                r = gid_push(u, (gid_t) g);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *ret) {
+        _cleanup_(guest_user_done) GuestUser u = {};
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
         if (!ret)
                 return -EINVAL;
-        r = open_root_file(root, "/etc/group", &f);
+        r = guest_root_fopen(root, "/etc/passwd", &f);
         if (r < 0)
                 return r;
+        r = guest_passwd_find(f, name, uid, &u);
+        if (r < 0)
+                return r;
+        fclose(TAKE_PTR(f));
+
+        r = gid_push(&u, u.gid);
+        if (r < 0)
+                return r;
+        r = guest_root_fopen(root, "/etc/group", &f);
+        if (r >= 0) {
+                r = guest_group_add_memberships(f, &u);
+                if (r < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
+
+        *ret = u;
+        u = (GuestUser){};
+        return 0;
+}
+
+int guest_group_find_name(FILE *f, gid_t gid, char **ret) {
+        _cleanup_free_ char *line = NULL;
+        size_t sz = 0;
+
+        if (!f || !ret)
+                return -EINVAL;
         while (getline(&line, &sz, f) >= 0) {
                 char *fld[4];
                 unsigned long g;
@@ -343,6 +360,18 @@ int guest_group_name(const char *root, gid_t gid, char **ret) {
                 return 0;
         }
         return -ENOENT;
+}
+
+int guest_group_name(const char *root, gid_t gid, char **ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = guest_root_fopen(root, "/etc/group", &f);
+        if (r < 0)
+                return r;
+        return guest_group_find_name(f, gid, ret);
 }
 
 bool guest_user_in_group(const GuestUser *u, gid_t gid) {

@@ -3,12 +3,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* The guest's own files, read under a root folder ("" or "/" for the running system). */
 
 /* root + path; path must be absolute. */
 int guest_root_path(const char *root, const char *path, char **ret);
+/* Opens root + path for reading (O_CLOEXEC); -errno of fopen() when it cannot. */
+int guest_root_fopen(const char *root, const char *path, FILE **ret);
 
 typedef struct OsRelease {
         char *id;          /* "ubuntu", "debian" */
@@ -21,6 +24,9 @@ void os_release_done(OsRelease *o);
 
 /* Reads etc/os-release, else usr/lib/os-release, under root. -ENOENT when neither exists. */
 int os_release_read(const char *root, OsRelease *ret);
+
+/* The same from an open os-release file (exposed for fuzz-guest). */
+int os_release_parse(FILE *f, OsRelease *ret);
 
 /* Parses one os-release line's value: strips quotes and shell escapes (exposed for tests). */
 int os_release_unquote(const char *value, char **ret);
@@ -46,6 +52,13 @@ int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *
 
 /* The name of a group in etc/group under root; -ENOENT when not there. */
 int guest_group_name(const char *root, gid_t gid, char **ret);
+
+/* What those two read, from open etc/passwd and etc/group files (exposed for fuzz-guest): the user's
+ * line (-ENOENT when none; no groups yet); adding the groups that list u->name as a member; a group's
+ * name. */
+int guest_passwd_find(FILE *f, const char *name, uid_t uid, GuestUser *ret);
+int guest_group_add_memberships(FILE *f, GuestUser *u);
+int guest_group_find_name(FILE *f, gid_t gid, char **ret);
 
 bool guest_user_in_group(const GuestUser *u, gid_t gid);
 

@@ -27,31 +27,22 @@ void service_env_done(ServiceEnv *e) {
         *e = (ServiceEnv){};
 }
 
-/* Appends s (taking it) to *l. */
-static int strv_consume(char ***l, char *s) {
-        int r;
-
-        if (!s)
-                return -ENOMEM;
-        r = strv_extend(l, s);
-        free(s);
-        return r;
-}
-
 int unit_environment_split(const char *value, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        const char *p = value;
+        const char *p = value, *end;
+        size_t n_words = 0, allocated = 1;
         int r;
 
         if (!value || !ret)
                 return -EINVAL;
-        l = calloc(1, sizeof(char *));
+        end = value + strlen(value);
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
 
         for (;;) {
                 _cleanup_free_ char *w = NULL;
-                size_t n = 0, a = strlen(p) + 1;
+                size_t n = 0, a = (size_t) (end - p) + 1; /* a word is no longer than what is left */
                 char q = 0;
 
                 p += strspn(p, " \t");
@@ -93,7 +84,7 @@ int unit_environment_split(const char *value, char ***ret) {
                 w[n] = 0;
                 if (!strchr(w, '=') || w[0] == '=')
                         continue;
-                r = strv_consume(&l, TAKE_PTR(w));
+                r = strv_push(&l, &n_words, &allocated, TAKE_PTR(w));
                 if (r < 0)
                         return r;
         }
@@ -117,33 +108,19 @@ static int env_set(char ***env, const char *assignment) {
         return strv_consume(env, strdup(assignment));
 }
 
-static char *strstrip(char *s) {
-        size_t n;
-
-        s += strspn(s, " \t\r\n");
-        n = strlen(s);
-        while (n > 0 && strchr(" \t\r\n", s[n - 1]))
-                s[--n] = 0;
-        return s;
-}
-
-static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
-        _cleanup_free_ char *full = NULL, *line = NULL, *joined = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
+int service_env_apply(FILE *f, ServiceEnv *e) {
+        _cleanup_free_ char *line = NULL, *joined = NULL;
         bool in_service = false;
         size_t sz = 0;
         int r;
 
-        r = guest_root_path(root, path, &full);
-        if (r < 0)
-                return r;
-        f = fopen(full, "re");
-        if (!f)
-                return negative_errno();
-        r = strv_consume(&e->files, strdup(path));
-        if (r < 0)
-                return r;
-
+        if (!f || !e)
+                return -EINVAL;
+        if (!e->env) {
+                e->env = calloc(1, sizeof(char *));
+                if (!e->env)
+                        return -ENOMEM;
+        }
         while (getline(&line, &sz, f) >= 0) {
                 char *l, *eq, *key, *value;
                 size_t n;
@@ -210,6 +187,19 @@ static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
                 }
         }
         return 0;
+}
+
+static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        r = guest_root_fopen(root, path, &f);
+        if (r < 0)
+                return r;
+        r = strv_consume(&e->files, strdup(path));
+        if (r < 0)
+                return r;
+        return service_env_apply(f, e);
 }
 
 static int name_cmp(const void *a, const void *b) {

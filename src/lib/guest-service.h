@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* The environment that systemd gives ollama.service, read from its unit file and drop-ins under a
  * root folder: the first of /etc, /run, /usr/lib, /lib systemd/system/ollama.service, then every
@@ -23,6 +24,10 @@ int ollama_service_env(const char *root, ServiceEnv *ret);
 
 /* The same for any unit name (exposed for tests). */
 int service_env_read(const char *root, const char *unit, ServiceEnv *ret);
+
+/* Applies one open unit file or drop-in to e, as service_env_read() does for each (exposed for
+ * fuzz-guest); e->env is made an empty list when NULL. */
+int service_env_apply(FILE *f, ServiceEnv *e);
 
 /* Splits the value of an Environment= line into assignments, honouring quotes and backslash escapes
  * (exposed for tests). Assignments without '=' are dropped, as systemd does. */

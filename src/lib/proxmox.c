@@ -15,31 +15,59 @@ void prop_string_done(PropString *p) {
         *p = (PropString){};
 }
 
+int prop_string_next(const char **p, char **ret_key, char **ret_value) {
+        _cleanup_free_ char *k = NULL, *v = NULL;
+        const char *s = *p + strspn(*p, ","), *eq;
+        size_t len = strcspn(s, ",");
+
+        if (len == 0) {
+                *p = s;
+                return 0;
+        }
+        eq = memchr(s, '=', len);
+        if (eq) {
+                k = strndup(s, (size_t) (eq - s));
+                if (!k)
+                        return -ENOMEM;
+                v = strndup(eq + 1, len - (size_t) (eq - s) - 1);
+        } else
+                v = strndup(s, len);
+        if (!v)
+                return -ENOMEM;
+        *ret_key = TAKE_PTR(k);
+        *ret_value = TAKE_PTR(v);
+        *p = s + len;
+        return 1;
+}
+
 int prop_string_parse(const char *s, const char *default_key, PropString *ret) {
-        _cleanup_strv_free_ char **parts = NULL;
-        PropString p = {};
+        _cleanup_(prop_string_done) PropString p = {};
+        size_t n_keys = 0, allocated_keys = 0, allocated_values = 0;
         int r;
 
-        r = strv_split(s, ",", &parts);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(part, parts) {
-                const char *eq = strchr(*part, '=');
-                _cleanup_free_ char *k = NULL;
+        for (;;) {
+                _cleanup_free_ char *k = NULL, *v = NULL;
 
-                if (!eq && (p.n > 0 || !default_key)) {
-                        prop_string_done(&p);
-                        return -EINVAL;
+                r = prop_string_next(&s, &k, &v);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (!k) {
+                        /* Only the first element may leave out its key. */
+                        if (p.n > 0 || !default_key)
+                                return -EINVAL;
+                        k = strdup(default_key);
                 }
-                k = eq ? strndup(*part, (size_t) (eq - *part)) : strdup(default_key);
-                if (!k || (r = strv_extend(&p.keys, k)) < 0 ||
-                    (r = strv_extend(&p.values, eq ? eq + 1 : *part)) < 0) {
-                        prop_string_done(&p);
-                        return r < 0 ? r : -ENOMEM;
-                }
-                p.n++;
+                r = strv_push(&p.keys, &n_keys, &allocated_keys, TAKE_PTR(k));
+                if (r < 0)
+                        return r;
+                r = strv_push(&p.values, &p.n, &allocated_values, TAKE_PTR(v));
+                if (r < 0)
+                        return r;
         }
         *ret = p;
+        p = (PropString){};
         return 0;
 }
 
@@ -53,38 +81,56 @@ const char *prop_string_get(const PropString *p, const char *key) {
 void vm_config_done(VmConfig *c) {
         strv_free(c->keys);
         strv_free(c->values);
+        free(c->lines);
         *c = (VmConfig){};
 }
 
 int vm_config_parse(const char *text, VmConfig *ret) {
-        _cleanup_strv_free_ char **lines = NULL;
-        VmConfig c = {};
+        _cleanup_(vm_config_done) VmConfig c = {};
+        size_t n_keys = 0, allocated_keys = 0, allocated_values = 0, allocated_lines = 0;
+        unsigned line = 0;
         int r;
 
-        r = strv_split(text, "\n", &lines);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(l, lines) {
-                char *colon, *v;
+        /* One pass over the text, each line taken where it stands: linear in the size. */
+        for (const char *p = text; *p; p += *p == '\n') {
+                const char *s = p, *end, *colon, *v;
 
-                strstrip_trailing(*l);
-                if (**l == '#' || !**l)
+                line++;
+                p += strcspn(p, "\n");
+                s += strspn(s, " \t");
+                end = p;
+                while (end > s && isspace((unsigned char) end[-1]))
+                        end--;
+                if (s == end || *s == '#')
                         continue;
-                if (**l == '[')
+                if (*s == '[')
                         break; /* a snapshot or pending section */
-                colon = strchr(*l, ':');
+                colon = memchr(s, ':', (size_t) (end - s));
                 if (!colon)
                         continue;
-                *colon = 0;
                 v = colon + 1;
                 v += strspn(v, " \t");
-                if ((r = strv_extend(&c.keys, *l)) < 0 || (r = strv_extend(&c.values, v)) < 0) {
-                        vm_config_done(&c);
-                        return r;
+                if (v > end)
+                        v = end;
+                if (c.n + 1 > allocated_lines) {
+                        size_t a = MAX(allocated_lines * 2, (size_t) 8);
+                        unsigned *t = reallocarray(c.lines, a, sizeof(unsigned));
+
+                        if (!t)
+                                return -ENOMEM;
+                        c.lines = t;
+                        allocated_lines = a;
                 }
-                c.n++;
+                r = strv_push(&c.keys, &n_keys, &allocated_keys, strndup(s, (size_t) (colon - s)));
+                if (r < 0)
+                        return r;
+                r = strv_push(&c.values, &c.n, &allocated_values, strndup(v, (size_t) (end - v)));
+                if (r < 0)
+                        return r;
+                c.lines[c.n - 1] = line;
         }
         *ret = c;
+        c = (VmConfig){};
         return 0;
 }
 
@@ -141,24 +187,27 @@ int pci_map_entry_parse(const char *s, PciMapEntry *ret) {
 }
 
 int pci_map_entry_format(const PciMapEntry *e, char **ret) {
-        _cleanup_free_ char *group = NULL;
-        char *s;
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        FILE *f;
 
-        if (e->iommugroup >= 0 && asprintf(&group, "iommugroup=%d,", e->iommugroup) < 0)
+        /* Only what the entry has, so that the string parses back into the same entry: no "id=" for an
+         * absent id (that would read back as an empty one), and any group but "absent" (-1) as it is. */
+        f = open_memstream(&s, &size);
+        if (!f)
                 return -ENOMEM;
-        if (asprintf(
-                    &s,
-                    "id=%s,%snode=%s,path=%s%s%s%s%s",
-                    strempty(e->id),
-                    strempty(group),
-                    e->node,
-                    e->path,
-                    e->subsystem_id ? ",subsystem-id=" : "",
-                    strempty(e->subsystem_id),
-                    e->description ? ",description=" : "",
-                    strempty(e->description)) < 0)
+        if (e->id)
+                fprintf(f, "id=%s,", e->id);
+        if (e->iommugroup != -1)
+                fprintf(f, "iommugroup=%d,", e->iommugroup);
+        fprintf(f, "node=%s,path=%s", strempty(e->node), strempty(e->path));
+        if (e->subsystem_id)
+                fprintf(f, ",subsystem-id=%s", e->subsystem_id);
+        if (e->description)
+                fprintf(f, ",description=%s", e->description);
+        if (fclose(f) != 0 || !s)
                 return -ENOMEM;
-        *ret = s;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 
@@ -187,21 +236,28 @@ bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) {
                 streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
 }
 
-/* "30:00.0" or "0000:30:00" -> "0000:30:00.0" / "0000:30:00", lowercase. */
-static int normalize_pci_id(const char *s, char **ret) {
-        _cleanup_free_ char *c = NULL;
+int pci_address_normalize(const char *s, char **ret) {
+        size_t colons = 0;
+        char *c;
 
-        if (strlen(s) >= 5 && s[2] == ':' && (strlen(s) == 5 || s[5] == '.')) {
+        for (const char *p = s; *p; p++) {
+                if (*p == ':')
+                        colons++;
+                else if (*p != '.' && !isxdigit((unsigned char) *p))
+                        return -EINVAL;
+        }
+        if (colons == 1) {
                 if (asprintf(&c, "0000:%s", s) < 0)
                         return -ENOMEM;
-        } else {
+        } else if (colons == 2) {
                 c = strdup(s);
                 if (!c)
                         return -ENOMEM;
-        }
+        } else
+                return -EINVAL;
         for (char *p = c; *p; p++)
                 *p = (char) tolower((unsigned char) *p);
-        *ret = TAKE_PTR(c);
+        *ret = c;
         return 0;
 }
 
@@ -220,8 +276,11 @@ bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e) {
                 return false;
         STRV_FOREACH(hp, hosts) {
                 _cleanup_free_ char *n = NULL;
+                int r = pci_address_normalize(*hp, &n);
 
-                if (normalize_pci_id(*hp, &n) < 0)
+                if (r == -EINVAL)
+                        continue; /* not an address: it cannot be the eGPU's */
+                if (r < 0)
                         return false;
                 FOREACH_ARRAY(f, e->functions, e->n_functions) {
                         size_t l = strlen(n);
@@ -252,6 +311,57 @@ void pci_mapping_done(PciMapping *m) {
         free(m->digest);
         strv_free(m->map);
         *m = (PciMapping){};
+}
+
+int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret) {
+        _cleanup_(pci_mapping_done) PciMapping m = {};
+        size_t n_map = 0, allocated_map = 0;
+        bool in = false, found = false;
+        int r;
+
+        for (const char *p = text; *p; p += *p == '\n') {
+                const char *s = p, *end, *v;
+                size_t kl;
+
+                p += strcspn(p, "\n");
+                end = p;
+                while (end > s && isspace((unsigned char) end[-1]))
+                        end--;
+                if (s == end || *s == '#')
+                        continue;
+                if (*s != ' ' && *s != '\t') {
+                        /* A section header: the mapping's id. */
+                        in = strlen(id) == (size_t) (end - s) && strneq(s, id, (size_t) (end - s));
+                        found = found || in;
+                        continue;
+                }
+                if (!in)
+                        continue;
+                /* "\tKEY VALUE" */
+                s += strspn(s, " \t");
+                kl = strcspn(s, " \t");
+                if (s + kl >= end)
+                        continue; /* a key without value */
+                v = s + kl + strspn(s + kl, " \t");
+                if (kl == 3 && strneq(s, "map", 3)) {
+                        r = strv_push(&m.map, &n_map, &allocated_map, strndup(v, (size_t) (end - v)));
+                        if (r < 0)
+                                return r;
+                } else if (kl == 11 && strneq(s, "description", 11)) {
+                        free(m.description);
+                        m.description = strndup(v, (size_t) (end - v));
+                        if (!m.description)
+                                return -ENOMEM;
+                }
+        }
+        if (!found)
+                return 0;
+        m.id = strdup(id);
+        if (!m.id)
+                return -ENOMEM;
+        *ret = m;
+        m = (PciMapping){};
+        return 1;
 }
 
 static int json_dup_string(json_object *o, const char *key, char **ret) {

@@ -24,39 +24,53 @@ typedef struct PropString {
 } PropString;
 
 void prop_string_done(PropString *p);
+/* The one tokenizer of property strings: the next element at *p, its key (NULL when it has no '=': the
+ * whole element is then the value) and value. Empty elements are skipped. Returns 1 and moves *p past the
+ * element, 0 at the end. The parsers that are more lenient than prop_string_parse() (doctor's) use it too.
+ */
+int prop_string_next(const char **p, char **ret_key, char **ret_value);
+/* Only the first element may leave out its key (default_key; -EINVAL without one). Linear in the size. */
 int prop_string_parse(const char *s, const char *default_key, PropString *ret);
 const char *prop_string_get(const PropString *p, const char *key) _pure_;
 
 /* The current section of `qm config` output (or a VM's .conf): "key: value" lines, up to the first
- * snapshot section ("[name]"). Comment lines ('#') are skipped. */
+ * snapshot section ("[name]"). Comment lines ('#') are skipped; white space before a line's key and around
+ * its value is dropped. Every entry in order (a key written twice is there twice). Linear in the size. */
 typedef struct VmConfig {
         char **keys;
         char **values;
+        unsigned *lines; /* the 1-based line number of each entry */
         size_t n;
 } VmConfig;
 
 void vm_config_done(VmConfig *c);
 int vm_config_parse(const char *text, VmConfig *ret);
+/* The value of the first entry with key, NULL when none. */
 const char *vm_config_get(const VmConfig *c, const char *key) _pure_;
 
 /* One element of a mapping's map list. */
 typedef struct PciMapEntry {
         char *node;
         char *path;
-        char *id;           /* "1002:687f" */
+        char *id;           /* "1002:687f", NULL when absent */
         char *subsystem_id; /* NULL when absent */
-        int iommugroup;     /* -1 when absent */
+        int iommugroup;     /* -1 when absent (or not a number); another negative one is kept as written */
         char *description;
 } PciMapEntry;
 
 void pci_map_entry_done(PciMapEntry *e);
 int pci_map_entry_parse(const char *s, PciMapEntry *ret);
-/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id. */
+/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id (then
+ * description). Only the fields present, so that pci_map_entry_parse() gives back an equal entry. */
 int pci_map_entry_format(const PciMapEntry *e, char **ret);
 /* The entry for the eGPU's slot on node. */
 int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);
 /* Whether the entry describes the same device at the same place (path, ids, group). */
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) _pure_;
+
+/* A PCI address as Proxmox's host= and path= take it, domain added and lowercase: "30:00.0" gives
+ * "0000:30:00.0", "0000:30:00" (a slot) stays. -EINVAL when it is not hex digits, ':' and '.'. */
+int pci_address_normalize(const char *s, char **ret);
 
 /* Whether a VM's hostpci value points at the eGPU: mapping=name, or host= one of its functions or its
  * slot ("30:00.0", "0000:30:00", "0000:30:00.1;..."). */
@@ -76,6 +90,9 @@ typedef struct PciMapping {
 void pci_mapping_done(PciMapping *m);
 /* Parses the JSON of `pvesh get /cluster/mapping/pci/ID --output-format json`. */
 int pci_mapping_from_json(const char *json, PciMapping *ret);
+/* Mapping id of /etc/pve/mapping/pci.cfg (text: sections "ID" then "\tKEY VALUE" lines): its description
+ * and map lines; 1 and *ret when there is one, 0 when not. No digest. Linear in the size. */
+int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret);
 
 /* Runs pvesh/qm: argv as given; *ret_stdout when non-NULL. A non-zero exit is -EPROTO (status in
  * *ret_status when non-NULL). */

@@ -62,6 +62,11 @@ char *strstrip_trailing(char *s) {
         return s;
 }
 
+char *strstrip(char *s) {
+        s += strspn(s, " \t\r\n");
+        return strstrip_trailing(s);
+}
+
 const char *path_basename(const char *path) {
         const char *p = strrchr(path, '/');
         return p ? p + 1 : path;
@@ -281,22 +286,25 @@ size_t strv_length(char **l) {
         return n;
 }
 
-int strv_extend(char ***l, const char *s) {
+int strv_consume(char ***l, char *s) {
         size_t n = strv_length(*l);
-        char **t, *c;
+        char **t;
 
-        c = strdup(s);
-        if (!c)
+        if (!s)
                 return -ENOMEM;
         t = realloc(*l, sizeof(char *) * (n + 2));
         if (!t) {
-                free(c);
+                free(s);
                 return -ENOMEM;
         }
-        t[n] = c;
+        t[n] = s;
         t[n + 1] = NULL;
         *l = t;
         return 0;
+}
+
+int strv_extend(char ***l, const char *s) {
+        return strv_consume(l, strdup(s));
 }
 
 bool strv_contains(char **l, const char *s) {

@@ -11,6 +11,8 @@ int safe_atoi(const char *s, int *ret);
 
 /* Removes trailing whitespace and newlines in place. */
 char *strstrip_trailing(char *s);
+/* Skips leading spaces, tabs and newlines and removes trailing whitespace in place. */
+char *strstrip(char *s);
 
 /* Returns the part of path after the last '/'. */
 const char *path_basename(const char *path);
@@ -39,6 +41,9 @@ char *path_under_root(const char *root, const char *path);
 
 /* Appends a copy of s to a NULL-terminated string array; returns -ENOMEM on failure. */
 int strv_extend(char ***l, const char *s);
+/* The same, taking s over (freed on failure; NULL gives -ENOMEM, for strdup()'s result). Both find the
+ * length each time: for a long list, strv_push(). */
+int strv_consume(char ***l, char *s);
 size_t strv_length(char **l);
 bool strv_contains(char **l, const char *s);
 /* Appends s, taken over (freed on failure; NULL gives -ENOMEM, for strdup()'s result), to the
