@@ -248,31 +248,30 @@ static bool egpu_slot_complete(const Host *h, const Egpu *e) {
         return !(header & 0x80);
 }
 
+/* Finds the eGPU a wait is for in the host as it is now: sets *ret (NULL while there is none yet) and
+ * returns 0, or -ENODEV when waiting is pointless. */
+typedef int (*EgpuFinder)(const Host *h, const void *userdata, Egpu **ret);
+
+/* Waits, by device events and up to the deadline, until find() gives an eGPU whose slot is complete.
+ * At the deadline an incomplete one is taken as it is; with none at all, -ETIMEDOUT. */
 static int wait_for_egpu(
         struct udev *udev,
         const Enrolled *enrolled,
         struct udev_monitor *m,
         Host **h,
-        const char *tb_syspath,
-        char **before,
-        bool may_guess_new,
+        EgpuFinder find,
+        const void *userdata,
         int timeout_ms,
         Egpu **ret) {
         uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
         int r;
 
         for (;;) {
-                TbDevice *t;
-                Egpu *e;
+                Egpu *e = NULL;
 
-                t = NULL;
-                FOREACH_ARRAY(x, (*h)->tb_devices, (*h)->n_tb_devices)
-                        if (streq((*x)->syspath, tb_syspath))
-                                t = *x;
-                /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
-                if (!t || t->authorized == 0)
-                        return -ENODEV;
-                e = find_tunnel_egpu(*h, t, before, may_guess_new);
+                r = find(*h, userdata, &e);
+                if (r < 0)
+                        return r;
                 if (e && (egpu_slot_complete(*h, e) || now_usec() >= deadline)) {
                         *ret = e;
                         return 0;
@@ -286,6 +285,31 @@ static int wait_for_egpu(
                 if (r < 0)
                         return r;
         }
+}
+
+typedef struct TunnelWait {
+        const char *tb_syspath;
+        char **before;
+        bool may_guess_new;
+} TunnelWait;
+
+static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) {
+        const TunnelWait *w = userdata;
+        TbDevice *t = NULL;
+
+        FOREACH_ARRAY(x, h->tb_devices, h->n_tb_devices)
+                if (streq((*x)->syspath, w->tb_syspath))
+                        t = *x;
+        /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
+        if (!t || t->authorized == 0)
+                return -ENODEV;
+        *ret = find_tunnel_egpu(h, t, w->before, w->may_guess_new);
+        return 0;
+}
+
+static int find_egpu_of_port(const Host *h, const void *userdata, Egpu **ret) {
+        *ret = host_find_egpu_of_port(h, userdata);
+        return 0;
 }
 
 static int snapshot_egpus(const Host *h, char ***ret) {
@@ -383,7 +407,15 @@ int attach_thunderbolt(
         if (!opened)
                 report_note(rep, "%s: already authorized", t->name);
 
-        r = wait_for_egpu(udev, enrolled, m, &h, syspath, before, opened, o->timeout_ms, &egpu);
+        r = wait_for_egpu(
+                udev,
+                enrolled,
+                m,
+                &h,
+                find_egpu_of_tunnel,
+                &(TunnelWait){ .tb_syspath = syspath, .before = before, .may_guess_new = opened },
+                o->timeout_ms,
+                &egpu);
         if (r == -ETIMEDOUT || (r == -ENODEV))
                 return report_error(
                         rep,
@@ -514,7 +546,6 @@ int attach_pcie(
         Report *rep) {
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
         _cleanup_(host_freep) Host *h = NULL;
-        uint64_t deadline = now_usec() + (uint64_t) o->timeout_ms * 1000ULL;
         const Enrollment *e;
         Egpu *egpu;
         int r;
@@ -535,26 +566,18 @@ int attach_pcie(
                         device);
 
         /* An eGPU counts only while a function with the enrolled ids sits below the port. */
-        for (;;) {
-                egpu = host_find_egpu_of_port(h, e->port);
-                if (egpu && (egpu_slot_complete(h, egpu) || now_usec() >= deadline))
-                        break;
-                r = monitor_wait(m, deadline);
-                if (r < 0)
-                        return report_error(rep, r, "Failed to wait for the eGPU below %s: %m", e->port);
-                if (r == 0 && !egpu)
-                        return report_error(
-                                rep,
-                                -ETIMEDOUT,
-                                "No function with ids %04x:%04x appeared below port %s within %d ms",
-                                e->pci_vendor,
-                                e->pci_device,
-                                e->port,
-                                o->timeout_ms);
-                r = reload(udev, enrolled, &h);
-                if (r < 0)
-                        return report_error(rep, r, "Failed to read the devices: %m");
-        }
+        r = wait_for_egpu(udev, enrolled, m, &h, find_egpu_of_port, e->port, o->timeout_ms, &egpu);
+        if (r == -ETIMEDOUT)
+                return report_error(
+                        rep,
+                        -ETIMEDOUT,
+                        "No function with ids %04x:%04x appeared below port %s within %d ms",
+                        e->pci_vendor,
+                        e->pci_device,
+                        e->port,
+                        o->timeout_ms);
+        if (r < 0)
+                return report_error(rep, r, "Failed to wait for the eGPU below %s: %m", e->port);
         m = udev_monitor_unref(m);
         return vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
 }
