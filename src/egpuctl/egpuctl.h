@@ -89,7 +89,8 @@ int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **r
 void report_print(const Report *rep, const char *what);
 json_object *report_to_json(const Report *rep);
 /* The same into the log (the daemon's stderr), each line at info level. */
-void report_log(const Report *rep, const char *what);
+/* Logs the report's lines (at debug level when quiet, else info) and its error. */
+void report_log(const Report *rep, bool quiet, const char *what);
 
 /* Warns when boltd runs, which would race egpuctl for the authorized files. */
 void warn_if_boltd(void);

@@ -70,10 +70,13 @@ json_object *report_to_json(const Report *rep) {
         return o;
 }
 
-void report_log(const Report *rep, const char *what) {
+void report_log(const Report *rep, bool quiet, const char *what) {
         STRV_FOREACH(l, rep->lines) {
                 char *p = printable(*l);
-                log_info("%s", p);
+                if (quiet)
+                        log_debug("%s", p);
+                else
+                        log_info("%s", p);
                 printable_free(p);
         }
         if (rep->error) {

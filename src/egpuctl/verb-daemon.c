@@ -83,9 +83,12 @@ static void run_attach(Daemon *d, const char *device) {
         }
         if (asprintf(&what, "Failed to attach %s", device) < 0)
                 what = NULL;
-        report_log(&rep, what ?: "attach");
-        if (r >= 0)
-                log_info("%s: %s", device, r > 0 ? "attached" : "already attached");
+        /* Nothing to do is the common answer to the events of our own attach: not worth a line. */
+        report_log(&rep, r == 0, what ?: "attach");
+        if (r > 0)
+                log_info("%s: attached", device);
+        else if (r == 0)
+                log_debug("%s: already attached", device);
 }
 
 static void *worker(void *p) {
@@ -362,7 +365,7 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
                         continue;
                 }
                 r = detach_pcie(udev, &enrolled, (*g)->port, &d->options, &rep);
-                report_log(&rep, "Failed to detach");
+                report_log(&rep, false, "Failed to detach");
                 if (r >= 0)
                         log_info("%s: detached for shutdown", (*g)->port);
         }
@@ -381,7 +384,7 @@ static void for_each_enrolled_connected(Daemon *d, bool attach) {
                         continue;
                 }
                 r = detach_thunderbolt(udev, &enrolled, (*t)->name, &d->options, &rep);
-                report_log(&rep, "Failed to detach");
+                report_log(&rep, false, "Failed to detach");
                 if (r >= 0)
                         log_info("%s: detached for shutdown", (*t)->name);
         }
