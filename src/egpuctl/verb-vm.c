@@ -59,11 +59,15 @@ static int run_or_show(char *const argv[]) {
 static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(egpu_list_done) EgpuList sel = {};
-        Enrolled enrolled = {};
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         Egpu *found = NULL;
         int r;
 
-        r = host_load(udev, &h);
+        /* The records first: a PCIe eGPU is one only below an enrolled port. */
+        r = enrolled_load_verbose(&enrolled, NULL);
+        if (r < 0)
+                return r;
+        r = host_load_enrolled(udev, &enrolled, &h);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to read the devices from sysfs: %m");
@@ -78,11 +82,7 @@ static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
                         return -ENODEV;
                 }
         } else {
-                r = enrolled_load_verbose(&enrolled, NULL);
-                if (r < 0)
-                        return r;
                 r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
-                enrollments_free(enrolled.list, enrolled.n);
                 if (r < 0) {
                         errno_set(r);
                         log_error("Failed to select the enrolled eGPUs: %m");

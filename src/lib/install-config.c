@@ -8,14 +8,7 @@
 #include "install-config.h"
 #include "util.h"
 
-#if __has_include("vendor-reset-ids.h")
 #include "vendor-reset-ids.h"
-#define HAVE_VENDOR_RESET_IDS 1
-#else
-/* TODO: vendor-reset-ids.h (vendor_reset_supports(), the doctor's table of vendor-reset's ids) is not
- * in the tree yet; until it is, an AMD display function without FLR counts as vendor-reset's. */
-#define HAVE_VENDOR_RESET_IDS 0
-#endif
 
 #define HEADER                                                                                              \
         "# Written by egpuctl install; see egpuctl(8). egpuctl rewrites this file while it is as egpuctl\n" \
@@ -39,8 +32,9 @@ int install_select_enrolled(const Host *h, Enrollment **list, size_t n, EgpuList
         if (!l.egpus)
                 return -ENOMEM;
         FOREACH_ARRAY(e, h->egpus, h->n_egpus)
-                if ((*e)->tb_device && (*e)->tb_device->unique_id &&
-                    enrollments_find(list, n, (*e)->tb_device->unique_id))
+                if (((*e)->tb_device && (*e)->tb_device->unique_id &&
+                     enrollments_find(list, n, (*e)->tb_device->unique_id)) ||
+                    ((*e)->port && enrollments_find_port(list, n, (*e)->port)))
                         l.egpus[l.n_egpus++] = *e;
         *ret = l;
         return 0;
@@ -102,11 +96,7 @@ static bool vendor_reset_present(const char *root) {
 static bool function_wants_vendor_reset(const PciFunction *f) {
         if (!pci_function_is_display(f))
                 return false;
-#if HAVE_VENDOR_RESET_IDS
         return vendor_reset_supports(f->vendor, f->device);
-#else
-        return f->vendor == 0x1002 && !pci_function_has_reset_method(f, "flr");
-#endif
 }
 
 /* The host drivers that could claim the function before vfio-pci: the one bound now, and the usual
@@ -189,20 +179,22 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
                         continue;
                 }
                 fprintf(f,
-                        "\n# eGPU %s behind root port %s%s%s\n",
+                        "\n# eGPU %s behind root port %s%s%s%s\n",
                         e->gpu->bdf,
                         root->bdf,
                         e->tb_device ? ", Thunderbolt device " : "",
-                        e->tb_device ? e->tb_device->name : "");
+                        e->tb_device ? e->tb_device->name : "",
+                        e->port ? ", PCIe-attached (the kernel does not mark it removable)" : "");
                 FOREACH_ARRAY(fp, e->functions, e->n_functions) {
                         const PciFunction *fn = *fp;
 
                         fprintf(f,
                                 "ACTION==\"add\", SUBSYSTEM==\"pci\", DEVPATH==\"%s/*\", "
-                                "ATTR{removable}==\"removable\", ATTR{vendor}==\"0x%04x\", "
+                                "%sATTR{vendor}==\"0x%04x\", "
                                 "ATTR{device}==\"0x%04x\", ATTR{subsystem_vendor}==\"0x%04x\", "
                                 "ATTR{subsystem_device}==\"0x%04x\", ATTR{driver_override}=\"vfio-pci\"%s\n",
                                 devpath,
+                                e->port ? "" : "ATTR{removable}==\"removable\", ",
                                 fn->vendor,
                                 fn->device,
                                 fn->subsystem_vendor,
@@ -241,8 +233,9 @@ static int build_text(
 
 static int rules_cb(const EgpuList *h, InstallConfig *c, FILE *f, void *userdata) {
         fputs("# Makes vfio-pci, never a host driver, claim the functions of the enrolled eGPUs: each rule\n"
-              "# matches the ids AND a path below the eGPU's root port AND a removable device, so that an\n"
-              "# identical internal device is never matched.\n",
+              "# matches the ids AND a path below the eGPU's root port AND (behind Thunderbolt) a "
+              "removable\n"
+              "# device, so that an identical internal device is never matched.\n",
               f);
         return rules_text(h, c, f);
 }

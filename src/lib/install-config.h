@@ -38,7 +38,7 @@ typedef struct EgpuList {
 } EgpuList;
 
 /* The eGPUs of h that are enrolled: a Thunderbolt record with the unique_id of the router the eGPU is
- * behind. TODO: PCIe records (port paths). */
+ * behind, or a PCIe record of the port it sits below. */
 int install_select_enrolled(const Host *h, Enrollment **list, size_t n, EgpuList *ret);
 void egpu_list_done(EgpuList *l);
 
