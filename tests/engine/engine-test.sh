@@ -276,6 +276,30 @@ done' 2>&1)
         done
 }
 
+# The writes attach makes only in some setups, failing with each errno the kernel gives: a secure-level
+# domain's key (EINVAL: not 64 hex digits, EBUSY: a key operation runs, ENOMEM, EPERM: the software
+# connection manager has no key support) and vendor-reset's reset_method (EINVAL: a method the device
+# lacks). A clear error, exit 1, the tunnel left closed after a key failure, and nothing half-bound.
+t_fault_matrix_more() {
+        for spec in '*/1-1/key:EINVAL' '*/1-1/key:EBUSY' '*/1-1/key:ENOMEM' '*/1-1/key:EPERM'; do
+                out=$(sim_sh --fault "$spec:1" "$SECURE" '
+$E enroll 1-1 >/dev/null
+$E attach; echo "rc=$?"; state' 2>&1)
+                contains "$spec: error" "egpuctl: Failed to attach '1-1': Failed to authorize 1-1: " "$out"
+                contains "$spec: closed" "rc=1
+auth=0 gpu=none/gone audio=none/gone" "$out"
+        done
+        v=$(variant pcie pcie-gpu)
+        out=$(sim_sh --fault '*/0000:01:00.0/reset_method:EINVAL:1' "$v" '
+P=/sys/bus/pci/devices/0000:01:00.0; A=/sys/bus/pci/devices/0000:01:00.1
+$E enroll 0000:01:00.0 >/dev/null
+$E attach; echo "rc=$?"
+echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) [$(cat $P/reset_method)]"' 2>&1)
+        contains "reset_method: error" "Failed to set the reset method of 0000:01:00.0 to 'device_specific bus': Invalid argument" "$out"
+        contains "reset_method: as it was" "rc=1
+amdgpu/(null) snd_hda_intel/(null) [bus]" "$out"
+}
+
 # Every write detach makes, failing with each errno the kernel gives for it: clearing driver_override
 # (ENODEV: the device went; clearing only frees, so nothing else), vfio-pci's unbind (ENODEV: not bound
 # to it), de-authorizing (EINVAL: already in that state, EPERM: the connection manager cannot, EIO and
