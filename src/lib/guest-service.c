@@ -91,20 +91,11 @@ int unit_environment_split(const char *value, char ***ret) {
         return 0;
 }
 
-/* FNV-1a of the key of an assignment ("KEY" of "KEY=VALUE", k bytes). */
-static size_t key_hash(const char *s, size_t k) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (size_t i = 0; i < k; i++)
-                h = (h ^ (unsigned char) s[i]) * 0x100000001b3ULL;
-        return (size_t) h;
-}
-
 /* The slot of e->env_slots that holds the assignment of key s (k bytes), or the free one where it goes. */
 static size_t *env_slot(const ServiceEnv *e, const char *s, size_t k) {
         size_t mask = e->n_env_slots - 1;
 
-        for (size_t i = key_hash(s, k) & mask;; i = (i + 1) & mask) {
+        for (size_t i = string_hash(s, k) & mask;; i = (i + 1) & mask) {
                 size_t *slot = &e->env_slots[i];
                 const char *x;
 
