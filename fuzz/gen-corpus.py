@@ -3,16 +3,19 @@
 """Writes the seed corpora fuzz/corpus/<target>/ from the test data: the seed scenarios' files
 (tests/scenarios/*/root/etc), the guest scenarios' (tests/guest/scenarios/*/root/etc), their sysfs values and uevent properties (tests/scenarios/*/devices.umockdev)
 and the answer shapes of tests/guest/fake-ollama.py, plus a few hand-written records. Run from the
-repository root; it replaces what is there. The seeds are committed: rerun only when the test data
-changes."""
+repository root; it replaces the seeds it writes and keeps the other files of fuzz/corpus (seeds added by
+hand, reproducers of fixed findings), except the ones named like its own (16 hex digits, a hash of the
+content) that it no longer writes: those came from test data that has changed since. The seeds are
+committed: rerun only when the test data changes."""
 
 import glob
 import hashlib
 import json
 import os
-import shutil
+import re
 
 OUT = "fuzz/corpus"
+WRITTEN = set()
 
 
 def put(target, data, name=None):
@@ -23,6 +26,7 @@ def put(target, data, name=None):
     name = name or hashlib.sha1(data).hexdigest()[:16]
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+    WRITTEN.add(os.path.join(target, name))
 
 
 def umockdev_devices():
@@ -187,8 +191,20 @@ def ollama():
     put_answer(2, 2, b"404 page not found", "generate-500-text")
 
 
+def remove_stale():
+    """Removes the seeds named by their hash that this run did not write; keeps every other file."""
+    for t in sorted(os.listdir(OUT)):
+        for name in sorted(os.listdir(os.path.join(OUT, t))):
+            rel = os.path.join(t, name)
+            if rel in WRITTEN:
+                continue
+            if re.fullmatch(r"[0-9a-f]{16}", name):
+                os.remove(os.path.join(OUT, rel))
+            else:
+                print(f"kept {rel} (not written here)")
+
+
 def main():
-    shutil.rmtree(OUT, ignore_errors=True)
     devices = list(umockdev_devices())
     sysfs_values(devices)
     uevents(devices)
@@ -196,6 +212,7 @@ def main():
     etc_files()
     guest_files()
     ollama()
+    remove_stale()
     for t in sorted(os.listdir(OUT)):
         print(f"{t}: {len(os.listdir(os.path.join(OUT, t)))} seeds")
 

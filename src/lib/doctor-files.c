@@ -21,7 +21,7 @@ static char *skip_space(const char *s) {
 int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
         _cleanup_free_ PciResource *res = NULL;
         _cleanup_strv_free_ char **lines = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
         int r;
 
         r = strv_split_lines(text, &lines, NULL);
@@ -30,14 +30,11 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
         FOREACH_LINE(line, lines) {
                 unsigned long long s, e, f;
                 int consumed = 0;
-                PciResource *t;
 
                 if (sscanf(*line, "%llx %llx %llx%n", &s, &e, &f, &consumed) != 3 || consumed <= 0)
                         break;
-                t = realloc(res, sizeof(PciResource) * (n + 1));
-                if (!t)
+                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
                         return -ENOMEM;
-                res = t;
                 res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
         }
         *ret = TAKE_PTR(res);

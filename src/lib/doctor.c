@@ -1803,7 +1803,7 @@ static int load_nic_pins(const Doctor *d, NicPins *pins) {
                                 return r;
                 }
         }
-        return 0;
+        return nic_pins_index(pins);
 }
 
 static const NetDev *find_nic(const Doctor *d, const char *name) {
@@ -1857,36 +1857,82 @@ static bool net_name_resolves(
         return false;
 }
 
+/* The configuration's references sorted by name, then by position: the first of each name first. */
+typedef struct RefIndex {
+        const IfaceRef *refs;
+        size_t *idx;
+        size_t n;
+} RefIndex;
+
+static int cmp_ref(const void *a, const void *b, void *refs) {
+        const IfaceRef *r = refs;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(r[x].name, r[y].name);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+static int ref_index_make(const NetConfig *nc, RefIndex *ret) {
+        size_t *idx = reallocarray(NULL, MAX(nc->n_refs, (size_t) 1), sizeof(size_t));
+
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < nc->n_refs; i++)
+                idx[i] = i;
+        qsort_r(idx, nc->n_refs, sizeof(size_t), cmp_ref, nc->refs);
+        *ret = (RefIndex){ nc->refs, idx, nc->n_refs };
+        return 0;
+}
+
+static void ref_index_done(RefIndex *x) {
+        free(x->idx);
+        *x = (RefIndex){};
+}
+
+/* The position in x->idx of the first reference to name, or x->n when none. */
+static size_t ref_index_find(const RefIndex *x, const char *name) {
+        size_t lo = 0, hi = x->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (strcmp(x->refs[x->idx[mid]].name, name) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < x->n && streq(x->refs[x->idx[lo]].name, name) ? lo : x->n;
+}
+
+static bool referenced(const RefIndex *x, const char *name) {
+        return ref_index_find(x, name) < x->n;
+}
+
+/* Whether reference i is the first to its name (a later one is reported with it, or resolves as it does). */
+static bool ref_is_first(const RefIndex *x, size_t i) {
+        size_t k = ref_index_find(x, x->refs[i].name);
+        return k < x->n && x->idx[k] == i;
+}
+
 /* A name for NIC n that nothing else uses: "lan0", "lan1", ... */
-static char *free_lan_name(const Doctor *d, const NetConfig *nc, const NicPins *pins) {
+static char *free_lan_name(const Doctor *d, const RefIndex *refs, const NicPins *pins) {
         for (unsigned i = 0; i < 100; i++) {
                 char *s;
-                bool used = false;
 
                 if (asprintf(&s, "lan%u", i) < 0)
                         return NULL;
-                used = find_nic(d, s) || nic_pins_find_name(pins, s);
-                FOREACH_ARRAY(ref, nc->refs, nc->n_refs)
-                        used = used || streq(ref->name, s);
-                if (!used)
+                if (!find_nic(d, s) && !nic_pins_find_name(pins, s) && !referenced(refs, s))
                         return s;
                 free(s);
         }
         return NULL;
 }
 
-static bool referenced(const NetConfig *nc, const char *name) {
-        FOREACH_ARRAY(ref, nc->refs, nc->n_refs)
-                if (streq(ref->name, name))
-                        return true;
-        return false;
-}
-
 static int check_nic_names(Doctor *d, CheckList *l) {
         const Host *h = d->host;
         _cleanup_(net_config_done) NetConfig nc = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
-        _cleanup_strv_free_ char **reported = NULL;
+        _cleanup_(ref_index_done) RefIndex refs = {};
         _cleanup_free_ char *ok = NULL;
         bool found, shift_possible = h->n_domains > 0;
         size_t n_physical = 0;
@@ -1902,9 +1948,9 @@ static int check_nic_names(Doctor *d, CheckList *l) {
         r = load_nic_pins(d, &pins);
         if (r < 0)
                 return r;
-        reported = calloc(1, sizeof(char *));
-        if (!reported)
-                return -ENOMEM;
+        r = ref_index_make(&nc, &refs);
+        if (r < 0)
+                return r;
         FOREACH_ARRAY(n, d->nics, d->n_nics)
                 if (n->pci)
                         n_physical++;
@@ -1914,15 +1960,13 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                         CHECK_SKIP,
                         "no /etc/network/interfaces and no physical network interface");
 
-        /* 1. Names in the configuration that will not exist. */
+        /* 1. Names in the configuration that will not exist, each once: at its first reference. */
         FOREACH_ARRAY(ref, nc.refs, nc.n_refs) {
                 const NetDev *moved = NULL;
 
-                if (strv_contains(reported, ref->name) || net_name_resolves(d, &nc, &pins, ref->name, 0))
+                if (!ref_is_first(&refs, (size_t) (ref - nc.refs)) ||
+                    net_name_resolves(d, &nc, &pins, ref->name, 0))
                         continue;
-                r = strv_extend(&reported, ref->name);
-                if (r < 0)
-                        return r;
                 FOREACH_ARRAY(n, d->nics, d->n_nics)
                         if (n->pci && nic_names_differ_in_bus(ref->name, n->name))
                                 moved = n;
@@ -1983,7 +2027,7 @@ static int check_nic_names(Doctor *d, CheckList *l) {
         FOREACH_ARRAY(n, d->nics, d->n_nics) {
                 _cleanup_free_ char *newname = NULL, *sed = NULL;
                 const NicPin *pin = n->mac ? nic_pins_find_mac(&pins, n->mac) : NULL;
-                bool used = referenced(&nc, n->name), renamed = false;
+                bool used = referenced(&refs, n->name), renamed = false;
 
                 if (!n->pci || pci_function_is_removable(n->pci))
                         continue;
@@ -2024,7 +2068,7 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                         used ? "" : " (not used by /etc/network/interfaces)");
                 if (r < 0)
                         return r;
-                newname = free_lan_name(d, &nc, &pins);
+                newname = free_lan_name(d, &refs, &pins);
                 if (!newname)
                         return -ENOMEM;
                 r = check_fix(

@@ -246,16 +246,45 @@ static bool member_list_contains(const char *list, const char *name) {
         return false;
 }
 
+/* Appends g, doubling the room when needed; no check for a repeat (gids_uniq() takes those out). */
 static int gid_push(GuestUser *u, gid_t g) {
-        gid_t *p;
-
-        if (guest_user_in_group(u, g))
-                return 0;
-        p = realloc(u->groups, sizeof(gid_t) * (u->n_groups + 1));
-        if (!p)
+        if (ARRAY_RESERVE(u->groups, u->n_groups_allocated, u->n_groups + 1) < 0)
                 return -ENOMEM;
-        p[u->n_groups++] = g;
-        u->groups = p;
+        u->groups[u->n_groups++] = g;
+        return 0;
+}
+
+static int cmp_gid_index(const void *a, const void *b, void *groups) {
+        const gid_t *g = groups;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+
+        if (g[x] != g[y])
+                return g[x] < g[y] ? -1 : 1;
+        return x < y ? -1 : x > y;
+}
+
+/* Takes out the later copies of groups listed more than once, keeping the first in place and the order:
+ * through a sorted index, where a search of the list per group is quadratic. */
+static int gids_uniq(GuestUser *u) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ bool *drop = NULL;
+        size_t k = 0;
+
+        if (u->n_groups < 2)
+                return 0;
+        idx = reallocarray(NULL, u->n_groups, sizeof(size_t));
+        drop = calloc(u->n_groups, sizeof(bool));
+        if (!idx || !drop)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->n_groups; i++)
+                idx[i] = i;
+        qsort_r(idx, u->n_groups, sizeof(size_t), cmp_gid_index, u->groups);
+        for (size_t i = 1; i < u->n_groups; i++)
+                drop[idx[i]] = u->groups[idx[i]] == u->groups[idx[i - 1]];
+        for (size_t i = 0; i < u->n_groups; i++)
+                if (!drop[i])
+                        u->groups[k++] = u->groups[i];
+        u->n_groups = k;
         return 0;
 }
 
@@ -305,7 +334,7 @@ int guest_group_add_memberships(FILE *f, GuestUser *u) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return gids_uniq(u);
 }
 
 int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *ret) {

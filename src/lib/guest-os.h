@@ -41,7 +41,7 @@ typedef struct GuestUser {
         uid_t uid;
         gid_t gid;     /* primary group */
         gid_t *groups; /* supplementary groups from etc/group, primary included */
-        size_t n_groups;
+        size_t n_groups, n_groups_allocated;
 } GuestUser;
 
 void guest_user_done(GuestUser *u);
@@ -54,8 +54,8 @@ int guest_user_lookup(const char *root, const char *name, uid_t uid, GuestUser *
 int guest_group_name(const char *root, gid_t gid, char **ret);
 
 /* What those two read, from open etc/passwd and etc/group files (exposed for fuzz-guest): the user's
- * line (-ENOENT when none; no groups yet); adding the groups that list u->name as a member; a group's
- * name. */
+ * line (-ENOENT when none; no groups yet); adding the groups that list u->name as a member (each group
+ * once, the first in place); a group's name. */
 int guest_passwd_find(FILE *f, const char *name, uid_t uid, GuestUser *ret);
 int guest_group_add_memberships(FILE *f, GuestUser *u);
 int guest_group_find_name(FILE *f, gid_t gid, char **ret);

@@ -24,33 +24,32 @@ void service_env_done(ServiceEnv *e) {
         strv_free(e->env);
         strv_free(e->files);
         strv_free(e->env_files);
+        free(e->env_slots);
         *e = (ServiceEnv){};
 }
 
 int unit_environment_split(const char *value, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        const char *p = value, *end;
+        _cleanup_free_ char *w = NULL;
+        const char *p = value;
         size_t n_words = 0, allocated = 1;
         int r;
 
         if (!value || !ret)
                 return -EINVAL;
-        end = value + strlen(value);
         l = calloc(allocated, sizeof(char *));
-        if (!l)
+        /* One buffer for every word, as long as the value: a word is no longer. */
+        w = malloc(strlen(value) + 1);
+        if (!l || !w)
                 return -ENOMEM;
 
         for (;;) {
-                _cleanup_free_ char *w = NULL;
-                size_t n = 0, a = (size_t) (end - p) + 1; /* a word is no longer than what is left */
+                size_t n = 0;
                 char q = 0;
 
                 p += strspn(p, " \t");
                 if (!*p)
                         break;
-                w = malloc(a);
-                if (!w)
-                        return -ENOMEM;
                 for (; *p; p++) {
                         char c = *p;
 
@@ -84,7 +83,7 @@ int unit_environment_split(const char *value, char ***ret) {
                 w[n] = 0;
                 if (!strchr(w, '=') || w[0] == '=')
                         continue;
-                r = strv_push(&l, &n_words, &allocated, TAKE_PTR(w));
+                r = strv_push(&l, &n_words, &allocated, strdup(w));
                 if (r < 0)
                         return r;
         }
@@ -92,24 +91,87 @@ int unit_environment_split(const char *value, char ***ret) {
         return 0;
 }
 
-/* Sets or replaces KEY=VALUE in env. */
-static int env_set(char ***env, const char *assignment) {
-        size_t k = strcspn(assignment, "=");
+/* The slot of e->env_slots that holds the assignment of key s (k bytes), or the free one where it goes. */
+static size_t *env_slot(const ServiceEnv *e, const char *s, size_t k) {
+        size_t mask = e->n_env_slots - 1;
 
-        STRV_FOREACH(s, *env)
-                if (strneq(*s, assignment, k) && (*s)[k] == '=') {
-                        char *c = strdup(assignment);
-                        if (!c)
-                                return -ENOMEM;
-                        free(*s);
-                        *s = c;
-                        return 0;
-                }
-        return strv_consume(env, strdup(assignment));
+        for (size_t i = string_hash(s, k) & mask;; i = (i + 1) & mask) {
+                size_t *slot = &e->env_slots[i];
+                const char *x;
+
+                if (*slot == 0)
+                        return slot;
+                x = e->env[*slot - 1];
+                if (strneq(x, s, k) && x[k] == '=')
+                        return slot;
+        }
+}
+
+/* Makes room in the hash table for one more key: at most half full, doubling, the keys put in again. */
+static int env_slots_reserve(ServiceEnv *e) {
+        size_t n;
+
+        if ((e->n_env + 1) * 2 <= e->n_env_slots)
+                return 0;
+        n = MAX(e->n_env_slots * 2, (size_t) 16);
+        free(e->env_slots);
+        e->env_slots = calloc(n, sizeof(size_t));
+        e->n_env_slots = e->env_slots ? n : 0;
+        if (!e->env_slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n_env; i++)
+                *env_slot(e, e->env[i], strcspn(e->env[i], "=")) = i + 1;
+        return 0;
+}
+
+/* Empties e->env ("Environment=" alone). */
+static int env_reset(ServiceEnv *e) {
+        strv_free(e->env);
+        e->env_slots = mfree(e->env_slots);
+        e->n_env = e->n_env_slots = 0;
+        e->n_env_allocated = 1;
+        e->env = calloc(1, sizeof(char *));
+        return e->env ? 0 : -ENOMEM;
+}
+
+/* Sets or replaces KEY=VALUE in e->env: found through the hash table, appended by doubling. */
+static int env_set(ServiceEnv *e, const char *assignment) {
+        size_t k = strcspn(assignment, "="), *slot;
+        char *c;
+        int r;
+
+        r = env_slots_reserve(e);
+        if (r < 0)
+                return r;
+        c = strdup(assignment);
+        if (!c)
+                return -ENOMEM;
+        slot = env_slot(e, assignment, k);
+        if (*slot != 0) {
+                free(e->env[*slot - 1]);
+                e->env[*slot - 1] = c;
+                return 0;
+        }
+        r = strv_push(&e->env, &e->n_env, &e->n_env_allocated, c);
+        if (r < 0)
+                return r;
+        *slot = e->n_env;
+        return 0;
+}
+
+/* Appends k bytes of s to the string *buf of length *n in room for *allocated, doubling the room. */
+static int buf_append(char **buf, size_t *n, size_t *allocated, const char *s, size_t k) {
+        if (ARRAY_RESERVE(*buf, *allocated, *n + k + 1) < 0)
+                return -ENOMEM;
+        memcpy(*buf + *n, s, k);
+        *n += k;
+        (*buf)[*n] = 0;
+        return 0;
 }
 
 int service_env_apply(FILE *f, ServiceEnv *e) {
         _cleanup_free_ char *line = NULL, *joined = NULL;
+        size_t n_joined = 0, joined_allocated = 0;
         bool in_service = false;
         size_t sz = 0;
         int r;
@@ -117,34 +179,33 @@ int service_env_apply(FILE *f, ServiceEnv *e) {
         if (!f || !e)
                 return -EINVAL;
         if (!e->env) {
-                e->env = calloc(1, sizeof(char *));
-                if (!e->env)
-                        return -ENOMEM;
+                r = env_reset(e);
+                if (r < 0)
+                        return r;
         }
         while (getline(&line, &sz, f) >= 0) {
                 char *l, *eq, *key, *value;
                 size_t n;
 
-                /* Continuation lines: a trailing backslash joins the next line. */
+                /* Continuation lines: a trailing backslash joins the next line. Appended to one buffer
+                 * that doubles, not copied again for each line. */
                 line[strcspn(line, "\n")] = 0;
                 n = strlen(line);
                 if (n > 0 && line[n - 1] == '\\') {
-                        char *j;
                         line[n - 1] = ' ';
-                        if (asprintf(&j, "%s%s", strempty(joined), line) < 0)
-                                return -ENOMEM;
-                        free(joined);
-                        joined = j;
+                        r = buf_append(&joined, &n_joined, &joined_allocated, line, n);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 if (joined) {
-                        char *j;
-                        if (asprintf(&j, "%s%s", joined, line) < 0)
-                                return -ENOMEM;
-                        joined = mfree(joined);
+                        r = buf_append(&joined, &n_joined, &joined_allocated, line, n);
+                        if (r < 0)
+                                return r;
                         free(line);
-                        line = j;
-                        sz = strlen(j) + 1;
+                        line = TAKE_PTR(joined);
+                        sz = joined_allocated;
+                        n_joined = joined_allocated = 0;
                 }
 
                 l = strstrip(line);
@@ -167,21 +228,24 @@ int service_env_apply(FILE *f, ServiceEnv *e) {
                         _cleanup_strv_free_ char **words = NULL;
 
                         if (!*value) {
-                                strv_free(e->env);
-                                e->env = calloc(1, sizeof(char *));
-                                if (!e->env)
-                                        return -ENOMEM;
+                                r = env_reset(e);
+                                if (r < 0)
+                                        return r;
                                 continue;
                         }
                         if (unit_environment_split(value, &words) < 0)
                                 continue;
                         STRV_FOREACH(w, words) {
-                                r = env_set(&e->env, *w);
+                                r = env_set(e, *w);
                                 if (r < 0)
                                         return r;
                         }
                 } else if (streq(key, "EnvironmentFile") && *value) {
-                        r = strv_consume(&e->env_files, strdup(value));
+                        r = strv_push(
+                                &e->env_files,
+                                &e->n_env_files,
+                                &e->n_env_files_allocated,
+                                strdup(value));
                         if (r < 0)
                                 return r;
                 }
@@ -189,23 +253,23 @@ int service_env_apply(FILE *f, ServiceEnv *e) {
         return 0;
 }
 
-static int apply_unit_file(const char *root, const char *path, ServiceEnv *e) {
+/* Applies the file at path, which goes to e->files, of length *n_files in room for *allocated. */
+static int apply_unit_file(
+        const char *root,
+        const char *path,
+        ServiceEnv *e,
+        size_t *n_files,
+        size_t *allocated) {
         _cleanup_fclose_ FILE *f = NULL;
         int r;
 
         r = guest_root_fopen(root, path, &f);
         if (r < 0)
                 return r;
-        r = strv_consume(&e->files, strdup(path));
+        r = strv_push(&e->files, n_files, allocated, strdup(path));
         if (r < 0)
                 return r;
         return service_env_apply(f, e);
-}
-
-static int name_cmp(const void *a, const void *b) {
-        const char *const *x = a, *const *y = b;
-        const char *bx = strrchr(*x, '/'), *by = strrchr(*y, '/');
-        return strcmp(bx ? bx + 1 : *x, by ? by + 1 : *y);
 }
 
 static bool has_suffix(const char *s, const char *suffix) {
@@ -213,8 +277,49 @@ static bool has_suffix(const char *s, const char *suffix) {
         return a >= b && streq(s + a - b, suffix);
 }
 
+static const char *dropin_name(const char *path) {
+        const char *b = strrchr(path, '/');
+        return b ? b + 1 : path;
+}
+
+/* By file name, then by the order found (the folder's rank). */
+static int cmp_dropin(const void *a, const void *b, void *paths) {
+        char **l = paths;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(dropin_name(l[x]), dropin_name(l[y]));
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/* Sorts the drop-ins (n of them, in the order of their folders) by file name, keeping of each name the
+ * first folder's: one sort, where a search of the list per file found is quadratic. */
+static int dropins_sort_uniq(char **l, size_t n) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ char **sorted = NULL;
+        size_t k = 0;
+
+        if (n == 0)
+                return 0;
+        idx = reallocarray(NULL, n, sizeof(size_t));
+        sorted = reallocarray(NULL, n, sizeof(char *));
+        if (!idx || !sorted)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                idx[i] = i;
+        qsort_r(idx, n, sizeof(size_t), cmp_dropin, l);
+        for (size_t i = 0; i < n; i++)
+                if (k > 0 && streq(dropin_name(l[idx[i]]), dropin_name(sorted[k - 1])))
+                        free(l[idx[i]]);
+                else
+                        sorted[k++] = l[idx[i]];
+        memcpy(l, sorted, k * sizeof(char *));
+        l[k] = NULL;
+        return 0;
+}
+
 int service_env_read(const char *root, const char *unit, ServiceEnv *ret) {
         _cleanup_strv_free_ char **dropins = NULL;
+        size_t n_dropins = 0, dropins_allocated = 0, n_files = 0, files_allocated = 0;
         ServiceEnv e = {};
         bool found = false;
         int r;
@@ -233,7 +338,7 @@ int service_env_read(const char *root, const char *unit, ServiceEnv *ret) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                r = apply_unit_file(root, p, &e);
+                r = apply_unit_file(root, p, &e, &n_files, &files_allocated);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)
@@ -259,19 +364,13 @@ int service_env_read(const char *root, const char *unit, ServiceEnv *ret) {
                 if (!dir)
                         continue;
                 while ((de = readdir(dir))) {
-                        bool dup = false;
                         char *p;
 
                         if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".conf"))
                                 continue;
-                        STRV_FOREACH(x, dropins)
-                                if (streq(strrchr(*x, '/') + 1, de->d_name))
-                                        dup = true;
-                        if (dup)
-                                continue;
                         if (asprintf(&p, "%s/%s", rel, de->d_name) < 0)
                                 p = NULL;
-                        r = strv_consume(&dropins, p);
+                        r = strv_push(&dropins, &n_dropins, &dropins_allocated, p);
                         if (r < 0) {
                                 closedir(dir);
                                 goto fail;
@@ -279,10 +378,12 @@ int service_env_read(const char *root, const char *unit, ServiceEnv *ret) {
                 }
                 closedir(dir);
         }
-        if (dropins)
-                qsort(dropins, strv_length(dropins), sizeof(char *), name_cmp);
+        /* Each name once, the first folder's, in the order of the names. */
+        r = dropins_sort_uniq(dropins, n_dropins);
+        if (r < 0)
+                goto fail;
         STRV_FOREACH(p, dropins) {
-                r = apply_unit_file(root, *p, &e);
+                r = apply_unit_file(root, *p, &e, &n_files, &files_allocated);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)

@@ -15,6 +15,12 @@ typedef struct ServiceEnv {
         char **env;       /* "KEY=VALUE", NULL-terminated */
         char **files;     /* the unit files read, in order (paths without the root) */
         char **env_files; /* EnvironmentFile= values seen */
+
+        /* Kept by service_env_apply(), not for callers: the lengths of env and env_files and their room,
+         * and a hash table of env's keys (position + 1; 0: a free slot), so that an assignment finds the
+         * one it replaces without a scan of the list. */
+        size_t n_env, n_env_allocated, n_env_files, n_env_files_allocated;
+        size_t *env_slots, n_env_slots;
 } ServiceEnv;
 
 void service_env_done(ServiceEnv *e);

@@ -21,9 +21,10 @@ static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static int strv_push_fmt(char ***l, const char *fmt, ...) _printf_(2, 3);
-static int strv_push_fmt(char ***l, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
+/* Appends a formatted string to *l, of length *n in room for *allocated (strv_push()). */
+static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) _printf_(4, 5);
+static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) {
+        char *s;
         va_list ap;
         int r;
 
@@ -32,7 +33,7 @@ static int strv_push_fmt(char ***l, const char *fmt, ...) {
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        return strv_extend(l, s);
+        return strv_push(l, n, allocated, s);
 }
 
 /* Splits s at blanks into words (no quoting in ifupdown). */
@@ -317,30 +318,64 @@ bool iface_option_names_interfaces(const char *key) {
 void name_map_done(NameMap *m) {
         strv_free(m->old_names);
         strv_free(m->new_names);
+        free(m->slots);
         *m = (NameMap){};
 }
 
+/* The slot of m->slots that holds the first entry of name, or the free one where it goes. */
+static size_t *name_map_slot(const NameMap *m, const char *name) {
+        size_t mask = m->n_slots - 1;
+
+        for (size_t i = string_hash(name, strlen(name)) & mask;; i = (i + 1) & mask)
+                if (m->slots[i] == 0 || streq(m->old_names[m->slots[i] - 1], name))
+                        return &m->slots[i];
+}
+
 int name_map_add(NameMap *m, const char *old_name, const char *new_name) {
+        size_t n = m->n, allocated = m->n_allocated, *slot;
         int r;
 
-        r = strv_extend(&m->old_names, old_name);
+        /* The hash table at most half full: doubled, the names put in again, the first of each kept. */
+        if ((m->n + 1) * 2 > m->n_slots) {
+                size_t k = MAX(m->n_slots * 2, (size_t) 16), *t = calloc(k, sizeof(size_t));
+
+                if (!t)
+                        return -ENOMEM;
+                free(m->slots);
+                m->slots = t;
+                m->n_slots = k;
+                for (size_t i = 0; i < m->n; i++) {
+                        slot = name_map_slot(m, m->old_names[i]);
+                        if (*slot == 0)
+                                *slot = i + 1;
+                }
+        }
+        r = strv_push(&m->old_names, &n, &allocated, strdup(old_name));
         if (r < 0)
                 return r;
-        r = strv_extend(&m->new_names, new_name);
+        n = m->n;
+        allocated = m->n_allocated;
+        r = strv_push(&m->new_names, &n, &allocated, strdup(new_name));
         if (r < 0) {
                 free(m->old_names[m->n]);
                 m->old_names[m->n] = NULL;
                 return r;
         }
+        m->n_allocated = allocated;
+        slot = name_map_slot(m, old_name);
+        if (*slot == 0)
+                *slot = m->n + 1;
         m->n++;
         return 0;
 }
 
 static const char *name_map_lookup(const NameMap *m, const char *name) {
-        for (size_t i = 0; i < m->n; i++)
-                if (streq(m->old_names[i], name))
-                        return m->new_names[i];
-        return NULL;
+        size_t i;
+
+        if (m->n_slots == 0)
+                return NULL;
+        i = *name_map_slot(m, name);
+        return i > 0 ? m->new_names[i - 1] : NULL;
 }
 
 int name_map_apply(const NameMap *m, const char *name, char **ret) {
@@ -569,6 +604,7 @@ int nic_list_load(struct udev *udev, NicList *ret) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *entry;
         NicList l = {};
+        size_t n_names = 0, names_allocated = 0, nics_allocated = 0;
         int r;
 
         e = udev_enumerate_new(udev);
@@ -585,7 +621,6 @@ int nic_list_load(struct udev *udev, NicList *ret) {
                 struct udev_device *pci;
                 const char *name, *path_name, *aat;
                 Nic n = {};
-                Nic *t;
 
                 d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!d)
@@ -593,7 +628,7 @@ int nic_list_load(struct udev *udev, NicList *ret) {
                 name = udev_device_get_sysname(d);
                 if (!name)
                         continue;
-                r = strv_extend(&l.all_names, name);
+                r = strv_push(&l.all_names, &n_names, &names_allocated, strdup(name));
                 if (r < 0)
                         goto fail;
                 pci = udev_device_get_parent_with_subsystem_devtype(d, "pci", NULL);
@@ -617,15 +652,12 @@ int nic_list_load(struct udev *udev, NicList *ret) {
                 n.mac = TAKE_PTR(mac);
                 n.path_name = path_name ? strdup(path_name) : NULL;
                 n.bdf = strdup(udev_device_get_sysname(pci) ?: "");
-                t = realloc(l.nics, (l.n + 1) * sizeof(Nic));
-                if (!n.name || (path_name && !n.path_name) || !n.bdf || !t) {
-                        if (t)
-                                l.nics = t;
+                if (!n.name || (path_name && !n.path_name) || !n.bdf ||
+                    ARRAY_RESERVE(l.nics, nics_allocated, l.n + 1) < 0) {
                         nic_done(&n);
                         r = -ENOMEM;
                         goto fail;
                 }
-                l.nics = t;
                 l.nics[l.n++] = n;
         }
         if (l.n > 0)
@@ -701,6 +733,8 @@ void nic_pins_done(NicPins *p) {
                 free(p->pins[i].file);
         }
         free(p->pins);
+        free(p->by_mac);
+        free(p->by_name);
         *p = (NicPins){};
 }
 
@@ -821,7 +855,69 @@ int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
         return 0;
 }
 
+static int cmp_pin_mac(const void *a, const void *b, void *pins) {
+        const NicPin *p = pins;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcasecmp(p[x].mac, p[y].mac);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+static int cmp_pin_name(const void *a, const void *b, void *pins) {
+        const NicPin *p = pins;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(p[x].name, p[y].name);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+int nic_pins_index(NicPins *p) {
+        size_t *m, *n;
+
+        p->n_indexed = 0;
+        m = reallocarray(p->by_mac, MAX(p->n_pins, (size_t) 1), sizeof(size_t));
+        if (!m)
+                return -ENOMEM;
+        p->by_mac = m;
+        n = reallocarray(p->by_name, MAX(p->n_pins, (size_t) 1), sizeof(size_t));
+        if (!n)
+                return -ENOMEM;
+        p->by_name = n;
+        for (size_t i = 0; i < p->n_pins; i++)
+                m[i] = n[i] = i;
+        qsort_r(m, p->n_pins, sizeof(size_t), cmp_pin_mac, p->pins);
+        qsort_r(n, p->n_pins, sizeof(size_t), cmp_pin_name, p->pins);
+        p->n_indexed = p->n_pins;
+        return 0;
+}
+
+/* The first pin whose MAC (by_mac) or name equals key: the lowest position among the equal ones, which
+ * the index sorts first, so the pin a scan of the list finds. */
+static const NicPin *pins_search(const NicPins *p, const char *key, bool by_mac) {
+        const size_t *idx = by_mac ? p->by_mac : p->by_name;
+        size_t lo = 0, hi = p->n_pins;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const NicPin *x = &p->pins[idx[mid]];
+
+                if ((by_mac ? strcasecmp(x->mac, key) : strcmp(x->name, key)) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < p->n_pins) {
+                const NicPin *x = &p->pins[idx[lo]];
+
+                if (by_mac ? strcasecmp(x->mac, key) == 0 : streq(x->name, key))
+                        return x;
+        }
+        return NULL;
+}
+
 const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {
+        if (p->n_pins > 0 && p->n_indexed == p->n_pins)
+                return pins_search(p, mac, true);
         FOREACH_ARRAY(i, p->pins, p->n_pins)
                 if (strcasecmp(i->mac, mac) == 0)
                         return i;
@@ -829,6 +925,8 @@ const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {
 }
 
 const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
+        if (p->n_pins > 0 && p->n_indexed == p->n_pins)
+                return pins_search(p, name, false);
         FOREACH_ARRAY(i, p->pins, p->n_pins)
                 if (streq(i->name, name))
                         return i;
@@ -882,6 +980,9 @@ int nic_pins_load(const char *root, NicPins *ret) {
                                 return r;
                 }
         }
+        r = nic_pins_index(&p);
+        if (r < 0)
+                return r;
         *ret = p;
         p = (NicPins){};
         return 0;
@@ -1003,7 +1104,25 @@ static int virtual_names(const InterfacesFile *f, SortedNames *ret) {
 }
 
 static bool defined_virtual(const SortedNames *virt, const char *name) {
-        return bsearch(&name, virt->names, virt->n, sizeof(char *), cmp_str) != NULL;
+        return virt->n > 0 && bsearch(&name, virt->names, virt->n, sizeof(char *), cmp_str) != NULL;
+}
+
+/* Copies of the names of a and b (either may be NULL), sorted, for defined_virtual()'s search. */
+static int sorted_names_of(char **a, char **b, SortedNames *ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        STRV_FOREACH(x, a)
+                if ((r = strv_push(&l, &n, &allocated, strdup(*x))) < 0)
+                        return r;
+        STRV_FOREACH(x, b)
+                if ((r = strv_push(&l, &n, &allocated, strdup(*x))) < 0)
+                        return r;
+        if (n > 0)
+                qsort(l, n, sizeof(char *), cmp_str);
+        *ret = (SortedNames){ TAKE_PTR(l), n };
+        return 0;
 }
 
 /* The name each NIC will have after pinning (its pin, its new pin, or its name now). */
@@ -1014,6 +1133,7 @@ static const char *final_name(const NicPinPlan *p, const Nic *n) {
 static bool exists_after(
         const NicPinPlan *p,
         const NicList *nics,
+        const SortedNames *all,
         const SortedNames *virt,
         const char *name,
         unsigned depth) {
@@ -1025,7 +1145,7 @@ static bool exists_after(
                 if (streq(final_name(p, n), name))
                         return true;
         /* Interfaces that exist now and are neither physical nor renamed (vmbr0, bond0, ...). */
-        if (strv_contains(nics->all_names, name) && !name_map_lookup(&p->map, name)) {
+        if (defined_virtual(all, name) && !name_map_lookup(&p->map, name)) {
                 bool physical = false;
                 FOREACH_ARRAY(n, nics->nics, nics->n)
                         physical = physical || streq(n->name, name);
@@ -1037,7 +1157,7 @@ static bool exists_after(
         k = strcspn(name, ".:");
         if (k > 0 && name[k]) {
                 _cleanup_free_ char *base = strndup(name, k);
-                return base && exists_after(p, nics, virt, base, depth + 1);
+                return base && exists_after(p, nics, all, virt, base, depth + 1);
         }
         return false;
 }
@@ -1045,12 +1165,15 @@ static bool exists_after(
 int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_(nic_pin_plan_done) NicPinPlan p = {};
         _cleanup_(interfaces_freep) InterfacesFile *f = NULL, *nf = NULL;
-        _cleanup_strv_free_ char **used = NULL, **refs = NULL;
+        _cleanup_strv_free_ char **refs = NULL, **pin_names = NULL;
+        _cleanup_free_ char **nic_keys = NULL; /* one a NIC, NULL where it has no path name */
+        _cleanup_free_ unsigned *nic_buses = NULL;
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
-        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {};
+        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {}, all = {}, taken = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
-        size_t n_used = 0, allocated_used = 0;
+        size_t n_pin_names = 0, allocated_pin_names = 0, n_paths = 0, allocated_paths = 0, n_texts = 0,
+               allocated_texts = 0, n_notes = 0, allocated_notes = 0, n_problems = 0, allocated_problems = 0;
         unsigned index = 0;
         int r;
 
@@ -1058,13 +1181,16 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r < 0)
                 return r;
 
-        /* Names taken: every interface now, every pinned name. */
-        STRV_FOREACH(a, nics->all_names)
-                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(*a))) < 0)
-                        goto finish;
+        /* Names taken: every interface now, every pinned name; sorted, searched per candidate. The names
+         * given here need not join them: the candidates' numbers only go up. */
         FOREACH_ARRAY(i, pins.pins, pins.n_pins)
-                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(i->name))) < 0)
+                if ((r = strv_push(&pin_names, &n_pin_names, &allocated_pin_names, strdup(i->name))) < 0)
                         goto finish;
+        r = sorted_names_of(nics->all_names, pin_names, &taken);
+        if (r >= 0)
+                r = sorted_names_of(nics->all_names, NULL, &all);
+        if (r < 0)
+                goto finish;
 
         FOREACH_ARRAY(n, nics->nics, nics->n) {
                 const NicPin *pin = nic_pins_find_mac(&pins, n->mac);
@@ -1085,9 +1211,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                                 r = -ENOMEM;
                                 goto finish;
                         }
-                } while (strv_contains(used, new_name));
-                if ((r = strv_push(&used, &n_used, &allocated_used, strdup(new_name))) < 0 ||
-                    (r = name_map_add(&p.map, n->name, new_name)) < 0)
+                } while (defined_virtual(&taken, new_name));
+                if ((r = name_map_add(&p.map, n->name, new_name)) < 0)
                         goto finish;
                 if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
                     asprintf(
@@ -1110,7 +1235,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                if ((r = strv_extend(&p.link_paths, path)) < 0 || (r = strv_extend(&p.link_texts, text)) < 0)
+                if ((r = strv_push(&p.link_paths, &n_paths, &allocated_paths, TAKE_PTR(path))) < 0 ||
+                    (r = strv_push(&p.link_texts, &n_texts, &allocated_texts, TAKE_PTR(text))) < 0)
                         goto finish;
         }
 
@@ -1123,6 +1249,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r == -ENOENT) {
                 r = strv_push_fmt(
                         &p.notes,
+                        &n_notes,
+                        &allocated_notes,
                         "%s does not exist: only .link files are written",
                         INTERFACES_PATH);
                 if (r >= 0)
@@ -1136,6 +1264,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (f->has_source &&
             (r = strv_push_fmt(
                      &p.notes,
+                     &n_notes,
+                     &allocated_notes,
                      "%s sources other files; egpuctl does not change "
                      "them, check them for the old names yourself",
                      INTERFACES_PATH)) < 0)
@@ -1148,31 +1278,40 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 r = virtual_names(f, &virt);
         if (r < 0)
                 goto finish;
+        /* The NICs' path names split once, not once per reference. */
+        nic_keys = calloc(nics->n + 1, sizeof(char *));
+        nic_buses = calloc(nics->n + 1, sizeof(unsigned));
+        if (!nic_keys || !nic_buses) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < nics->n; i++) {
+                const Nic *n = &nics->nics[i];
+
+                if (n->path_name && netif_path_name_key(n->path_name, &nic_keys[i], &nic_buses[i]) < 0)
+                        nic_keys[i] = NULL;
+        }
         STRV_FOREACH(ref, refs) {
                 _cleanup_free_ char *key = NULL;
                 const Nic *match = NULL;
                 unsigned bus, matches = 0;
 
-                if (strv_contains(nics->all_names, *ref) || name_map_lookup(&p.map, *ref) ||
+                if (defined_virtual(&all, *ref) || name_map_lookup(&p.map, *ref) ||
                     defined_virtual(&virt, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
                         continue;
                 if (netif_path_name_key(*ref, &key, &bus) < 0)
                         continue;
-                FOREACH_ARRAY(n, nics->nics, nics->n) {
-                        _cleanup_free_ char *k2 = NULL;
-                        unsigned b2;
-
-                        if (!n->path_name || netif_path_name_key(n->path_name, &k2, &b2) < 0)
-                                continue;
-                        if (streq(k2, key) && b2 != bus) {
-                                match = n;
+                for (size_t i = 0; i < nics->n; i++)
+                        if (nic_keys[i] && streq(nic_keys[i], key) && nic_buses[i] != bus) {
+                                match = &nics->nics[i];
                                 matches++;
                         }
-                }
                 if (matches != 1) {
                         if (matches > 1 &&
                             (r = strv_push_fmt(
                                      &p.notes,
+                                     &n_notes,
+                                     &allocated_notes,
                                      "%s: several NICs could be it; not renamed",
                                      *ref)) < 0)
                                 goto finish;
@@ -1181,6 +1320,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 if ((r = name_map_add(&p.map, *ref, final_name(&p, match))) < 0 ||
                     (r = strv_push_fmt(
                              &p.notes,
+                             &n_notes,
+                             &allocated_notes,
                              "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
                              *ref,
                              INTERFACES_PATH,
@@ -1211,9 +1352,11 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 if (r < 0)
                         goto finish;
                 STRV_FOREACH(port, ports)
-                        if (!streq(*port, "none") && !exists_after(&p, nics, &new_virt, *port, 0) &&
+                        if (!streq(*port, "none") && !exists_after(&p, nics, &all, &new_virt, *port, 0) &&
                             (r = strv_push_fmt(
                                      &p.problems,
+                                     &n_problems,
+                                     &allocated_problems,
                                      "bridge %s (the management bridge) would have port %s, and no "
                                      "interface would be named %s after pinning",
                                      (*b)->name,
@@ -1227,5 +1370,7 @@ done:
         p = (NicPinPlan){};
         r = 0;
 finish:
+        for (size_t i = 0; nic_keys && i < nics->n; i++)
+                free(nic_keys[i]);
         return r;
 }

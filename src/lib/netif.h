@@ -68,6 +68,10 @@ typedef struct NameMap {
         char **old_names;
         char **new_names;
         size_t n;
+        /* Kept by name_map_add(), not for callers: the room of the lists, and a hash table of old_names
+         * (index + 1 of the first of a name; 0: a free slot), so that a lookup scans no list. */
+        size_t n_allocated, n_slots;
+        size_t *slots;
 } NameMap;
 
 void name_map_done(NameMap *m);
@@ -115,6 +119,9 @@ typedef struct NicPin {
 typedef struct NicPins {
         NicPin *pins;
         size_t n_pins, n_allocated;
+        /* Made by nic_pins_index(), not for callers: the pins' positions sorted by MAC and by name, for
+         * the first n_indexed pins (the lookups scan the list when more were added since). */
+        size_t *by_mac, *by_name, n_indexed;
 } NicPins;
 
 void nic_pins_done(NicPins *p);
@@ -124,10 +131,14 @@ void nic_pins_done(NicPins *p);
 int nic_pins_parse_link(NicPins *p, const char *file, const char *text);
 /* A udev rules file: ATTR{address}=="MAC" with NAME="name" (or NAME:=) on one line. */
 int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text);
+/* Sorts an index of the pins, so that the two lookups below search it (log n) instead of scanning the list;
+ * call it again after adding pins. */
+int nic_pins_index(NicPins *p);
+/* The first pin (in the order added) of a MAC address (any case) or of a name; NULL when none. */
 const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
 const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
 /* Reads the .link files of /etc/systemd/network, /run/systemd/network, /usr/local/lib/systemd/network and
- * /usr/lib/systemd/network, and the rules of /etc/udev/rules.d, under root. */
+ * /usr/lib/systemd/network, and the rules of /etc/udev/rules.d, under root; indexed. */
 int nic_pins_load(const char *root, NicPins *ret);
 
 /* ---- systemd unit and .link files ---- */

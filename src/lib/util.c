@@ -333,6 +333,14 @@ int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
         return 0;
 }
 
+size_t string_hash(const char *s, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char) s[i]) * 0x100000001b3ULL;
+        return (size_t) h;
+}
+
 int array_reserve(void **array, size_t *allocated, size_t need, size_t size) {
         size_t a;
         void *t;

@@ -55,6 +55,8 @@ int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
 int array_reserve(void **array, size_t *allocated, size_t need, size_t size);
 #define ARRAY_RESERVE(array, allocated, need) \
         array_reserve((void **) &(array), &(allocated), (need), sizeof(*(array)))
+/* FNV-1a of the first n bytes of s, for hash tables of strings. */
+size_t string_hash(const char *s, size_t n) _pure_;
 /* Splits s at any of the separators, dropping empty words. */
 int strv_split(const char *s, const char *separators, char ***ret);
 /* Splits text into its lines, empty ones kept and without their newline, so that index + 1 is the line

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Writes large inputs for bench-lists: lists that outside input makes long (the nic-names check of doctor,
+# a unit file's Environment=, a guest's /etc/group, a "resource" attribute, nic pin's names).
+#   bench/gen-lists-input.py DIR [N]  (N entries each, default 20000)
+# DIR/root: a --root with /etc/network/interfaces naming N interfaces, and a udev rule pinning each name
+#           to the MAC of eth0 (so that every reference resolves through a pin), N pins in all, in files
+#           of 10000
+# DIR/unit: a unit file with N Environment= assignments (N/2 keys, each set twice) and N continuation lines
+# DIR/passwd, DIR/group: one user in N groups, each group listed twice
+# DIR/resource: N lines of a PCI "resource" attribute
+# DIR/interfaces: N iface stanzas, for bench-lists rename (a map of N names)
+import os
+import sys
+
+out = sys.argv[1]
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+mac = open("/sys/class/net/eth0/address").read().strip() if os.path.exists("/sys/class/net/eth0/address") \
+    else "02:00:00:00:00:01"
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# Names that are not virtual (no vmbr, bond, br, ... prefix), pinned in one rules file: doctor's
+# nic-names looks each reference up among the pins. A hundred names twice, unresolved: reported once.
+names = ["lan%d" % i for i in range(100, 100 + n)]
+write(os.path.join(out, "root/etc/network/interfaces"),
+      "".join("auto %s\niface %s inet manual\n" % (x, x) for x in names) +
+      "".join("auto gone%d\n" % (i % 100) for i in range(200)))
+# In files of at most 1 MiB, as doctor reads.
+for k in range(0, n, 10000):
+    write(os.path.join(out, "root/etc/udev/rules.d/70-names-%02d.rules" % (k // 10000)),
+          "".join('SUBSYSTEM=="net", ATTR{address}=="%s", NAME="%s"\n' % (mac, x) for x in names[k:k + 10000]))
+
+write(os.path.join(out, "unit"),
+      "[Service]\n" + "".join("Environment=K%d=v%d\n" % (i % (n // 2), i) for i in range(n)) +
+      "Environment=A=1 \\\n" + "".join("  B%d=%d \\\n" % (i, i) for i in range(n)) + "  C=2\n")
+
+write(os.path.join(out, "passwd"), "u:x:1000:1000::/home/u:/bin/sh\n")
+write(os.path.join(out, "group"), "".join("g%d:x:%d:root,u\n" % (i, 2000 + i % (n // 2)) for i in range(n)))
+
+write(os.path.join(out, "resource"),
+      "".join("0x%016x 0x%016x 0x0000000000040200\n" % (i << 20, (i << 20) + 0xfffff) for i in range(n)))
+
+write(os.path.join(out, "interfaces"),
+      "".join("auto enp%ds%d\niface enp%ds%d inet manual\n" % (i // 32, i % 32, i // 32, i % 32)
+              for i in range(n)))
+
+# A unit with N/2 drop-ins in /etc/systemd/system and the same names again in /lib/systemd/system (hidden).
+for d in ("etc", "lib"):
+    base = os.path.join(out, "guest", d, "systemd/system")
+    os.makedirs(os.path.join(base, "b.service.d"), exist_ok=True)
+    if d == "etc":
+        write(os.path.join(base, "b.service"), "[Service]\nEnvironment=A=1\n")
+    for i in range(n // 2):
+        write(os.path.join(base, "b.service.d", "%06d.conf" % i), "[Service]\nEnvironment=D%d=%s\n" % (i, d))
