@@ -10,7 +10,16 @@
 # DIR/passwd, DIR/group: one user in N groups, each group listed twice
 # DIR/resource: N lines of a PCI "resource" attribute
 # DIR/interfaces: N iface stanzas, for bench-lists rename (a map of N names)
+# DIR/root-problems: a --root whose interfaces names N interfaces that exist nowhere (N problems, each with
+#           its fix, in nic-names) and whose /etc/udev/rules.d holds N rules of the hand-made setup (N files
+#           listed, N problems in services)
+# DIR/nics: a scenario (tests/run-scenario) of seed-attached with N more (virtual) NICs, each named in
+#           its root's interfaces and bridged into vmbr0, for
+#           tests/run-scenario DIR/nics build/bench/bench-lists doctor DIR/nics/root
+# DIR/root-bridge: a --root whose management bridge has as ports the N NICs that bench-lists nic-pin N
+#           makes up (each checked to exist after pinning)
 import os
+import shutil
 import sys
 
 out = sys.argv[1]
@@ -58,3 +67,31 @@ for d in ("etc", "lib"):
         write(os.path.join(base, "b.service"), "[Service]\nEnvironment=A=1\n")
     for i in range(n // 2):
         write(os.path.join(base, "b.service.d", "%06d.conf" % i), "[Service]\nEnvironment=D%d=%s\n" % (i, d))
+
+# Many problems in one check, many files in one folder.
+write(os.path.join(out, "root-problems/etc/network/interfaces"),
+      "".join("auto miss%d\niface miss%d inet manual\n" % (i, i) for i in range(n)))
+for i in range(n):
+    write(os.path.join(out, "root-problems/etc/udev/rules.d/%06d-egpu.rules" % i),
+          'ACTION=="add", SUBSYSTEM=="thunderbolt", ATTR{vendor_name}=="Razer", RUN+="/bin/true"\n')
+
+# Many NICs: the seed scenario with N virtual interfaces, each referenced by the configuration.
+seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "scenarios", "seed-attached")
+nics = os.path.join(out, "nics")
+shutil.rmtree(nics, ignore_errors=True)
+shutil.copytree(seed, nics, symlinks=True)
+with open(os.path.join(nics, "devices.umockdev"), "a") as f:
+    for i in range(n):
+        f.write("\nP: /devices/virtual/net/vnic%d\nE: INTERFACE=vnic%d\nE: IFINDEX=%d\nE: SUBSYSTEM=net\n"
+                "A: address=02:01:00:%02x:%02x:%02x\\n\nA: ifindex=%d\\n\n"
+                % (i, i, 100 + i, i >> 16 & 0xff, i >> 8 & 0xff, i & 0xff, 100 + i))
+with open(os.path.join(nics, "root/etc/network/interfaces"), "a") as f:
+    f.write("".join("auto vnic%d\niface vnic%d inet manual\n" % (i, i) for i in range(n)))
+    f.write("\nauto vmbr1\niface vmbr1 inet static\n  address 10.0.0.1/24\n  gateway 10.0.0.254\n"
+            "  bridge-ports %s\n" % " ".join("vnic%d" % i for i in range(n)))
+
+# A management bridge over the NICs that bench-lists nic-pin makes up.
+ports = ["enp%ds%df%d" % (i // 256 % 256, i // 8 % 32, i % 8) for i in range(n)]
+write(os.path.join(out, "root-bridge/etc/network/interfaces"),
+      "auto vmbr0\niface vmbr0 inet static\n  address 10.0.0.1/24\n  gateway 10.0.0.254\n"
+      "  bridge-ports %s\n" % " ".join(ports))

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Times the parsers and checks that build lists from outside input (bench/gen-lists-input.py writes large
  * inputs), each of which once scanned its whole list per item:
- *   bench-lists doctor ROOT          doctor's checks (nic-names: references, pins) under ROOT
+ *   bench-lists doctor ROOT          doctor's checks (nic-names: references, pins) under ROOT; with
+ *                                    tests/run-scenario, on a scenario's devices (many NICs)
  *   bench-lists unit FILE            service_env_apply(): Environment= assignments, continuation lines
  *   bench-lists service ROOT         service_env_read() of b.service: its drop-ins across the folders
  *   bench-lists groups PASSWD GROUP  guest_passwd_find() of "u", guest_group_add_memberships()
@@ -44,10 +45,12 @@ static int bench_doctor(const char *root, size_t *ret_n, uint64_t *ret_us) {
         r = doctor_run(udev, h, root, &l);
         *ret_us = now_usec() - t0;
         FOREACH_ARRAY(c, l.checks, l.n_checks)
-                if (streq(c->id, "nic-names"))
-                        printf("nic-names: %s: %zu bytes of summary\n",
+                if (streq(c->id, "nic-names") || strlen(strempty(c->summary)) > 4096)
+                        printf("%s: %s: %zu bytes of summary, %zu of fix\n",
+                               c->id,
                                check_status_to_string(c->status),
-                               strlen(strempty(c->summary)));
+                               strlen(strempty(c->summary)),
+                               strlen(strempty(c->fix)));
         *ret_n = l.n_checks;
         return r;
 }
