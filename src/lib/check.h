@@ -20,12 +20,17 @@ typedef struct Check {
         char *summary; /* one line naming the devices involved; never NULL once finished */
         char *fix;     /* for warn/fail: commands or file contents that mend it, lines joined by '\n';
                         * NULL when there is nothing to do */
+        /* The builder's bookkeeping (check.c): the lengths of summary and fix, the steps and lines of the
+         * fix given so far. NULL until needed. Change summary and fix only through the functions below
+         * once a check is being built; one set from outside is measured again, not tracked. */
+        struct CheckText *text;
 } Check;
 
 /* A growing list of checks. */
 typedef struct CheckList {
         Check *checks;
         size_t n_checks;
+        size_t n_allocated; /* room in checks, doubled as it grows */
 } CheckList;
 
 const char *check_status_to_string(CheckStatus s) _pure_;

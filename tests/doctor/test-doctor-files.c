@@ -185,6 +185,42 @@ static void test_tables(void **state) {
         assert_false(egpu_name_hint(NULL));
 }
 
+/* A step is given once when its lines are already there in a row: a step given before, one line of an
+ * earlier step, lines of two steps, or of a fix set whole; a summary built of many problems. */
+static void test_check_fix_steps(void **state) {
+        _cleanup_(check_list_done) CheckList l = {};
+        Check *c;
+
+        c = check_list_begin(&l, "x");
+        assert_non_null(c);
+        assert_int_equal(check_fix(c, "a\nb"), 0);
+        assert_int_equal(check_fix(c, "b"), 0); /* a line of the first */
+        assert_int_equal(check_fix(c, "c\nd"), 0);
+        assert_int_equal(check_fix(c, "b\nc"), 0); /* across two steps */
+        assert_int_equal(check_fix(c, "a\nc"), 0); /* its lines are there, not in a row */
+        assert_int_equal(check_fix(c, "a\nb"), 0);
+        assert_string_equal(c->fix, "a\nb\nc\nd\na\nc");
+        assert_int_equal(check_set_fix(c, "x\ny"), 0);
+        assert_int_equal(check_fix(c, "y"), 0);
+        assert_int_equal(check_fix(c, "x\ny"), 0);
+        assert_int_equal(check_fix(c, "y\nx"), 0);
+        assert_string_equal(c->fix, "x\ny\ny\nx");
+
+        c = check_list_begin(&l, "y");
+        assert_non_null(c);
+        for (unsigned i = 0; i < 1000; i++) {
+                assert_int_equal(check_problem(c, CHECK_WARN, "p%u\n", i), 0);
+                assert_int_equal(check_fix(c, "f%u", i % 10), 0);
+        }
+        assert_int_equal(check_finish(c, CHECK_OK, "fine"), 0);
+        assert_int_equal(strlen(c->summary), 2890 + 2 * 1000 + 2 * 999); /* digits, "p" and " ", "; " */
+        assert_true(strneq(c->summary, "p0 ; p1 ; ", 10));
+        assert_null(strchr(c->summary, '\n'));
+        assert_string_equal(c->fix, "f0\nf1\nf2\nf3\nf4\nf5\nf6\nf7\nf8\nf9");
+        assert_int_equal(l.n_checks, 2);
+        (void) state;
+}
+
 static void test_check_builder(void **state) {
         _cleanup_(check_list_done) CheckList l = {};
         Check *c;
@@ -221,7 +257,7 @@ int main(void) {
                 cmocka_unit_test(test_interfaces),    cmocka_unit_test(test_pins),
                 cmocka_unit_test(test_nic_names),     cmocka_unit_test(test_unit_list),
                 cmocka_unit_test(test_pve),           cmocka_unit_test(test_tables),
-                cmocka_unit_test(test_check_builder),
+                cmocka_unit_test(test_check_builder), cmocka_unit_test(test_check_fix_steps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
