@@ -11,7 +11,7 @@ void report_done(Report *r) {
         *r = (Report){};
 }
 
-static int add_line(char ***l, const char *fmt, va_list ap) {
+_printf_(2, 0) static int add_line(char ***l, const char *fmt, va_list ap) {
         _cleanup_free_ char *s = NULL;
 
         if (vasprintf(&s, fmt, ap) < 0)
