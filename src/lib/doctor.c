@@ -45,9 +45,11 @@ typedef struct Doctor {
         const Host *host;
         const char *root;
         NetDev *nics;
-        size_t n_nics;
+        size_t n_nics, n_nics_allocated;
+        size_t *nics_by_name, *nics_by_mac; /* positions in nics sorted by name, by MAC (those with one) */
+        size_t n_nics_by_mac;
         UsbDev *usb;
-        size_t n_usb;
+        size_t n_usb, n_usb_allocated;
         ModprobeConfig modprobe;
         int secure_boot; /* 1 on, 0 off, negative when unknown (no EFI) */
         bool vendor_reset_loaded;
@@ -61,6 +63,8 @@ static void doctor_done(Doctor *d) {
                 free(d->nics[i].mac);
         }
         free(d->nics);
+        free(d->nics_by_name);
+        free(d->nics_by_mac);
         for (size_t i = 0; i < d->n_usb; i++) {
                 free(d->usb[i].name);
                 free(d->usb[i].manufacturer);
@@ -104,12 +108,13 @@ static int list_root_dir(const Doctor *d, const char *dir, const char *pattern, 
         _cleanup_free_ char *p = path_under_root(d->root, dir);
         _cleanup_(closedirp) DIR *dh = NULL;
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 1;
         struct dirent *de;
         int r;
 
         if (!p)
                 return -ENOMEM;
-        l = calloc(1, sizeof(char *));
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         dh = opendir(p);
@@ -117,11 +122,11 @@ static int list_root_dir(const Doctor *d, const char *dir, const char *pattern, 
                 while ((de = readdir(dh))) {
                         if (de->d_name[0] == '.' || fnmatch(pattern, de->d_name, 0) != 0)
                                 continue;
-                        r = strv_extend(&l, de->d_name);
+                        r = strv_push(&l, &n, &allocated, strdup(de->d_name));
                         if (r < 0)
                                 return r;
                 }
-        qsort(l, strv_length(l), sizeof(char *), cmp_str);
+        qsort(l, n, sizeof(char *), cmp_str);
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -183,6 +188,39 @@ static bool host_is_vendor(const Host *h, uint32_t vendor) {
 
 /* ---- gathering ---- */
 
+/* NICs by name and by MAC (any case), the first loaded first among equal ones. */
+static int cmp_nic_name(const void *a, const void *b, void *nics) {
+        const NetDev *n = nics;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(n[x].name, n[y].name);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+static int cmp_nic_mac(const void *a, const void *b, void *nics) {
+        const NetDev *n = nics;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcasecmp(n[x].mac, n[y].mac);
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/* Sorts the NICs' positions by name and by MAC once, for find_nic() and find_nic_by_mac() per reference. */
+static int nics_index(Doctor *d) {
+        d->nics_by_name = reallocarray(NULL, d->n_nics + 1, sizeof(size_t));
+        d->nics_by_mac = reallocarray(NULL, d->n_nics + 1, sizeof(size_t));
+        if (!d->nics_by_name || !d->nics_by_mac)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_nics; i++) {
+                d->nics_by_name[i] = i;
+                if (d->nics[i].mac)
+                        d->nics_by_mac[d->n_nics_by_mac++] = i;
+        }
+        qsort_r(d->nics_by_name, d->n_nics, sizeof(size_t), cmp_nic_name, d->nics);
+        qsort_r(d->nics_by_mac, d->n_nics_by_mac, sizeof(size_t), cmp_nic_mac, d->nics);
+        return 0;
+}
+
 static int load_nics(Doctor *d) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *entry;
@@ -201,7 +239,8 @@ static int load_nics(Doctor *d) {
                 _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
                 struct udev_device *parent;
                 const char *name, *v;
-                NetDev *t, n = {};
+                NetDev n = {};
+                int k;
 
                 dev = udev_device_new_from_syspath(d->udev, udev_list_entry_get_name(entry));
                 if (!dev)
@@ -216,19 +255,16 @@ static int load_nics(Doctor *d) {
                 parent = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
                 if (parent)
                         n.pci = host_find_pci_by_syspath(d->host, udev_device_get_syspath(parent));
-                t = realloc(d->nics, sizeof(NetDev) * (d->n_nics + 1));
-                if (!n.name || (v && !n.path_name) || !t) {
+                k = ARRAY_RESERVE(d->nics, d->n_nics_allocated, d->n_nics + 1);
+                if (!n.name || (v && !n.path_name) || k < 0) {
                         free(n.name);
                         free(n.path_name);
                         free(n.mac);
-                        if (t)
-                                d->nics = t;
                         return -ENOMEM;
                 }
-                d->nics = t;
                 d->nics[d->n_nics++] = n;
         }
-        return 0;
+        return nics_index(d);
 }
 
 static int load_usb(Doctor *d) {
@@ -248,7 +284,8 @@ static int load_usb(Doctor *d) {
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
                 _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
                 struct udev_device *parent;
-                UsbDev u = {}, *t;
+                UsbDev u = {};
+                int k;
 
                 dev = udev_device_new_from_syspath(d->udev, udev_list_entry_get_name(entry));
                 if (!dev || !streq_ptr(udev_device_get_devtype(dev), "usb_device"))
@@ -262,16 +299,13 @@ static int load_usb(Doctor *d) {
                 parent = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
                 if (parent)
                         u.controller = host_find_pci_by_syspath(d->host, udev_device_get_syspath(parent));
-                t = realloc(d->usb, sizeof(UsbDev) * (d->n_usb + 1));
-                if (!u.name || !t) {
+                k = ARRAY_RESERVE(d->usb, d->n_usb_allocated, d->n_usb + 1);
+                if (!u.name || k < 0) {
                         free(u.name);
                         free(u.manufacturer);
                         free(u.product_name);
-                        if (t)
-                                d->usb = t;
                         return -ENOMEM;
                 }
-                d->usb = t;
                 d->usb[d->n_usb++] = u;
         }
         return 0;
@@ -1806,18 +1840,33 @@ static int load_nic_pins(const Doctor *d, NicPins *pins) {
         return nic_pins_index(pins);
 }
 
+/* The first NIC (in the order loaded) whose name, or MAC (any case), is key; NULL when none. */
+static const NetDev *nics_search(const Doctor *d, const char *key, bool by_mac) {
+        const size_t *idx = by_mac ? d->nics_by_mac : d->nics_by_name;
+        size_t lo = 0, hi = by_mac ? d->n_nics_by_mac : d->n_nics, n = hi;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const NetDev *x = &d->nics[idx[mid]];
+
+                if ((by_mac ? strcasecmp(x->mac, key) : strcmp(x->name, key)) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo >= n)
+                return NULL;
+        if (by_mac ? strcasecmp(d->nics[idx[lo]].mac, key) != 0 : !streq(d->nics[idx[lo]].name, key))
+                return NULL;
+        return &d->nics[idx[lo]];
+}
+
 static const NetDev *find_nic(const Doctor *d, const char *name) {
-        FOREACH_ARRAY(n, d->nics, d->n_nics)
-                if (streq(n->name, name))
-                        return n;
-        return NULL;
+        return nics_search(d, name, false);
 }
 
 static const NetDev *find_nic_by_mac(const Doctor *d, const char *mac) {
-        FOREACH_ARRAY(n, d->nics, d->n_nics)
-                if (n->mac && strcasecmp(n->mac, mac) == 0)
-                        return n;
-        return NULL;
+        return nics_search(d, mac, true);
 }
 
 /* Whether a NIC's name is its path-based name, which holds the PCI bus number. */
@@ -1928,13 +1977,35 @@ static char *free_lan_name(const Doctor *d, const RefIndex *refs, const NicPins 
         return NULL;
 }
 
+/* The physical NICs' names, ", " between them, NULL when there is none: once, for every name that does not
+ * exist (a stream: linear however many there are). */
+static int physical_nic_names(const Doctor *d, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        bool any = false;
+        FILE *f;
+
+        f = open_memstream(&s, &size);
+        if (!f)
+                return -ENOMEM;
+        FOREACH_ARRAY(n, d->nics, d->n_nics)
+                if (n->pci) {
+                        fprintf(f, "%s%s", any ? ", " : "", n->name);
+                        any = true;
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = any ? TAKE_PTR(s) : NULL;
+        return 0;
+}
+
 static int check_nic_names(Doctor *d, CheckList *l) {
         const Host *h = d->host;
         _cleanup_(net_config_done) NetConfig nc = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
         _cleanup_(ref_index_done) RefIndex refs = {};
-        _cleanup_free_ char *ok = NULL;
-        bool found, shift_possible = h->n_domains > 0;
+        _cleanup_free_ char *ok = NULL, *physical = NULL;
+        bool found, shift_possible = h->n_domains > 0, physical_listed = false;
         size_t n_physical = 0;
         Check *c;
         int r;
@@ -1999,10 +2070,12 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                                         pin->name,
                                         ref->file);
                 } else {
-                        _cleanup_free_ char *list = NULL;
-                        FOREACH_ARRAY(n, d->nics, d->n_nics)
-                                if (n->pci && strextendf(&list, "%s%s", list ? ", " : "", n->name) < 0)
-                                        return -ENOMEM;
+                        if (!physical_listed) {
+                                r = physical_nic_names(d, &physical);
+                                if (r < 0)
+                                        return r;
+                                physical_listed = true;
+                        }
                         r = check_problem(
                                 c,
                                 CHECK_FAIL,
@@ -2011,7 +2084,7 @@ static int check_nic_names(Doctor *d, CheckList *l) {
                                 ref->line,
                                 ref->name,
                                 ref->how,
-                                strna(list));
+                                strna(physical));
                         if (r >= 0)
                                 r = check_fix(
                                         c,
