@@ -1130,9 +1130,36 @@ static const char *final_name(const NicPinPlan *p, const Nic *n) {
         return name_map_lookup(&p->map, n->name) ?: n->name;
 }
 
-static bool exists_after(
+/* The NICs' names now and after pinning, each sorted: searched per bridge port rather than the NICs. */
+static int nic_names_now_and_after(
         const NicPinPlan *p,
         const NicList *nics,
+        SortedNames *ret_now,
+        SortedNames *ret_after) {
+        _cleanup_strv_free_ char **now = NULL, **after = NULL;
+        size_t n_now = 0, allocated_now = 0, n_after = 0, allocated_after = 0;
+        int r;
+
+        FOREACH_ARRAY(n, nics->nics, nics->n)
+                if ((r = strv_push(&now, &n_now, &allocated_now, strdup(n->name))) < 0 ||
+                    (r = strv_push(&after, &n_after, &allocated_after, strdup(final_name(p, n)))) < 0)
+                        return r;
+        if (n_now > 0) {
+                qsort(now, n_now, sizeof(char *), cmp_str);
+                qsort(after, n_after, sizeof(char *), cmp_str);
+        }
+        *ret_now = (SortedNames){ TAKE_PTR(now), n_now };
+        *ret_after = (SortedNames){ TAKE_PTR(after), n_after };
+        return 0;
+}
+
+/* Whether an interface name will exist after pinning: a NIC will have it (nics_after), an interface that
+ * exists now (all) has it and is neither a NIC (nics_now) nor renamed, or the configuration makes it
+ * (virt); a VLAN or alias when its base does. */
+static bool exists_after(
+        const NicPinPlan *p,
+        const SortedNames *nics_now,
+        const SortedNames *nics_after,
         const SortedNames *all,
         const SortedNames *virt,
         const char *name,
@@ -1141,23 +1168,18 @@ static bool exists_after(
 
         if (depth > 8)
                 return false;
-        FOREACH_ARRAY(n, nics->nics, nics->n)
-                if (streq(final_name(p, n), name))
-                        return true;
+        if (defined_virtual(nics_after, name))
+                return true;
         /* Interfaces that exist now and are neither physical nor renamed (vmbr0, bond0, ...). */
-        if (defined_virtual(all, name) && !name_map_lookup(&p->map, name)) {
-                bool physical = false;
-                FOREACH_ARRAY(n, nics->nics, nics->n)
-                        physical = physical || streq(n->name, name);
-                if (!physical)
-                        return true;
-        }
+        if (defined_virtual(all, name) && !name_map_lookup(&p->map, name) &&
+            !defined_virtual(nics_now, name))
+                return true;
         if (defined_virtual(virt, name))
                 return true;
         k = strcspn(name, ".:");
         if (k > 0 && name[k]) {
                 _cleanup_free_ char *base = strndup(name, k);
-                return base && exists_after(p, nics, all, virt, base, depth + 1);
+                return base && exists_after(p, nics_now, nics_after, all, virt, base, depth + 1);
         }
         return false;
 }
@@ -1170,7 +1192,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_free_ unsigned *nic_buses = NULL;
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
-        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {}, all = {}, taken = {};
+        _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {}, all = {}, taken = {},
+                                                 nics_now = {}, nics_after = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
         size_t n_pin_names = 0, allocated_pin_names = 0, n_paths = 0, allocated_paths = 0, n_texts = 0,
                allocated_texts = 0, n_notes = 0, allocated_notes = 0, n_problems = 0, allocated_problems = 0;
@@ -1343,6 +1366,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         r = interfaces_management_bridges(nf, &bridges);
         if (r >= 0)
                 r = virtual_names(nf, &new_virt);
+        if (r >= 0)
+                r = nic_names_now_and_after(&p, nics, &nics_now, &nics_after);
         if (r < 0)
                 goto finish;
         for (const IfaceStanza **b = bridges; *b; b++) {
@@ -1352,7 +1377,8 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 if (r < 0)
                         goto finish;
                 STRV_FOREACH(port, ports)
-                        if (!streq(*port, "none") && !exists_after(&p, nics, &all, &new_virt, *port, 0) &&
+                        if (!streq(*port, "none") &&
+                            !exists_after(&p, &nics_now, &nics_after, &all, &new_virt, *port, 0) &&
                             (r = strv_push_fmt(
                                      &p.problems,
                                      &n_problems,
