@@ -300,10 +300,15 @@ static const char *const config_dirs[] = {
 typedef struct ConfFile {
         char *name;
         char *path; /* without root */
+        size_t dir; /* index in config_dirs */
 } ConfFile;
 
+/* By name, then by folder: the first of each name is the one kmod reads. */
 static int cmp_conf(const void *a, const void *b) {
-        return strcmp(((const ConfFile *) a)->name, ((const ConfFile *) b)->name);
+        const ConfFile *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+
+        return c != 0 ? c : (x->dir > y->dir) - (x->dir < y->dir);
 }
 
 static bool name_is_conf(const char *n) {
@@ -329,20 +334,15 @@ int modprobe_config_load(ModprobeConfig *c, const char *root) {
                 if (!d)
                         continue;
                 while ((de = readdir(d))) {
-                        bool seen = false;
-
                         if (!name_is_conf(de->d_name))
                                 continue;
-                        for (size_t i = 0; i < n_files; i++)
-                                seen = seen || streq(files[i].name, de->d_name);
-                        if (seen)
-                                continue; /* hidden by the same name in an earlier folder */
                         if (ARRAY_RESERVE(files, n_files_allocated, n_files + 1) < 0) {
                                 r = -ENOMEM;
                                 goto finish;
                         }
                         files[n_files].name = strdup(de->d_name);
                         files[n_files].path = path_join(*dir, de->d_name);
+                        files[n_files].dir = (size_t) (dir - config_dirs);
                         n_files++;
                         if (!files[n_files - 1].name || !files[n_files - 1].path) {
                                 r = -ENOMEM;
@@ -350,8 +350,22 @@ int modprobe_config_load(ModprobeConfig *c, const char *root) {
                         }
                 }
         }
-        if (n_files > 0)
+        if (n_files > 0) {
+                size_t k = 1;
+
+                /* Sorted once, where looking each name up among those listed so far was quadratic. A name
+                 * in an earlier folder hides the same name in later ones: the first of each run stays. */
                 qsort(files, n_files, sizeof(ConfFile), cmp_conf);
+                for (size_t i = 1; i < n_files; i++) {
+                        if (streq(files[i].name, files[k - 1].name)) {
+                                free(files[i].name);
+                                free(files[i].path);
+                                continue;
+                        }
+                        files[k++] = files[i];
+                }
+                n_files = k;
+        }
 
         for (size_t i = 0; i < n_files; i++) {
                 _cleanup_free_ char *full = path_under_root(root, files[i].path), *text = NULL;
