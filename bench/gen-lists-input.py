@@ -18,6 +18,10 @@
 #           tests/run-scenario DIR/nics build/bench/bench-lists doctor DIR/nics/root
 # DIR/root-bridge: a --root whose management bridge has as ports the N NICs that bench-lists nic-pin N
 #           makes up (each checked to exist after pinning)
+# DIR/root-modprobe: a --root whose /etc/modprobe.d holds N/4 files of a few commands each, the same
+#           names again in /lib/modprobe.d (hidden by them), and one file of just under 1 MiB of commands
+#           (options, softdep, aliases, a few continued and invalid lines), for
+#           build/bench/bench-lists modprobe DIR/root-modprobe
 import os
 import shutil
 import sys
@@ -95,3 +99,33 @@ ports = ["enp%ds%df%d" % (i // 256 % 256, i // 8 % 32, i % 8) for i in range(n)]
 write(os.path.join(out, "root-bridge/etc/network/interfaces"),
       "auto vmbr0\niface vmbr0 inet static\n  address 10.0.0.1/24\n  gateway 10.0.0.254\n"
       "  bridge-ports %s\n" % " ".join(ports))
+
+# Many modprobe.d files, and one large one (modprobe_config_load() reads files of up to 1 MiB).
+for d in ("etc", "lib"):
+    base = os.path.join(out, "root-modprobe", d, "modprobe.d")
+    os.makedirs(base, exist_ok=True)
+    for i in range(n // 4):
+        with open(os.path.join(base, "%06d-m.conf" % i), "w") as f:
+            f.write("# file %d of %s\noptions mod_%d p%d=1 q=\"a b\"\nsoftdep mod-%d pre: vfio-pci post: x%d\n"
+                    "blacklist drv%d\n" % (i, d, i, i, i, i, i))
+big = []
+size = 0
+i = 0
+while True:
+    k = i % 5
+    if k == 0:
+        line = "options big_%d a=%d b=%d c=\"x y\"\n" % (i, i, i)
+    elif k == 1:
+        line = "softdep big-%d pre: vfio-pci snd_hda_intel post: big_%d\n" % (i, i + 1)
+    elif k == 2:
+        line = "alias pci:v%08Xd*sv*sd*bc03sc*i* big_%d\n" % (i, i)
+    elif k == 3:
+        line = "install big_%d /sbin/modprobe \\\n  --ignore-install big_%d $CMDLINE_OPTS\n" % (i, i)
+    else:
+        line = "bogus line %d\n" % i
+    if size + len(line) >= 1024 * 1024 - 1:
+        break
+    big.append(line)
+    size += len(line)
+    i += 1
+write(os.path.join(out, "root-modprobe/etc/modprobe.d/zz-big.conf"), "".join(big))

@@ -9,6 +9,7 @@
  *   bench-lists resource FILE        pci_resource_parse()
  *   bench-lists rename FILE          a NameMap of every stanza's name, interfaces_rename() with it
  *   bench-lists nic-pin N ROOT       nic_pin_plan() for N NICs named after their PCI path under ROOT
+ *   bench-lists modprobe ROOT        modprobe_config_load() of ROOT's modprobe.d folders
  * Prints what was found and the microseconds it took. */
 #include <inttypes.h>
 
@@ -18,6 +19,7 @@
 #include "guest-os.h"
 #include "guest-service.h"
 #include "host.h"
+#include "modprobe-config.h"
 #include "netif.h"
 #include "sysfs.h"
 #include "util.h"
@@ -176,6 +178,20 @@ static int bench_nic_pin(const char *count, const char *root, size_t *ret_n, uin
         return r;
 }
 
+static int bench_modprobe(const char *root, size_t *ret_n, uint64_t *ret_us) {
+        _cleanup_(modprobe_config_done) ModprobeConfig c = {};
+        uint64_t t0;
+        int r;
+
+        t0 = now_usec();
+        r = modprobe_config_load(&c, root);
+        *ret_us = now_usec() - t0;
+        *ret_n = c.n_entries;
+        if (r >= 0)
+                printf("modprobe: %u invalid, first at %s\n", c.n_invalid, strna(c.first_invalid));
+        return r;
+}
+
 int main(int argc, char *argv[]) {
         uint64_t us = 0;
         size_t n = 0;
@@ -195,11 +211,13 @@ int main(int argc, char *argv[]) {
                 r = bench_rename(argv[2], &n, &us);
         else if (argc == 4 && streq(argv[1], "nic-pin"))
                 r = bench_nic_pin(argv[2], argv[3], &n, &us);
+        else if (argc == 3 && streq(argv[1], "modprobe"))
+                r = bench_modprobe(argv[2], &n, &us);
         else {
                 fprintf(stderr,
                         "usage: %s doctor ROOT | unit FILE | service ROOT | groups PASSWD GROUP | resource "
                         "FILE | "
-                        "rename FILE | nic-pin N ROOT\n",
+                        "rename FILE | nic-pin N ROOT | modprobe ROOT\n",
                         argv[0]);
                 return 2;
         }

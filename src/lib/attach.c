@@ -313,13 +313,14 @@ static int find_egpu_of_port(const Host *h, const void *userdata, Egpu **ret) {
 }
 
 static int snapshot_egpus(const Host *h, char ***ret) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        size_t n = 0, allocated = 1;
+        _cleanup_strv_free_ char **l = calloc(allocated, sizeof(char *));
         int r;
 
         if (!l)
                 return -ENOMEM;
         FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
-                r = strv_extend(&l, (*e)->gpu->syspath);
+                r = strv_push(&l, &n, &allocated, strdup((*e)->gpu->syspath));
                 if (r < 0)
                         return r;
         }

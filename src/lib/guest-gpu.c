@@ -53,9 +53,10 @@ static int find_render_nodes(struct udev *udev, struct udev_device *pci, char **
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *item;
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 1;
         int r;
 
-        l = calloc(1, sizeof(char *));
+        l = calloc(allocated, sizeof(char *));
         if (!l)
                 return -ENOMEM;
 
@@ -73,7 +74,7 @@ static int find_render_nodes(struct udev *udev, struct udev_device *pci, char **
 
                 if (!sysname || !strneq(sysname + 1, "renderD", 7))
                         continue;
-                r = strv_extend(&l, sysname + 1);
+                r = strv_push(&l, &n, &allocated, strdup(sysname + 1));
                 if (r < 0)
                         return r;
         }
@@ -91,7 +92,7 @@ int guest_gpus_enumerate(GuestGpu **ret, size_t *ret_n) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *item;
         GuestGpu *gpus = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
         int r;
 
         if (!ret || !ret_n)
@@ -113,7 +114,7 @@ int guest_gpus_enumerate(GuestGpu **ret, size_t *ret_n) {
                 struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(item));
                 unsigned long class, vendor, device, revision;
                 const char *s;
-                GuestGpu *p, *g;
+                GuestGpu *g;
 
                 if (!d)
                         continue;
@@ -124,13 +125,11 @@ int guest_gpus_enumerate(GuestGpu **ret, size_t *ret_n) {
                         continue;
                 }
 
-                p = realloc(gpus, sizeof(GuestGpu) * (n + 1));
-                if (!p) {
+                if (ARRAY_RESERVE(gpus, allocated, n + 1) < 0) {
                         udev_device_unref(d);
                         r = -ENOMEM;
                         goto fail;
                 }
-                gpus = p;
                 g = &gpus[n++];
                 *g = (GuestGpu){
                         .vendor = (uint16_t) vendor,

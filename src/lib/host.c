@@ -26,16 +26,13 @@ Host *host_free(Host *h) {
         return mfree(h);
 }
 
-/* Appends p to a growing array of pointers. */
-static int array_push(void *array, size_t *n, void *p) {
+/* Appends p to a growing array of pointers, of *n in room for *allocated, doubling the room when needed. */
+static int array_push(void *array, size_t *n, size_t *allocated, void *p) {
         void ***a = array;
-        void **t;
 
-        t = realloc(*a, sizeof(void *) * (*n + 1));
-        if (!t)
+        if (array_reserve((void **) a, allocated, *n + 1, sizeof(void *)) < 0)
                 return -ENOMEM;
-        t[(*n)++] = p;
-        *a = t;
+        (*a)[(*n)++] = p;
         return 0;
 }
 
@@ -78,7 +75,7 @@ static int load_thunderbolt(Host *h, struct udev *udev) {
                         r = tb_domain_new_from_udev(d, &dom);
                         if (r < 0)
                                 return r;
-                        r = array_push(&h->domains, &h->n_domains, dom);
+                        r = array_push(&h->domains, &h->n_domains, &h->n_domains_allocated, dom);
                         if (r < 0) {
                                 tb_domain_free(dom);
                                 return r;
@@ -89,7 +86,7 @@ static int load_thunderbolt(Host *h, struct udev *udev) {
                         r = tb_device_new_from_udev(d, &t);
                         if (r < 0)
                                 return r;
-                        r = array_push(&h->tb_devices, &h->n_tb_devices, t);
+                        r = array_push(&h->tb_devices, &h->n_tb_devices, &h->n_tb_devices_allocated, t);
                         if (r < 0) {
                                 tb_device_free(t);
                                 return r;
@@ -117,7 +114,7 @@ static int load_pci(Host *h, struct udev *udev) {
                 r = pci_function_new_from_udev(d, &f);
                 if (r < 0)
                         return r;
-                r = array_push(&h->pci, &h->n_pci, f);
+                r = array_push(&h->pci, &h->n_pci, &h->n_pci_allocated, f);
                 if (r < 0) {
                         pci_function_free(f);
                         return r;
@@ -264,7 +261,7 @@ static int build_groups(Host *h) {
                         if (!g)
                                 return -ENOMEM;
                         g->id = (*f)->iommu_group;
-                        r = array_push(&h->groups, &h->n_groups, g);
+                        r = array_push(&h->groups, &h->n_groups, &h->n_groups_allocated, g);
                         if (r < 0) {
                                 free(g);
                                 return r;
@@ -346,6 +343,7 @@ static int find_pcie_port(const PciFunction *gpu, const PciePort *ports, size_t 
 static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n_ports) {
         _cleanup_(egpu_freep) Egpu *e = NULL;
         _cleanup_free_ char *nhi = NULL, *port = NULL;
+        size_t functions_allocated = 0, groups_allocated = 0;
         const PciFunction *root;
         int r;
 
@@ -374,14 +372,14 @@ static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n
         e->port = TAKE_PTR(port);
         e->tb_device = e->port ? NULL : find_tunnel_router(h, nhi);
 
-        r = array_push(&e->functions, &e->n_functions, gpu);
+        r = array_push(&e->functions, &e->n_functions, &functions_allocated, gpu);
         if (r < 0)
                 return r;
         for (unsigned fn = 0; fn < 8; fn++)
                 FOREACH_ARRAY(f, h->pci, h->n_pci)
                         if (*f != gpu && (*f)->parent == gpu->parent && pci_function_same_slot(*f, gpu) &&
                             pci_function_number(*f) == fn) {
-                                r = array_push(&e->functions, &e->n_functions, *f);
+                                r = array_push(&e->functions, &e->n_functions, &functions_allocated, *f);
                                 if (r < 0)
                                         return r;
                         }
@@ -399,7 +397,7 @@ static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n
                         seen = seen || *x == g;
                 if (seen)
                         continue;
-                r = array_push(&e->groups, &e->n_groups, g);
+                r = array_push(&e->groups, &e->n_groups, &groups_allocated, g);
                 if (r < 0)
                         return r;
                 if (!iommu_group_is_viable(g))
@@ -409,7 +407,7 @@ static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n
                                 e->groups_isolated = false;
         }
 
-        r = array_push(&h->egpus, &h->n_egpus, e);
+        r = array_push(&h->egpus, &h->n_egpus, &h->n_egpus_allocated, e);
         if (r < 0)
                 return r;
         TAKE_PTR(e);

@@ -22,6 +22,9 @@ typedef struct Host {
         size_t n_groups;
         Egpu **egpus; /* by BDF */
         size_t n_egpus;
+        /* Room in the arrays above, which grow by doubling while they are built. */
+        size_t n_domains_allocated, n_tb_devices_allocated, n_pci_allocated, n_groups_allocated,
+                n_egpus_allocated;
         size_t n_iommu_units; /* entries of /sys/class/iommu: 0 when no IOMMU is active */
 } Host;
 

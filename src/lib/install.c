@@ -15,7 +15,7 @@ typedef struct ManifestEntry {
 
 typedef struct Manifest {
         ManifestEntry *e;
-        size_t n;
+        size_t n, allocated; /* e grows by doubling */
 } Manifest;
 
 static void manifest_done(Manifest *m) {
@@ -35,7 +35,7 @@ static ManifestEntry *manifest_find(Manifest *m, char kind, const char *path) {
 }
 
 static int manifest_set(Manifest *m, char kind, const char *path, const char *value) {
-        ManifestEntry *e = manifest_find(m, kind, path), *t;
+        ManifestEntry *e = manifest_find(m, kind, path);
         char *p, *v = NULL;
 
         if (value) {
@@ -49,15 +49,11 @@ static int manifest_set(Manifest *m, char kind, const char *path, const char *va
                 return 0;
         }
         p = strdup(path);
-        t = realloc(m->e, (m->n + 1) * sizeof(ManifestEntry));
-        if (!p || !t) {
+        if (!p || ARRAY_RESERVE(m->e, m->allocated, m->n + 1) < 0) {
                 free(p);
                 free(v);
-                if (t)
-                        m->e = t;
                 return -ENOMEM;
         }
-        m->e = t;
         m->e[m->n++] = (ManifestEntry){ kind, p, v };
         return 0;
 }
@@ -421,17 +417,18 @@ static int cmp_len_desc(const void *a, const void *b) {
 /* Removes the recorded folders that are empty now, deepest first; keeps the entries of the others. */
 static int remove_dirs(const char *root, Manifest *m) {
         _cleanup_strv_free_ char **dirs = NULL;
+        size_t n = 0, allocated = 0;
         int r;
 
         FOREACH_ARRAY(e, m->e, m->n)
                 if (e->kind == 'd') {
-                        r = strv_extend(&dirs, e->path);
+                        r = strv_push(&dirs, &n, &allocated, strdup(e->path));
                         if (r < 0)
                                 return r;
                 }
         if (!dirs)
                 return 0;
-        qsort(dirs, strv_length(dirs), sizeof(char *), cmp_len_desc);
+        qsort(dirs, n, sizeof(char *), cmp_len_desc);
         STRV_FOREACH(d, dirs) {
                 _cleanup_free_ char *full = path_under_root(root, *d);
 

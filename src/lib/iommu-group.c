@@ -10,12 +10,8 @@ IommuGroup *iommu_group_free(IommuGroup *g) {
 }
 
 int iommu_group_add_member(IommuGroup *g, PciFunction *f) {
-        PciFunction **t;
-
-        t = realloc(g->members, sizeof(PciFunction *) * (g->n_members + 1));
-        if (!t)
+        if (ARRAY_RESERVE(g->members, g->n_members_allocated, g->n_members + 1) < 0)
                 return -ENOMEM;
-        g->members = t;
         g->members[g->n_members++] = f;
         return 0;
 }

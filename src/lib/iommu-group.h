@@ -10,6 +10,7 @@ typedef struct IommuGroup {
         int id;
         PciFunction **members; /* sorted by BDF; not owned */
         size_t n_members;
+        size_t n_members_allocated; /* room in members, which grows by doubling */
 } IommuGroup;
 
 IommuGroup *iommu_group_free(IommuGroup *g);

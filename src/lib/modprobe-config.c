@@ -235,19 +235,18 @@ static int parse_command(ModprobeConfig *c, const char *file, unsigned line, con
                 return r;
         }
 
-        ModprobeEntry *t = realloc(c->entries, sizeof(ModprobeEntry) * (c->n_entries + 1));
-        if (!t) {
+        if (ARRAY_RESERVE(c->entries, c->n_entries_allocated, c->n_entries + 1) < 0) {
                 entry_done(&e);
                 return -ENOMEM;
         }
-        c->entries = t;
         c->entries[c->n_entries++] = e;
         return 1;
 }
 
 int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text) {
         _cleanup_free_ char *joined = NULL;
-        size_t joined_len = 0;
+        size_t joined_len = 0,
+               joined_allocated = 0; /* doubling: a long run of continued lines stays linear */
         unsigned line = 0, first_line = 0;
         const char *p = text;
 
@@ -255,7 +254,6 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
                 const char *eol = strchr(p, '\n');
                 size_t len = eol ? (size_t) (eol - p) : strlen(p);
                 bool cont;
-                char *t;
 
                 line++;
                 if (!joined)
@@ -267,10 +265,8 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
                 if (cont)
                         len--;
 
-                t = realloc(joined, joined_len + len + 2);
-                if (!t)
+                if (ARRAY_RESERVE(joined, joined_allocated, joined_len + len + 2) < 0)
                         return -ENOMEM;
-                joined = t;
                 memcpy(joined + joined_len, p, len);
                 joined_len += len;
                 /* kmod joins continued lines without the backslash and newline; keep the words apart. */
@@ -286,7 +282,7 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
                 if (r < 0)
                         return r;
                 joined = mfree(joined);
-                joined_len = 0;
+                joined_len = joined_allocated = 0;
         }
         if (joined) {
                 int r = parse_command(c, file, first_line, joined);
@@ -304,10 +300,15 @@ static const char *const config_dirs[] = {
 typedef struct ConfFile {
         char *name;
         char *path; /* without root */
+        size_t dir; /* index in config_dirs */
 } ConfFile;
 
+/* By name, then by folder: the first of each name is the one kmod reads. */
 static int cmp_conf(const void *a, const void *b) {
-        return strcmp(((const ConfFile *) a)->name, ((const ConfFile *) b)->name);
+        const ConfFile *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+
+        return c != 0 ? c : (x->dir > y->dir) - (x->dir < y->dir);
 }
 
 static bool name_is_conf(const char *n) {
@@ -317,7 +318,7 @@ static bool name_is_conf(const char *n) {
 
 int modprobe_config_load(ModprobeConfig *c, const char *root) {
         ConfFile *files = NULL;
-        size_t n_files = 0;
+        size_t n_files = 0, n_files_allocated = 0;
         int r = 0;
 
         FOREACH_ARRAY(dir, config_dirs, ELEMENTSOF(config_dirs)) {
@@ -333,23 +334,15 @@ int modprobe_config_load(ModprobeConfig *c, const char *root) {
                 if (!d)
                         continue;
                 while ((de = readdir(d))) {
-                        bool seen = false;
-                        ConfFile *t;
-
                         if (!name_is_conf(de->d_name))
                                 continue;
-                        for (size_t i = 0; i < n_files; i++)
-                                seen = seen || streq(files[i].name, de->d_name);
-                        if (seen)
-                                continue; /* hidden by the same name in an earlier folder */
-                        t = realloc(files, sizeof(ConfFile) * (n_files + 1));
-                        if (!t) {
+                        if (ARRAY_RESERVE(files, n_files_allocated, n_files + 1) < 0) {
                                 r = -ENOMEM;
                                 goto finish;
                         }
-                        files = t;
                         files[n_files].name = strdup(de->d_name);
                         files[n_files].path = path_join(*dir, de->d_name);
+                        files[n_files].dir = (size_t) (dir - config_dirs);
                         n_files++;
                         if (!files[n_files - 1].name || !files[n_files - 1].path) {
                                 r = -ENOMEM;
@@ -357,8 +350,22 @@ int modprobe_config_load(ModprobeConfig *c, const char *root) {
                         }
                 }
         }
-        if (n_files > 0)
+        if (n_files > 0) {
+                size_t k = 1;
+
+                /* Sorted once, where looking each name up among those listed so far was quadratic. A name
+                 * in an earlier folder hides the same name in later ones: the first of each run stays. */
                 qsort(files, n_files, sizeof(ConfFile), cmp_conf);
+                for (size_t i = 1; i < n_files; i++) {
+                        if (streq(files[i].name, files[k - 1].name)) {
+                                free(files[i].name);
+                                free(files[i].path);
+                                continue;
+                        }
+                        files[k++] = files[i];
+                }
+                n_files = k;
+        }
 
         for (size_t i = 0; i < n_files; i++) {
                 _cleanup_free_ char *full = path_under_root(root, files[i].path), *text = NULL;

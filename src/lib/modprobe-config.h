@@ -33,8 +33,9 @@ typedef struct ModprobeEntry {
 typedef struct ModprobeConfig {
         ModprobeEntry *entries;
         size_t n_entries;
-        unsigned n_invalid;  /* lines kmod would ignore with a warning */
-        char *first_invalid; /* "FILE:LINE" of the first of them, NULL when none */
+        size_t n_entries_allocated; /* room in entries, which grows by doubling */
+        unsigned n_invalid;         /* lines kmod would ignore with a warning */
+        char *first_invalid;        /* "FILE:LINE" of the first of them, NULL when none */
 } ModprobeConfig;
 
 void modprobe_config_done(ModprobeConfig *c);

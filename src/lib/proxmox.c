@@ -377,6 +377,7 @@ static int json_dup_string(json_object *o, const char *key, char **ret) {
 int pci_mapping_from_json(const char *json, PciMapping *ret) {
         _cleanup_(pci_mapping_done) PciMapping m = {};
         json_object *o, *map;
+        size_t n_map = 0, allocated_map = 0;
         int r = 0;
 
         o = json_tokener_parse(json);
@@ -390,12 +391,16 @@ int pci_mapping_from_json(const char *json, PciMapping *ret) {
                 goto finish;
         if (json_object_object_get_ex(o, "map", &map)) {
                 if (json_object_is_type(map, json_type_string))
-                        r = strv_extend(&m.map, json_object_get_string(map));
+                        r = strv_push(&m.map, &n_map, &allocated_map, strdup(json_object_get_string(map)));
                 else if (json_object_is_type(map, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(map) && r >= 0; i++) {
                                 json_object *v = json_object_array_get_idx(map, i);
                                 if (json_object_is_type(v, json_type_string))
-                                        r = strv_extend(&m.map, json_object_get_string(v));
+                                        r = strv_push(
+                                                &m.map,
+                                                &n_map,
+                                                &allocated_map,
+                                                strdup(json_object_get_string(v)));
                         }
                 if (r < 0)
                         goto finish;

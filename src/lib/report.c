@@ -11,12 +11,12 @@ void report_done(Report *r) {
         *r = (Report){};
 }
 
-_printf_(2, 0) static int add_line(char ***l, const char *fmt, va_list ap) {
-        _cleanup_free_ char *s = NULL;
+_printf_(2, 0) static int add_line(Report *r, const char *fmt, va_list ap) {
+        char *s;
 
         if (vasprintf(&s, fmt, ap) < 0)
                 return -ENOMEM;
-        return strv_extend(l, s);
+        return strv_push(&r->lines, &r->n_lines, &r->n_lines_allocated, s);
 }
 
 int report_change(Report *r, const char *fmt, ...) {
@@ -24,7 +24,7 @@ int report_change(Report *r, const char *fmt, ...) {
         int k;
 
         va_start(ap, fmt);
-        k = add_line(&r->lines, fmt, ap);
+        k = add_line(r, fmt, ap);
         va_end(ap);
         if (k >= 0)
                 r->n_changes++;
@@ -36,7 +36,7 @@ int report_note(Report *r, const char *fmt, ...) {
         int k;
 
         va_start(ap, fmt);
-        k = add_line(&r->lines, fmt, ap);
+        k = add_line(r, fmt, ap);
         va_end(ap);
         return k;
 }

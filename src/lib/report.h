@@ -6,9 +6,10 @@
 /* What an action changed and, when it failed, why: lines for the caller to print. The library does not
  * print; it tells. */
 typedef struct Report {
-        char **lines;     /* what happened, in order: changes made, and notes that changed nothing */
-        size_t n_changes; /* how many of the lines are changes */
-        char *error;      /* why it failed, naming the devices; NULL when it did not */
+        char **lines; /* what happened, in order: changes made, and notes that changed nothing */
+        size_t n_lines, n_lines_allocated; /* strv_push() */
+        size_t n_changes;                  /* how many of the lines are changes */
+        char *error;                       /* why it failed, naming the devices; NULL when it did not */
 } Report;
 
 void report_done(Report *r);

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ftw.h>
 
+#include "install.h"
 #include "modprobe-config.h"
 #include "util.h"
 
@@ -129,6 +131,51 @@ static void test_names(void **state) {
         assert_false(modprobe_name_eq("snd_hda", "snd_hda_intel"));
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void put(const char *root, const char *path, const char *text) {
+        _cleanup_free_ char *full = path_join(root, path);
+
+        assert_non_null(full);
+        assert_int_equal(install_mkdir_parents(full), 0);
+        assert_int_equal(install_write_atomic(full, text, 0644), 0);
+}
+
+/* Sorted by file name across the folders; a name in an earlier folder hides it in later ones. */
+static void test_load_order(void **state) {
+        _cleanup_(modprobe_config_done) ModprobeConfig c = {};
+        char root[] = "/tmp/test-modprobe-XXXXXX";
+        static const char *const expect[][2] = {
+                { "/usr/local/lib/modprobe.d/a.conf", "a_local" },
+                { "/etc/modprobe.d/b.conf", "b_etc" },
+                { "/run/modprobe.d/c.conf", "c_run" },
+                { "/lib/modprobe.d/d.conf", "d_lib" },
+                { "/lib/modprobe.d/d.conf", "d_lib2" },
+        };
+
+        assert_non_null(mkdtemp(root));
+        put(root, "/lib/modprobe.d/a.conf", "blacklist a_lib\n");
+        put(root, "/usr/lib/modprobe.d/a.conf", "blacklist a_usr\n");
+        put(root, "/usr/local/lib/modprobe.d/a.conf", "blacklist a_local\n");
+        put(root, "/etc/modprobe.d/b.conf", "blacklist b_etc\n");
+        put(root, "/run/modprobe.d/b.conf", "blacklist b_run\n");
+        put(root, "/lib/modprobe.d/b.conf", "blacklist b_lib\n");
+        put(root, "/run/modprobe.d/c.conf", "blacklist c_run\n");
+        put(root, "/lib/modprobe.d/d.conf", "blacklist d_lib\nblacklist d_lib2\n");
+        put(root, "/etc/modprobe.d/.e.conf", "blacklist hidden\n");
+        put(root, "/etc/modprobe.d/e.txt", "blacklist not_conf\n");
+
+        assert_int_equal(modprobe_config_load(&c, root), 0);
+        assert_int_equal(c.n_entries, ELEMENTSOF(expect));
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++) {
+                assert_string_equal(c.entries[i].file, expect[i][0]);
+                assert_string_equal(c.entries[i].module, expect[i][1]);
+        }
+        (void) nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed),
@@ -138,6 +185,7 @@ int main(void) {
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_vfio_ids),
                 cmocka_unit_test(test_names),
+                cmocka_unit_test(test_load_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
