@@ -505,8 +505,8 @@ kill -TERM $pid; wait $pid' 2>&1)
 }
 
 # The unit's SystemCallFilter= allows every system call the daemon makes from start to shutdown
-# (start-up attach, ready, detach at shutdown), as strace sees them. Skips without strace or
-# systemd-analyze, or where ptrace is not allowed.
+# (start-up attach, ready, an unplug and a hot-plug attach, detach at shutdown), as strace sees them.
+# Skips without strace or systemd-analyze, or where ptrace is not allowed.
 t_daemon_syscalls() {
         command -v strace >/dev/null && command -v systemd-analyze >/dev/null ||
                 skip "needs strace and systemd-analyze"
@@ -516,11 +516,15 @@ EGPUCTL_SYSTEM_STATE=stopping strace -f -qq -o $TMPDIR/trace $E daemon 2>$TMPDIR
 s=$!
 wait_bound 8000
 i=0; while ! grep -q Ready $TMPDIR/log && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+ctl unplug 1-1 >/dev/null
+ctl plug 1-1 >/dev/null
+wait_bound 8000
 kill -TERM $(cat /proc/$s/task/$s/children)
 wait $s
 wait_gone $GPU' >/dev/null 2>&1 || true
         [ -s "$TMP/trace" ] && grep -q "detached for shutdown" "$TMP/log" 2>/dev/null ||
                 skip "strace could not trace the daemon here: $(head -c 300 "$TMP/log" 2>/dev/null)"
+        [ "$(grep -c "1-1: attached" "$TMP/log")" = 2 ] || fail "no hot-plug attach: $(cat "$TMP/log")"
         python3 - "$TMP/trace" "$UNIT_IN" <<'PY' || fail "system calls outside the unit's filter"
 import re, subprocess, sys
 
