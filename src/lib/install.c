@@ -58,6 +58,68 @@ static int manifest_set(Manifest *m, char kind, const char *path, const char *va
         return 0;
 }
 
+/* Appends without looking for an earlier entry: manifest_dedup() afterwards. */
+static int manifest_append(Manifest *m, char kind, const char *path, const char *value) {
+        char *p, *v = NULL;
+
+        if (value) {
+                v = strdup(value);
+                if (!v)
+                        return -ENOMEM;
+        }
+        p = strdup(path);
+        if (!p || ARRAY_RESERVE(m->e, m->allocated, m->n + 1) < 0) {
+                free(p);
+                free(v);
+                return -ENOMEM;
+        }
+        m->e[m->n++] = (ManifestEntry){ kind, p, v };
+        return 0;
+}
+
+static int entry_ptr_cmp(const void *a, const void *b) {
+        const ManifestEntry *x = *(const ManifestEntry *const *) a, *y = *(const ManifestEntry *const *) b;
+        int c;
+
+        if (x->kind != y->kind)
+                return x->kind < y->kind ? -1 : 1;
+        c = strcmp(x->path, y->path);
+        if (c != 0)
+                return c;
+        return x < y ? -1 : x > y; /* by position: the first one leads its run */
+}
+
+/* Leaves one entry per kind and path, as manifest_set() one by one would have: in the place of the first,
+ * with the value of the last. Sorts an index, so O(n log n). */
+static int manifest_dedup(Manifest *m) {
+        _cleanup_free_ ManifestEntry **idx = NULL;
+        size_t k = 0;
+
+        if (m->n < 2)
+                return 0;
+        idx = malloc(sizeof(ManifestEntry *) * m->n);
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n; i++)
+                idx[i] = &m->e[i];
+        qsort(idx, m->n, sizeof(ManifestEntry *), entry_ptr_cmp);
+        for (size_t i = 0, j; i < m->n; i = j) {
+                ManifestEntry *first = idx[i];
+
+                for (j = i + 1; j < m->n && first->kind == idx[j]->kind && streq(first->path, idx[j]->path);
+                     j++) {
+                        free(first->value);
+                        first->value = TAKE_PTR(idx[j]->value);
+                        idx[j]->path = mfree(idx[j]->path); /* dropped below */
+                }
+        }
+        for (size_t i = 0; i < m->n; i++)
+                if (m->e[i].path)
+                        m->e[k++] = m->e[i];
+        m->n = k;
+        return 0;
+}
+
 static void manifest_remove(Manifest *m, ManifestEntry *e) {
         size_t i = (size_t) (e - m->e);
 
@@ -106,17 +168,18 @@ static int manifest_parse(const char *text, Manifest *m) {
                         return r;
                 if (strv_length(w) == 3 && streq(w[0], "file") && hash_valid(w[1]) &&
                     manifest_path_valid(w[2]))
-                        r = manifest_set(m, 'f', w[2], w[1]);
+                        r = manifest_append(m, 'f', w[2], w[1]);
                 else if (strv_length(w) == 3 && streq(w[0], "link") && manifest_path_valid(w[2]))
-                        r = manifest_set(m, 'l', w[2], w[1]);
+                        r = manifest_append(m, 'l', w[2], w[1]);
                 else if (strv_length(w) == 2 && streq(w[0], "dir") && manifest_path_valid(w[1]))
-                        r = manifest_set(m, 'd', w[1], NULL);
+                        r = manifest_append(m, 'd', w[1], NULL);
                 else
                         r = 0;
                 if (r < 0)
                         return r;
         }
-        return 0;
+        /* A path listed again: the last line's value, in the first line's place (as manifest_set()). */
+        return manifest_dedup(m);
 }
 
 static int manifest_format(const Manifest *m, char **ret) {
