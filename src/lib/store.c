@@ -325,7 +325,7 @@ static int unescape_in_place(char *s, const char **ret_msg) {
 
 typedef struct ErrorList {
         StoreError *l;
-        size_t n;
+        size_t n, allocated; /* l grows by doubling */
 } ErrorList;
 
 _printf_(6, 7) static int error_add(
@@ -336,7 +336,6 @@ _printf_(6, 7) static int error_add(
         bool skipped,
         const char *fmt,
         ...) {
-        StoreError *t;
         va_list ap;
         char *p, *m;
         int k;
@@ -351,13 +350,11 @@ _printf_(6, 7) static int error_add(
                 free(p);
                 return -ENOMEM;
         }
-        t = realloc(el->l, sizeof(StoreError) * (el->n + 1));
-        if (!t) {
+        if (ARRAY_RESERVE(el->l, el->allocated, el->n + 1) < 0) {
                 free(p);
                 free(m);
                 return -ENOMEM;
         }
-        el->l = t;
         el->l[el->n++] = (StoreError){
                 .path = p,
                 .line = line,
@@ -706,7 +703,7 @@ int store_load(
         _cleanup_strv_free_ char **names = NULL;
         ErrorList el = {};
         Enrollment **l = NULL;
-        size_t n = 0, n_names;
+        size_t n = 0, n_names = 0, allocated_names = 0;
         struct dirent *de;
         int r;
 
@@ -717,9 +714,6 @@ int store_load(
         if (!d && errno != ENOENT)
                 return negative_errno();
 
-        names = calloc(1, sizeof(char *));
-        if (!names)
-                return -ENOMEM;
         while (d) {
                 size_t k;
 
@@ -734,12 +728,12 @@ int store_load(
                 if (de->d_name[0] == '.' || k <= strlen(RECORD_SUFFIX) ||
                     !streq(de->d_name + k - strlen(RECORD_SUFFIX), RECORD_SUFFIX))
                         continue;
-                r = strv_extend(&names, de->d_name);
+                r = strv_push(&names, &n_names, &allocated_names, strdup(de->d_name));
                 if (r < 0)
                         return r;
         }
-        n_names = strv_length(names);
-        qsort(names, n_names, sizeof(char *), strcmp_ptr);
+        if (n_names > 0) /* names is NULL when none */
+                qsort(names, n_names, sizeof(char *), strcmp_ptr);
 
         l = calloc(n_names + 1, sizeof(Enrollment *));
         if (!l)
