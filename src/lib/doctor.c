@@ -1283,6 +1283,7 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
         uint32_t ids[64][2];
         size_t n_ids = 0;
         _cleanup_strv_free_ char **checked = NULL, **new_softdeps = NULL;
+        size_t n_checked = 0, allocated_checked = 0, n_new_softdeps = 0, allocated_new_softdeps = 0;
         _cleanup_free_ char *ok = NULL;
         bool egpuctl_rules, need_vr = false;
         Check *c;
@@ -1290,10 +1291,6 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
 
         c = check_list_begin(l, "vfio-config");
         if (!c)
-                return -ENOMEM;
-        checked = calloc(1, sizeof(char *));
-        new_softdeps = calloc(1, sizeof(char *));
-        if (!checked || !new_softdeps)
                 return -ENOMEM;
 
         ids_entry = modprobe_find_option(m, "vfio_pci", "ids", &ids_value);
@@ -1368,7 +1365,7 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                                         return -ENOMEM;
                                 if (strv_contains(checked, norm))
                                         continue;
-                                r = strv_extend(&checked, norm);
+                                r = strv_push(&checked, &n_checked, &allocated_checked, strdup(norm));
                                 if (r < 0)
                                         return r;
                                 inst = modprobe_find_install(m, drv);
@@ -1404,7 +1401,11 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                                                 sd->line,
                                                 sd->file);
                                 else
-                                        r = strv_extend(&new_softdeps, drv);
+                                        r = strv_push(
+                                                &new_softdeps,
+                                                &n_new_softdeps,
+                                                &allocated_new_softdeps,
+                                                strdup(drv));
                                 if (r < 0)
                                         return r;
                         }
@@ -1435,7 +1436,11 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                                         sd->line,
                                         sd->file);
                         else
-                                r = strv_extend(&new_softdeps, "vfio-pci");
+                                r = strv_push(
+                                        &new_softdeps,
+                                        &n_new_softdeps,
+                                        &allocated_new_softdeps,
+                                        strdup("vfio-pci"));
                         if (r < 0)
                                 return r;
                 } else {
@@ -1444,7 +1449,7 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                                 return r;
                 }
         }
-        if (strv_length(new_softdeps) > 0) {
+        if (n_new_softdeps > 0) {
                 r = check_fix(
                         c,
                         "# egpuctl install --apply writes these lines to /etc/modprobe.d/egpuctl.conf; or "
@@ -1540,9 +1545,10 @@ static bool unit_enabled(const Doctor *d, const char *name) {
 static int unit_files(const Doctor *d, const char *path, const char *name, char ***ret) {
         _cleanup_strv_free_ char **files = NULL, **dropins = NULL;
         _cleanup_free_ char *dropin_dir = NULL;
+        size_t n = 0, allocated = 0;
         int r;
 
-        r = strv_extend(&files, path);
+        r = strv_push(&files, &n, &allocated, strdup(path));
         if (r < 0)
                 return r;
         if (asprintf(&dropin_dir, "/etc/systemd/system/%s.d", name) < 0)
@@ -1551,11 +1557,7 @@ static int unit_files(const Doctor *d, const char *path, const char *name, char 
         if (r < 0)
                 return r;
         STRV_FOREACH(f, dropins) {
-                _cleanup_free_ char *p = path_join(dropin_dir, *f);
-
-                if (!p)
-                        return -ENOMEM;
-                r = strv_extend(&files, p);
+                r = strv_push(&files, &n, &allocated, path_join(dropin_dir, *f));
                 if (r < 0)
                         return r;
         }
