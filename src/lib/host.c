@@ -241,38 +241,54 @@ static int link_tb_parents(Host *h) {
         return 0;
 }
 
+/* Orders slots of h->pci by group, then by place, so that members keep the order of h->pci. */
+static int cmp_slot_group(const void *a, const void *b) {
+        PciFunction **x = *(PciFunction * *const *) a, **y = *(PciFunction * *const *) b;
+
+        if ((*x)->iommu_group != (*y)->iommu_group)
+                return (*x)->iommu_group < (*y)->iommu_group ? -1 : 1;
+        return (x > y) - (x < y);
+}
+
+/* Sorts the functions by group (an index of slots, O(n log n)) rather than looking each one's group up,
+ * which was quadratic in the groups when the functions do not come in group order. The groups are made
+ * in the order of their ids, as host_find_group()'s bsearch() wants. */
 static int build_groups(Host *h) {
+        _cleanup_free_ PciFunction ***slots = NULL; /* slots of h->pci */
+        size_t n = 0;
         int r;
 
-        FOREACH_ARRAY(f, h->pci, h->n_pci) {
-                IommuGroup *g;
+        if (h->n_pci == 0)
+                return 0;
+        slots = calloc(h->n_pci, sizeof(PciFunction **));
+        if (!slots)
+                return -ENOMEM;
+        FOREACH_ARRAY(f, h->pci, h->n_pci)
+                if ((*f)->iommu_group >= 0)
+                        slots[n++] = f;
+        if (n == 0)
+                return 0;
+        qsort(slots, n, sizeof(PciFunction **), cmp_slot_group);
 
-                if ((*f)->iommu_group < 0)
-                        continue;
-                g = NULL;
-                /* Few groups per machine, and functions come in group order mostly: look back first. */
-                for (size_t i = h->n_groups; i > 0; i--)
-                        if (h->groups[i - 1]->id == (*f)->iommu_group) {
-                                g = h->groups[i - 1];
-                                break;
-                        }
-                if (!g) {
+        for (size_t i = 0; i < n; i++) {
+                PciFunction *f = *slots[i];
+                IommuGroup *g = h->n_groups > 0 ? h->groups[h->n_groups - 1] : NULL;
+
+                if (!g || g->id != f->iommu_group) {
                         g = calloc(1, sizeof(IommuGroup));
                         if (!g)
                                 return -ENOMEM;
-                        g->id = (*f)->iommu_group;
+                        g->id = f->iommu_group;
                         r = array_push(&h->groups, &h->n_groups, &h->n_groups_allocated, g);
                         if (r < 0) {
                                 free(g);
                                 return r;
                         }
                 }
-                r = iommu_group_add_member(g, *f);
+                r = iommu_group_add_member(g, f);
                 if (r < 0)
                         return r;
         }
-        if (h->n_groups > 0)
-                qsort(h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
         return 0;
 }
 
