@@ -263,6 +263,55 @@ def build_base(path, version, moddir, busybox):
     return names
 
 
+# Mode systemd: systemd is PID 1 and runs egpuctl.service as shipped (data/egpuctl.service.in).
+# vmtest.target (the default target) wants egpuctl.service, vmtest.service (guest/systemd.sh, after
+# egpuctl.service) and vmtest-guard.service, ordered before egpuctl.service so that at shutdown it
+# stops after it: its ExecStop (guest/systemd-stop.sh) sees what egpuctl's stop left.
+VMTEST_UNITS = {
+    "vmtest.target": "[Unit]\nDescription=tests/vm\nWants=egpuctl.service vmtest-guard.service vmtest.service\n",
+    "vmtest.service": "[Unit]\nAfter=egpuctl.service\n[Service]\nType=oneshot\n"
+                      "ExecStart=/bin/sh /vmtest/systemd.sh\n",
+    "vmtest-guard.service": "[Unit]\nBefore=egpuctl.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                            "ExecStart=/bin/true\nExecStop=/bin/sh /vmtest/systemd-stop.sh\n",
+}
+
+
+SYSTEMD_UNITS = ("sysinit.target", "basic.target", "sockets.target", "paths.target", "timers.target",
+                 "slices.target", "local-fs.target", "swap.target", "shutdown.target", "umount.target",
+                 "final.target", "poweroff.target", "systemd-poweroff.service")
+
+
+def add_systemd(c, libs):
+    systemd = "/lib/systemd/systemd"
+    systemctl = shutil.which("systemctl") or "/bin/systemctl"
+    if not os.path.exists(systemd) or not os.path.exists(systemctl):
+        return
+    add_binary(c, systemd, "lib/systemd/systemd", libs)
+    add_binary(c, systemctl, "bin/systemctl", libs)
+    if os.path.exists("/lib/systemd/systemd-shutdown"):
+        add_binary(c, "/lib/systemd/systemd-shutdown", "lib/systemd/systemd-shutdown", libs)
+    # egpuctl loads libsystemd with dlopen() when it stops, to ask for the system's state
+    for lib in ("/lib/x86_64-linux-gnu/libsystemd.so.0", "/usr/lib/x86_64-linux-gnu/libsystemd.so.0"):
+        if os.path.exists(lib):
+            add_binary(c, os.path.realpath(lib), lib.lstrip("/"), libs)
+            break
+    with open(os.path.join(HERE, "..", "..", "data", "egpuctl.service.in")) as f:
+        unit = f.read().replace("@sbindir@", "/usr/bin")
+    c.file("etc/systemd/system/egpuctl.service", unit.encode(), 0o644)
+    for name, text in VMTEST_UNITS.items():
+        c.file("etc/systemd/system/" + name, text.encode(), 0o644)
+    c.symlink("etc/systemd/system/default.target", "vmtest.target")
+    c.file("etc/machine-id", b"", 0o444)
+    c.file("etc/os-release", b"ID=debian\nNAME=tests/vm\n", 0o644)
+    # The standard units that services' default dependencies and a poweroff need, from the host.
+    for u in SYSTEMD_UNITS:
+        src = os.path.join("/lib/systemd/system", u)
+        if os.path.exists(src):
+            c.copy(src, "lib/systemd/system/" + u, 0o644)
+    for d in ("var", "var/tmp", "home"):
+        c.dir(d)
+
+
 def build_payload(path, args, mode):
     """This run's scripts, egpuctl with its libraries, the helpers."""
     c = Cpio(path)
@@ -276,6 +325,8 @@ def build_payload(path, args, mode):
         add_binary(c, h, "usr/bin/" + os.path.basename(h), libs)
     if args.egpuctl and os.access(args.egpuctl, os.X_OK):
         add_binary(c, args.egpuctl, "usr/bin/egpuctl", libs)
+    if mode == "systemd":
+        add_systemd(c, libs)
     c.file("vmtest/mode", (mode + "\n").encode(), 0o644)
     c.file("vmtest/cases", ((args.cases or "all") + "\n").encode(), 0o644)
     c.close()
@@ -526,7 +577,7 @@ def compare_facts(tap, facts, committed):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=("facts", "cases"), required=True)
+    p.add_argument("--mode", choices=("facts", "cases", "systemd"), required=True)
     p.add_argument("--cases", default=os.environ.get("EGPUCTL_VM_CASES"),
                    help="comma-separated case numbers to run (default: all, or $EGPUCTL_VM_CASES)")
     p.add_argument("--tap", action="store_true", help="exit 0 even on failure or skip (meson's TAP protocol)")
