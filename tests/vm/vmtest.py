@@ -267,9 +267,13 @@ def build_base(path, version, moddir, busybox):
 # vmtest.target (the default target) wants egpuctl.service, vmtest.service (guest/systemd.sh, after
 # egpuctl.service) and vmtest-guard.service, ordered before egpuctl.service so that at shutdown it
 # stops after it: its ExecStop (guest/systemd-stop.sh) sees what egpuctl's stop left.
+# pve-guests.service stands in for Proxmox's: egpuctl.service's Before= must hold it back until the
+# eGPU present at boot (enrolled by guest/init) is bound; guest/pve-guests.sh checks that.
 VMTEST_UNITS = {
-    "vmtest.target": "[Unit]\nDescription=tests/vm\nWants=egpuctl.service vmtest-guard.service vmtest.service\n",
-    "vmtest.service": "[Unit]\nAfter=egpuctl.service\n[Service]\nType=oneshot\n"
+    "vmtest.target": "[Unit]\nDescription=tests/vm\n"
+                     "Wants=egpuctl.service vmtest-guard.service pve-guests.service vmtest.service\n",
+    "pve-guests.service": "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh /vmtest/pve-guests.sh\n",
+    "vmtest.service": "[Unit]\nAfter=egpuctl.service pve-guests.service\n[Service]\nType=oneshot\n"
                       "ExecStart=/bin/sh /vmtest/systemd.sh\n",
     "vmtest-guard.service": "[Unit]\nBefore=egpuctl.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
                             "ExecStart=/bin/true\nExecStop=/bin/sh /vmtest/systemd-stop.sh\n",
