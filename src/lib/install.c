@@ -34,30 +34,6 @@ static ManifestEntry *manifest_find(Manifest *m, char kind, const char *path) {
         return NULL;
 }
 
-static int manifest_set(Manifest *m, char kind, const char *path, const char *value) {
-        ManifestEntry *e = manifest_find(m, kind, path);
-        char *p, *v = NULL;
-
-        if (value) {
-                v = strdup(value);
-                if (!v)
-                        return -ENOMEM;
-        }
-        if (e) {
-                free(e->value);
-                e->value = v;
-                return 0;
-        }
-        p = strdup(path);
-        if (!p || ARRAY_RESERVE(m->e, m->allocated, m->n + 1) < 0) {
-                free(p);
-                free(v);
-                return -ENOMEM;
-        }
-        m->e[m->n++] = (ManifestEntry){ kind, p, v };
-        return 0;
-}
-
 /* Appends without looking for an earlier entry: manifest_dedup() afterwards. */
 static int manifest_append(Manifest *m, char kind, const char *path, const char *value) {
         char *p, *v = NULL;
@@ -74,6 +50,22 @@ static int manifest_append(Manifest *m, char kind, const char *path, const char 
                 return -ENOMEM;
         }
         m->e[m->n++] = (ManifestEntry){ kind, p, v };
+        return 0;
+}
+
+static int manifest_set(Manifest *m, char kind, const char *path, const char *value) {
+        ManifestEntry *e = manifest_find(m, kind, path);
+        char *v = NULL;
+
+        if (!e)
+                return manifest_append(m, kind, path, value);
+        if (value) {
+                v = strdup(value);
+                if (!v)
+                        return -ENOMEM;
+        }
+        free(e->value);
+        e->value = v;
         return 0;
 }
 

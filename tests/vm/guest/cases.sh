@@ -274,15 +274,10 @@ if want 2; then
                                 skip_or_fail "2: egpuctl daemon keeps running" "exited $rc: $out"
                         else
                                 diag "daemon up; at this point: $(snap $A0 $A1 $B0 $B1)"
-                                t0=$(vm-tool now)
-                                plug_pair p2
-                                ok0=$(vm-tool wait-driver $H0 vfio-pci 30000)
-                                ok1=$(vm-tool wait-driver $H1 vfio-pci 30000)
-                                t1=$(vm-tool now)
-                                if [ "$ok0" != timeout ] && [ "$ok1" != timeout ]; then
-                                        tap_ok "2: hot-plugged $H0 and $H1 on vfio-pci $((t1 - t0)) ms after device_add"
+                                if ms=$(plug_pair_bound p2 $H0 $H1); then
+                                        tap_ok "2: hot-plugged $H0 and $H1 on vfio-pci $ms ms after device_add"
                                         ATTACHED=1
-                                        info "hot-plug to both bound: $((t1 - t0)) ms"
+                                        info "hot-plug to both bound: $ms ms"
                                 else
                                         tap_fail "2: hot-plugged $H0 and $H1 on vfio-pci by events" "after 30 s the kernel shows: $(snap $H0 $H1)" "daemon log: $(tail -n 20 /tmp/daemon.log)"
                                 fi

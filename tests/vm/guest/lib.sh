@@ -72,6 +72,19 @@ plug_pair() {
         host device_add "{\"driver\":\"secondary-vga\",\"id\":\"$1_vga\",\"bus\":\"rp2\",\"addr\":\"0.0\",\"multifunction\":true}" >/dev/null
 }
 unplug_pair() { host device_del "$1_vga" "$1_hda" >/dev/null; }
+# plug_pair_bound ID BDF0 BDF1: plug_pair, then waits up to 30 s for both functions on vfio-pci;
+# prints the milliseconds from device_add, or "timeout" (and fails)
+plug_pair_bound() {
+        _t0=$(vm-tool now)
+        plug_pair "$1" || { echo timeout; return 1; }
+        _ok0=$(vm-tool wait-driver "$2" vfio-pci 30000)
+        _ok1=$(vm-tool wait-driver "$3" vfio-pci 30000)
+        if [ "$_ok0" = timeout ] || [ "$_ok1" = timeout ]; then
+                echo timeout
+                return 1
+        fi
+        echo $(($(vm-tool now) - _t0))
+}
 
 # bus_below PORT-BDF: "0000:02", the bus a port leads to (also while its slot is empty)
 bus_below() { ls $SYSPCI/$1/pci_bus; }

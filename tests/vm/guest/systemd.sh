@@ -28,13 +28,8 @@ out=$(egpuctl enroll $H0 2>&1) || tap_fail "systemd: enroll $H0" "$out"
 unplug_pair p1
 udevadm settle --timeout=20
 
-t0=$(vm-tool now)
-plug_pair p2
-ok0=$(vm-tool wait-driver $H0 vfio-pci 30000)
-ok1=$(vm-tool wait-driver $H1 vfio-pci 30000)
-t1=$(vm-tool now)
-if [ "$ok0" != timeout ] && [ "$ok1" != timeout ]; then
-        tap_ok "systemd: the sandboxed daemon bound hot-plugged $H0 and $H1 to vfio-pci ($((t1 - t0)) ms)"
+if ms=$(plug_pair_bound p2 $H0 $H1); then
+        tap_ok "systemd: the sandboxed daemon bound hot-plugged $H0 and $H1 to vfio-pci ($ms ms)"
 else
         tap_fail "systemd: the sandboxed daemon bound hot-plugged $H0 and $H1 to vfio-pci" \
                 "after 30 s: $H0 $(driver_of $H0), $H1 $(driver_of $H1)"
