@@ -295,11 +295,8 @@ typedef struct TunnelWait {
 
 static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) {
         const TunnelWait *w = userdata;
-        TbDevice *t = NULL;
+        TbDevice *t = host_find_tb_device_by_syspath(h, w->tb_syspath);
 
-        FOREACH_ARRAY(x, h->tb_devices, h->n_tb_devices)
-                if (streq((*x)->syspath, w->tb_syspath))
-                        t = *x;
         /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
         if (!t || t->authorized == 0)
                 return -ENODEV;
@@ -381,12 +378,9 @@ int attach_thunderbolt(
                                 return r;
                 }
         for (size_t i = strv_length(chain); i > 0; i--) {
-                TbDevice *x = NULL;
+                TbDevice *x = host_find_tb_device_by_syspath(h, chain[i - 1]);
                 const Enrollment *xe;
 
-                FOREACH_ARRAY(y, h->tb_devices, h->n_tb_devices)
-                        if (streq((*y)->syspath, chain[i - 1]))
-                                x = *y;
                 if (!x)
                         return report_error(rep, -ENODEV, "A router above %s went away", device);
                 xe = find_enrollment(enrolled, x);
@@ -417,10 +411,10 @@ int attach_thunderbolt(
                 &(TunnelWait){ .tb_syspath = syspath, .before = before, .may_guess_new = opened },
                 o->timeout_ms,
                 &egpu);
-        if (r == -ETIMEDOUT || (r == -ENODEV))
+        if (r == -ETIMEDOUT || r == -ENODEV)
                 return report_error(
                         rep,
-                        r == -ETIMEDOUT ? -ETIMEDOUT : -ENODEV,
+                        r,
                         r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
                                         : "%s went away while waiting for its eGPU (%d ms)",
                         device,

@@ -161,6 +161,15 @@ PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
         return found ? *found : NULL;
 }
 
+TbDevice *host_find_tb_device_by_syspath(const Host *h, const char *syspath) {
+        TbDevice key = { .syspath = (char *) syspath }, *k = &key, **found;
+
+        if (h->n_tb_devices == 0)
+                return NULL;
+        found = bsearch(&k, h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
+        return found ? *found : NULL;
+}
+
 PciFunction *host_find_pci(const Host *h, const char *bdf) {
         FOREACH_ARRAY(f, h->pci, h->n_pci)
                 if (streq((*f)->bdf, bdf))
@@ -229,9 +238,7 @@ static int link_tb_parents(Host *h) {
 
                 if (!up)
                         return -ENOMEM;
-                for (size_t i = 0; i < h->n_tb_devices; i++)
-                        if (streq(h->tb_devices[i]->syspath, up))
-                                (*t)->parent = h->tb_devices[i];
+                (*t)->parent = host_find_tb_device_by_syspath(h, up);
                 FOREACH_ARRAY(d, h->domains, h->n_domains) {
                         size_t l = strlen((*d)->syspath);
                         if (strneq((*t)->syspath, (*d)->syspath, l) && (*t)->syspath[l] == '/')

@@ -39,6 +39,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Host *, host_free);
 PciFunction *host_find_pci(const Host *h, const char *bdf) _pure_;
 PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) _pure_;
 TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) _pure_;
+TbDevice *host_find_tb_device_by_syspath(const Host *h, const char *syspath) _pure_;
 IommuGroup *host_find_group(const Host *h, int id) _pure_;
 /* The PCIe eGPU below port, or NULL. */
 Egpu *host_find_egpu_of_port(const Host *h, const char *port) _pure_;
