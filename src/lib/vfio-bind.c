@@ -136,29 +136,28 @@ typedef struct Undo {
         const char *bdf;
         char *driver;          /* bound before */
         char *driver_override; /* before, NULL when none */
-        int timeout_ms;        /* for each write */
         bool touched;
 } Undo;
 
-static void undo_function(Undo *u, Report *rep) {
+static void undo_function(Undo *u, int timeout_ms, Report *rep) {
         _cleanup_free_ char *now = NULL;
 
         if (!u->touched)
                 return;
-        (void) pci_function_set_driver_override(u->bdf, u->driver_override, u->timeout_ms);
+        (void) pci_function_set_driver_override(u->bdf, u->driver_override, timeout_ms);
         if (pci_function_read_driver(u->bdf, &now) < 0)
                 return;
         if (!streq_ptr(now, u->driver)) {
                 _cleanup_free_ char *after = NULL;
                 if (now)
-                        (void) pci_function_unbind(u->bdf, u->timeout_ms);
+                        (void) pci_function_unbind(u->bdf, timeout_ms);
                 if (u->driver)
-                        (void) pci_function_probe(u->bdf, u->timeout_ms, &after);
+                        (void) pci_function_probe(u->bdf, timeout_ms, &after);
         }
         report_note(rep, "%s: put back as it was (driver %s)", u->bdf, u->driver ?: "none");
 }
 
-static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
+static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *rep) {
         _cleanup_free_ char *driver = NULL, *after = NULL;
         int r;
 
@@ -174,11 +173,11 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
         }
 
         u->touched = true;
-        r = choose_reset_method(f, u->timeout_ms, rep);
+        r = choose_reset_method(f, timeout_ms, rep);
         if (r < 0)
                 return r;
 
-        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER, u->timeout_ms);
+        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER, timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to set driver_override of %s to vfio-pci: %m", f->bdf);
 
@@ -187,11 +186,11 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
                 return 1;
         }
         if (driver) {
-                r = pci_function_unbind(f->bdf, u->timeout_ms);
+                r = pci_function_unbind(f->bdf, timeout_ms);
                 if (r < 0)
                         return report_error(rep, r, "Failed to unbind %s from %s: %m", f->bdf, driver);
         }
-        r = pci_function_probe(f->bdf, u->timeout_ms, &after);
+        r = pci_function_probe(f->bdf, timeout_ms, &after);
         if (r < 0)
                 return report_error(rep, r, "Failed to probe %s for vfio-pci: %m", f->bdf);
         if (after && !streq(after, VFIO_DRIVER) && !driver) {
@@ -201,9 +200,9 @@ static int bind_function(const PciFunction *f, Undo *u, Report *rep) {
                 driver = TAKE_PTR(after);
                 free(u->driver);
                 u->driver = strdup(driver);
-                r = pci_function_unbind(f->bdf, u->timeout_ms);
+                r = pci_function_unbind(f->bdf, timeout_ms);
                 if (r >= 0)
-                        r = pci_function_probe(f->bdf, u->timeout_ms, &after);
+                        r = pci_function_probe(f->bdf, timeout_ms, &after);
                 if (r < 0)
                         return report_error(rep, r, "Failed to take %s from %s: %m", f->bdf, strna(driver));
         }
@@ -308,8 +307,7 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep) {
                 return -ENOMEM;
         for (size_t i = 0; i < e->n_functions; i++) {
                 undo[i].bdf = e->functions[i]->bdf;
-                undo[i].timeout_ms = timeout_ms;
-                r = bind_function(e->functions[i], &undo[i], rep);
+                r = bind_function(e->functions[i], &undo[i], timeout_ms, rep);
                 if (r < 0)
                         break;
                 if (r > 0)
@@ -326,7 +324,7 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep) {
                 }
         if (r < 0)
                 for (size_t i = e->n_functions; i > 0; i--)
-                        undo_function(&undo[i - 1], rep);
+                        undo_function(&undo[i - 1], timeout_ms, rep);
         for (size_t i = 0; i < e->n_functions; i++) {
                 free(undo[i].driver);
                 free(undo[i].driver_override);
