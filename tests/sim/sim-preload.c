@@ -294,8 +294,10 @@ static void sim_tell_read(const char *path, int flags) {
                 (void) sim_ask(rel, "", 0, &ignored);
 }
 
-/* sysfs ignores O_TRUNC; a truncated testbed file would read back empty */
-static int strip_trunc(const char *path, int flags) {
+/* What every open wrapper does before the real open: tells the simulator of a read (--change-on-read),
+ * and drops O_TRUNC below /sys, which sysfs ignores (a truncated testbed file would read back empty).
+ * Returns the flags to open with. */
+static int before_open(const char *path, int flags) {
         sim_tell_read(path, flags);
         return path_is_sysfs(path) ? flags & ~O_TRUNC : flags;
 }
@@ -310,7 +312,7 @@ static int strip_trunc(const char *path, int flags) {
                         mode = va_arg(ap, mode_t);                        \
                         va_end(ap);                                       \
                 }                                                         \
-                return next_##name(path, strip_trunc(path, flags), mode); \
+                return next_##name(path, before_open(path, flags), mode); \
         }
 
 OPEN_WRAPPER(open)
@@ -326,7 +328,7 @@ OPEN_WRAPPER(open64)
                         mode = va_arg(ap, mode_t);                               \
                         va_end(ap);                                              \
                 }                                                                \
-                return next_##name(dirfd, path, strip_trunc(path, flags), mode); \
+                return next_##name(dirfd, path, before_open(path, flags), mode); \
         }
 
 OPENAT_WRAPPER(openat)
@@ -338,17 +340,17 @@ int __openat_2(int dirfd, const char *path, int flags);
 
 EXPORT int __open_2(const char *path, int flags) {
         NEXT(__open_2, int, const char *, int);
-        return next___open_2(path, strip_trunc(path, flags));
+        return next___open_2(path, before_open(path, flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
         NEXT(__open64_2, int, const char *, int);
-        return next___open64_2(path, strip_trunc(path, flags));
+        return next___open64_2(path, before_open(path, flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
         NEXT(__openat_2, int, int, const char *, int);
-        return next___openat_2(dirfd, path, strip_trunc(path, flags));
+        return next___openat_2(dirfd, path, before_open(path, flags));
 }
 
 /* fopen(path, "w") below /sys: open without O_TRUNC and wrap the descriptor */
