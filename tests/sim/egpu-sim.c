@@ -75,17 +75,24 @@ static char *glob_from(const char *s, size_t n) {
         return g_strndup(s, n);
 }
 
-/* PATHGLOB:ERRNO[:COUNT] (a glob may contain ':', as PCI addresses do) */
+/* The last ':' of spec before end, NULL when there is none after spec's first character. Rule options
+ * are split at their last colons, since a glob may contain ':', as PCI addresses do. */
+static const char *colon_before(const char *spec, const char *end) {
+        for (const char *p = end ? end - 1 : NULL; p && p > spec; p--)
+                if (*p == ':')
+                        return p;
+        return NULL;
+}
+
+/* PATHGLOB:ERRNO[:COUNT] */
 static int parse_fault(const char *spec, Rule **ret) {
-        const char *last = strrchr(spec, ':'), *prev = NULL;
+        const char *last = strrchr(spec, ':'), *prev;
         int count = -1, e = -EINVAL;
         Rule *r;
 
         if (!last || last == spec)
                 return -EINVAL;
-        for (const char *p = last - 1; p > spec && !prev; p--)
-                if (*p == ':')
-                        prev = p;
+        prev = colon_before(spec, last);
         if (prev && parse_int(last + 1, &count) == 0 && count >= 0) {
                 g_autofree char *name = g_strndup(prev + 1, last - prev - 1);
                 e = g_ascii_isdigit(name[0]) ? -EINVAL : errno_from_name(name);
@@ -121,23 +128,18 @@ static int parse_block(const char *spec, Rule **ret) {
         return 0;
 }
 
-/* PATHGLOB:N:VALUE */
+/* PATHGLOB:N:VALUE (VALUE may not hold ':') */
 static int parse_change_on_read(const char *spec, Rule **ret) {
-        const char *last = strrchr(spec, ':'), *prev = NULL;
+        const char *last = strrchr(spec, ':'), *prev = colon_before(spec, last);
+        g_autofree char *num = NULL;
         Rule *r;
         int n;
 
-        for (const char *p = last ? last - 1 : NULL; p && p > spec && !prev; p--)
-                if (*p == ':')
-                        prev = p;
-        /* VALUE may not hold ':', the glob may: split at the last two colons */
-        if (!prev || prev == spec)
+        if (!prev)
                 return -EINVAL;
-        {
-                g_autofree char *num = g_strndup(prev + 1, last - prev - 1);
-                if (parse_int(num, &n) < 0 || n < 0)
-                        return -EINVAL;
-        }
+        num = g_strndup(prev + 1, last - prev - 1);
+        if (parse_int(num, &n) < 0 || n < 0)
+                return -EINVAL;
         r = g_new0(Rule, 1);
         r->glob = glob_from(spec, prev - spec);
         r->count = n;
