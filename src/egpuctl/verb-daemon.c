@@ -215,15 +215,13 @@ static void handle_events(Daemon *d, struct udev *udev, struct udev_monitor *mon
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_strv_free_ char **routers = NULL;
         struct udev_device **events = NULL, *dev;
-        size_t n = 0;
+        size_t n = 0, allocated = 0, n_routers = 0, routers_allocated = 0;
 
         while ((dev = udev_monitor_receive_device(mon))) {
-                struct udev_device **t = realloc(events, sizeof(*events) * (n + 1));
-                if (!t) {
+                if (ARRAY_RESERVE(events, allocated, n + 1) < 0) {
                         udev_device_unref(dev);
                         break;
                 }
-                events = t;
                 events[n++] = dev;
         }
         if (n > 0 && load_enrolled_quiet(d->store_dir, &enrolled) >= 0 &&
@@ -238,7 +236,7 @@ static void handle_events(Daemon *d, struct udev *udev, struct udev_monitor *mon
                                 udev_device_get_action(events[i]),
                                 udev_device_get_sysname(events[i]),
                                 router);
-                        if (strv_extend(&routers, router) >= 0)
+                        if (strv_push(&routers, &n_routers, &routers_allocated, strdup(router)) >= 0)
                                 schedule_attach(d, router);
                 }
         for (size_t i = 0; i < n; i++)
