@@ -113,7 +113,7 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(install_config_done) InstallConfig cfg = {};
         _cleanup_(egpu_list_done) EgpuList sel = {};
-        Enrolled enrolled = {};
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         InstallResult *res = NULL;
         size_t n_res = 0, changed = 0;
         bool apply = false, ok = true;
@@ -143,13 +143,13 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 return usage_error(name, "--apply and --dry-run exclude each other");
 
         if (!uninstall) {
-                if (host_load_verbose(NULL, &udev, &h) < 0)
-                        return EXIT_PROBLEM;
+                /* The store once: it says which PCIe slots hold eGPUs, and which eGPUs to configure. */
                 r = enrolled_load_verbose(&enrolled, NULL);
                 if (r < 0)
                         return EXIT_PROBLEM;
+                if (host_load_verbose(&enrolled, &udev, &h) < 0)
+                        return EXIT_PROBLEM;
                 r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
-                enrollments_free(enrolled.list, enrolled.n);
                 if (r < 0) {
                         errno_set(r);
                         log_error("Failed to select the enrolled eGPUs: %m");

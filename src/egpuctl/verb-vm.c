@@ -56,7 +56,8 @@ static int run_or_show(char *const argv[]) {
 }
 
 /* Loads the host and picks the eGPU: --gpu BDF, else the only enrolled eGPU that is connected. */
-static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
+static int load_egpu(struct udev **ret_udev, Host **ret_host, Egpu **ret) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(egpu_list_done) EgpuList sel = {};
         _cleanup_(enrolled_done) Enrolled enrolled = {};
@@ -67,12 +68,9 @@ static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
         r = enrolled_load_verbose(&enrolled, NULL);
         if (r < 0)
                 return r;
-        r = host_load_enrolled(udev, &enrolled, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
+        r = host_load_verbose(&enrolled, &udev, &h);
+        if (r < 0)
                 return r;
-        }
         if (arg_gpu) {
                 FOREACH_ARRAY(e, h->egpus, h->n_egpus)
                         if (streq((*e)->gpu->bdf, arg_gpu))
@@ -99,6 +97,7 @@ static int load_egpu(struct udev *udev, Host **ret_host, Egpu **ret) {
         }
         *ret = found;
         *ret_host = TAKE_PTR(h);
+        *ret_udev = TAKE_PTR(udev);
         return 0;
 }
 
@@ -195,7 +194,7 @@ static int vm_config_load(const char *vmid, VmConfig *ret) {
 }
 
 static int vm_attach(const char *vmid) {
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(pci_map_entry_done) PciMapEntry want = { .iommugroup = -1 };
         _cleanup_(vm_config_done) VmConfig cfg = {};
@@ -207,11 +206,7 @@ static int vm_attach(const char *vmid) {
         int index = -1, r;
         const char *v;
 
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
-                return EXIT_PROBLEM;
-        }
-        if (load_egpu(udev, &h, &e) < 0)
+        if (load_egpu(&udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         if (!e->groups_viable)
                 log_warning(
@@ -513,15 +508,11 @@ static int vm_hook(const char *vmid, const char *phase) {
 }
 
 static int vm_xml(void) {
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         Egpu *e = NULL;
 
-        if (!udev) {
-                log_error("Failed to create a udev context: %m");
-                return EXIT_PROBLEM;
-        }
-        if (load_egpu(udev, &h, &e) < 0)
+        if (load_egpu(&udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
