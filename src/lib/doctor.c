@@ -46,8 +46,7 @@ typedef struct Doctor {
         const char *root;
         NetDev *nics;
         size_t n_nics, n_nics_allocated;
-        size_t *nics_by_name, *nics_by_mac; /* positions in nics sorted by name, by MAC (those with one) */
-        size_t n_nics_by_mac;
+        StrIndex nics_by_name, nics_by_mac; /* for find_nic() and find_nic_by_mac() per reference */
         UsbDev *usb;
         size_t n_usb, n_usb_allocated;
         ModprobeConfig modprobe;
@@ -63,8 +62,8 @@ static void doctor_done(Doctor *d) {
                 free(d->nics[i].mac);
         }
         free(d->nics);
-        free(d->nics_by_name);
-        free(d->nics_by_mac);
+        str_index_done(&d->nics_by_name);
+        str_index_done(&d->nics_by_mac);
         for (size_t i = 0; i < d->n_usb; i++) {
                 free(d->usb[i].name);
                 free(d->usb[i].manufacturer);
@@ -189,36 +188,24 @@ static bool host_is_vendor(const Host *h, uint32_t vendor) {
 /* ---- gathering ---- */
 
 /* NICs by name and by MAC (any case), the first loaded first among equal ones. */
-static int cmp_nic_name(const void *a, const void *b, void *nics) {
-        const NetDev *n = nics;
-        size_t x = *(const size_t *) a, y = *(const size_t *) b;
-        int c = strcmp(n[x].name, n[y].name);
-
-        return c != 0 ? c : x < y ? -1 : x > y;
-}
-
-static int cmp_nic_mac(const void *a, const void *b, void *nics) {
-        const NetDev *n = nics;
-        size_t x = *(const size_t *) a, y = *(const size_t *) b;
-        int c = strcasecmp(n[x].mac, n[y].mac);
-
-        return c != 0 ? c : x < y ? -1 : x > y;
-}
-
-/* Sorts the NICs' positions by name and by MAC once, for find_nic() and find_nic_by_mac() per reference. */
 static int nics_index(Doctor *d) {
-        d->nics_by_name = reallocarray(NULL, d->n_nics + 1, sizeof(size_t));
-        d->nics_by_mac = reallocarray(NULL, d->n_nics + 1, sizeof(size_t));
-        if (!d->nics_by_name || !d->nics_by_mac)
-                return -ENOMEM;
-        for (size_t i = 0; i < d->n_nics; i++) {
-                d->nics_by_name[i] = i;
-                if (d->nics[i].mac)
-                        d->nics_by_mac[d->n_nics_by_mac++] = i;
-        }
-        qsort_r(d->nics_by_name, d->n_nics, sizeof(size_t), cmp_nic_name, d->nics);
-        qsort_r(d->nics_by_mac, d->n_nics_by_mac, sizeof(size_t), cmp_nic_mac, d->nics);
-        return 0;
+        int r = str_index_build(
+                &d->nics_by_name,
+                d->nics,
+                d->n_nics,
+                sizeof(NetDev),
+                offsetof(NetDev, name),
+                false);
+
+        if (r < 0)
+                return r;
+        return str_index_build(
+                &d->nics_by_mac,
+                d->nics,
+                d->n_nics,
+                sizeof(NetDev),
+                offsetof(NetDev, mac),
+                true);
 }
 
 static int load_nics(Doctor *d) {
@@ -1844,23 +1831,9 @@ static int load_nic_pins(const Doctor *d, NicPins *pins) {
 
 /* The first NIC (in the order loaded) whose name, or MAC (any case), is key; NULL when none. */
 static const NetDev *nics_search(const Doctor *d, const char *key, bool by_mac) {
-        const size_t *idx = by_mac ? d->nics_by_mac : d->nics_by_name;
-        size_t lo = 0, hi = by_mac ? d->n_nics_by_mac : d->n_nics, n = hi;
+        size_t i = str_index_find(by_mac ? &d->nics_by_mac : &d->nics_by_name, d->nics, key);
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                const NetDev *x = &d->nics[idx[mid]];
-
-                if ((by_mac ? strcasecmp(x->mac, key) : strcmp(x->name, key)) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        if (lo >= n)
-                return NULL;
-        if (by_mac ? strcasecmp(d->nics[idx[lo]].mac, key) != 0 : !streq(d->nics[idx[lo]].name, key))
-                return NULL;
-        return &d->nics[idx[lo]];
+        return i == SIZE_MAX ? NULL : &d->nics[i];
 }
 
 static const NetDev *find_nic(const Doctor *d, const char *name) {

@@ -733,8 +733,8 @@ void nic_pins_done(NicPins *p) {
                 free(p->pins[i].file);
         }
         free(p->pins);
-        free(p->by_mac);
-        free(p->by_name);
+        str_index_done(&p->by_mac);
+        str_index_done(&p->by_name);
         *p = (NicPins){};
 }
 
@@ -855,64 +855,26 @@ int nic_pins_parse_udev_rules(NicPins *p, const char *file, const char *text) {
         return 0;
 }
 
-static int cmp_pin_mac(const void *a, const void *b, void *pins) {
-        const NicPin *p = pins;
-        size_t x = *(const size_t *) a, y = *(const size_t *) b;
-        int c = strcasecmp(p[x].mac, p[y].mac);
-
-        return c != 0 ? c : x < y ? -1 : x > y;
-}
-
-static int cmp_pin_name(const void *a, const void *b, void *pins) {
-        const NicPin *p = pins;
-        size_t x = *(const size_t *) a, y = *(const size_t *) b;
-        int c = strcmp(p[x].name, p[y].name);
-
-        return c != 0 ? c : x < y ? -1 : x > y;
-}
-
 int nic_pins_index(NicPins *p) {
-        size_t *m, *n;
+        int r;
 
         p->n_indexed = 0;
-        m = reallocarray(p->by_mac, MAX(p->n_pins, (size_t) 1), sizeof(size_t));
-        if (!m)
-                return -ENOMEM;
-        p->by_mac = m;
-        n = reallocarray(p->by_name, MAX(p->n_pins, (size_t) 1), sizeof(size_t));
-        if (!n)
-                return -ENOMEM;
-        p->by_name = n;
-        for (size_t i = 0; i < p->n_pins; i++)
-                m[i] = n[i] = i;
-        qsort_r(m, p->n_pins, sizeof(size_t), cmp_pin_mac, p->pins);
-        qsort_r(n, p->n_pins, sizeof(size_t), cmp_pin_name, p->pins);
+        r = str_index_build(&p->by_mac, p->pins, p->n_pins, sizeof(NicPin), offsetof(NicPin, mac), true);
+        if (r < 0)
+                return r;
+        r = str_index_build(&p->by_name, p->pins, p->n_pins, sizeof(NicPin), offsetof(NicPin, name), false);
+        if (r < 0)
+                return r;
         p->n_indexed = p->n_pins;
         return 0;
 }
 
-/* The first pin whose MAC (by_mac) or name equals key: the lowest position among the equal ones, which
- * the index sorts first, so the pin a scan of the list finds. */
+/* The first pin whose MAC (by_mac) or name equals key: the lowest position among the equal ones, so the
+ * pin a scan of the list finds. */
 static const NicPin *pins_search(const NicPins *p, const char *key, bool by_mac) {
-        const size_t *idx = by_mac ? p->by_mac : p->by_name;
-        size_t lo = 0, hi = p->n_pins;
+        size_t i = str_index_find(by_mac ? &p->by_mac : &p->by_name, p->pins, key);
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                const NicPin *x = &p->pins[idx[mid]];
-
-                if ((by_mac ? strcasecmp(x->mac, key) : strcmp(x->name, key)) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        if (lo < p->n_pins) {
-                const NicPin *x = &p->pins[idx[lo]];
-
-                if (by_mac ? strcasecmp(x->mac, key) == 0 : streq(x->name, key))
-                        return x;
-        }
-        return NULL;
+        return i == SIZE_MAX ? NULL : &p->pins[i];
 }
 
 const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) {

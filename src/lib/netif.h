@@ -4,6 +4,7 @@
 #include <libudev.h>
 
 #include "macro.h"
+#include "util.h"
 
 /* Network interfaces: the ifupdown file /etc/network/interfaces, systemd .link files, and pinning
  * NICs whose names come from their PCI path (enp88s0: bus 88) to their MAC address. */
@@ -119,9 +120,10 @@ typedef struct NicPin {
 typedef struct NicPins {
         NicPin *pins;
         size_t n_pins, n_allocated;
-        /* Made by nic_pins_index(), not for callers: the pins' positions sorted by MAC and by name, for
-         * the first n_indexed pins (the lookups scan the list when more were added since). */
-        size_t *by_mac, *by_name, n_indexed;
+        /* Made by nic_pins_index(), not for callers: the pins by MAC and by name, for the first n_indexed
+         * pins (the lookups scan the list when more were added since). */
+        StrIndex by_mac, by_name;
+        size_t n_indexed;
 } NicPins;
 
 void nic_pins_done(NicPins *p);

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -435,4 +436,62 @@ uint64_t now_usec(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static const char *str_index_key(const StrIndex *ix, const void *base, size_t i) {
+        return *(char *const *) ((const char *) base + i * ix->size + ix->offset);
+}
+
+static int str_index_cmp_strings(const StrIndex *ix, const char *a, const char *b) {
+        return ix->icase ? strcasecmp(a, b) : strcmp(a, b);
+}
+
+typedef struct StrIndexSort {
+        const StrIndex *ix;
+        const void *base;
+} StrIndexSort;
+
+static int cmp_str_index(const void *a, const void *b, void *userdata) {
+        const StrIndexSort *s = userdata;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = str_index_cmp_strings(
+                s->ix,
+                str_index_key(s->ix, s->base, x),
+                str_index_key(s->ix, s->base, y));
+
+        return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+int str_index_build(StrIndex *ix, const void *base, size_t n, size_t size, size_t offset, bool icase) {
+        size_t *pos = reallocarray(ix->pos, MAX(n, (size_t) 1), sizeof(size_t));
+
+        if (!pos)
+                return -ENOMEM;
+        *ix = (StrIndex){ .pos = pos, .size = size, .offset = offset, .icase = icase };
+        for (size_t i = 0; i < n; i++)
+                if (str_index_key(ix, base, i))
+                        pos[ix->n++] = i;
+        qsort_r(pos, ix->n, sizeof(size_t), cmp_str_index, &(StrIndexSort){ ix, base });
+        return 0;
+}
+
+size_t str_index_find(const StrIndex *ix, const void *base, const char *key) {
+        size_t lo = 0, hi = ix->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (str_index_cmp_strings(ix, str_index_key(ix, base, ix->pos[mid]), key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < ix->n && str_index_cmp_strings(ix, str_index_key(ix, base, ix->pos[lo]), key) == 0)
+                return ix->pos[lo];
+        return SIZE_MAX;
+}
+
+void str_index_done(StrIndex *ix) {
+        free(ix->pos);
+        *ix = (StrIndex){};
 }

@@ -55,6 +55,20 @@ int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
 int array_reserve(void **array, size_t *allocated, size_t need, size_t size);
 #define ARRAY_RESERVE(array, allocated, need) \
         array_reserve((void **) &(array), &(allocated), (need), sizeof(*(array)))
+/* A sorted index of an array's elements by a string field (the char * at offset in each element of size
+ * bytes): their positions, by that string (strcasecmp() with icase, else strcmp()), equal strings by
+ * position. Elements whose string is NULL are left out. For looking up many keys in a long list. */
+typedef struct StrIndex {
+        size_t *pos;
+        size_t n;
+        size_t size, offset;
+        bool icase;
+} StrIndex;
+int str_index_build(StrIndex *ix, const void *base, size_t n, size_t size, size_t offset, bool icase);
+/* The position of the first element (the lowest position) whose string equals key, or SIZE_MAX. base is
+ * the array the index was built over, as it was then. */
+size_t str_index_find(const StrIndex *ix, const void *base, const char *key) _pure_;
+void str_index_done(StrIndex *ix);
 /* FNV-1a of the first n bytes of s, for hash tables of strings. */
 size_t string_hash(const char *s, size_t n) _pure_;
 /* Splits s at any of the separators, dropping empty words. */

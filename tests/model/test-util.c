@@ -124,11 +124,45 @@ static void test_group_viability(void **state) {
         assert_false(driver_manages_dma("amdgpu", false));
 }
 
+static void test_str_index(void **state) {
+        struct item {
+                int tag;
+                char *key;
+        } items[] = {
+                { 0, (char *) "eth1" },  { 1, (char *) "AA:bb" }, { 2, NULL },
+                { 3, (char *) "aa:BB" }, { 4, (char *) "eth0" },  { 5, (char *) "eth1" },
+        };
+        StrIndex exact = {}, icase = {};
+
+        assert_int_equal(
+                str_index_build(&exact, items, 6, sizeof(items[0]), offsetof(struct item, key), false),
+                0);
+        assert_int_equal(exact.n, 5);                               /* the NULL key is left out */
+        assert_int_equal(str_index_find(&exact, items, "eth1"), 0); /* the first of equal ones */
+        assert_int_equal(str_index_find(&exact, items, "eth0"), 4);
+        assert_int_equal(str_index_find(&exact, items, "aa:bb"), SIZE_MAX);
+        assert_int_equal(str_index_find(&exact, items, "eth2"), SIZE_MAX);
+        assert_int_equal(
+                str_index_build(&icase, items, 6, sizeof(items[0]), offsetof(struct item, key), true),
+                0);
+        assert_int_equal(str_index_find(&icase, items, "aa:bb"), 1);
+        assert_int_equal(str_index_find(&icase, items, "AA:BB"), 1);
+        /* built again over fewer elements */
+        assert_int_equal(
+                str_index_build(&icase, items, 2, sizeof(items[0]), offsetof(struct item, key), true),
+                0);
+        assert_int_equal(str_index_find(&icase, items, "eth0"), SIZE_MAX);
+        assert_int_equal(str_index_find(&icase, items, "ETH1"), 0);
+        str_index_done(&exact);
+        str_index_done(&icase);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_safe_atou32),   cmocka_unit_test(test_utf8_sanitize),
                 cmocka_unit_test(test_str_printable), cmocka_unit_test(test_bdf),
                 cmocka_unit_test(test_strv_split),    cmocka_unit_test(test_group_viability),
+                cmocka_unit_test(test_str_index),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
