@@ -5,10 +5,8 @@
 set -eu
 
 : "${EGPUCTL:?}" "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_SCENARIOS:?}" "${VARIANT:?}"
-TMP=$(mktemp -d)
+. "$(dirname "$0")/../case-lib.sh"
 export STATE_DIRECTORY="$TMP/state" RUNTIME_DIRECTORY="$TMP/run" EGPUCTL EGPU_SIM_CTL
-finished=0
-trap 'rc=$?; rm -rf "$TMP"; [ $finished = 1 ] || echo "FAIL: stopped early (exit status $rc)" >&2' EXIT
 
 # Shell functions every command script gets; every wait is bounded.
 PRELUDE='
@@ -40,33 +38,6 @@ sim_sh() {
         done
         eval "\"\$EGPU_SIM\" --preload \"\$EGPU_SIM_PRELOAD\" --control \"\$TMP/ctl\" $args -- sh -c \"\$PRELUDE
 \$script\""
-}
-
-fail() {
-        echo "FAIL: $*" >&2
-        exit 1
-}
-
-skip() {
-        echo "SKIP: $*"
-        finished=1
-        exit 77
-}
-
-# expect NAME EXPECTED ACTUAL
-expect() {
-        [ "$2" = "$3" ] && return 0
-        printf 'FAIL: %s\n--- expected\n%s\n--- actual\n%s\n' "$1" "$2" "$3" >&2
-        exit 1
-}
-
-# contains NAME NEEDLE HAYSTACK
-contains() {
-        case "$3" in
-        *"$2"*) return 0 ;;
-        esac
-        printf 'FAIL: %s: no "%s" in\n%s\n' "$1" "$2" "$3" >&2
-        exit 1
 }
 
 EGPU=$SIM_SCENARIOS/egpu
@@ -613,11 +584,5 @@ rc=0
 amdgpu/(null) snd_hda_intel/(null) twin=amdgpu" "$out"
 }
 
-case "${1:-}" in
-"") fail "usage: engine-test.sh CASE" ;;
-*) fn=t_$(echo "$1" | tr - _) ;;
-esac
 export TMPDIR="$TMP"
-"$fn"
-finished=1
-echo "ok $1"
+run_case "${1:-}"

@@ -8,9 +8,7 @@ set -eu
 export EGPU_SIM_CTL SIM_PROBE
 EGPU=$SIM_SCENARIOS/egpu
 SECURE=$SIM_SCENARIOS/secure
-TMP=$(mktemp -d)
-finished=0
-trap 'rc=$?; rm -rf "$TMP"; [ $finished = 1 ] || echo "FAIL: stopped early (exit status $rc)" >&2' EXIT
+. "$(dirname "$0")/../case-lib.sh"
 
 # Shell functions every COMMAND script gets. All waits are bounded (2 s).
 PRELUDE='
@@ -41,18 +39,6 @@ sim_sh() {
         sim "$@" -- sh -c "$PRELUDE
 $script
 exit 0"
-}
-
-fail() {
-        echo "FAIL: $*" >&2
-        exit 1
-}
-
-# expect NAME EXPECTED ACTUAL
-expect() {
-        [ "$2" = "$3" ] && return 0
-        printf 'FAIL: %s\n--- expected\n%s\n--- actual\n%s\n' "$1" "$2" "$3" >&2
-        exit 1
 }
 
 t_load_seeds() {
@@ -647,12 +633,4 @@ hello
 done" "$out"
 }
 
-case=${1:-}
-fn=t_$(echo "$case" | tr - _)
-command -v "$fn" >/dev/null 2>&1 || {
-        echo "usage: sim-test.sh CASE" >&2
-        exit 2
-}
-"$fn"
-finished=1
-echo "ok $case"
+run_case "${1:-}"
