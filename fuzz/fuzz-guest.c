@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-guest: one file of a guest, as each of the guest side's parsers of outside input reads it
- * (src/lib/guest-os.c, src/lib/guest-service.c, src/lib/guest-text.c): as etc/os-release through
+ * (src/guest/guest-os.c, src/guest/guest-service.c, src/guest/guest-text.c): as etc/os-release through
  * os_release_parse() (and os_release_unquote()); as etc/passwd through guest_passwd_find() by name and by
  * uid; as etc/group through guest_group_add_memberships() and guest_group_find_name(); as a unit file or
  * drop-in through service_env_apply() (continuation lines, [Service], Environment= through

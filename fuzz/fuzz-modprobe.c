@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* fuzz-modprobe: one modprobe.d file through modprobe_config_parse() (src/lib/modprobe-config.c), then
+/* fuzz-modprobe: one modprobe.d file through modprobe_config_parse() (src/system/modprobe-config.c), then
  * the queries that doctor and install ask of the result, and vfio_ids_parse() on every options value. */
 
 #include "fuzz.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* fuzz-ollama: Ollama's answers through the real client (src/lib/ollama.c): ollama_get_version(),
+/* fuzz-ollama: Ollama's answers through the real client (src/guest/ollama.c): ollama_get_version(),
  * ollama_ps() and ollama_generate(), with http_request() replaced by the stub below, which answers with
  * the fuzzer's bytes. This file defines every function of http.h, so that neither http-curl.c nor
  * http-none.c is linked in. Input: byte 0 picks the call (mod 3), byte 1 the HTTP status (200, 404,

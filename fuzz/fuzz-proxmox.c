@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-proxmox: one Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf, or `qm config` output)
- * through the parsers of src/lib/proxmox.c: vm_config_parse(), each value as a property string, a hostpci
+ * through the parsers of src/system/proxmox.c: vm_config_parse(), each value as a property string, a hostpci
  * value through hostpci_refers_to(), and as a mapping's map entry through pci_map_entry_parse() and back
  * through pci_map_entry_format() (which must give back an equal entry). Then doctor's view of the same
- * (src/lib/doctor-files.c, built on those): pve_vm_parse(), what doctor asks of each hostpciN entry, and
+ * (src/doctor/doctor-files.c, built on those): pve_vm_parse(), what doctor asks of each hostpciN entry, and
  * pve_hostpci_with(), whose result must parse back with the pcie= and rombar= asked for. The same text
  * also goes to pci_mapping_from_json() (pvesh's answer) and, as /etc/pve/mapping/pci.cfg, to
  * pci_mapping_from_cfg() and doctor's pve_mapping_paths() (check: no address twice). */

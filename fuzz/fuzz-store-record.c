@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-store-record: one enrolment record file, through store_record_parse(), which runs the same
- * record_parse() as store_load() (src/lib/store.c). The input's first line is the file name's stem
+ * record_parse() as store_load() (src/engine/store.c). The input's first line is the file name's stem
  * (the key; store_load() skips files whose name is not a valid key before reading them), the rest is the
  * file's contents, NUL bytes included. */
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "install-sha256.h"
+#include "sha256.h"
 #include "install.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The Proxmox parsers of src/lib/proxmox.c: property strings, VM configs, mapping entries. */
+/* The Proxmox parsers of src/system/proxmox.c: property strings, VM configs, mapping entries. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

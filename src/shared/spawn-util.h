@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Named spawn-util, not spawn: with src/lib on the include path, "spawn.h" would hide <spawn.h>. */
+/* Named spawn-util, not spawn: with src/shared on the include path, "spawn.h" would hide <spawn.h>. */
 #pragma once
 
 #include <stdint.h>

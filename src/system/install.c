@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "install-sha256.h"
+#include "sha256.h"
 #include "install.h"
 #include "util.h"
 

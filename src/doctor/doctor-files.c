@@ -223,7 +223,7 @@ static int strv_append_take(char ***to, char ***from) {
         return 0;
 }
 
-/* A view of interfaces_parse()'s result (src/lib/netif.c): the names the file refers to, in the order
+/* A view of interfaces_parse()'s result (src/system/netif.c): the names the file refers to, in the order
  * of its lines, and the interfaces it makes itself. */
 int net_config_parse(NetConfig *c, const char *file, const char *text) {
         _cleanup_(interfaces_freep) InterfacesFile *f = NULL;
