@@ -325,6 +325,23 @@ static int snapshot_egpus(const Host *h, char ***ret) {
         return 0;
 }
 
+/* Binds the eGPU's functions to vfio-pci and, when that changed anything, checks that a VM's QEMU can
+ * use them (the VFIO pre-flight); an eGPU that was bound already is left alone, so that the echo of our
+ * own events does not open the groups again. */
+static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptions *o, Report *rep) {
+        _cleanup_(vfio_preflight_done) VfioPreflight p = {};
+        int changed, r;
+
+        changed = vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
+        if (changed <= 0)
+                return changed;
+        r = vfio_preflight_egpu(egpu, &p);
+        if (r < 0)
+                return report_error(rep, r, "Failed to check the eGPU's VFIO groups: %m");
+        r = vfio_preflight_report(&p, rep);
+        return r < 0 ? r : changed;
+}
+
 int attach_thunderbolt(
         struct udev *udev,
         const Enrolled *enrolled,
@@ -424,7 +441,7 @@ int attach_thunderbolt(
 
         /* Events are not needed any more: a monitor left unread only fills up. */
         m = udev_monitor_unref(m);
-        r = vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
+        r = bind_and_preflight(h, egpu, o, rep);
         if (r < 0)
                 return r;
         return r > 0 || opened ? 1 : 0;
@@ -574,7 +591,7 @@ int attach_pcie(
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU below %s: %m", e->port);
         m = udev_monitor_unref(m);
-        return vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
+        return bind_and_preflight(h, egpu, o, rep);
 }
 
 int detach_pcie(

@@ -379,64 +379,157 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
         return ret;
 }
 
-/* Whether an open file's path is the group's node: the node itself, or what the node links to (a test
- * bed's /dev redirects nodes to emulated ones). */
-static bool path_is_node(const char *target, const char *node, const char *node_link) {
-        size_t l = strlen(target), n = strlen(node);
-
-        if (node_link && streq(target, node_link))
-                return true;
-        /* Compare the end of the path, so that a redirected /dev still matches. */
-        return l >= n && streq(target + l - n, node);
+void vfio_preflight_done(VfioPreflight *p) {
+        FOREACH_ARRAY(g, p->groups, p->n_groups)
+                vfio_probe_done(g);
+        free(p->groups);
+        *p = (VfioPreflight){};
 }
 
-int vfio_group_holder(int group, pid_t *ret_pid) {
-        _cleanup_(closedirp) DIR *proc = NULL;
-        _cleanup_free_ char *node = NULL, *node_link = NULL;
-        struct dirent *de;
-        bool held;
+int vfio_preflight_egpu(const Egpu *e, VfioPreflight *ret) {
+        _cleanup_(vfio_preflight_done) VfioPreflight p = {};
+        int r;
 
-        if (asprintf(&node, "/dev/vfio/%d", group) < 0)
+        p.groups = calloc(e->n_groups, sizeof(VfioProbe));
+        if (e->n_groups > 0 && !p.groups)
                 return -ENOMEM;
-        /* The kernel lets one process at a time open a group: EBUSY says it is in use, whatever
-         * /proc lets us see. The scan below then only finds who. */
-        {
-                _cleanup_close_ int fd = open(node, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-                held = fd < 0 && errno == EBUSY;
-        }
-        (void) readlinkat_malloc(AT_FDCWD, node, &node_link);
-        proc = opendir("/proc");
-        if (!proc)
-                return negative_errno();
-        while ((de = readdir(proc))) {
-                _cleanup_(closedirp) DIR *fds = NULL;
-                _cleanup_free_ char *fd_dir = NULL;
-                struct dirent *fe;
-                uint32_t pid;
+        FOREACH_ARRAY(g, e->groups, e->n_groups) {
+                _cleanup_strv_free_ char **bdfs = NULL;
 
-                if (safe_atou32(de->d_name, 10, &pid) < 0 || pid == (uint32_t) getpid())
-                        continue;
-                if (asprintf(&fd_dir, "/proc/%s/fd", de->d_name) < 0)
-                        return -ENOMEM;
-                fds = opendir(fd_dir);
-                if (!fds)
-                        continue; /* gone, or not ours to see */
-                while ((fe = readdir(fds))) {
-                        _cleanup_free_ char *target = NULL;
-
-                        if (fe->d_name[0] == '.')
-                                continue;
-                        if (readlinkat_malloc(dirfd(fds), fe->d_name, &target) < 0)
-                                continue;
-                        if (path_is_node(target, node, node_link)) {
-                                *ret_pid = (pid_t) pid;
-                                return 1;
-                        }
-                }
+                FOREACH_ARRAY(f, e->functions, e->n_functions)
+                        if ((*f)->iommu_group == (*g)->id && (r = strv_extend(&bdfs, (*f)->bdf)) < 0)
+                                return r;
+                r = vfio_probe_group((*g)->id, bdfs, &p.groups[p.n_groups]);
+                if (r < 0)
+                        return r;
+                p.n_groups++;
         }
-        if (held) {
-                *ret_pid = 0; /* in use, by a process we may not look into */
-                return 1;
-        }
+        *ret = p;
+        p = (VfioPreflight){};
         return 0;
+}
+
+bool vfio_preflight_ok(const VfioPreflight *p) {
+        FOREACH_ARRAY(g, p->groups, p->n_groups)
+                if (g->failed || (g->iommufd_failed && !g->held))
+                        return false;
+        return true;
+}
+
+/* "reset by itself", "bus reset (also resets 0000:30:00.1)", "no reset" */
+static int describe_reset(const VfioFunction *f, char **ret) {
+        _cleanup_free_ char *others = strdup("");
+
+        if (!others)
+                return -ENOMEM;
+        if (f->flags & VFIO_DEVICE_FLAGS_RESET)
+                return (*ret = strdup("resets by itself")) ? 0 : -ENOMEM;
+        if (f->hot_reset != 0)
+                return (*ret = strdup("no reset QEMU can use")) ? 0 : -ENOMEM;
+        FOREACH_ARRAY(d, f->hot_reset_deps, f->n_hot_reset_deps) {
+                char *t;
+
+                if (streq(d->bdf, f->bdf))
+                        continue;
+                if (asprintf(&t, "%s%s%s", others, *others ? ", " : "", d->bdf) < 0)
+                        return -ENOMEM;
+                free(others);
+                others = t;
+        }
+        if (asprintf(ret, "bus reset%s%s%s", *others ? " (also resets " : "", others, *others ? ")" : "") <
+            0)
+                return -ENOMEM;
+        return 0;
+}
+
+int vfio_probe_describe(const VfioProbe *p, char **ret) {
+        _cleanup_free_ char *functions = strdup("");
+
+        if (!functions)
+                return -ENOMEM;
+        if (p->held) {
+                if (p->holder > 0)
+                        return asprintf(
+                                       ret,
+                                       "IOMMU group %d: held by process %d",
+                                       p->group,
+                                       (int) p->holder) < 0
+                                ? -ENOMEM
+                                : 0;
+                return asprintf(
+                               ret,
+                               "IOMMU group %d: held by a process egpuctl may not look into ('fuser -v "
+                               "/dev/vfio/%d' names it)",
+                               p->group,
+                               p->group) < 0
+                        ? -ENOMEM
+                        : 0;
+        }
+        if (p->failed) {
+                errno = -p->error;
+                return asprintf(ret, "IOMMU group %d: %s failed: %m", p->group, p->failed) < 0 ? -ENOMEM : 0;
+        }
+        if (p->iommufd_failed) {
+                errno = -p->iommufd_error;
+                return asprintf(
+                               ret,
+                               "IOMMU group %d: the container path works, but iommufd's %s failed: %m",
+                               p->group,
+                               p->iommufd_failed) < 0
+                        ? -ENOMEM
+                        : 0;
+        }
+        FOREACH_ARRAY(f, p->functions, p->n_functions) {
+                _cleanup_free_ char *reset = NULL;
+                char *t;
+                int r;
+
+                r = describe_reset(f, &reset);
+                if (r < 0)
+                        return r;
+                if (asprintf(
+                            &t,
+                            "%s; %s: %zu region%s, %s",
+                            functions,
+                            f->bdf,
+                            f->n_regions,
+                            f->n_regions == 1 ? "" : "s",
+                            reset) < 0)
+                        return -ENOMEM;
+                free(functions);
+                functions = t;
+        }
+        if (asprintf(
+                    ret,
+                    "IOMMU group %d: ready for a VM (%s container%s%s)",
+                    p->group,
+                    p->iommu_type == VFIO_TYPE1v2_IOMMU ? "type1v2" : "type1",
+                    p->iommufd ? ", iommufd too" : "",
+                    functions) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int vfio_preflight_report(const VfioPreflight *p, Report *rep) {
+        int ret = 0;
+
+        FOREACH_ARRAY(g, p->groups, p->n_groups) {
+                _cleanup_free_ char *line = NULL;
+                int r;
+
+                r = vfio_probe_describe(g, &line);
+                if (r < 0)
+                        return r;
+                if (!g->failed && !(g->iommufd_failed && !g->held)) {
+                        report_note(rep, "%s", line);
+                        continue;
+                }
+                if (ret == 0)
+                        ret = report_error(
+                                rep,
+                                g->failed ? g->error : g->iommufd_error,
+                                "%s; a VM could not use it either (egpuctl doctor explains the steps)",
+                                line);
+        }
+        return ret;
 }

@@ -4,6 +4,7 @@
 #include "egpu.h"
 #include "host.h"
 #include "report.h"
+#include "vfio.h"
 
 /* Checks that binding the eGPU's functions to vfio-pci cannot take a device from the host: every group
  * of the eGPU may hold only its functions, bridges, and devices that are unbound or on a driver that
@@ -22,9 +23,24 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep);
  * give each function to its own driver again. */
 int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep);
 
-/* Whether a process holds /dev/vfio/GROUP open (a running VM): the holder's PID in *ret_pid, or 0 when
- * the kernel says the group is busy but the holder cannot be seen. */
-int vfio_group_holder(int group, pid_t *ret_pid);
-
 /* Whether the kernel module is loaded (/sys/module/NAME exists). */
 bool kernel_module_loaded(const char *name);
+
+/* The VFIO pre-flight of an eGPU: vfio_probe_group() for each of its groups with the eGPU's functions in
+ * that group, in e->groups order. It does what QEMU does at a VM's start (model/vfio.h), so run it only
+ * when no VM should have the eGPU yet or to look at one that has it (a held group is not touched). */
+typedef struct VfioPreflight {
+        VfioProbe *groups;
+        size_t n_groups;
+} VfioPreflight;
+
+void vfio_preflight_done(VfioPreflight *p);
+int vfio_preflight_egpu(const Egpu *e, VfioPreflight *ret);
+/* Whether every group went through, or is held by a process (a VM runs with it). */
+bool vfio_preflight_ok(const VfioPreflight *p) _pure_;
+/* One line about a group's probe for a person: "IOMMU group 25: ready for a VM (...)", "IOMMU group 25:
+ * held by process 1234", "IOMMU group 25: VFIO_SET_IOMMU failed: ...". */
+int vfio_probe_describe(const VfioProbe *p, char **ret);
+/* Adds the pre-flight to a report: a note for each group that is ready or held, an error (the first)
+ * for a group QEMU could not use, with what to do. Returns 0, or the error's -errno. */
+int vfio_preflight_report(const VfioPreflight *p, Report *rep);

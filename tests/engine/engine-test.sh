@@ -23,6 +23,14 @@ ctl() { "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" "$@"; }
 wait_bound() { ctl wait-driver 0000:30:00.0 vfio-pci ${1:-5000} >/dev/null && ctl wait-driver 0000:30:00.1 vfio-pci ${1:-5000} >/dev/null; }
 wait_file() { i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
 wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
+# A stand-in VM holding /dev/vfio/$1 ($vm: its PID), once the group can be opened: the kernel lets one
+# process at a time open it, and the VFIO pre-flight of egpuctl has it for a moment after binding.
+hold_group() {
+        i=0; while ! (exec 2>/dev/null; : </dev/vfio/$1); do i=$((i + 1)); [ $i -lt 250 ] || return 1; sleep 0.02; done
+        sleep 30 </dev/vfio/$1 &
+        vm=$!
+        wait_file /proc/$vm/fd/0
+}
 '
 
 # sim_sh [OPTION]... SCENARIO SCRIPT: runs SCRIPT with sh inside egpu-sim; prints what it prints.
@@ -62,6 +70,8 @@ $E attach; echo "rc=$?"' 2>&1)
         expect "attach" "1-1: authorized (user level)
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
+IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)
+IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
 rc=0
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
 vfio-nodes
@@ -434,9 +444,7 @@ $E enroll 1-1 >/dev/null
 $E daemon 2>/dev/null &
 pid=$!
 wait_bound
-sleep 30 </dev/vfio/25 &
-vm=$!
-wait_file /proc/$vm/fd/0
+hold_group 25
 EGPUCTL_SYSTEM_STATE=running kill -TERM $pid; wait $pid
 state
 EGPUCTL_SYSTEM_STATE=stopping $E daemon 2>$TMPDIR/log &
@@ -571,6 +579,8 @@ echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) twin=$(drv $T)"' 2>&1)
 0000:01:00.0: reset method set to 'device_specific bus' (vendor-reset)
 0000:01:00.0: moved from amdgpu to vfio-pci
 0000:01:00.1: moved from snd_hda_intel to vfio-pci
+IOMMU group 43: ready for a VM (type1v2 container; 0000:01:00.0: 1 region, resets by itself)
+IOMMU group 44: ready for a VM (type1v2 container; 0000:01:00.1: 1 region, resets by itself)
 rc=0
 vfio-pci vfio-pci twin=amdgpu
 0000:01:00.1: driver_override cleared

@@ -159,10 +159,32 @@ typedef struct Request {
 
 static gboolean on_client(int fd, GIOCondition cond, gpointer userdata);
 
+/* A VFIO request: the reply and the text that describes a device, in one datagram. */
+static void request_answer_vfio(Request *q) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GByteArray) msg = g_byte_array_new();
+        struct sim_reply reply = { .kind = SIM_REPLY_DONE };
+
+        reply.value = sim_handle_vfio(q->rel + strlen(SIM_VFIO_PREFIX), q->data, out);
+        log_debug("%s %s: %s\n", q->rel, q->data, reply.value < 0 ? g_strerror(-reply.value) : "ok");
+        g_byte_array_append(msg, (const guint8 *) &reply, sizeof(reply));
+        g_byte_array_append(msg, (const guint8 *) out->str, out->len);
+        (void) send(q->fd, msg->data, msg->len, MSG_NOSIGNAL);
+}
+
 static void request_answer(Request *q) {
-        int r = sim_handle_write(q->rel, q->data, q->len);
+        int r = g_str_has_prefix(q->rel, SIM_VFIO_PREFIX) ? 0 : sim_handle_write(q->rel, q->data, q->len);
         struct sim_reply reply = { .kind = r == SIM_PASS ? SIM_REPLY_PASS : SIM_REPLY_DONE,
                                    .value = r == SIM_PASS ? 0 : r };
+
+        if (g_str_has_prefix(q->rel, SIM_VFIO_PREFIX)) {
+                request_answer_vfio(q);
+                g_unix_fd_add(q->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, NULL);
+                g_free(q->rel);
+                g_free(q->data);
+                g_free(q);
+                return;
+        }
 
         if (r != SIM_PASS)
                 log_debug(

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -29,7 +31,8 @@
 
 #include "sim-proto.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT    __attribute__((visibility("default")))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* glibc's flag for a stream's error indicator (libio.h) */
 #define SIM_IO_ERR_SEEN 0x0020
@@ -117,9 +120,17 @@ static int sim_connect_locked(void) {
         return fd;
 }
 
-/* Asks the simulator about a write. Returns true with *result set (count or -errno) when the simulator
- * handled it, false when the real write is to be done. */
-static bool sim_ask(const char *rel, const void *buf, size_t count, ssize_t *result) {
+/* Sends "rel\0data" to the simulator and reads its answer: the reply, and what follows it (the text of
+ * a VFIO device's description) into out (NUL-terminated; out_size 0 when none is wanted). Returns true
+ * with *result set when the simulator handled it (a count, a return value, or -errno), false when the
+ * real call is to be done or the simulator is gone. */
+static bool sim_call(
+        const char *rel,
+        const void *buf,
+        size_t count,
+        ssize_t *result,
+        char *out,
+        size_t out_size) {
         static char msg[SIM_MSG_MAX];
         struct sim_reply reply;
         size_t plen = strlen(rel) + 1, dlen = count > SIM_PAGE_SIZE ? SIM_PAGE_SIZE + 1 : count;
@@ -142,10 +153,16 @@ static bool sim_ask(const char *rel, const void *buf, size_t count, ssize_t *res
         if (n < 0)
                 goto broken;
         do
-                n = syscall(SYS_recvfrom, fd, &reply, sizeof(reply), 0, NULL, NULL);
+                n = syscall(SYS_recvfrom, fd, msg, sizeof(msg), 0, NULL, NULL);
         while (n < 0 && errno == EINTR);
-        if (n != sizeof(reply))
+        if (n < (ssize_t) sizeof(reply))
                 goto broken;
+        memcpy(&reply, msg, sizeof(reply));
+        if (out_size > 0) {
+                size_t extra = MIN((size_t) n - sizeof(reply), out_size - 1);
+                memcpy(out, msg + sizeof(reply), extra);
+                out[extra] = '\0';
+        }
         if (reply.kind == SIM_REPLY_DONE) {
                 *result = reply.value;
                 handled = true;
@@ -159,6 +176,12 @@ out:
         pthread_mutex_unlock(&sim_lock);
         errno = saved_errno;
         return handled;
+}
+
+/* Asks the simulator about a write. Returns true with *result set (count or -errno) when the simulator
+ * handled it, false when the real write is to be done. */
+static bool sim_ask(const char *rel, const void *buf, size_t count, ssize_t *result) {
+        return sim_call(rel, buf, count, result, NULL, 0);
 }
 
 /* Returns true when the write to @fd was handled by the simulator, with *ret set like write(2) would. */
@@ -276,6 +299,280 @@ EXPORT int dprintf(int fd, const char *fmt, ...) {
         return r;
 }
 
+/* ---------------------------------------------------------------- VFIO
+ *
+ * The kernel's VFIO objects behind the testbed's /dev/vfio nodes: the container (/dev/vfio/vfio), the groups
+ * (/dev/vfio/N, one open at a time) and the device descriptors a group hands out. This library keeps which
+ * descriptor is which; egpu-sim decides what the kernel would answer (sim-vfio.c). */
+
+typedef enum VfioKind { VF_NONE, VF_CONTAINER, VF_GROUP, VF_DEVICE } VfioKind;
+
+typedef struct VfioFd {
+        VfioKind kind;
+        int group;     /* VF_GROUP */
+        int container; /* VF_GROUP: the container it was put in, -1 when none */
+        bool iommu;    /* VF_CONTAINER: VFIO_SET_IOMMU done */
+        char bdf[32];  /* VF_DEVICE */
+} VfioFd;
+
+#define VFIO_MAX_FD 4096
+static VfioFd vfio_fds[VFIO_MAX_FD];
+static pthread_mutex_t vfio_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The node a path names: VF_CONTAINER, VF_GROUP (with *group), or VF_NONE. Only with the simulator. */
+static VfioKind vfio_node(const char *path, int *group) {
+        const char *p;
+        char *end;
+        long n;
+
+        if (!sysdir() || !path || strncmp(path, "/dev/vfio/", 10) != 0)
+                return VF_NONE;
+        p = path + 10;
+        if (strcmp(p, "vfio") == 0)
+                return VF_CONTAINER;
+        if (*p < '0' || *p > '9')
+                return VF_NONE;
+        errno = 0;
+        n = strtol(p, &end, 10);
+        if (*end || errno || n < 0 || n > 1000000)
+                return VF_NONE;
+        *group = (int) n;
+        return VF_GROUP;
+}
+
+/* Asks the simulator; returns its value (or -errno), or -ENOSYS when it is gone. */
+static ssize_t vfio_ask(const char *what, char *out, size_t out_size, const char *fmt, ...) {
+        char rel[64], args[256];
+        va_list ap;
+        ssize_t r;
+
+        snprintf(rel, sizeof(rel), "%s%s", SIM_VFIO_PREFIX, what);
+        va_start(ap, fmt);
+        vsnprintf(args, sizeof(args), fmt, ap);
+        va_end(ap);
+        /* a zero-length datagram body would read as "about to open": always send the NUL too */
+        if (!sim_call(rel, args, strlen(args) + 1, &r, out, out_size))
+                return -ENOSYS;
+        return r;
+}
+
+/* Before a group node is opened: the kernel allows one open at a time. Returns 0 or -errno. */
+static int vfio_before_open(const char *path) {
+        int group;
+
+        if (vfio_node(path, &group) != VF_GROUP)
+                return 0;
+        ssize_t r = vfio_ask("open", NULL, 0, "%d", group);
+        return r == -ENOSYS ? 0 : (int) r;
+}
+
+static void vfio_after_open(int fd, const char *path) {
+        int group = -1;
+        VfioKind k = vfio_node(path, &group);
+
+        if (fd < 0 || fd >= VFIO_MAX_FD || k == VF_NONE)
+                return;
+        pthread_mutex_lock(&vfio_lock);
+        vfio_fds[fd] = (VfioFd){ .kind = k, .group = group, .container = -1 };
+        pthread_mutex_unlock(&vfio_lock);
+}
+
+static unsigned vfio_container_groups(int container) {
+        unsigned n = 0;
+        for (int i = 0; i < VFIO_MAX_FD; i++)
+                if (vfio_fds[i].kind == VF_GROUP && vfio_fds[i].container == container)
+                        n++;
+        return n;
+}
+
+/* An ioctl on a descriptor of ours, answered as the kernel would. *handled false: not ours. */
+static int vfio_ioctl(int fd, unsigned long request, void *arg, bool *handled) {
+        char out[4096];
+        VfioFd f;
+        ssize_t r;
+
+        *handled = false;
+        if (fd < 0 || fd >= VFIO_MAX_FD)
+                return 0;
+        pthread_mutex_lock(&vfio_lock);
+        f = vfio_fds[fd];
+        pthread_mutex_unlock(&vfio_lock);
+        if (f.kind == VF_NONE)
+                return 0;
+        *handled = true;
+
+#define FAIL(e)                    \
+        do {                       \
+                errno = (int) (e); \
+                return -1;         \
+        } while (0)
+#define ASK(...)                                          \
+        do {                                              \
+                r = vfio_ask(__VA_ARGS__);                \
+                if (r < 0)                                \
+                        FAIL(r == -ENOSYS ? ENOTTY : -r); \
+        } while (0)
+
+        switch (f.kind) {
+        case VF_CONTAINER:
+                if (request == VFIO_GET_API_VERSION) {
+                        ASK("VFIO_GET_API_VERSION", NULL, 0, "");
+                        return (int) r;
+                }
+                if (request == VFIO_CHECK_EXTENSION) {
+                        ASK("VFIO_CHECK_EXTENSION", NULL, 0, "%lu", (unsigned long) arg);
+                        return (int) r;
+                }
+                if (request == VFIO_SET_IOMMU) {
+                        pthread_mutex_lock(&vfio_lock);
+                        unsigned groups = vfio_container_groups(fd);
+                        pthread_mutex_unlock(&vfio_lock);
+                        ASK("VFIO_SET_IOMMU", NULL, 0, "%lu %u %d", (unsigned long) arg, groups, f.iommu);
+                        pthread_mutex_lock(&vfio_lock);
+                        vfio_fds[fd].iommu = true;
+                        pthread_mutex_unlock(&vfio_lock);
+                        return 0;
+                }
+                FAIL(ENOTTY);
+        case VF_GROUP:
+                if (request == VFIO_GROUP_GET_STATUS) {
+                        struct vfio_group_status *st = arg;
+                        if (!st || st->argsz < sizeof(*st))
+                                FAIL(EINVAL);
+                        ASK("VFIO_GROUP_GET_STATUS", NULL, 0, "%d", f.group);
+                        st->flags = (r > 0 ? VFIO_GROUP_FLAGS_VIABLE : 0) |
+                                (f.container >= 0 ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+                        return 0;
+                }
+                if (request == VFIO_GROUP_SET_CONTAINER) {
+                        int c = arg ? *(int *) arg : -1;
+                        if (f.container >= 0)
+                                FAIL(EINVAL);
+                        if (c < 0 || c >= VFIO_MAX_FD || vfio_fds[c].kind != VF_CONTAINER)
+                                FAIL(EBADF);
+                        ASK("VFIO_GROUP_SET_CONTAINER", NULL, 0, "%d", f.group);
+                        pthread_mutex_lock(&vfio_lock);
+                        vfio_fds[fd].container = c;
+                        pthread_mutex_unlock(&vfio_lock);
+                        return 0;
+                }
+                if (request == VFIO_GROUP_GET_DEVICE_FD) {
+                        const char *name = arg;
+                        bool iommu = f.container >= 0 && vfio_fds[f.container].iommu;
+                        int dev;
+
+                        if (!name)
+                                FAIL(EFAULT);
+                        ASK("VFIO_GROUP_GET_DEVICE_FD", NULL, 0, "%d %s %d", f.group, name, iommu);
+                        dev = (int) syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+                        if (dev < 0)
+                                return -1;
+                        if (dev >= VFIO_MAX_FD) {
+                                syscall(SYS_close, dev);
+                                FAIL(EMFILE);
+                        }
+                        pthread_mutex_lock(&vfio_lock);
+                        vfio_fds[dev] = (VfioFd){ .kind = VF_DEVICE, .group = f.group, .container = -1 };
+                        snprintf(vfio_fds[dev].bdf, sizeof(vfio_fds[dev].bdf), "%s", name);
+                        pthread_mutex_unlock(&vfio_lock);
+                        return dev;
+                }
+                FAIL(ENOTTY);
+        case VF_DEVICE:
+                if (request == VFIO_DEVICE_GET_INFO) {
+                        struct vfio_device_info *info = arg;
+                        unsigned flags = 0, regions = 0, irqs = 0;
+                        if (!info || info->argsz < sizeof(*info))
+                                FAIL(EINVAL);
+                        ASK("VFIO_DEVICE_GET_INFO", out, sizeof(out), "%s", f.bdf);
+                        if (sscanf(out, "%u %u %u", &flags, &regions, &irqs) != 3)
+                                FAIL(EIO);
+                        info->flags = flags;
+                        info->num_regions = regions;
+                        info->num_irqs = irqs;
+                        return 0;
+                }
+                if (request == VFIO_DEVICE_GET_REGION_INFO) {
+                        struct vfio_region_info *info = arg;
+                        unsigned flags = 0;
+                        unsigned long long size = 0;
+                        if (!info || info->argsz < sizeof(*info))
+                                FAIL(EINVAL);
+                        ASK("VFIO_DEVICE_GET_REGION_INFO", out, sizeof(out), "%s %u", f.bdf, info->index);
+                        if (sscanf(out, "%u %llu", &flags, &size) != 2)
+                                FAIL(EIO);
+                        info->flags = flags;
+                        info->size = size;
+                        info->offset = (unsigned long long) info->index << 40; /* VFIO_PCI_INDEX_TO_OFFSET */
+                        return 0;
+                }
+                if (request == VFIO_DEVICE_GET_PCI_HOT_RESET_INFO) {
+                        struct vfio_pci_hot_reset_info *info = arg;
+                        unsigned count = 0, room, group, seg, bus, dev, fn;
+                        const char *line;
+                        if (!info || info->argsz < sizeof(*info))
+                                FAIL(EINVAL);
+                        ASK("VFIO_DEVICE_GET_PCI_HOT_RESET_INFO", out, sizeof(out), "%s", f.bdf);
+                        room = (info->argsz - sizeof(*info)) / sizeof(info->devices[0]);
+                        for (line = out; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+                                if (sscanf(line, "%u %x:%x:%x.%x", &group, &seg, &bus, &dev, &fn) != 5)
+                                        continue;
+                                if (count < room)
+                                        info->devices[count] = (struct vfio_pci_dependent_device){
+                                                .group_id = group,
+                                                .segment = (uint16_t) seg,
+                                                .bus = (uint8_t) bus,
+                                                .devfn = (uint8_t) ((dev << 3) | fn),
+                                        };
+                                count++;
+                        }
+                        info->flags = 0;
+                        info->count = count;
+                        if (count > room)
+                                FAIL(ENOSPC);
+                        return 0;
+                }
+                FAIL(ENOTTY);
+        default:
+                break;
+        }
+        *handled = false;
+        return 0;
+#undef ASK
+#undef FAIL
+}
+
+EXPORT int ioctl(int fd, unsigned long request, ...) {
+        NEXT(ioctl, int, int, unsigned long, ...);
+        va_list ap;
+        void *arg;
+        bool handled;
+        int r;
+
+        va_start(ap, request);
+        arg = va_arg(ap, void *);
+        va_end(ap);
+        r = vfio_ioctl(fd, request, arg, &handled);
+        if (handled)
+                return r;
+        return next_ioctl(fd, request, arg);
+}
+
+EXPORT int close(int fd) {
+        NEXT(close, int, int);
+
+        if (fd >= 0 && fd < VFIO_MAX_FD && vfio_fds[fd].kind != VF_NONE) {
+                pthread_mutex_lock(&vfio_lock);
+                vfio_fds[fd] = (VfioFd){};
+                for (int i = 0; i < VFIO_MAX_FD; i++)
+                        if (vfio_fds[i].kind == VF_GROUP && vfio_fds[i].container == fd)
+                                vfio_fds[i].container =
+                                        -1; /* the kernel keeps the container alive; enough */
+                pthread_mutex_unlock(&vfio_lock);
+        }
+        return next_close(fd);
+}
+
 /* With --change-on-read rules, the simulator hears of each open for reading of a file below /sys before it
  * happens, so that it can change the file's content between two reads. */
 static void sim_tell_read(const char *path, int flags) {
@@ -302,33 +599,47 @@ static int before_open(const char *path, int flags) {
         return path_is_sysfs(path) ? flags & ~O_TRUNC : flags;
 }
 
-#define OPEN_WRAPPER(name)                                                \
-        EXPORT int name(const char *path, int flags, ...) {               \
-                NEXT(name, int, const char *, int, ...);                  \
-                mode_t mode = 0;                                          \
-                if (flags & (O_CREAT | O_TMPFILE)) {                      \
-                        va_list ap;                                       \
-                        va_start(ap, flags);                              \
-                        mode = va_arg(ap, mode_t);                        \
-                        va_end(ap);                                       \
-                }                                                         \
-                return next_##name(path, before_open(path, flags), mode); \
+#define OPEN_WRAPPER(name)                                              \
+        EXPORT int name(const char *path, int flags, ...) {             \
+                NEXT(name, int, const char *, int, ...);                \
+                mode_t mode = 0;                                        \
+                if (flags & (O_CREAT | O_TMPFILE)) {                    \
+                        va_list ap;                                     \
+                        va_start(ap, flags);                            \
+                        mode = va_arg(ap, mode_t);                      \
+                        va_end(ap);                                     \
+                }                                                       \
+                int vr = vfio_before_open(path), fd;                    \
+                if (vr < 0) {                                           \
+                        errno = -vr;                                    \
+                        return -1;                                      \
+                }                                                       \
+                fd = next_##name(path, before_open(path, flags), mode); \
+                vfio_after_open(fd, path);                              \
+                return fd;                                              \
         }
 
 OPEN_WRAPPER(open)
 OPEN_WRAPPER(open64)
 
-#define OPENAT_WRAPPER(name)                                                     \
-        EXPORT int name(int dirfd, const char *path, int flags, ...) {           \
-                NEXT(name, int, int, const char *, int, ...);                    \
-                mode_t mode = 0;                                                 \
-                if (flags & (O_CREAT | O_TMPFILE)) {                             \
-                        va_list ap;                                              \
-                        va_start(ap, flags);                                     \
-                        mode = va_arg(ap, mode_t);                               \
-                        va_end(ap);                                              \
-                }                                                                \
-                return next_##name(dirfd, path, before_open(path, flags), mode); \
+#define OPENAT_WRAPPER(name)                                                   \
+        EXPORT int name(int dirfd, const char *path, int flags, ...) {         \
+                NEXT(name, int, int, const char *, int, ...);                  \
+                mode_t mode = 0;                                               \
+                if (flags & (O_CREAT | O_TMPFILE)) {                           \
+                        va_list ap;                                            \
+                        va_start(ap, flags);                                   \
+                        mode = va_arg(ap, mode_t);                             \
+                        va_end(ap);                                            \
+                }                                                              \
+                int vr = vfio_before_open(path), fd;                           \
+                if (vr < 0) {                                                  \
+                        errno = -vr;                                           \
+                        return -1;                                             \
+                }                                                              \
+                fd = next_##name(dirfd, path, before_open(path, flags), mode); \
+                vfio_after_open(fd, path);                                     \
+                return fd;                                                     \
         }
 
 OPENAT_WRAPPER(openat)
@@ -340,17 +651,41 @@ int __openat_2(int dirfd, const char *path, int flags);
 
 EXPORT int __open_2(const char *path, int flags) {
         NEXT(__open_2, int, const char *, int);
-        return next___open_2(path, before_open(path, flags));
+        int vr = vfio_before_open(path), fd;
+
+        if (vr < 0) {
+                errno = -vr;
+                return -1;
+        }
+        fd = next___open_2(path, before_open(path, flags));
+        vfio_after_open(fd, path);
+        return fd;
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
         NEXT(__open64_2, int, const char *, int);
-        return next___open64_2(path, before_open(path, flags));
+        int vr = vfio_before_open(path), fd;
+
+        if (vr < 0) {
+                errno = -vr;
+                return -1;
+        }
+        fd = next___open64_2(path, before_open(path, flags));
+        vfio_after_open(fd, path);
+        return fd;
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
         NEXT(__openat_2, int, int, const char *, int);
-        return next___openat_2(dirfd, path, before_open(path, flags));
+        int vr = vfio_before_open(path), fd;
+
+        if (vr < 0) {
+                errno = -vr;
+                return -1;
+        }
+        fd = next___openat_2(dirfd, path, before_open(path, flags));
+        vfio_after_open(fd, path);
+        return fd;
 }
 
 /* fopen(path, "w") below /sys: open without O_TRUNC and wrap the descriptor */

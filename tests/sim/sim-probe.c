@@ -11,6 +11,9 @@
  *        "ACTION SYSNAME [DRIVER=..] [AUTHORIZED=..]" until ACTION for SYSNAME came ("done") or the timeout
  *   sim-probe enumerate SUBSYSTEM PROPERTY
  *        libudev enumeration: "SYSNAME PROPERTY=VALUE" for each device of SUBSYSTEM
+ *   sim-probe vfio GROUP BDF OTHER
+ *        the VFIO steps of QEMU for GROUP and its function BDF (tests/common/vfio-steps.c), OTHER a function
+ *        outside the group ("-": none)
  *
  * DATA may use \n. Exit status: 0 on success, 1 on failure, 2 on usage errors. */
 
@@ -23,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../common/vfio-steps.c"
 
 static const char *errname(int e) {
         switch (e) {
@@ -56,6 +61,12 @@ static const char *errname(int e) {
                 return "EKEYREJECTED";
         case EOPNOTSUPP:
                 return "EOPNOTSUPP";
+        case ENOTTY:
+                return "ENOTTY";
+        case ENOSPC:
+                return "ENOSPC";
+        case EBADF:
+                return "EBADF";
         default:
                 return "E?";
         }
@@ -219,7 +230,12 @@ int main(int argc, char **argv) {
                         r = do_watch_write(argv[2], data, argv[4], (int) ms);
         } else if (strcmp(verb, "enumerate") == 0 && argc == 4)
                 r = do_enumerate(argv[2], argv[3]);
-        else
+        else if (strcmp(verb, "vfio") == 0 && argc == 5) {
+                char *end;
+                long group = strtol(argv[2], &end, 10);
+                if (!*end && group >= 0 && group < 100000)
+                        r = vfio_steps((int) group, argv[3], argv[4]);
+        } else
                 fprintf(stderr, "usage: see the comment at the top of sim-probe.c\n");
         free(data);
         return r;

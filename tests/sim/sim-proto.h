@@ -9,6 +9,15 @@
  * egpu-sim answers with one struct sim_reply. When $EGPU_SIM_READS is set (egpu-sim has --change-on-read
  * rules), the preload also sends "<path relative to /sys>\0", with no data, before a file below /sys is
  * opened for reading, and opens it once the simulator has answered (SIM_REPLY_PASS). */
+/*
+ * VFIO: the preload hands the open of a group node (/dev/vfio/N) and every VFIO ioctl on the container,
+ * group and device descriptors to egpu-sim as
+ *
+ *     "@vfio/<WHAT>\0<arguments as text>"
+ *
+ * (WHAT: "open", or the ioctl's name such as "VFIO_GROUP_GET_STATUS"; a fault rule's GLOB can match
+ * "@vfio/VFIO_SET_IOMMU"). egpu-sim answers with a struct sim_reply (value: the ioctl's return or -errno)
+ * followed, for the device ioctls, by text lines that describe the device (sim-vfio.c). */
 #pragma once
 
 #include <stdint.h>
@@ -26,6 +35,8 @@ enum {
         SIM_REPLY_DONE = 0, /* value: bytes written (>= 0) or -errno */
         SIM_REPLY_PASS = 1, /* not an attribute the simulator handles: do the real write */
 };
+
+#define SIM_VFIO_PREFIX "@vfio/"
 
 struct sim_reply {
         int32_t kind;

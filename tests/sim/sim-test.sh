@@ -416,6 +416,61 @@ character special file
 vfio" "$out"
 }
 
+# The VFIO steps of QEMU on the simulated kernel: one open of a group at a time, the group viable only
+# once no host driver is left in it, a device descriptor only with the IOMMU set and only for the group's
+# functions, the device's regions and its hot-reset set. tests/vm records the same steps on a real kernel.
+t_vfio_ioctl() {
+        out=$(sim_sh '
+attach
+bind() { echo $1 >/sys/bus/pci/devices/$1/driver/unbind; echo vfio-pci >/sys/bus/pci/devices/$1/driver_override; echo $1 >/sys/bus/pci/drivers_probe; }
+bind 0000:30:00.0
+$P vfio 25 0000:30:00.0 0000:30:00.1
+echo --
+exec 3</dev/vfio/25
+$P vfio 25 0000:30:00.0 - | head -n 1
+exec 3<&-
+echo --
+$P vfio 25 0000:30:00.1 - | grep DEVICE_FD:' --tunnel-delay-ms 0 "$EGPU")
+        expect "vfio ioctls" "open group: ok
+second open of the group: EBUSY
+VFIO_GROUP_GET_STATUS: viable
+open container: ok
+VFIO_GET_API_VERSION: 0
+VFIO_CHECK_EXTENSION TYPE1v2: 1
+VFIO_SET_IOMMU before a group is set: EINVAL
+VFIO_GROUP_SET_CONTAINER: ok
+VFIO_GROUP_GET_DEVICE_FD before VFIO_SET_IOMMU: EINVAL
+VFIO_SET_IOMMU: ok
+VFIO_GROUP_GET_DEVICE_FD of a function outside the group: ENODEV
+VFIO_GROUP_GET_DEVICE_FD: ok
+VFIO_DEVICE_GET_INFO: pci=1 reset=1 regions=9 irqs=5
+region 0: size>0 read=1 write=1
+region 2: size>0 read=1 write=1
+region 4: size>0 read=1 write=1
+region 5: size>0 read=1 write=1
+region 6: size>0 read=1 write=0
+region 7: size>0 read=1 write=1
+region 8: EINVAL
+VFIO_DEVICE_GET_PCI_HOT_RESET_INFO with no room: ENOSPC, count=2
+--
+open group: EBUSY
+--
+VFIO_GROUP_GET_DEVICE_FD: ENODEV" "$out"
+}
+
+# A group with a member on a host driver is not viable, and cannot be put in a container.
+t_vfio_not_viable() {
+        out=$(sim_sh '
+attach
+echo 0000:30:00.0 >/sys/bus/pci/devices/0000:30:00.0/driver/unbind
+echo vfio-pci >/sys/bus/pci/devices/0000:30:00.0/driver_override
+echo 0000:30:00.0 >/sys/bus/pci/drivers_probe
+ln -s ../../../../devices/pci0000:00/0000:00:07.2/0000:2c:00.0/0000:2d:01.0/0000:2e:00.0/0000:2f:00.0/0000:30:00.1 $UMOCKDEV_DIR/sys/kernel/iommu_groups/25/devices/0000:30:00.1
+$P vfio 25 0000:30:00.0 - | sed -n "3p;8p"' --tunnel-delay-ms 0 "$EGPU")
+        expect "vfio not viable" "VFIO_GROUP_GET_STATUS: not viable
+VFIO_GROUP_SET_CONTAINER: EPERM" "$out"
+}
+
 t_enumerate() {
         out=$(sim_sh '
 attach

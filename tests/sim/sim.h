@@ -87,6 +87,10 @@ void sim_make_links(const char *file);
 void sim_dynid_free(gpointer p);
 bool sim_rule_matches(const Rule *r, const char *rel);
 
+/* sim-vfio.c: the kernel's answer to a VFIO open or ioctl ("open", "VFIO_GROUP_GET_STATUS", ...) with its
+ * arguments as text; a device's description goes to out. Returns the ioctl's value or -errno. */
+int sim_handle_vfio(const char *what, const char *args, GString *out);
+
 /* helpers shared by both files */
 char *sys_path(const char *rel);
 char *read_attr(const char *devrel, const char *name);
