@@ -18,30 +18,6 @@ static char *skip_space(const char *s) {
         return (char *) s;
 }
 
-int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ PciResource *res = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
-
-        r = strv_split_lines(text, &lines, NULL);
-        if (r < 0)
-                return r;
-        FOREACH_LINE(line, lines) {
-                unsigned long long s, e, f;
-                int consumed = 0;
-
-                if (sscanf(*line, "%llx %llx %llx%n", &s, &e, &f, &consumed) != 3 || consumed <= 0)
-                        break;
-                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
-                        return -ENOMEM;
-                res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
-        }
-        *ret = TAKE_PTR(res);
-        *ret_n = n;
-        return 0;
-}
-
 char *format_bytes(uint64_t n) {
         static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
         size_t u = 0;

@@ -5,25 +5,10 @@
 
 #include "macro.h"
 #include "netif.h"
+#include "pci-function.h"
 
 /* Pure parsers of the files and attributes that "egpuctl doctor" reads. No I/O here: each takes the text. */
 
-/* One line of a PCI function's "resource" attribute: start, end and flags of a BAR (lines 0-5), the ROM
- * (line 6), then bridge windows. */
-typedef struct PciResource {
-        uint64_t start, end, flags;
-} PciResource;
-
-#define PCI_RESOURCE_ROM 6
-/* Parses the whole attribute; lines that do not parse end the list. */
-int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n);
-/* Whether a BAR exists (has flags) but got no address: the kernel found no room for it. */
-static inline bool pci_resource_unassigned(const PciResource *r) {
-        return r->flags != 0 && r->start == 0;
-}
-static inline uint64_t pci_resource_size(const PciResource *r) {
-        return r->end >= r->start && r->flags != 0 ? r->end - r->start + 1 : 0;
-}
 /* "256 MiB" style, into a malloc'd string. */
 char *format_bytes(uint64_t n);
 

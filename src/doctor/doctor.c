@@ -641,19 +641,6 @@ static int check_tb_security(Doctor *d, CheckList *l) {
         return check_finish(c, CHECK_OK, "%s", ok);
 }
 
-/* Reads a function's "resource" attribute. -ENOENT when sysfs does not show it. */
-static int read_resources(const PciFunction *f, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ char *p = path_join(f->syspath, "resource"), *text = NULL;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, 64 * 1024, &text, NULL);
-        if (r < 0)
-                return r;
-        return pci_resource_parse(text, ret, ret_n);
-}
-
 static uint64_t round_up_pow2(uint64_t v) {
         uint64_t p = 1;
         while (p < v && p < (UINT64_C(1) << 62))
@@ -715,7 +702,7 @@ static int check_gpu_present(Doctor *d, CheckList *l) {
                         _cleanup_free_ PciResource *res = NULL;
                         size_t n_res = 0;
 
-                        r = read_resources(*fp, &res, &n_res);
+                        r = pci_function_read_resources((*fp)->syspath, &res, &n_res);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0) {
@@ -2179,7 +2166,7 @@ static int pci_has_rom(const PciFunction *f) {
                 return -ENOMEM;
         if (path_exists(p))
                 return 1;
-        r = read_resources(f, &res, &n);
+        r = pci_function_read_resources(f->syspath, &res, &n);
         if (r < 0)
                 return r;
         return n > PCI_RESOURCE_ROM && res[PCI_RESOURCE_ROM].flags != 0;

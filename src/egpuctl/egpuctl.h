@@ -112,6 +112,7 @@ int verb_forget(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_attach(int argc, char *argv[]);
 int verb_detach(int argc, char *argv[]);
+int verb_eject(int argc, char *argv[]);
 int verb_daemon(int argc, char *argv[]);
 int verb_guest(int argc, char *argv[]);
 int verb_bench(int argc, char *argv[]);

@@ -42,22 +42,31 @@ static const Verb verbs[] = {
           1,
           3,
           verb_vm,
-          "vm attach VMID | vm hook VMID PHASE | vm xml",
-          "Give the eGPU to a Proxmox VM through a PCI mapping, run as its hookscript, or print libvirt XML",
+          "vm attach VMID | vm plug VMID | vm unplug VMID | vm hook VMID PHASE | vm xml",
+          "Give the eGPU to a Proxmox VM through a PCI mapping, plug it into a running VM or take it out, "
+          "run "
+          "as its hookscript, or print libvirt XML",
           "     --mapping NAME  vm attach: the cluster PCI mapping to create or update (default egpu)\n"
-          "     --gpu BDF       vm attach, vm xml: which eGPU, when there are several\n"
-          "     --node NAME     vm attach: the Proxmox node name (default: this host's name)\n" },
+          "     --gpu BDF       vm attach, plug, unplug, xml: which eGPU, when there are several\n"
+          "     --node NAME     vm attach: the Proxmox node name (default: this host's name)\n"
+          "     --qmp SOCKET    vm plug, unplug: the VM's QMP socket (default "
+          "/var/run/qemu-server/VMID.qmp)\n"
+          "     --libvirt DOMAIN  vm plug, unplug: a libvirt domain, through virsh attach-device --live\n"
+          "     --timeout SEC   vm unplug: how long the VM may take to give the eGPU back (default 15)\n" },
         { "enroll",
           0,
           1,
           verb_enroll,
-          "enroll DEVICE|--port PORT --ids IDS [--policy auto|manual]",
+          "enroll DEVICE|--port PORT --ids IDS [--policy auto|manual] [--vm VMID|--qmp SOCKET]",
           "Allow a Thunderbolt device (1-1 or its unique_id) to be authorized, or a PCIe eGPU (its "
           "display function's address, or a port and ids) to be taken",
           "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"
           "                        manual: only 'egpuctl attach' does\n"
           "  --port PORT           A PCIe port path (see 'egpuctl status --json'), for an empty slot\n"
-          "  --ids VVVV:DDDD[:SSSS:SSSS]  The ids the GPU in that port must have\n" },
+          "  --ids VVVV:DDDD[:SSSS:SSSS]  The ids the GPU in that port must have\n"
+          "  --vm VMID             The Proxmox VM it belongs to: the daemon plugs it into that VM\n"
+          "                        when it appears while the VM runs\n"
+          "  --qmp SOCKET          The same for another QEMU's VM, by its QMP socket\n" },
         { "forget", 1, 1, verb_forget, "forget UNIQUE_ID|PORT", "Remove a device's enrolment record", NULL },
         { "list", 0, 0, verb_list, "list [--json]", "List enrolled and connected devices", NULL },
         { "attach",
@@ -74,6 +83,13 @@ static const Verb verbs[] = {
           "detach [DEVICE] [--force]",
           "Unbind the eGPU from vfio-pci and close its tunnel",
           "  --force        Detach even while a process (a VM) holds the VFIO group\n" },
+        { "eject",
+          0,
+          1,
+          verb_eject,
+          "eject [DEVICE] [--timeout SEC]",
+          "Take the eGPU out of the VM that holds it, detach it, and say when it is safe to unplug",
+          "  --timeout SEC  How long the VM may take to give the eGPU back (default 15)\n" },
         { "guest",
           1,
           1,
@@ -98,9 +114,13 @@ static const Verb verbs[] = {
           0,
           0,
           verb_daemon,
-          "daemon",
-          "Attach enrolled eGPUs at start and on hot-plug; detach them at system shutdown",
-          NULL },
+          "daemon [--on-surprise-unplug wait|stop-vm] [--unplug-timeout SEC]",
+          "Attach enrolled eGPUs at start and on hot-plug, plug them into their running VM; detach them at "
+          "system shutdown",
+          "  --on-surprise-unplug wait|stop-vm  When an eGPU is unplugged while a VM keeps it and the VM "
+          "does\n"
+          "                        not let go: log the VM and wait (default), or stop the VM\n"
+          "  --unplug-timeout SEC  How long a VM may take to let go of an eGPU (default 15)\n" },
         { "doctor",
           0,
           0,

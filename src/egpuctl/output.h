@@ -3,9 +3,8 @@
 
 #include <json-c/json.h>
 
+#include "json-util.h"
 #include "macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* A JSON string of s with invalid UTF-8 replaced (json-c escapes quotes and control characters),
  * or JSON null for NULL (json-c's null is the NULL pointer, so NULL also comes back when out of

@@ -3,6 +3,7 @@
 #include <getopt.h>
 
 #include "egpuctl.h"
+#include "eject.h"
 #include "lock.h"
 #include "sysfs.h"
 #include "util.h"
@@ -67,6 +68,21 @@ int lock_take_verbose(int *ret_fd) {
 typedef int (
         *ActionFunction)(struct udev *, const Enrolled *, const char *, const AttachOptions *, Report *);
 
+/* eject's bounds on the VM that holds the eGPU (--timeout) */
+static LiveOptions live_options = {
+        .qmp_timeout_ms = LIVE_QMP_TIMEOUT_MS_DEFAULT,
+        .unplug_timeout_ms = LIVE_UNPLUG_TIMEOUT_MS_DEFAULT,
+};
+
+static int eject_action(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
+        return eject_device(udev, enrolled, device, o, &live_options, rep);
+}
+
 static int parse_timeout(const char *verb, const char *s, int *ret) {
         uint32_t v;
 
@@ -101,7 +117,10 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
 
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
                 if (c == ARG_TIMEOUT) {
-                        r = parse_timeout(verb, optarg, &o.timeout_ms);
+                        r = parse_timeout(
+                                verb,
+                                optarg,
+                                streq(verb, "eject") ? &live_options.unplug_timeout_ms : &o.timeout_ms);
                         if (r != 0)
                                 return r;
                         continue;
@@ -138,17 +157,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                         errno_set(r);
                         return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
                 }
-                FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
-                        if (!(*t)->host_router && (*t)->unique_id &&
-                            enrollments_find(enrolled.list, enrolled.n, (*t)->unique_id)) {
-                                r = strv_extend(&targets, (*t)->name);
-                                if (r < 0)
-                                        break;
-                        }
-                /* PCIe eGPUs that are present below their enrolled port. */
-                FOREACH_ARRAY(e, h->egpus, h->n_egpus)
-                        if (r >= 0 && (*e)->port)
-                                r = strv_extend(&targets, (*e)->port);
+                r = attach_targets(h, &enrolled, &targets);
         }
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
@@ -200,9 +209,13 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
 }
 
 int verb_attach(int argc, char *argv[]) {
-        return run_action("attach", attach_device, argc, argv);
+        return run_action("attach", attach_by_person, argc, argv);
 }
 
 int verb_detach(int argc, char *argv[]) {
-        return run_action("detach", detach_device, argc, argv);
+        return run_action("detach", detach_by_person, argc, argv);
+}
+
+int verb_eject(int argc, char *argv[]) {
+        return run_action("eject", eject_action, argc, argv);
 }

@@ -4,6 +4,7 @@
 
 #include "egpuctl.h"
 #include "host.h"
+#include "lock.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -166,21 +167,25 @@ static int enroll_thunderbolt(
 }
 
 int verb_enroll(int argc, char *argv[]) {
-        enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS };
+        enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "port", required_argument, NULL, ARG_PORT },
                 { "ids", required_argument, NULL, ARG_IDS },
+                { "vm", required_argument, NULL, ARG_VM },
+                { "qmp", required_argument, NULL, ARG_QMP },
                 {},
         };
+        _cleanup_lock_ int lock_fd = -EBADF;
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         _cleanup_free_ char *dir = NULL, *key = NULL;
         EnrollPolicy policy = ENROLL_POLICY_AUTO;
-        const char *port = NULL, *ids = NULL, *device;
+        const char *port = NULL, *ids = NULL, *device, *vm = NULL, *qmp = NULL;
+        const Enrollment *old;
         bool existed;
         int c, r;
 
@@ -198,6 +203,23 @@ int verb_enroll(int argc, char *argv[]) {
                         *(c == ARG_PORT ? &port : &ids) = optarg;
                         continue;
                 }
+                if (c == ARG_VM) {
+                        if (!store_vmid_valid(optarg))
+                                return usage_error(
+                                        "enroll",
+                                        "--vm takes a Proxmox VM id, 100 to 999999999, not '%s'",
+                                        optarg);
+                        vm = optarg;
+                        continue;
+                }
+                if (c == ARG_QMP) {
+                        if (optarg[0] != '/')
+                                return usage_error(
+                                        "enroll",
+                                        "--qmp takes the absolute path of the VM's QMP socket");
+                        qmp = optarg;
+                        continue;
+                }
                 r = verb_common_option("enroll", c);
                 if (r != 0)
                         return r < 0 ? EXIT_OK : r;
@@ -213,6 +235,9 @@ int verb_enroll(int argc, char *argv[]) {
                         "enroll",
                         "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
 
+        /* One writer at a time, the daemon included. */
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
         if (enrolled_load_verbose(&enrolled, &dir) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
@@ -230,8 +255,17 @@ int verb_enroll(int argc, char *argv[]) {
                         strna(e->unique_id ?: e->port));
                 return EXIT_PROBLEM;
         }
-        existed = e->type == ENROLL_PCIE ? enrollments_find_port(enrolled.list, enrolled.n, e->port) != NULL
-                                         : enrollments_find(enrolled.list, enrolled.n, e->unique_id) != NULL;
+        old = e->type == ENROLL_PCIE ? enrollments_find_port(enrolled.list, enrolled.n, e->port)
+                                     : enrollments_find(enrolled.list, enrolled.n, e->unique_id);
+        existed = old != NULL;
+        /* The VM it belongs to: as given, else as recorded before. */
+        {
+                const char *want_vm = vm ?: !qmp && old ? old->vm : NULL;
+                const char *want_qmp = qmp ?: !vm && old ? old->qmp : NULL;
+
+                if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))))
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+        }
         r = store_save(dir, e);
         if (r < 0) {
                 errno_set(r);
@@ -259,12 +293,17 @@ int verb_enroll(int argc, char *argv[]) {
                 printable_free(vn);
                 printable_free(dn);
         }
+        if (e->vm || e->qmp)
+                printf("The daemon plugs it into %s%s when it appears while that VM runs.\n",
+                       e->vm ? "VM " : "the VM at ",
+                       e->vm ?: e->qmp);
         return EXIT_OK;
 }
 
 int verb_forget(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_free_ char *dir = NULL, *port_key = NULL;
+        _cleanup_lock_ int lock_fd = -EBADF;
         const char *key;
         int c, r;
 
@@ -287,6 +326,9 @@ int verb_forget(int argc, char *argv[]) {
         if (!store_key_valid(key))
                 return usage_error("forget", "'%s' is not a unique_id, a port or a record key", key);
 
+        /* One writer at a time: not while the daemon attaches the device. */
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
         r = store_dir_default(&dir);
         if (r >= 0)
                 r = store_remove(dir, key);

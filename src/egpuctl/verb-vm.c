@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 
 #include "egpuctl.h"
+#include "live.h"
+#include "lock.h"
+#include "spawn-util.h"
 #include "host.h"
 #include "install-config.h"
 #include "libvirt.h"
@@ -13,6 +17,12 @@
 static const char *arg_mapping = "egpu";
 static const char *arg_gpu = NULL;
 static const char *arg_node = NULL;
+static const char *arg_qmp = NULL;
+static const char *arg_libvirt = NULL;
+static LiveOptions arg_live = {
+        .qmp_timeout_ms = LIVE_QMP_TIMEOUT_MS_DEFAULT,
+        .unplug_timeout_ms = LIVE_UNPLUG_TIMEOUT_MS_DEFAULT,
+};
 
 /* Whether the function has a ROM BAR: the kernel's rom attribute, or a display function (whose
  * ROM the kernel may show only once it was enabled). */
@@ -507,6 +517,177 @@ static int vm_hook(const char *vmid, const char *phase) {
         return EXIT_OK;
 }
 
+/* The device vm plug and unplug act on, by the name attach takes: --gpu BDF's eGPU, else the only enrolled
+ * device that is connected. */
+static int live_target(const Host *h, const Enrolled *enrolled, char **ret) {
+        _cleanup_strv_free_ char **targets = NULL;
+        int r;
+
+        if (arg_gpu) {
+                FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                        if (streq((*e)->gpu->bdf, arg_gpu)) {
+                                const char *name = (*e)->port
+                                        ?: (*e)->tb_device ? (*e)->tb_device->name
+                                                           : NULL;
+
+                                if (!name) {
+                                        log_error(
+                                                "eGPU %s sits behind a Thunderbolt device egpuctl cannot "
+                                                "name for "
+                                                "certain; attach it by name first (egpuctl attach 1-1)",
+                                                arg_gpu);
+                                        return -ENODEV;
+                                }
+                                *ret = strdup(name);
+                                return *ret ? 0 : -ENOMEM;
+                        }
+                log_error("No eGPU at %s (egpuctl status lists them)", arg_gpu);
+                return -ENODEV;
+        }
+        r = attach_targets(h, enrolled, &targets);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to list the enrolled devices: %m");
+                return r;
+        }
+        if (strv_length(targets) != 1) {
+                log_error(
+                        targets ? "Several enrolled eGPUs are connected; choose one with --gpu BDF"
+                                : "No enrolled eGPU is connected (egpuctl enroll, then plug it in)");
+                return -ENODEV;
+        }
+        *ret = strdup(targets[0]);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* libvirt: each function through virsh attach-device|detach-device --live, function 0 last on the way in. */
+static int libvirt_live(const Egpu *e, bool plug) {
+        int failed = 0;
+
+        for (size_t k = 0; k < e->n_functions; k++) {
+                const PciFunction *f = e->functions[plug ? (k + 1) % e->n_functions : k];
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_free_ char *xml = NULL;
+                char path[] = "/tmp/egpuctl-hostdev-XXXXXX";
+                _cleanup_close_ int fd = -EBADF;
+                size_t len = 0;
+                FILE *m;
+                int r;
+
+                m = open_memstream(&xml, &len);
+                if (!m)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                r = libvirt_hostdev_function_xml(m, f, -1, false);
+                fclose(m);
+                if (r < 0)
+                        return log_error("Failed to describe %s for libvirt", f->bdf), EXIT_PROBLEM;
+                fd = mkostemp(path, O_CLOEXEC);
+                if (fd < 0 || write(fd, xml, len) != (ssize_t) len)
+                        return log_error("Failed to write %s: %m", path), EXIT_PROBLEM;
+                if (libvirt_live_argv(arg_libvirt, plug, path, &argv) < 0)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                if (run_or_show(argv) < 0)
+                        failed++;
+                (void) unlink(path);
+        }
+        return failed ? EXIT_PROBLEM : EXIT_OK;
+}
+
+/* vm plug and vm unplug: the eGPU into a running VM, or out of it. */
+static int vm_live(const char *vmid, bool plug) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_(live_vm_done) LiveVm vm = {};
+        _cleanup_lock_ int lock_fd = -EBADF;
+        _cleanup_free_ char *dir = NULL, *target = NULL, *what = NULL;
+        AttachOptions o = {
+                .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
+                .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT,
+        };
+        Egpu *e = NULL;
+        int r, attached = 0;
+
+        udev = udev_new();
+        if (!udev)
+                return log_error("Failed to create a udev context: %m"), EXIT_PROBLEM;
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
+        if (enrolled_load_verbose(&enrolled, &dir) < 0)
+                return EXIT_PROBLEM;
+        o.store_dir = dir;
+        r = host_load_enrolled(udev, &enrolled, &h);
+        if (r < 0) {
+                errno_set(r);
+                return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
+        }
+        if (live_target(h, &enrolled, &target) < 0)
+                return EXIT_PROBLEM;
+        if (!arg_libvirt) {
+                r = live_vm_new(arg_global.root, vmid, arg_qmp, &vm);
+                if (r < 0) {
+                        errno_set(r);
+                        return log_error("Failed to find the QMP socket of VM %s: %m", vmid), EXIT_PROBLEM;
+                }
+                /* The VM first: a VM that does not run leaves the host as it is. */
+                if (!arg_global.dry_run && live_vm_check(&vm, &arg_live, &rep) < 0) {
+                        report_print(&rep, "vm");
+                        return EXIT_PROBLEM;
+                }
+        }
+        if (plug) {
+                /* Bound to vfio-pci first, if it is not: a person's attach. */
+                attached = attach_by_person(udev, &enrolled, target, &o, &rep);
+                if (attached < 0) {
+                        report_print(&rep, "Failed to attach");
+                        return EXIT_PROBLEM;
+                }
+                h = host_free(h);
+                r = host_load_enrolled(udev, &enrolled, &h);
+                if (r < 0) {
+                        errno_set(r);
+                        return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
+                }
+        }
+        r = attach_find_egpu(h, &enrolled, target, &e);
+        if (r < 0 || !e) {
+                report_print(&rep, "Failed to attach");
+                if (!plug) {
+                        printf("%s has no eGPU bound now; nothing to take out of the VM.\n", target);
+                        return EXIT_OK;
+                }
+                return log_error("%s shows no eGPU after attaching it", target), EXIT_PROBLEM;
+        }
+        if (arg_libvirt) {
+                report_print(&rep, "Failed to attach");
+                return libvirt_live(e, plug);
+        }
+        if (arg_global.dry_run) {
+                report_print(&rep, "Failed to attach");
+                printf("would %s eGPU %s %s the VM at %s\n",
+                       plug ? "plug" : "unplug",
+                       e->gpu->bdf,
+                       plug ? "into" : "out of",
+                       vm.qmp_path);
+                return EXIT_OK;
+        }
+        r = plug ? live_plug(e, &vm, &arg_live, &rep) : live_unplug(e, &vm, &arg_live, &rep);
+        if (asprintf(&what, "Failed to %s eGPU %s", plug ? "plug" : "unplug", e->gpu->bdf) < 0)
+                what = NULL;
+        report_print(&rep, what ?: "vm");
+        if (r < 0 && attached > 0) {
+                /* the host as it was: what this call attached goes back */
+                _cleanup_(report_done) Report undo = {};
+
+                (void) detach_device(udev, &enrolled, target, &o, &undo);
+                report_print(&undo, "Failed to detach again");
+        }
+        if (r >= 0 && !plug)
+                printf("eGPU %s is free: its functions stay on vfio-pci for the next VM.\n", e->gpu->bdf);
+        return r < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
 static int vm_xml(void) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
@@ -518,14 +699,18 @@ static int vm_xml(void) {
 }
 
 int verb_vm(int argc, char *argv[]) {
-        enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE };
+        enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "mapping", required_argument, NULL, ARG_MAPPING },
                 { "gpu", required_argument, NULL, ARG_GPU },
                 { "node", required_argument, NULL, ARG_NODE },
+                { "qmp", required_argument, NULL, ARG_QMP },
+                { "libvirt", required_argument, NULL, ARG_LIBVIRT },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 {},
         };
+        uint32_t seconds;
         const char *cmd;
         int c, r, n;
 
@@ -547,6 +732,20 @@ int verb_vm(int argc, char *argv[]) {
                         continue;
                 case ARG_NODE:
                         arg_node = optarg;
+                        continue;
+                case ARG_QMP:
+                        arg_qmp = optarg;
+                        continue;
+                case ARG_LIBVIRT:
+                        arg_libvirt = optarg;
+                        continue;
+                case ARG_TIMEOUT:
+                        if (safe_atou32(optarg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
+                                return usage_error(
+                                        "vm",
+                                        "--timeout takes seconds, 1 to 600, not '%s'",
+                                        optarg);
+                        arg_live.unplug_timeout_ms = (int) seconds * 1000;
                         continue;
                 }
                 r = verb_common_option("vm", c);
@@ -572,12 +771,25 @@ int verb_vm(int argc, char *argv[]) {
                         return usage_error("vm", "usage: egpuctl vm hook VMID PHASE");
                 return vm_hook(argv[optind + 1], argv[optind + 2]);
         }
+        if (streq(cmd, "plug") || streq(cmd, "unplug")) {
+                if (n != 1)
+                        return usage_error(
+                                "vm",
+                                "usage: egpuctl vm %s VMID [--gpu BDF] [--qmp SOCKET | --libvirt DOMAIN]",
+                                cmd);
+                if (!arg_qmp && !arg_libvirt && !vmid_valid(argv[optind + 1]))
+                        return usage_error(
+                                "vm",
+                                "'%s' is not a VM id; name the VM's socket with --qmp",
+                                argv[optind + 1]);
+                return vm_live(argv[optind + 1], streq(cmd, "plug"));
+        }
         if (streq(cmd, "xml")) {
                 if (n != 0)
                         return usage_error("vm", "usage: egpuctl vm xml [--gpu BDF]");
                 return vm_xml();
         }
-        return usage_error("vm", "unknown command '%s'; usage: egpuctl vm attach|hook|xml", cmd);
+        return usage_error("vm", "unknown command '%s'; usage: egpuctl vm attach|plug|unplug|hook|xml", cmd);
 }
 
 bool invoked_as_hookscript(const char *argv0) {

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include "attach.h"
+#include "detached.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vfio-bind.h"
@@ -652,4 +653,124 @@ int detach_device(
         if (names_pcie(device))
                 return detach_pcie(udev, enrolled, device, o, rep);
         return detach_thunderbolt(udev, enrolled, device, o, rep);
+}
+
+int attach_targets(const Host *h, const Enrolled *enrolled, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
+                if (!(*t)->host_router && (*t)->unique_id &&
+                    enrollments_find(enrolled->list, enrolled->n, (*t)->unique_id)) {
+                        r = strv_push(&l, &n, &allocated, strdup((*t)->name));
+                        if (r < 0)
+                                return r;
+                }
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if ((*e)->port) {
+                        r = strv_push(&l, &n, &allocated, strdup((*e)->port));
+                        if (r < 0)
+                                return r;
+                }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int attach_find_egpu(const Host *h, const Enrolled *enrolled, const char *device, Egpu **ret) {
+        if (names_pcie(device)) {
+                const Enrollment *e = find_pcie_enrollment(enrolled, h, device);
+
+                if (!e)
+                        return -EPERM;
+                *ret = host_find_egpu_of_port(h, e->port);
+                return 0;
+        }
+        TbDevice *t = host_find_tb_device(h, device);
+        if (!t)
+                return -ENODEV;
+        if (!find_enrollment(enrolled, t))
+                return -EPERM;
+        *ret = host_find_egpu_of_router(h, t);
+        return 0;
+}
+
+/* The key a person's detach is kept under and the sysfs folder that says whether the device is still the
+ * one they detached: a Thunderbolt router's unique_id and folder; a PCIe record's key and its GPU's
+ * function folder (the port stays when the card goes). -ENODEV when there is nothing to keep. */
+static int person_mark(
+        const Host *h,
+        const Enrolled *enrolled,
+        const char *device,
+        char **ret_key,
+        const char **ret_syspath) {
+        if (names_pcie(device)) {
+                const Enrollment *e = find_pcie_enrollment(enrolled, h, device);
+                Egpu *g = e ? host_find_egpu_of_port(h, e->port) : NULL;
+
+                if (!g)
+                        return -ENODEV;
+                *ret_syspath = g->gpu->syspath;
+                return enrollment_key(e, ret_key);
+        }
+        TbDevice *t = host_find_tb_device(h, device);
+        if (!t || !t->unique_id || !find_enrollment(enrolled, t))
+                return -ENODEV;
+        *ret_key = strdup(t->unique_id);
+        if (!*ret_key)
+                return -ENOMEM;
+        *ret_syspath = t->syspath;
+        return 0;
+}
+
+bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device) {
+        _cleanup_free_ char *key = NULL;
+        const char *syspath;
+
+        return person_mark(h, enrolled, device, &key, &syspath) >= 0 && detached_is_marked(key, syspath) > 0;
+}
+
+int attach_by_person(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_free_ char *key = NULL;
+        const char *syspath;
+        int r;
+
+        r = host_load_enrolled(udev, enrolled, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices: %m");
+        if (person_mark(h, enrolled, device, &key, &syspath) >= 0) {
+                r = detached_clear(key);
+                if (r < 0)
+                        report_note(rep, "Failed to forget that %s was detached: %s", device, strerror(-r));
+        }
+        return attach_device(udev, enrolled, device, o, rep);
+}
+
+int detach_by_person(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep) {
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_free_ char *key = NULL;
+        const char *syspath;
+        int r;
+
+        /* The mark first: a daemon that reacts to the detach's own events finds it already. */
+        r = host_load_enrolled(udev, enrolled, &h);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the devices: %m");
+        if (person_mark(h, enrolled, device, &key, &syspath) >= 0) {
+                r = detached_mark(key, syspath);
+                if (r < 0)
+                        return report_error(rep, r, "Failed to note that %s stays detached: %m", device);
+        }
+        return detach_device(udev, enrolled, device, o, rep);
 }

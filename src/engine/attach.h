@@ -88,3 +88,30 @@ int detach_device(
 
 /* The eGPU behind router t in h, where the association is certain; NULL when none. */
 Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t);
+
+/* The devices attach and detach act on when none is named: every connected Thunderbolt device that is
+ * enrolled (its name, "1-1"), then every PCIe eGPU present below its enrolled port (the port). The one
+ * answer to "which enrolled devices are connected", for the verbs and the daemon. */
+int attach_targets(const Host *h, const Enrolled *enrolled, char ***ret);
+
+/* The eGPU a device name (as attach_device() takes it) stands for now, NULL in *ret when it has none
+ * (a closed tunnel). -ENODEV when the name is no connected device, -EPERM when it is not enrolled. */
+int attach_find_egpu(const Host *h, const Enrolled *enrolled, const char *device, Egpu **ret);
+
+/* A person's attach and detach: the same as attach_device() and detach_device(), and the device stays
+ * detached while the daemon runs until it is plugged again or attached by a person (detached.h). */
+int attach_by_person(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
+int detach_by_person(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
+/* Whether a person detached the device (a name as attach_device() takes it) and it was not plugged again
+ * since. */
+bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device);

@@ -13,10 +13,9 @@
 #define LOCK_POLL_MIN_MS 2
 #define LOCK_POLL_MAX_MS 20
 
-int lock_path_default(char **ret) {
+int runtime_dir_default(char **ret) {
         const char *e = getenv("RUNTIME_DIRECTORY");
-        _cleanup_free_ char *dir = NULL;
-        char *p;
+        char *dir;
 
         if (e && *e) {
                 /* systemd lists one path per RuntimeDirectory= entry, separated by ':'. */
@@ -27,6 +26,18 @@ int lock_path_default(char **ret) {
                 dir = strdup(LOCK_DIR_DEFAULT);
         if (!dir)
                 return -ENOMEM;
+        *ret = dir;
+        return 0;
+}
+
+int lock_path_default(char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        char *p;
+        int r;
+
+        r = runtime_dir_default(&dir);
+        if (r < 0)
+                return r;
         p = path_join(dir, LOCK_NAME);
         if (!p)
                 return -ENOMEM;

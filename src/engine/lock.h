@@ -12,8 +12,11 @@
  * by the exit of the process (a crash included). Children that fork() share it until they close it; it
  * is not passed on by exec() (O_CLOEXEC). */
 
-/* $RUNTIME_DIRECTORY/lock (its first entry) when set and not empty, else /run/egpuctl/lock. -EINVAL when
- * $RUNTIME_DIRECTORY is not an absolute path. */
+/* egpuctl's runtime folder: $RUNTIME_DIRECTORY (its first entry) when set and not empty, else /run/egpuctl.
+ * -EINVAL when $RUNTIME_DIRECTORY is not an absolute path. */
+int runtime_dir_default(char **ret);
+
+/* The lock file in it: $RUNTIME_DIRECTORY/lock or /run/egpuctl/lock. */
 int lock_path_default(char **ret);
 
 /* Opens or creates the lock file (0600, and its folder, 0700, when missing: one level) and takes the

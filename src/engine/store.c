@@ -92,6 +92,13 @@ bool store_unique_id_valid(const char *s) {
         return s && key_chars_valid(s) && strncasecmp(s, PCI_KEY_PREFIX, strlen(PCI_KEY_PREFIX)) != 0;
 }
 
+bool store_vmid_valid(const char *s) {
+        uint32_t v;
+
+        /* pve-common's pve-vmid: an integer from 100 to 999999999 (src/PVE/JSONSchema.pm) */
+        return s && s[0] != '0' && safe_atou32(s, 10, &v) >= 0 && v >= 100 && v <= 999999999;
+}
+
 bool store_key_valid(const char *s) {
         const char *h;
 
@@ -145,6 +152,8 @@ Enrollment *enrollment_free(Enrollment *e) {
         free(e->vendor_name);
         free(e->device_name);
         free(e->port);
+        free(e->vm);
+        free(e->qmp);
         free(e->path);
         explicit_bzero(e->key, sizeof(e->key));
         return mfree(e);
@@ -449,6 +458,8 @@ enum {
         F_ENROLLED,
         F_KEY,
         F_KEY_APPROVED,
+        F_VM,
+        F_QMP,
         _F_MAX,
 };
 
@@ -466,6 +477,8 @@ static const char *const field_table[_F_MAX] = {
         [F_ENROLLED] = "enrolled",
         [F_KEY] = "key",
         [F_KEY_APPROVED] = "key_approved",
+        [F_VM] = "vm",
+        [F_QMP] = "qmp",
 };
 
 static bool field_name_valid(const char *s, size_t n) {
@@ -532,6 +545,20 @@ static int field_set(Enrollment *e, int f, const char *v, const char **ret_msg) 
                 }
                 e->key_approved = streq(v, "1");
                 return 0;
+        case F_VM:
+                if (!store_vmid_valid(v)) {
+                        *ret_msg = "invalid vm, expected a Proxmox VM id (100 to 999999999)";
+                        return -EBADMSG;
+                }
+                s = &e->vm;
+                break;
+        case F_QMP:
+                if (v[0] != '/') {
+                        *ret_msg = "invalid qmp, expected the absolute path of a QMP socket";
+                        return -EBADMSG;
+                }
+                s = &e->qmp;
+                break;
         case F_UNIQUE_ID:
                 s = &e->unique_id;
                 break;
@@ -926,6 +953,10 @@ static int record_format(const Enrollment *e, char **ret, size_t *ret_size) {
                 p = field_append(p, "device", num);
         }
         p = field_append(p, "policy", enroll_policy_to_string(e->policy));
+        if (e->vm)
+                p = field_append(p, "vm", e->vm);
+        if (e->qmp)
+                p = field_append(p, "qmp", e->qmp);
         snprintf(num, sizeof(num), "%" PRIi64, e->enrolled);
         p = field_append(p, "enrolled", num);
         if (e->has_key) {

@@ -37,6 +37,10 @@
  *   key=<64 hex digits>               thunderbolt only, for secure-level domains: 32 random bytes
  *   key_approved=1                    the device accepted the key once (authorized with 1), so later
  *                                     connects challenge it (authorized with 2); 0 when absent
+ *   vm=100                            the Proxmox VM the eGPU belongs to: the daemon plugs it into that VM
+ *                                     when it appears while the VM runs (its QMP socket
+ *                                     /var/run/qemu-server/VMID.qmp)
+ *   qmp=/run/vm/gpu.qmp               or the QMP socket of another QEMU's VM it belongs to
  *
  * Limits: a record file over STORE_RECORD_MAX bytes, or a value over STORE_VALUE_MAX bytes (once
  * unescaped), is refused; store_save() refuses to write what store_load() would refuse to read.
@@ -87,6 +91,8 @@ typedef struct Enrollment {
         uint8_t key[STORE_KEY_SIZE];
         bool key_approved; /* the device holds the key: challenge it (2) rather than store it (1) */
         char *port;        /* pcie */
+        char *vm;          /* the Proxmox VM id it belongs to, NULL when none */
+        char *qmp;         /* the QMP socket of the VM it belongs to, NULL when none (or a Proxmox vm) */
         uint32_t pci_vendor, pci_device, pci_subsystem_vendor, pci_subsystem_device; /* <= 0xffff */
         bool has_subsystem;
         char *path; /* the record's file, set by store_load() */
@@ -113,6 +119,8 @@ int store_dir_default(char **ret);
 
 /* Whether s may be a Thunderbolt unique_id used as a key (see above). */
 bool store_unique_id_valid(const char *s) _pure_;
+/* Whether s is a Proxmox VM id: 100 to 999999999. */
+bool store_vmid_valid(const char *s) _pure_;
 /* Whether s is a valid record key: a valid unique_id or "pci-" and 16 lowercase hex digits. */
 bool store_key_valid(const char *s) _pure_;
 /* The key of a PCIe record for port (not empty, at most STORE_VALUE_MAX bytes). */

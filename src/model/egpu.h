@@ -39,3 +39,10 @@ bool egpu_member_is_foreign(const Egpu *e, const PciFunction *member) _pure_;
 
 /* Whether every function of the eGPU is bound to driver. */
 bool egpu_all_on_driver(const Egpu *e, const char *driver) _pure_;
+
+/* The room the eGPU's prefetchable memory BARs need in the window of the port they sit below in a VM:
+ * their sizes added up (each a power of two, placed largest first, so they stay aligned) and rounded up
+ * to a power of two, so that the window's alignment fits its largest BAR. Read from the functions'
+ * resource attributes; -ENOENT when sysfs shows none. This is the size `vm attach --live` reserves on the
+ * port it adds (pref64-reserve), that `vm plug` looks for and that doctor's vm-live check wants. */
+int egpu_prefetchable_window(const Egpu *e, uint64_t *ret);

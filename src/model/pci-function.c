@@ -346,3 +346,39 @@ bool pci_driver_is_registered(const char *driver) {
                 return false;
         return access(p, F_OK) == 0;
 }
+
+int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
+        _cleanup_free_ PciResource *res = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = strv_split_lines(text, &lines, NULL);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(line, lines) {
+                unsigned long long s, e, f;
+                int consumed = 0;
+
+                if (sscanf(*line, "%llx %llx %llx%n", &s, &e, &f, &consumed) != 3 || consumed <= 0)
+                        break;
+                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
+                        return -ENOMEM;
+                res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
+        }
+        *ret = TAKE_PTR(res);
+        *ret_n = n;
+        return 0;
+}
+
+int pci_function_read_resources(const char *syspath, PciResource **ret, size_t *ret_n) {
+        _cleanup_free_ char *p = path_join(syspath, "resource"), *text = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, 64 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        return pci_resource_parse(text, ret, ret_n);
+}

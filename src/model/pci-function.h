@@ -80,5 +80,34 @@ int pci_function_unbind(const char *bdf, int timeout_ms);
 int pci_function_probe(const char *bdf, int timeout_ms, char **ret);
 /* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
 int pci_function_set_reset_method(const char *bdf, const char *methods, int timeout_ms);
+/* A function's resources as the kernel lists them in its resource attribute: "START END FLAGS" per line,
+ * BAR0-5, the expansion ROM (line 6), then bridge windows (drivers/pci/pci-sysfs.c resource_show()), with
+ * the IORESOURCE_* flags of include/linux/ioport.h. */
+typedef struct PciResource {
+        uint64_t start, end, flags;
+} PciResource;
+
+#define PCI_RESOURCE_ROM      6
+#define PCI_IORESOURCE_IO     0x00000100ULL
+#define PCI_IORESOURCE_MEM    0x00000200ULL
+#define PCI_IORESOURCE_PREF   0x00002000ULL
+#define PCI_IORESOURCE_MEM_64 0x00100000ULL
+
+/* Parses the whole attribute; lines that do not parse end the list. */
+int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n);
+/* Reads and parses the resource attribute of the function at syspath. -ENOENT when sysfs does not show it.
+ */
+int pci_function_read_resources(const char *syspath, PciResource **ret, size_t *ret_n);
+/* Whether a BAR exists (has flags) but got no address: the kernel found no room for it. */
+static inline bool pci_resource_unassigned(const PciResource *r) {
+        return r->flags != 0 && r->start == 0;
+}
+static inline uint64_t pci_resource_size(const PciResource *r) {
+        return r->end >= r->start && r->flags != 0 ? r->end - r->start + 1 : 0;
+}
+static inline bool pci_resource_is_prefetchable_mem(const PciResource *r) {
+        return (r->flags & PCI_IORESOURCE_MEM) && (r->flags & PCI_IORESOURCE_PREF);
+}
+
 /* Whether the PCI driver is registered (its folder under /sys/bus/pci/drivers exists). */
 bool pci_driver_is_registered(const char *driver);

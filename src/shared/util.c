@@ -495,3 +495,30 @@ void str_index_done(StrIndex *ix) {
         free(ix->pos);
         *ix = (StrIndex){};
 }
+
+int process_get_cmdline(pid_t pid, char ***ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        size_t size = 0, n = 0, allocated = 0;
+        int r;
+
+        if (asprintf(&path, "/proc/%d/cmdline", (int) pid) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 1024 * 1024, &buf, &size);
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < size;) {
+                size_t len = strnlen(buf + i, size - i);
+
+                r = strv_push(&l, &n, &allocated, strndup(buf + i, len));
+                if (r < 0)
+                        return r;
+                i += len + 1;
+        }
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}

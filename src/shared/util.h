@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -80,6 +81,10 @@ int strv_split_lines(const char *text, char ***ret, size_t *ret_n);
  * order; n is the length (or SIZE_MAX: found here). Sorts an index, so O(n log n), where a strv_contains()
  * per string is quadratic. Returns the new length, or -ENOMEM (-E2BIG past INT_MAX strings). */
 int strv_uniq(char **l, size_t n);
+
+/* The arguments of a process (/proc/PID/cmdline, NUL-separated), NULL-terminated. -ESRCH when it is gone,
+ * -EACCES when its /proc entry may not be read. */
+int process_get_cmdline(pid_t pid, char ***ret);
 
 /* Monotonic clock in microseconds. */
 uint64_t now_usec(void);

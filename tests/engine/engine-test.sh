@@ -4,9 +4,9 @@
 # meson sets EGPUCTL, EGPU_SIM, EGPU_SIM_CTL, EGPU_SIM_PRELOAD, SIM_SCENARIOS and VARIANT.
 set -eu
 
-: "${EGPUCTL:?}" "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_SCENARIOS:?}" "${VARIANT:?}"
+: "${EGPUCTL:?}" "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_SCENARIOS:?}" "${VARIANT:?}" "${QMP_STANDIN:?}"
 . "$(dirname "$0")/../case-lib.sh"
-export STATE_DIRECTORY="$TMP/state" RUNTIME_DIRECTORY="$TMP/run" EGPUCTL EGPU_SIM_CTL
+export STATE_DIRECTORY="$TMP/state" RUNTIME_DIRECTORY="$TMP/run" EGPUCTL EGPU_SIM_CTL QMP_STANDIN
 
 # Shell functions every command script gets; every wait is bounded.
 PRELUDE='
@@ -31,6 +31,24 @@ hold_group() {
         vm=$!
         wait_file /proc/$vm/fd/0
 }
+# start_vm VMID [QEMU ARGS]: a stand-in for the QEMU of VM VMID (tests/engine/qmp-standin.py), its QMP
+# socket at $TMPDIR/VMID.qmp; its PID in $vm once it listens.
+start_vm() {
+        id=$1
+        shift
+        rm -f $TMPDIR/vm$id.ready
+        python3 "$QMP_STANDIN" -id $id -chardev socket,id=qmp,path=$TMPDIR/$id.qmp,server=on,wait=off \
+                -mon chardev=qmp,mode=control "$@" --ready $TMPDIR/vm$id.ready &
+        vm=$!
+        wait_file $TMPDIR/vm$id.ready
+}
+# waits (at most 30 s) until the daemon logged a line matching $1 in $TMPDIR/log
+wait_log() { i=0; while ! grep -q "$1" $TMPDIR/log && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done; }
+# whether a process holds /dev/vfio/$1 (a VM runs with it)
+held() { if (exec 2>/dev/null; : </dev/vfio/$1); then echo free; else echo held; fi; }
+pids() { sed -e "s/PID [0-9]*/PID N/g" -e "s|$TMPDIR|TMP|g"; }
+PORTS="-device pcie-root-port,id=rp1,chassis=1 -device pcie-root-port,id=rp2,chassis=2,pref64-reserve=16G"
+COLD="-device pcie-root-port,id=rp1,chassis=1 -device vfio-pci,host=0000:30:00.1,id=hostpci0.1,bus=rp1,addr=0.1 -device vfio-pci,host=0000:30:00.0,id=hostpci0.0,bus=rp1,addr=0.0,multifunction=on"
 '
 
 # sim_sh [OPTION]... SCENARIO SCRIPT: runs SCRIPT with sh inside egpu-sim; prints what it prints.
@@ -467,7 +485,7 @@ $E daemon 2>$TMPDIR/log &
 pid=$!
 wait_bound
 # ready: the start-up attaches are over, so what follows is the daemon reacting to the host driver
-i=0; while ! grep -q Ready $TMPDIR/log && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+wait_log Ready
 before=$(wc -l <$TMPDIR/log)
 echo > $AUDIO/driver_override
 echo 0000:30:00.1 > /sys/bus/pci/drivers/vfio-pci/unbind
@@ -511,7 +529,7 @@ $E enroll 1-1 >/dev/null
 EGPUCTL_SYSTEM_STATE=stopping strace -f -qq -o $TMPDIR/trace $E daemon 2>$TMPDIR/log &
 s=$!
 wait_bound 8000
-i=0; while ! grep -q Ready $TMPDIR/log && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+wait_log Ready
 ctl unplug 1-1 >/dev/null
 ctl plug 1-1 >/dev/null
 wait_bound 8000
@@ -592,6 +610,233 @@ vfio-pci vfio-pci twin=amdgpu
 0000:01:00.0 is PCIe-attached: there is no tunnel to close; unplug it when the slot allows
 rc=0
 amdgpu/(null) snd_hda_intel/(null) twin=amdgpu" "$out"
+}
+
+# ---------------------------------------------------------------- the eGPU in a running VM (stand-in QEMU)
+
+# vm plug attaches the eGPU, then hot-adds both functions to the port whose prefetchable window holds the
+# BARs (rp2: 16 GiB reserved; rp1 has none); the VM then holds both groups, and says so when asked again.
+t_live_plug() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+start_vm 100 $PORTS
+{ $E vm plug 100 --qmp $TMPDIR/100.qmp; echo "rc=$?"; } 2>&1 | pids
+echo "groups $(held 25) $(held 26)"
+$E vm plug 100 --qmp $TMPDIR/100.qmp 2>&1 | pids | tail -n 1
+kill $vm' 2>&1)
+        expect "vm plug" "1-1: authorized (user level)
+0000:30:00.0: moved from amdgpu to vfio-pci
+0000:30:00.1: moved from snd_hda_intel to vfio-pci
+IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)
+IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
+VM 100: eGPU 0000:30:00.0 plugged into port rp2
+VM 100 lists every function of eGPU 0000:30:00.0 behind rp2
+rc=0
+groups held held
+VM 100 has eGPU 0000:30:00.0 already" "$out"
+}
+
+# vm unplug: the VM gives the functions back (no guest powered the slot on: at once), lets go of the groups,
+# and the functions stay on vfio-pci for the next VM.
+t_live_unplug() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+start_vm 100 $PORTS
+$E vm plug 100 --qmp $TMPDIR/100.qmp >/dev/null 2>&1
+{ $E vm unplug 100 --qmp $TMPDIR/100.qmp; echo "rc=$?"; } 2>&1 | pids
+echo "groups $(held 25) $(held 26)"
+state
+kill $vm' 2>&1)
+        expect "vm unplug" "VM 100: egpuctl-0000-30-00.0 (0000:30:00.0) taken out
+VM 100 let go of eGPU 0000:30:00.0
+eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
+rc=0
+groups free free
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# eject: finds the VM by the group holder's command line, takes the eGPU out, detaches, says it is safe.
+t_live_eject() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+start_vm 100 $PORTS
+$E vm plug 100 --qmp $TMPDIR/100.qmp >/dev/null 2>&1
+{ $E eject; echo "rc=$?"; } 2>&1 | pids
+wait_gone $GPU
+state
+kill $vm' 2>&1)
+        expect "eject" "VM 100 (PID N): egpuctl-0000-30-00.0 (0000:30:00.0) taken out
+VM 100 (PID N) let go of eGPU 0000:30:00.0
+0000:30:00.1: driver_override cleared
+0000:30:00.1: unbound from vfio-pci
+0000:30:00.0: driver_override cleared
+0000:30:00.0: unbound from vfio-pci
+1-1: de-authorized, tunnel closed
+1-1: safe to unplug
+rc=0
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
+# A VM that never lets go (the functions given at its start sit in a powered slot, and no guest answers):
+# eject gives up at its bound, names the VM and what to do, and changes nothing on the host.
+t_live_eject_held() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+start_vm 100 $COLD
+{ $E eject --timeout 1; echo "rc=$?"; } 2>&1 | pids | tail -n 2
+state
+echo "groups $(held 25) $(held 26)"
+kill $vm' 2>&1)
+        expect "eject held" "egpuctl: Failed to eject '1-1': VM 100 (PID N) did not let go of eGPU 0000:30:00.0: shut the guest down or stop the VM (qm stop 100), then run egpuctl eject again
+rc=1
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+groups held held" "$out"
+}
+
+# No VM listens on the socket: a clear error, and the host as it was (nothing attached).
+t_live_no_vm() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+{ $E vm plug 100 --qmp $TMPDIR/none.qmp; echo "rc=$?"; } 2>&1 | pids
+state' 2>&1)
+        expect "no VM" "egpuctl: vm: VM 100 is not running: nothing listens on TMP/none.qmp
+rc=1
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
+# A VM whose ports cannot take hot-plugged devices: a clear error, and what vm plug attached goes back.
+t_live_no_port() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+start_vm 100 -device pcie-root-port,id=rp1,chassis=1,hotplug=off
+$E vm plug 100 --qmp $TMPDIR/100.qmp 2>&1 | pids | grep -E "Failed|de-authorized"
+wait_gone $GPU
+state
+kill $vm' 2>&1)
+        expect "no port" "egpuctl: Failed to plug eGPU 0000:30:00.0: VM 100 has no free hot-pluggable PCIe port (pcie-root-port with hotplug=on and nothing behind it); egpuctl vm attach VMID --live adds one for the next start
+1-1: de-authorized, tunnel closed
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
+# QEMU refuses a function (another process has its group): its own words in the error, the function added
+# before it taken out again, its group free again.
+t_live_qemu_refuses() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+hold_group 25
+holder=$vm
+start_vm 100 $PORTS
+$E vm plug 100 --qmp $TMPDIR/100.qmp 2>&1 | pids | grep Failed
+echo "group 26 $(held 26)"
+kill $vm $holder' 2>&1)
+        expect "QEMU refuses" "egpuctl: Failed to plug eGPU 0000:30:00.0: VM 100 refused 0000:30:00.0 on port rp2: GenericError: vfio 0000:30:00.0: failed to open /dev/vfio/25: Device or resource busy
+group 26 free" "$out"
+}
+
+# The VM stops while vm unplug waits for it: it let go of everything, which is what was asked.
+t_live_vm_stops() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+start_vm 100 $COLD
+( sleep 0.5; kill $vm ) &
+{ $E vm unplug 100 --qmp $TMPDIR/100.qmp --timeout 20; echo "rc=$?"; } 2>&1 | pids
+echo "groups $(held 25) $(held 26)"' 2>&1)
+        expect "VM stops" "VM 100 stopped while giving back eGPU 0000:30:00.0
+VM 100 let go of eGPU 0000:30:00.0
+eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
+rc=0
+groups free free" "$out"
+}
+
+# What a person detaches stays detached while the daemon runs: its own events do not bring it back,
+# plugging it in again does, and so does a person's attach.
+t_daemon_detach_stays() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_bound
+$E detach >/dev/null; echo "detach rc=$?"
+echo add >$D/uevent
+wait_log "1-1: left detached, as a person asked"
+state
+ctl unplug 1-1 >/dev/null; ctl plug 1-1 >/dev/null
+wait_bound && state
+$E detach >/dev/null
+$E attach >/dev/null; echo "attach rc=$?"
+state
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "detach stays" "detach rc=0
+auth=0 gpu=none/gone audio=none/gone
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+attach rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
+}
+
+# An eGPU enrolled for a VM, plugged in while that VM runs, goes into the VM.
+t_daemon_live_plug() {
+        out=$(sim_sh "$EGPU" '
+start_vm 100 $PORTS
+$E enroll 1-1 --qmp $TMPDIR/100.qmp | tail -n 1 | pids
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log "plugged into"
+echo "groups $(held 25) $(held 26)"
+grep "plugged into" $TMPDIR/log | pids
+kill -TERM $pid; wait $pid
+kill $vm' 2>&1)
+        expect "daemon plugs" "The daemon plugs it into the VM at TMP/100.qmp when it appears while that VM runs.
+groups held held
+<6>the VM at TMP/100.qmp: eGPU 0000:30:00.0 plugged into port rp2" "$out"
+}
+
+# Unplugged while a VM keeps it, the VM not letting go: with stop-vm the daemon stops the VM and the
+# host's removal completes; the log names the VM.
+t_daemon_surprise_stop() {
+        out=$(sim_sh "$EGPU" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+start_vm 100 $COLD
+$E daemon --on-surprise-unplug stop-vm --unplug-timeout 1 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl unplug 1-1 >/dev/null
+ctl wait-driver 0000:30:00.0 absent 10000
+grep -E "Stopping|stopped" $TMPDIR/log | pids
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "surprise stop-vm" "ok
+<4>Stopping VM 100 (PID N), which keeps eGPU 0000:30:00.1 whose device is gone (--on-surprise-unplug=stop-vm)
+<6>VM 100 (PID N) stopped; the host's removal of eGPU 0000:30:00.1 goes on" "$out"
+}
+
+# The same with wait: the daemon logs the VM and the command that frees the host, and keeps serving:
+# a PCIe eGPU enrolled meanwhile is still bound when its driver takes it.
+t_daemon_surprise_wait() {
+        v=$(variant pcie pcie-gpu)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+start_vm 100 $COLD
+$E daemon --unplug-timeout 1 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl unplug 1-1 >/dev/null
+wait_log "still holds"
+grep "still holds" $TMPDIR/log | pids
+$E enroll 0000:01:00.0 >/dev/null
+echo add >/sys/bus/pci/devices/0000:01:00.0/uevent
+ctl wait-driver 0000:01:00.0 vfio-pci 5000
+echo "groups $(held 25) $(held 26)"
+kill $vm
+ctl wait-driver 0000:30:00.0 absent 5000
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "surprise wait" "<4>VM 100 (PID N) still holds eGPU 0000:30:00.1, whose device is gone; the host's removal waits until the VM lets go: 'qm stop 100' frees it (or run the daemon with --on-surprise-unplug=stop-vm)
+ok
+groups held held
+ok" "$out"
 }
 
 export TMPDIR="$TMP"

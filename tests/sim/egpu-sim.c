@@ -588,6 +588,7 @@ int main(int argc, char **argv) {
         }
 
         sim = g_new0(Sim, 1);
+        sim->kmsg_fd = -1;
         sim->tunnel_delay_ms = 50;
         sim->debug = streq0(getenv("EGPU_SIM_DEBUG"), "1");
         sim->faults = g_ptr_array_new();
@@ -693,6 +694,10 @@ int main(int argc, char **argv) {
         }
         sim_scan_pci();
         sim_startup_consistency();
+        if (sim_kmsg_open() < 0) {
+                g_printerr("egpu-sim: cannot make the kernel log %s/dev/kmsg\n", sim->root);
+                return 2;
+        }
 
         sock = g_build_filename(sim->root, "egpu-sim.sock", NULL);
         lfd = listen_unix(sock, SOCK_SEQPACKET);

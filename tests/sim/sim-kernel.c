@@ -537,6 +537,74 @@ static int strcmp_desc(gconstpointer a, gconstpointer b) {
         return -strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* vfio-pci's remove waits until the group's user lets go: the kernel asks it to (the request eventfd) and
+ * says so in its log, "vfio-pci BDF: Relaying device request to user (#N)" (drivers/vfio/vfio_main.c
+ * vfio_unregister_group_dev(), drivers/vfio/pci/vfio_pci_core.c vfio_pci_core_request()); no uevent marks
+ * it, and every removal after it in the same hot-unplug waits too (tests/vm, nested QEMU). */
+static bool removal_blocked(const char *rel) {
+        PciDev *d = pci_find_path(rel);
+        g_autofree char *drv = d ? driver_of(d) : NULL, *group = d ? group_of(d) : NULL;
+        int g;
+
+        return d && streq0(drv, "vfio-pci") && group && parse_int(group, &g) == 0 && sim_vfio_group_open(g);
+}
+
+/* The kernel asks the user of the function whose removal is under way, the head of the line, once. */
+static void deferred_tell(void) {
+        const char *head = g_queue_peek_head(sim->deferred);
+        static char *told;
+
+        if (!head || streq0(head, told) || !removal_blocked(head))
+                return;
+        g_free(told);
+        told = g_strdup(head);
+        g_autofree char *bdf = g_path_get_basename(head);
+        sim_kmsg(5, bdf, "vfio-pci %s: Relaying device request to user (#0)", bdf);
+}
+
+static gboolean deferred_cb(gpointer p) {
+        const char *head;
+
+        while ((head = g_queue_peek_head(sim->deferred))) {
+                g_autofree char *rel = NULL;
+
+                if (removal_blocked(head)) {
+                        deferred_tell();
+                        return G_SOURCE_CONTINUE;
+                }
+                rel = g_queue_pop_head(sim->deferred);
+                log_debug("removal of %s goes on\n", rel);
+                if (is_dev(rel))
+                        remove_device(rel);
+        }
+        sim->deferred_timer = 0;
+        return G_SOURCE_REMOVE;
+}
+
+/* Removes @rel, or puts it in line behind a removal that waits for a VM. */
+static void remove_or_defer(const char *rel) {
+        if (!sim->deferred)
+                sim->deferred = g_queue_new();
+        if (g_queue_is_empty(sim->deferred) && !removal_blocked(rel)) {
+                remove_device(rel);
+                return;
+        }
+        g_queue_push_tail(sim->deferred, g_strdup(rel));
+        deferred_tell();
+        if (!sim->deferred_timer)
+                sim->deferred_timer = g_timeout_add(20, deferred_cb, NULL);
+}
+
+/* Whether a removal of BDF waits in line. */
+static bool removal_deferred(const char *bdf) {
+        for (GList *l = sim->deferred ? sim->deferred->head : NULL; l; l = l->next) {
+                g_autofree char *base = g_path_get_basename(l->data);
+                if (streq0(base, bdf))
+                        return true;
+        }
+        return false;
+}
+
 /* Removes @rel and every device below it, children first. */
 static void remove_subtree(const char *rel) {
         g_autofree char *p = sys_path(rel);
@@ -554,7 +622,7 @@ static void remove_subtree(const char *rel) {
         g_ptr_array_sort(children, strcmp_desc);
         for (unsigned i = 0; i < children->len; i++)
                 remove_subtree(g_ptr_array_index(children, i));
-        remove_device(rel);
+        remove_or_defer(rel);
 }
 
 /* ---------------------------------------------------------------- Thunderbolt */
@@ -720,6 +788,11 @@ static void tunnel_down(const char *tbname) {
                         g_auto(GStrv) w = g_strsplit(g_strstrip(*l), " ", 2);
                         g_autofree char *p = NULL;
                         if (g_strv_length(w) != 2)
+                                continue;
+                        g_autofree char *base = g_path_get_basename(w[0]);
+
+                        /* the group link of a device whose removal waits goes with the device */
+                        if (removal_deferred(base))
                                 continue;
                         p = sys_path(w[0]);
                         (void) unlink(p);

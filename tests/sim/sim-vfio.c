@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "sim.h"
@@ -78,7 +80,7 @@ static bool iommu_active(void) {
 
 /* Whether some process has the testbed's /dev/vfio/N open: the kernel's opened_file. umockdev makes the
  * node a link to a pty of its own, which is what a program's descriptor then points to. */
-static bool group_node_open(int group) {
+bool sim_vfio_group_open(int group) {
         g_autofree char *path = g_strdup_printf("%s/dev/vfio/%d", sim->root, group);
         g_autofree char *node = g_file_read_link(path, NULL) ?: g_strdup(path);
         g_autofree char *self = g_strdup_printf("%d", (int) getpid());
@@ -217,7 +219,7 @@ int sim_handle_vfio(const char *what, const char *args, GString *out) {
                 (void) parse_int(w[0], &group);
 
         if (streq0(what, "open"))
-                return group >= 0 && group_node_open(group) ? -EBUSY : 0;
+                return group >= 0 && sim_vfio_group_open(group) ? -EBUSY : 0;
         if (streq0(what, "VFIO_GET_API_VERSION"))
                 return 0; /* VFIO_API_VERSION */
         if (streq0(what, "VFIO_CHECK_EXTENSION"))
@@ -252,4 +254,34 @@ int sim_handle_vfio(const char *what, const char *args, GString *out) {
         if (streq0(what, "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO") && n == 1)
                 return hot_reset_info(w[0], out);
         return -ENOTTY;
+}
+
+int sim_kmsg_open(void) {
+        g_autofree char *path = g_build_filename(sim->root, "dev", "kmsg", NULL);
+        g_autofree char *dir = g_path_get_dirname(path);
+
+        if (g_mkdir_with_parents(dir, 0755) < 0 || (mkfifo(path, 0600) < 0 && errno != EEXIST))
+                return -errno;
+        /* read-write: a pipe with no reader would refuse a writer (ENXIO) */
+        sim->kmsg_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        return sim->kmsg_fd < 0 ? -errno : 0;
+}
+
+void sim_kmsg(int prio, const char *device, const char *fmt, ...) {
+        g_autofree char *text = NULL, *rec = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        text = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        rec = g_strdup_printf(
+                "%d,%u,%" G_GINT64_FORMAT ",-;%s\n SUBSYSTEM=pci\n DEVICE=+pci:%s\n",
+                prio,
+                sim->kmsg_seq++,
+                g_get_monotonic_time(),
+                text,
+                device);
+        log_debug("kmsg: %s\n", text);
+        if (sim->kmsg_fd >= 0 && write(sim->kmsg_fd, rec, strlen(rec)) < 0)
+                log_debug("kmsg: %s\n", g_strerror(errno));
 }

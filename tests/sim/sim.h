@@ -64,6 +64,10 @@ typedef struct Sim {
         GHashTable *device_keys;                     /* tb name -> hex key the device holds */
         GHashTable *tunnel_timers;                   /* tb name -> GSource id of a pending tunnel change */
         GHashTable *vfio_created;                    /* groups whose /dev/vfio node umockdev has made */
+        int kmsg_fd;                                 /* the testbed's dev/kmsg, a pipe (sim_kmsg_open()) */
+        unsigned kmsg_seq;
+        GQueue *deferred; /* removals waiting for a VM to let go, in order */
+        guint deferred_timer;
 } Sim;
 
 extern Sim *sim;
@@ -90,6 +94,14 @@ bool sim_rule_matches(const Rule *r, const char *rel);
 /* sim-vfio.c: the kernel's answer to a VFIO open or ioctl ("open", "VFIO_GROUP_GET_STATUS", ...) with its
  * arguments as text; a device's description goes to out. Returns the ioctl's value or -errno. */
 int sim_handle_vfio(const char *what, const char *args, GString *out);
+/* Whether some process has /dev/vfio/GROUP open. */
+bool sim_vfio_group_open(int group);
+
+/* The kernel log: the testbed's dev/kmsg is a pipe (umockdev then redirects /dev/kmsg to it), which
+ * sim_kmsg() writes records to as /dev/kmsg shows them: "PRIO,SEQ,USEC,-;TEXT\n" and " KEY=VALUE\n" lines
+ * (Documentation/ABI/testing/dev-kmsg). */
+int sim_kmsg_open(void);
+void sim_kmsg(int prio, const char *device, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* helpers shared by both files */
 char *sys_path(const char *rel);

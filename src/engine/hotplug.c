@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/eventfd.h>
+#include <syslog.h>
+
+#include "detached.h"
+#include "hotplug.h"
+#include "lock.h"
+#include "sysfs.h"
+#include "util.h"
+#include "vfio.h"
+
+static const char *const surprise_policy_table[_SURPRISE_POLICY_MAX] = {
+        [SURPRISE_WAIT] = "wait",
+        [SURPRISE_STOP_VM] = "stop-vm",
+};
+
+const char *surprise_policy_to_string(SurprisePolicy p) {
+        return p >= 0 && p < _SURPRISE_POLICY_MAX ? surprise_policy_table[p] : NULL;
+}
+
+SurprisePolicy surprise_policy_from_string(const char *s) {
+        for (int i = 0; s && i < _SURPRISE_POLICY_MAX; i++)
+                if (streq(s, surprise_policy_table[i]))
+                        return i;
+        return _SURPRISE_POLICY_INVALID;
+}
+
+typedef enum JobKind {
+        JOB_ATTACH,   /* key: a device name as attach_device() takes it */
+        JOB_SURPRISE, /* key: the address of a function whose removal waits for a VM */
+} JobKind;
+
+typedef struct Job {
+        JobKind kind;
+        char *key;
+        bool again; /* an event came while it ran: run once more */
+        struct Job *next;
+} Job;
+
+struct Hotplug {
+        HotplugOptions o;
+        struct udev *udev;
+        struct udev_monitor *mon;
+        int kmsg_fd;
+        int done_fd; /* eventfd: a worker finished */
+        pthread_mutex_t lock;
+        pthread_mutex_t log_lock;
+        Job *jobs; /* in flight */
+        unsigned n_running;
+};
+
+typedef struct WorkerArgs {
+        Hotplug *d;
+        Job *job;
+} WorkerArgs;
+
+static void logf_(Hotplug *d, int priority, const char *fmt, ...) _printf_(3, 4);
+static void logf_(Hotplug *d, int priority, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0 || !d->o.log)
+                return;
+        pthread_mutex_lock(&d->log_lock);
+        d->o.log(priority, s);
+        pthread_mutex_unlock(&d->log_lock);
+}
+
+/* A report's lines at info (debug when quiet) and its error prefixed by what. */
+static void log_report(Hotplug *d, const Report *rep, bool quiet, const char *what) {
+        STRV_FOREACH(l, rep->lines)
+                logf_(d, quiet ? LOG_DEBUG : LOG_INFO, "%s", *l);
+        if (rep->error)
+                logf_(d, LOG_ERR, "%s: %s", what, rep->error);
+}
+
+static int load_enrolled(Hotplug *d, Enrolled *ret) {
+        StoreError *errors = NULL;
+        size_t n_errors = 0;
+        int r;
+
+        r = store_load(d->o.attach.store_dir, &ret->list, &ret->n, &errors, &n_errors);
+        for (size_t i = 0; i < n_errors; i++)
+                logf_(d, LOG_WARNING, "%s:%u: %s", errors[i].path, errors[i].line, errors[i].message);
+        store_errors_free(errors, n_errors);
+        if (r < 0) {
+                errno = -r;
+                logf_(d, LOG_ERR, "Failed to read the enrolment store %s: %m", d->o.attach.store_dir);
+        }
+        return r;
+}
+
+/* The lock the verbs take: one writer at a time. */
+static int take_lock(Hotplug *d, const char *what, int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = lock_path_default(&path);
+        if (r >= 0)
+                r = lock_acquire(path, d->o.lock_timeout_ms, ret_fd);
+        if (r < 0) {
+                errno = -r;
+                logf_(d, LOG_ERR, "%s: failed to take the lock (%m); it runs again at the next event", what);
+        }
+        return r;
+}
+
+/* The record of the device a job names. */
+static const Enrollment *enrollment_of(const Host *h, const Enrolled *en, const char *device) {
+        const TbDevice *t;
+
+        FOREACH_ARRAY(e, en->list, en->n)
+                if ((*e)->type == ENROLL_PCIE && streq_ptr((*e)->port, device))
+                        return *e;
+        t = host_find_tb_device(h, device);
+        return t && t->unique_id ? enrollments_find(en->list, en->n, t->unique_id) : NULL;
+}
+
+/* Whether the VM answers on its QMP socket. */
+static bool vm_running(const LiveVm *vm, const LiveOptions *o) {
+        _cleanup_(report_done) Report rep = {};
+
+        return live_vm_check(vm, o, &rep) >= 0;
+}
+
+/* After an attach: the eGPU into the VM its record names, when that VM runs and nobody holds the eGPU. */
+static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, const char *device) {
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(live_vm_done) LiveVm vm = {};
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_free_ char *who = NULL, *what = NULL;
+        const Enrollment *e;
+        Egpu *g = NULL;
+        int r;
+
+        if (host_load_enrolled(udev, en, &h) < 0)
+                return;
+        e = enrollment_of(h, en, device);
+        if (!e || (!e->vm && !e->qmp))
+                return;
+        if (attach_find_egpu(h, en, device, &g) < 0 || !g)
+                return;
+        FOREACH_ARRAY(grp, g->groups, g->n_groups) {
+                pid_t pid = 0;
+
+                if (vfio_group_holder((*grp)->id, &pid) > 0)
+                        return; /* in a VM already (this one, or another a person chose) */
+        }
+        r = live_vm_new(d->o.root, e->vm, e->qmp, &vm);
+        if (r < 0 || live_vm_describe(&vm, &who) < 0)
+                return;
+        if (!vm_running(&vm, &d->o.live)) {
+                logf_(d,
+                      LOG_INFO,
+                      "%s: %s is not running; eGPU %s waits on vfio-pci for its start",
+                      device,
+                      who,
+                      g->gpu->bdf);
+                return;
+        }
+        r = live_plug(g, &vm, &d->o.live, &rep);
+        if (asprintf(&what, "Failed to plug eGPU %s into %s", g->gpu->bdf, who) < 0)
+                what = NULL;
+        log_report(d, &rep, false, what ?: "plug");
+}
+
+static void run_attach(Hotplug *d, const char *device) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_lock_ int lock_fd = -EBADF;
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        if (!udev) {
+                logf_(d, LOG_ERR, "Failed to create a udev context: %m");
+                return;
+        }
+        if (take_lock(d, device, &lock_fd) < 0)
+                return;
+        /* Under the lock, the store and sysfs as they are now: a person may have just changed them. */
+        if (load_enrolled(d, &enrolled) < 0)
+                return;
+        r = host_load_enrolled(udev, &enrolled, &h);
+        if (r < 0) {
+                errno = -r;
+                logf_(d, LOG_ERR, "Failed to read the devices: %m");
+                return;
+        }
+        if (attach_held_detached(h, &enrolled, device)) {
+                logf_(d,
+                      LOG_INFO,
+                      "%s: left detached, as a person asked; plug it in again or run egpuctl attach",
+                      device);
+                return;
+        }
+        r = attach_device(udev, &enrolled, device, &d->o.attach, &rep);
+        if (r == -ENODEV && rep.error) {
+                /* Unplugged while we worked on it: not a failure of ours; its add event comes next. */
+                logf_(d, LOG_INFO, "%s: went away during the attach (%s)", device, rep.error);
+                return;
+        }
+        if (asprintf(&what, "Failed to attach %s", device) < 0)
+                what = NULL;
+        /* Nothing to do is the common answer to the events of our own attach: not worth a line. */
+        log_report(d, &rep, r == 0, what ?: "attach");
+        if (r > 0)
+                logf_(d, LOG_INFO, "%s: attached", device);
+        else if (r == 0)
+                logf_(d, LOG_DEBUG, "%s: already attached", device);
+        if (r >= 0)
+                plug_into_vm(d, udev, &enrolled, device);
+}
+
+/* ---------------------------------------------------------------- surprise unplug */
+
+static void run_surprise(Hotplug *d, const char *bdf) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_(live_vm_done) LiveVm vm = {};
+        _cleanup_free_ char *who = NULL;
+        const PciFunction *f;
+        Egpu *g;
+        pid_t holder = 0;
+        int r;
+
+        if (!udev || load_enrolled(d, &enrolled) < 0 || host_load_enrolled(udev, &enrolled, &h) < 0)
+                return;
+        f = host_find_pci(h, bdf);
+        g = f ? host_find_egpu_of(h, f) : NULL;
+        if (!f || f->iommu_group < 0)
+                return; /* gone already: the VM let go */
+        r = vfio_group_holder(f->iommu_group, &holder);
+        if (r <= 0)
+                return;
+        if (holder == 0 || live_vm_from_pid(holder, &vm) < 0) {
+                logf_(d,
+                      LOG_WARNING,
+                      "%s was unplugged while process %d holds /dev/vfio/%d, which egpuctl cannot ask to "
+                      "let go; "
+                      "the host's removal waits until it ends",
+                      bdf,
+                      (int) holder,
+                      f->iommu_group);
+                return;
+        }
+        if (live_vm_describe(&vm, &who) < 0)
+                return;
+        logf_(d, LOG_WARNING, "eGPU %s was unplugged while %s holds it: asking the VM to let go", bdf, who);
+        if (g) {
+                r = live_unplug(g, &vm, &d->o.live, &rep);
+                log_report(d, &rep, false, "Surprise unplug");
+                if (r >= 0)
+                        return;
+        }
+        if (d->o.on_surprise_unplug == SURPRISE_WAIT) {
+                _cleanup_free_ char *fix = NULL;
+
+                if (vm.vmid ? asprintf(&fix, "qm stop %s", vm.vmid) < 0
+                            : asprintf(&fix, "kill %d", (int) vm.pid) < 0)
+                        return;
+                logf_(d,
+                      LOG_WARNING,
+                      "%s still holds eGPU %s, whose device is gone; the host's removal waits until the VM "
+                      "lets "
+                      "go: '%s' frees it (or run the daemon with --on-surprise-unplug=stop-vm)",
+                      who,
+                      bdf,
+                      fix);
+                return;
+        }
+        logf_(d,
+              LOG_WARNING,
+              "Stopping %s, which keeps eGPU %s whose device is gone (--on-surprise-unplug=stop-vm)",
+              who,
+              bdf);
+        r = live_vm_stop(&vm, &d->o.live);
+        if (r < 0) {
+                errno = -r;
+                logf_(d, LOG_ERR, "Failed to stop %s: %m", who);
+                return;
+        }
+        logf_(d, LOG_INFO, "%s stopped; the host's removal of eGPU %s goes on", who, bdf);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void *worker(void *p) {
+        WorkerArgs *a = p;
+        Hotplug *d = a->d;
+        Job *job = a->job;
+        uint64_t one = 1;
+
+        free(a);
+        for (;;) {
+                if (job->kind == JOB_ATTACH)
+                        run_attach(d, job->key);
+                else
+                        run_surprise(d, job->key);
+                pthread_mutex_lock(&d->lock);
+                if (!job->again) {
+                        for (Job **j = &d->jobs; *j; j = &(*j)->next)
+                                if (*j == job) {
+                                        *j = job->next;
+                                        break;
+                                }
+                        d->n_running--;
+                        pthread_mutex_unlock(&d->lock);
+                        break;
+                }
+                job->again = false;
+                pthread_mutex_unlock(&d->lock);
+        }
+        free(job->key);
+        free(job);
+        (void) !write(d->done_fd, &one, sizeof(one));
+        return NULL;
+}
+
+/* Starts a job in a worker, or asks the running one with the same key to go once more. */
+static void schedule(Hotplug *d, JobKind kind, const char *key) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        WorkerArgs *a;
+        Job *job;
+
+        pthread_mutex_lock(&d->lock);
+        for (Job *j = d->jobs; j; j = j->next)
+                if (j->kind == kind && streq(j->key, key)) {
+                        j->again = kind == JOB_ATTACH;
+                        pthread_mutex_unlock(&d->lock);
+                        return;
+                }
+        job = calloc(1, sizeof(Job));
+        a = calloc(1, sizeof(WorkerArgs));
+        if (!job || !a || !(job->key = strdup(key))) {
+                pthread_mutex_unlock(&d->lock);
+                free(job ? job->key : NULL);
+                free(job);
+                free(a);
+                logf_(d, LOG_ERR, "Out of memory; not handling %s", key);
+                return;
+        }
+        job->kind = kind;
+        *a = (WorkerArgs){ .d = d, .job = job };
+        job->next = d->jobs;
+        d->jobs = job;
+        d->n_running++;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&thread, &attr, worker, a) != 0) {
+                d->jobs = job->next;
+                d->n_running--;
+                free(job->key);
+                free(job);
+                free(a);
+                logf_(d, LOG_ERR, "Failed to start a worker for %s", key);
+        }
+        pthread_attr_destroy(&attr);
+        pthread_mutex_unlock(&d->lock);
+}
+
+unsigned hotplug_running(Hotplug *d) {
+        unsigned n;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->n_running;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+void hotplug_wait(Hotplug *d, int timeout_ms) {
+        uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
+
+        for (;;) {
+                struct pollfd p = { .fd = d->done_fd, .events = POLLIN };
+                uint64_t v, now = now_usec();
+
+                if (hotplug_running(d) == 0 || now >= deadline)
+                        return;
+                if (poll(&p, 1, (int) ((deadline - now) / 1000) + 1) > 0)
+                        (void) !read(d->done_fd, &v, sizeof(v));
+        }
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* The device an event concerns (a Thunderbolt router's name, or a PCIe port), when it is enrolled with
+ * policy auto and its eGPU is not bound yet: its name, else NULL. */
+static char *event_device(const Host *h, struct udev_device *dev, const Enrolled *enrolled) {
+        const char *subsystem = udev_device_get_subsystem(dev), *action = udev_device_get_action(dev);
+        const Enrollment *e;
+        const TbDevice *t = NULL;
+
+        if (!subsystem || !action || streq(action, "remove") || streq(action, "unbind"))
+                return NULL;
+
+        if (streq(subsystem, "thunderbolt")) {
+                if (!streq_ptr(udev_device_get_devtype(dev), "thunderbolt_device"))
+                        return NULL;
+                t = host_find_tb_device(h, udev_device_get_sysname(dev));
+                if (!t || t->host_router)
+                        return NULL;
+                /* A tunnel already open with its eGPU on vfio-pci needs nothing. */
+                if (t->authorized > 0) {
+                        const Egpu *g = host_find_egpu_of_router(h, t);
+                        if (!g || egpu_all_on_driver(g, "vfio-pci"))
+                                return NULL;
+                }
+        } else if (streq(subsystem, "pci")) {
+                const PciFunction *f = host_find_pci(h, udev_device_get_sysname(dev));
+                const Egpu *g = f ? host_find_egpu_of(h, f) : NULL;
+
+                if (!g || streq_ptr(f->driver, "vfio-pci"))
+                        return NULL;
+                if (g->port) {
+                        e = enrollments_find_port(enrolled->list, enrolled->n, g->port);
+                        return e && e->policy == ENROLL_POLICY_AUTO ? strdup(g->port) : NULL;
+                }
+                if (!g->tb_device)
+                        return NULL;
+                t = g->tb_device;
+        } else
+                return NULL;
+
+        e = t->unique_id ? enrollments_find(enrolled->list, enrolled->n, t->unique_id) : NULL;
+        if (!e || e->policy != ENROLL_POLICY_AUTO)
+                return NULL;
+        return strdup(t->name);
+}
+
+/* Reads every pending event first, so that a burst (a tunnel brings a dozen) never fills the socket,
+ * then reads the store and sysfs once for all of them. */
+static void handle_events(Hotplug *d) {
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_strv_free_ char **devices = NULL;
+        struct udev_device **events = NULL, *dev;
+        size_t n = 0, allocated = 0, n_devices = 0, devices_allocated = 0;
+
+        while ((dev = udev_monitor_receive_device(d->mon))) {
+                if (ARRAY_RESERVE(events, allocated, n + 1) < 0) {
+                        udev_device_unref(dev);
+                        break;
+                }
+                events[n++] = dev;
+        }
+        /* A device that went is no longer what a person detached: its next connect attaches again. */
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(udev_device_get_action(events[i]), "remove"))
+                        (void) detached_forget_syspath(udev_device_get_syspath(events[i]));
+        if (n > 0 && load_enrolled(d, &enrolled) >= 0 && host_load_enrolled(d->udev, &enrolled, &h) >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *device = event_device(h, events[i], &enrolled);
+
+                        if (!device || strv_contains(devices, device))
+                                continue;
+                        logf_(d,
+                              LOG_DEBUG,
+                              "%s %s: attaching %s",
+                              udev_device_get_action(events[i]),
+                              udev_device_get_sysname(events[i]),
+                              device);
+                        if (strv_push(&devices, &n_devices, &devices_allocated, strdup(device)) >= 0)
+                                schedule(d, JOB_ATTACH, device);
+                }
+        for (size_t i = 0; i < n; i++)
+                udev_device_unref(events[i]);
+        free(events);
+}
+
+/* The function a kernel log record says a VM keeps although its device is being removed: vfio-pci's
+ * "Relaying device request to user (#N)", or "No device request channel registered, blocked until
+ * released by user" (drivers/vfio/pci/vfio_pci_core.c vfio_pci_core_request()). The record is
+ * "PRIO,SEQ,USEC,FLAGS;vfio-pci 0000:01:00.1: TEXT" followed by " KEY=VALUE" lines
+ * (Documentation/ABI/testing/dev-kmsg). Returns its address, or NULL. */
+static char *kmsg_blocked_function(const char *record) {
+        const char *text = strchr(record, ';');
+        char bdf[13];
+
+        if (!text || !strneq(text + 1, "vfio-pci ", 9))
+                return NULL;
+        text += 1 + 9;
+        if (strlen(text) < 13 || text[12] != ':')
+                return NULL;
+        if (!strstr(text, "Relaying device request to user") &&
+            !strstr(text, "blocked until released by user"))
+                return NULL;
+        memcpy(bdf, text, 12);
+        bdf[12] = 0;
+        return pci_bdf_is_valid(bdf) ? strdup(bdf) : NULL;
+}
+
+static void handle_kmsg(Hotplug *d) {
+        char buf[8192];
+
+        for (;;) {
+                _cleanup_free_ char *bdf = NULL, *slot = NULL;
+                ssize_t n = read(d->kmsg_fd, buf, sizeof(buf) - 1);
+
+                if (n < 0 && errno == EPIPE)
+                        continue; /* records were overwritten before we read them */
+                if (n <= 0)
+                        return;
+                buf[n] = 0;
+                /* One record per read from /dev/kmsg; a pipe standing in for it may hand several. */
+                for (char *rec = buf; rec && *rec;) {
+                        char *next = strchr(rec, '\n');
+
+                        while (next && next[1] == ' ')
+                                next = strchr(next + 1, '\n');
+                        if (next)
+                                *next++ = 0;
+                        bdf = mfree(bdf);
+                        bdf = kmsg_blocked_function(rec);
+                        if (bdf) {
+                                logf_(d, LOG_DEBUG, "kernel: the removal of %s waits for its user", bdf);
+                                /* one job for the slot: its functions go, and stay, together */
+                                schedule(d, JOB_SURPRISE, bdf);
+                        }
+                        rec = next;
+                }
+        }
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static int monitor_open(struct udev *udev, struct udev_monitor **ret) {
+        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
+        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
+
+        m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
+        if (!m || udev_monitor_filter_add_match_subsystem_devtype(m, "thunderbolt", NULL) < 0 ||
+            udev_monitor_filter_add_match_subsystem_devtype(m, "pci", NULL) < 0 ||
+            udev_monitor_enable_receiving(m) < 0)
+                return errno > 0 ? -errno : -EIO;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int hotplug_new(const HotplugOptions *o, Hotplug **ret) {
+        _cleanup_(hotplug_freep) Hotplug *d = NULL;
+        int r;
+
+        d = calloc(1, sizeof(Hotplug));
+        if (!d)
+                return -ENOMEM;
+        d->o = *o;
+        d->kmsg_fd = d->done_fd = -EBADF;
+        pthread_mutex_init(&d->lock, NULL);
+        pthread_mutex_init(&d->log_lock, NULL);
+        d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (d->done_fd < 0)
+                return negative_errno();
+        d->udev = udev_new();
+        if (!d->udev)
+                return -ENOMEM;
+        r = monitor_open(d->udev, &d->mon);
+        if (r < 0)
+                return r;
+        /* The kernel log from now on: records before our start are not ours to act on. */
+        d->kmsg_fd = open(o->kmsg_path ?: "/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (d->kmsg_fd < 0)
+                logf_(d,
+                      LOG_WARNING,
+                      "Cannot read the kernel log %s (%m): an eGPU unplugged under a running VM is not seen",
+                      o->kmsg_path ?: "/dev/kmsg");
+        else
+                (void) lseek(d->kmsg_fd, 0, SEEK_END);
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+Hotplug *hotplug_free(Hotplug *d) {
+        if (!d)
+                return NULL;
+        hotplug_wait(
+                d,
+                d->o.attach.timeout_ms + 2 * d->o.attach.write_timeout_ms + d->o.live.unplug_timeout_ms);
+        /* Workers that still run keep using d: leave it to the process's end. */
+        if (hotplug_running(d) > 0)
+                return NULL;
+        udev_monitor_unref(d->mon);
+        udev_unref(d->udev);
+        if (d->kmsg_fd >= 0)
+                close(d->kmsg_fd);
+        if (d->done_fd >= 0)
+                close(d->done_fd);
+        pthread_mutex_destroy(&d->lock);
+        pthread_mutex_destroy(&d->log_lock);
+        return mfree(d);
+}
+
+void hotplug_fds(const Hotplug *d, int ret[3]) {
+        ret[0] = udev_monitor_get_fd(d->mon);
+        ret[1] = d->kmsg_fd;
+        ret[2] = d->done_fd;
+}
+
+void hotplug_process(Hotplug *d) {
+        struct pollfd p[3];
+        int fds[3];
+
+        hotplug_fds(d, fds);
+        for (size_t i = 0; i < 3; i++)
+                p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+        if (poll(p, 3, 0) <= 0)
+                return;
+        if (p[2].revents & POLLIN) {
+                uint64_t v;
+                (void) !read(d->done_fd, &v, sizeof(v));
+        }
+        if (p[1].revents & POLLIN)
+                handle_kmsg(d);
+        if (p[0].revents & POLLIN)
+                handle_events(d);
+}
+
+/* Each connected enrolled device (policy auto for an attach), attached in a worker or detached now. */
+static void for_each_connected(Hotplug *d, bool attach) {
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_strv_free_ char **targets = NULL;
+        _cleanup_lock_ int lock_fd = -EBADF;
+
+        if (load_enrolled(d, &enrolled) < 0 || host_load_enrolled(d->udev, &enrolled, &h) < 0 ||
+            attach_targets(h, &enrolled, &targets) < 0) {
+                logf_(d, LOG_ERR, "Failed to read the devices or the enrolment store");
+                return;
+        }
+        if (!attach && take_lock(d, "detach at shutdown", &lock_fd) < 0)
+                return;
+        STRV_FOREACH(t, targets) {
+                _cleanup_(report_done) Report rep = {};
+                const Enrollment *e = enrollment_of(h, &enrolled, *t);
+                int r;
+
+                if (attach) {
+                        if (e && e->policy == ENROLL_POLICY_AUTO)
+                                schedule(d, JOB_ATTACH, *t);
+                        continue;
+                }
+                r = detach_device(d->udev, &enrolled, *t, &d->o.attach, &rep);
+                log_report(d, &rep, false, "Failed to detach");
+                if (r >= 0)
+                        logf_(d, LOG_INFO, "%s: detached for shutdown", *t);
+        }
+}
+
+void hotplug_start(Hotplug *d) {
+        for_each_connected(d, true);
+}
+
+void hotplug_detach_all(Hotplug *d) {
+        for_each_connected(d, false);
+}
