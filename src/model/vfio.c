@@ -156,7 +156,8 @@ static int step_failed(VfioProbe *p, const char *step, int r) {
 }
 
 /* The VFIO device node of a function (iommufd's path): "/dev/vfio/devices/vfio3", from the function's
- * vfio-dev folder. -ENOENT on kernels without it. */
+ * vfio-dev folder. -ENOENT on kernels without it: Linux 6.1 has the folder (a vfio-dev class device) but no
+ * node, which needs CONFIG_VFIO_DEVICE_CDEV (6.6+; tests/vm found the difference). */
 static int function_cdev(const char *bdf, char **ret) {
         _cleanup_(closedirp) DIR *d = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -172,6 +173,10 @@ static int function_cdev(const char *bdf, char **ret) {
                         char *s;
                         if (asprintf(&s, "/dev/vfio/devices/%s", de->d_name) < 0)
                                 return -ENOMEM;
+                        if (access(s, F_OK) < 0) {
+                                free(s);
+                                return -ENOENT;
+                        }
                         *ret = s;
                         return 0;
                 }

@@ -13,6 +13,10 @@
  *   vm-tool nocaps COMMAND [ARG]...   runs COMMAND as uid 0 with no capability at all (bounding,
  *                                     ambient, inheritable, permitted and effective sets emptied,
  *                                     no_new_privs set), as a unit with CapabilityBoundingSet= empty
+ *   vm-tool qmp SOCKET JSON           one QMP command on SOCKET (after the greeting and
+ *                                     qmp_capabilities); prints the answer's line, exits 1 on an error
+ *                                     answer or none within 30 s; waits up to 30 s for the socket
+ *   vm-tool vfio GROUP BDF OTHER      QEMU's VFIO steps for GROUP and BDF (tests/common/vfio-steps.c)
  *
  * Static, so that it needs nothing in the initramfs.
  */
@@ -31,8 +35,11 @@
 #include <string.h>
 #include <time.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void closep(int *fd) {
@@ -51,6 +58,70 @@ static uint64_t now_us(void) {
 static const char *errno_name(int e) {
         const char *n = strerrorname_np(e);
         return n ?: "E?";
+}
+
+static const char *errname(int e) {
+        return errno_name(e);
+}
+
+#include "../common/vfio-steps.c"
+
+/* Reads one line (a QMP message) into buf; 0 on success. Events ({"event": ...}) are skipped. */
+static int qmp_line(int fd, char *buf, size_t size, bool skip_events) {
+        for (;;) {
+                size_t n = 0;
+
+                for (;;) {
+                        struct pollfd p = { .fd = fd, .events = POLLIN };
+                        char c;
+
+                        if (poll(&p, 1, 30000) <= 0 || read(fd, &c, 1) != 1)
+                                return -1;
+                        if (c == '\n')
+                                break;
+                        if (n + 1 < size)
+                                buf[n++] = c;
+                }
+                buf[n] = 0;
+                if (!skip_events || !strstr(buf, "\"event\""))
+                        return 0;
+        }
+}
+
+static int do_qmp(const char *path, const char *json) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        static char buf[1 << 20];
+        uint64_t start = now_us();
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return 2;
+        strcpy(sa.sun_path, path);
+        for (;;) {
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        break;
+                if (fd >= 0)
+                        close(fd);
+                fd = -EBADF;
+                if (now_us() - start > 30000000u) {
+                        printf("connect %s: %s\n", path, errno_name(errno));
+                        return 1;
+                }
+                usleep(50000);
+        }
+        static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+
+        if (qmp_line(fd, buf, sizeof(buf), true) < 0 ||
+            write(fd, caps, strlen(caps)) != (ssize_t) strlen(caps) ||
+            qmp_line(fd, buf, sizeof(buf), true) < 0 ||
+            write(fd, json, strlen(json)) != (ssize_t) strlen(json) || write(fd, "\n", 1) != 1 ||
+            qmp_line(fd, buf, sizeof(buf), true) < 0) {
+                printf("no answer\n");
+                return 1;
+        }
+        printf("%s\n", buf);
+        return strstr(buf, "\"error\"") ? 1 : 0;
 }
 
 static int do_write(const char *path, const char *value) {
@@ -153,9 +224,13 @@ int main(int argc, char *argv[]) {
                 return do_wait(path_is, argv[2], argv[3], argv[4]);
         if (argc >= 3 && strcmp(argv[1], "nocaps") == 0)
                 return do_nocaps(argv + 2);
+        if (argc == 4 && strcmp(argv[1], "qmp") == 0)
+                return do_qmp(argv[2], argv[3]);
+        if (argc == 5 && strcmp(argv[1], "vfio") == 0)
+                return vfio_steps((int) strtol(argv[2], NULL, 10), argv[3], argv[4]);
 
         fprintf(stderr,
                 "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH "
-                "present|absent MS | nocaps COMMAND [ARG]...\n");
+                "present|absent MS | nocaps COMMAND [ARG]... | qmp SOCKET JSON | vfio GROUP BDF OTHER\n");
         return 2;
 }
