@@ -968,13 +968,18 @@ static int check_vfio_bound(Doctor *d, CheckList *l) {
 static int fix_install_vendor_reset(Check *c) {
         return check_fix(
                 c,
-                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS;\n"
-                "# on kernels 6.x it needs two small patches:\n"
+                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS. Linux "
+                "6.12\n"
+                "# moved <asm/unaligned.h> to <linux/unaligned.h>, which its src/amd/amdgpu/atom.c "
+                "includes\n"
+                "# (gnif/vendor-reset issue 87, pull request 86): on such a kernel, change that line "
+                "first.\n"
                 "apt-get install -y proxmox-default-headers dkms git build-essential\n"
                 "git clone https://github.com/gnif/vendor-reset.git /usr/src/vendor-reset\n"
                 "cd /usr/src/vendor-reset\n"
-                "echo 'ccflags-y += -Wno-missing-prototypes' >> src/Makefile\n"
-                "sed -i 's|asm/unaligned.h|linux/unaligned.h|g' $(grep -rl 'asm/unaligned.h' .)\n"
+                "if dpkg --compare-versions \"$(uname -r)\" ge 6.12; then\n"
+                "        sed -i 's|<asm/unaligned.h>|<linux/unaligned.h>|' src/amd/amdgpu/atom.c\n"
+                "fi\n"
                 "dkms install .\n"
                 "echo vendor-reset > /etc/modules-load.d/vendor-reset.conf\n"
                 "modprobe vendor-reset");
