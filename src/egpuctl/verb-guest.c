@@ -580,7 +580,9 @@ static bool gpu_needs_vulkan(const GuestGpu *g, const char *s_version) {
         if (!g)
                 return false;
         if (g->vendor == 0x8086)
-                return true; /* Ollama's builds have no Intel compute backend besides Vulkan */
+                /* Ollama builds CPU, CUDA, ROCm and Vulkan runners, no other Intel backend (the presets of
+                 * ollama llama/server/CMakePresets.json@fb307609) */
+                return true;
         if (g->vendor != 0x1002)
                 return false;
         a = amd_gfx_arch_lookup(g->device);
