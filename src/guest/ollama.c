@@ -302,6 +302,34 @@ void ollama_models_free(OllamaModel *m, size_t n) {
         free(m);
 }
 
+/* GET endpoint, whose answer is {"models": [...]} (/api/ps, /api/tags): the answer in *ret (which holds the
+ * array), the array in *ret_arr and its length (0 for null) in *ret_len. */
+static int get_models(
+        OllamaClient *c,
+        const char *endpoint,
+        json_object **ret,
+        json_object **ret_arr,
+        size_t *ret_len) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *arr;
+        int r;
+
+        r = request(c, endpoint, NULL, &o);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "models", &arr))
+                return fail(c, -EBADMSG, "the answer to %s lacks \"models\"", endpoint);
+        if (json_object_is_type(arr, json_type_null))
+                *ret_len = 0;
+        else if (!json_object_is_type(arr, json_type_array))
+                return fail(c, -EBADMSG, "in the answer to %s, \"models\" is not an array", endpoint);
+        else
+                *ret_len = json_object_array_length(arr);
+        *ret_arr = arr;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 int ollama_ps(OllamaClient *c, OllamaModel **ret, size_t *ret_n) {
         static const char endpoint[] = "/api/ps";
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -312,18 +340,9 @@ int ollama_ps(OllamaClient *c, OllamaModel **ret, size_t *ret_n) {
 
         if (!c || !ret || !ret_n)
                 return -EINVAL;
-        r = request(c, endpoint, NULL, &o);
+        r = get_models(c, endpoint, &o, &arr, &len);
         if (r < 0)
                 return r;
-
-        if (!json_object_object_get_ex(o, "models", &arr))
-                return fail(c, -EBADMSG, "the answer to %s lacks \"models\"", endpoint);
-        if (json_object_is_type(arr, json_type_null))
-                len = 0;
-        else if (!json_object_is_type(arr, json_type_array))
-                return fail(c, -EBADMSG, "in the answer to %s, \"models\" is not an array", endpoint);
-        else
-                len = json_object_array_length(arr);
 
         if (len > 0) {
                 models = calloc(len, sizeof(OllamaModel));
@@ -379,17 +398,9 @@ int ollama_model_size(OllamaClient *c, const char *model, uint64_t *ret) {
 
         if (!c || !model || !ret)
                 return -EINVAL;
-        r = request(c, endpoint, NULL, &o);
+        r = get_models(c, endpoint, &o, &arr, &len);
         if (r < 0)
                 return r;
-        if (!json_object_object_get_ex(o, "models", &arr))
-                return fail(c, -EBADMSG, "the answer to %s lacks \"models\"", endpoint);
-        if (json_object_is_type(arr, json_type_null))
-                len = 0;
-        else if (!json_object_is_type(arr, json_type_array))
-                return fail(c, -EBADMSG, "in the answer to %s, \"models\" is not an array", endpoint);
-        else
-                len = json_object_array_length(arr);
         for (size_t i = 0; i < len; i++) {
                 json_object *m = json_object_array_get_idx(arr, i), *name, *mod;
 
