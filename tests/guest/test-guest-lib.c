@@ -412,8 +412,12 @@ static void test_ollama_versions(void **state) {
         assert_true(ollama_env_bool("FaLsE", false)); /* ParseBool knows only three spellings */
         assert_true(ollama_env_bool("", true));
         assert_false(ollama_env_bool("", false));
-        assert_false(ollama_env_bool("  \"\"  ", false));             /* empty once trimmed: the default */
-        assert_false(ollama_env_bool("\xc2\xa0" "0" "\xe3\x80\x80", true)); /* Unicode spaces trimmed too */
+        assert_false(ollama_env_bool("  \"\"  ", false)); /* empty once trimmed: the default */
+        assert_false(ollama_env_bool(
+                "\xc2\xa0"
+                "0"
+                "\xe3\x80\x80",
+                true)); /* Unicode spaces trimmed too */
         assert_false(ollama_env_bool(NULL, false));
 
         assert_int_equal(ollama_vulkan_state("0.18.2", NULL), OLLAMA_VULKAN_OFF);
