@@ -5,7 +5,7 @@
  * uid; as etc/group through guest_group_add_memberships() and guest_group_find_name(); as a unit file or
  * drop-in through service_env_apply() (continuation lines, [Service], Environment= through
  * unit_environment_split(), EnvironmentFile=), twice, as a unit and its drop-in; and each line through
- * unit_environment_split(), text_parse_seconds() and parse_go_bool(), as the guest verbs take Ollama's
+ * unit_environment_split(), text_parse_seconds() and ollama_env_bool(), as the guest verbs take Ollama's
  * settings. The files are streams over the input (fmemopen), NULs included, as getline() reads them. */
 
 #include "fuzz.h"
@@ -13,6 +13,7 @@
 #include "guest-service.h"
 #include "guest-text.h"
 #include "macro.h"
+#include "ollama.h"
 #include "util.h"
 
 static FILE *input(const uint8_t *data, size_t size) {
@@ -115,7 +116,6 @@ static void check_line(const char *line) {
         _cleanup_strv_free_ char **words = NULL;
         _cleanup_free_ char *unquoted = NULL;
         long ms;
-        int b;
 
         if (unit_environment_split(line, &words) >= 0)
                 STRV_FOREACH(w, words)
@@ -124,8 +124,8 @@ static void check_line(const char *line) {
                 fuzz_assert(strlen(unquoted) <= strlen(line));
         if (text_parse_seconds(line, &ms) >= 0)
                 fuzz_assert(ms >= 1 && ms <= 3600 * 1000);
-        b = parse_go_bool(line);
-        fuzz_assert(b == 0 || b == 1 || b == -EINVAL);
+        /* the default decides only an empty value: never false with default true where true with false */
+        fuzz_assert(ollama_env_bool(line, true) || !ollama_env_bool(line, false));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

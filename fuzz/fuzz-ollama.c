@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-ollama: Ollama's answers through the real client (src/guest/ollama.c): ollama_get_version(),
- * ollama_ps() and ollama_generate(), with http_request() replaced by the stub below, which answers with
- * the fuzzer's bytes. This file defines every function of http.h, so that neither http-curl.c nor
- * http-none.c is linked in. Input: byte 0 picks the call (mod 3), byte 1 the HTTP status (200, 404,
- * 500, 201, 302); the rest is the body, NUL bytes included. */
+ * ollama_ps(), ollama_generate(), ollama_model_size() (/api/tags) and ollama_show() (/api/show, verbose),
+ * with http_request() replaced by the stub below, which answers with the fuzzer's bytes. This file defines
+ * every function of http.h, so that neither http-curl.c nor http-none.c is linked in. Input: byte 0 picks
+ * the call (mod 5), byte 1 the HTTP status (200, 404, 500, 201, 302); the rest is the body, NUL bytes
+ * included. The version's and the body's text also go through the version parser and ollama_env_bool(). */
 
 #include "fuzz.h"
+#include "guest-bench.h"
 #include "http.h"
 #include "macro.h"
 #include "ollama.h"
@@ -57,16 +59,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ollama_client_new(NULL, 0, 0, &c) < 0)
                 return 0;
 
-        switch (data[0] % 3) {
+        switch (data[0] % 5) {
         case 0: {
                 _cleanup_free_ char *version = NULL;
-                unsigned v[3];
+                OllamaVersion v, w;
 
                 r = ollama_get_version(c, &version);
                 if (r >= 0) {
                         fuzz_assert(version);
-                        if (ollama_version_parse(version, v) >= 0)
+                        if (ollama_version_parse(version, &v) >= 0) {
+                                /* a version is equal to itself, and on one side of the Vulkan threshold */
+                                fuzz_assert(ollama_version_compare(&v, &v) == 0);
+                                fuzz_assert(ollama_version_parse(ollama_vulkan_default_since, &w) >= 0);
+                                fuzz_assert(
+                                        ollama_version_compare(&v, &w) == -ollama_version_compare(&w, &v));
                                 (void) ollama_vulkan_state(version, NULL);
+                        }
+                        (void) ollama_vulkan_state(version, version);
+                        fuzz_assert(
+                                ollama_env_bool(version, true) || !ollama_env_bool(version, false) ||
+                                ollama_env_bool(version, false) == ollama_env_bool(version, true));
                 }
                 break;
         }
@@ -82,6 +94,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 (void) ollama_model_name_matches(models[i].model, models[i].name);
                         }
                         ollama_models_free(models, n);
+                }
+                break;
+        }
+        case 3: {
+                uint64_t model_size;
+
+                r = ollama_model_size(c, "llama3.2", &model_size);
+                break;
+        }
+        case 4: {
+                OllamaShow show = {};
+
+                r = ollama_show(c, "llama3.2", true, &show);
+                if (r >= 0) {
+                        uint64_t bytes;
+                        for (size_t i = 0; i < show.n_tensors; i++)
+                                fuzz_assert(show.tensors[i].name && show.tensors[i].type);
+                        /* the bytes per token of a model of 1 GB never exceed its weights */
+                        if (bench_bytes_per_token(1000000000, &show, &bytes) >= 0)
+                                fuzz_assert(bytes <= 1000000000);
+                        ollama_show_done(&show);
                 }
                 break;
         }

@@ -189,6 +189,17 @@ def ollama():
     put_answer(2, 0, b'{"model": "llama3.2", "done": tru, "eval_count": 128}', "generate-malformed")
     put_answer(2, 1, b'{"error": "model \'llama3.2\' not found"}', "generate-404")
     put_answer(2, 2, b"404 page not found", "generate-500-text")
+    # Ollama leaves out statistics that are 0 (omitempty)
+    put_answer(2, 0, json.dumps({k: v for k, v in gen.items() if k not in ("prompt_eval_duration", "load_duration")})
+               .encode(), "generate-omitempty")
+    put_answer(0, 0, b'{"version": "0.30.0-rc24+build.1"}', "version-rc24")
+    tags = {"models": [dict(model, size=2000000000, modified_at="2026-11-25T14:00:00Z")]}
+    put_answer(3, 0, json.dumps(tags).encode(), "tags")
+    show = {"model_info": {"general.architecture": "llama", "llama.expert_count": 8, "llama.expert_used_count": 2},
+            "tensors": [{"name": "blk.0.attn_q.weight", "type": "F16", "shape": [100, 1000]},
+                        {"name": "blk.0.ffn_gate_exps.weight", "type": "Q8_0", "shape": [32, 1000, 8]}]}
+    put_answer(4, 0, json.dumps(show).encode(), "show-moe")
+    put_answer(4, 1, b'{"error": "model \'llama3.2\' not found"}', "show-404")
 
 
 def remove_stale():

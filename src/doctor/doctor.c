@@ -138,9 +138,9 @@ static bool is_audio(const PciFunction *f) {
         return (f->class >> 8) == PCI_CLASS_AUDIO;
 }
 
+/* Whether the router's own names say eGPU enclosure (data/tables/egpu-name-hints.table). */
 static bool tb_looks_like_egpu(const TbDevice *t) {
-        return egpu_enclosure_by_tb(t->vendor, t->device) || egpu_name_hint(t->device_name) ||
-                egpu_name_hint(t->vendor_name);
+        return egpu_name_says_enclosure(t->vendor_name, t->device_name);
 }
 
 /* "1-1 (Blackmagic Design eGPU Pro)" */
@@ -151,18 +151,17 @@ static char *tb_label(const TbDevice *t) {
         return s;
 }
 
-/* "0000:30:00.0 (1002:687f)" */
+/* "0000:30:00.0 (1002:687f Vega 10 XL/XT [Radeon RX Vega 56/64])": the name as udev's hwdb gives it */
 static char *pci_label(const PciFunction *f) {
         char *s;
-        if (asprintf(&s, "%s (%04x:%04x)", f->bdf, f->vendor, f->device) < 0)
-                return NULL;
-        return s;
-}
-
-/* "0000:30:00.0 (1002:687f, AMD Vega 10)" */
-static char *pci_label_family(const PciFunction *f, const char *family) {
-        char *s;
-        if (asprintf(&s, "%s (%04x:%04x, AMD %s)", f->bdf, f->vendor, f->device, family) < 0)
+        if (asprintf(
+                    &s,
+                    "%s (%04x:%04x%s%s)",
+                    f->bdf,
+                    f->vendor,
+                    f->device,
+                    f->model_name ? " " : "",
+                    strempty(f->model_name)) < 0)
                 return NULL;
         return s;
 }
@@ -409,13 +408,17 @@ static int check_tb_cable(Doctor *d, CheckList *l) {
                         n_devices++;
 
         FOREACH_ARRAY(u, d->usb, d->n_usb) {
-                const EgpuEnclosure *enc =
-                        egpu_enclosure_by_usb((uint16_t) u->vendor, (uint16_t) u->product);
+                _cleanup_free_ char *what = NULL;
                 bool matched = false, other_tb = false;
+                UsbEnclosure enc;
 
-                if (u->vendor > 0xffff || u->product > 0xffff)
-                        enc = NULL;
-                if (!enc && !egpu_name_hint(u->product_name))
+                if (u->vendor > 0xffff || u->product > 0xffff ||
+                    !usb_egpu_enclosure(
+                            (uint16_t) u->vendor,
+                            (uint16_t) u->product,
+                            u->manufacturer,
+                            u->product_name,
+                            &enc))
                         continue;
                 n_enclosures++;
                 /* Behind a tunnel, the enclosure's own USB controller is a removable PCI function: fine. */
@@ -425,8 +428,7 @@ static int check_tb_cable(Doctor *d, CheckList *l) {
                 FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
                         if ((*t)->host_router)
                                 continue;
-                        if ((enc && egpu_enclosure_by_tb((*t)->vendor, (*t)->device) == enc) ||
-                            streq_ptr((*t)->device_name, u->product_name) || tb_looks_like_egpu(*t))
+                        if (streq_ptr((*t)->device_name, u->product_name) || tb_looks_like_egpu(*t))
                                 matched = true;
                         else
                                 other_tb = true;
@@ -434,17 +436,15 @@ static int check_tb_cable(Doctor *d, CheckList *l) {
                 if (matched)
                         continue;
 
+                r = usb_egpu_enclosure_describe(&enc, u->manufacturer, u->product_name, &what);
+                if (r < 0)
+                        return r;
                 r = check_problem(
                         c,
                         other_tb ? CHECK_WARN : CHECK_FAIL,
-                        "%s %s (USB %04x:%04x at %s) is connected over USB only and %s: the cable %s "
+                        "%s (USB %04x:%04x at %s) is connected over USB only and %s: the cable %s "
                         "Thunderbolt signalling, so the PCIe tunnel to the GPU cannot open",
-                        u->manufacturer
-                                ?: enc ? enc->vendor_name
-                                       : "?",
-                        u->product_name
-                                ?: enc ? enc->product_name
-                                       : "eGPU enclosure",
+                        what,
                         u->vendor,
                         u->product,
                         u->name,
@@ -955,13 +955,18 @@ static int check_vfio_bound(Doctor *d, CheckList *l) {
 static int fix_install_vendor_reset(Check *c) {
         return check_fix(
                 c,
-                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS;\n"
-                "# on kernels 6.x it needs two small patches:\n"
+                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS. Linux "
+                "6.12\n"
+                "# moved <asm/unaligned.h> to <linux/unaligned.h>, which its src/amd/amdgpu/atom.c "
+                "includes\n"
+                "# (gnif/vendor-reset issue 87, pull request 86): on such a kernel, change that line "
+                "first.\n"
                 "apt-get install -y proxmox-default-headers dkms git build-essential\n"
                 "git clone https://github.com/gnif/vendor-reset.git /usr/src/vendor-reset\n"
                 "cd /usr/src/vendor-reset\n"
-                "echo 'ccflags-y += -Wno-missing-prototypes' >> src/Makefile\n"
-                "sed -i 's|asm/unaligned.h|linux/unaligned.h|g' $(grep -rl 'asm/unaligned.h' .)\n"
+                "if dpkg --compare-versions \"$(uname -r)\" ge 6.12; then\n"
+                "        sed -i 's|<asm/unaligned.h>|<linux/unaligned.h>|' src/amd/amdgpu/atom.c\n"
+                "fi\n"
                 "dkms install .\n"
                 "echo vendor-reset > /etc/modules-load.d/vendor-reset.conf\n"
                 "modprobe vendor-reset");
@@ -982,22 +987,23 @@ static int check_gpu_reset(Doctor *d, CheckList *l) {
 
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const PciFunction *g = (*ep)->gpu;
-                const char *family = g->vendor <= 0xffff && g->device <= 0xffff
-                        ? vendor_reset_family((uint16_t) g->vendor, (uint16_t) g->device)
-                        : NULL;
-                _cleanup_free_ char *label = family ? pci_label_family(g, family) : pci_label(g);
+                /* The running kernel's reset_method first, vendor-reset's own list otherwise. */
+                VendorResetSupport vr = vendor_reset_support(g, d->vendor_reset_loaded);
+                _cleanup_free_ char *label = pci_label(g);
 
                 if (!label)
                         return -ENOMEM;
-                if (family) {
+                if (vr != VENDOR_RESET_NO) {
                         if (!d->vendor_reset_loaded) {
                                 r = check_problem(
                                         c,
                                         CHECK_FAIL,
-                                        "%s has no working FLR and needs vendor-reset, which is "
-                                        "not loaded: starting the VM fails to reset the GPU "
-                                        "(\"Inappropriate ioctl for device\") and can hang the host",
-                                        label);
+                                        "%s has no working FLR and needs vendor-reset (its device list, "
+                                        "gnif/vendor-reset %s, has it), which is not loaded: starting the "
+                                        "VM fails to reset the GPU (\"Inappropriate ioctl for device\") and "
+                                        "can hang the host",
+                                        label,
+                                        vendor_reset_commit);
                                 if (r < 0)
                                         return r;
                                 if (!install_fix) {
@@ -1055,9 +1061,11 @@ static int check_gpu_reset(Doctor *d, CheckList *l) {
                         } else {
                                 r = strextendf(
                                         &ok,
-                                        "%s%s: vendor-reset's device-specific reset",
+                                        "%s%s: vendor-reset's device-specific reset%s",
                                         ok ? "; " : "",
-                                        label);
+                                        label,
+                                        vr == VENDOR_RESET_OFFERED ? " (the kernel offers device_specific)"
+                                                                   : "");
                                 if (r < 0)
                                         return r;
                         }

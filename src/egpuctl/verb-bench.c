@@ -3,6 +3,7 @@
  * bandwidth allows. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -27,10 +28,6 @@ int verb_bench(int argc, char *argv[]);
 #define BENCH_MAX_RUNS            1000
 #define BENCH_DEFAULT_NUM_PREDICT 128
 #define BENCH_SEED                42
-#define BENCH_PROMPT                                                                                \
-        "Explain in three short paragraphs how a GPU's memory bandwidth limits the speed at which " \
-        "a large language model generates text."
-
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
         unsigned long v;
         char *end;
@@ -104,20 +101,42 @@ typedef struct BenchResult {
         unsigned long num_predict;
         const GuestGpu *gpu;
         const GpuBandwidth *bw_entry;
-        double bandwidth; /* GB/s, 0 when unknown */
+        double bandwidth; /* GB/s used for the bound, 0 when unknown */
+        bool bandwidth_given;
         bool have_ps;
-        uint64_t size, size_vram;
+        uint64_t size, size_vram; /* what the loaded model takes (weights, KV cache, buffers), /api/ps */
+        uint64_t weights;         /* the model's files, /api/tags; 0 when unknown */
+        OllamaShow show;          /* expert counts (and tensors for a mixture of experts) */
+        bool have_show;
+        uint64_t bytes_per_token; /* 0 when unknown */
+        const char *bytes_note;   /* why bytes_per_token is unknown */
         OllamaGenerateResult warmup;
         OllamaGenerateResult *samples;
         BenchStats eval, prompt;
         bool have_prompt;
-        double bound; /* 0 when unknown */
+        BenchBound bound;
 } BenchResult;
+
+static bool bench_fully_on_gpu(const BenchResult *b) {
+        return b->have_ps && b->size_vram >= b->size;
+}
+
+static bool bench_moe(const BenchResult *b) {
+        return b->have_show && b->show.expert_count > 0;
+}
+
+static const char *const prompt_cache_note =
+        "each run's prompt differs from the one before from its first token on and is sent raw (no "
+        "template): "
+        "Ollama's prompt cache can give at most a leading BOS token and a first digit, of some 300";
+
+static const char *gpu_name(const BenchResult *b) {
+        return b->gpu->model ?: b->bw_entry ? b->bw_entry->boards : NULL;
+}
 
 static int print_json(const BenchResult *b) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *gpu = NULL, *samples, *warnings;
-        bool partial = b->have_ps && b->size_vram < b->size;
+        json_object *gpu = NULL, *samples, *warnings, *moe = NULL;
 
         if (!o)
                 return -ENOMEM;
@@ -135,13 +154,39 @@ static int print_json(const BenchResult *b) {
                         return -ENOMEM;
                 snprintf(id, sizeof(id), "%04x", b->gpu->device);
                 if (json_add_string(gpu, "device_id", id) < 0 ||
-                    json_add_string(gpu, "name", b->bw_entry ? b->bw_entry->name : b->gpu->model) < 0 ||
+                    json_add_string(gpu, "vendor_name", b->gpu->vendor_name) < 0 ||
+                    json_add_string(gpu, "name", b->gpu->model) < 0 ||
+                    json_add_string(gpu, "boards", b->bw_entry ? b->bw_entry->boards : NULL) < 0 ||
                     json_object_object_add(
                             gpu,
                             "bandwidth_gb_per_s",
-                            b->bandwidth > 0 ? json_object_new_double(b->bandwidth) : NULL) < 0)
+                            b->bandwidth > 0 ? json_object_new_double(b->bandwidth) : NULL) < 0 ||
+                    json_object_object_add(
+                            gpu,
+                            "bandwidth_min_gb_per_s",
+                            b->bw_entry && !b->bandwidth_given
+                                    ? json_object_new_double(b->bw_entry->gb_per_s_min)
+                                    : NULL) < 0)
                         return -ENOMEM;
         } else if (json_object_object_add(o, "gpu", NULL) < 0)
+                return -ENOMEM;
+
+        if (bench_moe(b)) {
+                moe = json_object_new_object();
+                if (!moe || json_object_object_add(o, "mixture_of_experts", moe) < 0) {
+                        json_object_put(moe);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(
+                            moe,
+                            "expert_count",
+                            json_object_new_int64((int64_t) b->show.expert_count)) < 0 ||
+                    json_object_object_add(
+                            moe,
+                            "expert_used_count",
+                            json_object_new_int64((int64_t) b->show.expert_used_count)) < 0)
+                        return -ENOMEM;
+        } else if (json_object_object_add(o, "mixture_of_experts", NULL) < 0)
                 return -ENOMEM;
 
         if (json_add_string(o, "url", b->url) < 0 || json_add_string(o, "ollama_version", b->version) < 0 ||
@@ -158,12 +203,22 @@ static int print_json(const BenchResult *b) {
             json_object_object_add(
                     o,
                     "fully_on_gpu",
-                    b->have_ps ? json_object_new_boolean(!partial) : NULL) < 0 ||
+                    b->have_ps ? json_object_new_boolean(bench_fully_on_gpu(b)) : NULL) < 0 ||
+            json_object_object_add(
+                    o,
+                    "weights_bytes",
+                    b->weights > 0 ? json_object_new_int64((int64_t) b->weights) : NULL) < 0 ||
+            json_object_object_add(
+                    o,
+                    "bytes_per_token",
+                    b->bytes_per_token > 0 ? json_object_new_int64((int64_t) b->bytes_per_token) : NULL) <
+                    0 ||
             json_object_object_add(o, "eval_tokens_per_s", stats_to_json(&b->eval)) < 0 ||
             json_object_object_add(
                     o,
                     "prompt_tokens_per_s",
                     b->have_prompt ? stats_to_json(&b->prompt) : NULL) < 0 ||
+            json_add_string(o, "prompt_cache", prompt_cache_note) < 0 ||
             json_object_object_add(
                     o,
                     "load_duration_s",
@@ -171,11 +226,20 @@ static int print_json(const BenchResult *b) {
             json_object_object_add(
                     o,
                     "bound_tokens_per_s",
-                    b->bound > 0 ? json_object_new_double(b->bound) : NULL) < 0 ||
+                    b->bound.state != BENCH_BOUND_NONE ? json_object_new_double(b->bound.tokens_per_s)
+                                                       : NULL) < 0 ||
             json_object_object_add(
                     o,
                     "share_of_bound",
-                    b->bound > 0 ? json_object_new_double(b->eval.median / b->bound) : NULL) < 0)
+                    b->bound.state == BENCH_BOUND_HOLDS ? json_object_new_double(b->bound.share) : NULL) <
+                    0 ||
+            json_object_object_add(
+                    o,
+                    "bound_holds",
+                    b->bound.state != BENCH_BOUND_NONE
+                            ? json_object_new_boolean(b->bound.state == BENCH_BOUND_HOLDS)
+                            : NULL) < 0 ||
+            json_add_string(o, "bound_note", b->bound.why) < 0)
                 return -ENOMEM;
 
         samples = json_object_new_array();
@@ -221,44 +285,71 @@ static int print_json(const BenchResult *b) {
                 json_object_put(warnings);
                 return -ENOMEM;
         }
-        if (partial &&
+        if (b->have_ps && !bench_fully_on_gpu(b) &&
             json_object_array_add(warnings, json_object_new_string("model not fully in GPU memory")) < 0)
                 return -ENOMEM;
         if (!b->gpu &&
             json_object_array_add(warnings, json_object_new_string("no passed-through GPU found")) < 0)
                 return -ENOMEM;
+        if (b->bytes_note && json_object_array_add(warnings, json_object_new_string(b->bytes_note)) < 0)
+                return -ENOMEM;
 
         return json_print(o);
 }
 
+static void print_gb(const char *label, uint64_t bytes) {
+        printf("%s%.2f GB", label, (double) bytes / 1e9);
+}
+
 static void print_text(const BenchResult *b) {
         char *model = printable(b->model), *version = printable(b->version), *url = printable(b->url);
-        bool partial = b->have_ps && b->size_vram < b->size;
 
         if (b->gpu) {
-                char *gpuname = printable(b->bw_entry ? b->bw_entry->name : b->gpu->model);
+                char *gpuname = printable(gpu_name(b));
                 printf("GPU:          %s %04x:%04x %s",
                        b->gpu->slot,
                        b->gpu->vendor,
                        b->gpu->device,
                        gpuname);
                 printable_free(gpuname);
-                if (b->bandwidth > 0)
+                if (b->bandwidth > 0 && (b->bandwidth_given || !b->bw_entry))
                         printf(" (%.1f GB/s)\n", b->bandwidth);
-                else
+                else if (b->bandwidth > 0 && b->bw_entry->gb_per_s_min == b->bw_entry->gb_per_s_max) {
+                        char *boards = printable(b->bw_entry->boards);
+                        printf(" (%s: %.1f GB/s)\n", boards, b->bandwidth);
+                        printable_free(boards);
+                } else if (b->bandwidth > 0) {
+                        char *boards = printable(b->bw_entry->boards);
+                        printf(" (%.1f GB/s: the fastest of the boards with this id, %s, %.1f to %.1f GB/s; "
+                               "--bandwidth gives yours)\n",
+                               b->bandwidth,
+                               boards,
+                               b->bw_entry->gb_per_s_min,
+                               b->bw_entry->gb_per_s_max);
+                        printable_free(boards);
+                } else
                         printf(" (memory bandwidth unknown: pass --bandwidth)\n");
         } else
                 printf("GPU:          none found on the PCI bus\n");
         printf("Ollama:       %s at %s\n", version, url);
 
+        printf("Model:        %s", model);
+        if (b->weights > 0)
+                print_gb(", weights ", b->weights);
+        if (bench_moe(b))
+                printf(", a mixture of experts (%" PRIu64 " of %" PRIu64 " experts per token)",
+                       b->show.expert_used_count,
+                       b->show.expert_count);
         if (b->have_ps) {
-                printf("Model:        %s, %.2f GB of %.2f GB in GPU memory (%.0f%%)\n",
-                       model,
-                       (double) b->size_vram / 1e9,
-                       (double) b->size / 1e9,
-                       b->size > 0 ? 100.0 * (double) b->size_vram / (double) b->size : 0.0);
+                print_gb("; loaded ", b->size);
+                if (bench_fully_on_gpu(b))
+                        printf(", all in GPU memory\n");
+                else
+                        printf(", %.2f GB of it in GPU memory (%.0f%%): only partly on the GPU\n",
+                               (double) b->size_vram / 1e9,
+                               b->size > 0 ? 100.0 * (double) b->size_vram / (double) b->size : 0.0);
         } else
-                printf("Model:        %s (not listed by /api/ps after the warm-up)\n", model);
+                printf(" (not listed by /api/ps after the warm-up)\n");
         printf("Runs:         %lu after a warm-up, %lu tokens each, seed %d, temperature 0\n",
                b->runs,
                b->num_predict,
@@ -268,29 +359,93 @@ static void print_text(const BenchResult *b) {
                b->eval.min,
                b->eval.max);
         if (b->have_prompt)
-                printf("Prompt:       %.1f tokens/s median (min %.1f, max %.1f)\n",
+                printf("Prompt:       %.1f tokens/s median (min %.1f, max %.1f); %s\n",
                        b->prompt.median,
                        b->prompt.min,
-                       b->prompt.max);
+                       b->prompt.max,
+                       prompt_cache_note);
         else
-                printf("Prompt:       not measured (Ollama reused the cached prompt)\n");
+                printf("Prompt:       not measured (Ollama reported no prompt_eval_duration)\n");
         printf("Load time:    %.2f s (warm-up)\n", (double) b->warmup.load_duration / 1e9);
-        if (b->bound > 0) {
+        if (b->bytes_per_token > 0 && b->bytes_per_token != b->weights)
+                printf("Read/token:   %.2f GB (the weights less the experts not in use)\n",
+                       (double) b->bytes_per_token / 1e9);
+        switch (b->bound.state) {
+        case BENCH_BOUND_HOLDS:
                 printf("Bound:        %.1f tokens/s (%.1f GB/s / %.2f GB read per token); reached %.0f%%\n",
-                       b->bound,
+                       b->bound.tokens_per_s,
                        b->bandwidth,
-                       (double) b->size_vram / 1e9,
-                       100.0 * b->eval.median / b->bound);
-        } else
-                printf("Bound:        unknown (%s)\n",
-                       b->bandwidth <= 0 ? "memory bandwidth unknown" : "model size in GPU memory unknown");
-        if (partial)
+                       (double) b->bytes_per_token / 1e9,
+                       100.0 * b->bound.share);
+                break;
+        case BENCH_BOUND_EXCEEDED:
+                printf("Bound:        %.1f tokens/s (%.1f GB/s / %.2f GB read per token); %s\n",
+                       b->bound.tokens_per_s,
+                       b->bandwidth,
+                       (double) b->bytes_per_token / 1e9,
+                       b->bound.why);
+                break;
+        default:
+                printf("Bound:        none: %s%s%s\n",
+                       b->bound.why,
+                       b->bytes_note ? "; " : "",
+                       strempty(b->bytes_note));
+        }
+        if (b->have_ps && !bench_fully_on_gpu(b))
                 printf("Warning:      the model is not fully in GPU memory (size_vram < size): the layers "
                        "on the CPU\n"
                        "              set the pace, which explains a CPU-like figure\n");
         printable_free(model);
         printable_free(version);
         printable_free(url);
+}
+
+/* What the model reads per token: its weights (/api/tags), and for a mixture of experts only the experts in
+ * use (/api/show, verbose for the tensors). Failures leave the figure unknown, with a note; only running out
+ * of memory is an error. */
+static int bench_weights(OllamaClient *client, BenchResult *b) {
+        int r;
+
+        r = ollama_model_size(client, b->model, &b->weights);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                b->bytes_note = "the model's size is unknown (/api/tags did not list it)";
+                return 0;
+        }
+        r = ollama_show(client, b->model, false, &b->show);
+        if (r == -ENOMEM)
+                return r;
+        b->have_show = r >= 0;
+        if (r < 0)
+                /* Then the weights are the figure, as for a dense model; a bound exceeded says why. */
+                b->bytes_note =
+                        "/api/show did not answer: whether the model is a mixture of experts is unknown";
+        if (bench_moe(b)) {
+                OllamaShow full;
+
+                r = ollama_show(client, b->model, true, &full);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0) {
+                        ollama_show_done(&b->show);
+                        b->show = full;
+                } else {
+                        b->bytes_note =
+                                "a mixture of experts whose tensors /api/show did not give: the bytes read "
+                                "per token are unknown";
+                        return 0;
+                }
+        }
+        r = bench_bytes_per_token(b->weights, b->have_show ? &b->show : NULL, &b->bytes_per_token);
+        if (r < 0)
+                b->bytes_note = r == -EOPNOTSUPP ? "a mixture of experts with a tensor type egpuctl has no "
+                                                   "size for: the bytes read per "
+                                                   "token are unknown"
+                                                 : "a mixture of experts whose expert tensors do not add "
+                                                   "up: the bytes read per token are "
+                                                   "unknown";
+        return 0;
 }
 
 int verb_bench(int argc, char *argv[]) {
@@ -309,7 +464,8 @@ int verb_bench(int argc, char *argv[]) {
         _cleanup_free_ double *eval_rates = NULL, *prompt_rates = NULL;
         _cleanup_free_ OllamaGenerateResult *samples = NULL;
         GuestGpu *gpus = NULL;
-        size_t n_gpus = 0, n_prompt = 0;
+        size_t n_gpus = 0, n_prompt = 0, n_eval = 0;
+        _cleanup_free_ char *prompt = NULL;
         OllamaModel *models = NULL;
         size_t n_models = 0;
         BenchResult b = {
@@ -380,7 +536,9 @@ int verb_bench(int argc, char *argv[]) {
                 b.gpu = guest_gpus_pick(gpus, n_gpus);
         if (b.gpu)
                 b.bw_entry = gpu_bandwidth_lookup(b.gpu->vendor, b.gpu->device, b.gpu->revision);
-        b.bandwidth = bandwidth_arg > 0 ? bandwidth_arg : b.bw_entry ? b.bw_entry->gb_per_s : 0;
+        /* Boards sharing an id differ: the fastest one's figure is a bound for each of them. */
+        b.bandwidth_given = bandwidth_arg > 0;
+        b.bandwidth = b.bandwidth_given ? bandwidth_arg : b.bw_entry ? b.bw_entry->gb_per_s_max : 0;
 
         r = ollama_client_new(b.url, MIN(timeout_ms, 5000L), timeout_ms, &client);
         if (r < 0)
@@ -393,7 +551,7 @@ int verb_bench(int argc, char *argv[]) {
 
         OllamaGenerateRequest req = {
                 .model = b.model,
-                .prompt = BENCH_PROMPT,
+                .raw = true,
                 .seed = BENCH_SEED,
                 .num_predict = (int64_t) b.num_predict,
                 .temperature = 0,
@@ -401,6 +559,10 @@ int verb_bench(int argc, char *argv[]) {
 
         if (progress)
                 fprintf(stderr, "\rwarm-up (loads %s)...", b.model);
+        r = bench_prompt(0, &prompt);
+        if (r < 0)
+                goto oom;
+        req.prompt = prompt;
         r = ollama_generate(client, &req, &b.warmup);
         if (r < 0) {
                 if (progress)
@@ -426,6 +588,10 @@ int verb_bench(int argc, char *argv[]) {
                         break;
                 }
 
+        r = bench_weights(client, &b);
+        if (r < 0)
+                goto oom;
+
         samples = calloc(b.runs, sizeof(OllamaGenerateResult));
         eval_rates = calloc(b.runs, sizeof(double));
         prompt_rates = calloc(b.runs, sizeof(double));
@@ -435,6 +601,11 @@ int verb_bench(int argc, char *argv[]) {
         for (unsigned long i = 0; i < b.runs; i++) {
                 if (progress)
                         fprintf(stderr, "\r\033[Krun %lu/%lu...", i + 1, b.runs);
+                prompt = mfree(prompt);
+                r = bench_prompt((unsigned) i + 1, &prompt);
+                if (r < 0)
+                        goto oom;
+                req.prompt = prompt;
                 r = ollama_generate(client, &req, &samples[i]);
                 if (r < 0) {
                         if (progress)
@@ -442,14 +613,9 @@ int verb_bench(int argc, char *argv[]) {
                         ret = log_ollama_failure(client, r, b.model, "run failed");
                         goto finish;
                 }
-                if (bench_rate(samples[i].eval_count, samples[i].eval_duration, &eval_rates[i]) < 0) {
-                        if (progress)
-                                fputs("\r\033[K", stderr);
-                        log_error(
-                                "run %lu: Ollama reported an eval_duration of 0: cannot compute tokens/s",
-                                i + 1);
-                        goto finish;
-                }
+                /* A statistic Ollama left out is 0: a run without eval_duration has no rate. */
+                if (bench_rate(samples[i].eval_count, samples[i].eval_duration, &eval_rates[n_eval]) >= 0)
+                        n_eval++;
                 if (bench_rate(
                             samples[i].prompt_eval_count,
                             samples[i].prompt_eval_duration,
@@ -459,12 +625,15 @@ int verb_bench(int argc, char *argv[]) {
         if (progress)
                 fputs("\r\033[K", stderr);
 
+        if (n_eval == 0) {
+                log_error("Ollama reported no eval_duration in any run: cannot compute tokens/s");
+                goto finish;
+        }
         b.samples = samples;
-        if (bench_stats(eval_rates, b.runs, &b.eval) < 0)
+        if (bench_stats(eval_rates, n_eval, &b.eval) < 0)
                 goto oom;
         b.have_prompt = n_prompt > 0 && bench_stats(prompt_rates, n_prompt, &b.prompt) >= 0;
-        if (b.have_ps && b.bandwidth > 0)
-                (void) bench_decode_bound(b.bandwidth, b.size_vram, &b.bound);
+        bench_bound(b.bandwidth, b.bytes_per_token, bench_fully_on_gpu(&b), b.eval.median, &b.bound);
 
         if (arg_global.json) {
                 if (print_json(&b) < 0)
@@ -479,6 +648,7 @@ oom:
         ret = EXIT_PROBLEM;
 finish:
         free(b.version);
+        ollama_show_done(&b.show);
         ollama_models_free(models, n_models);
         guest_gpus_free(gpus, n_gpus);
         return ret;

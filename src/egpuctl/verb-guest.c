@@ -99,8 +99,9 @@ static void guest_state_done(GuestState *s) {
         free(s->ps_error);
 }
 
-static const char *vendor_label(uint16_t vendor) {
-        return pci_vendor_name(vendor) ?: "the GPU's vendor";
+/* The vendor as udev's hwdb names it ("Advanced Micro Devices, Inc. [AMD/ATI]"), as lspci does. */
+static const char *vendor_label(const GuestGpu *g) {
+        return g->vendor_name ?: "the GPU's vendor";
 }
 
 static char *gpu_describe(const GuestGpu *g) {
@@ -167,7 +168,7 @@ static int check_gpu(GuestState *s, CheckList *l) {
         d = gpu_describe(s->gpu);
         if (!d)
                 return -ENOMEM;
-        return guest_check_add(l, "guest-gpu", CHECK_OK, NULL, "%s %s", vendor_label(s->gpu->vendor), d);
+        return guest_check_add(l, "guest-gpu", CHECK_OK, NULL, "%s %s", vendor_label(s->gpu), d);
 }
 
 static int check_driver(GuestState *s, CheckList *l) {
@@ -460,7 +461,7 @@ static int check_vulkan(GuestState *s, CheckList *l) {
                                                      "ANV for Intel), "
                                                      "then check guest-driver and guest-dri"),
                         "only a CPU (software) Vulkan device was found, no %s GPU: %s",
-                        vendor_label(g->vendor),
+                        vendor_label(g),
                         all);
         return guest_check_add(
                 l,
@@ -468,7 +469,7 @@ static int check_vulkan(GuestState *s, CheckList *l) {
                 CHECK_FAIL,
                 strdup(pkg),
                 "no Vulkan device of %s (PCI vendor %04x) was found: %s",
-                vendor_label(g->vendor),
+                vendor_label(g),
                 g->vendor,
                 all);
 }
@@ -481,6 +482,17 @@ static const char *vulkan_fix = "mkdir -p /etc/systemd/system/ollama.service.d &
                                 "printf '[Service]\\nEnvironment=OLLAMA_VULKAN=1\\n' > "
                                 "/etc/systemd/system/ollama.service.d/vulkan.conf && "
                                 "systemctl daemon-reload && systemctl restart ollama";
+
+/* Why Ollama does not use Vulkan, for a summary. */
+static const char *vulkan_off_reason(const GuestState *s, OllamaVulkanState vs) {
+        if (vs == OLLAMA_VULKAN_UNAVAILABLE)
+                return "this version of Ollama has no OLLAMA_VULKAN: it came in 0.12.11";
+        if (s->env_r == -ENOENT)
+                return "no ollama.service found";
+        if (vs == OLLAMA_VULKAN_OFF_BY_ENV)
+                return "OLLAMA_VULKAN is set to a value Ollama reads as false";
+        return "no OLLAMA_VULKAN=1 in ollama.service";
+}
 
 static int check_rocm(GuestState *s, CheckList *l) {
         const GuestGpu *g = s->gpu;
@@ -514,9 +526,21 @@ static int check_rocm(GuestState *s, CheckList *l) {
                         "guest-rocm",
                         CHECK_OK,
                         NULL,
-                        "%s (%s) is supported by current ROCm",
+                        "%s (%s) is among the targets of Ollama's ROCm runner",
                         arch->gfx,
                         arch->chip);
+        /* It is Ollama's own build that decides (ollama-rocm.table): an older Ollama may still have it. */
+        if (s->version_r >= 0 && !rocm_dropped_in(dropped, s->version))
+                return guest_check_add(
+                        l,
+                        "guest-rocm",
+                        CHECK_OK,
+                        NULL,
+                        "%s (%s): Ollama %s's ROCm runner still has kernels for it; %s",
+                        arch->gfx,
+                        arch->chip,
+                        s->version,
+                        dropped->note);
 
         vs = ollama_vulkan_state(s->version, vulkan_env(s));
         if (ollama_vulkan_state_on(vs))
@@ -525,12 +549,14 @@ static int check_rocm(GuestState *s, CheckList *l) {
                         "guest-rocm",
                         CHECK_OK,
                         NULL,
-                        "%s (%s): %s; Ollama uses Vulkan instead (%s)",
+                        "%s (%s): %s; Ollama uses Vulkan instead (%s%s%s)",
                         arch->gfx,
                         arch->chip,
                         dropped->note,
-                        vs == OLLAMA_VULKAN_ON_BY_ENV ? "OLLAMA_VULKAN=1 in ollama.service"
-                                                      : "on by default in this version");
+                        vs == OLLAMA_VULKAN_ON_BY_ENV ? "OLLAMA_VULKAN=" : "on by default in this version",
+                        vs == OLLAMA_VULKAN_ON_BY_ENV ? vulkan_env(s) : "",
+                        vs == OLLAMA_VULKAN_ON_BY_ENV ? " in ollama.service, which Ollama reads as true"
+                                                      : "");
 
         hsa = s->env_r >= 0 ? service_env_get(&s->env, "HSA_OVERRIDE_GFX_VERSION") : NULL;
         return guest_check_add(
@@ -544,23 +570,23 @@ static int check_rocm(GuestState *s, CheckList *l) {
                 arch->gfx,
                 arch->chip,
                 dropped->note,
-                s->env_r == -ENOENT                      ? "no ollama.service found"
-                        : vs == OLLAMA_VULKAN_OFF_BY_ENV ? "OLLAMA_VULKAN is set but not to 1"
-                                                         : "no OLLAMA_VULKAN=1 in ollama.service",
+                vulkan_off_reason(s, vs),
                 hsa ? "; HSA_OVERRIDE_GFX_VERSION does not help here" : "");
 }
 
-static bool gpu_needs_vulkan(const GuestGpu *g) {
+static bool gpu_needs_vulkan(const GuestGpu *g, const char *s_version) {
         const AmdGfxArch *a;
 
         if (!g)
                 return false;
         if (g->vendor == 0x8086)
-                return true; /* Ollama's builds have no Intel compute backend besides Vulkan */
+                /* Ollama builds CPU, CUDA, ROCm and Vulkan runners, no other Intel backend (the presets of
+                 * ollama llama/server/CMakePresets.json@fb307609) */
+                return true;
         if (g->vendor != 0x1002)
                 return false;
         a = amd_gfx_arch_lookup(g->device);
-        return a && rocm_dropped_lookup(a->gfx);
+        return a && rocm_dropped_in(rocm_dropped_lookup(a->gfx), s_version);
 }
 
 static int check_ollama(GuestState *s, CheckList *l) {
@@ -590,22 +616,19 @@ static int check_ollama(GuestState *s, CheckList *l) {
         vs = ollama_vulkan_state(s->version, env);
         switch (vs) {
         case OLLAMA_VULKAN_ON_BY_ENV:
-                vk = strdup("Vulkan enabled (OLLAMA_VULKAN=1)");
+                if (asprintf(&vk, "Vulkan enabled (OLLAMA_VULKAN=%s, which Ollama reads as true)", env) < 0)
+                        vk = NULL;
                 break;
         case OLLAMA_VULKAN_ON_BY_DEFAULT:
                 vk = strdup("Vulkan on by default in this version");
                 break;
-        case OLLAMA_VULKAN_OFF_BY_ENV:
-                vk = strdup("Vulkan disabled (OLLAMA_VULKAN is not 1)");
-                break;
         default:
-                vk = strdup(
-                        s->env_r == -ENOENT ? "Vulkan not enabled (no ollama.service found)"
-                                            : "Vulkan not enabled (no OLLAMA_VULKAN=1 in ollama.service)");
+                if (asprintf(&vk, "Vulkan not enabled (%s)", vulkan_off_reason(s, vs)) < 0)
+                        vk = NULL;
         }
         if (!vk)
                 return -ENOMEM;
-        if (!ollama_vulkan_state_on(vs) && gpu_needs_vulkan(s->gpu)) {
+        if (!ollama_vulkan_state_on(vs) && gpu_needs_vulkan(s->gpu, s->version)) {
                 status = CHECK_WARN;
                 fix = strdup(vulkan_fix);
                 if (!fix)

@@ -78,6 +78,8 @@ static json_object *pci_function_to_json(const PciFunction *f) {
         ADD(o, "subsystem_vendor_id", json_hex16(f->subsystem_vendor));
         ADD(o, "subsystem_device_id", json_hex16(f->subsystem_device));
         ADD(o, "class", json_object_new_string(class));
+        ADD(o, "vendor_name", json_string_or_null(f->vendor_name));
+        ADD(o, "model_name", json_string_or_null(f->model_name));
         ADD(o, "driver", json_string_or_null(f->driver));
         ADD(o, "driver_override", json_string_or_null(f->driver_override));
         ADD(o, "iommu_group", json_int_or_null(f->iommu_group));
@@ -130,6 +132,9 @@ static json_object *egpu_to_json(const Egpu *e) {
         ADD(o, "device_id", json_hex16(e->gpu->device));
         ADD(o, "subsystem_vendor_id", json_hex16(e->gpu->subsystem_vendor));
         ADD(o, "subsystem_device_id", json_hex16(e->gpu->subsystem_device));
+        /* As udev's hwdb names the ids (lspci's names), null when udev has no name. */
+        ADD(o, "vendor_name", json_string_or_null(e->gpu->vendor_name));
+        ADD(o, "model_name", json_string_or_null(e->gpu->model_name));
         ADD(o, "kind", json_object_new_string(e->port ? "pcie" : "thunderbolt"));
         ADD(o, "port", json_string_or_null(e->port));
         ADD(o, "thunderbolt_device", json_string_or_null(e->tb_device ? e->tb_device->name : NULL));
@@ -259,6 +264,12 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         if (!t)
                 return -ENOMEM;
         printf("\n%seGPU %s%s  %s", ansi_bold(), e->gpu->bdf, ansi_normal(), strna(gpu_ids));
+        if (e->gpu->model_name) {
+                /* udev's hwdb, as lspci shows it */
+                name_p = printable(e->gpu->model_name);
+                printf(" %s", name_p);
+                printable_free(name_p);
+        }
         if (e->port)
                 printf("  PCIe-attached, enrolled port %s\n", e->port);
         else if (e->tb_device) {

@@ -17,6 +17,7 @@ static void guest_gpu_done(GuestGpu *g) {
         free(g->syspath);
         free(g->slot);
         free(g->driver);
+        free(g->vendor_name);
         free(g->model);
         strv_free(g->render_nodes);
 }
@@ -114,6 +115,7 @@ int guest_gpus_enumerate(GuestGpu **ret, size_t *ret_n) {
                 struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(item));
                 unsigned long class, vendor, device, revision;
                 const char *s;
+                bool oom = false;
                 GuestGpu *g;
 
                 if (!d)
@@ -143,9 +145,14 @@ int guest_gpus_enumerate(GuestGpu **ret, size_t *ret_n) {
                 g->slot = strdup(udev_device_get_sysname(d));
                 if ((s = udev_device_get_driver(d)))
                         g->driver = strdup(s);
-                if ((s = udev_device_get_property_value(d, "ID_MODEL_FROM_DATABASE")))
-                        g->model = strdup(s);
-                if (!g->syspath || !g->slot || (udev_device_get_driver(d) && !g->driver)) {
+                /* The names udev's hwdb gives the ids, as lspci shows them. */
+                if ((s = udev_device_get_property_value(d, "ID_VENDOR_FROM_DATABASE")) && *s &&
+                    !(g->vendor_name = strdup(s)))
+                        oom = true;
+                if ((s = udev_device_get_property_value(d, "ID_MODEL_FROM_DATABASE")) && *s &&
+                    !(g->model = strdup(s)))
+                        oom = true;
+                if (!g->syspath || !g->slot || (udev_device_get_driver(d) && !g->driver) || oom) {
                         udev_device_unref(d);
                         r = -ENOMEM;
                         goto fail;

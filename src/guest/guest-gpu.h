@@ -13,11 +13,12 @@ typedef struct GuestGpu {
         char *slot; /* "0000:01:00.0" */
         uint16_t vendor;
         uint16_t device;
-        int revision;        /* -1 when unknown */
-        uint32_t class;      /* 0x030000 */
-        char *driver;        /* bound kernel driver, NULL when none */
-        char *model;         /* ID_MODEL_FROM_DATABASE, NULL when unknown */
-        bool emulated;       /* the hypervisor's own display (QEMU VGA, virtio-gpu, ...) */
+        int revision;      /* -1 when unknown */
+        uint32_t class;    /* 0x030000 */
+        char *driver;      /* bound kernel driver, NULL when none */
+        char *vendor_name; /* udev's hwdb, as lspci names it (ID_VENDOR_FROM_DATABASE), NULL when unknown */
+        char *model;       /* ID_MODEL_FROM_DATABASE, NULL when unknown */
+        bool emulated;     /* the hypervisor's own display (QEMU VGA, virtio-gpu, ...) */
         char **render_nodes; /* DRM render nodes of the function: "renderD128"; NULL-terminated, may be empty
                               */
 } GuestGpu;

@@ -417,18 +417,3 @@ const char *service_env_get(const ServiceEnv *e, const char *key) {
                         return *s + k + 1;
         return NULL;
 }
-
-int parse_go_bool(const char *s) {
-        static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
-        static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-
-        if (!s)
-                return -EINVAL;
-        FOREACH_ARRAY(y, yes, ELEMENTSOF(yes))
-                if (streq(s, *y))
-                        return 1;
-        FOREACH_ARRAY(n, no, ELEMENTSOF(no))
-                if (streq(s, *n))
-                        return 0;
-        return -EINVAL;
-}

@@ -41,7 +41,3 @@ int unit_environment_split(const char *value, char ***ret);
 
 /* The value of KEY in an env list, or NULL. */
 const char *service_env_get(const ServiceEnv *e, const char *key);
-
-/* Go's strconv.ParseBool, as Ollama reads its boolean settings: 1 t T TRUE true True / 0 f F FALSE false
- * False. Returns 1, 0, or -EINVAL. */
-int parse_go_bool(const char *s);

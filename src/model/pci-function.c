@@ -8,6 +8,18 @@ static int read_optional_string(struct udev_device *d, const char *attr, char **
         return r == -ENOENT ? 0 : r;
 }
 
+/* A copy of udev property key, NULL when udev has none. */
+static int dup_property(struct udev_device *d, const char *key, char **ret) {
+        const char *v = udev_device_get_property_value(d, key);
+
+        if (!v || !*v) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
 int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         _cleanup_(pci_function_freep) PciFunction *f = NULL;
         _cleanup_free_ char *override = NULL, *reset = NULL, *removable = NULL, *group = NULL;
@@ -29,6 +41,16 @@ int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         (void) sysfs_attr_u32(d, "subsystem_vendor", 16, &f->subsystem_vendor);
         (void) sysfs_attr_u32(d, "subsystem_device", 16, &f->subsystem_device);
         (void) sysfs_attr_u32(d, "class", 16, &f->class);
+
+        /* The names udev's hwdb gives the ids (50-udev-default.rules: IMPORT{builtin}="hwdb
+         * --subsystem=$env{SUBSYSTEM}" for every device with a MODALIAS), read from udev's database as lspci
+         * would print them; egpuctl keeps no table of names of its own. */
+        r = dup_property(d, "ID_VENDOR_FROM_DATABASE", &f->vendor_name);
+        if (r < 0)
+                return r;
+        r = dup_property(d, "ID_MODEL_FROM_DATABASE", &f->model_name);
+        if (r < 0)
+                return r;
 
         driver = udev_device_get_driver(d);
         if (driver) {
@@ -91,6 +113,8 @@ PciFunction *pci_function_free(PciFunction *f) {
         strv_free(f->reset_methods);
         free(f->current_link_speed);
         free(f->max_link_speed);
+        free(f->vendor_name);
+        free(f->model_name);
         return mfree(f);
 }
 

@@ -32,6 +32,9 @@ typedef struct PciFunction {
         int current_link_width; /* -1 when absent */
         int max_link_width;
         PciRemovable removable;
+        char *vendor_name; /* udev's hwdb, as lspci names it (ID_VENDOR_FROM_DATABASE): NULL when udev has
+                              none */
+        char *model_name;  /* likewise ID_MODEL_FROM_DATABASE: "Vega 10 XL/XT [Radeon RX Vega 56/64]" */
         struct PciFunction *parent; /* the bridge above, NULL on a root bus; set by host_load() */
 } PciFunction;
 

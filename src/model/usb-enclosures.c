@@ -1,37 +1,94 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "egpu-name-hints-table.h"
+#include "usb-egpu-enclosures-table.h"
+#include "usb-egpu-makers-table.h"
 #include "usb-enclosures.h"
 
-/* Sources:
- *   Blackmagic eGPU Pro: USB 1edb:be55 "eGPU Pro" by "Blackmagic Design" seen over a USB-C-only cable, and
- *   Thunderbolt vendor 0x4 device 0xa153 over a Thunderbolt cable ("thunderbolt 1-1: new device found,
- *   vendor=0x4 device=0xa153"): the TB4 eGPU passthrough guide this program replaces (Phase 2 and 3).
- *   1edb is Blackmagic Design's USB vendor id (usb.ids).
- * Only ids seen on real hardware belong here; the name hint covers the rest. */
-static const EgpuEnclosure enclosures[] = {
-        { 0x1edb, 0xbe55, 0x0004, 0xa153, "Blackmagic Design", "eGPU Pro" },
-};
+typedef struct EnclosureId {
+        uint16_t vendor, product;
+        const char *maker, *model;
+} EnclosureId;
 
-const EgpuEnclosure *egpu_enclosure_by_usb(uint16_t vendor, uint16_t product) {
-        FOREACH_ARRAY(e, enclosures, ELEMENTSOF(enclosures))
-                if (e->usb_vendor != 0 && e->usb_vendor == vendor && e->usb_product == product)
-                        return e;
+typedef struct Maker {
+        uint16_t vendor;
+        const char *maker;
+} Maker;
+
+typedef struct NameHint {
+        const char *word, *vendor;
+} NameHint;
+
+/* Generated from data/tables/, each row with its source there. */
+static const EnclosureId enclosures[] = { USB_EGPU_ENCLOSURES_TABLE };
+static const Maker makers[] = { USB_EGPU_MAKERS_TABLE };
+static const NameHint hints[] = { EGPU_NAME_HINTS_TABLE };
+
+const char *usb_egpu_maker(uint16_t vendor) {
+        FOREACH_ARRAY(m, makers, ELEMENTSOF(makers))
+                if (m->vendor == vendor)
+                        return m->maker;
         return NULL;
 }
 
-const EgpuEnclosure *egpu_enclosure_by_tb(uint32_t vendor, uint32_t device) {
-        FOREACH_ARRAY(e, enclosures, ELEMENTSOF(enclosures))
-                if (e->tb_vendor != 0 && e->tb_vendor == vendor && e->tb_device == device)
-                        return e;
-        return NULL;
-}
-
-bool egpu_name_hint(const char *name) {
+bool egpu_name_says_enclosure(const char *vendor_name, const char *name) {
         if (!name)
                 return false;
-        for (const char *p = name; *p; p++)
-                if (strncasecmp(p, "egpu", 4) == 0)
+        FOREACH_ARRAY(h, hints, ELEMENTSOF(hints)) {
+                if (!strcasestr(name, h->word))
+                        continue;
+                if (!*h->vendor || (vendor_name && strcasestr(vendor_name, h->vendor)))
                         return true;
+        }
         return false;
+}
+
+bool usb_egpu_enclosure(
+        uint16_t vendor,
+        uint16_t product,
+        const char *manufacturer,
+        const char *product_name,
+        UsbEnclosure *ret) {
+        const char *maker = usb_egpu_maker(vendor);
+
+        FOREACH_ARRAY(e, enclosures, ELEMENTSOF(enclosures))
+                if (e->vendor == vendor && e->product == product) {
+                        if (ret)
+                                *ret = (UsbEnclosure){ .maker = e->maker, .model = e->model };
+                        return true;
+                }
+        /* A hint tied to a vendor matches the device's manufacturer string or, failing that, its maker. */
+        if (!egpu_name_says_enclosure(manufacturer, product_name) &&
+            !(maker && egpu_name_says_enclosure(maker, product_name)))
+                return false;
+        if (ret)
+                *ret = (UsbEnclosure){ .maker = maker };
+        return true;
+}
+
+int usb_egpu_enclosure_describe(
+        const UsbEnclosure *e,
+        const char *manufacturer,
+        const char *product_name,
+        char **ret) {
+        int k;
+
+        if (e->model)
+                k = asprintf(ret, "%s %s", e->maker, e->model);
+        else if (e->maker)
+                k = asprintf(
+                        ret,
+                        "a device from an eGPU maker (%s) that calls itself \"%s\"",
+                        e->maker,
+                        strna(product_name));
+        else
+                k = asprintf(
+                        ret,
+                        "a USB device by \"%s\" that calls itself \"%s\"",
+                        strna(manufacturer),
+                        strna(product_name));
+        return k < 0 ? -ENOMEM : 0;
 }

@@ -171,18 +171,31 @@ static void test_pve(void **state) {
 }
 
 static void test_tables(void **state) {
+        UsbEnclosure e;
+
         assert_true(vendor_reset_supports(0x1002, 0x687f));
         assert_string_equal(vendor_reset_family(0x1002, 0x687f), "Vega 10");
         assert_true(vendor_reset_supports(0x1002, 0x731f));
         assert_false(vendor_reset_supports(0x1002, 0x744c)); /* Navi 31: not in vendor-reset */
+        assert_false(vendor_reset_supports(0x1002, 0x73ff)); /* RX 6600: not in vendor-reset */
+        assert_false(vendor_reset_supports(0x1002, 0x15dd)); /* Raven Ridge iGPU */
         assert_false(vendor_reset_supports(0x10de, 0x687f));
-        assert_non_null(egpu_enclosure_by_usb(0x1edb, 0xbe55));
-        assert_null(egpu_enclosure_by_usb(0x1edb, 0x0001));
-        assert_non_null(egpu_enclosure_by_tb(0x4, 0xa153));
-        assert_true(egpu_name_hint("Razer Core X eGPU"));
-        assert_true(egpu_name_hint("EGPU"));
-        assert_false(egpu_name_hint("Dock"));
-        assert_false(egpu_name_hint(NULL));
+
+        /* A sourced id names its model; an eGPU maker's device goes by its own name, and says no model. */
+        assert_true(usb_egpu_enclosure(0x1532, 0x0f1a, NULL, NULL, &e));
+        assert_string_equal(e.model, "Core X Chroma");
+        assert_true(usb_egpu_enclosure(0x1edb, 0xbe55, "Blackmagic Design", "eGPU Pro", &e));
+        assert_string_equal(e.maker, "Blackmagic Design");
+        assert_null(e.model);
+        assert_false(usb_egpu_enclosure(0x1edb, 0xbe55, "Blackmagic Design", "ATEM Mini Pro", &e));
+        assert_false(usb_egpu_enclosure(0x1532, 0x0084, "Razer", "DeathAdder V2", &e));
+        assert_true(egpu_name_says_enclosure("Razer", "Core X Chroma"));
+        assert_true(egpu_name_says_enclosure("Razer", "Core"));
+        assert_false(egpu_name_says_enclosure("Intel", "Core Dock"));
+        assert_true(egpu_name_says_enclosure(NULL, "EGPU"));
+        assert_true(egpu_name_says_enclosure("Sonnet Technologies", "eGFX Breakaway Box"));
+        assert_false(egpu_name_says_enclosure(NULL, "Dock"));
+        assert_false(egpu_name_says_enclosure(NULL, NULL));
 }
 
 /* A step is given once when its lines are already there in a row: a step given before, one line of an

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A stand-in for Ollama's HTTP API, for the guest tests.
 
-Speaks the shapes of Ollama's docs/api.md: GET /api/version, GET /api/ps, and non-streaming
-POST /api/generate with the statistics (durations in nanoseconds). Binds 127.0.0.1 on the port
-given (0: any free one), prints "PORT <n>" on stdout once listening, and serves until killed.
+Speaks the shapes of Ollama's docs/api.md: GET /api/version, GET /api/ps, GET /api/tags, POST /api/show
+and non-streaming POST /api/generate with the statistics (durations in nanoseconds). Binds 127.0.0.1 on
+the port given (0: any free one), prints "PORT <n>" on stdout once listening, and serves until killed.
 
 Modes (--mode):
   normal     answers like a healthy Ollama with the model fully in GPU memory
@@ -20,6 +20,18 @@ The generation statistics are fixed so that the tests know the figures exactly: 
 reports eval_count --eval-count; the first call (the warm-up) an eval_duration of 1 s and a
 load_duration of --load-duration ns; later calls take their eval_duration from --eval-durations
 in turn.
+
+The prompt is counted as Ollama 0.30.1 and the runners before 0.30 count it: one token per word, a BOS
+token first, and without "raw": true a template of TEMPLATE_TOKENS tokens before the words.
+prompt_eval_count is every token of the prompt; prompt_eval_duration covers only the tokens not found in
+the cache, --prompt-token-ns each: the cache holds the previous prompt while the model is loaded, and
+gives its longest common prefix, less the last token, which is always evaluated again (llama.cpp).
+
+/api/tags lists the model with "size" --weights (the model's files); /api/ps gives --size (weights, KV
+cache and buffers). With --moe, /api/show says the model is a mixture of 8 experts of which 2 are used per
+token (model_info "llama.expert_count", "llama.expert_used_count", as convert_mixtral.go writes them) and,
+verbose, lists the tensors of MOE_TENSORS. --omit leaves those statistics out of /api/generate's answers
+(Ollama's api.Metrics are "omitempty").
 """
 
 import argparse
@@ -42,15 +54,24 @@ def parse_args():
     p.add_argument("--eval-count", type=int, default=128)
     p.add_argument("--eval-durations", default="2000000000,1600000000,1000000000,1600000000,3200000000",
                    help="comma-separated eval_duration values (ns) of the measured calls, used in turn")
-    p.add_argument("--prompt-eval-count", type=int, default=20)
-    p.add_argument("--prompt-eval-duration", type=int, default=100_000_000)
+    p.add_argument("--weights", type=int, default=2_048_000_000, help="bytes of the model's files (/api/tags)")
+    p.add_argument("--moe", action="store_true", help="a mixture of experts (/api/show)")
+    p.add_argument("--prompt-token-ns", type=int, default=5_000_000, help="ns to evaluate one prompt token")
+    p.add_argument("--omit", default="", help="comma-separated statistics to leave out of /api/generate")
     p.add_argument("--load-duration", type=int, default=2_500_000_000)
     p.add_argument("--delay", type=float, default=5.0, help="seconds to sleep in slow mode")
     return p.parse_args()
 
 
+TEMPLATE_TOKENS = 12
+# name, type, shape: 200,000 bytes of F16 attention, 272,000 bytes of Q8_0 experts (256,000 elements in
+# 8,000 blocks of 34 bytes), 6,800 bytes of a shared expert (always read)
+MOE_TENSORS = [("blk.0.attn_q.weight", "F16", [100, 1000]),
+               ("blk.0.ffn_gate_exps.weight", "Q8_0", [32, 1000, 8]),
+               ("blk.0.ffn_gate_shexp.weight", "Q8_0", [32, 200])]
+
 ARGS = parse_args()
-STATE = {"calls": 0, "loaded": False}
+STATE = {"calls": 0, "loaded": False, "cached": [], "prompts": []}
 LOCK = threading.Lock()
 
 
@@ -87,6 +108,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"version": ARGS.version})
         elif self.path == "/api/ps":
             self.send_ps()
+        elif self.path == "/api/tags":
+            self.send_json(200, {"models": [
+                {"name": "mistral:latest", "model": "mistral:latest", "size": 4_100_000_000},
+                {"name": ARGS.model, "model": ARGS.model, "size": ARGS.weights,
+                 "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+                 "modified_at": "2026-11-25T14:00:00.000000000Z",
+                 "details": {"format": "gguf", "family": "llama", "parameter_size": "3.2B",
+                             "quantization_level": "Q4_K_M"}}]})
         else:
             self.send_raw(404, b"404 page not found")
 
@@ -125,16 +154,47 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_json(200, {"models": [model]})
 
+    def send_show(self, req):
+        if not model_matches(req.get("model", "")):
+            self.send_json(404, {"error": f"model '{req.get('model')}' not found"})
+            return
+        info = {"general.architecture": "llama", "general.parameter_count": 3_212_749_888,
+                "llama.context_length": 131072, "llama.block_count": 28}
+        if ARGS.moe:
+            info.update({"llama.expert_count": 8, "llama.expert_used_count": 2})
+        resp = {"license": "", "modelfile": "# Modelfile", "details": {"format": "gguf", "family": "llama"},
+                "model_info": info, "capabilities": ["completion"]}
+        if req.get("verbose"):
+            resp["tensors"] = [{"name": n, "type": t, "shape": sh} for n, t, sh in MOE_TENSORS] if ARGS.moe else \
+                [{"name": "blk.0.attn_q.weight", "type": "Q4_K", "shape": [3072, 3072]}]
+        self.send_json(200, resp)
+
+    def prompt_tokens(self, req):
+        """The prompt as tokens (a word each) and how many of them the cache gives."""
+        tokens = ["<bos>"] + ([] if req.get("raw") else [f"<t{i}>" for i in range(TEMPLATE_TOKENS)])
+        tokens += req.get("prompt", "").split()
+        with LOCK:
+            prev = STATE["cached"] if STATE["loaded"] else []
+            STATE["cached"] = tokens
+            STATE["prompts"].append(req.get("prompt", ""))
+        common = 0
+        while common < min(len(prev), len(tokens)) and prev[common] == tokens[common]:
+            common += 1
+        return len(tokens), min(common, len(tokens) - 1)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
-        if self.path != "/api/generate":
+        if self.path not in ("/api/generate", "/api/show"):
             self.send_raw(404, b"404 page not found")
             return
         try:
             req = json.loads(raw)
         except ValueError:
             self.send_json(400, {"error": "invalid JSON"})
+            return
+        if self.path == "/api/show":
+            self.send_show(req)
             return
         asked = req.get("model", "")
         if ARGS.mode == "missing" or not model_matches(asked):
@@ -148,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(400, {"error": "expected options seed, num_predict and temperature 0"})
             return
 
+        n_prompt, cached = self.prompt_tokens(req)
         with LOCK:
             call = STATE["calls"]
             STATE["calls"] += 1
@@ -161,6 +222,7 @@ class Handler(BaseHTTPRequestHandler):
             eval_duration, load_duration = 1_000_000_000, ARGS.load_duration
         else:
             eval_duration, load_duration = durations[(call - 1) % len(durations)], 50_000_000
+        prompt_eval_duration = (n_prompt - cached) * ARGS.prompt_token_ns
         resp = {
             "model": asked,
             "created_at": "2026-11-25T14:00:00.000000000Z",
@@ -168,13 +230,15 @@ class Handler(BaseHTTPRequestHandler):
             "done": True,
             "done_reason": "length",
             "context": [1, 2, 3],
-            "total_duration": load_duration + ARGS.prompt_eval_duration + eval_duration,
+            "total_duration": load_duration + prompt_eval_duration + eval_duration,
             "load_duration": load_duration,
-            "prompt_eval_count": ARGS.prompt_eval_count,
-            "prompt_eval_duration": ARGS.prompt_eval_duration,
+            "prompt_eval_count": n_prompt,
+            "prompt_eval_duration": prompt_eval_duration,
             "eval_count": ARGS.eval_count,
             "eval_duration": eval_duration,
         }
+        for key in filter(None, ARGS.omit.split(",")):
+            resp.pop(key, None)
         body = json.dumps(resp).encode()
         if ARGS.mode == "malformed":
             self.send_raw(200, b'{"model": "llama3.2", "done": tru, "eval_count": 128}')

@@ -60,25 +60,50 @@ static void test_rate_and_bound(void **state) {
 static void test_tables(void **state) {
         const GpuBandwidth *b;
         const AmdGfxArch *a;
+        const RocmDropped *d;
 
         b = gpu_bandwidth_lookup(0x1002, 0x687f, 0xc3);
         assert_non_null(b);
-        assert_true(b->gb_per_s == 409.6);
+        assert_true(b->gb_per_s_max == 409.6);
         b = gpu_bandwidth_lookup(0x1002, 0x687f, 0xc1);
         assert_non_null(b);
-        assert_true(b->gb_per_s == 483.8);
-        b = gpu_bandwidth_lookup(0x1002, 0x687f, -1); /* revision unknown: the Vega 56's */
+        assert_true(b->gb_per_s_max == 483.8);
+        /* revision unknown: the range, whose top is a bound for both boards */
+        b = gpu_bandwidth_lookup(0x1002, 0x687f, -1);
         assert_non_null(b);
-        assert_true(b->gb_per_s == 409.6);
-        b = gpu_bandwidth_lookup(0x10de, 0x2684, 0xa1);
+        assert_true(b->gb_per_s_min == 409.6 && b->gb_per_s_max == 483.8);
+        /* 0x7550 is the 9070 GRE (192-bit, 432 GB/s) too, 0x7480 the 7600S (256 GB/s) */
+        b = gpu_bandwidth_lookup(0x1002, 0x7550, 0xc0);
         assert_non_null(b);
-        assert_true(b->gb_per_s == 1008.0);
+        assert_true(b->gb_per_s_min == 432 && b->gb_per_s_max == 640);
+        b = gpu_bandwidth_lookup(0x1002, 0x7480, -1);
+        assert_true(b->gb_per_s_min == 256 && b->gb_per_s_max == 288);
+        assert_null(gpu_bandwidth_lookup(0x10de, 0x2684, 0xa1)); /* no source for the RTX 4090's row */
         assert_null(gpu_bandwidth_lookup(0x1234, 0x1111, 2));
 
         a = amd_gfx_arch_lookup(0x687f);
         assert_non_null(a);
         assert_string_equal(a->gfx, "gfx900");
-        assert_non_null(rocm_dropped_lookup("gfx900"));
+        a = amd_gfx_arch_lookup(0x686f);
+        assert_non_null(a);
+        assert_string_equal(a->gfx, "gfx900");
+        a = amd_gfx_arch_lookup(0x66a4);
+        assert_non_null(a);
+        assert_string_equal(a->gfx, "gfx906");
+        a = amd_gfx_arch_lookup(0x730f);
+        assert_non_null(a);
+        assert_string_equal(a->chip, "Fiji");
+        assert_string_equal(a->gfx, "gfx803");
+
+        /* Ollama's own build dropped gfx900 and gfx906 in 0.12.4 (PR 12245), never had gfx803 */
+        d = rocm_dropped_lookup("gfx900");
+        assert_non_null(d);
+        assert_true(rocm_dropped_in(d, "0.12.4"));
+        assert_true(rocm_dropped_in(d, "0.18.2"));
+        assert_false(rocm_dropped_in(d, "0.12.3"));
+        assert_true(rocm_dropped_in(d, "0.12.4-rc0")); /* the change is first in v0.12.4-rc0 */
+        assert_true(rocm_dropped_in(d, NULL));         /* unknown: taken for a current one */
+        assert_true(rocm_dropped_in(rocm_dropped_lookup("gfx803"), "0.1.30"));
         assert_non_null(rocm_dropped_lookup("gfx906"));
         assert_null(rocm_dropped_lookup("gfx1030"));
         a = amd_gfx_arch_lookup(0x73bf);
@@ -89,8 +114,81 @@ static void test_tables(void **state) {
         assert_true(pci_vendor_is_emulated_display(0x1af4));
         assert_false(pci_vendor_is_emulated_display(0x1002));
         assert_true(gpu_driver_is_known("amdgpu"));
+        assert_true(gpu_driver_is_known("xe"));
         assert_false(gpu_driver_is_known("vfio-pci"));
         assert_false(gpu_driver_is_known(NULL));
+        assert_string_equal(gpu_vendor_default_driver(0x1002), "amdgpu");
+        assert_string_equal(gpu_vendor_default_driver(0x8086), "i915");
+        assert_null(gpu_vendor_default_driver(0x1234));
+
+        assert_int_equal(ggml_type_lookup("Q4_K")->bytes, 144);
+        assert_int_equal(ggml_type_lookup("Q4_K")->block, 256);
+        assert_null(ggml_type_lookup("Q9_Z"));
+}
+
+/* Bytes per token: the weights; for a mixture of experts less the share of the experts not in use. */
+static void test_bytes_per_token(void **state) {
+        OllamaTensor t[] = {
+                { .name = (char *) "blk.0.attn_q.weight", .type = (char *) "F16", .elements = 100000 },
+                { .name = (char *) "blk.0.ffn_gate_exps.weight",
+                  .type = (char *) "Q8_0",
+                  .elements = 256000 },
+                { .name = (char *) "blk.0.ffn_gate_shexp.weight",
+                  .type = (char *) "Q8_0",
+                  .elements = 3200 },
+        };
+        OllamaShow dense = {},
+                   moe = { .expert_count = 8, .expert_used_count = 2, .tensors = t, .n_tensors = 3 };
+        uint64_t r;
+
+        assert_int_equal(bench_bytes_per_token(2000000000, NULL, &r), 0);
+        assert_true(r == 2000000000);
+        assert_int_equal(bench_bytes_per_token(2000000000, &dense, &r), 0);
+        assert_true(r == 2000000000);
+        /* experts: 256000 Q8_0 elements = 8000 blocks of 34 bytes = 272000; 6 of 8 unused: 204000 */
+        assert_int_equal(bench_bytes_per_token(500000, &moe, &r), 0);
+        assert_true(r == 296000);
+        moe.tensors = NULL;
+        assert_int_equal(bench_bytes_per_token(500000, &moe, &r), -ENODATA);
+        moe.tensors = t;
+        t[1].type = (char *) "NEW_TYPE";
+        assert_int_equal(bench_bytes_per_token(500000, &moe, &r), -EOPNOTSUPP);
+        t[1].type = (char *) "Q8_0";
+        assert_int_equal(bench_bytes_per_token(100000, &moe, &r), -EINVAL); /* experts above the weights */
+}
+
+/* Never a share above 1: a measured rate above the bound means the bound does not hold. */
+static void test_bound(void **state) {
+        BenchBound b;
+
+        bench_bound(409.6, 2048000000, true, 80, &b);
+        assert_int_equal(b.state, BENCH_BOUND_HOLDS);
+        assert_true(fabs(b.tokens_per_s - 200.0) < 1e-9 && fabs(b.share - 0.4) < 1e-12);
+        bench_bound(409.6, 2048000000, true, 250, &b);
+        assert_int_equal(b.state, BENCH_BOUND_EXCEEDED);
+        assert_true(b.share == 0);
+        assert_non_null(b.why);
+        bench_bound(409.6, 2048000000, false, 10, &b);
+        assert_int_equal(b.state, BENCH_BOUND_NONE);
+        assert_non_null(strstr(b.why, "partly"));
+        bench_bound(0, 2048000000, true, 10, &b);
+        assert_int_equal(b.state, BENCH_BOUND_NONE);
+        bench_bound(409.6, 0, true, 10, &b);
+        assert_int_equal(b.state, BENCH_BOUND_NONE);
+}
+
+/* Each run's prompt starts with its own number, so no two in a row share more than a first token. */
+static void test_prompts(void **state) {
+        char *a = NULL, *b = NULL;
+
+        assert_int_equal(bench_prompt(9, &a), 0);
+        assert_int_equal(bench_prompt(10, &b), 0);
+        assert_true(strneq(a, "9. ", 3));
+        assert_true(strneq(b, "10. ", 4));
+        assert_string_equal(strchr(a, ' '), strchr(b, ' '));
+        assert_true(strlen(a) > 1000);
+        free(a);
+        free(b);
 }
 
 static void test_environment_split(void **state) {
@@ -271,24 +369,71 @@ static void test_users(void **state) {
 }
 
 static void test_ollama_versions(void **state) {
-        unsigned a[3], b[3];
+        OllamaVersion a, b;
 
-        assert_int_equal(ollama_version_parse("0.18.2", a), 0);
-        assert_int_equal(ollama_version_parse("v0.30.0-rc1", b), 0);
-        assert_true(ollama_version_compare(a, b) < 0);
-        assert_int_equal(ollama_version_parse("0.5", a), 0);
-        assert_int_equal(a[1], 5);
-        assert_int_equal(a[2], 0);
-        assert_int_equal(ollama_version_parse("dev", a), -EINVAL);
+        assert_int_equal(ollama_version_parse("0.18.2", &a), 0);
+        assert_int_equal(ollama_version_parse("v0.30.0-rc1", &b), 0);
+        assert_string_equal(b.prerelease, "rc1");
+        assert_true(ollama_version_compare(&a, &b) < 0);
+        assert_int_equal(ollama_version_parse("0.5", &a), 0);
+        assert_int_equal(a.minor, 5);
+        assert_int_equal(a.patch, 0);
+        assert_int_equal(ollama_version_parse("dev", &a), -EINVAL);
+        assert_int_equal(ollama_version_parse("0.30.0-", &a), -EINVAL);
+        assert_int_equal(ollama_version_parse("0.30.0 junk", &a), -EINVAL);
+        assert_int_equal(ollama_version_parse("0.30.0+build.5", &a), 0);
+
+        /* a pre-release comes before its release: 0.30.0-rc5 is not 0.30.0 */
+        assert_int_equal(ollama_version_at_least("0.30.0-rc5", "0.30.0"), 0);
+        assert_int_equal(ollama_version_at_least("0.30.0", "0.30.0-rc24"), 1);
+        /* Ollama's rc tags in the order they were made: rc3 before rc24 (plain semver would say after) */
+        assert_int_equal(ollama_version_at_least("0.30.0-rc3", "0.30.0-rc24"), 0);
+        assert_int_equal(ollama_version_at_least("0.30.0-rc23", "0.30.0-rc24"), 0);
+        assert_int_equal(ollama_version_at_least("0.30.0-rc24", "0.30.0-rc24"), 1);
+        assert_int_equal(ollama_version_at_least("0.30.0-rc31", "0.30.0-rc24"), 1);
+        assert_int_equal(ollama_version_at_least("0.30.1-rc0", "0.30.0"), 1);
+        /* semver's own rules where no number follows letters */
+        assert_int_equal(ollama_version_parse("1.0.0-alpha.1", &a), 0);
+        assert_int_equal(ollama_version_parse("1.0.0-alpha.beta", &b), 0);
+        assert_true(ollama_version_compare(&a, &b) < 0);
+        assert_int_equal(ollama_version_parse("1.0.0-alpha", &b), 0);
+        assert_true(ollama_version_compare(&b, &a) < 0);
+
+        /* OLLAMA_VULKAN as envconfig.BoolWithDefault reads it */
+        assert_true(ollama_env_bool("1", false));
+        assert_true(ollama_env_bool(" 1 ", false));
+        assert_true(ollama_env_bool("\"1\"", false));
+        assert_true(ollama_env_bool("'true'", false));
+        assert_true(ollama_env_bool("yes", false)); /* not a Go boolean: true */
+        assert_true(ollama_env_bool("on", false));
+        assert_false(ollama_env_bool("0", true));
+        assert_false(ollama_env_bool(" false ", true));
+        assert_false(ollama_env_bool("\"F\"", true));
+        assert_true(ollama_env_bool("FaLsE", false)); /* ParseBool knows only three spellings */
+        assert_true(ollama_env_bool("", true));
+        assert_false(ollama_env_bool("", false));
+        assert_false(ollama_env_bool("  \"\"  ", false)); /* empty once trimmed: the default */
+        assert_false(ollama_env_bool(
+                "\xc2\xa0"
+                "0"
+                "\xe3\x80\x80",
+                true)); /* Unicode spaces trimmed too */
+        assert_false(ollama_env_bool(NULL, false));
 
         assert_int_equal(ollama_vulkan_state("0.18.2", NULL), OLLAMA_VULKAN_OFF);
         assert_int_equal(ollama_vulkan_state("0.18.2", "1"), OLLAMA_VULKAN_ON_BY_ENV);
         assert_int_equal(ollama_vulkan_state("0.18.2", "true"), OLLAMA_VULKAN_ON_BY_ENV);
+        assert_int_equal(ollama_vulkan_state("0.18.2", "yes"), OLLAMA_VULKAN_ON_BY_ENV);
+        assert_int_equal(ollama_vulkan_state("0.18.2", " 1 "), OLLAMA_VULKAN_ON_BY_ENV);
         assert_int_equal(ollama_vulkan_state("0.18.2", "0"), OLLAMA_VULKAN_OFF_BY_ENV);
+        assert_int_equal(ollama_vulkan_state("0.18.2", "  "), OLLAMA_VULKAN_OFF);
         assert_int_equal(ollama_vulkan_state(NULL, NULL), OLLAMA_VULKAN_OFF);
-        assert_int_equal(
-                ollama_vulkan_state(OLLAMA_VULKAN_DEFAULT_SINCE, NULL),
-                OLLAMA_VULKAN_ON_BY_DEFAULT);
+        assert_int_equal(ollama_vulkan_state("0.12.10", "1"), OLLAMA_VULKAN_UNAVAILABLE);
+        assert_int_equal(ollama_vulkan_state("0.12.11-rc0", "1"), OLLAMA_VULKAN_ON_BY_ENV);
+        assert_int_equal(ollama_vulkan_state("0.30.0-rc0", NULL), OLLAMA_VULKAN_OFF);
+        assert_int_equal(ollama_vulkan_state("0.30.0-rc23", NULL), OLLAMA_VULKAN_OFF);
+        assert_int_equal(ollama_vulkan_state("0.30.0-rc24", NULL), OLLAMA_VULKAN_ON_BY_DEFAULT);
+        assert_int_equal(ollama_vulkan_state("0.30.0", NULL), OLLAMA_VULKAN_ON_BY_DEFAULT);
         assert_int_equal(ollama_vulkan_state("1.0.0", "0"), OLLAMA_VULKAN_OFF_BY_ENV);
 
         assert_true(ollama_model_name_matches("llama3.2:latest", "llama3.2"));
@@ -301,6 +446,7 @@ static void test_generate_body(void **state) {
         OllamaGenerateRequest req = {
                 .model = "we\"ird\nmodel",
                 .prompt = "hello",
+                .raw = true,
                 .seed = 42,
                 .num_predict = 128,
                 .temperature = 0,
@@ -315,6 +461,8 @@ static void test_generate_body(void **state) {
         assert_string_equal(json_object_get_string(v), "we\"ird\nmodel");
         assert_true(json_object_object_get_ex(o, "stream", &v));
         assert_false(json_object_get_boolean(v));
+        assert_true(json_object_object_get_ex(o, "raw", &v));
+        assert_true(json_object_get_boolean(v));
         assert_true(json_object_object_get_ex(o, "options", &opts));
         assert_true(json_object_object_get_ex(opts, "seed", &v));
         assert_int_equal(json_object_get_int64(v), 42);
@@ -343,11 +491,13 @@ static void test_text(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stats),         cmocka_unit_test(test_rate_and_bound),
-                cmocka_unit_test(test_tables),        cmocka_unit_test(test_environment_split),
-                cmocka_unit_test(test_service_env),   cmocka_unit_test(test_os_release_and_hint),
-                cmocka_unit_test(test_users),         cmocka_unit_test(test_ollama_versions),
-                cmocka_unit_test(test_generate_body), cmocka_unit_test(test_text),
+                cmocka_unit_test(test_stats),           cmocka_unit_test(test_rate_and_bound),
+                cmocka_unit_test(test_tables),          cmocka_unit_test(test_environment_split),
+                cmocka_unit_test(test_service_env),     cmocka_unit_test(test_os_release_and_hint),
+                cmocka_unit_test(test_users),           cmocka_unit_test(test_ollama_versions),
+                cmocka_unit_test(test_generate_body),   cmocka_unit_test(test_text),
+                cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_bound),
+                cmocka_unit_test(test_prompts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,8 +111,8 @@ class BenchTests(unittest.TestCase):
         self.assertEqual(e["q1"], 64.0)
         self.assertEqual(e["q3"], 80.0)
         self.assertEqual(e["n"], 5)
-        # 20 prompt tokens in 0.1 s
-        self.assertEqual(j["prompt_tokens_per_s"]["median"], 200.0)
+        # 5 ms per prompt token evaluated: 200 tokens/s, give or take the BOS token the cache may hold
+        self.assertAlmostEqual(j["prompt_tokens_per_s"]["median"], 200.0, delta=2.0)
         # the warm-up's load_duration
         self.assertEqual(j["load_duration_s"], 2.5)
         # 409.6 GB/s over 2.048 GB per token
@@ -138,7 +138,9 @@ class BenchTests(unittest.TestCase):
         self.assertEqual(j["gpu"]["slot"], "0000:01:00.0")
         self.assertEqual(j["gpu"]["vendor_id"], "1002")
         self.assertEqual(j["gpu"]["device_id"], "687f")
-        self.assertEqual(j["gpu"]["name"], "Radeon RX Vega 56")
+        self.assertEqual(j["gpu"]["name"], "Vega 10 XL/XT [Radeon RX Vega 56/64]")  # udev's hwdb
+        self.assertEqual(j["gpu"]["vendor_name"], "Advanced Micro Devices, Inc. [AMD/ATI]")
+        self.assertEqual(j["gpu"]["boards"], "Radeon RX Vega 56")  # revision c3 (gpu-bandwidth.table)
         self.assertEqual(j["gpu"]["bandwidth_gb_per_s"], 409.6)
         self.assertAlmostEqual(j["bound_tokens_per_s"], 200.0, places=6)
         # 64, 80, 128
@@ -152,21 +154,102 @@ class BenchTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("80.0 tokens/s median (min 40.0, max 128.0)", r.stdout)
         self.assertIn("Bound:        200.0 tokens/s (409.6 GB/s / 2.05 GB read per token); reached 40%", r.stdout)
-        self.assertIn("Radeon RX Vega 56 (409.6 GB/s)", r.stdout)
+        self.assertIn("Vega 10 XL/XT [Radeon RX Vega 56/64] (Radeon RX Vega 56: 409.6 GB/s)", r.stdout)
         self.assertNotIn("Warning", r.stdout)
         self.assertEqual(r.stderr, "")  # no progress line when stdout is not a tty
 
     def test_partly_on_cpu(self):
+        # Half the model on the CPU: the GPU's bandwidth bounds nothing, and bench says so instead of a bound.
         j = self.bench_json(fake_args=("--mode", "partial"), bench_args=("--runs", "2", "--bandwidth", "409.6"))
         self.assertFalse(j["fully_on_gpu"])
         self.assertEqual(j["size"], 2048000000)
         self.assertEqual(j["size_vram"], 1024000000)
         self.assertIn("model not fully in GPU memory", j["warnings"])
+        self.assertIsNone(j["bound_tokens_per_s"])
+        self.assertIsNone(j["share_of_bound"])
+        self.assertIn("only partly in GPU memory", j["bound_note"])
         with FakeOllama("--mode", "partial") as fake:
-            r = egpuctl("bench", "--url", fake.url, "--runs", "2")
+            r = egpuctl("bench", "--url", fake.url, "--runs", "2", "--bandwidth", "409.6")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("not fully in GPU memory", r.stdout)
-        self.assertIn("1.02 GB of 2.05 GB in GPU memory (50%)", r.stdout)
+        self.assertIn("loaded 2.05 GB, 1.02 GB of it in GPU memory (50%): only partly on the GPU", r.stdout)
+        self.assertIn("Bound:        none: the model is only partly in GPU memory", r.stdout)
+        self.assertNotIn("reached", r.stdout)
+
+    def test_bound_from_the_weights(self):
+        # /api/ps: 3.4 GB loaded (weights, KV cache, buffers), all in GPU memory; the model's files are 2.0 GB.
+        # Decoding reads the weights: 409.6 GB/s over 2.0 GB, not over 3.4 GB.
+        j = self.bench_json(fake_args=("--size", "3400000000", "--size-vram", "3400000000",
+                                       "--weights", "2000000000"),
+                            bench_args=("--runs", "5", "--bandwidth", "409.6"))
+        self.assertEqual(j["weights_bytes"], 2000000000)
+        self.assertEqual(j["bytes_per_token"], 2000000000)
+        self.assertEqual(j["size_vram"], 3400000000)
+        self.assertAlmostEqual(j["bound_tokens_per_s"], 204.8, places=6)
+        self.assertAlmostEqual(j["share_of_bound"], 80.0 / 204.8, places=6)
+        self.assertTrue(j["bound_holds"])
+        self.assertIsNone(j["mixture_of_experts"])
+
+    def test_never_a_share_above_the_bound(self):
+        # 128 tokens in 0.4 s: 320 tokens/s, above the 200 the bandwidth allows: the bound does not hold.
+        fake = ("--eval-durations", "400000000")
+        j = self.bench_json(fake_args=fake, bench_args=("--runs", "3", "--bandwidth", "409.6"))
+        self.assertEqual(j["eval_tokens_per_s"]["median"], 320.0)
+        self.assertAlmostEqual(j["bound_tokens_per_s"], 200.0, places=6)
+        self.assertIsNone(j["share_of_bound"])
+        self.assertFalse(j["bound_holds"])
+        self.assertIn("does not hold", j["bound_note"])
+        with FakeOllama(*fake) as f:
+            r = egpuctl("bench", "--url", f.url, "--runs", "3", "--bandwidth", "409.6")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the bound does not hold here", r.stdout)
+        self.assertNotIn("reached", r.stdout)
+        self.assertNotIn("160%", r.stdout)
+
+    def test_mixture_of_experts(self):
+        # 8 experts, 2 per token: of the 272,000 bytes of expert tensors, 6/8 are not read for a token.
+        with FakeOllama("--moe", "--weights", "500000") as fake:
+            r = egpuctl("bench", "--url", fake.url, "--runs", "2", "--bandwidth", "296", "--json")
+            t = egpuctl("bench", "--url", fake.url, "--runs", "2", "--bandwidth", "296")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual(j["mixture_of_experts"], {"expert_count": 8, "expert_used_count": 2})
+        self.assertEqual(j["weights_bytes"], 500000)
+        self.assertEqual(j["bytes_per_token"], 500000 - 204000)
+        self.assertAlmostEqual(j["bound_tokens_per_s"], 296e9 / 296000, places=3)
+        self.assertIn("a mixture of experts (2 of 8 experts per token)", t.stdout)
+        self.assertIn("the weights less the experts not in use", t.stdout)
+
+    def test_prompt_rate_from_uncached_tokens(self):
+        # The fake gives from its cache what the previous prompt shares with this one and reports, as Ollama
+        # 0.30.1 does, every prompt token in prompt_eval_count but times only the evaluated ones. Each run's
+        # prompt must differ from the one before from its start, so that the rate is that of evaluated tokens
+        # (200/s here); the same prompt again would count ~300 tokens against one token's time.
+        with FakeOllama("--prompt-token-ns", "5000000") as fake:
+            r = egpuctl("bench", "--url", fake.url, "--runs", "3", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertAlmostEqual(j["prompt_tokens_per_s"]["median"], 200.0, delta=2.0)
+        self.assertAlmostEqual(j["prompt_tokens_per_s"]["max"], 200.0, delta=2.0)
+        self.assertIn("sent raw", j["prompt_cache"])
+        for s_ in j["samples"]:
+            self.assertGreater(s_["prompt_eval_count"], 250)
+
+    def test_statistics_left_out(self):
+        # Ollama leaves out a statistic that is 0 (omitempty): the answer is not malformed for that.
+        j = self.bench_json(fake_args=("--omit", "prompt_eval_duration,load_duration"), bench_args=("--runs", "2"))
+        self.assertIsNone(j["prompt_tokens_per_s"])
+        self.assertEqual(j["load_duration_s"], 0.0)
+        self.assertEqual(j["eval_tokens_per_s"]["n"], 2)
+        with FakeOllama("--omit", "prompt_eval_duration") as fake:
+            r = egpuctl("bench", "--url", fake.url, "--runs", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Prompt:       not measured (Ollama reported no prompt_eval_duration)", r.stdout)
+        # with no eval_duration at all there is no rate to give
+        with FakeOllama("--omit", "eval_duration") as fake:
+            r = egpuctl("bench", "--url", fake.url, "--runs", "2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no eval_duration in any run", r.stderr)
 
     def test_partly_on_cpu_in_guest_check(self):
         with FakeOllama("--mode", "partial") as fake:
@@ -274,7 +357,9 @@ class VulkanTests(unittest.TestCase):
     def test_lavapipe_with_an_amd_gpu(self):
         j, c = self.check(base_env(), scenario="guest-amdgpu")
         self.assertEqual(c["status"], "fail")
-        self.assertIn("only a CPU (software) Vulkan device was found, no AMD GPU", c["summary"])
+        # the vendor as udev's hwdb names it
+        self.assertIn("only a CPU (software) Vulkan device was found, no Advanced Micro Devices, Inc. [AMD/ATI] GPU",
+                      c["summary"])
         self.assertIn("mesa-vulkan-drivers", c["fix"])
 
     def test_loader_missing(self):
@@ -373,6 +458,57 @@ class ScenarioTests(unittest.TestCase):
         self.assertIn("HSA_OVERRIDE_GFX_VERSION does not help", c["summary"])
         self.assertIn("Environment=OLLAMA_VULKAN=1", c["fix"])
         self.assertIn("Vulkan not enabled", checks["guest-ollama"]["summary"])
+
+    def rocm_check(self, scenario, version, environment=None):
+        """guest-rocm and guest-ollama with Ollama at version and, when given, an Environment= line for
+        OLLAMA_VULKAN in a drop-in of ollama.service."""
+        root = self.prepare_root(scenario)
+        if environment is not None:
+            d = os.path.join(root, "etc", "systemd", "system", "ollama.service.d")
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "zz-vulkan.conf"), "w") as f:
+                f.write("[Service]\nEnvironment=" + environment + "\n")
+        with FakeOllama("--version", version) as fake:
+            r = egpuctl("guest", "check", "--json", "--root", root, "--url", fake.url, scenario=scenario)
+        checks = {x["id"]: x for x in json.loads(r.stdout)["checks"]}
+        return checks["guest-rocm"], checks["guest-ollama"]
+
+    def test_ollama_vulkan_as_ollama_reads_it(self):
+        # envconfig: spaces, then quotes trimmed; a Go boolean means itself, any other non-empty value true.
+        for env in ("OLLAMA_VULKAN=yes", '"OLLAMA_VULKAN= 1 "', "OLLAMA_VULKAN='true'", "OLLAMA_VULKAN=on"):
+            rocm, ollama = self.rocm_check("guest-rocm-only", "0.18.2", env)
+            self.assertEqual(rocm["status"], "ok", f"{env}: {rocm['summary']}")
+            self.assertIn("which Ollama reads as true", rocm["summary"])
+            self.assertIn("Vulkan enabled", ollama["summary"])
+        for env in ("OLLAMA_VULKAN=0", "OLLAMA_VULKAN=false", '"OLLAMA_VULKAN= F "'):
+            rocm, ollama = self.rocm_check("guest-rocm-only", "0.18.2", env)
+            self.assertEqual(rocm["status"], "warn", f"{env}: {rocm['summary']}")
+            self.assertIn("OLLAMA_VULKAN is set to a value Ollama reads as false", rocm["summary"])
+        # empty once trimmed: unset, as in Ollama
+        rocm, _ = self.rocm_check("guest-rocm-only", "0.18.2", "\"OLLAMA_VULKAN=''\"")
+        self.assertIn("no OLLAMA_VULKAN=1 in ollama.service", rocm["summary"])
+
+    def test_rc_versions(self):
+        # Vulkan is on by default from 0.30.0-rc24 on; rc0 to rc23 still had it off, and an rc comes before
+        # its release.
+        for version, status in (("0.30.0-rc5", "warn"), ("0.30.0-rc23", "warn"), ("0.30.0-rc24", "ok"),
+                                ("0.30.0", "ok"), ("0.29.9", "warn")):
+            rocm, _ = self.rocm_check("guest-rocm-only", version)
+            self.assertEqual(rocm["status"], status, f"{version}: {rocm['summary']}")
+        rocm, _ = self.rocm_check("guest-rocm-only", "0.30.0-rc24")
+        self.assertIn("on by default in this version", rocm["summary"])
+        # before 0.12.11 there is no OLLAMA_VULKAN to set
+        rocm, ollama = self.rocm_check("guest-rocm-only", "0.12.10", "OLLAMA_VULKAN=1")
+        self.assertIn("no OLLAMA_VULKAN: it came in 0.12.11", ollama["summary"])
+
+    def test_gfx900_before_ollama_dropped_it(self):
+        # What dropped gfx900 is Ollama's own build, in 0.12.4 (PR 12245): 0.12.3's ROCm runner has it.
+        rocm, _ = self.rocm_check("guest-rocm-only", "0.12.3")
+        self.assertEqual(rocm["status"], "ok", rocm["summary"])
+        self.assertIn("Ollama 0.12.3's ROCm runner still has kernels for it", rocm["summary"])
+        rocm, _ = self.rocm_check("guest-rocm-only", "0.12.4")
+        self.assertEqual(rocm["status"], "warn", rocm["summary"])
+        self.assertIn("removed from Ollama's ROCm build in 0.12.4 (ollama PR 12245", rocm["summary"])
 
     def test_user_not_in_render(self):
         scenario = "guest-amdgpu"

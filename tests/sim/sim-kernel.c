@@ -13,22 +13,18 @@
 
 #include "sim-proto.h"
 #include "sim.h"
+#include "vendor-reset-ids-table.h"
 
 #define PCI_ANY_ID        0xffffffffu
 #define VFIO_GROUP_MAJOR  511
 #define RESET_METHODS_MAX 7
 
-/* Devices vendor-reset's device table handles (src/device-db.h of gnif/vendor-reset); sim.conf may add more.
- */
-static const char *const vendor_reset_builtin =
-        /* Polaris 10/11/12 */
-        "67c0 67c1 67c2 67c4 67c7 67d0 67df 67c8 67c9 67ca 67cc 67cf 6fdf 67e0 67e3 67e8 67eb 67ef 67ff "
-        "67e1 67e7 67e9 6980 6981 6985 6986 6987 6995 6997 699f "
-        /* Vega 10 */
-        "6860 6861 6862 6863 6864 6867 6868 6869 686a 686b 686c 686d 686e 686f 687f "
-        /* Vega 20, Navi 10/12/14/23, Arcturus */
-        "66a0 66a1 66a2 66a3 66a4 66a7 66af 164c 7310 7312 7318 7319 731a 731b 731e 731f 15bf 15dd 15de "
-        "15e7 1636 1638 7340 7341 7347 734f 7360 7362 73ff 738c";
+/* Devices vendor-reset's device table handles: data/tables/vendor-reset-ids.table, upstream's
+ * src/device-db.h (gnif/vendor-reset), the same list egpuctl reads; sim.conf may add more. */
+static const struct {
+        uint16_t vendor, device;
+        const char *family;
+} vendor_reset_builtin[] = { VENDOR_RESET_IDS_TABLE };
 
 /* the kernel's pci_reset_fn_methods[] names, in its order of preference */
 static const char *const reset_names[] = {
@@ -219,11 +215,13 @@ static bool parse_id(const char *s, unsigned *vendor, unsigned *device) {
 
 int sim_load_config(const char *scenario) {
         g_autofree char *path = g_build_filename(scenario, "sim.conf", NULL), *s = NULL;
-        g_auto(GStrv) lines = NULL, ids = g_strsplit(vendor_reset_builtin, " ", -1);
+        g_auto(GStrv) lines = NULL;
         int lineno = 0;
 
-        for (char **i = ids; *i; i++)
-                g_hash_table_add(sim->vendor_reset, g_strconcat("1002:", *i, NULL));
+        for (size_t i = 0; i < G_N_ELEMENTS(vendor_reset_builtin); i++)
+                g_hash_table_add(
+                        sim->vendor_reset,
+                        id_key(vendor_reset_builtin[i].vendor, vendor_reset_builtin[i].device));
 
         if (!g_file_get_contents(path, &s, NULL, NULL))
                 return 0; /* no sim.conf: no reactions that need one */
