@@ -41,12 +41,15 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         return 0;
 }
 
-void report_print(const Report *rep, const char *what) {
-        STRV_FOREACH(l, rep->lines) {
-                char *p = printable(*l);
-                printf("%s\n", p);
-                printable_free(p);
-        }
+void report_print_line(const char *line, bool change, void *userdata) {
+        char *p = printable(line);
+
+        printf("%s\n", p);
+        fflush(stdout); /* as it happens, also into a pipe */
+        printable_free(p);
+}
+
+void report_print_error(const Report *rep, const char *what) {
         if (rep->error) {
                 char *p = printable(rep->error);
                 log_error("%s: %s", what, p);

@@ -174,6 +174,8 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 _cleanup_free_ char *what = NULL;
                 json_object *o_json;
 
+                if (!arg_global.json)
+                        rep.on_line = report_print_line; /* each step as it happens */
                 r = fn(udev, &enrolled, *target, &o, &rep);
                 if (r < 0)
                         failed = true;
@@ -189,7 +191,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 }
                 if (asprintf(&what, "Failed to %s '%s'", verb, *target) < 0)
                         what = NULL;
-                report_print(&rep, what ?: verb);
+                report_print_error(&rep, what ?: verb);
                 if (r == 0 && rep.n_changes == 0)
                         printf("%s: nothing to do, already %sed\n", *target, verb);
         }

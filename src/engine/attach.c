@@ -422,6 +422,24 @@ int attach_thunderbolt(
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU behind %s: %m", device);
 
+        if (opened) {
+                _cleanup_free_ char *functions = NULL;
+                FOREACH_ARRAY(f, egpu->functions, egpu->n_functions) {
+                        char *s;
+                        if (asprintf(&s, "%s%s%s", strempty(functions), functions ? ", " : "", (*f)->bdf) <
+                            0)
+                                return -ENOMEM;
+                        free(functions);
+                        functions = s;
+                }
+                report_note(
+                        rep,
+                        "%s: tunnel up, eGPU %s appeared: %s",
+                        device,
+                        egpu->gpu->bdf,
+                        strna(functions));
+        }
+
         /* Events are not needed any more: a monitor left unread only fills up. */
         m = udev_monitor_unref(m);
         r = vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);

@@ -321,6 +321,12 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep) {
                                 r = check_group_fresh(e, (*g)->id, rep);
                         if (r < 0)
                                 break;
+                        if (changed)
+                                report_note(
+                                        rep,
+                                        "IOMMU group %d checked: no host device in it, /dev/vfio/%d ready",
+                                        (*g)->id,
+                                        (*g)->id);
                 }
         if (r < 0)
                 for (size_t i = e->n_functions; i > 0; i--)

@@ -60,8 +60,11 @@ state
 test -c /dev/vfio/25 && test -c /dev/vfio/26 && echo vfio-nodes
 $E attach; echo "rc=$?"' 2>&1)
         expect "attach" "1-1: authorized (user level)
+1-1: tunnel up, eGPU 0000:30:00.0 appeared: 0000:30:00.0, 0000:30:00.1
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
+IOMMU group 25 checked: no host device in it, /dev/vfio/25 ready
+IOMMU group 26 checked: no host device in it, /dev/vfio/26 ready
 rc=0
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
 vfio-nodes
@@ -571,6 +574,8 @@ echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) twin=$(drv $T)"' 2>&1)
 0000:01:00.0: reset method set to 'device_specific bus' (vendor-reset)
 0000:01:00.0: moved from amdgpu to vfio-pci
 0000:01:00.1: moved from snd_hda_intel to vfio-pci
+IOMMU group 43 checked: no host device in it, /dev/vfio/43 ready
+IOMMU group 44 checked: no host device in it, /dev/vfio/44 ready
 rc=0
 vfio-pci vfio-pci twin=amdgpu
 0000:01:00.1: driver_override cleared
