@@ -10,7 +10,7 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         Enrolled e = {};
         int r;
 
-        r = store_dir_default(&dir);
+        r = store_dir_default(arg_global.root, &dir);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to find the enrolment store ($STATE_DIRECTORY): %m");

@@ -128,7 +128,8 @@ static void help(void) {
                "  -h --help         Show this help, or a verb's with VERB --help\n"
                "     --version      Show the version\n"
                "     --json         Print JSON for scripts\n"
-               "     --root DIR     Read and write configuration files under DIR\n"
+               "     --root DIR     Read and write configuration files and the enrolment store under DIR\n"
+               "                    (default $EGPUCTL_ROOT, which tests/run-scenario sets)\n"
                "     --dry-run      Show what would change, change nothing\n"
                "     --no-color     No colours even on a terminal\n"
                "\nExit status: 0 fine, 1 a problem found or an action failed, 2 usage error.\n");
@@ -185,6 +186,20 @@ int verb_check_args(const char *name, int argc, char *argv[], int first) {
         return 0;
 }
 
+/* Where a run reads and writes /etc, the store and the lock when --root is not given: $EGPUCTL_ROOT
+ * (tests/run-scenario and egpu-sim set it to their copy of the scenario's root/); inside any other
+ * umockdev testbed the testbed's folder; else the host. So that a simulated run never touches the host. */
+static const char *root_default(void) {
+        const char *e = getenv("EGPUCTL_ROOT");
+
+        if (e && *e)
+                return e;
+        e = getenv("UMOCKDEV_DIR");
+        if (e && *e)
+                return e;
+        return "";
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = ARG_VERB_FIRST };
         static const struct option options[] = {
@@ -205,6 +220,7 @@ int main(int argc, char *argv[]) {
                 log_set_max_level(LOG_DEBUG);
         if (!isatty(STDOUT_FILENO) || getenv("NO_COLOR"))
                 arg_global.no_color = true;
+        arg_global.root = root_default();
 
         /* "+": stop at the verb, which parses what follows itself. */
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {

@@ -44,7 +44,7 @@ int lock_take_verbose(int *ret_fd) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = lock_path_default(&path);
+        r = lock_path_default(arg_global.root, &path);
         if (r >= 0)
                 r = lock_acquire(path, 10000, ret_fd);
         if (r == -EBUSY || r == -EWOULDBLOCK) {

@@ -287,7 +287,7 @@ int verb_forget(int argc, char *argv[]) {
         if (!store_key_valid(key))
                 return usage_error("forget", "'%s' is not a unique_id, a port or a record key", key);
 
-        r = store_dir_default(&dir);
+        r = store_dir_default(arg_global.root, &dir);
         if (r >= 0)
                 r = store_remove(dir, key);
         if (r == -ENOENT) {

@@ -1,0 +1,97 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The command line as a person meets it: cli-test.sh CASE.
+# meson sets EGPUCTL, EGPU_SIM, EGPU_SIM_CTL, EGPU_SIM_PRELOAD, TOP_SRCDIR and BUILD_ROOT.
+set -eu
+
+: "${EGPUCTL:?}" "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${TOP_SRCDIR:?}" "${BUILD_ROOT:?}"
+. "$(dirname "$0")/../case-lib.sh"
+SEEDS=$TOP_SRCDIR/tests/scenarios
+RUN_SCENARIO=$TOP_SRCDIR/tests/run-scenario
+# The simulated kernel of this build, for run-scenario --sim; no store, lock or root from outside.
+export EGPU_SIM EGPUCTL EGPU_SIM_CTL NO_COLOR=1
+unset STATE_DIRECTORY RUNTIME_DIRECTORY EGPUCTL_ROOT SCENARIO_ROOT
+
+# A whole session of verbs inside a simulated scenario, run with no --root and no $STATE_DIRECTORY, under
+# strace: it must work (the tunnel opens, the store takes the record) and never write to the host's /etc,
+# /var/lib/egpuctl, /run/egpuctl nor the other folders egpuctl reads or writes, nor read its
+# configuration there (libc's and libudev's own files under /etc aside).
+t_isolation() {
+        command -v strace >/dev/null 2>&1 || skip "strace is not installed"
+        out=$(strace -f -qq -o "$TMP/trace" -e trace=%file "$RUN_SCENARIO" --sim "$SEEDS/seed-unauthorized" sh -c '
+E=$EGPUCTL
+$E enroll 1-1 >/dev/null; echo "enroll rc=$?"
+$E list >/dev/null; echo "list rc=$?"
+$E attach >/dev/null; echo "attach rc=$?"
+$E status --json >/dev/null; echo "status rc=$?"
+$E doctor >/dev/null; echo "doctor ran"
+$E install >/dev/null 2>&1; echo "install rc=$?"
+$E nic pin --dry-run >/dev/null; echo "nic ran"
+$E detach >/dev/null; echo "detach rc=$?"
+$E forget c9030000-0060-6c0e-83b6-5e1b2f4a1d07 >/dev/null; echo "forget rc=$?"
+test -f "$EGPUCTL_ROOT/etc/modprobe.d/egpuctl.conf" && echo "installed under the root"
+test -d "$EGPUCTL_ROOT/var/lib/egpuctl/devices" && echo "store under the root"
+test -f "$EGPUCTL_ROOT/run/egpuctl/lock" && echo "lock under the root"' 2>&1)
+        expect "session" "enroll rc=0
+list rc=0
+attach rc=0
+status rc=0
+doctor ran
+install rc=0
+nic ran
+detach rc=0
+forget rc=0
+installed under the root
+store under the root
+lock under the root" "$out"
+        python3 - "$TMP/trace" <<'PY' || fail "the session touched the host (above)"
+import re, sys
+# Folders whose contents are egpuctl's configuration, store or runtime state on a host.
+HOST = ('/etc/', '/var/lib/egpuctl', '/run/egpuctl', '/var/lib/vz', '/lib/modules', '/usr/lib/modules',
+        '/usr/lib/modprobe.d', '/lib/modprobe.d', '/usr/local/lib/modprobe.d', '/run/modprobe.d',
+        '/usr/lib/modules-load.d', '/run/modules-load.d', '/usr/lib/systemd/system', '/lib/systemd/system',
+        '/run/systemd/system', '/usr/lib/systemd/network', '/lib/systemd/network', '/run/systemd/network',
+        '/usr/lib/udev/rules.d', '/lib/udev/rules.d', '/run/udev/rules.d')
+# Files the C library, the loader, libudev and the shell read on their own.
+LIBC = {'/etc/ld.so.cache', '/etc/ld.so.preload', '/etc/localtime', '/etc/udev/udev.conf',
+        '/etc/nsswitch.conf', '/etc/passwd', '/etc/group', '/etc/gconv', '/etc/locale.alias',
+        '/etc/selinux/config'}
+WRITE = re.compile(r'O_WRONLY|O_RDWR|O_CREAT|O_TRUNC')
+bad = []
+n = 0
+for line in open(sys.argv[1]):
+    m = re.match(r'\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)', line)
+    if not m:
+        continue
+    n += 1
+    call, args = m.group(1), m.group(2)
+    paths = re.findall(r'"(/[^"]*)"', args)
+    if call in ('symlink', 'symlinkat'):  # the first is the link's text, not a file touched
+        paths = paths[1:]
+    for path in paths:
+        if not path.startswith(HOST) and path.rstrip('/') not in ('/etc', '/var/lib/egpuctl', '/run/egpuctl'):
+            continue
+        reading = call in ('openat', 'open', 'stat', 'lstat', 'newfstatat', 'statx', 'access',
+                           'faccessat', 'faccessat2', 'readlink', 'readlinkat') and not WRITE.search(args)
+        if reading and path in LIBC:
+            continue
+        bad.append(line.rstrip())
+if n < 100:
+    print(f'only {n} system calls traced'); sys.exit(1)
+for b in bad[:20]:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+}
+
+# doctor inside a scenario without --root reads the scenario's /etc: the same verdicts as with an
+# explicit --root of the scenario's root, and not the host's (whose unit and NICs it would report).
+t_doctor_root() {
+        a=$("$RUN_SCENARIO" "$SEEDS/seed-attached" sh -c '$EGPUCTL doctor --json; echo "rc=$?"' | grep -v '"root"')
+        b=$("$RUN_SCENARIO" "$SEEDS/seed-attached" sh -c '$EGPUCTL doctor --json --root "$SCENARIO_ROOT"; echo "rc=$?"' |
+                grep -v '"root"')
+        expect "doctor without --root = doctor --root \$SCENARIO_ROOT" "$b" "$a"
+        contains "the scenario's NIC pin" "lan0" "$a"
+}
+
+run_case "$@"
