@@ -94,4 +94,42 @@ t_doctor_root() {
         contains "the scenario's NIC pin" "lan0" "$a"
 }
 
+# Every seed scenario works with the simulated kernel: its tunnel (tunnels/1-1.*) opens and closes, and
+# the main job (enroll, attach, detach) does in each what the seed's state allows: without an IOMMU
+# attach refuses and leaves the functions as the seed has them; seed-unplugged gets 1-1 plugged
+# (hotplug/1-1.umockdev); the USB-C cable has no Thunderbolt device to enrol.
+t_seeds() {
+        for s in "$SEEDS"/seed-*/; do
+                name=$(basename "$s")
+                [ -d "$s/tunnels" ] || [ "$name" = seed-usb-cable ] || fail "$name has no tunnels/"
+                out=$("$EGPU_SIM" --preload "$EGPU_SIM_PRELOAD" --control "$TMP/ctl" "$s" -- sh -c '
+E=$EGPUCTL
+gpu() { $E status --json | python3 -c "import json,sys; print(\" \".join(f[\"driver\"] or \"none\" for g in json.load(sys.stdin)[\"gpus\"] for f in g[\"functions\"]) or \"no-gpu\")"; }
+[ -e /sys/bus/thunderbolt/devices/1-1 ] || "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" plug 1-1 >/dev/null 2>&1
+$E enroll 1-1 >/dev/null 2>&1; echo "enroll rc=$?"
+$E attach >/dev/null 2>&1; echo "attach rc=$?"; echo "gpu: $(gpu)"
+$E detach >/dev/null 2>&1; echo "detach rc=$?"
+for i in $(seq 100); do [ -e /sys/bus/pci/devices/0000:30:00.0 ] || break; sleep 0.02; done
+echo "after detach: $(gpu) auth=$(cat /sys/bus/thunderbolt/devices/1-1/authorized 2>/dev/null || echo none)"' 2>&1)
+                case "$name" in
+                seed-usb-cable) want="enroll rc=1
+attach rc=1
+gpu: no-gpu
+detach rc=1
+after detach: no-gpu auth=none" ;;
+                seed-no-iommu) want="enroll rc=0
+attach rc=1
+gpu: vfio-pci vfio-pci
+detach rc=0
+after detach: no-gpu auth=0" ;;
+                *) want="enroll rc=0
+attach rc=0
+gpu: vfio-pci vfio-pci
+detach rc=0
+after detach: no-gpu auth=0" ;;
+                esac
+                expect "$name" "$want" "$out"
+        done
+}
+
 run_case "$@"
