@@ -114,3 +114,34 @@ int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **r
         *ret_host = h;
         return 0;
 }
+
+bool tb_device_is_enrolled(const TbDevice *t, const Enrolled *enrolled) {
+        return t->unique_id && enrollments_find(enrolled->list, enrolled->n, t->unique_id);
+}
+
+size_t print_not_enrolled(FILE *f, const Host *h, const Enrolled *enrolled, const char *indent) {
+        size_t n = 0;
+
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                char *v, *d;
+
+                if ((*t)->host_router || tb_device_is_enrolled(*t, enrolled))
+                        continue;
+                v = printable((*t)->vendor_name);
+                d = printable((*t)->device_name);
+                fprintf(f,
+                        "%s%s (%s %s) is connected and not enrolled; to let egpuctl attach it: %segpuctl "
+                        "enroll %s%s\n",
+                        indent,
+                        (*t)->name,
+                        v,
+                        d,
+                        f == stdout ? ansi_bold() : "",
+                        (*t)->name,
+                        f == stdout ? ansi_normal() : "");
+                printable_free(v);
+                printable_free(d);
+                n++;
+        }
+        return n;
+}

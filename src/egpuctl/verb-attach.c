@@ -76,6 +76,29 @@ static int parse_timeout(const char *verb, const char *s, int *ret) {
         return 0;
 }
 
+/* No target: say why, and what to run. Nothing enrolled is a mistake (exit 1); enrolled devices that are
+ * not connected are not. */
+static int nothing_to_do(const char *verb, const Host *h, const Enrolled *enrolled) {
+        bool none = enrolled->n == 0;
+
+        if (arg_global.json)
+                puts("{ \"devices\": [ ] }");
+        if (none)
+                log_error(
+                        "Nothing is enrolled, so there is nothing to %s: egpuctl works on enrolled devices "
+                        "only.",
+                        verb);
+        else if (!arg_global.json)
+                printf("No enrolled eGPU is connected; nothing to %s.\n", verb);
+        if (!streq(verb, "attach")) {
+                if (none)
+                        fputs("'egpuctl list' shows what is connected and what is enrolled.\n", stderr);
+        } else if (print_not_enrolled(stderr, h, enrolled, "") == 0 && none)
+                fputs("Connect the eGPU; 'egpuctl list' then shows the name to give 'egpuctl enroll'.\n",
+                      stderr);
+        return none ? EXIT_PROBLEM : EXIT_OK;
+}
+
 static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[]) {
         enum { ARG_TIMEOUT = ARG_VERB_FIRST, ARG_FORCE };
         static const struct option options[] = {
@@ -152,14 +175,8 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
         }
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
-        if (!targets) {
-                if (arg_global.json) {
-                        puts("{ \"devices\": [ ] }");
-                        return EXIT_OK;
-                }
-                printf("No enrolled eGPU is connected; nothing to %s.\n", verb);
-                return EXIT_OK;
-        }
+        if (!targets)
+                return nothing_to_do(verb, h, &enrolled);
 
         root = json_object_new_object();
         results = json_object_new_array();

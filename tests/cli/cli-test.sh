@@ -132,4 +132,28 @@ after detach: no-gpu auth=0" ;;
         done
 }
 
+# Everyday messages. status names a connected device that is not enrolled, with the command that
+# enrols it, and stops once it is; --json says "enrolled". attach and detach with nothing enrolled say
+# what to run and fail (tests/engine not-enrolled covers their wording in full).
+t_messages() {
+        out=$("$RUN_SCENARIO" --sim "$SEEDS/seed-unauthorized" sh -c '
+E=$EGPUCTL
+$E status; echo "rc=$?"
+$E status --json | python3 -c "import json,sys; print([(d[\"name\"], d[\"enrolled\"]) for d in json.load(sys.stdin)[\"thunderbolt\"][\"devices\"]])"
+$E attach; echo "attach rc=$?"
+$E enroll 1-1 >/dev/null
+$E status | grep -c "not enrolled"
+$E attach >/dev/null
+$E status --json | python3 -c "import json,sys; print([(g[\"bdf\"], g[\"enrolled\"]) for g in json.load(sys.stdin)[\"gpus\"]])"' 2>&1)
+        contains "status: not enrolled" "  1-1 (Blackmagic Design eGPU Pro) is connected and not enrolled; to let egpuctl attach it: egpuctl enroll 1-1" "$out"
+        contains "status: exit" "rc=0" "$out"
+        contains "status --json" "[('0-0', None), ('1-0', None), ('1-1', False)]" "$out"
+        contains "attach: what to run" "egpuctl: Nothing is enrolled, so there is nothing to attach" "$out"
+        contains "attach: exit" "enroll 1-1
+attach rc=1" "$out"
+        contains "status once enrolled" "
+0
+[('0000:30:00.0', True)]" "$out"
+}
+
 run_case "$@"

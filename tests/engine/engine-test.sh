@@ -123,9 +123,15 @@ t_not_enrolled() {
         contains "refused" "1-1 is not enrolled" "$out"
         contains "closed" "rc=1
 auth=0 gpu=none/gone audio=none/gone" "$out"
+        # Nothing enrolled: say so, name the command that enrols the connected device, exit 1.
         out=$(sim_sh "$EGPU" '$E attach; echo "rc=$?"; state' 2>&1)
-        contains "nothing enrolled" "nothing to attach" "$out"
-        contains "closed" "auth=0" "$out"
+        contains "nothing enrolled" "Nothing is enrolled, so there is nothing to attach" "$out"
+        contains "what to run" "1-1 (Blackmagic Design eGPU Pro) is connected and not enrolled; to let egpuctl attach it: egpuctl enroll 1-1" "$out"
+        contains "closed" "rc=1
+auth=0" "$out"
+        out=$(sim_sh "$EGPU" '$E detach; echo "rc=$?"' 2>&1)
+        contains "detach: nothing enrolled" "Nothing is enrolled, so there is nothing to detach" "$out"
+        contains "detach: exit" "rc=1" "$out"
 }
 
 # Enrolled by unique_id: a device that shows the same names but another unique_id stays closed.
