@@ -57,7 +57,8 @@ static const Verb verbs[] = {
           "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"
           "                        manual: only 'egpuctl attach' does\n"
           "  --port PORT           A PCIe port path (see 'egpuctl status --json'), for an empty slot\n"
-          "  --ids VVVV:DDDD[:SSSS:SSSS]  The ids the GPU in that port must have\n" },
+          "  --ids VVVV:DDDD[:SSSS:SSSS]\n"
+          "                        The ids the GPU in that port must have\n" },
         { "forget", 1, 1, verb_forget, "forget UNIQUE_ID|PORT", "Remove a device's enrolment record", NULL },
         { "list", 0, 0, verb_list, "list [--json]", "List enrolled and connected devices", NULL },
         { "attach",
@@ -117,13 +118,50 @@ const Verb *verb_find(const char *name) {
         return NULL;
 }
 
+/* --help's verb lines: the summaries start in one column, the synopsis alone on its line when it is
+ * longer; summaries wrap at HELP_WIDTH. */
+#define HELP_INDENT 2
+#define HELP_COLUMN 36
+#define HELP_WIDTH  100
+
+static void help_wrapped(const char *text, size_t column, size_t at) {
+        const char *p = text;
+
+        while (*p) {
+                size_t room = HELP_WIDTH > column ? HELP_WIDTH - column : 20, n = strlen(p);
+
+                if (at < column)
+                        printf("%*s", (int) (column - at), "");
+                if (n > room) {
+                        /* the last space that fits, or the first one at all */
+                        n = room;
+                        while (n > 0 && p[n] != ' ')
+                                n--;
+                        if (n == 0)
+                                n = strcspn(p, " ");
+                }
+                printf("%.*s\n", (int) n, p);
+                p += n;
+                p += strspn(p, " ");
+                at = 0;
+        }
+}
+
 static void help(void) {
         printf("egpuctl %s: Thunderbolt/USB4 and PCIe eGPU passthrough to virtual machines.\n\n"
                "Usage: egpuctl [OPTIONS] VERB [ARGS...]\n\n"
                "Verbs:\n",
                PACKAGE_VERSION);
-        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
-                printf("  %-32s %s\n", v->synopsis, v->summary);
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs)) {
+                size_t at = HELP_INDENT + strlen(v->synopsis);
+
+                printf("%*s%s", HELP_INDENT, "", v->synopsis);
+                if (at + 1 > HELP_COLUMN) { /* at least one space between them, else a line of its own */
+                        putchar('\n');
+                        at = 0;
+                }
+                help_wrapped(v->summary, HELP_COLUMN, at);
+        }
         printf("\nOptions (also after the verb):\n"
                "  -h --help         Show this help, or a verb's with VERB --help\n"
                "     --version      Show the version\n"
@@ -131,7 +169,7 @@ static void help(void) {
                "     --root DIR     Read and write configuration files and the enrolment store under DIR\n"
                "                    (default $EGPUCTL_ROOT, which tests/run-scenario sets)\n"
                "     --dry-run      Show what would change, change nothing\n"
-               "     --no-color     No colours even on a terminal\n"
+               "     --no-color     No colours even on a terminal (also $NO_COLOR)\n"
                "\nExit status: 0 fine, 1 a problem found or an action failed, 2 usage error.\n");
 }
 
@@ -200,6 +238,14 @@ static const char *root_default(void) {
         return "";
 }
 
+/* Colour only on a terminal; $NO_COLOR set and not empty turns it off (https://no-color.org), as does a
+ * terminal that cannot show it (TERM=dumb). */
+static bool color_wanted(void) {
+        const char *nc = getenv("NO_COLOR");
+
+        return isatty(STDOUT_FILENO) && !(nc && *nc) && !streq_ptr(getenv("TERM"), "dumb");
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = ARG_VERB_FIRST };
         static const struct option options[] = {
@@ -218,8 +264,7 @@ int main(int argc, char *argv[]) {
         e = getenv("EGPUCTL_LOG_LEVEL");
         if (e && streq(e, "debug"))
                 log_set_max_level(LOG_DEBUG);
-        if (!isatty(STDOUT_FILENO) || getenv("NO_COLOR"))
-                arg_global.no_color = true;
+        arg_global.no_color = !color_wanted();
         arg_global.root = root_default();
 
         /* "+": stop at the verb, which parses what follows itself. */

@@ -156,4 +156,90 @@ attach rc=1" "$out"
 [('0000:30:00.0', True)]" "$out"
 }
 
+# --help: every verb's summary starts in one column, whatever the length of its synopsis (a long one
+# stands on its own line), continuation lines too, and no line is wider than 100; in each VERB --help
+# the options' descriptions share a column.
+t_help() {
+        "$EGPUCTL" --help >"$TMP/help"
+        for v in $("$EGPUCTL" --list-verbs 2>/dev/null || sed -n 's/^  \([a-z]*\) .*/\1/p' "$TMP/help"); do
+                echo "== $v" >>"$TMP/verbs"
+                "$EGPUCTL" "$v" --help >>"$TMP/verbs"
+        done
+        python3 - "$TMP/help" "$TMP/verbs" <<'PY' || fail "--help is not aligned (above)"
+import re, sys
+def column(l, first):
+    """Where the description starts: after two spaces past the first word(s), or a continuation's indent."""
+    m = re.match(first + r'.*?\S( {2,})\S', l)
+    if m:
+        return m.end() - 1
+    m = re.match(r'^( {3,})\S', l)
+    if m and not l.lstrip().startswith('-'):
+        return len(m.group(1))
+    return None  # a synopsis or option alone on its line
+bad = []
+lines = open(sys.argv[1]).read().split('\n')
+verbs = lines[lines.index('Verbs:') + 1:lines.index('Options (also after the verb):') - 1]
+cols = {column(l, r'^  \S') for l in verbs} - {None}
+bad += ['too wide: ' + l for l in verbs if len(l) > 100]
+if len(cols) != 1:
+    bad.append(f'summaries start in columns {sorted(cols)}')
+verb, block = None, None
+for l in open(sys.argv[2]).read().split('\n') + ['== end']:
+    if l.startswith('== ') or l.startswith('Common options'):
+        cols = {column(o, r'^ +-') for o in block or []} - {None}
+        if len(cols) > 1:
+            bad.append(f'{verb} --help: options described from columns {sorted(cols)}')
+        block = None
+        if l.startswith('== '):
+            verb = l[3:]
+    elif l == 'Options:':
+        block = []
+    elif block is not None and l.strip():
+        block.append(l)
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+}
+
+# Colour on a terminal only: escapes on a pseudo-terminal, none with $NO_COLOR (not empty), TERM=dumb,
+# --no-color, or into a pipe; an empty $NO_COLOR does not count (https://no-color.org).
+t_color() {
+        python3 - "$RUN_SCENARIO" "$SEEDS/seed-attached" "$EGPUCTL" <<'PY' || fail "colours (above)"
+import os, pty, subprocess, sys
+run, seed, egpuctl = sys.argv[1:4]
+def status(env_extra, tty=True, args=()):
+    env = dict(os.environ, TERM='xterm')
+    env.pop('NO_COLOR', None)
+    env.update(env_extra)
+    if not tty:
+        return subprocess.run([run, seed, egpuctl, 'status', *args], env=env, capture_output=True).stdout
+    master, slave = pty.openpty()
+    p = subprocess.Popen([run, seed, egpuctl, 'status', *args], env=env, stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    out = b''
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait()
+    return out
+cases = [('terminal', {}, True, (), True), ('NO_COLOR=1', {'NO_COLOR': '1'}, True, (), False),
+         ('NO_COLOR empty', {'NO_COLOR': ''}, True, (), True), ('TERM=dumb', {'TERM': 'dumb'}, True, (), False),
+         ('--no-color', {}, True, ('--no-color',), False), ('pipe', {}, False, (), False)]
+bad = 0
+for name, env, tty, args, want in cases:
+    out = status(env, tty, args)
+    if b'eGPU 0000:30:00.0' not in out:
+        print(f'{name}: no status: {out[:300]!r}'); bad = 1
+    elif (b'\x1b[' in out) != want:
+        print(f'{name}: colour {"missing" if want else "present"}'); bad = 1
+sys.exit(bad)
+PY
+}
+
 run_case "$@"
