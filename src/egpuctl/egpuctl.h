@@ -123,3 +123,4 @@ int verb_detach(int argc, char *argv[]);
 int verb_daemon(int argc, char *argv[]);
 int verb_guest(int argc, char *argv[]);
 int verb_bench(int argc, char *argv[]);
+int verb_monitor(int argc, char *argv[]);

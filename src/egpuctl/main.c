@@ -109,6 +109,14 @@ static const Verb verbs[] = {
           "doctor [--json] [--root DIR]",
           "Check everything eGPU passthrough needs, and say how to mend what is wrong",
           NULL },
+        { "monitor",
+          0,
+          0,
+          verb_monitor,
+          "monitor [--json]",
+          "Show, as they happen, Thunderbolt devices coming, going and authorized, PCI functions, driver "
+          "changes, IOMMU groups becoming viable or not, and the daemon's decisions",
+          NULL },
 };
 
 const Verb *verb_find(const char *name) {

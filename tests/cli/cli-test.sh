@@ -27,6 +27,7 @@ $E status --json >/dev/null; echo "status rc=$?"
 $E doctor >/dev/null; echo "doctor ran"
 $E install >/dev/null 2>&1; echo "install rc=$?"
 $E nic pin --dry-run >/dev/null; echo "nic ran"
+timeout 1 $E monitor --json >/dev/null; echo "monitor ran"
 $E detach >/dev/null; echo "detach rc=$?"
 $E forget c9030000-0060-6c0e-83b6-5e1b2f4a1d07 >/dev/null; echo "forget rc=$?"
 test -f "$EGPUCTL_ROOT/etc/modprobe.d/egpuctl.conf" && echo "installed under the root"
@@ -39,6 +40,7 @@ status rc=0
 doctor ran
 install rc=0
 nic ran
+monitor ran
 detach rc=0
 forget rc=0
 installed under the root
@@ -240,6 +242,107 @@ for name, env, tty, args, want in cases:
         print(f'{name}: colour {"missing" if want else "present"}'); bad = 1
 sys.exit(bad)
 PY
+}
+
+# wait_socket PID: until the process has a socket open (monitor's uevent monitor), at most 5 s
+WAIT_SOCKET='wait_socket() { i=0; while ! ls -l /proc/$1/fd 2>/dev/null | grep -q socket: && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; }'
+
+# monitor --json through a simulated hot-plug with the daemon attaching: one JSON line per event, as it
+# happens, with a timestamp; the eGPU's way is there in order: 1-1 added, authorized, its functions
+# added, each bound to vfio-pci.
+t_monitor() {
+        "$EGPU_SIM" --preload "$EGPU_SIM_PRELOAD" --control "$TMP/ctl" "$SEEDS/seed-unplugged" -- sh -c "$WAIT_SOCKET"'
+E=$EGPUCTL
+ctl() { "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" "$@" >/dev/null; }
+ctl plug 1-1 && $E enroll 1-1 >/dev/null && ctl unplug 1-1
+$E monitor --json >'"$TMP/events"' 2>'"$TMP/monitor.err"' &
+monitor=$!
+wait_socket $monitor
+$E daemon 2>/dev/null &
+daemon=$!
+wait_socket $daemon
+ctl plug 1-1
+ctl wait-driver 0000:30:00.1 vfio-pci 5000
+i=0; while ! grep -q "\"0000:30:00.1\".*vfio-pci" '"$TMP/events"' && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+kill $monitor; kill -TERM $daemon; wait' || fail "the session failed"
+        [ ! -s "$TMP/monitor.err" ] || fail "monitor wrote to stderr: $(cat "$TMP/monitor.err")"
+        python3 - "$TMP/events" <<'PY' || fail "monitor --json (above)"
+import datetime, json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+for e in events:
+    datetime.datetime.strptime(e['timestamp'], '%Y-%m-%dT%H:%M:%S.%fZ')
+    assert e['source'] == 'kernel' and e['text'], e
+def first(kind, device, driver=None):
+    for i, e in enumerate(events):
+        if e['event'] == kind and e['device'] == device and (driver is None or e['driver'] == driver):
+            return i
+    sys.exit(f'no {kind} {device} {driver or ""} in:\n' + '\n'.join(e['text'] for e in events))
+order = [first('thunderbolt-added', '1-1'), first('authorized', '1-1'),
+         first('function-added', '0000:30:00.0'), first('function-added', '0000:30:00.1'),
+         first('driver-bound', '0000:30:00.0', 'vfio-pci'), first('driver-bound', '0000:30:00.1', 'vfio-pci')]
+assert order == sorted(order), [events[i]['text'] for i in order]
+gpu = events[first('function-added', '0000:30:00.0')]
+assert gpu['tunnel'] and gpu['egpu'] == '0000:30:00.0' and gpu['group'] == 25 and gpu['name'] == '1002:687f', gpu
+stamps = [e['timestamp_usec'] for e in events]
+assert stamps == sorted(stamps), stamps
+assert any(e['event'] == 'group-viable' and e['group'] == 25 for e in events), 'group 25 never viable'
+print(len(events), 'events in order')
+PY
+}
+
+# The daemon's decisions reach monitor through its socket ($RUNTIME_DIRECTORY/events, event-socket.h): a
+# stand-in daemon listens there, as the real one does, and publishes a decision and a VM taking the eGPU
+# in the documented format; monitor prints both, as JSON lines and as text, and carries on after the
+# daemon went. monitor only reads: it sends nothing.
+t_monitor_daemon() {
+        export RUNTIME_DIRECTORY="$TMP/run"
+        mkdir -p "$RUNTIME_DIRECTORY"
+        for mode in --json text; do
+                python3 - "$RUNTIME_DIRECTORY/events" "$EGPUCTL" "$mode" "$RUN_SCENARIO" "$SEEDS/seed-attached" <<'PY' >"$TMP/out" ||
+import json, os, socket, subprocess, sys, time
+path, egpuctl, mode, run, seed = sys.argv[1:6]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+srv.bind(path)
+srv.listen(4)
+srv.settimeout(10)
+args = [run, seed, egpuctl, 'monitor'] + (['--json'] if mode == '--json' else [])
+mon = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+conn, _ = srv.accept()
+conn.send(b'EVENT=decision\nTIMESTAMP=1764000000000000\nSOURCE=daemon\nDEVICE=1-1\nMESSAGE=attaching 1-1 (policy auto)\n')
+conn.send(b'EVENT=vm-plugged\nTIMESTAMP=1764000001000000\nSOURCE=daemon\nEGPU=0000:30:00.0\nVM=100\nNEWKEY=ignored\n')
+conn.settimeout(0.3)
+try:
+    sent_by_monitor = conn.recv(100)
+except (socket.timeout, OSError):
+    sent_by_monitor = b''
+conn.close()
+srv.close()
+os.unlink(path)
+time.sleep(0.3)
+if mon.poll() is not None:
+    sys.exit('monitor ended when the daemon went')
+mon.terminate()
+out = mon.communicate(timeout=10)[0]
+if sent_by_monitor:
+    sys.exit(f'monitor sent {sent_by_monitor!r}')
+print(out, end='')
+PY
+                        fail "monitor $mode with a stand-in daemon"
+                if [ "$mode" = --json ]; then
+                        python3 - "$TMP/out" <<'PY' || fail "monitor --json: $(cat "$TMP/out")"
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+assert [x['event'] for x in e] == ['decision', 'vm-plugged'], e
+assert e[0]['timestamp'] == '2025-11-24T16:00:00.000000Z' and e[0]['device'] == '1-1', e[0]
+assert e[0]['message'] == 'attaching 1-1 (policy auto)' and e[0]['source'] == 'daemon', e[0]
+assert e[1]['vm'] == '100' and e[1]['egpu'] == '0000:30:00.0', e[1]
+PY
+                else
+                        out=$(cat "$TMP/out")
+                        contains "text: decision" "  daemon: attaching 1-1 (policy auto)" "$out"
+                        contains "text: vm" "  VM 100 took eGPU 0000:30:00.0" "$out"
+                fi
+        done
 }
 
 run_case "$@"
