@@ -4,6 +4,8 @@
 
 #include "config.h"
 #include "egpuctl.h"
+#include "sysfs.h"
+#include "util.h"
 
 GlobalArgs arg_global = { .root = "" };
 
@@ -232,6 +234,167 @@ int verb_check_args(const char *name, int argc, char *argv[], int first) {
         return 0;
 }
 
+/* The hidden listings that shell completion (completion/) reads, so that a verb, a sub-verb or an option
+ * added to the table above is completed without editing the scripts. They are taken from the synopsis
+ * and option texts of --help; tests/cli checks that every option listed is one the verb accepts. */
+
+/* Whether the word at p (up to a space, or the end) names an option's argument: a placeholder in
+ * capitals (DIR, VVVV:DDDD[:SSSS:SSSS], GB/S) or a choice of lowercase words (auto|manual). */
+static size_t option_argument_length(const char *p) {
+        size_t n = strcspn(p, " \n"), open = 0, close = 0;
+
+        if (n == 0)
+                return 0;
+        if (!(p[0] >= 'A' && p[0] <= 'Z') && !(memchr(p, '|', n) && p[0] >= 'a' && p[0] <= 'z'))
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                open += p[i] == '[';
+                close += p[i] == ']';
+        }
+        while (n > 0 && p[n - 1] == ']' && close > open) { /* the end of "[--root DIR]" */
+                n--;
+                close--;
+        }
+        return n;
+}
+
+/* Calls fn for each option ("--name", or "--name ARG") that text mentions: anywhere in a synopsis, and
+ * only at the start of a line in an option text, whose descriptions may name other programs' options. */
+static void text_foreach_option(
+        const char *text,
+        bool line_start_only,
+        void (*fn)(const char *opt, size_t n, void *u),
+        void *u) {
+        for (const char *p = text; p && (p = strstr(p, "--"));) {
+                const char *line = p;
+                size_t n, a;
+
+                while (line > text && line[-1] != '\n')
+                        line--;
+                if ((p > text && !strchr(" [|", p[-1])) ||
+                    (line_start_only && line + strspn(line, " ") != p)) {
+                        p += 2;
+                        continue;
+                }
+                n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+                /* one space, then the argument: options without one are followed by several */
+                a = p[n] == ' ' ? option_argument_length(p + n + 1) : 0;
+                fn(p, a > 0 ? n + 1 + a : n, u);
+                p += n;
+        }
+}
+
+typedef struct OptionList {
+        char **l;
+        size_t n, allocated;
+} OptionList;
+
+static void option_list_add(const char *opt, size_t n, void *u) {
+        OptionList *ol = u;
+        size_t name = strcspn(opt, " ");
+
+        for (size_t i = 0; i < ol->n; i++)
+                if (strneq(ol->l[i], opt, name) && strchr(" ", ol->l[i][name])) {
+                        if (n > name && !ol->l[i][name]) { /* this mention names the argument */
+                                free(ol->l[i]);
+                                ol->l[i] = strndup(opt, n);
+                        }
+                        return;
+                }
+        (void) strv_push(&ol->l, &ol->n, &ol->allocated, strndup(opt, n));
+}
+
+static const char common_options_text[] = "--help --json --root DIR --dry-run --no-color";
+
+static int list_options(const Verb *v) {
+        OptionList ol = {};
+
+        text_foreach_option(v->synopsis, false, option_list_add, &ol);
+        text_foreach_option(v->options, true, option_list_add, &ol);
+        text_foreach_option(common_options_text, false, option_list_add, &ol);
+        for (size_t i = 0; i < ol.n; i++)
+                puts(strna(ol.l[i]));
+        strv_free(ol.l);
+        return EXIT_OK;
+}
+
+/* One line per form of the verb's synopsis ("vm attach VMID | vm hook VMID PHASE | vm xml"): its
+ * positional words after the verb, sub-verbs in lowercase, placeholders in capitals; options left out. */
+static int list_arguments(const Verb *v) {
+        const char *form = v->synopsis;
+
+        while (form) {
+                const char *end = strstr(form, " | ");
+                _cleanup_free_ char *copy = end ? strndup(form, end - form) : strdup(form), *line = NULL;
+                char *w, *save = NULL;
+                bool first = true, skip_argument = false;
+
+                if (!copy)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                for (w = strtok_r(copy, " []", &save); w; w = strtok_r(NULL, " []", &save)) {
+                        char *alt, *asave = NULL, *out;
+
+                        if (first && streq(w, v->name)) {
+                                first = false;
+                                continue;
+                        }
+                        first = false;
+                        if (skip_argument && option_argument_length(w) > 0) {
+                                skip_argument = false;
+                                continue;
+                        }
+                        skip_argument = false;
+                        /* DEVICE|--port: keep the words that are not options */
+                        for (alt = strtok_r(w, "|", &asave); alt; alt = strtok_r(NULL, "|", &asave)) {
+                                if (strneq(alt, "--", 2)) {
+                                        skip_argument = true;
+                                        continue;
+                                }
+                                if (asprintf(&out, "%s%s%s", strempty(line), line ? " " : "", alt) < 0)
+                                        return log_error("Out of memory"), EXIT_PROBLEM;
+                                free(line);
+                                line = out;
+                        }
+                }
+                puts(strempty(line));
+                form = end ? end + 3 : NULL;
+        }
+        return EXIT_OK;
+}
+
+/* A word a shell may complete: nothing it would have to quote. */
+static bool completion_word_ok(const char *s) {
+        return s && *s &&
+                s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._/-")] == 0;
+}
+
+static int list_verbs(void) {
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
+                puts(v->name);
+        return EXIT_OK;
+}
+
+/* The devices a DEVICE argument may name: connected Thunderbolt devices, then the enrolled ones by
+ * unique_id or port. */
+static int list_devices(void) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+
+        log_set_max_level(LOG_ERR); /* a completion prints no warnings */
+        (void) enrolled_load_verbose(&enrolled, NULL);
+        if (host_load_verbose(&enrolled, &udev, &h) >= 0)
+                FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
+                        if (!(*t)->host_router && completion_word_ok((*t)->name))
+                                puts((*t)->name);
+        FOREACH_ARRAY(e, enrolled.list, enrolled.n) {
+                const char *key = (*e)->unique_id ?: (*e)->port;
+                if (completion_word_ok(key))
+                        puts(key);
+        }
+        return EXIT_OK;
+}
+
 /* Where a run reads and writes /etc, the store and the lock when --root is not given: $EGPUCTL_ROOT
  * (tests/run-scenario and egpu-sim set it to their copy of the scenario's root/); inside any other
  * umockdev testbed the testbed's folder; else the host. So that a simulated run never touches the host. */
@@ -255,10 +418,12 @@ static bool color_wanted(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = ARG_VERB_FIRST };
+        enum { ARG_VERSION = ARG_VERB_FIRST, ARG_LIST_VERBS, ARG_LIST_DEVICES };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "list-verbs", no_argument, NULL, ARG_LIST_VERBS },     /* hidden: for completion */
+                { "list-devices", no_argument, NULL, ARG_LIST_DEVICES }, /* hidden: for completion */
                 {},
         };
         const Verb *verb;
@@ -281,6 +446,10 @@ int main(int argc, char *argv[]) {
                         printf("egpuctl %s\n", PACKAGE_VERSION);
                         return EXIT_OK;
                 }
+                if (c == ARG_LIST_VERBS)
+                        return list_verbs();
+                if (c == ARG_LIST_DEVICES)
+                        return list_devices();
                 int r = verb_common_option(NULL, c);
                 if (r < 0)
                         return EXIT_OK;
@@ -293,6 +462,11 @@ int main(int argc, char *argv[]) {
         verb = verb_find(argv[optind]);
         if (!verb)
                 return usage_error(NULL, "unknown verb '%s'", argv[optind]);
+
+        if (argc - optind == 2 && streq(argv[optind + 1], "--list-options"))
+                return list_options(verb);
+        if (argc - optind == 2 && streq(argv[optind + 1], "--list-arguments"))
+                return list_arguments(verb);
 
         /* The verb parses its own options from its own argv, argv[0] being its name. */
         argc -= optind;

@@ -345,4 +345,142 @@ PY
         done
 }
 
+# Every option that 'VERB --list-options' gives completion is one the verb accepts, with a value exactly
+# when it is listed with one: 'VERB --OPTION=VALUE --help' or 'VERB --OPTION --help' prints the verb's
+# usage (getopt refuses an unknown option, and a value given to an option that takes none). In a
+# scenario, so that nothing could reach the host.
+t_list_options() {
+        "$RUN_SCENARIO" "$SEEDS/seed-attached" sh -c '
+for v in $($EGPUCTL --list-verbs); do
+        $EGPUCTL $v --list-options | while read -r opt arg; do
+                case "$arg" in
+                "") set -- "$opt" ;;
+                DIR) set -- "$opt=/tmp" ;;
+                URL) set -- "$opt=http://127.0.0.1:1" ;;
+                *"|"*) set -- "$opt=${arg%%|*}" ;;
+                BDF) set -- "$opt=0000:30:00.0" ;;
+                NAME) set -- "$opt=egpu" ;;
+                *) set -- "$opt=1" ;;
+                esac
+                out=$($EGPUCTL $v "$1" --help 2>&1) || { echo "egpuctl $v $1 --help: $out"; continue; }
+                case "$out" in "Usage: egpuctl $v"*) ;; *) echo "egpuctl $v $1 --help: $out" ;; esac
+        done
+done' >"$TMP/out" 2>&1
+        [ ! -s "$TMP/out" ] || fail "options listed that the verbs do not take as listed:
+$(cat "$TMP/out")"
+        contains "vm forms" "attach VMID
+hook VMID PHASE
+xml" "$("$EGPUCTL" vm --list-arguments)"
+        contains "enroll" "--policy auto|manual" "$("$EGPUCTL" enroll --list-options)"
+}
+
+# A stand-in for Proxmox's qm: 'qm list' prints what qemu-server's PVE/CLI/qm.pm prints.
+make_qm() {
+        mkdir -p "$TMP/bin"
+        cat >"$TMP/bin/qm" <<'QM'
+#!/bin/sh
+[ "$1" = list ] || exit 2
+printf '%10s %-20s %-10s %-10s %12s %-10s\n' VMID NAME STATUS 'MEM(MB)' 'BOOTDISK(GB)' PID
+printf '%10s %-20s %-10s %-10s %12.2f %-10s\n' 100 ollama running 16384 64 4242
+printf '%10s %-20s %-10s %-10s %12.2f %-10s\n' 9000 template stopped 2048 8 0
+QM
+        chmod +x "$TMP/bin/qm"
+}
+
+# A stand-in egpuctl with the verbs the lead adds later (vm plug, vm unplug, eject): the completion
+# scripts offer them from the listings alone.
+make_future_egpuctl() {
+        cat >"$TMP/bin/egpuctl-next" <<'NEXT'
+#!/bin/sh
+case "$*" in
+--list-verbs) printf '%s\n' status vm eject ;;
+"vm --list-arguments") printf '%s\n' "attach VMID" "plug VMID" "unplug VMID" ;;
+"vm --list-options") printf '%s\n' --help "--gpu BDF" ;;
+"eject --list-arguments") echo DEVICE ;;
+"eject --list-options") printf '%s\n' --help --force ;;
+--list-devices) echo 1-1 ;;
+*) exit 2 ;;
+esac
+NEXT
+        chmod +x "$TMP/bin/egpuctl-next"
+}
+
+# bash: source the script, set COMP_WORDS, call _egpuctl, read COMPREPLY; with bash-completion
+# loaded as on Debian, and without it.
+t_completion_bash() {
+        command -v bash >/dev/null 2>&1 || skip "no bash"
+        make_qm
+        make_future_egpuctl
+        for with in bash-completion plain; do
+                out=$(PATH="$TMP/bin:$PATH" WITH=$with "$RUN_SCENARIO" "$SEEDS/seed-attached" bash -c '
+[ "$WITH" = plain ] || . /usr/share/bash-completion/bash_completion 2>/dev/null || echo "no bash-completion"
+. "$TOP_SRCDIR/completion/egpuctl"
+comp() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMPREPLY=(); _egpuctl; echo "${COMPREPLY[*]}"; }
+E=$EGPUCTL
+$E enroll 1-1 >/dev/null
+echo "verbs: $(comp $E "")"
+echo "mo: $(comp $E mo)"
+echo "vm: $(comp $E vm "")"
+echo "vm attach: $(comp $E vm attach "")"
+echo "vm hook: $(comp $E vm hook 100 "")"
+echo "attach: $(comp $E attach "")"
+echo "attach 1: $(comp $E attach 1)"
+echo "detach opts: $(comp $E detach --f)"
+echo "policy: $(comp $E enroll --policy "")"
+echo "after option value: $(comp $E enroll --policy auto "")"
+echo "root: $(comp $E --root "$TOP_SRCDIR/complet")"
+echo "next vm: $(comp egpuctl-next vm "")"
+echo "next vm plug: $(comp egpuctl-next vm plug "")"
+echo "next eject: $(comp egpuctl-next eject "") $(comp egpuctl-next eject --)"
+echo "next verbs: $(comp egpuctl-next "")"' 2>&1)
+                expect "bash ($with)" "verbs: $("$EGPUCTL" --list-verbs | tr '\n' ' ' | sed 's/ $//')
+mo: monitor
+vm: attach hook xml
+vm attach: 100 9000
+vm hook: pre-start post-start pre-stop post-stop
+attach: 1-1 c9030000-0060-6c0e-83b6-5e1b2f4a1d07
+attach 1: 1-1
+detach opts: --force
+policy: auto manual
+after option value: 1-1 c9030000-0060-6c0e-83b6-5e1b2f4a1d07
+root: $TOP_SRCDIR/completion
+next vm: attach plug unplug
+next vm plug: 100 9000
+next eject: 1-1 --help --force
+next verbs: status vm eject" "$out"
+        done
+}
+
+# zsh: the script is sourced as compinit would run it, with words and CURRENT set, and compadd and
+# _files standing in for the completion system's (they print what they are given).
+t_completion_zsh() {
+        command -v zsh >/dev/null 2>&1 || skip "zsh is not installed (Debian: apt-get install zsh)"
+        make_qm
+        make_future_egpuctl
+        out=$(PATH="$TMP/bin:$PATH" "$RUN_SCENARIO" "$SEEDS/seed-attached" zsh -f -c '
+compadd() { while [[ $1 == -* && $1 != -- ]]; do shift; done; [[ $1 == -- ]] && shift; print -r -- "${(j: :)@}"; }
+_files() { print -r -- "FILES $*"; }
+comp() { words=("$@"); CURRENT=$#; PREFIX=${@[-1]}; source "$TOP_SRCDIR/completion/_egpuctl"; }
+E=$EGPUCTL
+$E enroll 1-1 >/dev/null
+print "verbs: $(comp $E "")"
+print "vm: $(comp $E vm "")"
+print "vm attach: $(comp $E vm attach "")"
+print "attach: $(comp $E attach "")"
+print "detach opts: $(comp $E detach --)"
+print "policy: $(comp $E enroll --policy "")"
+print "root: $(comp $E nic pin --root "")"
+print "next vm: $(comp egpuctl-next vm "")"
+print "next eject: $(comp egpuctl-next eject "")"' 2>&1)
+        expect "zsh" "verbs: $("$EGPUCTL" --list-verbs | tr '\n' ' ' | sed 's/ $//')
+vm: attach hook xml
+vm attach: 100 9000
+attach: 1-1 c9030000-0060-6c0e-83b6-5e1b2f4a1d07
+detach opts: $("$EGPUCTL" detach --list-options | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//')
+policy: auto manual
+root: FILES -/
+next vm: attach plug unplug
+next eject: 1-1" "$out"
+}
+
 run_case "$@"
