@@ -483,4 +483,79 @@ next vm: attach plug unplug
 next eject: 1-1" "$out"
 }
 
+# The README's first command: two commands at the top, the first one installing, building and running
+# the main job; its last step, run as a newcomer would (from the top of the tree, build/ being this
+# build), enrols 1-1, attaches it step by step (authorized, the eGPU appearing, each function on
+# vfio-pci, each group checked) and shows the status. Then, with a tunnel that takes 400 ms to come up,
+# attach's lines are shown as they happen: the first before the tunnel is up, the rest after.
+t_first_run() {
+        step=$(python3 - "$TOP_SRCDIR/README.md" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+top = text[:text.index('\n## ')]
+blocks = re.findall(r'^    (\S.*)$', top, re.M)
+assert len(blocks) == 2, f'not two commands at the top of README.md: {blocks}'
+first, second = blocks
+assert second.startswith('.ci/install-deps && ') and '.ci/test' in second, second
+# the steps: split at each "&&" outside quotes
+steps, cur, quote, i = [], '', None, 0
+while i < len(first):
+    c = first[i]
+    if quote is None and first.startswith(' && ', i):
+        steps.append(cur)
+        cur, i = '', i + 4
+        continue
+    if quote is None and c in '"\'':
+        quote = c
+    elif c == quote:
+        quote = None
+    cur += c
+    i += 1
+steps.append(cur)
+steps = [x.strip() for x in steps]
+assert steps[:3] == ['.ci/install-deps', 'meson setup build', 'meson compile -C build'], steps
+print(steps[-1])
+PY
+) || fail "README.md's first command"
+        mkdir "$TMP/clone"
+        ln -s "$BUILD_ROOT" "$TMP/clone/build"
+        ln -s "$TOP_SRCDIR/tests" "$TMP/clone/tests"
+        out=$(cd "$TMP/clone" && env -u EGPU_SIM sh -c "$step" 2>&1) || fail "the README's last step failed: $out"
+        python3 - "$out" <<'PY' || fail "the README's last step (above)"
+import sys
+out = sys.argv[1]
+want = ['Enrolled 1-1 (Blackmagic Design eGPU Pro',
+        '1-1: authorized (user level)',
+        '1-1: tunnel up, eGPU 0000:30:00.0 appeared: 0000:30:00.0, 0000:30:00.1',
+        '0000:30:00.0: bound to vfio-pci',
+        '0000:30:00.1: bound to vfio-pci',
+        'IOMMU group 25 checked: no host device in it, /dev/vfio/25 ready',
+        'IOMMU group 26 checked: no host device in it, /dev/vfio/26 ready',
+        'eGPU 0000:30:00.0  1002:687f  behind Thunderbolt device 1-1 (Blackmagic Design eGPU Pro)',
+        '0000:30:00.0  1002:687f  030000  vfio-pci (override vfio-pci)',
+        '0000:30:00.1  1002:aaf8  040300  vfio-pci (override vfio-pci)',
+        'IOMMU groups: 25, 26 (viable, isolated)']
+at = 0
+for w in want:
+    i = out.find(w, at)
+    if i < 0:
+        sys.exit(f'no "{w}" after position {at} in:\n{out}')
+    at = i + len(w)
+PY
+        "$EGPU_SIM" --preload "$EGPU_SIM_PRELOAD" --tunnel-delay-ms 400 "$SEEDS/seed-unauthorized" -- python3 -c '
+import os, subprocess, sys, time
+e = os.environ["EGPUCTL"]
+subprocess.run([e, "enroll", "1-1"], check=True, stdout=subprocess.DEVNULL)
+p = subprocess.Popen([e, "attach"], stdout=subprocess.PIPE)
+seen = []
+for line in iter(p.stdout.readline, b""):
+    seen.append((time.monotonic(), line.decode().rstrip()))
+p.wait()
+auth = next(s for s, l in seen if "authorized" in l)
+bound = next(s for s, l in seen if "0000:30:00.0: bound to vfio-pci" in l)
+print("\n".join(l for _, l in seen))
+sys.exit(0 if p.returncode == 0 and bound - auth >= 0.3 else f"authorized at {auth}, bound at {bound}: not as it happens")' \
+                >"$TMP/live" 2>&1 || fail "attach's lines do not come as they happen: $(cat "$TMP/live")"
+}
+
 run_case "$@"
