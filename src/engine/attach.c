@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include "attach.h"
+#include "event.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vfio-bind.h"
@@ -65,30 +66,6 @@ static int reload(struct udev *udev, const Enrolled *enrolled, Host **h) {
                 return r;
         host_free(*h);
         *h = n;
-        return 0;
-}
-
-/* A monitor for PCI and Thunderbolt events, set up before a write whose effects we then wait for. The
- * "udev" source sees devices after udev's rules ran; without a udev daemon only the kernel's own
- * events come. */
-static int monitor_open(struct udev *udev, struct udev_monitor **ret) {
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
-        int r;
-
-        m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
-        if (!m)
-                return negative_errno();
-        r = udev_monitor_filter_add_match_subsystem_devtype(m, "pci", NULL);
-        if (r < 0)
-                return r;
-        r = udev_monitor_filter_add_match_subsystem_devtype(m, "thunderbolt", NULL);
-        if (r < 0)
-                return r;
-        r = udev_monitor_enable_receiving(m);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -342,7 +319,7 @@ int attach_thunderbolt(
         int r;
 
         /* The monitor comes first, so that no event between the snapshot and the wait is lost. */
-        r = monitor_open(udev, &m);
+        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
         if (r < 0)
                 return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
@@ -563,7 +540,7 @@ int attach_pcie(
         Egpu *egpu;
         int r;
 
-        r = monitor_open(udev, &m);
+        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
         if (r < 0)
                 return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
