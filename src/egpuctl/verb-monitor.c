@@ -99,18 +99,20 @@ static int handle_uevents(struct udev *udev, struct udev_monitor *m, const Enrol
                 }
                 batch[n++] = d;
         }
-        if (r >= 0)
-                r = host_load_enrolled(udev, enrolled, &after);
+        /* A device that goes while the host is read may fail the reading: the events are then read
+         * against the host before, and the groups compared at the next batch. */
+        if (r >= 0 && host_load_enrolled(udev, enrolled, &after) < 0)
+                log_debug("Failed to read the devices after a batch of events; reading them without");
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 _cleanup_(event_freep) Event *e = NULL;
 
-                r = event_from_uevent(batch[i], *host, after, &e);
+                r = event_from_uevent(batch[i], *host, after ?: *host, &e);
                 if (r >= 0 && e) {
                         e->timestamp_usec = now;
                         print_event(e);
                 }
         }
-        if (r >= 0)
+        if (r >= 0 && after)
                 r = event_groups_diff(*host, after, &groups, &n_groups);
         for (size_t i = 0; r >= 0 && i < n_groups; i++) {
                 groups[i]->timestamp_usec = now;
@@ -122,8 +124,10 @@ static int handle_uevents(struct udev *udev, struct udev_monitor *m, const Enrol
         free(batch);
         if (r < 0)
                 return r;
-        host_free(*host);
-        *host = TAKE_PTR(after);
+        if (after) {
+                host_free(*host);
+                *host = TAKE_PTR(after);
+        }
         return 0;
 }
 
@@ -194,7 +198,7 @@ int verb_monitor(int argc, char *argv[]) {
                         r = handle_uevents(udev, m, &enrolled, &host);
                         if (r < 0) {
                                 errno_set(r);
-                                return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
+                                return log_error("Failed to read the device events: %m"), EXIT_PROBLEM;
                         }
                 }
                 if (daemon_fd >= 0 && p[1].revents) {
