@@ -1436,7 +1436,7 @@ static int check_vfio_config(Doctor *d, CheckList *l) {
                         c,
                         "# egpuctl install --apply writes these lines to /etc/modprobe.d/egpuctl.conf; or "
                         "by "
-                        "hand:\ncat >> /etc/modprobe.d/egpuctl-vfio.conf <<'EOF'");
+                        "hand:\ncat >> /etc/modprobe.d/egpuctl.conf <<'EOF'");
                 STRV_FOREACH(s, new_softdeps)
                         if (r >= 0)
                                 r = streq(*s, "vfio-pci")

@@ -85,12 +85,20 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir);
 /* A udev context and the machine as sysfs shows it, the enrolled PCIe ports included (the store is read
  * when enrolled is NULL); logs the error. */
 int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host);
-/* Prints what an action changed and said, and logs its error prefixed by what. */
-void report_print(const Report *rep, const char *what);
+/* A ReportLineFunction that prints each line of an action on stdout as it is made; then
+ * report_print_error() logs the action's error, if any, prefixed by what. */
+void report_print_line(const char *line, bool change, void *userdata);
+void report_print_error(const Report *rep, const char *what);
 json_object *report_to_json(const Report *rep);
 /* The same into the log (the daemon's stderr), each line at info level. */
 /* Logs the report's lines (at debug level when quiet, else info) and its error. */
 void report_log(const Report *rep, bool quiet, const char *what);
+
+/* Whether Thunderbolt device t is enrolled (by its unique_id). */
+bool tb_device_is_enrolled(const TbDevice *t, const Enrolled *enrolled);
+/* Prints one line to f for each connected Thunderbolt device (not a host router) that is not enrolled,
+ * with the command that enrols it; returns how many. */
+size_t print_not_enrolled(FILE *f, const Host *h, const Enrolled *enrolled, const char *indent);
 
 /* Warns when boltd runs, which would race egpuctl for the authorized files. */
 void warn_if_boltd(void);
@@ -116,3 +124,4 @@ int verb_eject(int argc, char *argv[]);
 int verb_daemon(int argc, char *argv[]);
 int verb_guest(int argc, char *argv[]);
 int verb_bench(int argc, char *argv[]);
+int verb_monitor(int argc, char *argv[]);

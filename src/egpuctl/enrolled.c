@@ -10,7 +10,7 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         Enrolled e = {};
         int r;
 
-        r = store_dir_default(&dir);
+        r = store_dir_default(arg_global.root, &dir);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to find the enrolment store ($STATE_DIRECTORY): %m");
@@ -41,12 +41,15 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         return 0;
 }
 
-void report_print(const Report *rep, const char *what) {
-        STRV_FOREACH(l, rep->lines) {
-                char *p = printable(*l);
-                printf("%s\n", p);
-                printable_free(p);
-        }
+void report_print_line(const char *line, bool change, void *userdata) {
+        char *p = printable(line);
+
+        printf("%s\n", p);
+        fflush(stdout); /* as it happens, also into a pipe */
+        printable_free(p);
+}
+
+void report_print_error(const Report *rep, const char *what) {
         if (rep->error) {
                 char *p = printable(rep->error);
                 log_error("%s: %s", what, p);
@@ -110,4 +113,35 @@ int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **r
         *ret_udev = TAKE_PTR(udev);
         *ret_host = h;
         return 0;
+}
+
+bool tb_device_is_enrolled(const TbDevice *t, const Enrolled *enrolled) {
+        return t->unique_id && enrollments_find(enrolled->list, enrolled->n, t->unique_id);
+}
+
+size_t print_not_enrolled(FILE *f, const Host *h, const Enrolled *enrolled, const char *indent) {
+        size_t n = 0;
+
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                char *v, *d;
+
+                if ((*t)->host_router || tb_device_is_enrolled(*t, enrolled))
+                        continue;
+                v = printable((*t)->vendor_name);
+                d = printable((*t)->device_name);
+                fprintf(f,
+                        "%s%s (%s %s) is connected and not enrolled; to let egpuctl attach it: %segpuctl "
+                        "enroll %s%s\n",
+                        indent,
+                        (*t)->name,
+                        v,
+                        d,
+                        f == stdout ? ansi_bold() : "",
+                        (*t)->name,
+                        f == stdout ? ansi_normal() : "");
+                printable_free(v);
+                printable_free(d);
+                n++;
+        }
+        return n;
 }

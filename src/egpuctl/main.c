@@ -4,6 +4,8 @@
 
 #include "config.h"
 #include "egpuctl.h"
+#include "sysfs.h"
+#include "util.h"
 
 GlobalArgs arg_global = { .root = "" };
 
@@ -51,19 +53,21 @@ static const Verb verbs[] = {
           "     --node NAME     vm attach: the Proxmox node name (default: this host's name)\n"
           "     --qmp SOCKET    vm plug, unplug: the VM's QMP socket (default "
           "/var/run/qemu-server/VMID.qmp)\n"
-          "     --libvirt DOMAIN  vm plug, unplug: a libvirt domain, through virsh attach-device --live\n"
+          "     --libvirt DOMAIN\n"
+          "                     vm plug, unplug: a libvirt domain, through virsh attach-device --live\n"
           "     --timeout SEC   vm unplug: how long the VM may take to give the eGPU back (default 15)\n" },
         { "enroll",
           0,
           1,
           verb_enroll,
-          "enroll DEVICE|--port PORT --ids IDS [--policy auto|manual] [--vm VMID|--qmp SOCKET]",
+          "enroll DEVICE|--port PORT --ids IDS [--policy auto|manual] [--vm VMID] [--qmp SOCKET]",
           "Allow a Thunderbolt device (1-1 or its unique_id) to be authorized, or a PCIe eGPU (its "
           "display function's address, or a port and ids) to be taken",
           "  --policy auto|manual  auto: the daemon attaches it when it appears (default);\n"
           "                        manual: only 'egpuctl attach' does\n"
           "  --port PORT           A PCIe port path (see 'egpuctl status --json'), for an empty slot\n"
-          "  --ids VVVV:DDDD[:SSSS:SSSS]  The ids the GPU in that port must have\n"
+          "  --ids VVVV:DDDD[:SSSS:SSSS]\n"
+          "                        The ids the GPU in that port must have\n"
           "  --vm VMID             The Proxmox VM it belongs to: the daemon plugs it into that VM\n"
           "                        when it appears while the VM runs\n"
           "  --qmp SOCKET          The same for another QEMU's VM, by its QMP socket\n" },
@@ -117,9 +121,9 @@ static const Verb verbs[] = {
           "daemon [--on-surprise-unplug wait|stop-vm] [--unplug-timeout SEC]",
           "Attach enrolled eGPUs at start and on hot-plug, plug them into their running VM; detach them at "
           "system shutdown",
-          "  --on-surprise-unplug wait|stop-vm  When an eGPU is unplugged while a VM keeps it and the VM "
-          "does\n"
-          "                        not let go: log the VM and wait (default), or stop the VM\n"
+          "  --on-surprise-unplug wait|stop-vm\n"
+          "                        When an eGPU is unplugged while a VM keeps it and the VM does not\n"
+          "                        let go: log the VM and wait (default), or stop the VM\n"
           "  --unplug-timeout SEC  How long a VM may take to let go of an eGPU (default 15)\n" },
         { "doctor",
           0,
@@ -127,6 +131,14 @@ static const Verb verbs[] = {
           verb_doctor,
           "doctor [--json] [--root DIR]",
           "Check everything eGPU passthrough needs, and say how to mend what is wrong",
+          NULL },
+        { "monitor",
+          0,
+          0,
+          verb_monitor,
+          "monitor [--json]",
+          "Show, as they happen, Thunderbolt devices coming, going and authorized, PCI functions, driver "
+          "changes, IOMMU groups becoming viable or not, and the daemon's decisions",
           NULL },
 };
 
@@ -137,20 +149,58 @@ const Verb *verb_find(const char *name) {
         return NULL;
 }
 
+/* --help's verb lines: the summaries start in one column, the synopsis alone on its line when it is
+ * longer; summaries wrap at HELP_WIDTH. */
+#define HELP_INDENT 2
+#define HELP_COLUMN 36
+#define HELP_WIDTH  100
+
+static void help_wrapped(const char *text, size_t column, size_t at) {
+        const char *p = text;
+
+        while (*p) {
+                size_t room = HELP_WIDTH > column ? HELP_WIDTH - column : 20, n = strlen(p);
+
+                if (at < column)
+                        printf("%*s", (int) (column - at), "");
+                if (n > room) {
+                        /* the last space that fits, or the first one at all */
+                        n = room;
+                        while (n > 0 && p[n] != ' ')
+                                n--;
+                        if (n == 0)
+                                n = strcspn(p, " ");
+                }
+                printf("%.*s\n", (int) n, p);
+                p += n;
+                p += strspn(p, " ");
+                at = 0;
+        }
+}
+
 static void help(void) {
         printf("egpuctl %s: Thunderbolt/USB4 and PCIe eGPU passthrough to virtual machines.\n\n"
                "Usage: egpuctl [OPTIONS] VERB [ARGS...]\n\n"
                "Verbs:\n",
                PACKAGE_VERSION);
-        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
-                printf("  %-32s %s\n", v->synopsis, v->summary);
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs)) {
+                size_t at = HELP_INDENT + strlen(v->synopsis);
+
+                printf("%*s%s", HELP_INDENT, "", v->synopsis);
+                if (at + 1 > HELP_COLUMN) { /* at least one space between them, else a line of its own */
+                        putchar('\n');
+                        at = 0;
+                }
+                help_wrapped(v->summary, HELP_COLUMN, at);
+        }
         printf("\nOptions (also after the verb):\n"
                "  -h --help         Show this help, or a verb's with VERB --help\n"
                "     --version      Show the version\n"
                "     --json         Print JSON for scripts\n"
-               "     --root DIR     Read and write configuration files under DIR\n"
+               "     --root DIR     Read and write configuration files and the enrolment store under DIR\n"
+               "                    (default $EGPUCTL_ROOT, which tests/run-scenario sets)\n"
                "     --dry-run      Show what would change, change nothing\n"
-               "     --no-color     No colours even on a terminal\n"
+               "     --no-color     No colours even on a terminal (also $NO_COLOR)\n"
                "\nExit status: 0 fine, 1 a problem found or an action failed, 2 usage error.\n");
 }
 
@@ -205,11 +255,196 @@ int verb_check_args(const char *name, int argc, char *argv[], int first) {
         return 0;
 }
 
+/* The hidden listings that shell completion (completion/) reads, so that a verb, a sub-verb or an option
+ * added to the table above is completed without editing the scripts. They are taken from the synopsis
+ * and option texts of --help; tests/cli checks that every option listed is one the verb accepts. */
+
+/* Whether the word at p (up to a space, or the end) names an option's argument: a placeholder in
+ * capitals (DIR, VVVV:DDDD[:SSSS:SSSS], GB/S) or a choice of lowercase words (auto|manual). */
+static size_t option_argument_length(const char *p) {
+        size_t n = strcspn(p, " \n"), open = 0, close = 0;
+
+        if (n == 0)
+                return 0;
+        if (!(p[0] >= 'A' && p[0] <= 'Z') && !(memchr(p, '|', n) && p[0] >= 'a' && p[0] <= 'z'))
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                open += p[i] == '[';
+                close += p[i] == ']';
+        }
+        while (n > 0 && p[n - 1] == ']' && close > open) { /* the end of "[--root DIR]" */
+                n--;
+                close--;
+        }
+        return n;
+}
+
+/* Calls fn for each option ("--name", or "--name ARG") that text mentions: anywhere in a synopsis, and
+ * only at the start of a line in an option text, whose descriptions may name other programs' options. */
+static void text_foreach_option(
+        const char *text,
+        bool line_start_only,
+        void (*fn)(const char *opt, size_t n, void *u),
+        void *u) {
+        for (const char *p = text; p && (p = strstr(p, "--"));) {
+                const char *line = p;
+                size_t n, a;
+
+                while (line > text && line[-1] != '\n')
+                        line--;
+                if ((p > text && !strchr(" [|", p[-1])) ||
+                    (line_start_only && line + strspn(line, " ") != p)) {
+                        p += 2;
+                        continue;
+                }
+                n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+                /* one space, then the argument: options without one are followed by several */
+                a = p[n] == ' ' ? option_argument_length(p + n + 1) : 0;
+                fn(p, a > 0 ? n + 1 + a : n, u);
+                p += n;
+        }
+}
+
+typedef struct OptionList {
+        char **l;
+        size_t n, allocated;
+} OptionList;
+
+static void option_list_add(const char *opt, size_t n, void *u) {
+        OptionList *ol = u;
+        size_t name = strcspn(opt, " ");
+
+        for (size_t i = 0; i < ol->n; i++)
+                if (strneq(ol->l[i], opt, name) && strchr(" ", ol->l[i][name])) {
+                        if (n > name && !ol->l[i][name]) { /* this mention names the argument */
+                                free(ol->l[i]);
+                                ol->l[i] = strndup(opt, n);
+                        }
+                        return;
+                }
+        (void) strv_push(&ol->l, &ol->n, &ol->allocated, strndup(opt, n));
+}
+
+static const char common_options_text[] = "--help --json --root DIR --dry-run --no-color";
+
+static int list_options(const Verb *v) {
+        OptionList ol = {};
+
+        text_foreach_option(v->synopsis, false, option_list_add, &ol);
+        text_foreach_option(v->options, true, option_list_add, &ol);
+        text_foreach_option(common_options_text, false, option_list_add, &ol);
+        for (size_t i = 0; i < ol.n; i++)
+                puts(strna(ol.l[i]));
+        strv_free(ol.l);
+        return EXIT_OK;
+}
+
+/* One line per form of the verb's synopsis ("vm attach VMID | vm hook VMID PHASE | vm xml"): its
+ * positional words after the verb, sub-verbs in lowercase, placeholders in capitals; options left out. */
+static int list_arguments(const Verb *v) {
+        const char *form = v->synopsis;
+
+        while (form) {
+                const char *end = strstr(form, " | ");
+                _cleanup_free_ char *copy = end ? strndup(form, end - form) : strdup(form), *line = NULL;
+                char *w, *save = NULL;
+                bool first = true, skip_argument = false;
+
+                if (!copy)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                for (w = strtok_r(copy, " []", &save); w; w = strtok_r(NULL, " []", &save)) {
+                        char *alt, *asave = NULL, *out;
+
+                        if (first && streq(w, v->name)) {
+                                first = false;
+                                continue;
+                        }
+                        first = false;
+                        if (skip_argument && option_argument_length(w) > 0) {
+                                skip_argument = false;
+                                continue;
+                        }
+                        skip_argument = false;
+                        /* DEVICE|--port: keep the words that are not options */
+                        for (alt = strtok_r(w, "|", &asave); alt; alt = strtok_r(NULL, "|", &asave)) {
+                                if (strneq(alt, "--", 2)) {
+                                        skip_argument = true;
+                                        continue;
+                                }
+                                if (asprintf(&out, "%s%s%s", strempty(line), line ? " " : "", alt) < 0)
+                                        return log_error("Out of memory"), EXIT_PROBLEM;
+                                free(line);
+                                line = out;
+                        }
+                }
+                puts(strempty(line));
+                form = end ? end + 3 : NULL;
+        }
+        return EXIT_OK;
+}
+
+/* A word a shell may complete: nothing it would have to quote. */
+static bool completion_word_ok(const char *s) {
+        return s && *s &&
+                s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._/-")] == 0;
+}
+
+static int list_verbs(void) {
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs))
+                puts(v->name);
+        return EXIT_OK;
+}
+
+/* The devices a DEVICE argument may name: connected Thunderbolt devices, then the enrolled ones by
+ * unique_id or port. */
+static int list_devices(void) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+
+        log_set_max_level(LOG_ERR); /* a completion prints no warnings */
+        (void) enrolled_load_verbose(&enrolled, NULL);
+        if (host_load_verbose(&enrolled, &udev, &h) >= 0)
+                FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
+                        if (!(*t)->host_router && completion_word_ok((*t)->name))
+                                puts((*t)->name);
+        FOREACH_ARRAY(e, enrolled.list, enrolled.n) {
+                const char *key = (*e)->unique_id ?: (*e)->port;
+                if (completion_word_ok(key))
+                        puts(key);
+        }
+        return EXIT_OK;
+}
+
+/* Where a run reads and writes /etc, the store and the lock when --root is not given: $EGPUCTL_ROOT
+ * (tests/run-scenario and egpu-sim set it to their copy of the scenario's root/); inside any other
+ * umockdev testbed the testbed's folder; else the host. So that a simulated run never touches the host. */
+static const char *root_default(void) {
+        const char *e = getenv("EGPUCTL_ROOT");
+
+        if (e && *e)
+                return e;
+        e = getenv("UMOCKDEV_DIR");
+        if (e && *e)
+                return e;
+        return "";
+}
+
+/* Colour only on a terminal; $NO_COLOR set and not empty turns it off (https://no-color.org), as does a
+ * terminal that cannot show it (TERM=dumb). */
+static bool color_wanted(void) {
+        const char *nc = getenv("NO_COLOR");
+
+        return isatty(STDOUT_FILENO) && !(nc && *nc) && !streq_ptr(getenv("TERM"), "dumb");
+}
+
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = ARG_VERB_FIRST };
+        enum { ARG_VERSION = ARG_VERB_FIRST, ARG_LIST_VERBS, ARG_LIST_DEVICES };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "list-verbs", no_argument, NULL, ARG_LIST_VERBS },     /* hidden: for completion */
+                { "list-devices", no_argument, NULL, ARG_LIST_DEVICES }, /* hidden: for completion */
                 {},
         };
         const Verb *verb;
@@ -223,8 +458,8 @@ int main(int argc, char *argv[]) {
         e = getenv("EGPUCTL_LOG_LEVEL");
         if (e && streq(e, "debug"))
                 log_set_max_level(LOG_DEBUG);
-        if (!isatty(STDOUT_FILENO) || getenv("NO_COLOR"))
-                arg_global.no_color = true;
+        arg_global.no_color = !color_wanted();
+        arg_global.root = root_default();
 
         /* "+": stop at the verb, which parses what follows itself. */
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
@@ -232,6 +467,10 @@ int main(int argc, char *argv[]) {
                         printf("egpuctl %s\n", PACKAGE_VERSION);
                         return EXIT_OK;
                 }
+                if (c == ARG_LIST_VERBS)
+                        return list_verbs();
+                if (c == ARG_LIST_DEVICES)
+                        return list_devices();
                 int r = verb_common_option(NULL, c);
                 if (r < 0)
                         return EXIT_OK;
@@ -244,6 +483,11 @@ int main(int argc, char *argv[]) {
         verb = verb_find(argv[optind]);
         if (!verb)
                 return usage_error(NULL, "unknown verb '%s'", argv[optind]);
+
+        if (argc - optind == 2 && streq(argv[optind + 1], "--list-options"))
+                return list_options(verb);
+        if (argc - optind == 2 && streq(argv[optind + 1], "--list-arguments"))
+                return list_arguments(verb);
 
         /* The verb parses its own options from its own argv, argv[0] being its name. */
         argc -= optind;

@@ -45,7 +45,7 @@ int lock_take_verbose(int *ret_fd) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = lock_path_default(&path);
+        r = lock_path_default(arg_global.root, &path);
         if (r >= 0)
                 r = lock_acquire(path, 10000, ret_fd);
         if (r == -EBUSY || r == -EWOULDBLOCK) {
@@ -92,6 +92,29 @@ static int parse_timeout(const char *verb, const char *s, int *ret) {
         return 0;
 }
 
+/* No target: say why, and what to run. Nothing enrolled is a mistake (exit 1); enrolled devices that are
+ * not connected are not. */
+static int nothing_to_do(const char *verb, const Host *h, const Enrolled *enrolled) {
+        bool none = enrolled->n == 0;
+
+        if (arg_global.json)
+                puts("{ \"devices\": [ ] }");
+        if (none)
+                log_error(
+                        "Nothing is enrolled, so there is nothing to %s: egpuctl works on enrolled devices "
+                        "only.",
+                        verb);
+        else if (!arg_global.json)
+                printf("No enrolled eGPU is connected; nothing to %s.\n", verb);
+        if (!streq(verb, "attach")) {
+                if (none)
+                        fputs("'egpuctl list' shows what is connected and what is enrolled.\n", stderr);
+        } else if (print_not_enrolled(stderr, h, enrolled, "") == 0 && none)
+                fputs("Connect the eGPU; 'egpuctl list' then shows the name to give 'egpuctl enroll'.\n",
+                      stderr);
+        return none ? EXIT_PROBLEM : EXIT_OK;
+}
+
 static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[]) {
         enum { ARG_TIMEOUT = ARG_VERB_FIRST, ARG_FORCE };
         static const struct option options[] = {
@@ -110,6 +133,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
         AttachOptions o = {
                 .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
                 .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT,
+                .root = arg_global.root,
         };
         json_object *results;
         bool failed = false, changed = false;
@@ -161,14 +185,8 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
         }
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
-        if (!targets) {
-                if (arg_global.json) {
-                        puts("{ \"devices\": [ ] }");
-                        return EXIT_OK;
-                }
-                printf("No enrolled eGPU is connected; nothing to %s.\n", verb);
-                return EXIT_OK;
-        }
+        if (!targets)
+                return nothing_to_do(verb, h, &enrolled);
 
         root = json_object_new_object();
         results = json_object_new_array();
@@ -183,6 +201,8 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 _cleanup_free_ char *what = NULL;
                 json_object *o_json;
 
+                if (!arg_global.json)
+                        rep.on_line = report_print_line; /* each step as it happens */
                 r = fn(udev, &enrolled, *target, &o, &rep);
                 if (r < 0)
                         failed = true;
@@ -198,7 +218,7 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 }
                 if (asprintf(&what, "Failed to %s '%s'", verb, *target) < 0)
                         what = NULL;
-                report_print(&rep, what ?: verb);
+                report_print_error(&rep, what ?: verb);
                 if (r == 0 && rep.n_changes == 0)
                         printf("%s: nothing to do, already %sed\n", *target, verb);
         }

@@ -182,13 +182,13 @@ int verb_daemon(int argc, char *argv[]) {
                 return r;
 
         log_set_prefix_priority(true);
-        r = store_dir_default(&dir);
+        r = store_dir_default(arg_global.root, &dir);
         if (r < 0) {
                 errno_set(r);
                 return log_error("Failed to find the enrolment store: %m"), EXIT_PROBLEM;
         }
         o.attach.store_dir = dir;
-        o.root = arg_global.root;
+        o.attach.root = o.root = arg_global.root;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

@@ -329,7 +329,7 @@ int verb_forget(int argc, char *argv[]) {
         /* One writer at a time: not while the daemon attaches the device. */
         if (lock_take_verbose(&lock_fd) < 0)
                 return EXIT_PROBLEM;
-        r = store_dir_default(&dir);
+        r = store_dir_default(arg_global.root, &dir);
         if (r >= 0)
                 r = store_remove(dir, key);
         if (r == -ENOENT) {

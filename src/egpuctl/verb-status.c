@@ -24,7 +24,7 @@ static json_object *tb_domain_to_json(const TbDomain *d) {
         return o;
 }
 
-static json_object *tb_device_to_json(const TbDevice *t) {
+static json_object *tb_device_to_json(const TbDevice *t, const Enrolled *enrolled) {
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -46,6 +46,9 @@ static json_object *tb_device_to_json(const TbDevice *t) {
         ADD(o, "rx_lanes", json_int_or_null(t->rx_lanes));
         ADD(o, "tx_lanes", json_int_or_null(t->tx_lanes));
         ADD(o, "boot", json_int_or_null(t->boot));
+        ADD(o,
+            "enrolled",
+            t->host_router ? NULL : json_object_new_boolean(tb_device_is_enrolled(t, enrolled)));
         return o;
 }
 
@@ -117,7 +120,7 @@ static json_object *group_to_json(const Egpu *e, const IommuGroup *g) {
         return o;
 }
 
-static json_object *egpu_to_json(const Egpu *e) {
+static json_object *egpu_to_json(const Egpu *e, const Enrolled *enrolled) {
         json_object *o = json_object_new_object(), *functions = json_object_new_array(),
                     *groups = json_object_new_array();
 
@@ -148,10 +151,15 @@ static json_object *egpu_to_json(const Egpu *e) {
         ADD(o, "groups", groups);
         ADD(o, "groups_viable", json_object_new_boolean(e->groups_viable));
         ADD(o, "groups_isolated", json_object_new_boolean(e->groups_isolated));
+        /* a PCIe eGPU is one only because its port is enrolled; a Thunderbolt one's router may not be */
+        ADD(o,
+            "enrolled",
+            json_object_new_boolean(
+                    e->port || (e->tb_device && tb_device_is_enrolled(e->tb_device, enrolled))));
         return o;
 }
 
-static int status_json(const Host *h) {
+static int status_json(const Host *h, const Enrolled *enrolled) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *iommu = json_object_new_object(), *tb = json_object_new_object(),
                     *domains = json_object_new_array(), *devices = json_object_new_array(),
@@ -173,13 +181,13 @@ static int status_json(const Host *h) {
         FOREACH_ARRAY(d, h->domains, h->n_domains)
                 json_object_array_add(domains, tb_domain_to_json(*d));
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
-                json_object_array_add(devices, tb_device_to_json(*t));
+                json_object_array_add(devices, tb_device_to_json(*t, enrolled));
         ADD(tb, "domains", domains);
         ADD(tb, "devices", devices);
         ADD(root, "thunderbolt", tb);
 
         FOREACH_ARRAY(e, h->egpus, h->n_egpus)
-                json_object_array_add(gpus, egpu_to_json(*e));
+                json_object_array_add(gpus, egpu_to_json(*e, enrolled));
         ADD(root, "gpus", gpus);
 
         return json_print(root);
@@ -201,7 +209,7 @@ static char *fmt_int(int v) {
         return asprintf(&s, "%d", v) < 0 ? NULL : s;
 }
 
-static int status_text_thunderbolt(const Host *h) {
+static int status_text_thunderbolt(const Host *h, const Enrolled *enrolled) {
         _cleanup_(table_freep) Table *domains = table_new(5), *devices = table_new(7);
         int r;
 
@@ -252,6 +260,8 @@ static int status_text_thunderbolt(const Host *h) {
                         return r;
         }
         table_print(devices, stdout, 2, true);
+        if (print_not_enrolled(stdout, h, enrolled, "  ") > 0)
+                printf("  (egpuctl authorizes and attaches enrolled devices only)\n");
         return 0;
 }
 
@@ -329,7 +339,7 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         return 0;
 }
 
-static int status_text(const Host *h) {
+static int status_text(const Host *h, const Enrolled *enrolled) {
         int r;
 
         printf("%sIOMMU%s: %s (%zu units, %zu groups)\n\n",
@@ -338,7 +348,7 @@ static int status_text(const Host *h) {
                host_iommu_active(h) ? "active" : "not active",
                h->n_iommu_units,
                h->n_groups);
-        r = status_text_thunderbolt(h);
+        r = status_text_thunderbolt(h, enrolled);
         if (r < 0)
                 return r;
         if (h->n_egpus == 0)
@@ -357,6 +367,7 @@ int verb_status(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         int c, r;
 
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
@@ -368,9 +379,11 @@ int verb_status(int argc, char *argv[]) {
         if (r != 0)
                 return r;
 
-        if (host_load_verbose(NULL, &udev, &h) < 0)
+        /* Without the store, Thunderbolt eGPUs still show; they are then all "not enrolled". */
+        (void) enrolled_load_verbose(&enrolled, NULL);
+        if (host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
-        r = arg_global.json ? status_json(h) : status_text(h);
+        r = arg_global.json ? status_json(h, &enrolled) : status_text(h, &enrolled);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to print the status: %m");

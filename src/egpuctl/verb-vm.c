@@ -598,13 +598,14 @@ static int vm_live(const char *vmid, bool plug) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(host_freep) Host *h = NULL;
-        _cleanup_(report_done) Report rep = {};
+        _cleanup_(report_done) Report rep = { .on_line = report_print_line }; /* each step as it happens */
         _cleanup_(live_vm_done) LiveVm vm = {};
         _cleanup_lock_ int lock_fd = -EBADF;
         _cleanup_free_ char *dir = NULL, *target = NULL, *what = NULL;
         AttachOptions o = {
                 .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
                 .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT,
+                .root = arg_global.root,
         };
         Egpu *e = NULL;
         int r, attached = 0;
@@ -632,7 +633,7 @@ static int vm_live(const char *vmid, bool plug) {
                 }
                 /* The VM first: a VM that does not run leaves the host as it is. */
                 if (!arg_global.dry_run && live_vm_check(&vm, &arg_live, &rep) < 0) {
-                        report_print(&rep, "vm");
+                        report_print_error(&rep, "vm");
                         return EXIT_PROBLEM;
                 }
         }
@@ -640,7 +641,7 @@ static int vm_live(const char *vmid, bool plug) {
                 /* Bound to vfio-pci first, if it is not: a person's attach. */
                 attached = attach_by_person(udev, &enrolled, target, &o, &rep);
                 if (attached < 0) {
-                        report_print(&rep, "Failed to attach");
+                        report_print_error(&rep, "Failed to attach");
                         return EXIT_PROBLEM;
                 }
                 h = host_free(h);
@@ -652,7 +653,7 @@ static int vm_live(const char *vmid, bool plug) {
         }
         r = attach_find_egpu(h, &enrolled, target, &e);
         if (r < 0 || !e) {
-                report_print(&rep, "Failed to attach");
+                report_print_error(&rep, "Failed to attach");
                 if (!plug) {
                         printf("%s has no eGPU bound now; nothing to take out of the VM.\n", target);
                         return EXIT_OK;
@@ -660,11 +661,11 @@ static int vm_live(const char *vmid, bool plug) {
                 return log_error("%s shows no eGPU after attaching it", target), EXIT_PROBLEM;
         }
         if (arg_libvirt) {
-                report_print(&rep, "Failed to attach");
+                report_print_error(&rep, "Failed to attach");
                 return libvirt_live(e, plug);
         }
         if (arg_global.dry_run) {
-                report_print(&rep, "Failed to attach");
+                report_print_error(&rep, "Failed to attach");
                 printf("would %s eGPU %s %s the VM at %s\n",
                        plug ? "plug" : "unplug",
                        e->gpu->bdf,
@@ -675,13 +676,13 @@ static int vm_live(const char *vmid, bool plug) {
         r = plug ? live_plug(e, &vm, &arg_live, &rep) : live_unplug(e, &vm, &arg_live, &rep);
         if (asprintf(&what, "Failed to %s eGPU %s", plug ? "plug" : "unplug", e->gpu->bdf) < 0)
                 what = NULL;
-        report_print(&rep, what ?: "vm");
+        report_print_error(&rep, what ?: "vm");
         if (r < 0 && attached > 0) {
                 /* the host as it was: what this call attached goes back */
-                _cleanup_(report_done) Report undo = {};
+                _cleanup_(report_done) Report undo = { .on_line = report_print_line };
 
                 (void) detach_device(udev, &enrolled, target, &o, &undo);
-                report_print(&undo, "Failed to detach again");
+                report_print_error(&undo, "Failed to detach again");
         }
         if (r >= 0 && !plug)
                 printf("eGPU %s is free: its functions stay on vfio-pci for the next VM.\n", e->gpu->bdf);

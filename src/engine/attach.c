@@ -4,6 +4,7 @@
 
 #include "attach.h"
 #include "detached.h"
+#include "event.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vfio-bind.h"
@@ -66,30 +67,6 @@ static int reload(struct udev *udev, const Enrolled *enrolled, Host **h) {
                 return r;
         host_free(*h);
         *h = n;
-        return 0;
-}
-
-/* A monitor for PCI and Thunderbolt events, set up before a write whose effects we then wait for. The
- * "udev" source sees devices after udev's rules ran; without a udev daemon only the kernel's own
- * events come. */
-static int monitor_open(struct udev *udev, struct udev_monitor **ret) {
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
-        int r;
-
-        m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
-        if (!m)
-                return negative_errno();
-        r = udev_monitor_filter_add_match_subsystem_devtype(m, "pci", NULL);
-        if (r < 0)
-                return r;
-        r = udev_monitor_filter_add_match_subsystem_devtype(m, "thunderbolt", NULL);
-        if (r < 0)
-                return r;
-        r = udev_monitor_enable_receiving(m);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -360,7 +337,7 @@ int attach_thunderbolt(
         int r;
 
         /* The monitor comes first, so that no event between the snapshot and the wait is lost. */
-        r = monitor_open(udev, &m);
+        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
         if (r < 0)
                 return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
@@ -439,6 +416,24 @@ int attach_thunderbolt(
                         o->timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU behind %s: %m", device);
+
+        if (opened) {
+                _cleanup_free_ char *functions = NULL;
+                FOREACH_ARRAY(f, egpu->functions, egpu->n_functions) {
+                        char *s;
+                        if (asprintf(&s, "%s%s%s", strempty(functions), functions ? ", " : "", (*f)->bdf) <
+                            0)
+                                return -ENOMEM;
+                        free(functions);
+                        functions = s;
+                }
+                report_note(
+                        rep,
+                        "%s: tunnel up, eGPU %s appeared: %s",
+                        device,
+                        egpu->gpu->bdf,
+                        strna(functions));
+        }
 
         /* Events are not needed any more: a monitor left unread only fills up. */
         m = udev_monitor_unref(m);
@@ -563,7 +558,7 @@ int attach_pcie(
         Egpu *egpu;
         int r;
 
-        r = monitor_open(udev, &m);
+        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
         if (r < 0)
                 return report_error(rep, r, "Failed to watch for device events: %m");
         r = host_load_enrolled(udev, enrolled, &h);
@@ -723,11 +718,12 @@ static int person_mark(
         return 0;
 }
 
-bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device) {
+bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device, const char *root) {
         _cleanup_free_ char *key = NULL;
         const char *syspath;
 
-        return person_mark(h, enrolled, device, &key, &syspath) >= 0 && detached_is_marked(key, syspath) > 0;
+        return person_mark(h, enrolled, device, &key, &syspath) >= 0 &&
+                detached_is_marked(root, key, syspath) > 0;
 }
 
 int attach_by_person(
@@ -745,7 +741,7 @@ int attach_by_person(
         if (r < 0)
                 return report_error(rep, r, "Failed to read the devices: %m");
         if (person_mark(h, enrolled, device, &key, &syspath) >= 0) {
-                r = detached_clear(key);
+                r = detached_clear(o->root, key);
                 if (r < 0)
                         report_note(rep, "Failed to forget that %s was detached: %s", device, strerror(-r));
         }
@@ -768,7 +764,7 @@ int detach_by_person(
         if (r < 0)
                 return report_error(rep, r, "Failed to read the devices: %m");
         if (person_mark(h, enrolled, device, &key, &syspath) >= 0) {
-                r = detached_mark(key, syspath);
+                r = detached_mark(o->root, key, syspath);
                 if (r < 0)
                         return report_error(rep, r, "Failed to note that %s stays detached: %m", device);
         }

@@ -14,6 +14,7 @@ typedef struct AttachOptions {
         int write_timeout_ms; /* for each sysfs write that may block: authorized, unbind, drivers_probe (5 s)
                                */
         bool force;           /* detach even while a VM holds the group */
+        const char *root;     /* --root: where the runtime folder is (a person's detach is kept there) */
 } AttachOptions;
 
 #define ATTACH_TIMEOUT_MS_DEFAULT       10000
@@ -114,4 +115,4 @@ int detach_by_person(
         Report *rep);
 /* Whether a person detached the device (a name as attach_device() takes it) and it was not plugged again
  * since. */
-bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device);
+bool attach_held_detached(const Host *h, const Enrolled *enrolled, const char *device, const char *root);

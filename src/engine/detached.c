@@ -8,14 +8,14 @@
 #include "lock.h"
 #include "util.h"
 
-static int mark_path(const char *key, char **ret) {
+static int mark_path(const char *root, const char *key, char **ret) {
         _cleanup_free_ char *dir = NULL;
         char *p;
         int r;
 
         if (!key || !*key || strchr(key, '/') || key[0] == '.')
                 return -EINVAL;
-        r = runtime_dir_default(&dir);
+        r = runtime_dir_default(root, &dir);
         if (r < 0)
                 return r;
         if (asprintf(&p, "%s/detached/%s", dir, key) < 0)
@@ -33,13 +33,13 @@ static int folder_inode(const char *syspath, uint64_t *ret) {
         return 0;
 }
 
-int detached_mark(const char *key, const char *syspath) {
+int detached_mark(const char *root, const char *key, const char *syspath) {
         _cleanup_free_ char *path = NULL, *tmp = NULL, *text = NULL, *dir = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint64_t ino;
         int r;
 
-        r = mark_path(key, &path);
+        r = mark_path(root, key, &path);
         if (r < 0)
                 return r;
         r = folder_inode(syspath, &ino);
@@ -76,12 +76,12 @@ int detached_mark(const char *key, const char *syspath) {
         return 0;
 }
 
-int detached_is_marked(const char *key, const char *syspath) {
+int detached_is_marked(const char *root, const char *key, const char *syspath) {
         _cleanup_free_ char *path = NULL, *text = NULL, *marked = NULL;
         uint64_t ino = 0, now;
         int r;
 
-        r = mark_path(key, &path);
+        r = mark_path(root, key, &path);
         if (r < 0)
                 return r;
         r = read_full_file(path, 4096, &text, NULL);
@@ -100,11 +100,11 @@ int detached_is_marked(const char *key, const char *syspath) {
         return 0;
 }
 
-int detached_clear(const char *key) {
+int detached_clear(const char *root, const char *key) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = mark_path(key, &path);
+        r = mark_path(root, key, &path);
         if (r < 0)
                 return r;
         if (unlink(path) < 0 && errno != ENOENT)
@@ -112,13 +112,13 @@ int detached_clear(const char *key) {
         return 0;
 }
 
-int detached_forget_syspath(const char *syspath) {
+int detached_forget_syspath(const char *root, const char *syspath) {
         _cleanup_free_ char *rt = NULL, *dir = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
         int r;
 
-        r = runtime_dir_default(&rt);
+        r = runtime_dir_default(root, &rt);
         if (r < 0)
                 return r;
         dir = path_join(rt, "detached");

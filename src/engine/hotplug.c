@@ -103,7 +103,7 @@ static int take_lock(Hotplug *d, const char *what, int *ret_fd) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = lock_path_default(&path);
+        r = lock_path_default(d->o.root, &path);
         if (r >= 0)
                 r = lock_acquire(path, d->o.lock_timeout_ms, ret_fd);
         if (r < 0) {
@@ -196,7 +196,7 @@ static void run_attach(Hotplug *d, const char *device) {
                 logf_(d, LOG_ERR, "Failed to read the devices: %m");
                 return;
         }
-        if (attach_held_detached(h, &enrolled, device)) {
+        if (attach_held_detached(h, &enrolled, device, d->o.root)) {
                 logf_(d,
                       LOG_INFO,
                       "%s: left detached, as a person asked; plug it in again or run egpuctl attach",
@@ -459,7 +459,7 @@ static void handle_events(Hotplug *d) {
         /* A device that went is no longer what a person detached: its next connect attaches again. */
         for (size_t i = 0; i < n; i++)
                 if (streq_ptr(udev_device_get_action(events[i]), "remove"))
-                        (void) detached_forget_syspath(udev_device_get_syspath(events[i]));
+                        (void) detached_forget_syspath(d->o.root, udev_device_get_syspath(events[i]));
         if (n > 0 && load_enrolled(d, &enrolled) >= 0 && host_load_enrolled(d->udev, &enrolled, &h) >= 0)
                 for (size_t i = 0; i < n; i++) {
                         _cleanup_free_ char *device = event_device(h, events[i], &enrolled);

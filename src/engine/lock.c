@@ -13,29 +13,29 @@
 #define LOCK_POLL_MIN_MS 2
 #define LOCK_POLL_MAX_MS 20
 
-int runtime_dir_default(char **ret) {
+int runtime_dir_default(const char *root, char **ret) {
         const char *e = getenv("RUNTIME_DIRECTORY");
-        char *dir;
+        char *p;
 
         if (e && *e) {
                 /* systemd lists one path per RuntimeDirectory= entry, separated by ':'. */
                 if (e[0] != '/')
                         return -EINVAL;
-                dir = strndup(e, strcspn(e, ":"));
+                p = strndup(e, strcspn(e, ":"));
         } else
-                dir = strdup(LOCK_DIR_DEFAULT);
-        if (!dir)
+                p = path_under_root(root, LOCK_DIR_DEFAULT);
+        if (!p)
                 return -ENOMEM;
-        *ret = dir;
+        *ret = p;
         return 0;
 }
 
-int lock_path_default(char **ret) {
+int lock_path_default(const char *root, char **ret) {
         _cleanup_free_ char *dir = NULL;
         char *p;
         int r;
 
-        r = runtime_dir_default(&dir);
+        r = runtime_dir_default(root, &dir);
         if (r < 0)
                 return r;
         p = path_join(dir, LOCK_NAME);
@@ -46,7 +46,7 @@ int lock_path_default(char **ret) {
 }
 
 static int lock_open(const char *path) {
-        int fd;
+        int fd, r;
 
         for (unsigned attempt = 0;; attempt++) {
                 _cleanup_free_ char *dir = NULL;
@@ -58,15 +58,16 @@ static int lock_open(const char *path) {
                 if (errno != ENOENT || attempt > 0)
                         return negative_errno();
 
-                /* Create the folder, one level, and try again. */
+                /* Create the folder (and, under --root, what is missing above it), and try again. */
                 slash = strrchr(path, '/');
                 if (!slash || slash == path)
                         return -ENOENT;
                 dir = strndup(path, (size_t) (slash - path));
                 if (!dir)
                         return -ENOMEM;
-                if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                        return negative_errno();
+                r = mkdir_with_parents(dir, 0700);
+                if (r < 0)
+                        return r;
         }
 }
 

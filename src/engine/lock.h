@@ -12,15 +12,15 @@
  * by the exit of the process (a crash included). Children that fork() share it until they close it; it
  * is not passed on by exec() (O_CLOEXEC). */
 
-/* egpuctl's runtime folder: $RUNTIME_DIRECTORY (its first entry) when set and not empty, else /run/egpuctl.
- * -EINVAL when $RUNTIME_DIRECTORY is not an absolute path. */
-int runtime_dir_default(char **ret);
+/* egpuctl's runtime folder: $RUNTIME_DIRECTORY (its first entry) when set and not empty, else
+ * /run/egpuctl under root ("" or NULL: the host's). -EINVAL when $RUNTIME_DIRECTORY is not an absolute
+ * path. It holds the lock and the daemon's event socket (event-socket.h). */
+int runtime_dir_default(const char *root, char **ret);
+/* The lock file in runtime_dir_default(): $RUNTIME_DIRECTORY/lock, else ROOT/run/egpuctl/lock. */
+int lock_path_default(const char *root, char **ret);
 
-/* The lock file in it: $RUNTIME_DIRECTORY/lock or /run/egpuctl/lock. */
-int lock_path_default(char **ret);
-
-/* Opens or creates the lock file (0600, and its folder, 0700, when missing: one level) and takes the
- * lock, retrying (every 2 ms at first, then every 20 ms) for up to timeout_ms: 0 tries once, < 0 waits
+/* Opens or creates the lock file (0600, and its folder, 0700, and the folders above when missing) and takes
+ * the lock, retrying (every 2 ms at first, then every 20 ms) for up to timeout_ms: 0 tries once, < 0 waits
  * indefinitely. Returns -EBUSY when another process still holds it at the end. On success writes the
  * PID into the file and returns the descriptor in *ret_fd: close it, or pass it to lock_release(), to
  * release the lock. */

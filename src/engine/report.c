@@ -11,12 +11,20 @@ void report_done(Report *r) {
         *r = (Report){};
 }
 
-_printf_(2, 0) static int add_line(Report *r, const char *fmt, va_list ap) {
+_printf_(3, 0) static int add_line(Report *r, bool change, const char *fmt, va_list ap) {
         char *s;
+        int k;
 
         if (vasprintf(&s, fmt, ap) < 0)
                 return -ENOMEM;
-        return strv_push(&r->lines, &r->n_lines, &r->n_lines_allocated, s);
+        k = strv_push(&r->lines, &r->n_lines, &r->n_lines_allocated, s);
+        if (k < 0)
+                return k;
+        if (change)
+                r->n_changes++;
+        if (r->on_line)
+                r->on_line(s, change, r->userdata);
+        return k;
 }
 
 int report_change(Report *r, const char *fmt, ...) {
@@ -24,10 +32,8 @@ int report_change(Report *r, const char *fmt, ...) {
         int k;
 
         va_start(ap, fmt);
-        k = add_line(r, fmt, ap);
+        k = add_line(r, true, fmt, ap);
         va_end(ap);
-        if (k >= 0)
-                r->n_changes++;
         return k;
 }
 
@@ -36,7 +42,7 @@ int report_note(Report *r, const char *fmt, ...) {
         int k;
 
         va_start(ap, fmt);
-        k = add_line(r, fmt, ap);
+        k = add_line(r, false, fmt, ap);
         va_end(ap);
         return k;
 }

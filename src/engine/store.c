@@ -59,7 +59,7 @@ static void close_dirp(DIR **d) {
         closedirp(d);
 }
 
-int store_dir_default(char **ret) {
+int store_dir_default(const char *root, char **ret) {
         const char *e = getenv("STATE_DIRECTORY");
         char *p;
 
@@ -69,7 +69,7 @@ int store_dir_default(char **ret) {
                         return -EINVAL;
                 p = strndup(e, strcspn(e, ":"));
         } else
-                p = strdup(EGPUCTL_STATE_DIR);
+                p = path_under_root(root, EGPUCTL_STATE_DIR);
         if (!p)
                 return -ENOMEM;
         *ret = p;
@@ -976,14 +976,15 @@ static int record_format(const Enrollment *e, char **ret, size_t *ret_size) {
 /* Opens <dir>/devices, creating dir and it (0700) when create is set. */
 static int devices_dir_open(const char *dir, bool create, int *ret_fd) {
         _cleanup_free_ char *devices = NULL;
-        int fd;
+        int fd, r;
 
         devices = path_join(dir, DEVICES_DIR);
         if (!devices)
                 return -ENOMEM;
         if (create) {
-                if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                        return negative_errno();
+                r = mkdir_with_parents(dir, 0700); /* under --root, /var/lib may be missing too */
+                if (r < 0)
+                        return r;
                 if (mkdir(devices, 0700) < 0 && errno != EEXIST)
                         return negative_errno();
         }

@@ -7,8 +7,8 @@
 
 /* The enrolment store: which devices may be let in.
  *
- * The store is a folder ($STATE_DIRECTORY, else EGPUCTL_STATE_DIR, see store_dir_default()) holding
- * one file per record: <dir>/devices/<key>.conf, folder mode 0700, file mode 0600. The key is
+ * The store is a folder ($STATE_DIRECTORY, else EGPUCTL_STATE_DIR under the root, store_dir_default())
+ * holding one file per record: <dir>/devices/<key>.conf, folder mode 0700, file mode 0600. The key is
  *   - for a Thunderbolt device, its unique_id: only [A-Za-z0-9-], 1..64 characters, and not starting
  *     with "pci-" (which is taken by the keys below); anything else is -EINVAL, so that a device's
  *     unique_id can never become a path such as "../x";
@@ -114,8 +114,10 @@ const char *enroll_type_to_string(EnrollType t) _pure_;
 EnrollType enroll_type_from_string(const char *s) _pure_;
 
 /* $STATE_DIRECTORY (its first entry, when systemd lists several) when set and not empty, else
- * EGPUCTL_STATE_DIR. -EINVAL when $STATE_DIRECTORY is not an absolute path. */
-int store_dir_default(char **ret);
+ * EGPUCTL_STATE_DIR (/var/lib/egpuctl) under root ("" or NULL: the host's; --root DIR gives
+ * DIR/var/lib/egpuctl, so that a run under another root never touches the host's store). -EINVAL when
+ * $STATE_DIRECTORY is not an absolute path. */
+int store_dir_default(const char *root, char **ret);
 
 /* Whether s may be a Thunderbolt unique_id used as a key (see above). */
 bool store_unique_id_valid(const char *s) _pure_;

@@ -279,6 +279,27 @@ char *path_under_root(const char *root, const char *path) {
         return path_join(root, path);
 }
 
+int mkdir_with_parents(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+
+        if (mkdir(path, mode) >= 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return negative_errno();
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *slash = '/';
+        }
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
 size_t strv_length(char **l) {
         size_t n = 0;
 

@@ -39,6 +39,9 @@ char *path_join(const char *a, const char *b);
 
 /* A path under --root: root "" or NULL gives path itself. */
 char *path_under_root(const char *root, const char *path);
+/* Creates folder path with mode, and the folders above it that are missing with 0755 (as under a --root
+ * that lacks /var/lib or /run); 0 when it exists already. */
+int mkdir_with_parents(const char *path, mode_t mode);
 
 /* Appends a copy of s to a NULL-terminated string array; returns -ENOMEM on failure. */
 int strv_extend(char ***l, const char *s);

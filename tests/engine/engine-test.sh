@@ -86,6 +86,7 @@ state
 test -c /dev/vfio/25 && test -c /dev/vfio/26 && echo vfio-nodes
 $E attach; echo "rc=$?"' 2>&1)
         expect "attach" "1-1: authorized (user level)
+1-1: tunnel up, eGPU 0000:30:00.0 appeared: 0000:30:00.0, 0000:30:00.1
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
 IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)
@@ -148,9 +149,15 @@ t_not_enrolled() {
         contains "refused" "1-1 is not enrolled" "$out"
         contains "closed" "rc=1
 auth=0 gpu=none/gone audio=none/gone" "$out"
+        # Nothing enrolled: say so, name the command that enrols the connected device, exit 1.
         out=$(sim_sh "$EGPU" '$E attach; echo "rc=$?"; state' 2>&1)
-        contains "nothing enrolled" "nothing to attach" "$out"
-        contains "closed" "auth=0" "$out"
+        contains "nothing enrolled" "Nothing is enrolled, so there is nothing to attach" "$out"
+        contains "what to run" "1-1 (Blackmagic Design eGPU Pro) is connected and not enrolled; to let egpuctl attach it: egpuctl enroll 1-1" "$out"
+        contains "closed" "rc=1
+auth=0" "$out"
+        out=$(sim_sh "$EGPU" '$E detach; echo "rc=$?"' 2>&1)
+        contains "detach: nothing enrolled" "Nothing is enrolled, so there is nothing to detach" "$out"
+        contains "detach: exit" "rc=1" "$out"
 }
 
 # Enrolled by unique_id: a device that shows the same names but another unique_id stays closed.
@@ -625,6 +632,7 @@ echo "groups $(held 25) $(held 26)"
 $E vm plug 100 --qmp $TMPDIR/100.qmp 2>&1 | pids | tail -n 1
 kill $vm' 2>&1)
         expect "vm plug" "1-1: authorized (user level)
+1-1: tunnel up, eGPU 0000:30:00.0 appeared: 0000:30:00.0, 0000:30:00.1
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
 IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)

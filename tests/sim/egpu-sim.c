@@ -459,30 +459,50 @@ static gboolean on_signal(gpointer p) {
         return G_SOURCE_CONTINUE;
 }
 
-static int copy_scenario_sysfs(const char *scenario) {
-        g_autofree char *src = g_build_filename(scenario, "sysfs", NULL);
+/* cp -a SRC/. DST: the contents of folder src into dst. */
+static int copy_folder(const char *src, const char *dst) {
         g_autofree char *srcdot = g_build_filename(src, ".", NULL);
-        g_autofree char *links = g_build_filename(scenario, "sysfs.links", NULL);
-        const char *argv[] = { "cp", "-a", srcdot, sim->sys, NULL };
+        const char *argv[] = { "cp", "-a", srcdot, dst, NULL };
         int status;
 
-        if (g_file_test(src, G_FILE_TEST_IS_DIR)) {
-                if (!g_spawn_sync(
-                            NULL,
-                            (char **) argv,
-                            NULL,
-                            G_SPAWN_SEARCH_PATH,
-                            NULL,
-                            NULL,
-                            NULL,
-                            NULL,
-                            &status,
-                            NULL) ||
-                    !g_spawn_check_wait_status(status, NULL))
-                        return -EIO;
-        }
+        if (!g_spawn_sync(
+                    NULL,
+                    (char **) argv,
+                    NULL,
+                    G_SPAWN_SEARCH_PATH,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    &status,
+                    NULL) ||
+            !g_spawn_check_wait_status(status, NULL))
+                return -EIO;
+        return 0;
+}
+
+static int copy_scenario_sysfs(const char *scenario) {
+        g_autofree char *src = g_build_filename(scenario, "sysfs", NULL);
+        g_autofree char *links = g_build_filename(scenario, "sysfs.links", NULL);
+
+        if (g_file_test(src, G_FILE_TEST_IS_DIR) && copy_folder(src, sim->sys) < 0)
+                return -EIO;
         sim_make_links(links);
         return 0;
+}
+
+/* The scenario's root/ (its /etc, and the store and runtime folder egpuctl makes under it) is copied into
+ * the testbed, so that what the command writes there goes with the testbed and the scenario folder stays
+ * as it is. An empty folder when the scenario has none: a run is never pointed at the host's /etc. */
+static char *copy_scenario_root(const char *scenario) {
+        g_autofree char *src = g_build_filename(scenario, "root", NULL);
+        g_autofree char *dst = g_build_filename(sim->root, "root", NULL);
+
+        if (g_mkdir_with_parents(dst, 0755) < 0)
+                return NULL;
+        if (g_file_test(src, G_FILE_TEST_IS_DIR) && copy_folder(src, dst) < 0)
+                return NULL;
+        return g_steal_pointer(&dst);
 }
 
 static char *default_preload(void) {
@@ -716,7 +736,11 @@ int main(int argc, char **argv) {
         }
 
         sysreal = realpath(sim->sys, NULL);
-        scenario_root = g_build_filename(sim->scenario, "root", NULL);
+        scenario_root = copy_scenario_root(sim->scenario);
+        if (!scenario_root) {
+                g_printerr("egpu-sim: cannot copy %s/root\n", sim->scenario);
+                return 2;
+        }
         child_preload = *getenv(ENV_ORIG_PRELOAD)
                 ? g_strdup_printf("%s:%s:%s", preload, UMOCKDEV_PRELOAD, getenv(ENV_ORIG_PRELOAD))
                 : g_strdup_printf("%s:%s", preload, UMOCKDEV_PRELOAD);
@@ -725,6 +749,7 @@ int main(int argc, char **argv) {
         env = g_environ_unsetenv(env, ENV_ORIG_PRELOAD);
         env = g_environ_setenv(env, "LD_PRELOAD", child_preload, true);
         env = g_environ_setenv(env, "SCENARIO_ROOT", scenario_root, true);
+        env = g_environ_setenv(env, "EGPUCTL_ROOT", scenario_root, true); /* egpuctl's default --root */
         env = g_environ_setenv(env, SIM_ENV_SOCKET, sock, true);
         env = g_environ_setenv(env, SIM_ENV_SYSDIR, sysreal, true);
         if (control)

@@ -725,23 +725,31 @@ static void test_strings(void **state) {
 }
 
 static void test_dir_default(void **state) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *f = NULL;
         char *x = NULL;
 
         assert_int_equal(unsetenv("STATE_DIRECTORY"), 0);
-        assert_int_equal(store_dir_default(&a), 0);
+        assert_int_equal(store_dir_default(NULL, &a), 0);
         assert_string_equal(a, EGPUCTL_STATE_DIR);
+        /* Under --root DIR the store is DIR's; "" and "/" are the host. */
+        assert_int_equal(store_dir_default("/tmp/scenario/root", &d), 0);
+        assert_string_equal(d, "/tmp/scenario/root" EGPUCTL_STATE_DIR);
+        assert_int_equal(store_dir_default("/", &e), 0);
+        assert_string_equal(e, EGPUCTL_STATE_DIR);
+        assert_int_equal(store_dir_default("", &f), 0);
+        assert_string_equal(f, EGPUCTL_STATE_DIR);
         assert_int_equal(setenv("STATE_DIRECTORY", "/var/lib/egpuctl-test", 1), 0);
-        assert_int_equal(store_dir_default(&b), 0);
+        /* systemd's StateDirectory= wins, root or not. */
+        assert_int_equal(store_dir_default("/tmp/scenario/root", &b), 0);
         assert_string_equal(b, "/var/lib/egpuctl-test");
         assert_int_equal(setenv("STATE_DIRECTORY", "/a:/b", 1), 0);
-        assert_int_equal(store_dir_default(&c), 0);
+        assert_int_equal(store_dir_default(NULL, &c), 0);
         assert_string_equal(c, "/a");
         assert_int_equal(setenv("STATE_DIRECTORY", "relative", 1), 0);
-        assert_int_equal(store_dir_default(&x), -EINVAL);
+        assert_int_equal(store_dir_default(NULL, &x), -EINVAL);
         assert_null(x);
         assert_int_equal(setenv("STATE_DIRECTORY", "", 1), 0);
-        assert_int_equal(store_dir_default(&x), 0);
+        assert_int_equal(store_dir_default(NULL, &x), 0);
         assert_string_equal(x, EGPUCTL_STATE_DIR);
         free(x);
         assert_int_equal(unsetenv("STATE_DIRECTORY"), 0);
