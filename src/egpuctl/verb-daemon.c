@@ -11,6 +11,7 @@
 
 #include "egpuctl.h"
 #include "hotplug.h"
+#include "lock.h"
 #include "util.h"
 
 /* The daemon: the engine's hot-plug logic (src/engine/hotplug.h) driven by a poll() loop, with what only a
@@ -138,8 +139,9 @@ int verb_daemon(int argc, char *argv[]) {
         };
         uint32_t seconds;
         _cleanup_(hotplug_freep) Hotplug *d = NULL;
+        _cleanup_(event_server_freep) EventServer *events = NULL;
         _cleanup_close_ int sfd = -EBADF;
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *runtime = NULL;
         HotplugOptions o = {
                 .attach = { .timeout_ms = ATTACH_TIMEOUT_MS_DEFAULT,
                             .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT },
@@ -198,6 +200,16 @@ int verb_daemon(int argc, char *argv[]) {
         if (sfd < 0)
                 return log_error("Failed to set up signals: %m"), EXIT_PROBLEM;
 
+        /* What egpuctl monitor hears from us: a daemon without it still works. */
+        r = runtime_dir_default(arg_global.root, &runtime);
+        if (r >= 0)
+                r = event_server_new(runtime, &events);
+        if (r < 0) {
+                errno_set(r);
+                log_warning("Failed to open the event socket for egpuctl monitor: %m");
+        }
+        o.events = events;
+
         /* Watch first, then attach what is there: nothing that appears in between is missed. */
         r = hotplug_new(&o, &d);
         if (r < 0) {
@@ -211,19 +223,22 @@ int verb_daemon(int argc, char *argv[]) {
         starting = true;
 
         for (;;) {
-                struct pollfd fds[4];
+                struct pollfd fds[5];
                 int hfds[3];
 
                 hotplug_fds(d, hfds);
                 for (size_t i = 0; i < 3; i++)
                         fds[i] = (struct pollfd){ .fd = hfds[i], .events = POLLIN };
                 fds[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+                fds[4] = (struct pollfd){ .fd = events ? event_server_fd(events) : -1, .events = POLLIN };
                 if (poll(fds, ELEMENTSOF(fds), starting && hotplug_running(d) == 0 ? 0 : -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         log_error("poll() failed: %m");
                         break;
                 }
+                if (fds[4].revents & POLLIN)
+                        (void) event_server_accept(events);
                 hotplug_process(d);
                 if (starting && hotplug_running(d) == 0) {
                         starting = false;

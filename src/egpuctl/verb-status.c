@@ -65,7 +65,16 @@ static json_object *strv_to_json(char **l) {
         return a;
 }
 
+/* A function's driver_override to show: NULL when none, or when the kernel does not show it within a second
+ * (it shows it under the device's lock, which a removal that waits for a VM holds). */
+static char *show_override(const PciFunction *f) {
+        char *v = NULL;
+
+        return pci_function_read_driver_override(f->bdf, 1000, &v) >= 0 ? v : NULL;
+}
+
 static json_object *pci_function_to_json(const PciFunction *f) {
+        _cleanup_free_ char *override = show_override(f);
         json_object *o = json_object_new_object(), *link = json_object_new_object();
         char class[sizeof("ffffff")];
 
@@ -84,7 +93,7 @@ static json_object *pci_function_to_json(const PciFunction *f) {
         ADD(o, "vendor_name", json_string_or_null(f->vendor_name));
         ADD(o, "model_name", json_string_or_null(f->model_name));
         ADD(o, "driver", json_string_or_null(f->driver));
-        ADD(o, "driver_override", json_string_or_null(f->driver_override));
+        ADD(o, "driver_override", json_string_or_null(override));
         ADD(o, "iommu_group", json_int_or_null(f->iommu_group));
         ADD(o, "reset_methods", strv_to_json(f->reset_methods));
         ADD(o, "removable", json_object_new_string(pci_removable_to_string(f->removable)));
@@ -298,7 +307,7 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         FOREACH_ARRAY(f, e->functions, e->n_functions) {
                 _cleanup_free_ char *fids = ids((*f)->vendor, (*f)->device),
                                     *group = fmt_int((*f)->iommu_group), *class = NULL, *reset = NULL,
-                                    *driver = NULL;
+                                    *driver = NULL, *override = NULL;
 
                 if (asprintf(&class, "%06x", (*f)->class) < 0)
                         return -ENOMEM;
@@ -315,8 +324,8 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                                 strcat(reset, *m);
                         }
                 }
-                if ((*f)->driver_override &&
-                    asprintf(&driver, "%s (override %s)", strna((*f)->driver), (*f)->driver_override) < 0)
+                override = show_override(*f);
+                if (override && asprintf(&driver, "%s (override %s)", strna((*f)->driver), override) < 0)
                         return -ENOMEM;
                 r = table_add_row(t, (*f)->bdf, fids, class, driver ?: (*f)->driver ?: "(none)", group,
                                   reset ?: "(none)");

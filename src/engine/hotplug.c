@@ -67,11 +67,27 @@ static void logf_(Hotplug *d, int priority, const char *fmt, ...) {
         va_start(ap, fmt);
         r = vasprintf(&s, fmt, ap);
         va_end(ap);
-        if (r < 0 || !d->o.log)
+        if (r < 0)
+                return;
+        if (d->o.events && priority <= LOG_INFO)
+                (void) event_server_publish_decision(d->o.events, NULL, "%s", s);
+        if (!d->o.log)
                 return;
         pthread_mutex_lock(&d->log_lock);
         d->o.log(priority, s);
         pthread_mutex_unlock(&d->log_lock);
+}
+
+/* Tells the monitors that a VM took (plugged) or let go of an eGPU. */
+static void publish_vm(Hotplug *d, bool plugged, const LiveVm *vm, const char *egpu) {
+        _cleanup_(event_freep) Event *e = NULL;
+
+        if (!d->o.events || event_new(plugged ? EVENT_VM_PLUGGED : EVENT_VM_RELEASED, &e) < 0)
+                return;
+        e->vm = strdup(vm->vmid ?: vm->qmp_path);
+        e->egpu = strdup(egpu);
+        e->device = strdup(egpu);
+        (void) event_server_publish(d->o.events, e);
 }
 
 /* A report's lines at info (debug when quiet) and its error prefixed by what. */
@@ -170,6 +186,8 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         if (asprintf(&what, "Failed to plug eGPU %s into %s", g->gpu->bdf, who) < 0)
                 what = NULL;
         log_report(d, &rep, false, what ?: "plug");
+        if (r > 0)
+                publish_vm(d, true, &vm, g->gpu->bdf);
 }
 
 static void run_attach(Hotplug *d, const char *device) {
@@ -261,8 +279,10 @@ static void run_surprise(Hotplug *d, const char *bdf) {
         if (g) {
                 r = live_unplug(g, &vm, &d->o.live, &rep);
                 log_report(d, &rep, false, "Surprise unplug");
-                if (r >= 0)
+                if (r >= 0) {
+                        publish_vm(d, false, &vm, bdf);
                         return;
+                }
         }
         if (d->o.on_surprise_unplug == SURPRISE_WAIT) {
                 _cleanup_free_ char *fix = NULL;
@@ -292,6 +312,7 @@ static void run_surprise(Hotplug *d, const char *bdf) {
                 return;
         }
         logf_(d, LOG_INFO, "%s stopped; the host's removal of eGPU %s goes on", who, bdf);
+        publish_vm(d, false, &vm, bdf);
 }
 
 /* ---------------------------------------------------------------- workers */

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "attach.h"
+#include "event-socket.h"
 #include "live.h"
 
 /* The daemon's logic: the engine driven by device events. The caller (egpuctl daemon) owns the process:
@@ -32,7 +33,8 @@ const char *surprise_policy_to_string(SurprisePolicy p) _pure_;
 SurprisePolicy surprise_policy_from_string(const char *s) _pure_;
 
 /* How the daemon tells what it does: priority as syslog's (LOG_ERR ... LOG_DEBUG), one line. Called from
- * worker threads too, one call at a time. */
+ * worker threads too, one call at a time. What it logs at LOG_INFO or above also goes to the event socket
+ * as a decision, and a VM taking or letting go of an eGPU as vm-plugged or vm-released. */
 typedef void (*HotplugLogFunction)(int priority, const char *line);
 
 typedef struct HotplugOptions {
@@ -43,6 +45,7 @@ typedef struct HotplugOptions {
         const char *kmsg_path; /* the kernel log, /dev/kmsg */
         int lock_timeout_ms;   /* how long a worker waits for the lock */
         HotplugLogFunction log;
+        EventServer *events; /* where 'egpuctl monitor' hears the decisions and what VMs do; NULL */
 } HotplugOptions;
 
 typedef struct Hotplug Hotplug;

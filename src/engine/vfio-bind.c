@@ -158,16 +158,19 @@ static void undo_function(Undo *u, int timeout_ms, Report *rep) {
 }
 
 static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *rep) {
-        _cleanup_free_ char *driver = NULL, *after = NULL;
+        _cleanup_free_ char *driver = NULL, *after = NULL, *override = NULL;
         int r;
 
         r = pci_function_read_driver(f->bdf, &driver);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
+        r = pci_function_read_driver_override(f->bdf, timeout_ms, &override);
+        if (r < 0)
+                return report_error(rep, r, "Failed to read the driver_override of %s: %m", f->bdf);
         u->driver = driver ? strdup(driver) : NULL;
-        u->driver_override = f->driver_override ? strdup(f->driver_override) : NULL;
+        u->driver_override = override ? strdup(override) : NULL;
 
-        if (streq_ptr(driver, VFIO_DRIVER) && streq_ptr(f->driver_override, VFIO_DRIVER)) {
+        if (streq_ptr(driver, VFIO_DRIVER) && streq_ptr(override, VFIO_DRIVER)) {
                 report_note(rep, "%s: already on vfio-pci", f->bdf);
                 return 0;
         }
@@ -339,14 +342,16 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
 
         for (size_t i = e->n_functions; i > 0; i--) {
                 const PciFunction *f = e->functions[i - 1];
-                _cleanup_free_ char *driver = NULL, *after = NULL;
+                _cleanup_free_ char *driver = NULL, *after = NULL, *override = NULL;
 
                 r = pci_function_read_driver(f->bdf, &driver);
+                if (r >= 0)
+                        r = pci_function_read_driver_override(f->bdf, timeout_ms, &override);
                 if (r < 0) {
                         ret = report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
                         continue;
                 }
-                if (f->driver_override) {
+                if (override) {
                         r = pci_function_set_driver_override(f->bdf, NULL, timeout_ms);
                         if (r < 0) {
                                 ret = report_error(

@@ -22,7 +22,7 @@ static int dup_property(struct udev_device *d, const char *key, char **ret) {
 
 int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         _cleanup_(pci_function_freep) PciFunction *f = NULL;
-        _cleanup_free_ char *override = NULL, *reset = NULL, *removable = NULL, *group = NULL;
+        _cleanup_free_ char *reset = NULL, *removable = NULL, *group = NULL;
         const char *driver;
         int r;
 
@@ -59,11 +59,8 @@ int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
                         return -ENOMEM;
         }
 
-        r = read_optional_string(d, "driver_override", &override);
-        if (r < 0)
-                return r;
-        if (override && *override && !streq(override, "(null)"))
-                f->driver_override = TAKE_PTR(override);
+        /* Not driver_override: the kernel shows it under the device's lock, which a driver's remove holds
+         * for as long as it runs (pci_function_read_driver_override()). */
 
         r = read_optional_string(d, "reset_method", &reset);
         if (r < 0)
@@ -109,7 +106,6 @@ PciFunction *pci_function_free(PciFunction *f) {
         free(f->syspath);
         free(f->bdf);
         free(f->driver);
-        free(f->driver_override);
         strv_free(f->reset_methods);
         free(f->current_link_speed);
         free(f->max_link_speed);
@@ -267,19 +263,31 @@ int pci_function_read_driver(const char *bdf, char **ret) {
         return 0;
 }
 
-static int read_override(const char *bdf, char **ret) {
-        _cleanup_free_ char *dir = NULL, *v = NULL;
+/* What the kernel shows, "(null)" included. */
+static int read_override(const char *bdf, int timeout_ms, char **ret) {
+        _cleanup_free_ char *path = NULL, *v = NULL;
         int r;
 
-        r = function_path(bdf, NULL, &dir);
+        r = function_path(bdf, "driver_override", &path);
         if (r < 0)
                 return r;
-        r = sysfs_read_attr(dir, "driver_override", &v);
+        r = sysfs_read_timeout(path, timeout_ms, &v);
         if (r == -ENOENT)
                 return -ENODEV;
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int pci_function_read_driver_override(const char *bdf, int timeout_ms, char **ret) {
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        r = read_override(bdf, timeout_ms, &v);
+        if (r < 0)
+                return r;
+        *ret = *v && !streq(v, "(null)") ? TAKE_PTR(v) : NULL;
         return 0;
 }
 
@@ -296,7 +304,7 @@ int pci_function_set_driver_override(const char *bdf, const char *driver, int ti
                 return -ENODEV;
         if (r < 0)
                 return r;
-        r = read_override(bdf, &now);
+        r = read_override(bdf, timeout_ms, &now);
         if (r < 0)
                 return r;
         if (driver ? !streq(now, driver) : !(streq(now, "(null)") || streq(now, "")))

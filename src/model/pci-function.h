@@ -24,7 +24,6 @@ typedef struct PciFunction {
         uint32_t subsystem_vendor, subsystem_device;
         uint32_t class;           /* 0x030000 */
         char *driver;             /* the driver link's name, NULL when unbound */
-        char *driver_override;    /* NULL when the kernel reads "(null)" */
         int iommu_group;          /* -1 when the function has no group (IOMMU off) */
         char **reset_methods;     /* NULL when the attribute is absent (no reset at all, or an old kernel) */
         char *current_link_speed; /* "8.0 GT/s PCIe", NULL when absent */
@@ -76,6 +75,10 @@ bool pci_bdf_is_valid(const char *s) _pure_;
 int pci_function_read_driver(const char *bdf, char **ret);
 /* driver NULL clears the override. */
 int pci_function_set_driver_override(const char *bdf, const char *driver, int timeout_ms);
+/* The override (NULL when the kernel reads "(null)"), waiting at most timeout_ms: the kernel shows it under
+ * the device's lock (drivers/pci/pci-sysfs.c driver_override_show()), held for as long as a driver's remove
+ * runs, and vfio-pci's waits for a VM to let go. That is why a host snapshot never reads it. */
+int pci_function_read_driver_override(const char *bdf, int timeout_ms, char **ret);
 /* Unbinds from whatever driver holds it; 0 when it was not bound. */
 int pci_function_unbind(const char *bdf, int timeout_ms);
 /* Asks the kernel to probe drivers for it (drivers_probe), which honours driver_override. Returns the

@@ -77,7 +77,8 @@ int sysfs_read_attr(const char *syspath, const char *attr, char **ret) {
         return 0;
 }
 
-/* Shared between the caller and the writer thread; the last one out frees it. */
+/* Shared between the caller and the thread that writes (value set) or reads (value NULL, what was read
+ * in read); the last one out frees it. */
 typedef struct TimedWrite {
         pthread_mutex_t lock;
         pthread_cond_t done_cond;
@@ -86,6 +87,7 @@ typedef struct TimedWrite {
         int result;
         char *path;
         char *value;
+        char *read;
 } TimedWrite;
 
 static void timed_write_unref(TimedWrite *w) {
@@ -100,15 +102,18 @@ static void timed_write_unref(TimedWrite *w) {
         pthread_cond_destroy(&w->done_cond);
         free(w->path);
         free(w->value);
+        free(w->read);
         free(w);
 }
 
 static void *timed_write_thread(void *p) {
         TimedWrite *w = p;
-        int r = sysfs_write(w->path, w->value);
+        char *v = NULL;
+        int r = w->value ? sysfs_write(w->path, w->value) : read_full_file(w->path, 4096, &v, NULL);
 
         pthread_mutex_lock(&w->lock);
         w->result = r;
+        w->read = v;
         w->done = true;
         pthread_cond_signal(&w->done_cond);
         pthread_mutex_unlock(&w->lock);
@@ -116,7 +121,8 @@ static void *timed_write_thread(void *p) {
         return NULL;
 }
 
-int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
+/* Runs the write (value) or the read (value NULL) in a thread, waiting at most timeout_ms for it. */
+static int timed_io(const char *path, const char *value, int timeout_ms, char **ret_read) {
         pthread_condattr_t attr;
         pthread_attr_t tattr;
         pthread_t thread;
@@ -128,8 +134,8 @@ int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
         if (!w)
                 return -ENOMEM;
         w->path = strdup(path);
-        w->value = strdup(value);
-        if (!w->path || !w->value) {
+        w->value = value ? strdup(value) : NULL;
+        if (!w->path || (value && !w->value)) {
                 free(w->path);
                 free(w->value);
                 free(w);
@@ -166,7 +172,24 @@ int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
                         break;
         }
         r = w->done ? w->result : -ETIMEDOUT;
+        if (r >= 0 && ret_read)
+                *ret_read = TAKE_PTR(w->read);
         pthread_mutex_unlock(&w->lock);
         timed_write_unref(w);
         return r;
+}
+
+int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
+        return timed_io(path, value, timeout_ms, NULL);
+}
+
+int sysfs_read_timeout(const char *path, int timeout_ms, char **ret) {
+        char *v = NULL;
+        int r;
+
+        r = timed_io(path, NULL, timeout_ms, &v);
+        if (r < 0)
+                return r;
+        *ret = strstrip_trailing(v);
+        return 0;
 }

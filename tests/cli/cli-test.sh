@@ -271,7 +271,10 @@ import datetime, json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
 for e in events:
     datetime.datetime.strptime(e['timestamp'], '%Y-%m-%dT%H:%M:%S.%fZ')
-    assert e['source'] == 'kernel' and e['text'], e
+    assert e['source'] in ('kernel', 'daemon') and e['text'], e
+# the daemon's own words come too, from its socket
+assert any(e['event'] == 'decision' and e['message'] == '1-1: attached' for e in events), 'no decision from the daemon'
+events = [e for e in events if e['source'] == 'kernel']
 def first(kind, device, driver=None):
     for i, e in enumerate(events):
         if e['event'] == kind and e['device'] == device and (driver is None or e['driver'] == driver):

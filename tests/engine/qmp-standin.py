@@ -8,7 +8,7 @@ in /proc/PID/cmdline as it finds a real one's:
                  -chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control)
                  [-device pcie-root-port,id=ID[,hotplug=off][,pref64-reserve=SIZE]]...
                  [-device vfio-pci,host=BDF,id=ID,bus=PORT,addr=0.F[,multifunction=on]]...
-                 [-S] [--guest MS] [--no-guest-delay-ms MS] [--ready FILE]
+                 [-S] [--guest MS] [--ready FILE] [--events FILE]
 
 What it answers, as QEMU 7.2 does (qapi/pci.json, qapi/qom.json, hw/pci/pcie.c, hw/vfio/common.c and
 pci.c, softmmu/qdev-monitor.c; tests/vm judges the same flows on a real QEMU):
@@ -24,6 +24,8 @@ pci.c, softmmu/qdev-monitor.c; tests/vm judges the same flows on a real QEMU):
   the slot off MS ms after the request. Function 0's request takes the whole slot; only the named device
   gets DEVICE_DELETED. A second request within 5 s: "Device ID is already in the process of unplug".
 A group is closed when no device of it is left, so the kernel lets egpuctl have it again.
+--events FILE gets a line "plugged T" when a slot's function 0 arrives (the VM then lists its functions)
+and "deleted T" at each DEVICE_DELETED, T being time.monotonic() (CLOCK_MONOTONIC), for bench/.
 """
 import json
 import os
@@ -78,6 +80,7 @@ class Vm:
         self.numbered = True
         self.guest_ms = None
         self.ready = None
+        self.events_file = None
         self.events = []  # (time, callable)
         chardevs, mons = {}, []
         cold = []
@@ -93,6 +96,8 @@ class Vm:
                 self.guest_ms = int(v)
             elif a == "--ready":
                 self.ready = v
+            elif a == "--events":
+                self.events_file = v
             elif a in ("-qmp",):
                 self.qmp_path = v[len("unix:"):].split(",")[0]
             elif a == "-chardev":
@@ -186,7 +191,14 @@ class Vm:
                     "%d are bound to vfio-<bus> or pci-stub and not already in use" % (host, group, group))
         self.devices[id_] = {"host": host, "bus": bus, "fn": fn, "group": group, "hotplugged": hotplugged,
                              "pending": None}
+        if fn == 0:
+            self.note("plugged")
         return None
+
+    def note(self, what):
+        if self.events_file:
+            with open(self.events_file, "a") as f:
+                f.write("%s %.6f\n" % (what, time.monotonic()))
 
     def release_groups(self):
         used = {d["group"] for d in self.devices.values()}
@@ -299,6 +311,8 @@ class Vm:
         return None, {"class": "CommandNotFound", "desc": "The command %s has not been found" % cmd}
 
     def emit(self, name, data):
+        if name == "DEVICE_DELETED":
+            self.note("deleted")
         t = time.time()
         msg = {"event": name, "data": data,
                "timestamp": {"seconds": int(t), "microseconds": int((t % 1) * 1e6)}}

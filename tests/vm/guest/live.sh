@@ -57,11 +57,15 @@ start_vm() {
         diag "VM $id did not come up: $(cat /tmp/vm$id.log)"
         return 1
 }
-stop_vm() { kill $QPID 2>/dev/null; wait $QPID 2>/dev/null; }
+stop_vm() { kill $QPID 2>/dev/null; vm-tool wait-path /proc/$QPID absent 10000 >/dev/null; }
 # whether process $1 holds /dev/vfio/$2
 holds() { ls -l /proc/$1/fd 2>/dev/null | grep -q "/dev/vfio/$2\$"; }
 # the VM's query-pci lists the pair's ids: 1234:1111 (secondary-vga) and 8086:293e (ich9-intel-hda)
-lists_pair() { _q=$(qmp $1 '{"execute":"query-pci"}'); printf '%s' "$_q" | grep -q '"device": 4369, "vendor": 4660' && printf '%s' "$_q" | grep -q '"device": 10558, "vendor": 32902'; }
+lists_pair() {
+        _q=$(qmp $1 '{"execute":"query-pci"}')
+        printf '%s' "$_q" | grep -Eq '"device": 4369[^}]*"vendor": 4660' &&
+                printf '%s' "$_q" | grep -Eq '"device": 10558[^}]*"vendor": 32902'
+}
 # wait_log PATTERN SECONDS: the daemon's log says it
 wait_log() {
         _t0=$(vm-tool now)
@@ -75,7 +79,12 @@ start_daemon() {
         DPID=$!
         wait_log Ready 60
 }
-stop_daemon() { kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; diag "daemon log: $(tr '\n' '|' </tmp/daemon.log)"; }
+# bounded: a daemon stuck in the kernel (D state) must not stop the test
+stop_daemon() {
+        kill $DPID 2>/dev/null
+        vm-tool wait-path /proc/$DPID absent 10000 >/dev/null || diag "the daemon did not end: $(cat /proc/$DPID/stack 2>/dev/null | tr '\n' '|')"
+        diag "daemon log: $(tr '\n' '|' </tmp/daemon.log)"
+}
 
 if ! command -v qemu-system-x86_64 >/dev/null || [ ! -e /usr/share/seabios/bios-256k.bin ]; then
         tap_skip "live: a VM inside the guest" "no QEMU or SeaBIOS to copy from the host (Debian: qemu-system-x86)"
@@ -156,7 +165,7 @@ if kill -0 $QPID 2>/dev/null && start_daemon; then
         fi
 
         # ------------------------------------------------------------ (e) detach stays while the daemon runs
-        e vm unplug 100
+        e vm unplug 100 --gpu $H0
         e detach $H0
         echo add >$SYSPCI/$H0/uevent
         if wait_log "left detached, as a person asked" 30 && [ "$(driver_of $H0)" != vfio-pci ]; then
