@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <strings.h>
@@ -50,6 +51,16 @@ int safe_atoi(const char *s, int *ret) {
                 return -ERANGE;
         *ret = (int) v;
         return 0;
+}
+
+int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
 }
 
 char *strstrip_trailing(char *s) {
@@ -431,11 +442,20 @@ int strv_uniq(char **l, size_t n) {
         return (int) k;
 }
 
-uint64_t now_usec(void) {
-        struct timespec ts;
+char *format_bytes(char *buf, size_t l, uint64_t n) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        size_t u = 0;
+        uint64_t unit = 1;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+        while (u + 1 < ELEMENTSOF(units) && n / unit >= 1024) {
+                unit *= 1024;
+                u++;
+        }
+        if (n % unit == 0)
+                snprintf(buf, l, "%" PRIu64 " %s", n / unit, units[u]);
+        else /* tenths, rounded down; (n % unit) * 10 fits: unit is at most 2^60 */
+                snprintf(buf, l, "%" PRIu64 ".%" PRIu64 " %s", n / unit, (n % unit) * 10 / unit, units[u]);
+        return buf;
 }
 
 static const char *str_index_key(const StrIndex *ix, const void *base, size_t i) {

@@ -4,10 +4,14 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "time-util.h"
 
 /* Strict number parsing: the whole string (trailing whitespace allowed) must be a number in range. */
 int safe_atou32(const char *s, int base, uint32_t *ret);
 int safe_atoi(const char *s, int *ret);
+
+/* The value of a hex digit (any case), -EINVAL for anything else. */
+int unhexchar(char c) _const_;
 
 /* Removes trailing whitespace and newlines in place. */
 char *strstrip_trailing(char *s);
@@ -81,5 +85,8 @@ int strv_split_lines(const char *text, char ***ret, size_t *ret_n);
  * per string is quadratic. Returns the new length, or -ENOMEM (-E2BIG past INT_MAX strings). */
 int strv_uniq(char **l, size_t n);
 
-/* Monotonic clock in microseconds. */
-uint64_t now_usec(void);
+/* A size for people: "256 MiB" when it is a whole number of the largest unit (B, KiB, MiB, GiB, TiB, PiB,
+ * EiB) that is not more than it, else that unit with one decimal, rounded down ("1.9 GiB"). Into buf of
+ * size l (FORMAT_BYTES_MAX is enough); returns buf. The one byte formatter of the program. */
+#define FORMAT_BYTES_MAX 16
+char *format_bytes(char *buf, size_t l, uint64_t n);
