@@ -25,6 +25,3 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep);
 /* Whether a process holds /dev/vfio/GROUP open (a running VM): the holder's PID in *ret_pid, or 0 when
  * the kernel says the group is busy but the holder cannot be seen. */
 int vfio_group_holder(int group, pid_t *ret_pid);
-
-/* Whether the kernel module is loaded (/sys/module/NAME exists). */
-bool kernel_module_loaded(const char *name);

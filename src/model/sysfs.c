@@ -116,7 +116,7 @@ static void *timed_write_thread(void *p) {
         return NULL;
 }
 
-int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
+int sysfs_write_timeout(const char *path, const char *value, usec_t timeout) {
         pthread_condattr_t attr;
         pthread_attr_t tattr;
         pthread_t thread;
@@ -152,9 +152,11 @@ int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
                 return -r;
         }
 
+        /* pthread_cond_timedwait() takes the deadline as a timespec on the condition's clock. */
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        timeout = MIN(timeout, (usec_t) INT32_MAX * USEC_PER_SEC);
+        deadline.tv_sec += (time_t) (timeout / USEC_PER_SEC);
+        deadline.tv_nsec += (long) (timeout % USEC_PER_SEC * NSEC_PER_USEC);
         if (deadline.tv_nsec >= 1000000000L) {
                 deadline.tv_sec++;
                 deadline.tv_nsec -= 1000000000L;
