@@ -7,7 +7,7 @@
 #include "spawn-util.h"
 #include "util.h"
 
-#define PROXMOX_TIMEOUT_USEC (120ULL * 1000000ULL)
+#define PROXMOX_TIMEOUT_USEC (120 * USEC_PER_SEC)
 
 void prop_string_done(PropString *p) {
         strv_free(p->keys);
