@@ -18,44 +18,6 @@ static char *skip_space(const char *s) {
         return (char *) s;
 }
 
-int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ PciResource *res = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
-
-        r = strv_split_lines(text, &lines, NULL);
-        if (r < 0)
-                return r;
-        FOREACH_LINE(line, lines) {
-                unsigned long long s, e, f;
-                int consumed = 0;
-
-                if (sscanf(*line, "%llx %llx %llx%n", &s, &e, &f, &consumed) != 3 || consumed <= 0)
-                        break;
-                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
-                        return -ENOMEM;
-                res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
-        }
-        *ret = TAKE_PTR(res);
-        *ret_n = n;
-        return 0;
-}
-
-char *format_bytes(uint64_t n) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        size_t u = 0;
-        char *s;
-
-        while (u + 1 < ELEMENTSOF(units) && n >= 1024 && n % 1024 == 0) {
-                n /= 1024;
-                u++;
-        }
-        if (asprintf(&s, "%" PRIu64 " %s", n, units[u]) < 0)
-                return NULL;
-        return s;
-}
-
 int pcie_speed_parse(const char *s, unsigned *ret) {
         unsigned whole = 0, frac = 0, frac_digits = 0;
         const char *p = s;
@@ -275,62 +237,6 @@ bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
                         return true;
         /* A VLAN "eth0.10" is made by the kernel but needs its parent: the caller checks that one. */
         return false;
-}
-
-/* ---- NIC names ---- */
-
-/* The span of the bus number in a path-based name: after "p" following the "en"/"wl"/"ww"/"ib" prefix and an
- * optional "P<domain>". */
-static const char *bus_span(const char *name, size_t *ret_len) {
-        const char *p;
-        size_t l;
-
-        if (strlen(name) < 5 ||
-            !(strneq(name, "en", 2) || strneq(name, "wl", 2) || strneq(name, "ww", 2) ||
-              strneq(name, "ib", 2) || strneq(name, "sl", 2)))
-                return NULL;
-        p = name + 2;
-        if (*p == 'P') {
-                p++;
-                p += strspn(p, "0123456789");
-        }
-        if (*p != 'p')
-                return NULL;
-        p++;
-        l = strspn(p, "0123456789");
-        if (l == 0 || p[l] != 's')
-                return NULL;
-        *ret_len = l;
-        return p;
-}
-
-int nic_name_pci_bus(const char *name, unsigned *ret) {
-        _cleanup_free_ char *digits = NULL;
-        const char *p;
-        uint32_t v;
-        size_t l;
-
-        p = bus_span(name, &l);
-        if (!p)
-                return -EINVAL;
-        digits = strndup(p, l);
-        if (!digits)
-                return -ENOMEM;
-        if (safe_atou32(digits, 10, &v) < 0 || v > 255)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-bool nic_names_differ_in_bus(const char *a, const char *b) {
-        const char *pa, *pb;
-        size_t la, lb;
-
-        pa = bus_span(a, &la);
-        pb = bus_span(b, &lb);
-        if (!pa || !pb || pa - a != pb - b || !strneq(a, b, (size_t) (pa - a)))
-                return false;
-        return streq(pa + la, pb + lb) && !(la == lb && strneq(pa, pb, la));
 }
 
 /* ---- Proxmox VM configuration ---- */

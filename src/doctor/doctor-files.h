@@ -8,24 +8,8 @@
 
 /* Pure parsers of the files and attributes that "egpuctl doctor" reads. No I/O here: each takes the text. */
 
-/* One line of a PCI function's "resource" attribute: start, end and flags of a BAR (lines 0-5), the ROM
- * (line 6), then bridge windows. */
-typedef struct PciResource {
-        uint64_t start, end, flags;
-} PciResource;
-
-#define PCI_RESOURCE_ROM 6
-/* Parses the whole attribute; lines that do not parse end the list. */
-int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n);
-/* Whether a BAR exists (has flags) but got no address: the kernel found no room for it. */
-static inline bool pci_resource_unassigned(const PciResource *r) {
-        return r->flags != 0 && r->start == 0;
-}
-static inline uint64_t pci_resource_size(const PciResource *r) {
-        return r->end >= r->start && r->flags != 0 ? r->end - r->start + 1 : 0;
-}
-/* "256 MiB" style, into a malloc'd string. */
-char *format_bytes(uint64_t n);
+/* PciResource and its parser, and format_bytes(): pci-function.h and util.h, where they are the one
+ * answer for every caller. */
 
 /* A PCIe link speed attribute ("8.0 GT/s PCIe", "2.5 GT/s") in MT/s (8000); -EINVAL for "Unknown" etc. */
 int pcie_speed_parse(const char *s, unsigned *ret);
@@ -58,12 +42,8 @@ int net_config_parse(NetConfig *c, const char *file, const char *text);
  * VLANs of those, and names the configuration defines as virtual. */
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) _pure_;
 
-/* NicPin, NicPins and their parsers, and unit_file_get_list(): netif.h. */
-
-/* For a path-based NIC name ("enp88s0", "enP1p88s0f1"), the PCI bus number in it; -EINVAL otherwise. */
-int nic_name_pci_bus(const char *name, unsigned *ret);
-/* Whether two path-based names differ only in the bus number ("enp86s0" and "enp88s0"). */
-bool nic_names_differ_in_bus(const char *a, const char *b) _pure_;
+/* NicPin, NicPins and their parsers, unit_file_get_list() and the one parser of path-based names,
+ * netif_path_name_key(): netif.h. */
 
 /* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
  * first [snapshot] section. What doctor asks of it, read through the parsers of proxmox.c

@@ -105,9 +105,9 @@ static const Verb verbs[] = {
           0,
           0,
           verb_doctor,
-          "doctor [--json] [--root DIR]",
+          "doctor [--json] [--root DIR] [--list]",
           "Check everything eGPU passthrough needs, and say how to mend what is wrong",
-          NULL },
+          "  --list             List the checks, in the order they run, and what each looks at\n" },
 };
 
 const Verb *verb_find(const char *name) {
