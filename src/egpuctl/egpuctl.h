@@ -9,6 +9,7 @@
 #include "macro.h"
 #include "output.h"
 #include "report.h"
+#include "time-util.h"
 
 /* Exit codes, the same for every verb. */
 enum {
@@ -65,6 +66,10 @@ int verb_common_option(const char *name, int c);
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */
 int verb_check_args(const char *name, int argc, char *argv[], int first);
+
+/* A --timeout value: a span of time as parse_sec() reads it ("30", "1.5", "2min"), from min to max. -EINVAL
+ * otherwise; the verb says so. */
+int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret);
 
 /* Finds a verb in the table. */
 const Verb *verb_find(const char *name);

@@ -172,6 +172,15 @@ int verb_common_option(const char *name, int c) {
         }
 }
 
+int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret) {
+        usec_t t;
+
+        if (parse_sec(s, &t) < 0 || t < min || t > max)
+                return -EINVAL;
+        *ret = t;
+        return 0;
+}
+
 int verb_check_args(const char *name, int argc, char *argv[], int first) {
         const Verb *v = verb_find(name);
         unsigned n = argc > first ? (unsigned) (argc - first) : 0;

@@ -444,17 +444,29 @@ int strv_uniq(char **l, size_t n) {
 
 char *format_bytes(char *buf, size_t l, uint64_t n) {
         static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        uint64_t unit = 1, whole, tenths;
         size_t u = 0;
-        uint64_t unit = 1;
 
         while (u + 1 < ELEMENTSOF(units) && n / unit >= 1024) {
                 unit *= 1024;
                 u++;
         }
-        if (n % unit == 0)
+        if (n % unit == 0) {
                 snprintf(buf, l, "%" PRIu64 " %s", n / unit, units[u]);
-        else /* tenths, rounded down; (n % unit) * 10 fits: unit is at most 2^60 */
-                snprintf(buf, l, "%" PRIu64 ".%" PRIu64 " %s", n / unit, (n % unit) * 10 / unit, units[u]);
+                return buf;
+        }
+        /* Tenths, rounded to the nearest; (n % unit) * 10 + unit / 2 fits: unit is at most 2^60. */
+        whole = n / unit;
+        tenths = ((n % unit) * 10 + unit / 2) / unit;
+        if (tenths == 10) {
+                whole++;
+                tenths = 0;
+        }
+        if (whole == 1024 && u + 1 < ELEMENTSOF(units)) {
+                whole = 1;
+                u++;
+        }
+        snprintf(buf, l, "%" PRIu64 ".%" PRIu64 " %s", whole, tenths, units[u]);
         return buf;
 }
 

@@ -86,7 +86,8 @@ int strv_split_lines(const char *text, char ***ret, size_t *ret_n);
 int strv_uniq(char **l, size_t n);
 
 /* A size for people: "256 MiB" when it is a whole number of the largest unit (B, KiB, MiB, GiB, TiB, PiB,
- * EiB) that is not more than it, else that unit with one decimal, rounded down ("1.9 GiB"). Into buf of
+ * EiB) that is not more than it, else that unit with one decimal, rounded to the nearest ("1.9 GiB",
+ * "1.0 MiB" for 1048575). Into buf of
  * size l (FORMAT_BYTES_MAX is enough); returns buf. The one byte formatter of the program. */
 #define FORMAT_BYTES_MAX 16
 char *format_bytes(char *buf, size_t l, uint64_t n);
