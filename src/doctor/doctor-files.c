@@ -380,45 +380,6 @@ bool pve_host_matches(const char *host, const char *bdf) {
         return strneq(host, bdf, l) && bdf[l] == '.';
 }
 
-char *pve_hostpci_with(const char *raw, int pcie, int rombar) {
-        const char *sep = "", *p = raw;
-        char *s = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        /* A stream rather than appending to a string: linear however many options there are. */
-        f = open_memstream(&s, &size);
-        if (!f)
-                return NULL;
-        for (;;) {
-                _cleanup_free_ char *k = NULL, *v = NULL;
-                int r = prop_string_next(&p, &k, &v);
-
-                if (r < 0) {
-                        fclose(f);
-                        free(s);
-                        return NULL;
-                }
-                if (r == 0)
-                        break;
-                if (k && ((pcie >= 0 && streq(k, "pcie")) || (rombar >= 0 && streq(k, "rombar"))))
-                        continue;
-                fprintf(f, "%s%s%s%s", sep, strempty(k), k ? "=" : "", v);
-                sep = ",";
-        }
-        if (pcie >= 0) {
-                fprintf(f, "%spcie=%d", sep, pcie);
-                sep = ",";
-        }
-        if (rombar >= 0)
-                fprintf(f, "%srombar=%d", sep, rombar);
-        if (fclose(f) != 0) {
-                free(s);
-                return NULL;
-        }
-        return s ?: strdup("");
-}
-
 static int compare_entries(const void *a, const void *b) {
         char *const *x = *(char *const *const *) a, *const *y = *(char *const *const *) b;
         int c = strcmp(*x, *y);
@@ -459,8 +420,8 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         size_t n = 0, allocated = 1;
         int r;
 
-        /* The one pci.cfg parser (proxmox.c), then each map entry through the property string tokenizer:
-         * every path= of it, even in an entry that pci_map_entry_parse() would refuse. */
+        /* The one pci.cfg parser (proxmox.c), which keeps the map entries Proxmox accepts, then each
+         * entry's path=. */
         r = pci_mapping_from_cfg(text, name, &m);
         if (r < 0)
                 return r;

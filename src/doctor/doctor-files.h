@@ -73,8 +73,7 @@ bool pve_machine_is_q35(const char *machine) _pure_;
 /* Whether a host entry ("0000:30:00" or "0000:30:00.1") covers the function bdf. */
 bool pve_host_matches(const char *host, const char *bdf) _pure_;
 /* The addresses (path=, several joined by ';') of every "map" line of the PCI resource mapping name in
- * /etc/pve/mapping/pci.cfg (text), the domain added. An empty list when the mapping has none; -ENOENT when
- * there is no such mapping. */
+ * /etc/pve/mapping/pci.cfg (text) that Proxmox accepts (pci_mapping_from_cfg()), the domain added. The
+ * hostpciN value with pcie= and rombar= set: hostpci_value_set() (proxmox.h). An empty list when the mapping
+ * has none; -ENOENT when there is no such mapping. */
 int pve_mapping_paths(const char *text, const char *name, char ***ret);
-/* The hostpci value raw with pcie= and rombar= set as given (-1: leave as written), other options kept. */
-char *pve_hostpci_with(const char *raw, int pcie, int rombar);

@@ -2,6 +2,7 @@
 /* The check of the VMs: Proxmox configurations that pass the eGPU through. */
 #include "doctor-files.h"
 #include "doctor-internal.h"
+#include "proxmox.h"
 #include "util.h"
 
 static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, char **ok) {
@@ -116,12 +117,14 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                                         slot = strndup(target->bdf, strlen(target->bdf) - 2);
                                 if (!slot)
                                         return -ENOMEM;
-                                nv = pve_hostpci_with(
+                                r = hostpci_value_set(
                                         slot,
+                                        NULL,
                                         1,
-                                        pci_function_has_rom(target) == 0 ? 0 : hp->rombar);
-                                if (!nv)
-                                        return -ENOMEM;
+                                        pci_function_has_rom(target) == 0 ? 0 : hp->rombar,
+                                        &nv);
+                                if (r < 0)
+                                        return r;
                                 r = check_fix(c, "qm set %s -hostpci%u %s", vmid, hp->index, nv);
                         } else {
                                 r = check_problem(
@@ -156,10 +159,11 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                         pcie_missing = true;
                 }
                 if (fix_rombar || hp->pcie != 1) {
-                        _cleanup_free_ char *nv = pve_hostpci_with(hp->raw, 1, fix_rombar ? 0 : -1);
-                        if (!nv)
-                                return -ENOMEM;
-                        r = check_fix(c, "qm set %s -hostpci%u %s", vmid, hp->index, nv);
+                        _cleanup_free_ char *nv = NULL;
+
+                        r = hostpci_value_set(hp->raw, NULL, 1, fix_rombar ? 0 : -1, &nv);
+                        if (r >= 0)
+                                r = check_fix(c, "qm set %s -hostpci%u %s", vmid, hp->index, nv);
                         if (r < 0)
                                 return r;
                 }

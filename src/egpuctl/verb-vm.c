@@ -14,13 +14,6 @@ static const char *arg_mapping = "egpu";
 static const char *arg_gpu = NULL;
 static const char *arg_node = NULL;
 
-/* Whether the function has a ROM BAR: the kernel's rom attribute, or a display function (whose
- * ROM the kernel may show only once it was enabled). */
-static bool function_has_rom(const PciFunction *f) {
-        _cleanup_free_ char *p = path_join(f->syspath, "rom");
-        return (p && access(p, F_OK) >= 0) || pci_function_is_display(f);
-}
-
 static bool vmid_valid(const char *s) {
         uint32_t v;
         return safe_atou32(s, 10, &v) >= 0 && v >= 100 && v <= 999999999 && s[0] != '0';
@@ -263,14 +256,18 @@ static int vm_attach(const char *vmid) {
                 return EXIT_PROBLEM;
         }
 
-        /* pcie=1 (q35); qemu-server applies rombar to function 0 only, the other functions of the slot
-         * show no ROM unless they have a ROM BAR. */
-        if (asprintf(
-                    &hostpci_value,
-                    "mapping=%s,pcie=1%s",
-                    arg_mapping,
-                    function_has_rom(e->functions[0]) ? "" : ",rombar=0") < 0)
-                return log_error("Out of memory"), EXIT_PROBLEM;
+        /* The entry as it should be: the person's options in the one there kept. */
+        {
+                char key[32];
+
+                snprintf(key, sizeof(key), "hostpci%d", index);
+                r = hostpci_value_for_egpu(vm_config_get(&cfg, key), arg_mapping, e, &hostpci_value);
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("Failed to make the hostpci%d value: %m", index);
+                        return EXIT_PROBLEM;
+                }
+        }
 
         r = strv_extend(&args, "qm");
         if (r >= 0)
@@ -532,14 +529,12 @@ int verb_vm(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_MAPPING:
-                        /* pve-configid: a letter, then letters, digits, '-' and '_'. */
-                        if (!optarg[0] ||
-                            !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", optarg[0]) ||
-                            strspn(optarg,
-                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
-                                    strlen(optarg) ||
-                            strlen(optarg) > 128)
-                                return usage_error("vm", "--mapping: '%s' is not a mapping id", optarg);
+                        if (!proxmox_configid_is_valid(optarg))
+                                return usage_error(
+                                        "vm",
+                                        "--mapping: '%s' is not a mapping id (a letter, then at least one "
+                                        "letter, digit, '-' or '_')",
+                                        optarg);
                         arg_mapping = optarg;
                         continue;
                 case ARG_GPU:

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "doctor-files.h"
 #include "pci-function.h"
+#include "proxmox.h"
 #include "usb-enclosures.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
@@ -198,12 +199,12 @@ static void test_pve(void **state) {
         assert_true(pve_host_matches("0000:30:00.1", "0000:30:00.1"));
         assert_false(pve_machine_is_q35(NULL));
         assert_false(pve_machine_is_q35("pc-i440fx-9.0"));
-        fixed = pve_hostpci_with("0000:30:00.1,rombar=1,x-vga=1", 1, 0);
-        assert_string_equal(fixed, "0000:30:00.1,x-vga=1,pcie=1,rombar=0");
+        assert_int_equal(hostpci_value_set("0000:30:00.1,rombar=1,x-vga=1", NULL, 1, 0, &fixed), 0);
+        assert_string_equal(fixed, "0000:30:00.1,rombar=0,x-vga=1,pcie=1");
         assert_int_equal(
                 pve_mapping_paths(
-                        "other\n\tmap path=0000:01:00.0\negpu\n\tdescription x\n"
-                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n",
+                        "other\n\tmap id=10de:2504,node=pve,path=0000:01:00.0\n\negpu\n\tdescription x\n"
+                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n\n",
                         "egpu",
                         &paths),
                 0);
