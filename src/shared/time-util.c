@@ -32,7 +32,7 @@ static int parse_one(const char **p, usec_t *sum) {
         usec_t whole = 0, frac = 0, frac_div = 1, mult = USEC_PER_SEC, v;
         size_t unit_len = 0;
 
-        if (!isdigit((unsigned char) *s) && !(*s == '.' && isdigit((unsigned char) s[1])))
+        if (!isdigit((unsigned char) *s))
                 return -EINVAL;
         for (; isdigit((unsigned char) *s); s++) {
                 if (whole > (UINT64_MAX - 9) / 10)

@@ -19,8 +19,8 @@ typedef uint64_t usec_t;
 usec_t now_usec(void);
 
 /* A span of time as systemd's parse_sec() reads one: a number, with a fraction or not, is seconds ("1.5");
- * numbers may carry a unit ("500ms", "1min 30s": us, ms, s, sec, m, min, h, hr), summed. No sign, no empty
- * string. -EINVAL when it does not parse, -ERANGE when it does not fit. */
+ * numbers may carry a unit ("500ms", "1min 30s": us, ms, s, sec, m, min, h, hr), summed. Each number starts
+ * with a digit; no sign, no empty string. -EINVAL when it does not parse, -ERANGE when it does not fit. */
 int parse_sec(const char *s, usec_t *ret);
 
 /* Milliseconds for an interface that takes them (poll(), libcurl's *_MS options), rounded up so that a
