@@ -40,6 +40,35 @@ static size_t host_drivers_for(const PciFunction *f, const char *ret[static 2]) 
 
 static bool udev_rules_installed(const Doctor *d, const char *pattern, char **ret_path);
 
+/* The fix that loads pre before module. kmod reads only the first softdep line of a module, so pre joins
+ * that line when there is one; else "softdep MODULE pre: PRE" is queued for the file the fix ends with. */
+static int fix_softdep(
+        Check *c,
+        const ModprobeConfig *m,
+        const char *module,
+        const char *pre,
+        char ***queue,
+        size_t *n,
+        size_t *allocated) {
+        const ModprobeEntry *sd = modprobe_find_softdep(m, module);
+        char *line;
+
+        if (sd)
+                return check_fix(
+                        c,
+                        "# kmod reads only the first softdep line of a module: add %s to %s:%u\n"
+                        "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: %s/' %s",
+                        pre,
+                        sd->file,
+                        sd->line,
+                        sd->line,
+                        pre,
+                        sd->file);
+        if (asprintf(&line, "softdep %s pre: %s", module, pre) < 0)
+                return -ENOMEM;
+        return strv_push(queue, n, allocated, line);
+}
+
 static int check_vfio_config(Doctor *d, Check *c) {
         const Host *h = d->host;
         const ModprobeConfig *m = &d->modprobe;
@@ -118,7 +147,7 @@ static int check_vfio_config(Doctor *d, Check *c) {
                         }
                         for (size_t k = 0; k < n_drivers; k++) {
                                 const char *drv = drivers[k];
-                                const ModprobeEntry *sd, *inst;
+                                const ModprobeEntry *inst;
                                 _cleanup_free_ char *norm = modprobe_normalize(drv);
 
                                 if (!norm)
@@ -148,24 +177,14 @@ static int check_vfio_config(Doctor *d, Check *c) {
                                         streq_ptr(f->driver, drv) ? ", as it did now" : "");
                                 if (r < 0)
                                         return r;
-                                sd = modprobe_find_softdep(m, drv);
-                                if (sd)
-                                        r = check_fix(
-                                                c,
-                                                "# kmod reads only the first softdep line of a module: add "
-                                                "vfio-pci to %s:%u\n"
-                                                "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: "
-                                                "vfio-pci/' %s",
-                                                sd->file,
-                                                sd->line,
-                                                sd->line,
-                                                sd->file);
-                                else
-                                        r = strv_push(
-                                                &new_softdeps,
-                                                &n_new_softdeps,
-                                                &allocated_new_softdeps,
-                                                strdup(drv));
+                                r = fix_softdep(
+                                        c,
+                                        m,
+                                        drv,
+                                        "vfio-pci",
+                                        &new_softdeps,
+                                        &n_new_softdeps,
+                                        &allocated_new_softdeps);
                                 if (r < 0)
                                         return r;
                         }
@@ -175,8 +194,6 @@ static int check_vfio_config(Doctor *d, Check *c) {
                 need_vr = true;
         if (need_vr) {
                 if (!modprobe_has_softdep_pre(m, "vfio_pci", "vendor_reset")) {
-                        const ModprobeEntry *sd = modprobe_find_softdep(m, "vfio_pci");
-
                         r = check_problem(
                                 c,
                                 CHECK_WARN,
@@ -184,23 +201,14 @@ static int check_vfio_config(Doctor *d, Check *c) {
                                 "vendor-reset\"), so the GPU can be bound before its reset is hooked");
                         if (r < 0)
                                 return r;
-                        if (sd)
-                                r = check_fix(
-                                        c,
-                                        "# kmod reads only the first softdep line of a module: add "
-                                        "vendor-reset to %s:%u\n"
-                                        "sed -i '%us/softdep[[:space:]]*[^[:space:]]*/& pre: vendor-reset/' "
-                                        "%s",
-                                        sd->file,
-                                        sd->line,
-                                        sd->line,
-                                        sd->file);
-                        else
-                                r = strv_push(
-                                        &new_softdeps,
-                                        &n_new_softdeps,
-                                        &allocated_new_softdeps,
-                                        strdup("vfio-pci"));
+                        r = fix_softdep(
+                                c,
+                                m,
+                                "vfio-pci",
+                                "vendor-reset",
+                                &new_softdeps,
+                                &n_new_softdeps,
+                                &allocated_new_softdeps);
                         if (r < 0)
                                 return r;
                 } else {
@@ -217,9 +225,7 @@ static int check_vfio_config(Doctor *d, Check *c) {
                         "hand:\ncat >> /etc/modprobe.d/egpuctl-vfio.conf <<'EOF'");
                 STRV_FOREACH(s, new_softdeps)
                         if (r >= 0)
-                                r = streq(*s, "vfio-pci")
-                                        ? check_fix(c, "softdep vfio-pci pre: vendor-reset")
-                                        : check_fix(c, "softdep %s pre: vfio-pci", *s);
+                                r = check_fix(c, "%s", *s);
                 if (r >= 0)
                         r = check_fix(c, "EOF");
                 if (r < 0)
