@@ -161,7 +161,7 @@ static int check_vfio_config(Doctor *d, Check *c) {
                                 if (modprobe_has_softdep_pre(m, drv, "vfio_pci") ||
                                     modprobe_find_blacklist(m, drv) ||
                                     (inst && inst->args[0] && strstr(inst->args[0], "vfio"))) {
-                                        r = strextendf(&ok, "%svfio-pci before %s", ok ? ", " : "", drv);
+                                        r = strextendf_with_separator(&ok, ", ", "vfio-pci before %s", drv);
                                         if (r < 0)
                                                 return r;
                                         continue;
@@ -212,7 +212,7 @@ static int check_vfio_config(Doctor *d, Check *c) {
                         if (r < 0)
                                 return r;
                 } else {
-                        r = strextendf(&ok, "%svendor-reset before vfio-pci", ok ? ", " : "");
+                        r = strextendf_with_separator(&ok, ", ", "vendor-reset before vfio-pci");
                         if (r < 0)
                                 return r;
                 }
@@ -301,27 +301,35 @@ static bool unit_enabled(const Doctor *d, const char *name) {
         return false;
 }
 
-/* The files that make up a unit: the unit file and its drop-ins in /etc/systemd/system/NAME.d/. */
-static int unit_files(const Doctor *d, const char *path, const char *name, char ***ret) {
-        _cleanup_strv_free_ char **files = NULL, **dropins = NULL;
-        _cleanup_free_ char *dropin_dir = NULL;
-        size_t n = 0, allocated = 0;
+/* A problem for each "After=" of the file (a unit file or drop-in of egpuctl.service) that names the
+ * guests' service. */
+static int check_unit_after(const char *path, const char *text, void *userdata) {
+        _cleanup_strv_free_ char **after = NULL;
+        Check *c = userdata;
         int r;
 
-        r = strv_push(&files, &n, &allocated, strdup(path));
+        r = unit_file_get_list(text, "Unit", "After", &after);
         if (r < 0)
                 return r;
-        if (asprintf(&dropin_dir, "/etc/systemd/system/%s.d", name) < 0)
-                return -ENOMEM;
-        r = doctor_list_dir(d, dropin_dir, "*.conf", &dropins);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(f, dropins) {
-                r = strv_push(&files, &n, &allocated, strdup(*f));
+        STRV_FOREACH(a, after) {
+                if (!streq(*a, "pve-guests.service") && !streq(*a, "libvirt-guests.service"))
+                        continue;
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "egpuctl.service is ordered after %s (%s), so the VMs autostart before the eGPU is "
+                        "attached",
+                        *a,
+                        path);
+                if (r >= 0)
+                        r = check_fix(
+                                c,
+                                "sed -i '/^After=/s/[[:space:]]*%s//' %s\nsystemctl daemon-reload",
+                                *a,
+                                path);
                 if (r < 0)
                         return r;
         }
-        *ret = TAKE_PTR(files);
         return 0;
 }
 
@@ -358,8 +366,7 @@ static int find_old_udev_rules(const Doctor *d, Check *c) {
 }
 
 static int check_services(Doctor *d, Check *c) {
-        _cleanup_free_ char *unit = NULL, *rules = NULL, *old = NULL;
-        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_free_ char *unit = NULL, *rules = NULL, *old = NULL, *text = NULL;
         int r;
 
         unit = unit_path(d, "egpuctl.service");
@@ -385,39 +392,21 @@ static int check_services(Doctor *d, Check *c) {
                         if (r < 0)
                                 return r;
                 }
-                r = unit_files(d, unit, "egpuctl.service", &files);
+                /* The unit file, then its drop-ins in /etc/systemd/system/egpuctl.service.d/. */
+                r = doctor_read_root_file(d, unit, &text);
+                if (r == -ENOMEM)
+                        return r;
+                r = r < 0 ? 0 : check_unit_after(unit, text, c);
+                if (r >= 0)
+                        r = conf_files_parse(
+                                d->root,
+                                (const char *const[]){ "/etc/systemd/system/egpuctl.service.d" },
+                                1,
+                                "*.conf",
+                                check_unit_after,
+                                c);
                 if (r < 0)
                         return r;
-                STRV_FOREACH(f, files) {
-                        _cleanup_free_ char *text = NULL;
-                        _cleanup_strv_free_ char **after = NULL;
-
-                        if (doctor_read_root_file(d, *f, &text) < 0)
-                                continue;
-                        r = unit_file_get_list(text, "Unit", "After", &after);
-                        if (r < 0)
-                                return r;
-                        STRV_FOREACH(a, after) {
-                                if (!streq(*a, "pve-guests.service") && !streq(*a, "libvirt-guests.service"))
-                                        continue;
-                                r = check_problem(
-                                        c,
-                                        CHECK_FAIL,
-                                        "egpuctl.service is ordered after %s (%s), so the VMs autostart "
-                                        "before the eGPU is attached",
-                                        *a,
-                                        *f);
-                                if (r >= 0)
-                                        r = check_fix(
-                                                c,
-                                                "sed -i '/^After=/s/[[:space:]]*%s//' %s\nsystemctl "
-                                                "daemon-reload",
-                                                *a,
-                                                *f);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
         }
         if (!udev_rules_installed(d, "*egpuctl*.rules", &rules)) {
                 r = check_problem(

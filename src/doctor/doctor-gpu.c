@@ -109,10 +109,10 @@ static int check_gpu_present(Doctor *d, Check *c) {
                                         return r;
                         }
                 }
-                r = strextendf(
+                r = strextendf_with_separator(
                         &ok,
-                        "%seGPU %s (%04x:%04x) behind %s%s",
-                        ok ? "; " : "",
+                        "; ",
+                        "eGPU %s (%04x:%04x) behind %s%s",
                         e->gpu->bdf,
                         e->gpu->vendor,
                         e->gpu->device,
@@ -184,16 +184,16 @@ static int check_iommu_isolation(Doctor *d, Check *c) {
                         const IommuGroup *g = *gp;
                         _cleanup_free_ char *foreign = NULL;
 
-                        r = strextendf(&ids, "%s%d", ids ? ", " : "", g->id);
+                        r = strextendf_with_separator(&ids, ", ", "%d", g->id);
                         if (r < 0)
                                 return r;
                         FOREACH_ARRAY(m, g->members, g->n_members) {
                                 if (!egpu_member_is_foreign(e, *m))
                                         continue;
-                                r = strextendf(
+                                r = strextendf_with_separator(
                                         &foreign,
-                                        "%s%s (%04x:%04x, %s)",
-                                        foreign ? ", " : "",
+                                        ", ",
+                                        "%s (%04x:%04x, %s)",
                                         (*m)->bdf,
                                         (*m)->vendor,
                                         (*m)->device,
@@ -214,10 +214,10 @@ static int check_iommu_isolation(Doctor *d, Check *c) {
                         if (r < 0)
                                 return r;
                 }
-                r = strextendf(
+                r = strextendf_with_separator(
                         &ok,
-                        "%seGPU %s: group%s %s hold%s only its functions and bridges",
-                        ok ? "; " : "",
+                        "; ",
+                        "eGPU %s: group%s %s hold%s only its functions and bridges",
                         e->gpu->bdf,
                         e->n_groups == 1 ? "" : "s",
                         strna(ids),
@@ -266,7 +266,7 @@ static int check_vfio_bound(Doctor *d, Check *c) {
                         if (!label)
                                 return -ENOMEM;
                         if (doctor_is_vfio_driver(f->driver)) {
-                                r = strextendf(&ok, "%s%s", ok ? ", " : "", f->bdf);
+                                r = strextendf_with_separator(&ok, ", ", "%s", f->bdf);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -420,10 +420,10 @@ static int check_gpu_reset(Doctor *d, Check *c) {
                                 if (r < 0)
                                         return r;
                         } else {
-                                r = strextendf(
+                                r = strextendf_with_separator(
                                         &ok,
-                                        "%s%s: vendor-reset's device-specific reset",
-                                        ok ? "; " : "",
+                                        "; ",
+                                        "%s: vendor-reset's device-specific reset",
                                         label);
                                 if (r < 0)
                                         return r;
@@ -432,14 +432,14 @@ static int check_gpu_reset(Doctor *d, Check *c) {
                 }
 
                 if (pci_function_has_reset_method(g, "flr"))
-                        r = strextendf(&ok, "%s%s: function-level reset", ok ? "; " : "", label);
+                        r = strextendf_with_separator(&ok, "; ", "%s: function-level reset", label);
                 else if (
                         pci_function_has_reset_method(g, "bus") ||
                         pci_function_has_reset_method(g, "cxl_bus"))
-                        r = strextendf(
+                        r = strextendf_with_separator(
                                 &ok,
-                                "%s%s: no FLR, secondary bus reset of %s",
-                                ok ? "; " : "",
+                                "; ",
+                                "%s: no FLR, secondary bus reset of %s",
                                 label,
                                 g->parent ? g->parent->bdf : "its bridge");
                 else if (g->reset_methods && g->reset_methods[0]) {
@@ -491,7 +491,7 @@ static int check_module_signing(Doctor *d, Check *c) {
                 const PciFunction *g = (*ep)->gpu;
                 if (g->vendor <= 0xffff && g->device <= 0xffff &&
                     vendor_reset_supports((uint16_t) g->vendor, (uint16_t) g->device)) {
-                        r = strextendf(&needers, "%s%s", needers ? ", " : "", g->bdf);
+                        r = strextendf_with_separator(&needers, ", ", "%s", g->bdf);
                         if (r < 0)
                                 return r;
                 }

@@ -355,10 +355,10 @@ static int check_nic_names(Doctor *d, Check *c) {
                 if (f && pci_function_is_removable(f))
                         continue; /* it goes with the eGPU's enclosure or dock, not shifted by it */
                 if (pin) {
-                        r = strextendf(
+                        r = strextendf_with_separator(
                                 &ok,
-                                "%s%s pinned to %s by %s",
-                                ok ? "; " : "",
+                                "; ",
+                                "%s pinned to %s by %s",
                                 n->mac,
                                 pin->name,
                                 pin->file);

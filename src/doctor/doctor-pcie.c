@@ -117,10 +117,10 @@ static int check_pcie_link(Doctor *d, Check *c) {
                         if (r < 0)
                                 return r;
                 }
-                r = strextendf(
+                r = strextendf_with_separator(
                         &ok,
-                        "%seGPU %s: %s%s%s",
-                        ok ? "; " : "",
+                        "; ",
+                        "eGPU %s: %s%s%s",
                         e->gpu->bdf,
                         real ?: "no physical link to compare",
                         tunnel ? "; the tunnel link " : "",

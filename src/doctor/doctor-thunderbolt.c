@@ -128,7 +128,7 @@ static int check_tb_authorized(Doctor *d, Check *c) {
                 if (!label)
                         return -ENOMEM;
                 if (t->authorized != 0) {
-                        r = strextendf(&names, "%s%s", names ? ", " : "", label);
+                        r = strextendf_with_separator(&names, ", ", "%s", label);
                         if (r < 0)
                                 return r;
                         continue;
@@ -206,10 +206,10 @@ static int check_tb_security(Doctor *d, Check *c) {
                                 return r;
                         fix_dma = true;
                 }
-                r = strextendf(
+                r = strextendf_with_separator(
                         &ok,
-                        "%s%s security \"%s\"%s",
-                        ok ? ", " : "",
+                        ", ",
+                        "%s security \"%s\"%s",
                         dom->name,
                         tb_security_to_string(dom->security),
                         dom->iommu_dma_protection > 0 ? " with DMA protection" : "");

@@ -183,13 +183,13 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
         if (relevant) {
                 _cleanup_free_ char *list = NULL;
                 FOREACH_ARRAY(hp, vm->hostpci, vm->n_hostpci)
-                        if (strextendf(&list, "%s%s%s", list ? ", " : "", hp->mapping ? "mapping " : "",
+                        if (strextendf_with_separator(&list, ", ", "%s%s", hp->mapping ? "mapping " : "",
                                        hp->mapping ?: hp->hosts[0] ?: "?") < 0)
                                 return -ENOMEM;
-                r = strextendf(
+                r = strextendf_with_separator(
                         ok,
-                        "%sVM %s%s%s%s: %s on %s%s",
-                        *ok ? "; " : "",
+                        "; ",
+                        "VM %s%s%s%s: %s on %s%s",
                         vmid,
                         vm->name ? " (" : "",
                         strempty(vm->name),

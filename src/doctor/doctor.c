@@ -123,30 +123,30 @@ int doctor_fix_kernel_params(const Doctor *d, Check *c, const char *params) {
         return 0;
 }
 
+/* modules-load.d(5): one module a line, '#' and ';' start comments; any word naming vendor-reset will do. */
+static int names_vendor_reset(const char *path, const char *text, void *userdata) {
+        _cleanup_strv_free_ char **words = NULL;
+        bool *found = userdata;
+        int r;
+
+        r = strv_split(text, " \t\r\n", &words);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                *found = *found || modprobe_name_eq(*w, "vendor_reset");
+        return 0;
+}
+
 bool doctor_vendor_reset_configured(const Doctor *d) {
         static const char *const dirs[] = CONF_PATHS("modules-load.d");
-        _cleanup_strv_free_ char **files = NULL;
+        bool found = false;
 
         FOREACH_ARRAY(e, d->modprobe.entries, d->modprobe.n_entries)
                 if (e->command == MODPROBE_SOFTDEP &&
                     (strv_contains(e->pre, "vendor_reset") || strv_contains(e->post, "vendor_reset")))
                         return true;
-        /* modules-load.d(5): one module a line, '#' and ';' start comments; any word naming it will do. */
-        if (conf_files_list(d->root, dirs, ELEMENTSOF(dirs), "*.conf", &files) < 0)
-                return false;
-        STRV_FOREACH(f, files) {
-                _cleanup_free_ char *text = NULL;
-                _cleanup_strv_free_ char **words = NULL;
-
-                if (doctor_read_root_file(d, *f, &text) < 0)
-                        continue;
-                if (strv_split(text, " \t\r\n", &words) < 0)
-                        return false;
-                STRV_FOREACH(w, words)
-                        if (modprobe_name_eq(*w, "vendor_reset"))
-                                return true;
-        }
-        return false;
+        (void) conf_files_parse(d->root, dirs, ELEMENTSOF(dirs), "*.conf", names_vendor_reset, &found);
+        return found;
 }
 
 /* ---- gathering ---- */

@@ -27,25 +27,19 @@ static const char *const type_table[_ENROLL_TYPE_MAX] = {
 };
 
 const char *enroll_policy_to_string(EnrollPolicy p) {
-        return p >= 0 && p < _ENROLL_POLICY_MAX ? policy_table[p] : NULL;
+        return string_table_get(policy_table, _ENROLL_POLICY_MAX, p, NULL);
 }
 
 EnrollPolicy enroll_policy_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(policy_table); i++)
-                if (streq(s, policy_table[i]))
-                        return (EnrollPolicy) i;
-        return _ENROLL_POLICY_INVALID;
+        return (EnrollPolicy) string_table_lookup(policy_table, _ENROLL_POLICY_MAX, s);
 }
 
 const char *enroll_type_to_string(EnrollType t) {
-        return t >= 0 && t < _ENROLL_TYPE_MAX ? type_table[t] : NULL;
+        return string_table_get(type_table, _ENROLL_TYPE_MAX, t, NULL);
 }
 
 EnrollType enroll_type_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(type_table); i++)
-                if (streq(s, type_table[i]))
-                        return (EnrollType) i;
-        return _ENROLL_TYPE_INVALID;
+        return (EnrollType) string_table_lookup(type_table, _ENROLL_TYPE_MAX, s);
 }
 
 /* Frees a buffer that may hold key material, wiping it first. */

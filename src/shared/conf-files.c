@@ -117,3 +117,33 @@ finish:
         free(files);
         return r;
 }
+
+int conf_files_parse(
+        const char *root,
+        const char *const *dirs,
+        size_t n,
+        const char *glob,
+        ConfFileParser f,
+        void *u) {
+        _cleanup_strv_free_ char **files = NULL;
+        int r;
+
+        r = conf_files_list(root, dirs, n, glob, &files);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, files) {
+                _cleanup_free_ char *full = path_under_root(root, *p), *text = NULL;
+
+                if (!full)
+                        return -ENOMEM;
+                r = read_full_file(full, CONF_FILE_MAX, &text, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                r = f(*p, text, u);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -25,3 +25,16 @@ int conf_files_list(
         size_t n_dirs,
         const char *pattern,
         char ***ret);
+
+/* Reads each file of conf_files_list() (at most CONF_FILE_MAX bytes; one that cannot be read, too big or a
+ * dangling link, is passed over as systemd and kmod pass it over) and hands its path without root and its
+ * text to parse, in order. Stops at and returns parse's first negative return; -ENOMEM. */
+#define CONF_FILE_MAX (1024U * 1024U)
+typedef int (*ConfFileParser)(const char *path, const char *text, void *userdata);
+int conf_files_parse(
+        const char *root,
+        const char *const *dirs,
+        size_t n,
+        const char *glob,
+        ConfFileParser f,
+        void *u);

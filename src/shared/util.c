@@ -3,28 +3,36 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
 
+/* After strtoul()/strtol() parsed s up to end: -errno from it, -EINVAL unless a number was there and only
+ * white space follows it. */
+static int number_parsed(const char *s, const char *end) {
+        if (errno > 0)
+                return -errno;
+        if (end == s)
+                return -EINVAL;
+        end += strspn(end, " \t\n\r\f\v");
+        return *end ? -EINVAL : 0;
+}
+
 int safe_atou32(const char *s, int base, uint32_t *ret) {
         char *end = NULL;
         unsigned long v;
+        int r;
 
         if (!s || !*s || isspace((unsigned char) *s) || *s == '-' || *s == '+')
                 return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, base);
-        if (errno > 0)
-                return -errno;
-        if (end == s)
-                return -EINVAL;
-        while (*end && isspace((unsigned char) *end))
-                end++;
-        if (*end)
-                return -EINVAL;
+        r = number_parsed(s, end);
+        if (r < 0)
+                return r;
         if (v > UINT32_MAX)
                 return -ERANGE;
         *ret = (uint32_t) v;
@@ -34,23 +42,30 @@ int safe_atou32(const char *s, int base, uint32_t *ret) {
 int safe_atoi(const char *s, int *ret) {
         char *end = NULL;
         long v;
+        int r;
 
         if (!s || !*s || isspace((unsigned char) *s))
                 return -EINVAL;
         errno = 0;
         v = strtol(s, &end, 10);
-        if (errno > 0)
-                return -errno;
-        if (end == s)
-                return -EINVAL;
-        while (*end && isspace((unsigned char) *end))
-                end++;
-        if (*end)
-                return -EINVAL;
+        r = number_parsed(s, end);
+        if (r < 0)
+                return r;
         if (v < INT_MIN || v > INT_MAX)
                 return -ERANGE;
         *ret = (int) v;
         return 0;
+}
+
+const char *string_table_get(const char *const *table, size_t n, ssize_t i, const char *fallback) {
+        return i >= 0 && (size_t) i < n && table[i] ? table[i] : fallback;
+}
+
+ssize_t string_table_lookup(const char *const *table, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (ssize_t) i;
+        return -EINVAL;
 }
 
 int unhexchar(char c) {
@@ -317,6 +332,17 @@ int strv_consume(char ***l, char *s) {
 
 int strv_extend(char ***l, const char *s) {
         return strv_consume(l, strdup(s));
+}
+
+int strv_pushf(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return strv_push(l, n, allocated, r < 0 ? NULL : s);
 }
 
 bool strv_contains(char **l, const char *s) {

@@ -10,6 +10,11 @@
 int safe_atou32(const char *s, int base, uint32_t *ret);
 int safe_atoi(const char *s, int *ret);
 
+/* Tables of names indexed by an enum: the name of i ("fallback" outside the table or for a hole in it), and
+ * the index of the name s (-EINVAL when s is NULL or not there). For ENUM_to_string()/_from_string(). */
+const char *string_table_get(const char *const *table, size_t n, ssize_t i, const char *fallback) _pure_;
+ssize_t string_table_lookup(const char *const *table, size_t n, const char *s) _pure_;
+
 /* The value of a hex digit (any case), -EINVAL for anything else. */
 int unhexchar(char c) _const_;
 
@@ -54,6 +59,8 @@ bool strv_contains(char **l, const char *s);
  * NULL-terminated array *l that holds *n strings in room for *allocated pointers, doubling the room when
  * needed. Building a long list this way is linear, where strv_extend() finds the length again each time. */
 int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
+/* strv_push() of a formatted string. */
+int strv_pushf(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) _printf_(4, 5);
 /* Makes room for need elements of size bytes in *array, which has room for *allocated, doubling the room
  * when it grows, so that appending one element at a time is linear. */
 int array_reserve(void **array, size_t *allocated, size_t need, size_t size);

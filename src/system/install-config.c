@@ -118,20 +118,6 @@ static char *devpath_of(const char *syspath) {
         return strdup(p);
 }
 
-static int note(InstallConfig *c, const char *fmt, ...) _printf_(2, 3);
-static int note(InstallConfig *c, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_extend(&c->notes, s);
-}
-
 static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const Egpu *e = *ep;
@@ -139,10 +125,12 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
                 _cleanup_free_ char *devpath = devpath_of(root->syspath);
 
                 if (root == e->gpu || !devpath) {
-                        int r =
-                                note(c,
-                                     "eGPU %s: no usable root port path, no udev rule for it",
-                                     e->gpu->bdf);
+                        int r = strv_pushf(
+                                &c->notes,
+                                &c->n_notes,
+                                &c->n_notes_allocated,
+                                "eGPU %s: no usable root port path, no udev rule for it",
+                                e->gpu->bdf);
                         if (r < 0)
                                 return r;
                         continue;
@@ -250,8 +238,10 @@ static int conflicting_files(const char *root, InstallConfig *c) {
                         ids = ids || strneq(*o, "ids=", 4);
                 if (!ids)
                         continue;
-                r = note(
-                        c,
+                r = strv_pushf(
+                        &c->notes,
+                        &c->n_notes,
+                        &c->n_notes_allocated,
                         "%s has a global 'options vfio-pci ids=...', which also claims identical internal "
                         "devices; egpuctl's rule replaces it, remove that line yourself",
                         e->file);
@@ -310,8 +300,10 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
         if (needs_vendor_reset) {
                 c.vendor_reset = vendor_reset_present(root);
                 if (!c.vendor_reset) {
-                        r = note(
-                                &c,
+                        r = strv_pushf(
+                                &c.notes,
+                                &c.n_notes,
+                                &c.n_notes_allocated,
                                 "the eGPU needs vendor-reset for a working reset between VM starts, and "
                                 "vendor-reset is not installed; install it (DKMS) and run egpuctl install "
                                 "again");
@@ -333,10 +325,12 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                 r = install_items_add_file(&c.items, &c.n_items, INSTALL_RULES_PATH, NULL, 0644);
                 if (r < 0)
                         return r;
-                r =
-                        note(&c,
-                             "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
-                             "egpuctl install again to write its udev rule");
+                r = strv_pushf(
+                        &c.notes,
+                        &c.n_notes,
+                        &c.n_notes_allocated,
+                        "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
+                        "egpuctl install again to write its udev rule");
                 if (r < 0)
                         return r;
         }

@@ -6,25 +6,17 @@
 #include "modprobe-config.h"
 #include "util.h"
 
-/* Larger configuration files are not read. */
-#define MODPROBE_FILE_MAX (1024U * 1024U)
-
 static const char *const command_table[_MODPROBE_COMMAND_MAX] = {
         [MODPROBE_ALIAS] = "alias",   [MODPROBE_OPTIONS] = "options",     [MODPROBE_INSTALL] = "install",
         [MODPROBE_REMOVE] = "remove", [MODPROBE_BLACKLIST] = "blacklist", [MODPROBE_SOFTDEP] = "softdep",
 };
 
 const char *modprobe_command_to_string(ModprobeCommand c) {
-        if (c < 0 || c >= _MODPROBE_COMMAND_MAX)
-                return "invalid";
-        return command_table[c];
+        return string_table_get(command_table, _MODPROBE_COMMAND_MAX, c, "invalid");
 }
 
 static ModprobeCommand command_from_string(const char *s) {
-        for (int i = 0; i < _MODPROBE_COMMAND_MAX; i++)
-                if (streq(command_table[i], s))
-                        return (ModprobeCommand) i;
-        return _MODPROBE_COMMAND_INVALID;
+        return (ModprobeCommand) string_table_lookup(command_table, _MODPROBE_COMMAND_MAX, s);
 }
 
 static void entry_done(ModprobeEntry *e) {
@@ -299,28 +291,13 @@ const char *const modprobe_config_dirs[] = {
 };
 const size_t modprobe_n_config_dirs = ELEMENTSOF(modprobe_config_dirs);
 
+static int parse_file(const char *path, const char *text, void *userdata) {
+        return modprobe_config_parse(userdata, path, text);
+}
+
 int modprobe_config_load(ModprobeConfig *c, const char *root) {
-        _cleanup_strv_free_ char **files = NULL;
-        int r;
-
-        r = conf_files_list(root, modprobe_config_dirs, modprobe_n_config_dirs, "*.conf", &files);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(f, files) {
-                _cleanup_free_ char *full = path_under_root(root, *f), *text = NULL;
-
-                if (!full)
-                        return -ENOMEM;
-                r = read_full_file(full, MODPROBE_FILE_MAX, &text, NULL);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        continue; /* unreadable (a dangling link, too big): kmod skips it too */
-                r = modprobe_config_parse(c, *f, text);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        /* A file that cannot be read (a folder, a dangling link, too big): kmod skips it too. */
+        return conf_files_parse(root, modprobe_config_dirs, modprobe_n_config_dirs, "*.conf", parse_file, c);
 }
 
 /* The first entry of the command whose module pattern matches module: kmod matches softdep and install

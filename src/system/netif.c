@@ -20,21 +20,6 @@ static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Appends a formatted string to *l, of length *n in room for *allocated (strv_push()). */
-static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) _printf_(4, 5);
-static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) {
-        char *s;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_push(l, n, allocated, s);
-}
-
 /* Splits s at blanks into words (no quoting in ifupdown). */
 static int split_words(const char *s, char ***ret) {
         return strv_split(s, " \t\r\v\f", ret);
@@ -1008,29 +993,12 @@ const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
         return NULL;
 }
 
-/* Adds the pins of every file matching pattern in folders dirs under root, as systemd reads them. */
-static int pins_read(NicPins *p, const char *root, const char *const *dirs, size_t n_dirs, bool rules) {
-        _cleanup_strv_free_ char **files = NULL;
-        int r;
+static int parse_link_file(const char *path, const char *text, void *userdata) {
+        return nic_pins_parse_link(userdata, path, text);
+}
 
-        r = conf_files_list(root, dirs, n_dirs, rules ? "*.rules" : "*.link", &files);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(f, files) {
-                _cleanup_free_ char *path = path_under_root(root, *f), *text = NULL;
-
-                if (!path)
-                        return -ENOMEM;
-                r = read_full_file(path, INTERFACES_MAX_SIZE, &text, NULL);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        continue;
-                r = rules ? nic_pins_parse_udev_rules(p, *f, text) : nic_pins_parse_link(p, *f, text);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+static int parse_rules_file(const char *path, const char *text, void *userdata) {
+        return nic_pins_parse_udev_rules(userdata, path, text);
 }
 
 int nic_pins_load(const char *root, NicPins *ret) {
@@ -1038,9 +1006,15 @@ int nic_pins_load(const char *root, NicPins *ret) {
         _cleanup_(nic_pins_done) NicPins p = {};
         int r;
 
-        r = pins_read(&p, root, link_dirs, ELEMENTSOF(link_dirs), false);
+        r = conf_files_parse(root, link_dirs, ELEMENTSOF(link_dirs), "*.link", parse_link_file, &p);
         if (r >= 0)
-                r = pins_read(&p, root, rules_dirs, ELEMENTSOF(rules_dirs), true);
+                r = conf_files_parse(
+                        root,
+                        rules_dirs,
+                        ELEMENTSOF(rules_dirs),
+                        "*.rules",
+                        parse_rules_file,
+                        &p);
         if (r >= 0)
                 r = nic_pins_index(&p);
         if (r < 0)
@@ -1381,7 +1355,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 return -ENOMEM;
         r = read_full_file(ipath, INTERFACES_MAX_SIZE, &p.interfaces_old, NULL);
         if (r == -ENOENT) {
-                r = strv_push_fmt(
+                r = strv_pushf(
                         &p.notes,
                         &n_notes,
                         &allocated_notes,
@@ -1397,7 +1371,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r < 0)
                 return r;
         if (f->has_source &&
-            (r = strv_push_fmt(
+            (r = strv_pushf(
                      &p.notes,
                      &n_notes,
                      &allocated_notes,
@@ -1421,7 +1395,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                         continue;
                 r = nic_list_find_moved(nics, *ref, &match);
                 if (r == -ENOTUNIQ) {
-                        r = strv_push_fmt(
+                        r = strv_pushf(
                                 &p.notes,
                                 &n_notes,
                                 &allocated_notes,
@@ -1437,7 +1411,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                         continue;
                 r = name_map_add(&p.map, *ref, final_name(&p, match));
                 if (r >= 0)
-                        r = strv_push_fmt(
+                        r = strv_pushf(
                                 &p.notes,
                                 &n_notes,
                                 &allocated_notes,
@@ -1478,7 +1452,7 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                 STRV_FOREACH(port, ports)
                         if (!streq(*port, "none") &&
                             !exists_after(&p, &nics_now, &nics_after, &all, &new_virt, *port, 0) &&
-                            (r = strv_push_fmt(
+                            (r = strv_pushf(
                                      &p.problems,
                                      &n_problems,
                                      &allocated_problems,
