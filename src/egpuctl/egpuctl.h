@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include <json-c/json.h>
@@ -62,6 +63,19 @@ enum {
 /* Handles option c of the verb called name. Returns 0 when it was a common option and parsing goes on,
  * -1 when --help was printed (the verb returns EXIT_OK), or EXIT_USAGE after printing the error. */
 int verb_common_option(const char *name, int c);
+
+/* A verb's own option c (ARG_VERB_FIRST and above) with its argument: 0 to go on, or an EXIT_* code. */
+typedef int (*VerbOptionHandler)(int c, const char *arg, void *userdata);
+/* Parses the verb's argv with getopt_long() and options (COMMON_OPTIONS and the verb's own, which go to
+ * handle), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
+ * 0 to go on, -1 when --help was printed (the verb returns EXIT_OK), or an EXIT_* code. */
+int verb_parse(
+        const char *name,
+        int argc,
+        char *argv[],
+        const struct option *options,
+        VerbOptionHandler handle,
+        void *userdata);
 
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */

@@ -181,6 +181,24 @@ int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret) {
         return 0;
 }
 
+int verb_parse(
+        const char *name,
+        int argc,
+        char *argv[],
+        const struct option *options,
+        VerbOptionHandler handle,
+        void *userdata) {
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
+                r = c >= ARG_VERB_FIRST && handle ? handle(c, optarg, userdata)
+                                                  : verb_common_option(name, c);
+                if (r != 0)
+                        return r;
+        }
+        return verb_check_args(name, argc, argv, optind);
+}
+
 int verb_check_args(const char *name, int argc, char *argv[], int first) {
         const Verb *v = verb_find(name);
         unsigned n = argc > first ? (unsigned) (argc - first) : 0;

@@ -33,8 +33,16 @@ static int list_checks(void) {
         return EXIT_OK;
 }
 
+enum { ARG_LIST = ARG_VERB_FIRST };
+
+static int doctor_option(int c, const char *arg, void *userdata) {
+        bool *list = userdata;
+
+        *list = c == ARG_LIST;
+        return 0;
+}
+
 int verb_doctor(int argc, char *argv[]) {
-        enum { ARG_LIST = ARG_VERB_FIRST };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "list", no_argument, NULL, ARG_LIST },
@@ -44,20 +52,11 @@ int verb_doctor(int argc, char *argv[]) {
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(check_list_done) CheckList l = {};
         bool list = false;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                if (c == ARG_LIST) {
-                        list = true;
-                        continue;
-                }
-                r = verb_common_option("doctor", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("doctor", argc, argv, optind);
+        r = verb_parse("doctor", argc, argv, options, doctor_option, &list);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         if (list)
                 return list_checks();
 

@@ -130,16 +130,11 @@ static int nic_pin(void) {
 
 int verb_nic(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("nic", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("nic", argc, argv, optind);
+        r = verb_parse("nic", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         if (streq(argv[optind], "pin"))
                 return nic_pin();
         return usage_error("nic", "unknown command '%s'; usage: egpuctl nic pin", argv[optind]);

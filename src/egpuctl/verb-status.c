@@ -346,16 +346,11 @@ int verb_status(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("status", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("status", argc, argv, optind);
+        r = verb_parse("status", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
 
         if (host_load_verbose(NULL, &udev, &h) < 0)
                 return EXIT_PROBLEM;

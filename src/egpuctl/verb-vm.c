@@ -514,8 +514,30 @@ static int vm_xml(void) {
         return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
+enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE };
+
+static int vm_option(int c, const char *arg, void *userdata) {
+        switch (c) {
+        case ARG_MAPPING:
+                if (!proxmox_configid_is_valid(arg))
+                        return usage_error(
+                                "vm",
+                                "--mapping: '%s' is not a mapping id (a letter, then at least one letter, "
+                                "digit, "
+                                "'-' or '_')",
+                                arg);
+                arg_mapping = arg;
+                return 0;
+        case ARG_GPU:
+                arg_gpu = arg;
+                return 0;
+        default: /* ARG_NODE */
+                arg_node = arg;
+                return 0;
+        }
+}
+
 int verb_vm(int argc, char *argv[]) {
-        enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "mapping", required_argument, NULL, ARG_MAPPING },
@@ -524,33 +546,11 @@ int verb_vm(int argc, char *argv[]) {
                 {},
         };
         const char *cmd;
-        int c, r, n;
+        int r, n;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                switch (c) {
-                case ARG_MAPPING:
-                        if (!proxmox_configid_is_valid(optarg))
-                                return usage_error(
-                                        "vm",
-                                        "--mapping: '%s' is not a mapping id (a letter, then at least one "
-                                        "letter, digit, '-' or '_')",
-                                        optarg);
-                        arg_mapping = optarg;
-                        continue;
-                case ARG_GPU:
-                        arg_gpu = optarg;
-                        continue;
-                case ARG_NODE:
-                        arg_node = optarg;
-                        continue;
-                }
-                r = verb_common_option("vm", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("vm", argc, argv, optind);
+        r = verb_parse("vm", argc, argv, options, vm_option, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         cmd = argv[optind];
         n = argc - optind - 1;
         if (streq(cmd, "attach")) {
