@@ -65,17 +65,11 @@ enum {
 int verb_common_option(const char *name, int c);
 
 /* A verb's own option c (ARG_VERB_FIRST and above) with its argument: 0 to go on, or an EXIT_* code. */
-typedef int (*VerbOptionHandler)(int c, const char *arg, void *userdata);
-/* Parses the verb's argv with getopt_long() and options (COMMON_OPTIONS and the verb's own, which go to
- * handle), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
+typedef int (*VerbOptionFn)(int c, const char *arg, void *userdata);
+/* Parses the verb's argv with getopt_long() and its options o (COMMON_OPTIONS and its own, which go to f
+ * with u), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
  * 0 to go on, -1 when --help was printed (the verb returns EXIT_OK), or an EXIT_* code. */
-int verb_parse(
-        const char *name,
-        int argc,
-        char *argv[],
-        const struct option *options,
-        VerbOptionHandler handle,
-        void *userdata);
+int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u);
 
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */

@@ -181,22 +181,15 @@ int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret) {
         return 0;
 }
 
-int verb_parse(
-        const char *name,
-        int argc,
-        char *argv[],
-        const struct option *options,
-        VerbOptionHandler handle,
-        void *userdata) {
+int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u) {
         int c, r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = c >= ARG_VERB_FIRST && handle ? handle(c, optarg, userdata)
-                                                  : verb_common_option(name, c);
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, o, NULL)) >= 0) {
+                r = c >= ARG_VERB_FIRST && f ? f(c, optarg, u) : verb_common_option(verb, c);
                 if (r != 0)
                         return r;
         }
-        return verb_check_args(name, argc, argv, optind);
+        return verb_check_args(verb, argc, argv, optind);
 }
 
 int verb_check_args(const char *name, int argc, char *argv[], int first) {
