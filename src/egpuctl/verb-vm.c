@@ -117,8 +117,15 @@ static int ensure_mapping(const PciMapEntry *want, const char *description, bool
 
         *ret_changed = false;
         r = pci_map_entry_format(want, &want_s);
-        if (r < 0)
+        if (r < 0) {
+                errno_set(r);
+                log_error(
+                        "Cannot write the map entry for node %s: Proxmox would not read it back (a node "
+                        "name "
+                        "of letters, digits and '-'): %m",
+                        want->node);
                 return r;
+        }
         r = proxmox_mapping_get(arg_mapping, &m);
         if (r < 0) {
                 errno_set(r);
@@ -462,8 +469,17 @@ static int vm_hook_pre_start(const char *vmid) {
                                 if (!pci_map_entry_equal(&e, &now)) {
                                         free(now.description);
                                         now.description = TAKE_PTR(e.description);
-                                        if (pci_map_entry_format(&now, &entry_s) < 0)
-                                                return log_error("Out of memory"), EXIT_PROBLEM;
+                                        r = pci_map_entry_format(&now, &entry_s);
+                                        if (r < 0) {
+                                                errno_set(r);
+                                                log_error(
+                                                        "VM %s: cannot write mapping %s's entry for node "
+                                                        "%s: %m",
+                                                        vmid,
+                                                        name,
+                                                        node);
+                                                return EXIT_PROBLEM;
+                                        }
                                         printf("VM %s: mapping %s on %s moves from %s (group %d) to %s "
                                                "(group %d)\n",
                                                vmid,
