@@ -18,6 +18,8 @@
 #           tests/run-scenario DIR/nics build/bench/bench-lists doctor DIR/nics/root
 # DIR/root-bridge: a --root whose management bridge has as ports the N NICs that bench-lists nic-pin N
 #           makes up (each checked to exist after pinning)
+# DIR/root-moved: a --root whose interfaces names the N NICs of bench-lists nic-pin-moved N by their old
+#           names (another bus number), for build/bench/bench-lists nic-pin-moved N DIR/root-moved
 # DIR/root-modprobe: a --root whose /etc/modprobe.d holds N/4 files of a few commands each, the same
 #           names again in /lib/modprobe.d (hidden by them), and one file of just under 1 MiB of commands
 #           (options, softdep, aliases, a few continued and invalid lines), for
@@ -99,6 +101,10 @@ ports = ["enp%ds%df%d" % (i // 256 % 256, i // 8 % 32, i % 8) for i in range(n)]
 write(os.path.join(out, "root-bridge/etc/network/interfaces"),
       "auto vmbr0\niface vmbr0 inet static\n  address 10.0.0.1/24\n  gateway 10.0.0.254\n"
       "  bridge-ports %s\n" % " ".join(ports))
+
+# The N NICs of bench-lists nic-pin-moved under their old bus number: each name is one NIC's moved.
+write(os.path.join(out, "root-moved/etc/network/interfaces"),
+      "".join("iface enP%dp2s0 inet manual\n" % i for i in range(n)))
 
 # Many modprobe.d files, and one large one (modprobe_config_load() reads files of up to 1 MiB).
 for d in ("etc", "lib"):

@@ -9,6 +9,8 @@
  *   bench-lists resource FILE        pci_resource_parse()
  *   bench-lists rename FILE          a NameMap of every stanza's name, interfaces_rename() with it
  *   bench-lists nic-pin N ROOT       nic_pin_plan() for N NICs named after their PCI path under ROOT
+ *   bench-lists nic-pin-moved N ROOT the same, N NICs each in its own PCI domain, whose old names (another
+ *                                    bus) ROOT's interfaces uses: each stale name matched to its NIC
  *   bench-lists modprobe ROOT        modprobe_config_load() of ROOT's modprobe.d folders
  * Prints what was found and the microseconds it took. */
 #include <inttypes.h>
@@ -147,7 +149,9 @@ static int bench_rename(const char *path, size_t *ret_n, uint64_t *ret_us) {
         return r;
 }
 
-static int bench_nic_pin(const char *count, const char *root, size_t *ret_n, uint64_t *ret_us) {
+/* N NICs named after their PCI path: "enp0s0f0"... (moved false), or each in its own PCI domain,
+ * "enP0p1s0"..., so that each stale name of root-moved ("enP0p2s0") is one NIC's. */
+static int bench_nic_pin(const char *count, const char *root, bool moved, size_t *ret_n, uint64_t *ret_us) {
         _cleanup_(nic_list_done) NicList l = {};
         _cleanup_(nic_pin_plan_done) NicPinPlan p = {};
         uint32_t n;
@@ -164,13 +168,18 @@ static int bench_nic_pin(const char *count, const char *root, size_t *ret_n, uin
         for (uint32_t i = 0; i < n; i++, l.n++) {
                 Nic *x = &l.nics[i];
 
-                if (asprintf(&x->name, "enp%us%uf%u", i / 256 % 256, i / 8 % 32, i % 8) < 0 ||
+                r = moved ? asprintf(&x->name, "enP%up1s0", i)
+                          : asprintf(&x->name, "enp%us%uf%u", i / 256 % 256, i / 8 % 32, i % 8);
+                if (r < 0 ||
                     asprintf(&x->mac, "02:00:00:%02x:%02x:%02x", i >> 16 & 0xff, i >> 8 & 0xff, i & 0xff) <
                             0 ||
                     !(x->path_name = strdup(x->name)) || !(x->bdf = strdup("0000:01:00.0")) ||
                     !(l.all_names[i] = strdup(x->name)))
                         return -ENOMEM;
         }
+        r = nic_list_index(&l);
+        if (r < 0)
+                return r;
         t0 = now_usec();
         r = nic_pin_plan(&l, root, &p);
         *ret_us = now_usec() - t0;
@@ -210,14 +219,16 @@ int main(int argc, char *argv[]) {
         else if (argc == 3 && streq(argv[1], "rename"))
                 r = bench_rename(argv[2], &n, &us);
         else if (argc == 4 && streq(argv[1], "nic-pin"))
-                r = bench_nic_pin(argv[2], argv[3], &n, &us);
+                r = bench_nic_pin(argv[2], argv[3], false, &n, &us);
+        else if (argc == 4 && streq(argv[1], "nic-pin-moved"))
+                r = bench_nic_pin(argv[2], argv[3], true, &n, &us);
         else if (argc == 3 && streq(argv[1], "modprobe"))
                 r = bench_modprobe(argv[2], &n, &us);
         else {
                 fprintf(stderr,
                         "usage: %s doctor ROOT | unit FILE | service ROOT | groups PASSWD GROUP | resource "
                         "FILE | "
-                        "rename FILE | nic-pin N ROOT | modprobe ROOT\n",
+                        "rename FILE | nic-pin N ROOT | nic-pin-moved N ROOT | modprobe ROOT\n",
                         argv[0]);
                 return 2;
         }

@@ -4,8 +4,8 @@
  * value through hostpci_refers_to(), and as a mapping's map entry through pci_map_entry_parse() and back
  * through pci_map_entry_format() (which must give back an equal entry). Then doctor's view of the same
  * (src/doctor/doctor-files.c, built on those): pve_vm_parse(), what doctor asks of each hostpciN entry, and
- * pve_hostpci_with(), whose result must parse back with the pcie= and rombar= asked for. The same text
- * also goes to pci_mapping_from_json() (pvesh's answer) and, as /etc/pve/mapping/pci.cfg, to
+ * hostpci_value_set() (proxmox.c), whose result must parse back with the pcie= and rombar= asked for. The
+ * same text also goes to pci_mapping_from_json() (pvesh's answer) and, as /etc/pve/mapping/pci.cfg, to
  * pci_mapping_from_cfg() and doctor's pve_mapping_paths() (check: no address twice). */
 
 #include "doctor-files.h"
@@ -93,8 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         (void) pve_host_matches(*h, "0000:30:00.1");
                 }
 
-                with = pve_hostpci_with(hp->raw, 1, 0);
-                if (!with)
+                if (hostpci_value_set(hp->raw, NULL, 1, 0, &with) < 0)
                         continue;
                 if (asprintf(&line, "hostpci%u: %s\n", hp->index, with) < 0)
                         continue;

@@ -151,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ PciResource *res = NULL;
         size_t n_res;
         unsigned speed;
+        PciIds ids;
         TbSecurity sec;
 
         if (size > 64 * 1024) /* sysfs_read_attr() reads at most 64 KiB; an attribute is a page */
@@ -182,9 +183,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (pci_resource_parse(s, &res, &n_res) >= 0)
                 for (size_t i = 0; i < n_res; i++) {
-                        free(format_bytes(pci_resource_size(&res[i])));
+                        char b[FORMAT_BYTES_MAX];
+
+                        fuzz_assert(strlen(format_bytes(b, sizeof(b), pci_resource_size(&res[i]))) > 0);
                         (void) pci_resource_unassigned(&res[i]);
                 }
+
+        /* The one ids parser: what it takes, written again, reads back the same. */
+        if (pci_ids_parse(stripped, &ids) >= 0) {
+                char again[32];
+                PciIds back;
+
+                snprintf(again, sizeof(again), "%04x:%04x", ids.vendor, ids.device);
+                fuzz_assert(
+                        pci_ids_parse(again, &back) >= 0 && back.vendor == ids.vendor &&
+                        back.device == ids.device);
+        }
+        /* A valid port path never leaves its root bus. */
+        if (pci_port_path_is_valid(stripped))
+                fuzz_assert(strneq(stripped, "pci", 3) && !strstr(stripped, ".."));
+        {
+                usec_t t;
+                (void) parse_sec(stripped, &t);
+        }
 
         (void) efivar_bool_parse(data, size);
         return 0;

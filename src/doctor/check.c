@@ -35,18 +35,11 @@ static const char *const status_table[_CHECK_STATUS_MAX] = {
 };
 
 const char *check_status_to_string(CheckStatus s) {
-        if (s < 0 || s >= _CHECK_STATUS_MAX)
-                return "invalid";
-        return status_table[s];
+        return string_table_get(status_table, _CHECK_STATUS_MAX, s, "invalid");
 }
 
 CheckStatus check_status_from_string(const char *s) {
-        if (!s)
-                return _CHECK_STATUS_INVALID;
-        for (int i = 0; i < _CHECK_STATUS_MAX; i++)
-                if (streq(status_table[i], s))
-                        return (CheckStatus) i;
-        return _CHECK_STATUS_INVALID;
+        return (CheckStatus) string_table_lookup(status_table, _CHECK_STATUS_MAX, s);
 }
 
 static void span_set_done(SpanSet *s) {
@@ -228,6 +221,20 @@ int strextendf(char **s, const char *fmt, ...) {
         va_list ap;
         int r;
 
+        va_start(ap, fmt);
+        r = vstrextendf(s, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int strextendf_with_separator(char **s, const char *separator, const char *fmt, ...) {
+        va_list ap;
+        int r = 0;
+
+        if (*s)
+                r = strextendf(s, "%s", separator);
+        if (r < 0)
+                return r;
         va_start(ap, fmt);
         r = vstrextendf(s, fmt, ap);
         va_end(ap);

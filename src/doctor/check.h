@@ -64,3 +64,5 @@ static inline bool check_has_problem(const Check *c) {
 
 /* Appends formatted text to a malloc'd string (*s may be NULL). */
 int strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
+/* The same with separator before it when *s is not NULL: lists ("a, b, c") built one element at a time. */
+int strextendf_with_separator(char **s, const char *separator, const char *fmt, ...) _printf_(3, 4);

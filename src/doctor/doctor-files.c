@@ -18,20 +18,6 @@ static char *skip_space(const char *s) {
         return (char *) s;
 }
 
-char *format_bytes(uint64_t n) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        size_t u = 0;
-        char *s;
-
-        while (u + 1 < ELEMENTSOF(units) && n >= 1024 && n % 1024 == 0) {
-                n /= 1024;
-                u++;
-        }
-        if (asprintf(&s, "%" PRIu64 " %s", n, units[u]) < 0)
-                return NULL;
-        return s;
-}
-
 int pcie_speed_parse(const char *s, unsigned *ret) {
         unsigned whole = 0, frac = 0, frac_digits = 0;
         const char *p = s;
@@ -253,62 +239,6 @@ bool net_config_name_is_virtual(const NetConfig *c, const char *name) {
         return false;
 }
 
-/* ---- NIC names ---- */
-
-/* The span of the bus number in a path-based name: after "p" following the "en"/"wl"/"ww"/"ib" prefix and an
- * optional "P<domain>". */
-static const char *bus_span(const char *name, size_t *ret_len) {
-        const char *p;
-        size_t l;
-
-        if (strlen(name) < 5 ||
-            !(strneq(name, "en", 2) || strneq(name, "wl", 2) || strneq(name, "ww", 2) ||
-              strneq(name, "ib", 2) || strneq(name, "sl", 2)))
-                return NULL;
-        p = name + 2;
-        if (*p == 'P') {
-                p++;
-                p += strspn(p, "0123456789");
-        }
-        if (*p != 'p')
-                return NULL;
-        p++;
-        l = strspn(p, "0123456789");
-        if (l == 0 || p[l] != 's')
-                return NULL;
-        *ret_len = l;
-        return p;
-}
-
-int nic_name_pci_bus(const char *name, unsigned *ret) {
-        _cleanup_free_ char *digits = NULL;
-        const char *p;
-        uint32_t v;
-        size_t l;
-
-        p = bus_span(name, &l);
-        if (!p)
-                return -EINVAL;
-        digits = strndup(p, l);
-        if (!digits)
-                return -ENOMEM;
-        if (safe_atou32(digits, 10, &v) < 0 || v > 255)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-bool nic_names_differ_in_bus(const char *a, const char *b) {
-        const char *pa, *pb;
-        size_t la, lb;
-
-        pa = bus_span(a, &la);
-        pb = bus_span(b, &lb);
-        if (!pa || !pb || pa - a != pb - b || !strneq(a, b, (size_t) (pa - a)))
-                return false;
-        return streq(pa + la, pb + lb) && !(la == lb && strneq(pa, pb, la));
-}
-
 /* ---- Proxmox VM configuration ---- */
 
 void pve_vm_done(PveVm *vm) {
@@ -450,45 +380,6 @@ bool pve_host_matches(const char *host, const char *bdf) {
         return strneq(host, bdf, l) && bdf[l] == '.';
 }
 
-char *pve_hostpci_with(const char *raw, int pcie, int rombar) {
-        const char *sep = "", *p = raw;
-        char *s = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        /* A stream rather than appending to a string: linear however many options there are. */
-        f = open_memstream(&s, &size);
-        if (!f)
-                return NULL;
-        for (;;) {
-                _cleanup_free_ char *k = NULL, *v = NULL;
-                int r = prop_string_next(&p, &k, &v);
-
-                if (r < 0) {
-                        fclose(f);
-                        free(s);
-                        return NULL;
-                }
-                if (r == 0)
-                        break;
-                if (k && ((pcie >= 0 && streq(k, "pcie")) || (rombar >= 0 && streq(k, "rombar"))))
-                        continue;
-                fprintf(f, "%s%s%s%s", sep, strempty(k), k ? "=" : "", v);
-                sep = ",";
-        }
-        if (pcie >= 0) {
-                fprintf(f, "%spcie=%d", sep, pcie);
-                sep = ",";
-        }
-        if (rombar >= 0)
-                fprintf(f, "%srombar=%d", sep, rombar);
-        if (fclose(f) != 0) {
-                free(s);
-                return NULL;
-        }
-        return s ?: strdup("");
-}
-
 static int compare_entries(const void *a, const void *b) {
         char *const *x = *(char *const *const *) a, *const *y = *(char *const *const *) b;
         int c = strcmp(*x, *y);
@@ -529,8 +420,8 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         size_t n = 0, allocated = 1;
         int r;
 
-        /* The one pci.cfg parser (proxmox.c), then each map entry through the property string tokenizer:
-         * every path= of it, even in an entry that pci_map_entry_parse() would refuse. */
+        /* The one pci.cfg parser (proxmox.c), which keeps the map entries Proxmox accepts, then each
+         * entry's path=. */
         r = pci_mapping_from_cfg(text, name, &m);
         if (r < 0)
                 return r;

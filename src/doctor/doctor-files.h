@@ -9,8 +9,8 @@
 
 /* Pure parsers of the files and attributes that "egpuctl doctor" reads. No I/O here: each takes the text. */
 
-/* "256 MiB" style, into a malloc'd string. */
-char *format_bytes(uint64_t n);
+/* PciResource and its parser, and format_bytes(): pci-function.h and util.h, where they are the one
+ * answer for every caller. */
 
 /* A PCIe link speed attribute ("8.0 GT/s PCIe", "2.5 GT/s") in MT/s (8000); -EINVAL for "Unknown" etc. */
 int pcie_speed_parse(const char *s, unsigned *ret);
@@ -43,12 +43,8 @@ int net_config_parse(NetConfig *c, const char *file, const char *text);
  * VLANs of those, and names the configuration defines as virtual. */
 bool net_config_name_is_virtual(const NetConfig *c, const char *name) _pure_;
 
-/* NicPin, NicPins and their parsers, and unit_file_get_list(): netif.h. */
-
-/* For a path-based NIC name ("enp88s0", "enP1p88s0f1"), the PCI bus number in it; -EINVAL otherwise. */
-int nic_name_pci_bus(const char *name, unsigned *ret);
-/* Whether two path-based names differ only in the bus number ("enp86s0" and "enp88s0"). */
-bool nic_names_differ_in_bus(const char *a, const char *b) _pure_;
+/* NicPin, NicPins and their parsers, unit_file_get_list() and the one parser of path-based names,
+ * netif_path_name_key(): netif.h. */
 
 /* A Proxmox VM configuration (/etc/pve/qemu-server/VMID.conf): only the current configuration, before the
  * first [snapshot] section. What doctor asks of it, read through the parsers of proxmox.c
@@ -78,8 +74,7 @@ bool pve_machine_is_q35(const char *machine) _pure_;
 /* Whether a host entry ("0000:30:00" or "0000:30:00.1") covers the function bdf. */
 bool pve_host_matches(const char *host, const char *bdf) _pure_;
 /* The addresses (path=, several joined by ';') of every "map" line of the PCI resource mapping name in
- * /etc/pve/mapping/pci.cfg (text), the domain added. An empty list when the mapping has none; -ENOENT when
- * there is no such mapping. */
+ * /etc/pve/mapping/pci.cfg (text) that Proxmox accepts (pci_mapping_from_cfg()), the domain added. The
+ * hostpciN value with pcie= and rombar= set: hostpci_value_set() (proxmox.h). An empty list when the mapping
+ * has none; -ENOENT when there is no such mapping. */
 int pve_mapping_paths(const char *text, const char *name, char ***ret);
-/* The hostpci value raw with pcie= and rombar= set as given (-1: leave as written), other options kept. */
-char *pve_hostpci_with(const char *raw, int pcie, int rombar);

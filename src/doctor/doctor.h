@@ -6,11 +6,23 @@
 #include "check.h"
 #include "host.h"
 
-/* The checks of "egpuctl doctor", in this order. Each appears exactly once in the result. */
-extern const char *const doctor_check_ids[];
-extern const size_t doctor_n_check_ids;
+/* What the checks share: the host, the root, what was gathered once (doctor-internal.h). */
+typedef struct Doctor Doctor;
+
+/* One check of "egpuctl doctor": one function and one table line in its family's file (doctor-*.c). */
+typedef struct DoctorCheck {
+        const char *id;          /* stable, for scripts: "iommu", "nic-names" */
+        const char *description; /* what it looks at, one line, for doctor --list */
+        /* Fills c (begun with the id, status ok, no summary): check_problem(), check_fix(), check_finish().
+         */
+        int (*run)(Doctor *d, Check *c);
+} DoctorCheck;
+
+/* The i-th check in the order doctor runs and reports them (the families in doctor.c's list, each in its
+ * table's order); NULL past the last. The one list of checks: doctor --list and the JSON come from it. */
+const DoctorCheck *doctor_check_by_index(size_t i);
 
 /* Runs every check against the machine: h (the model, from host_load()), further devices through udev
  * (network interfaces, USB devices), attributes under /sys, and configuration files under root ("" or
- * NULL for /). Never prints. On success the checks are appended to l. */
+ * NULL for /). Never prints. On success the checks are appended to l, each once, in the order above. */
 int doctor_run(struct udev *udev, const Host *h, const char *root, CheckList *l);

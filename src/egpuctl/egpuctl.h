@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include <json-c/json.h>
@@ -9,6 +10,7 @@
 #include "macro.h"
 #include "output.h"
 #include "report.h"
+#include "time-util.h"
 
 /* Exit codes, the same for every verb. */
 enum {
@@ -62,9 +64,20 @@ enum {
  * -1 when --help was printed (the verb returns EXIT_OK), or EXIT_USAGE after printing the error. */
 int verb_common_option(const char *name, int c);
 
+/* A verb's own option c (ARG_VERB_FIRST and above) with its argument: 0 to go on, or an EXIT_* code. */
+typedef int (*VerbOptionFn)(int c, const char *arg, void *userdata);
+/* Parses the verb's argv with getopt_long() and its options o (COMMON_OPTIONS and its own, which go to f
+ * with u), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
+ * 0 to go on, -1 when --help was printed (the verb returns EXIT_OK), or an EXIT_* code. */
+int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u);
+
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */
 int verb_check_args(const char *name, int argc, char *argv[], int first);
+
+/* A --timeout value: a span of time as parse_sec() reads it ("30", "1.5", "2min"), from min to max. -EINVAL
+ * otherwise; the verb says so. */
+int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret);
 
 /* Finds a verb in the table. */
 const Verb *verb_find(const char *name);

@@ -129,9 +129,9 @@ static const Verb verbs[] = {
           0,
           0,
           verb_doctor,
-          "doctor [--json] [--root DIR]",
+          "doctor [--json] [--root DIR] [--list]",
           "Check everything eGPU passthrough needs, and say how to mend what is wrong",
-          NULL },
+          "  --list             List the checks, in the order they run, and what each looks at\n" },
         { "monitor",
           0,
           0,
@@ -240,6 +240,26 @@ int verb_common_option(const char *name, int c) {
         default:
                 return usage_error(name, "unhandled option");
         }
+}
+
+int parse_timeout_arg(const char *s, usec_t min, usec_t max, usec_t *ret) {
+        usec_t t;
+
+        if (parse_sec(s, &t) < 0 || t < min || t > max)
+                return -EINVAL;
+        *ret = t;
+        return 0;
+}
+
+int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u) {
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, o, NULL)) >= 0) {
+                r = c >= ARG_VERB_FIRST && f ? f(c, optarg, u) : verb_common_option(verb, c);
+                if (r != 0)
+                        return r;
+        }
+        return verb_check_args(verb, argc, argv, optind);
 }
 
 int verb_check_args(const char *name, int argc, char *argv[], int first) {

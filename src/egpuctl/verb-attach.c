@@ -84,11 +84,11 @@ static int eject_action(
 }
 
 static int parse_timeout(const char *verb, const char *s, int *ret) {
-        uint32_t v;
+        usec_t t;
 
-        if (safe_atou32(s, 10, &v) < 0 || v == 0 || v > 600)
+        if (parse_timeout_arg(s, USEC_PER_SEC, 600 * USEC_PER_SEC, &t) < 0)
                 return usage_error(verb, "--timeout takes seconds, 1 to 600, not '%s'", s);
-        *ret = (int) v * 1000;
+        *ret = (int) (t / USEC_PER_MSEC);
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include "guest-bench.h"
 #include "guest-gpu.h"
 #include "guest-tables.h"
-#include "guest-text.h"
 #include "output.h"
 #include "macro.h"
 #include "ollama.h"
@@ -474,7 +474,7 @@ int verb_bench(int argc, char *argv[]) {
                 .runs = BENCH_DEFAULT_RUNS,
                 .num_predict = BENCH_DEFAULT_NUM_PREDICT,
         };
-        long timeout_ms = 300 * 1000;
+        usec_t timeout = 300 * USEC_PER_SEC;
         double bandwidth_arg = 0;
         bool progress;
         int c, r, ret = EXIT_PROBLEM;
@@ -503,7 +503,7 @@ int verb_bench(int argc, char *argv[]) {
                                 return usage_error("bench", "invalid --num-predict: %s", optarg);
                         break;
                 case ARG_TIMEOUT:
-                        if (text_parse_seconds(optarg, &timeout_ms) < 0)
+                        if (parse_timeout_arg(optarg, 1, 3600 * USEC_PER_SEC, &timeout) < 0)
                                 return usage_error(
                                         "bench",
                                         "invalid --timeout: %s (seconds, up to 3600)",
@@ -540,7 +540,12 @@ int verb_bench(int argc, char *argv[]) {
         b.bandwidth_given = bandwidth_arg > 0;
         b.bandwidth = b.bandwidth_given ? bandwidth_arg : b.bw_entry ? b.bw_entry->gb_per_s_max : 0;
 
-        r = ollama_client_new(b.url, MIN(timeout_ms, 5000L), timeout_ms, &client);
+        /* libcurl takes milliseconds (CURLOPT_CONNECTTIMEOUT_MS, CURLOPT_TIMEOUT_MS). */
+        r = ollama_client_new(
+                b.url,
+                usec_to_msec_ceil(MIN(timeout, 5 * USEC_PER_SEC), LONG_MAX),
+                usec_to_msec_ceil(timeout, LONG_MAX),
+                &client);
         if (r < 0)
                 goto oom;
         r = ollama_get_version(client, &b.version);

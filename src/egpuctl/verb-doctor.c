@@ -7,21 +7,58 @@
 #include "host.h"
 #include "sysfs.h"
 
+/* doctor --list: the checks in their order, from the one table (doctor_check_by_index()). JSON: an array of
+ * {"id", "description"}; text: one check a line, its id first. */
+static int list_checks(void) {
+        const DoctorCheck *dc;
+
+        if (arg_global.json) {
+                _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+                if (!a)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                for (size_t i = 0; (dc = doctor_check_by_index(i)); i++) {
+                        json_object *o = json_object_new_object();
+
+                        if (!o || json_object_array_add(a, o) < 0 || json_add_string(o, "id", dc->id) < 0 ||
+                            json_add_string(o, "description", dc->description) < 0) {
+                                json_object_put(o);
+                                return log_error("Out of memory"), EXIT_PROBLEM;
+                        }
+                }
+                return json_print(a) < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
+        for (size_t i = 0; (dc = doctor_check_by_index(i)); i++)
+                printf("%-16s %s\n", dc->id, dc->description);
+        return EXIT_OK;
+}
+
+enum { ARG_LIST = ARG_VERB_FIRST };
+
+static int doctor_option(int c, const char *arg, void *userdata) {
+        bool *list = userdata;
+
+        *list = c == ARG_LIST;
+        return 0;
+}
+
 int verb_doctor(int argc, char *argv[]) {
-        static const struct option options[] = { COMMON_OPTIONS, {} };
+        static const struct option options[] = {
+                COMMON_OPTIONS,
+                { "list", no_argument, NULL, ARG_LIST },
+                {},
+        };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(check_list_done) CheckList l = {};
-        int c, r;
+        bool list = false;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("doctor", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("doctor", argc, argv, optind);
+        r = verb_parse("doctor", argc, argv, options, doctor_option, &list);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
+        if (list)
+                return list_checks();
 
         if (host_load_verbose(NULL, &udev, &h) < 0)
                 return EXIT_PROBLEM;

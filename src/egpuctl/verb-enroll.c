@@ -8,30 +8,6 @@
 #include "sysfs.h"
 #include "util.h"
 
-/* "VVVV:DDDD[:SSSS:SSSS]" */
-static int parse_ids(const char *s, Enrollment *e) {
-        _cleanup_strv_free_ char **parts = NULL;
-        uint32_t v[4];
-        size_t n;
-
-        if (strv_split(s, ":", &parts) < 0)
-                return -ENOMEM;
-        n = strv_length(parts);
-        if (n != 2 && n != 4)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (strlen(parts[i]) != 4 || safe_atou32(parts[i], 16, &v[i]) < 0)
-                        return -EINVAL;
-        e->pci_vendor = v[0];
-        e->pci_device = v[1];
-        e->has_subsystem = n == 4;
-        if (n == 4) {
-                e->pci_subsystem_vendor = v[2];
-                e->pci_subsystem_device = v[3];
-        }
-        return 0;
-}
-
 /* A PCIe-attached eGPU: by one of its display functions now, or by a port and ids for an empty slot. */
 static int enroll_pcie(
         const Host *h,
@@ -84,10 +60,18 @@ static int enroll_pcie(
                 if (!e->name)
                         return -ENOMEM;
         } else {
+                if (!pci_port_path_is_valid(port)) {
+                        usage_error(
+                                "enroll",
+                                "--port takes a port path, the root bus and the device.function of each "
+                                "bridge down to the slot (pci0000:00/1c.0), not '%s'",
+                                port);
+                        return -EINVAL;
+                }
                 e->port = strdup(port);
                 if (!e->port)
                         return -ENOMEM;
-                if (parse_ids(ids, e) < 0) {
+                if (enrollment_set_ids(e, ids) < 0) {
                         usage_error(
                                 "enroll",
                                 "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'",

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,11 +19,11 @@
 #include "guest-os.h"
 #include "guest-service.h"
 #include "guest-tables.h"
-#include "guest-text.h"
 #include "output.h"
 #include "guest-vulkan.h"
 #include "macro.h"
 #include "ollama.h"
+#include "util.h"
 
 /* Declared in egpuctl.h by the verb table's owner; repeated here so that this file builds alone. */
 int verb_guest(int argc, char *argv[]);
@@ -60,7 +61,7 @@ _printf_(5, 6) static int guest_check_add(
 typedef struct GuestState {
         const char *root;
         const char *url;
-        long timeout_ms;
+        usec_t timeout;
 
         GuestGpu *gpus;
         size_t n_gpus;
@@ -348,7 +349,7 @@ static char *vulkan_describe(const VulkanDevice *d) {
 
         for (size_t h = 0; h < d->n_heaps; h++) {
                 char b[32], *n;
-                text_format_bytes(d->heaps[h].size, b, sizeof(b));
+                format_bytes(b, sizeof(b), d->heaps[h].size);
                 if (asprintf(
                             &n,
                             "%s%s%s%s",
@@ -651,8 +652,8 @@ static int check_ollama(GuestState *s, CheckList *l) {
                         if (m->size_vram >= m->size && m->size > 0)
                                 continue;
                         all_gpu = false;
-                        text_format_bytes(m->size_vram, a, sizeof(a));
-                        text_format_bytes(m->size, b, sizeof(b));
+                        format_bytes(a, sizeof(a), m->size_vram);
+                        format_bytes(b, sizeof(b), m->size);
                         pct = m->size > 0 ? (int) (100.0 * (double) m->size_vram / (double) m->size) : 0;
                         if (asprintf(
                                     &n,
@@ -770,7 +771,7 @@ int verb_guest(int argc, char *argv[]) {
                 {},
         };
         _cleanup_ollama_client_ OllamaClient *client = NULL;
-        GuestState s = { .url = OLLAMA_DEFAULT_URL, .timeout_ms = 5000 };
+        GuestState s = { .url = OLLAMA_DEFAULT_URL, .timeout = 5 * USEC_PER_SEC };
         CheckList l = {};
         int c, r, ret = EXIT_PROBLEM;
 
@@ -781,7 +782,7 @@ int verb_guest(int argc, char *argv[]) {
                         s.url = optarg;
                         break;
                 case ARG_TIMEOUT:
-                        if (text_parse_seconds(optarg, &s.timeout_ms) < 0)
+                        if (parse_timeout_arg(optarg, 1, 3600 * USEC_PER_SEC, &s.timeout) < 0)
                                 return usage_error(
                                         "guest",
                                         "invalid --timeout: %s (seconds, up to 3600)",
@@ -813,7 +814,12 @@ int verb_guest(int argc, char *argv[]) {
         s.vk_r = vulkan_enumerate(&s.vk, &s.n_vk, &s.vk_error);
         s.env_r = ollama_service_env(s.root, &s.env);
 
-        r = ollama_client_new(s.url, MIN(s.timeout_ms, 2000L), s.timeout_ms, &client);
+        /* libcurl takes milliseconds (CURLOPT_CONNECTTIMEOUT_MS, CURLOPT_TIMEOUT_MS). */
+        r = ollama_client_new(
+                s.url,
+                usec_to_msec_ceil(MIN(s.timeout, 2 * USEC_PER_SEC), LONG_MAX),
+                usec_to_msec_ceil(s.timeout, LONG_MAX),
+                &client);
         if (r < 0)
                 goto oom;
         s.version_r = ollama_get_version(client, &s.version);

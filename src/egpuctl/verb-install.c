@@ -102,8 +102,16 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                 printf("--dry-run: %zu file(s) would change; nothing was written.\n", changed);
 }
 
+enum { ARG_APPLY = ARG_VERB_FIRST };
+
+static int install_option(int c, const char *arg, void *userdata) {
+        bool *apply = userdata;
+
+        *apply = c == ARG_APPLY;
+        return 0;
+}
+
 static int run(const char *name, int argc, char *argv[], bool uninstall) {
-        enum { ARG_APPLY = ARG_VERB_FIRST };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "apply", no_argument, NULL, ARG_APPLY },
@@ -117,20 +125,11 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
         InstallResult *res = NULL;
         size_t n_res = 0, changed = 0;
         bool apply = false, ok = true;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                if (c == ARG_APPLY) {
-                        apply = true;
-                        continue;
-                }
-                r = verb_common_option(name, c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args(name, argc, argv, optind);
+        r = verb_parse(name, argc, argv, options, install_option, &apply);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         if (apply && !root_is_host())
                 return usage_error(
                         name,

@@ -28,18 +28,18 @@ static int write_plan(const NicPinPlan *p) {
 
         if (!ipath || !bpath)
                 return -ENOMEM;
-        for (size_t i = 0; p->link_paths && p->link_paths[i]; i++) {
-                _cleanup_free_ char *full = path_under_root(arg_global.root, p->link_paths[i]);
+        FOREACH_ARRAY(l, p->links, p->n_links) {
+                _cleanup_free_ char *full = path_under_root(arg_global.root, l->path);
 
                 if (!full)
                         return -ENOMEM;
                 r = install_mkdir_parents(full);
                 if (r < 0)
                         return r;
-                r = install_write_atomic(full, p->link_texts[i], 0644);
+                r = install_write_atomic(full, l->text, 0644);
                 if (r < 0)
                         return r;
-                printf("wrote      %s\n", p->link_paths[i]);
+                printf("wrote      %s\n", l->path);
         }
         if (p->interfaces_new) {
                 struct stat st;
@@ -95,17 +95,17 @@ static int nic_pin(void) {
                         "Refusing to pin: the host would lose its management network. Nothing was written.");
                 return EXIT_PROBLEM;
         }
-        if (!plan.link_paths && !plan.interfaces_new) {
+        if (plan.n_links == 0 && !plan.interfaces_new) {
                 printf("Nothing to change: every NIC named after its PCI path is pinned, and %s uses the "
                        "pinned names.\n",
                        INTERFACES_PATH);
                 return EXIT_OK;
         }
         if (arg_global.dry_run) {
-                for (size_t i = 0; plan.link_paths && plan.link_paths[i]; i++) {
+                FOREACH_ARRAY(l, plan.links, plan.n_links) {
                         _cleanup_free_ char *b = NULL;
-                        if (asprintf(&b, "b%s", plan.link_paths[i]) >= 0)
-                                (void) diff_unified(stdout, b, NULL, b, plan.link_texts[i]);
+                        if (asprintf(&b, "b%s", l->path) >= 0)
+                                (void) diff_unified(stdout, b, NULL, b, l->text);
                 }
                 if (plan.interfaces_new)
                         (void) diff_unified(
@@ -130,16 +130,11 @@ static int nic_pin(void) {
 
 int verb_nic(int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("nic", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("nic", argc, argv, optind);
+        r = verb_parse("nic", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         if (streq(argv[optind], "pin"))
                 return nic_pin();
         return usage_error("nic", "unknown command '%s'; usage: egpuctl nic pin", argv[optind]);

@@ -70,7 +70,7 @@ static json_object *strv_to_json(char **l) {
 static char *show_override(const PciFunction *f) {
         char *v = NULL;
 
-        return pci_function_read_driver_override(f->bdf, 1000, &v) >= 0 ? v : NULL;
+        return pci_function_read_driver_override(f->bdf, USEC_PER_SEC, &v) >= 0 ? v : NULL;
 }
 
 static json_object *pci_function_to_json(const PciFunction *f) {
@@ -377,16 +377,11 @@ int verb_status(int argc, char *argv[]) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(enrolled_done) Enrolled enrolled = {};
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("status", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("status", argc, argv, optind);
+        r = verb_parse("status", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
 
         /* Without the store, Thunderbolt eGPUs still show; they are then all "not enrolled". */
         (void) enrolled_load_verbose(&enrolled, NULL);

@@ -24,13 +24,6 @@ static LiveOptions arg_live = {
         .unplug_timeout_ms = LIVE_UNPLUG_TIMEOUT_MS_DEFAULT,
 };
 
-/* Whether the function has a ROM BAR: the kernel's rom attribute, or a display function (whose
- * ROM the kernel may show only once it was enabled). */
-static bool function_has_rom(const PciFunction *f) {
-        _cleanup_free_ char *p = path_join(f->syspath, "rom");
-        return (p && access(p, F_OK) >= 0) || pci_function_is_display(f);
-}
-
 static bool vmid_valid(const char *s) {
         uint32_t v;
         return safe_atou32(s, 10, &v) >= 0 && v >= 100 && v <= 999999999 && s[0] != '0';
@@ -134,8 +127,15 @@ static int ensure_mapping(const PciMapEntry *want, const char *description, bool
 
         *ret_changed = false;
         r = pci_map_entry_format(want, &want_s);
-        if (r < 0)
+        if (r < 0) {
+                errno_set(r);
+                log_error(
+                        "Cannot write the map entry for node %s: Proxmox would not read it back (a node "
+                        "name "
+                        "of letters, digits and '-'): %m",
+                        want->node);
                 return r;
+        }
         r = proxmox_mapping_get(arg_mapping, &m);
         if (r < 0) {
                 errno_set(r);
@@ -273,14 +273,18 @@ static int vm_attach(const char *vmid) {
                 return EXIT_PROBLEM;
         }
 
-        /* pcie=1 (q35); qemu-server applies rombar to function 0 only, the other functions of the slot
-         * show no ROM unless they have a ROM BAR. */
-        if (asprintf(
-                    &hostpci_value,
-                    "mapping=%s,pcie=1%s",
-                    arg_mapping,
-                    function_has_rom(e->functions[0]) ? "" : ",rombar=0") < 0)
-                return log_error("Out of memory"), EXIT_PROBLEM;
+        /* The entry as it should be: the person's options in the one there kept. */
+        {
+                char key[32];
+
+                snprintf(key, sizeof(key), "hostpci%d", index);
+                r = hostpci_value_for_egpu(vm_config_get(&cfg, key), arg_mapping, e, &hostpci_value);
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("Failed to make the hostpci%d value: %m", index);
+                        return EXIT_PROBLEM;
+                }
+        }
 
         r = strv_extend(&args, "qm");
         if (r >= 0)
@@ -475,8 +479,17 @@ static int vm_hook_pre_start(const char *vmid) {
                                 if (!pci_map_entry_equal(&e, &now)) {
                                         free(now.description);
                                         now.description = TAKE_PTR(e.description);
-                                        if (pci_map_entry_format(&now, &entry_s) < 0)
-                                                return log_error("Out of memory"), EXIT_PROBLEM;
+                                        r = pci_map_entry_format(&now, &entry_s);
+                                        if (r < 0) {
+                                                errno_set(r);
+                                                log_error(
+                                                        "VM %s: cannot write mapping %s's entry for node "
+                                                        "%s: %m",
+                                                        vmid,
+                                                        name,
+                                                        node);
+                                                return EXIT_PROBLEM;
+                                        }
                                         printf("VM %s: mapping %s on %s moves from %s (group %d) to %s "
                                                "(group %d)\n",
                                                vmid,
@@ -699,8 +712,43 @@ static int vm_xml(void) {
         return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
+enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT };
+
+static int vm_option(int c, const char *arg, void *userdata) {
+        uint32_t seconds;
+
+        switch (c) {
+        case ARG_MAPPING:
+                if (!proxmox_configid_is_valid(arg))
+                        return usage_error(
+                                "vm",
+                                "--mapping: '%s' is not a mapping id (a letter, then at least one letter, "
+                                "digit, "
+                                "'-' or '_')",
+                                arg);
+                arg_mapping = arg;
+                return 0;
+        case ARG_GPU:
+                arg_gpu = arg;
+                return 0;
+        case ARG_QMP:
+                arg_qmp = arg;
+                return 0;
+        case ARG_LIBVIRT:
+                arg_libvirt = arg;
+                return 0;
+        case ARG_TIMEOUT:
+                if (safe_atou32(arg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
+                        return usage_error("vm", "--timeout takes seconds, 1 to 600, not '%s'", arg);
+                arg_live.unplug_timeout_ms = (int) seconds * 1000;
+                return 0;
+        default: /* ARG_NODE */
+                arg_node = arg;
+                return 0;
+        }
+}
+
 int verb_vm(int argc, char *argv[]) {
-        enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "mapping", required_argument, NULL, ARG_MAPPING },
@@ -711,51 +759,12 @@ int verb_vm(int argc, char *argv[]) {
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 {},
         };
-        uint32_t seconds;
         const char *cmd;
-        int c, r, n;
+        int r, n;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                switch (c) {
-                case ARG_MAPPING:
-                        /* pve-configid: a letter, then letters, digits, '-' and '_'. */
-                        if (!optarg[0] ||
-                            !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", optarg[0]) ||
-                            strspn(optarg,
-                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
-                                    strlen(optarg) ||
-                            strlen(optarg) > 128)
-                                return usage_error("vm", "--mapping: '%s' is not a mapping id", optarg);
-                        arg_mapping = optarg;
-                        continue;
-                case ARG_GPU:
-                        arg_gpu = optarg;
-                        continue;
-                case ARG_NODE:
-                        arg_node = optarg;
-                        continue;
-                case ARG_QMP:
-                        arg_qmp = optarg;
-                        continue;
-                case ARG_LIBVIRT:
-                        arg_libvirt = optarg;
-                        continue;
-                case ARG_TIMEOUT:
-                        if (safe_atou32(optarg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
-                                return usage_error(
-                                        "vm",
-                                        "--timeout takes seconds, 1 to 600, not '%s'",
-                                        optarg);
-                        arg_live.unplug_timeout_ms = (int) seconds * 1000;
-                        continue;
-                }
-                r = verb_common_option("vm", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("vm", argc, argv, optind);
+        r = verb_parse("vm", argc, argv, options, vm_option, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         cmd = argv[optind];
         n = argc - optind - 1;
         if (streq(cmd, "attach")) {

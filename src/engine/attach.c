@@ -143,7 +143,11 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
                 key = key_hex;
         }
 
-        r = tb_device_authorize(t->syspath, key, key && e->key_approved, o->write_timeout_ms);
+        r = tb_device_authorize(
+                t->syspath,
+                key,
+                key && e->key_approved,
+                o->write_timeout_ms * USEC_PER_MSEC);
         if (r == -EKEYREJECTED)
                 return report_error(
                         rep,
@@ -484,7 +488,7 @@ int detach_thunderbolt(
                         t->name);
                 return 1;
         }
-        r = tb_device_deauthorize(t->syspath, o->write_timeout_ms);
+        r = tb_device_deauthorize(t->syspath, o->write_timeout_ms * USEC_PER_MSEC);
         if (r < 0)
                 return report_error(rep, r, "Failed to de-authorize %s: %m", t->name);
         report_change(rep, "%s: de-authorized, tunnel closed", t->name);

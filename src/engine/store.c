@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "pci-function.h"
 #include "store.h"
 #include "util.h"
 
@@ -26,25 +27,19 @@ static const char *const type_table[_ENROLL_TYPE_MAX] = {
 };
 
 const char *enroll_policy_to_string(EnrollPolicy p) {
-        return p >= 0 && p < _ENROLL_POLICY_MAX ? policy_table[p] : NULL;
+        return string_table_get(policy_table, _ENROLL_POLICY_MAX, p, NULL);
 }
 
 EnrollPolicy enroll_policy_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(policy_table); i++)
-                if (streq(s, policy_table[i]))
-                        return (EnrollPolicy) i;
-        return _ENROLL_POLICY_INVALID;
+        return (EnrollPolicy) string_table_lookup(policy_table, _ENROLL_POLICY_MAX, s);
 }
 
 const char *enroll_type_to_string(EnrollType t) {
-        return t >= 0 && t < _ENROLL_TYPE_MAX ? type_table[t] : NULL;
+        return string_table_get(type_table, _ENROLL_TYPE_MAX, t, NULL);
 }
 
 EnrollType enroll_type_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(type_table); i++)
-                if (streq(s, type_table[i]))
-                        return (EnrollType) i;
-        return _ENROLL_TYPE_INVALID;
+        return (EnrollType) string_table_lookup(type_table, _ENROLL_TYPE_MAX, s);
 }
 
 /* Frees a buffer that may hold key material, wiping it first. */
@@ -271,16 +266,6 @@ static char *escape_append(char *buf, const char *s) {
         return buf;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -EINVAL;
-}
-
 /* Unescapes s in place. On error, *ret_msg says why. */
 static int unescape_in_place(char *s, const char **ret_msg) {
         char *w = s;
@@ -308,8 +293,8 @@ static int unescape_in_place(char *s, const char **ret_msg) {
                         *w++ = '\t';
                         break;
                 case 'x':
-                        a = p[1] ? unhex(p[1]) : -EINVAL;
-                        b = a >= 0 && p[2] ? unhex(p[2]) : -EINVAL;
+                        a = p[1] ? unhexchar(p[1]) : -EINVAL;
+                        b = a >= 0 && p[2] ? unhexchar(p[2]) : -EINVAL;
                         if (a < 0 || b < 0) {
                                 *ret_msg = "bad \\x escape in value";
                                 return -EBADMSG;
@@ -390,45 +375,18 @@ static int parse_int64(const char *s, int64_t *ret) {
         return 0;
 }
 
-/* Exactly 4 hex digits. */
-static int parse_hex16(const char *s, size_t n, uint32_t *ret) {
-        uint32_t v = 0;
+int enrollment_set_ids(Enrollment *e, const char *s) {
+        PciIds ids;
+        int r;
 
-        if (n != 4)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                int d = unhex(s[i]);
-                if (d < 0)
-                        return -EINVAL;
-                v = v << 4 | (uint32_t) d;
-        }
-        *ret = v;
-        return 0;
-}
-
-static int parse_ids(const char *s, Enrollment *e) {
-        uint32_t v[4];
-        size_t n = 0;
-
-        for (const char *p = s;; n++) {
-                size_t k = strcspn(p, ":");
-
-                if (n >= 4 || parse_hex16(p, k, &v[n]) < 0)
-                        return -EINVAL;
-                p += k;
-                if (!*p) {
-                        n++;
-                        break;
-                }
-                p++;
-        }
-        if (n != 2 && n != 4)
-                return -EINVAL;
-        e->pci_vendor = v[0];
-        e->pci_device = v[1];
-        e->has_subsystem = n == 4;
-        e->pci_subsystem_vendor = e->has_subsystem ? v[2] : 0;
-        e->pci_subsystem_device = e->has_subsystem ? v[3] : 0;
+        r = pci_ids_parse(s, &ids);
+        if (r < 0)
+                return r;
+        e->pci_vendor = ids.vendor;
+        e->pci_device = ids.device;
+        e->has_subsystem = ids.has_subsystem;
+        e->pci_subsystem_vendor = ids.subsystem_vendor;
+        e->pci_subsystem_device = ids.subsystem_device;
         return 0;
 }
 
@@ -436,7 +394,7 @@ static int parse_key_hex(const char *s, uint8_t key[static STORE_KEY_SIZE]) {
         if (strlen(s) != 2 * STORE_KEY_SIZE)
                 return -EINVAL;
         for (size_t i = 0; i < STORE_KEY_SIZE; i++) {
-                int a = unhex(s[2 * i]), b = unhex(s[2 * i + 1]);
+                int a = unhexchar(s[2 * i]), b = unhexchar(s[2 * i + 1]);
                 if (a < 0 || b < 0)
                         return -EINVAL;
                 key[i] = (uint8_t) (a << 4 | b);
@@ -526,7 +484,7 @@ static int field_set(Enrollment *e, int f, const char *v, const char **ret_msg) 
                 }
                 return 0;
         case F_IDS:
-                if (parse_ids(v, e) < 0) {
+                if (enrollment_set_ids(e, v) < 0) {
                         *ret_msg = "invalid ids, expected vendor:device[:subvendor:subdevice] in hex";
                         return -EBADMSG;
                 }

@@ -130,6 +130,9 @@ int store_key_from_port(const char *port, char **ret);
 
 /* A new record with policy manual, all else empty. */
 int enrollment_new(EnrollType type, Enrollment **ret);
+/* Sets the ids of a PCIe record from "VVVV:DDDD[:SSSS:SSSS]" (pci_ids_parse()): the record's ids= and
+ * enroll's --ids go through this one parser. -EINVAL when it does not parse; e is unchanged then. */
+int enrollment_set_ids(Enrollment *e, const char *s);
 Enrollment *enrollment_free(Enrollment *e); /* also wipes the key */
 DEFINE_TRIVIAL_CLEANUP_FUNC(Enrollment *, enrollment_free);
 void enrollments_free(Enrollment **l, size_t n);

@@ -2,20 +2,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include "kernel-module.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
 #include "vfio-bind.h"
 
 #define VFIO_DRIVER "vfio-pci"
-
-bool kernel_module_loaded(const char *name) {
-        _cleanup_free_ char *p = NULL;
-
-        if (asprintf(&p, "/sys/module/%s", name) < 0)
-                return false;
-        return access(p, F_OK) == 0;
-}
 
 /* "0000:04:00.0 (bridge, no driver), 0000:05:01.0 (eGPU, vfio-pci), 0000:05:02.0 (virtio-pci)" */
 static int group_members_string(const Egpu *e, const IommuGroup *g, char **ret) {
@@ -120,7 +113,7 @@ static int choose_reset_method(const PciFunction *f, int timeout_ms, Report *rep
         r = reset_list_device_specific_first(f->reset_methods, &list);
         if (r < 0)
                 return r;
-        r = pci_function_set_reset_method(f->bdf, list, timeout_ms);
+        r = pci_function_set_reset_method(f->bdf, list, timeout_ms * USEC_PER_MSEC);
         if (r < 0)
                 return report_error(
                         rep,
@@ -144,15 +137,15 @@ static void undo_function(Undo *u, int timeout_ms, Report *rep) {
 
         if (!u->touched)
                 return;
-        (void) pci_function_set_driver_override(u->bdf, u->driver_override, timeout_ms);
+        (void) pci_function_set_driver_override(u->bdf, u->driver_override, timeout_ms * USEC_PER_MSEC);
         if (pci_function_read_driver(u->bdf, &now) < 0)
                 return;
         if (!streq_ptr(now, u->driver)) {
                 _cleanup_free_ char *after = NULL;
                 if (now)
-                        (void) pci_function_unbind(u->bdf, timeout_ms);
+                        (void) pci_function_unbind(u->bdf, timeout_ms * USEC_PER_MSEC);
                 if (u->driver)
-                        (void) pci_function_probe(u->bdf, timeout_ms, &after);
+                        (void) pci_function_probe(u->bdf, timeout_ms * USEC_PER_MSEC, &after);
         }
         report_note(rep, "%s: put back as it was (driver %s)", u->bdf, u->driver ?: "none");
 }
@@ -164,7 +157,7 @@ static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *
         r = pci_function_read_driver(f->bdf, &driver);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
-        r = pci_function_read_driver_override(f->bdf, timeout_ms, &override);
+        r = pci_function_read_driver_override(f->bdf, timeout_ms * USEC_PER_MSEC, &override);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the driver_override of %s: %m", f->bdf);
         u->driver = driver ? strdup(driver) : NULL;
@@ -180,7 +173,7 @@ static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *
         if (r < 0)
                 return r;
 
-        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER, timeout_ms);
+        r = pci_function_set_driver_override(f->bdf, VFIO_DRIVER, timeout_ms * USEC_PER_MSEC);
         if (r < 0)
                 return report_error(rep, r, "Failed to set driver_override of %s to vfio-pci: %m", f->bdf);
 
@@ -189,11 +182,11 @@ static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *
                 return 1;
         }
         if (driver) {
-                r = pci_function_unbind(f->bdf, timeout_ms);
+                r = pci_function_unbind(f->bdf, timeout_ms * USEC_PER_MSEC);
                 if (r < 0)
                         return report_error(rep, r, "Failed to unbind %s from %s: %m", f->bdf, driver);
         }
-        r = pci_function_probe(f->bdf, timeout_ms, &after);
+        r = pci_function_probe(f->bdf, timeout_ms * USEC_PER_MSEC, &after);
         if (r < 0)
                 return report_error(rep, r, "Failed to probe %s for vfio-pci: %m", f->bdf);
         if (after && !streq(after, VFIO_DRIVER) && !driver) {
@@ -203,9 +196,9 @@ static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *
                 driver = TAKE_PTR(after);
                 free(u->driver);
                 u->driver = strdup(driver);
-                r = pci_function_unbind(f->bdf, timeout_ms);
+                r = pci_function_unbind(f->bdf, timeout_ms * USEC_PER_MSEC);
                 if (r >= 0)
-                        r = pci_function_probe(f->bdf, timeout_ms, &after);
+                        r = pci_function_probe(f->bdf, timeout_ms * USEC_PER_MSEC, &after);
                 if (r < 0)
                         return report_error(rep, r, "Failed to take %s from %s: %m", f->bdf, strna(driver));
         }
@@ -346,13 +339,13 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
 
                 r = pci_function_read_driver(f->bdf, &driver);
                 if (r >= 0)
-                        r = pci_function_read_driver_override(f->bdf, timeout_ms, &override);
+                        r = pci_function_read_driver_override(f->bdf, timeout_ms * USEC_PER_MSEC, &override);
                 if (r < 0) {
                         ret = report_error(rep, r, "Failed to read the driver of %s: %m", f->bdf);
                         continue;
                 }
                 if (override) {
-                        r = pci_function_set_driver_override(f->bdf, NULL, timeout_ms);
+                        r = pci_function_set_driver_override(f->bdf, NULL, timeout_ms * USEC_PER_MSEC);
                         if (r < 0) {
                                 ret = report_error(
                                         rep,
@@ -364,7 +357,7 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
                         report_change(rep, "%s: driver_override cleared", f->bdf);
                 }
                 if (streq_ptr(driver, VFIO_DRIVER)) {
-                        r = pci_function_unbind(f->bdf, timeout_ms);
+                        r = pci_function_unbind(f->bdf, timeout_ms * USEC_PER_MSEC);
                         if (r < 0) {
                                 ret = report_error(rep, r, "Failed to unbind %s from vfio-pci: %m", f->bdf);
                                 continue;
@@ -372,7 +365,7 @@ int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep) {
                         report_change(rep, "%s: unbound from vfio-pci", f->bdf);
                 }
                 if (reprobe) {
-                        r = pci_function_probe(f->bdf, timeout_ms, &after);
+                        r = pci_function_probe(f->bdf, timeout_ms * USEC_PER_MSEC, &after);
                         if (r < 0) {
                                 ret = report_error(rep, r, "Failed to give %s back to the host: %m", f->bdf);
                                 continue;

@@ -23,9 +23,6 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep);
  * give each function to its own driver again. */
 int vfio_unbind_egpu(const Egpu *e, bool reprobe, int timeout_ms, Report *rep);
 
-/* Whether the kernel module is loaded (/sys/module/NAME exists). */
-bool kernel_module_loaded(const char *name);
-
 /* The VFIO pre-flight of an eGPU: vfio_probe_group() for each of its groups with the eGPU's functions in
  * that group, in e->groups order. It does what QEMU does at a VM's start (model/vfio.h), so run it only
  * when no VM should have the eGPU yet or to look at one that has it (a held group is not touched). */

@@ -37,7 +37,7 @@ int egpu_prefetchable_window(const Egpu *e, uint64_t *ret) {
                 size_t n = 0;
                 int r;
 
-                r = pci_function_read_resources((*f)->syspath, &res, &n);
+                r = pci_function_read_resources(*f, &res, &n);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)

@@ -206,6 +206,130 @@ const char *pci_removable_to_string(PciRemovable r) {
         }
 }
 
+static bool is_lower_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool pci_port_path_is_valid(const char *s) {
+        size_t n = 0, bridges = 0;
+
+        if (!strneq(s, "pci", 3))
+                return false;
+        s += 3;
+        while (is_lower_hex(s[n]))
+                n++;
+        /* domain: 4 to 8 hex digits (an int), then ":" and two for the bus */
+        if (n < 4 || n > 8 || s[n] != ':' || !is_lower_hex(s[n + 1]) || !is_lower_hex(s[n + 2]))
+                return false;
+        s += n + 3;
+        for (; *s; s += 5) {
+                /* "/DD.F": device 00-1f, function 0-7 (PCI_SLOT(), PCI_FUNC() of a devfn) */
+                if (s[0] != '/' || (s[1] != '0' && s[1] != '1') || !is_lower_hex(s[2]) || s[3] != '.' ||
+                    s[4] < '0' || s[4] > '7')
+                        return false;
+                if (++bridges > 64)
+                        return false;
+        }
+        return bridges > 0;
+}
+
+int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
+        _cleanup_free_ PciResource *res = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = strv_split_lines(text, &lines, NULL);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(line, lines) {
+                unsigned long long st, e, f;
+                int consumed = 0;
+
+                /* "0x%016llx 0x%016llx 0x%016llx" per line (resource_show()) */
+                if (sscanf(*line, "%llx %llx %llx%n", &st, &e, &f, &consumed) != 3 || consumed <= 0)
+                        break;
+                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
+                        return -ENOMEM;
+                res[n++] = (PciResource){ .start = st, .end = e, .flags = f };
+        }
+        *ret = TAKE_PTR(res);
+        *ret_n = n;
+        return 0;
+}
+
+int pci_function_read_resources(const PciFunction *f, PciResource **ret, size_t *ret_n) {
+        _cleanup_free_ char *p = path_join(f->syspath, "resource"), *text = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, 64 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        return pci_resource_parse(text, ret, ret_n);
+}
+
+int pci_function_has_rom(const PciFunction *f) {
+        _cleanup_free_ char *p = path_join(f->syspath, "rom");
+        _cleanup_free_ PciResource *res = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        if (access(p, F_OK) >= 0)
+                return 1;
+        r = pci_function_read_resources(f, &res, &n);
+        if (r < 0)
+                return r;
+        return n > PCI_RESOURCE_ROM && res[PCI_RESOURCE_ROM].flags != 0;
+}
+
+/* Exactly four hex digits, any case. */
+static int parse_hex16(const char *s, size_t n, uint32_t *ret) {
+        uint32_t v = 0;
+
+        if (n != 4)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                int d = unhexchar(s[i]);
+
+                if (d < 0)
+                        return -EINVAL;
+                v = v << 4 | (uint32_t) d;
+        }
+        *ret = v;
+        return 0;
+}
+
+int pci_ids_parse(const char *s, PciIds *ret) {
+        uint32_t v[4];
+        size_t n = 0;
+
+        for (const char *p = s;;) {
+                size_t k = strcspn(p, ":");
+
+                if (n >= 4 || parse_hex16(p, k, &v[n]) < 0)
+                        return -EINVAL;
+                n++;
+                p += k;
+                if (!*p)
+                        break;
+                p++;
+        }
+        if (n != 2 && n != 4)
+                return -EINVAL;
+        *ret = (PciIds){
+                .vendor = v[0],
+                .device = v[1],
+                .has_subsystem = n == 4,
+                .subsystem_vendor = n == 4 ? v[2] : 0,
+                .subsystem_device = n == 4 ? v[3] : 0,
+        };
+        return 0;
+}
+
 #define PCI_DEVICES "/sys/bus/pci/devices/"
 
 bool pci_bdf_is_valid(const char *s) {
@@ -264,14 +388,14 @@ int pci_function_read_driver(const char *bdf, char **ret) {
 }
 
 /* What the kernel shows, "(null)" included. */
-static int read_override(const char *bdf, int timeout_ms, char **ret) {
+static int read_override(const char *bdf, usec_t timeout, char **ret) {
         _cleanup_free_ char *path = NULL, *v = NULL;
         int r;
 
         r = function_path(bdf, "driver_override", &path);
         if (r < 0)
                 return r;
-        r = sysfs_read_timeout(path, timeout_ms, &v);
+        r = sysfs_read_timeout(path, timeout, &v);
         if (r == -ENOENT)
                 return -ENODEV;
         if (r < 0)
@@ -280,18 +404,18 @@ static int read_override(const char *bdf, int timeout_ms, char **ret) {
         return 0;
 }
 
-int pci_function_read_driver_override(const char *bdf, int timeout_ms, char **ret) {
+int pci_function_read_driver_override(const char *bdf, usec_t timeout, char **ret) {
         _cleanup_free_ char *v = NULL;
         int r;
 
-        r = read_override(bdf, timeout_ms, &v);
+        r = read_override(bdf, timeout, &v);
         if (r < 0)
                 return r;
         *ret = *v && !streq(v, "(null)") ? TAKE_PTR(v) : NULL;
         return 0;
 }
 
-int pci_function_set_driver_override(const char *bdf, const char *driver, int timeout_ms) {
+int pci_function_set_driver_override(const char *bdf, const char *driver, usec_t timeout) {
         _cleanup_free_ char *path = NULL, *now = NULL;
         int r;
 
@@ -299,12 +423,12 @@ int pci_function_set_driver_override(const char *bdf, const char *driver, int ti
         if (r < 0)
                 return r;
         /* An empty write (a lone newline) clears the override. */
-        r = sysfs_write_timeout(path, driver ?: "\n", timeout_ms);
+        r = sysfs_write_timeout(path, driver ?: "\n", timeout);
         if (r == -ENOENT)
                 return -ENODEV;
         if (r < 0)
                 return r;
-        r = read_override(bdf, timeout_ms, &now);
+        r = read_override(bdf, timeout, &now);
         if (r < 0)
                 return r;
         if (driver ? !streq(now, driver) : !(streq(now, "(null)") || streq(now, "")))
@@ -312,7 +436,7 @@ int pci_function_set_driver_override(const char *bdf, const char *driver, int ti
         return 0;
 }
 
-int pci_function_unbind(const char *bdf, int timeout_ms) {
+int pci_function_unbind(const char *bdf, usec_t timeout) {
         _cleanup_free_ char *driver = NULL, *path = NULL, *after = NULL;
         int r;
 
@@ -323,7 +447,7 @@ int pci_function_unbind(const char *bdf, int timeout_ms) {
                 return 0;
         if (asprintf(&path, "/sys/bus/pci/drivers/%s/unbind", driver) < 0)
                 return -ENOMEM;
-        r = sysfs_write_timeout(path, bdf, timeout_ms);
+        r = sysfs_write_timeout(path, bdf, timeout);
         if (r < 0 && r != -ENODEV)
                 return r;
         /* ENODEV: the driver no longer holds it, someone unbound it meanwhile: what counts is that it
@@ -334,13 +458,13 @@ int pci_function_unbind(const char *bdf, int timeout_ms) {
         return after ? -EIO : 0;
 }
 
-int pci_function_probe(const char *bdf, int timeout_ms, char **ret) {
+int pci_function_probe(const char *bdf, usec_t timeout, char **ret) {
         _cleanup_free_ char *driver = NULL;
         int r;
 
         if (!pci_bdf_is_valid(bdf))
                 return -EINVAL;
-        r = sysfs_write_timeout("/sys/bus/pci/drivers_probe", bdf, timeout_ms);
+        r = sysfs_write_timeout("/sys/bus/pci/drivers_probe", bdf, timeout);
         if (r < 0)
                 return r;
         r = pci_function_read_driver(bdf, &driver);
@@ -350,14 +474,14 @@ int pci_function_probe(const char *bdf, int timeout_ms, char **ret) {
         return 0;
 }
 
-int pci_function_set_reset_method(const char *bdf, const char *methods, int timeout_ms) {
+int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout) {
         _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
         int r;
 
         r = function_path(bdf, "reset_method", &path);
         if (r < 0)
                 return r;
-        r = sysfs_write_timeout(path, methods, timeout_ms);
+        r = sysfs_write_timeout(path, methods, timeout);
         if (r < 0)
                 return r;
         r = function_path(bdf, NULL, &dir);
@@ -377,40 +501,4 @@ bool pci_driver_is_registered(const char *driver) {
         if (asprintf(&p, "/sys/bus/pci/drivers/%s", driver) < 0)
                 return false;
         return access(p, F_OK) == 0;
-}
-
-int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ PciResource *res = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
-
-        r = strv_split_lines(text, &lines, NULL);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(line, lines) {
-                unsigned long long s, e, f;
-                int consumed = 0;
-
-                if (sscanf(*line, "%llx %llx %llx%n", &s, &e, &f, &consumed) != 3 || consumed <= 0)
-                        break;
-                if (ARRAY_RESERVE(res, allocated, n + 1) < 0)
-                        return -ENOMEM;
-                res[n++] = (PciResource){ .start = s, .end = e, .flags = f };
-        }
-        *ret = TAKE_PTR(res);
-        *ret_n = n;
-        return 0;
-}
-
-int pci_function_read_resources(const char *syspath, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ char *p = path_join(syspath, "resource"), *text = NULL;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, 64 * 1024, &text, NULL);
-        if (r < 0)
-                return r;
-        return pci_resource_parse(text, ret, ret_n);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "time-util.h"
 
 /* The kernel's "removable" attribute: devices below an external-facing port (a Thunderbolt/USB4
  * PCIe downstream port) read "removable". */
@@ -61,49 +62,29 @@ bool pci_function_has_reset_method(const PciFunction *f, const char *method) _pu
  * 00:1c.0, "pci0000:00/01.0/00.0/03.0" behind a switch). -EINVAL on a root bus. */
 int pci_function_port_path(const PciFunction *f, char **ret);
 
+/* Whether s is a port path as pci_function_port_path() writes one: the root bus as the kernel names it,
+ * "pci" and the domain (at least four hex digits: "pci%04x:%02x" in drivers/pci/probe.c, more for a
+ * domain past 0xffff) ":" and the bus, then for each bridge down to the port "/" and its device (00-1f)
+ * "." function (0-7), all in lowercase, at most 64 bridges. "pci0000:00/../../x" is not one. */
+bool pci_port_path_is_valid(const char *s) _pure_;
+
 const char *pci_removable_to_string(PciRemovable r) _pure_;
 
-/* Whether s is a PCI address "DDDD:BB:DD.F" in lowercase hex, as sysfs names functions. */
-bool pci_bdf_is_valid(const char *s) _pure_;
-
-/* Writes. Each works on the function's address, not on a snapshot, does one write, and reads back what
- * the kernel did: -EIO when the kernel accepted the write but the state did not change. -ENODEV when
- * the function is gone. A write waits at most timeout_ms for the kernel (-ETIMEDOUT): unbinding from
- * vfio-pci waits for the VM to let go of the device, and a host driver's probe or remove may take
- * seconds. */
-/* The driver bound now (NULL when unbound). */
-int pci_function_read_driver(const char *bdf, char **ret);
-/* driver NULL clears the override. */
-int pci_function_set_driver_override(const char *bdf, const char *driver, int timeout_ms);
-/* The override (NULL when the kernel reads "(null)"), waiting at most timeout_ms: the kernel shows it under
- * the device's lock (drivers/pci/pci-sysfs.c driver_override_show()), held for as long as a driver's remove
- * runs, and vfio-pci's waits for a VM to let go. That is why a host snapshot never reads it. */
-int pci_function_read_driver_override(const char *bdf, int timeout_ms, char **ret);
-/* Unbinds from whatever driver holds it; 0 when it was not bound. */
-int pci_function_unbind(const char *bdf, int timeout_ms);
-/* Asks the kernel to probe drivers for it (drivers_probe), which honours driver_override. Returns the
- * driver bound afterwards in *ret (NULL when none took it). */
-int pci_function_probe(const char *bdf, int timeout_ms, char **ret);
-/* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
-int pci_function_set_reset_method(const char *bdf, const char *methods, int timeout_ms);
-/* A function's resources as the kernel lists them in its resource attribute: "START END FLAGS" per line,
- * BAR0-5, the expansion ROM (line 6), then bridge windows (drivers/pci/pci-sysfs.c resource_show()), with
- * the IORESOURCE_* flags of include/linux/ioport.h. */
+/* One line of a function's "resource" attribute: start, end and flags of a BAR (lines 0-5), the ROM
+ * (line 6), then bridge windows (drivers/pci/pci-sysfs.c, resource_show()). */
 typedef struct PciResource {
         uint64_t start, end, flags;
 } PciResource;
 
 #define PCI_RESOURCE_ROM      6
-#define PCI_IORESOURCE_IO     0x00000100ULL
+#define PCI_IORESOURCE_IO     0x00000100ULL /* include/linux/ioport.h */
 #define PCI_IORESOURCE_MEM    0x00000200ULL
 #define PCI_IORESOURCE_PREF   0x00002000ULL
 #define PCI_IORESOURCE_MEM_64 0x00100000ULL
-
-/* Parses the whole attribute; lines that do not parse end the list. */
+/* Parses the text of the attribute; lines that do not parse end the list. */
 int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n);
-/* Reads and parses the resource attribute of the function at syspath. -ENOENT when sysfs does not show it.
- */
-int pci_function_read_resources(const char *syspath, PciResource **ret, size_t *ret_n);
+/* Reads and parses the function's "resource" attribute; -ENOENT when sysfs does not show it. */
+int pci_function_read_resources(const PciFunction *f, PciResource **ret, size_t *ret_n);
 /* Whether a BAR exists (has flags) but got no address: the kernel found no room for it. */
 static inline bool pci_resource_unassigned(const PciResource *r) {
         return r->flags != 0 && r->start == 0;
@@ -115,5 +96,44 @@ static inline bool pci_resource_is_prefetchable_mem(const PciResource *r) {
         return (r->flags & PCI_IORESOURCE_MEM) && (r->flags & PCI_IORESOURCE_PREF);
 }
 
+/* The one ROM rule, for "vm attach" (rombar) and doctor (vm-config): whether the function has a ROM BAR.
+ * The kernel shows the "rom" attribute exactly when the ROM BAR has a size (pci_dev_rom_attr_is_visible()
+ * in drivers/pci/pci-sysfs.c); without it, line 6 of "resource" (flags set). 1 or 0; -ENOENT when sysfs
+ * shows neither (a test bed that recorded neither), for the caller to leave the default alone. */
+int pci_function_has_rom(const PciFunction *f);
+
+/* PCI ids as a person writes them, "VVVV:DDDD" or "VVVV:DDDD:SSSS:SSSS" (subsystem vendor and device):
+ * exactly four hex digits each, any case, as lspci -n prints them. The one parser of ids given on the
+ * command line and kept in enrolment records. */
+typedef struct PciIds {
+        uint32_t vendor, device;
+        uint32_t subsystem_vendor, subsystem_device; /* 0 without has_subsystem */
+        bool has_subsystem;
+} PciIds;
+int pci_ids_parse(const char *s, PciIds *ret);
+
+/* Whether s is a PCI address "DDDD:BB:DD.F" in lowercase hex, as sysfs names functions. */
+bool pci_bdf_is_valid(const char *s) _pure_;
+
+/* Writes. Each works on the function's address, not on a snapshot, does one write, and reads back what
+ * the kernel did: -EIO when the kernel accepted the write but the state did not change. -ENODEV when
+ * the function is gone. A write waits at most timeout for the kernel (-ETIMEDOUT): unbinding from
+ * vfio-pci waits for the VM to let go of the device, and a host driver's probe or remove may take
+ * seconds. */
+/* The driver bound now (NULL when unbound). */
+int pci_function_read_driver(const char *bdf, char **ret);
+/* driver NULL clears the override. */
+int pci_function_set_driver_override(const char *bdf, const char *driver, usec_t timeout);
+/* The override (NULL when the kernel reads "(null)"), waiting at most timeout: the kernel shows it under the
+ * device's lock (drivers/pci/pci-sysfs.c driver_override_show()), held for as long as a driver's remove
+ * runs, and vfio-pci's waits for a VM to let go. That is why a host snapshot never reads it. */
+int pci_function_read_driver_override(const char *bdf, usec_t timeout, char **ret);
+/* Unbinds from whatever driver holds it; 0 when it was not bound. */
+int pci_function_unbind(const char *bdf, usec_t timeout);
+/* Asks the kernel to probe drivers for it (drivers_probe), which honours driver_override. Returns the
+ * driver bound afterwards in *ret (NULL when none took it). */
+int pci_function_probe(const char *bdf, usec_t timeout, char **ret);
+/* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
+int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout);
 /* Whether the PCI driver is registered (its folder under /sys/bus/pci/drivers exists). */
 bool pci_driver_is_registered(const char *driver);

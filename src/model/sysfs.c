@@ -121,8 +121,8 @@ static void *timed_write_thread(void *p) {
         return NULL;
 }
 
-/* Runs the write (value) or the read (value NULL) in a thread, waiting at most timeout_ms for it. */
-static int timed_io(const char *path, const char *value, int timeout_ms, char **ret_read) {
+/* Runs the write (value) or the read (value NULL) in a thread, waiting at most timeout for it. */
+static int timed_io(const char *path, const char *value, usec_t timeout, char **ret_read) {
         pthread_condattr_t attr;
         pthread_attr_t tattr;
         pthread_t thread;
@@ -158,9 +158,11 @@ static int timed_io(const char *path, const char *value, int timeout_ms, char **
                 return -r;
         }
 
+        /* pthread_cond_timedwait() takes the deadline as a timespec on the condition's clock. */
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        timeout = MIN(timeout, (usec_t) INT32_MAX * USEC_PER_SEC);
+        deadline.tv_sec += (time_t) (timeout / USEC_PER_SEC);
+        deadline.tv_nsec += (long) (timeout % USEC_PER_SEC * NSEC_PER_USEC);
         if (deadline.tv_nsec >= 1000000000L) {
                 deadline.tv_sec++;
                 deadline.tv_nsec -= 1000000000L;
@@ -179,15 +181,15 @@ static int timed_io(const char *path, const char *value, int timeout_ms, char **
         return r;
 }
 
-int sysfs_write_timeout(const char *path, const char *value, int timeout_ms) {
-        return timed_io(path, value, timeout_ms, NULL);
+int sysfs_write_timeout(const char *path, const char *value, usec_t timeout) {
+        return timed_io(path, value, timeout, NULL);
 }
 
-int sysfs_read_timeout(const char *path, int timeout_ms, char **ret) {
+int sysfs_read_timeout(const char *path, usec_t timeout, char **ret) {
         char *v = NULL;
         int r;
 
-        r = timed_io(path, NULL, timeout_ms, &v);
+        r = timed_io(path, NULL, timeout, &v);
         if (r < 0)
                 return r;
         *ret = strstrip_trailing(v);

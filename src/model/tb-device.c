@@ -113,7 +113,7 @@ int tb_device_read_authorized(const char *syspath, int *ret) {
         return safe_atoi(v, ret);
 }
 
-int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, int timeout_ms) {
+int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, usec_t timeout) {
         _cleanup_free_ char *path = NULL;
         int r;
 
@@ -123,26 +123,26 @@ int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge
                 r = attr_path(syspath, "key", &key_path);
                 if (r < 0)
                         return r;
-                r = sysfs_write_timeout(key_path, key_hex, timeout_ms);
+                r = sysfs_write_timeout(key_path, key_hex, timeout);
                 if (r < 0)
                         return r;
         }
         r = attr_path(syspath, "authorized", &path);
         if (r < 0)
                 return r;
-        r = sysfs_write_timeout(path, key_hex && challenge ? "2" : "1", timeout_ms);
+        r = sysfs_write_timeout(path, key_hex && challenge ? "2" : "1", timeout);
         if (r == -ENOENT)
                 return -ENODEV;
         return r;
 }
 
-int tb_device_deauthorize(const char *syspath, int timeout_ms) {
+int tb_device_deauthorize(const char *syspath, usec_t timeout) {
         _cleanup_free_ char *path = NULL;
         int r;
 
         r = attr_path(syspath, "authorized", &path);
         if (r < 0)
                 return r;
-        r = sysfs_write_timeout(path, "0", timeout_ms);
+        r = sysfs_write_timeout(path, "0", timeout);
         return r == -ENOENT ? -ENODEV : r;
 }

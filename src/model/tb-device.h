@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "time-util.h"
 #include "tb-domain.h"
 
 /* A Thunderbolt/USB4 router: a host router ("1-0") or a device ("1-1", "1-301"). */
@@ -42,9 +43,9 @@ int tb_device_read_authorized(const char *syspath, int *ret);
 
 /* Opens the router's PCIe tunnel: for a secure-level domain, key_hex (64 hex digits) is written to
  * "key" first and challenge says whether to write 2 (the device already holds this key) or 1 (the key
- * is new to it). Each write is bounded by timeout_ms (-ETIMEDOUT). The kernel's errors come back as they
+ * is new to it). Each write is bounded by timeout (-ETIMEDOUT). The kernel's errors come back as they
  * are: -EKEYREJECTED when the device's answer to the challenge does not match the key, -EINVAL when it
  * is already in that state. */
-int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, int timeout_ms);
+int tb_device_authorize(const char *syspath, const char *key_hex, bool challenge, usec_t timeout);
 /* Closes the tunnel (writes 0); the domain must support deauthorization. */
-int tb_device_deauthorize(const char *syspath, int timeout_ms);
+int tb_device_deauthorize(const char *syspath, usec_t timeout);

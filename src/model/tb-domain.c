@@ -11,18 +11,13 @@ static const char *const security_table[] = {
 };
 
 const char *tb_security_to_string(TbSecurity s) {
-        if ((size_t) s >= ELEMENTSOF(security_table))
-                return "unknown";
-        return security_table[s];
+        return string_table_get(security_table, ELEMENTSOF(security_table), s, "unknown");
 }
 
 TbSecurity tb_security_from_string(const char *s) {
-        if (!s)
-                return TB_SECURITY_UNKNOWN;
-        for (size_t i = 1; i < ELEMENTSOF(security_table); i++)
-                if (streq(security_table[i], s))
-                        return (TbSecurity) i;
-        return TB_SECURITY_UNKNOWN;
+        ssize_t i = string_table_lookup(security_table, ELEMENTSOF(security_table), s);
+
+        return i < 0 ? TB_SECURITY_UNKNOWN : (TbSecurity) i;
 }
 
 bool tb_security_allows_pcie(TbSecurity s) {

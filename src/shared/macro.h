@@ -12,6 +12,7 @@
 #define _cleanup_(f)         __attribute__((cleanup(f)))
 #define _unused_             __attribute__((unused))
 #define _pure_               __attribute__((pure))
+#define _const_              __attribute__((const))
 #define _printf_(a, b)       __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 #define _public_             __attribute__((visibility("default")))

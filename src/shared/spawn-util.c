@@ -61,19 +61,19 @@ static void kill_and_reap(pid_t pid) {
                 ;
 }
 
-int spawn_run(char *const argv[], uint64_t timeout_usec, int *ret_status, char **ret_stdout) {
+int spawn_run(char *const argv[], usec_t timeout, int *ret_status, char **ret_stdout) {
         _cleanup_free_ char *exe = NULL, *buf = NULL;
         _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
         posix_spawn_file_actions_t fa;
         size_t n = 0, allocated = 0;
-        uint64_t deadline;
+        usec_t deadline;
         int fds[2], status, r;
         pid_t pid;
 
         if (!argv || !argv[0])
                 return -EINVAL;
-        if (timeout_usec == 0)
-                timeout_usec = SPAWN_TIMEOUT_USEC_DEFAULT;
+        if (timeout == 0)
+                timeout = SPAWN_TIMEOUT_USEC_DEFAULT;
 
         r = spawn_find_program(argv[0], &exe);
         if (r < 0)
@@ -96,17 +96,17 @@ int spawn_run(char *const argv[], uint64_t timeout_usec, int *ret_status, char *
                 return -r;
         close(TAKE_FD(out_write));
 
-        deadline = now_usec() + timeout_usec;
+        deadline = now_usec() + timeout;
         for (;;) {
                 struct pollfd p = { .fd = out_read, .events = POLLIN };
-                uint64_t now = now_usec();
+                usec_t now = now_usec();
                 ssize_t k;
 
                 if (now >= deadline) {
                         kill_and_reap(pid);
                         return -ETIMEDOUT;
                 }
-                r = poll(&p, 1, (int) MIN((deadline - now + 999) / 1000, (uint64_t) 1000));
+                r = poll(&p, 1, (int) usec_to_msec_ceil(deadline - now, 1000));
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -1,29 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
 
+/* After strtoul()/strtol() parsed s up to end: -errno from it, -EINVAL unless a number was there and only
+ * white space follows it. */
+static int number_parsed(const char *s, const char *end) {
+        if (errno > 0)
+                return -errno;
+        if (end == s)
+                return -EINVAL;
+        end += strspn(end, " \t\n\r\f\v");
+        return *end ? -EINVAL : 0;
+}
+
 int safe_atou32(const char *s, int base, uint32_t *ret) {
         char *end = NULL;
         unsigned long v;
+        int r;
 
         if (!s || !*s || isspace((unsigned char) *s) || *s == '-' || *s == '+')
                 return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, base);
-        if (errno > 0)
-                return -errno;
-        if (end == s)
-                return -EINVAL;
-        while (*end && isspace((unsigned char) *end))
-                end++;
-        if (*end)
-                return -EINVAL;
+        r = number_parsed(s, end);
+        if (r < 0)
+                return r;
         if (v > UINT32_MAX)
                 return -ERANGE;
         *ret = (uint32_t) v;
@@ -33,23 +42,40 @@ int safe_atou32(const char *s, int base, uint32_t *ret) {
 int safe_atoi(const char *s, int *ret) {
         char *end = NULL;
         long v;
+        int r;
 
         if (!s || !*s || isspace((unsigned char) *s))
                 return -EINVAL;
         errno = 0;
         v = strtol(s, &end, 10);
-        if (errno > 0)
-                return -errno;
-        if (end == s)
-                return -EINVAL;
-        while (*end && isspace((unsigned char) *end))
-                end++;
-        if (*end)
-                return -EINVAL;
+        r = number_parsed(s, end);
+        if (r < 0)
+                return r;
         if (v < INT_MIN || v > INT_MAX)
                 return -ERANGE;
         *ret = (int) v;
         return 0;
+}
+
+const char *string_table_get(const char *const *table, size_t n, ssize_t i, const char *fallback) {
+        return i >= 0 && (size_t) i < n && table[i] ? table[i] : fallback;
+}
+
+ssize_t string_table_lookup(const char *const *table, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (ssize_t) i;
+        return -EINVAL;
+}
+
+int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
 }
 
 char *strstrip_trailing(char *s) {
@@ -329,6 +355,17 @@ int strv_extend(char ***l, const char *s) {
         return strv_consume(l, strdup(s));
 }
 
+int strv_pushf(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return strv_push(l, n, allocated, r < 0 ? NULL : s);
+}
+
 bool strv_contains(char **l, const char *s) {
         STRV_FOREACH(i, l)
                 if (streq(*i, s))
@@ -452,11 +489,32 @@ int strv_uniq(char **l, size_t n) {
         return (int) k;
 }
 
-uint64_t now_usec(void) {
-        struct timespec ts;
+char *format_bytes(char *buf, size_t l, uint64_t n) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        uint64_t unit = 1, whole, tenths;
+        size_t u = 0;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+        while (u + 1 < ELEMENTSOF(units) && n / unit >= 1024) {
+                unit *= 1024;
+                u++;
+        }
+        if (n % unit == 0) {
+                snprintf(buf, l, "%" PRIu64 " %s", n / unit, units[u]);
+                return buf;
+        }
+        /* Tenths, rounded to the nearest; (n % unit) * 10 + unit / 2 fits: unit is at most 2^60. */
+        whole = n / unit;
+        tenths = ((n % unit) * 10 + unit / 2) / unit;
+        if (tenths == 10) {
+                whole++;
+                tenths = 0;
+        }
+        if (whole == 1024 && u + 1 < ELEMENTSOF(units)) {
+                whole = 1;
+                u++;
+        }
+        snprintf(buf, l, "%" PRIu64 ".%" PRIu64 " %s", whole, tenths, units[u]);
+        return buf;
 }
 
 static const char *str_index_key(const StrIndex *ix, const void *base, size_t i) {

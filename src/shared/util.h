@@ -5,10 +5,19 @@
 #include <sys/types.h>
 
 #include "macro.h"
+#include "time-util.h"
 
 /* Strict number parsing: the whole string (trailing whitespace allowed) must be a number in range. */
 int safe_atou32(const char *s, int base, uint32_t *ret);
 int safe_atoi(const char *s, int *ret);
+
+/* Tables of names indexed by an enum: the name of i ("fallback" outside the table or for a hole in it), and
+ * the index of the name s (-EINVAL when s is NULL or not there). For ENUM_to_string()/_from_string(). */
+const char *string_table_get(const char *const *table, size_t n, ssize_t i, const char *fallback) _pure_;
+ssize_t string_table_lookup(const char *const *table, size_t n, const char *s) _pure_;
+
+/* The value of a hex digit (any case), -EINVAL for anything else. */
+int unhexchar(char c) _const_;
 
 /* Removes trailing whitespace and newlines in place. */
 char *strstrip_trailing(char *s);
@@ -54,6 +63,8 @@ bool strv_contains(char **l, const char *s);
  * NULL-terminated array *l that holds *n strings in room for *allocated pointers, doubling the room when
  * needed. Building a long list this way is linear, where strv_extend() finds the length again each time. */
 int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
+/* strv_push() of a formatted string. */
+int strv_pushf(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) _printf_(4, 5);
 /* Makes room for need elements of size bytes in *array, which has room for *allocated, doubling the room
  * when it grows, so that appending one element at a time is linear. */
 int array_reserve(void **array, size_t *allocated, size_t need, size_t size);
@@ -89,5 +100,9 @@ int strv_uniq(char **l, size_t n);
  * -EACCES when its /proc entry may not be read. */
 int process_get_cmdline(pid_t pid, char ***ret);
 
-/* Monotonic clock in microseconds. */
-uint64_t now_usec(void);
+/* A size for people: "256 MiB" when it is a whole number of the largest unit (B, KiB, MiB, GiB, TiB, PiB,
+ * EiB) that is not more than it, else that unit with one decimal, rounded to the nearest ("1.9 GiB",
+ * "1.0 MiB" for 1048575). Into buf of
+ * size l (FORMAT_BYTES_MAX is enough); returns buf. The one byte formatter of the program. */
+#define FORMAT_BYTES_MAX 16
+char *format_bytes(char *buf, size_t l, uint64_t n);

@@ -6,6 +6,8 @@
 
 #include "egpuctl-unit.h"
 #include "install-config.h"
+#include "kernel-module.h"
+#include "modprobe-config.h"
 #include "util.h"
 
 #include "vendor-reset-ids.h"
@@ -55,42 +57,9 @@ static bool exists_under_root(const char *root, const char *path) {
         return p && access(p, F_OK) >= 0;
 }
 
-/* Whether vendor-reset is loaded, or installed for some kernel (DKMS puts it under updates/dkms). */
+/* Whether vendor-reset is loaded, or installed for some kernel under root. */
 static bool vendor_reset_present(const char *root) {
-        static const char *const module_dirs[] = { "/lib/modules", "/usr/lib/modules" };
-
-        if (access("/sys/module/vendor_reset", F_OK) >= 0)
-                return true;
-        FOREACH_ARRAY(m, module_dirs, ELEMENTSOF(module_dirs)) {
-                _cleanup_free_ char *dir = path_under_root(root, *m);
-                _cleanup_(closedirp) DIR *d = NULL;
-                struct dirent *de;
-
-                if (!dir)
-                        return false;
-                d = opendir(dir);
-                if (!d)
-                        continue;
-                while ((de = readdir(d))) {
-                        static const char *const names[] = {
-                                "updates/dkms/vendor-reset.ko",
-                                "updates/dkms/vendor-reset.ko.xz",
-                                "updates/dkms/vendor-reset.ko.zst",
-                                "extra/vendor-reset.ko",
-                        };
-                        if (de->d_name[0] == '.')
-                                continue;
-                        FOREACH_ARRAY(n, names, ELEMENTSOF(names)) {
-                                _cleanup_free_ char *p = NULL;
-
-                                if (asprintf(&p, "%s/%s/%s", dir, de->d_name, *n) < 0)
-                                        return false;
-                                if (access(p, F_OK) >= 0)
-                                        return true;
-                        }
-                }
-        }
-        return false;
+        return kernel_module_loaded("vendor_reset") || kernel_module_installed(root, "vendor-reset");
 }
 
 static bool function_wants_vendor_reset(const PciFunction *f) {
@@ -149,20 +118,6 @@ static char *devpath_of(const char *syspath) {
         return strdup(p);
 }
 
-static int note(InstallConfig *c, const char *fmt, ...) _printf_(2, 3);
-static int note(InstallConfig *c, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_extend(&c->notes, s);
-}
-
 static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const Egpu *e = *ep;
@@ -170,10 +125,12 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
                 _cleanup_free_ char *devpath = devpath_of(root->syspath);
 
                 if (root == e->gpu || !devpath) {
-                        int r =
-                                note(c,
-                                     "eGPU %s: no usable root port path, no udev rule for it",
-                                     e->gpu->bdf);
+                        int r = strv_pushf(
+                                &c->notes,
+                                &c->n_notes,
+                                &c->n_notes_allocated,
+                                "eGPU %s: no usable root port path, no udev rule for it",
+                                e->gpu->bdf);
                         if (r < 0)
                                 return r;
                         continue;
@@ -262,52 +219,35 @@ static int modules_load_cb(const EgpuList *h, InstallConfig *c, FILE *f, void *u
         return 0;
 }
 
+/* A global "options vfio-pci ids=", read as kmod reads modprobe.d (modprobe_config_load()). */
 static int conflicting_files(const char *root, InstallConfig *c) {
-        static const char *const dirs[] = { "/etc/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d" };
+        _cleanup_(modprobe_config_done) ModprobeConfig m = {};
+        const char *noted = NULL;
         int r;
 
-        FOREACH_ARRAY(dp, dirs, ELEMENTSOF(dirs)) {
-                _cleanup_free_ char *dir = path_under_root(root, *dp);
-                _cleanup_(closedirp) DIR *d = NULL;
-                struct dirent *de;
+        r = modprobe_config_load(&m, root);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(e, m.entries, m.n_entries) {
+                bool ids = false;
 
-                if (!dir)
-                        return -ENOMEM;
-                d = opendir(dir);
-                if (!d)
+                if (e->command != MODPROBE_OPTIONS || !modprobe_name_eq(e->module, "vfio_pci") ||
+                    streq(e->file, INSTALL_MODPROBE_PATH) || streq_ptr(noted, e->file))
                         continue;
-                while ((de = readdir(d))) {
-                        _cleanup_free_ char *p = NULL, *text = NULL;
-                        _cleanup_strv_free_ char **lines = NULL;
-
-                        if (de->d_name[0] == '.' || streq(de->d_name, "egpuctl.conf"))
-                                continue;
-                        p = path_join(dir, de->d_name);
-                        if (!p)
-                                return -ENOMEM;
-                        if (read_full_file(p, INSTALL_MAX_FILE_SIZE, &text, NULL) < 0)
-                                continue;
-                        r = strv_split(text, "\n", &lines);
-                        if (r < 0)
-                                return r;
-                        STRV_FOREACH(l, lines) {
-                                const char *s = *l + strspn(*l, " \t");
-
-                                if (strneq(s, "options", 7) &&
-                                    (strstr(s, "vfio-pci") || strstr(s, "vfio_pci")) && strstr(s, "ids=")) {
-                                        r = note(
-                                                c,
-                                                "%s/%s has a global 'options vfio-pci ids=...', which also "
-                                                "claims identical internal devices; egpuctl's rule replaces "
-                                                "it, remove that line yourself",
-                                                *dp,
-                                                de->d_name);
-                                        if (r < 0)
-                                                return r;
-                                        break;
-                                }
-                        }
-                }
+                STRV_FOREACH(o, e->args)
+                        ids = ids || strneq(*o, "ids=", 4);
+                if (!ids)
+                        continue;
+                r = strv_pushf(
+                        &c->notes,
+                        &c->n_notes,
+                        &c->n_notes_allocated,
+                        "%s has a global 'options vfio-pci ids=...', which also claims identical internal "
+                        "devices; egpuctl's rule replaces it, remove that line yourself",
+                        e->file);
+                if (r < 0)
+                        return r;
+                noted = e->file; /* one note a file: its entries stand together */
         }
         return 0;
 }
@@ -360,8 +300,10 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
         if (needs_vendor_reset) {
                 c.vendor_reset = vendor_reset_present(root);
                 if (!c.vendor_reset) {
-                        r = note(
-                                &c,
+                        r = strv_pushf(
+                                &c.notes,
+                                &c.n_notes,
+                                &c.n_notes_allocated,
                                 "the eGPU needs vendor-reset for a working reset between VM starts, and "
                                 "vendor-reset is not installed; install it (DKMS) and run egpuctl install "
                                 "again");
@@ -383,10 +325,12 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                 r = install_items_add_file(&c.items, &c.n_items, INSTALL_RULES_PATH, NULL, 0644);
                 if (r < 0)
                         return r;
-                r =
-                        note(&c,
-                             "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
-                             "egpuctl install again to write its udev rule");
+                r = strv_pushf(
+                        &c.notes,
+                        &c.n_notes,
+                        &c.n_notes_allocated,
+                        "no enrolled eGPU is connected: enroll it (egpuctl enroll), plug it in and run "
+                        "egpuctl install again to write its udev rule");
                 if (r < 0)
                         return r;
         }

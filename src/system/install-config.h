@@ -25,7 +25,8 @@
 typedef struct InstallConfig {
         InstallItem *items;
         size_t n_items;
-        char **notes;      /* things to tell the person: missing eGPU, conflicting files, ... */
+        char **notes; /* things to tell the person: missing eGPU, conflicting files, ... */
+        size_t n_notes, n_notes_allocated;
         bool vendor_reset; /* vendor-reset is installed and an eGPU function needs it */
 } InstallConfig;
 

@@ -275,7 +275,7 @@ static const char *const action_table[_INSTALL_ACTION_MAX] = {
 };
 
 const char *install_action_to_string(InstallAction a) {
-        return a >= 0 && a < _INSTALL_ACTION_MAX ? action_table[a] : NULL;
+        return string_table_get(action_table, _INSTALL_ACTION_MAX, a, NULL);
 }
 
 bool install_action_changes(InstallAction a) {

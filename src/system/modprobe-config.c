@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dirent.h>
 #include <fnmatch.h>
+
+#include "conf-files.h"
 
 #include "modprobe-config.h"
 #include "util.h"
-
-/* Larger configuration files are not read. */
-#define MODPROBE_FILE_MAX (1024U * 1024U)
 
 static const char *const command_table[_MODPROBE_COMMAND_MAX] = {
         [MODPROBE_ALIAS] = "alias",   [MODPROBE_OPTIONS] = "options",     [MODPROBE_INSTALL] = "install",
@@ -14,16 +12,11 @@ static const char *const command_table[_MODPROBE_COMMAND_MAX] = {
 };
 
 const char *modprobe_command_to_string(ModprobeCommand c) {
-        if (c < 0 || c >= _MODPROBE_COMMAND_MAX)
-                return "invalid";
-        return command_table[c];
+        return string_table_get(command_table, _MODPROBE_COMMAND_MAX, c, "invalid");
 }
 
 static ModprobeCommand command_from_string(const char *s) {
-        for (int i = 0; i < _MODPROBE_COMMAND_MAX; i++)
-                if (streq(command_table[i], s))
-                        return (ModprobeCommand) i;
-        return _MODPROBE_COMMAND_INVALID;
+        return (ModprobeCommand) string_table_lookup(command_table, _MODPROBE_COMMAND_MAX, s);
 }
 
 static void entry_done(ModprobeEntry *e) {
@@ -292,107 +285,19 @@ int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text)
         return 0;
 }
 
-static const char *const config_dirs[] = {
+const char *const modprobe_config_dirs[] = {
         "/etc/modprobe.d",     "/run/modprobe.d", "/usr/local/lib/modprobe.d",
         "/usr/lib/modprobe.d", "/lib/modprobe.d",
 };
+const size_t modprobe_n_config_dirs = ELEMENTSOF(modprobe_config_dirs);
 
-typedef struct ConfFile {
-        char *name;
-        char *path; /* without root */
-        size_t dir; /* index in config_dirs */
-} ConfFile;
-
-/* By name, then by folder: the first of each name is the one kmod reads. */
-static int cmp_conf(const void *a, const void *b) {
-        const ConfFile *x = a, *y = b;
-        int c = strcmp(x->name, y->name);
-
-        return c != 0 ? c : (x->dir > y->dir) - (x->dir < y->dir);
-}
-
-static bool name_is_conf(const char *n) {
-        size_t l = strlen(n);
-        return n[0] != '.' && l > 5 && streq(n + l - 5, ".conf");
+static int parse_file(const char *path, const char *text, void *userdata) {
+        return modprobe_config_parse(userdata, path, text);
 }
 
 int modprobe_config_load(ModprobeConfig *c, const char *root) {
-        ConfFile *files = NULL;
-        size_t n_files = 0, n_files_allocated = 0;
-        int r = 0;
-
-        FOREACH_ARRAY(dir, config_dirs, ELEMENTSOF(config_dirs)) {
-                _cleanup_free_ char *path = path_under_root(root, *dir);
-                _cleanup_(closedirp) DIR *d = NULL;
-                struct dirent *de;
-
-                if (!path) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                d = opendir(path);
-                if (!d)
-                        continue;
-                while ((de = readdir(d))) {
-                        if (!name_is_conf(de->d_name))
-                                continue;
-                        if (ARRAY_RESERVE(files, n_files_allocated, n_files + 1) < 0) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        files[n_files].name = strdup(de->d_name);
-                        files[n_files].path = path_join(*dir, de->d_name);
-                        files[n_files].dir = (size_t) (dir - config_dirs);
-                        n_files++;
-                        if (!files[n_files - 1].name || !files[n_files - 1].path) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                }
-        }
-        if (n_files > 0) {
-                size_t k = 1;
-
-                /* Sorted once, where looking each name up among those listed so far was quadratic. A name
-                 * in an earlier folder hides the same name in later ones: the first of each run stays. */
-                qsort(files, n_files, sizeof(ConfFile), cmp_conf);
-                for (size_t i = 1; i < n_files; i++) {
-                        if (streq(files[i].name, files[k - 1].name)) {
-                                free(files[i].name);
-                                free(files[i].path);
-                                continue;
-                        }
-                        files[k++] = files[i];
-                }
-                n_files = k;
-        }
-
-        for (size_t i = 0; i < n_files; i++) {
-                _cleanup_free_ char *full = path_under_root(root, files[i].path), *text = NULL;
-
-                if (!full) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                r = read_full_file(full, MODPROBE_FILE_MAX, &text, NULL);
-                if (r == -ENOMEM)
-                        goto finish;
-                if (r < 0) {
-                        /* Unreadable (a folder, a dangling link, too big): kmod skips it too. */
-                        r = 0;
-                        continue;
-                }
-                r = modprobe_config_parse(c, files[i].path, text);
-                if (r < 0)
-                        goto finish;
-        }
-finish:
-        for (size_t i = 0; i < n_files; i++) {
-                free(files[i].name);
-                free(files[i].path);
-        }
-        free(files);
-        return r;
+        /* A file that cannot be read (a folder, a dangling link, too big): kmod skips it too. */
+        return conf_files_parse(root, modprobe_config_dirs, modprobe_n_config_dirs, "*.conf", parse_file, c);
 }
 
 /* The first entry of the command whose module pattern matches module: kmod matches softdep and install

@@ -50,10 +50,15 @@ bool modprobe_name_eq(const char *a, const char *b) _pure_;
  * counted in n_invalid and skipped; only -ENOMEM is an error. */
 int modprobe_config_parse(ModprobeConfig *c, const char *file, const char *text);
 
-/* Loads every "*.conf" of /etc/modprobe.d, /run/modprobe.d, /usr/local/lib/modprobe.d, /usr/lib/modprobe.d
- * and /lib/modprobe.d under root, in kmod's order: sorted by file name, a name in an earlier folder hiding
- * the same name in later ones. Missing folders are fine. file names in the entries are the paths without
- * root. */
+/* The folders of modprobe.d(5), highest precedence first, as kmod reads them (default_config_paths[] of
+ * libkmod/libkmod.c: /etc, /run, /usr/local/lib, the distribution's /usr/lib, /lib): the one list of
+ * modprobe.d folders, for every reader of modprobe configuration. */
+extern const char *const modprobe_config_dirs[];
+extern const size_t modprobe_n_config_dirs;
+
+/* Loads every "*.conf" of modprobe_config_dirs under root, in kmod's order (conf_files_list()): sorted by
+ * file name, a name in an earlier folder hiding the same name in later ones. Missing folders are fine.
+ * file names in the entries are the paths without root. */
 int modprobe_config_load(ModprobeConfig *c, const char *root);
 
 /* Queries. */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdarg.h>
 
 #include "netif.h"
@@ -19,21 +18,6 @@ static char *skip_space(const char *s) {
 
 static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Appends a formatted string to *l, of length *n in room for *allocated (strv_push()). */
-static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) _printf_(4, 5);
-static int strv_push_fmt(char ***l, size_t *n, size_t *allocated, const char *fmt, ...) {
-        char *s;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_push(l, n, allocated, s);
 }
 
 /* Splits s at blanks into words (no quoting in ifupdown). */
@@ -369,7 +353,7 @@ int name_map_add(NameMap *m, const char *old_name, const char *new_name) {
         return 0;
 }
 
-static const char *name_map_lookup(const NameMap *m, const char *name) {
+const char *name_map_lookup(const NameMap *m, const char *name) {
         size_t i;
 
         if (m->n_slots == 0)
@@ -574,11 +558,22 @@ static void nic_done(Nic *n) {
         free(n->bdf);
 }
 
+struct NicKey {
+        char *key;    /* netif_path_name_key() of the NIC's path name */
+        unsigned bus; /* the bus in it */
+        size_t nic;   /* index in nics */
+};
+
 void nic_list_done(NicList *l) {
         FOREACH_ARRAY(n, l->nics, l->n)
                 nic_done(n);
         free(l->nics);
         strv_free(l->all_names);
+        free(l->sorted_names); /* the strings are all_names' */
+        str_index_done(&l->by_mac);
+        FOREACH_ARRAY(k, l->keys, l->n_keys)
+                free(k->key);
+        free(l->keys);
         *l = (NicList){};
 }
 
@@ -660,8 +655,9 @@ int nic_list_load(struct udev *udev, NicList *ret) {
                 }
                 l.nics[l.n++] = n;
         }
-        if (l.n > 0)
-                qsort(l.nics, l.n, sizeof(Nic), cmp_nic);
+        r = nic_list_index(&l);
+        if (r < 0)
+                goto fail;
         *ret = l;
         return 0;
 fail:
@@ -671,6 +667,108 @@ fail:
 
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int cmp_nic_key(const void *a, const void *b) {
+        const struct NicKey *x = a, *y = b;
+        int c = strcmp(x->key, y->key);
+
+        return c != 0 ? c : (x->nic > y->nic) - (x->nic < y->nic);
+}
+
+int nic_list_index(NicList *l) {
+        size_t n_names = strv_length(l->all_names);
+        int r;
+
+        if (l->n > 0)
+                qsort(l->nics, l->n, sizeof(Nic), cmp_nic);
+        free(l->sorted_names);
+        l->sorted_names = reallocarray(NULL, n_names + 1, sizeof(char *));
+        if (!l->sorted_names)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_names; i++)
+                l->sorted_names[i] = l->all_names[i];
+        l->sorted_names[n_names] = NULL;
+        if (n_names > 0)
+                qsort(l->sorted_names, n_names, sizeof(char *), cmp_str);
+        r = str_index_build(&l->by_mac, l->nics, l->n, sizeof(Nic), offsetof(Nic, mac), true);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(k, l->keys, l->n_keys)
+                free(k->key);
+        l->keys = mfree(l->keys);
+        l->n_keys = 0;
+        l->keys = calloc(l->n + 1, sizeof(struct NicKey));
+        if (!l->keys)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                struct NicKey *k = &l->keys[l->n_keys];
+
+                if (!l->nics[i].path_name)
+                        continue;
+                r = netif_path_name_key(l->nics[i].path_name, &k->key, &k->bus);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                k->nic = i;
+                l->n_keys++;
+        }
+        if (l->n_keys > 0)
+                qsort(l->keys, l->n_keys, sizeof(struct NicKey), cmp_nic_key);
+        return 0;
+}
+
+const Nic *nic_list_find(const NicList *l, const char *name) {
+        Nic key = { .name = (char *) name };
+
+        return l->n > 0 ? bsearch(&key, l->nics, l->n, sizeof(Nic), cmp_nic) : NULL;
+}
+
+const Nic *nic_list_find_mac(const NicList *l, const char *mac) {
+        size_t i = str_index_find(&l->by_mac, l->nics, mac);
+
+        return i == SIZE_MAX ? NULL : &l->nics[i];
+}
+
+bool nic_list_has_name(const NicList *l, const char *name) {
+        size_t n = strv_length(l->sorted_names);
+
+        return n > 0 && bsearch(&name, l->sorted_names, n, sizeof(char *), cmp_str);
+}
+
+int nic_list_find_moved(const NicList *l, const char *name, const Nic **ret) {
+        _cleanup_free_ char *key = NULL;
+        const Nic *found = NULL;
+        size_t lo = 0, hi = l->n_keys;
+        unsigned bus;
+        int r;
+
+        r = netif_path_name_key(name, &key, &bus);
+        if (r == -EINVAL)
+                return 0;
+        if (r < 0)
+                return r;
+        /* The first NIC of that key, then each of them: the names that differ only in the bus. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (strcmp(l->keys[mid].key, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < l->n_keys && streq(l->keys[lo].key, key); lo++) {
+                if (l->keys[lo].bus == bus)
+                        continue;
+                if (found)
+                        return -ENOTUNIQ;
+                found = &l->nics[l->keys[lo].nic];
+        }
+        if (!found)
+                return 0;
+        *ret = found;
+        return 1;
 }
 
 /* ---- systemd unit and .link files ---- */
@@ -895,54 +993,30 @@ const NicPin *nic_pins_find_name(const NicPins *p, const char *name) {
         return NULL;
 }
 
+static int parse_link_file(const char *path, const char *text, void *userdata) {
+        return nic_pins_parse_link(userdata, path, text);
+}
+
+static int parse_rules_file(const char *path, const char *text, void *userdata) {
+        return nic_pins_parse_udev_rules(userdata, path, text);
+}
+
 int nic_pins_load(const char *root, NicPins *ret) {
-        static const char *const dirs[] = {
-                "/etc/systemd/network",     "/run/systemd/network", "/usr/local/lib/systemd/network",
-                "/usr/lib/systemd/network", "/etc/udev/rules.d",
-        };
+        static const char *const link_dirs[] = NIC_PIN_LINK_DIRS, *const rules_dirs[] = NIC_PIN_RULES_DIRS;
         _cleanup_(nic_pins_done) NicPins p = {};
         int r;
 
-        FOREACH_ARRAY(dp, dirs, ELEMENTSOF(dirs)) {
-                _cleanup_free_ char *dir = path_under_root(root, *dp);
-                _cleanup_(closedirp) DIR *d = NULL;
-                _cleanup_strv_free_ char **names = NULL;
-                bool rules = strstr(*dp, "udev") != NULL;
-                size_t n = 0, allocated = 0;
-                struct dirent *de;
-
-                if (!dir)
-                        return -ENOMEM;
-                d = opendir(dir);
-                if (!d)
-                        continue;
-                while ((de = readdir(d))) {
-                        size_t l = strlen(de->d_name);
-                        const char *ext = rules ? ".rules" : ".link";
-
-                        if (de->d_name[0] == '.' || l <= strlen(ext) ||
-                            !streq(de->d_name + l - strlen(ext), ext))
-                                continue;
-                        r = strv_push(&names, &n, &allocated, strdup(de->d_name));
-                        if (r < 0)
-                                return r;
-                }
-                if (names)
-                        qsort(names, n, sizeof(char *), cmp_str);
-                STRV_FOREACH(name, names) {
-                        _cleanup_free_ char *path = path_join(dir, *name), *text = NULL, *shown = NULL;
-
-                        if (!path || asprintf(&shown, "%s/%s", *dp, *name) < 0)
-                                return -ENOMEM;
-                        if (read_full_file(path, INTERFACES_MAX_SIZE, &text, NULL) < 0)
-                                continue;
-                        r = rules ? nic_pins_parse_udev_rules(&p, shown, text)
-                                  : nic_pins_parse_link(&p, shown, text);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        r = nic_pins_index(&p);
+        r = conf_files_parse(root, link_dirs, ELEMENTSOF(link_dirs), "*.link", parse_link_file, &p);
+        if (r >= 0)
+                r = conf_files_parse(
+                        root,
+                        rules_dirs,
+                        ELEMENTSOF(rules_dirs),
+                        "*.rules",
+                        parse_rules_file,
+                        &p);
+        if (r >= 0)
+                r = nic_pins_index(&p);
         if (r < 0)
                 return r;
         *ret = p;
@@ -955,7 +1029,10 @@ int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus) {
         unsigned long bus;
         char *end;
 
-        if (strlen(name) < 5 || !islower((unsigned char) name[0]) || !islower((unsigned char) name[1]))
+        /* The prefixes of systemd.net-naming-scheme(7). */
+        if (strlen(name) < 5 ||
+            !(strneq(name, "en", 2) || strneq(name, "ib", 2) || strneq(name, "sl", 2) ||
+              strneq(name, "wl", 2) || strneq(name, "ww", 2)))
                 return -EINVAL;
         p = name + 2;
         dom_start = p;
@@ -984,15 +1061,88 @@ int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus) {
 
 /* ---- the plan ---- */
 
+static void nic_pin_link_done(NicPinLink *l) {
+        free(l->nic);
+        free(l->mac);
+        free(l->name);
+        free(l->path);
+        free(l->text);
+}
+
 void nic_pin_plan_done(NicPinPlan *p) {
         name_map_done(&p->map);
-        strv_free(p->link_paths);
-        strv_free(p->link_texts);
+        FOREACH_ARRAY(l, p->links, p->n_links)
+                nic_pin_link_done(l);
+        free(p->links);
+        name_map_done(&p->interfaces_renames);
         free(p->interfaces_old);
         free(p->interfaces_new);
         strv_free(p->problems);
         strv_free(p->notes);
         *p = (NicPinPlan){};
+}
+
+const NicPinLink *nic_pin_plan_find_link(const NicPinPlan *p, const char *nic) {
+        FOREACH_ARRAY(l, p->links, p->n_links)
+                if (streq(l->nic, nic))
+                        return l;
+        return NULL;
+}
+
+/* The .link file that pins NIC n to new_name. */
+static int plan_add_link(NicPinPlan *p, const Nic *n, const char *new_name) {
+        NicPinLink l = {
+                .nic = strdup(n->name),
+                .mac = strdup(n->mac),
+                .name = strdup(new_name),
+        };
+
+        if (asprintf(&l.path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0)
+                l.path = NULL;
+        if (asprintf(
+                    &l.text,
+                    "# Written by egpuctl nic pin; see egpuctl(8). The NIC with this MAC address is\n"
+                    "# %s whatever bus number the PCI topology (an eGPU's bridges) gives it; its\n"
+                    "# name from the PCI path was %s (PCI function %s).\n"
+                    "[Match]\n"
+                    "MACAddress=%s\n"
+                    "Type=ether\n"
+                    "\n"
+                    "[Link]\n"
+                    "Name=%s\n",
+                    new_name,
+                    n->name,
+                    n->bdf,
+                    n->mac,
+                    new_name) < 0)
+                l.text = NULL;
+        if (!l.nic || !l.mac || !l.name || !l.path || !l.text ||
+            ARRAY_RESERVE(p->links, p->n_links_allocated, p->n_links + 1) < 0) {
+                nic_pin_link_done(&l);
+                return -ENOMEM;
+        }
+        p->links[p->n_links++] = l;
+        return 0;
+}
+
+/* Records the renames that the interfaces file's names (refs) undergo: the base of each ("enp86s0" of
+ * "enp86s0.10") once. */
+static int plan_interfaces_renames(NicPinPlan *p, char **refs) {
+        STRV_FOREACH(ref, refs) {
+                _cleanup_free_ char *base = strndup(*ref, strcspn(*ref, ".:"));
+                const char *n;
+                int r;
+
+                if (!base)
+                        return -ENOMEM;
+                n = name_map_lookup(&p->map, base);
+                if (!n || name_map_lookup(&p->interfaces_renames, base))
+                        continue;
+                r = name_map_add(&p->interfaces_renames, base, n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* The names that interfaces refers to: iface stanzas, auto lines and options naming interfaces; once
@@ -1150,15 +1300,13 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         _cleanup_(nic_pin_plan_done) NicPinPlan p = {};
         _cleanup_(interfaces_freep) InterfacesFile *f = NULL, *nf = NULL;
         _cleanup_strv_free_ char **refs = NULL, **pin_names = NULL;
-        _cleanup_free_ char **nic_keys = NULL; /* one a NIC, NULL where it has no path name */
-        _cleanup_free_ unsigned *nic_buses = NULL;
         _cleanup_free_ char *ipath = NULL;
         _cleanup_free_ const IfaceStanza **bridges = NULL;
         _cleanup_(sorted_names_done) SortedNames virt = {}, new_virt = {}, all = {}, taken = {},
                                                  nics_now = {}, nics_after = {};
         _cleanup_(nic_pins_done) NicPins pins = {};
-        size_t n_pin_names = 0, allocated_pin_names = 0, n_paths = 0, allocated_paths = 0, n_texts = 0,
-               allocated_texts = 0, n_notes = 0, allocated_notes = 0, n_problems = 0, allocated_problems = 0;
+        size_t n_pin_names = 0, allocated_pin_names = 0, n_notes = 0, allocated_notes = 0, n_problems = 0,
+               allocated_problems = 0;
         unsigned index = 0;
         int r;
 
@@ -1170,91 +1318,67 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
          * given here need not join them: the candidates' numbers only go up. */
         FOREACH_ARRAY(i, pins.pins, pins.n_pins)
                 if ((r = strv_push(&pin_names, &n_pin_names, &allocated_pin_names, strdup(i->name))) < 0)
-                        goto finish;
+                        return r;
         r = sorted_names_of(nics->all_names, pin_names, &taken);
         if (r >= 0)
                 r = sorted_names_of(nics->all_names, NULL, &all);
         if (r < 0)
-                goto finish;
+                return r;
 
         FOREACH_ARRAY(n, nics->nics, nics->n) {
                 const NicPin *pin = nic_pins_find_mac(&pins, n->mac);
-                _cleanup_free_ char *new_name = NULL, *path = NULL, *text = NULL;
+                _cleanup_free_ char *new_name = NULL;
 
                 if (pin) {
                         /* Pinned already; a different name now means the pin takes effect at the next boot.
                          */
                         if (!streq(pin->name, n->name) && (r = name_map_add(&p.map, n->name, pin->name)) < 0)
-                                goto finish;
+                                return r;
                         continue;
                 }
                 if (!n->path_name || !streq(n->name, n->path_name))
                         continue; /* not named after its PCI path: nothing moves it */
                 do {
                         free(new_name);
-                        if (asprintf(&new_name, NIC_PIN_PREFIX "%u", index++) < 0) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
+                        if (asprintf(&new_name, NIC_PIN_PREFIX "%u", index++) < 0)
+                                return -ENOMEM;
                 } while (defined_virtual(&taken, new_name));
-                if ((r = name_map_add(&p.map, n->name, new_name)) < 0)
-                        goto finish;
-                if (asprintf(&path, NIC_PIN_LINK_DIR "/10-egpuctl-%s.link", new_name) < 0 ||
-                    asprintf(
-                            &text,
-                            "# Written by egpuctl nic pin; see egpuctl(8). The NIC with this MAC address "
-                            "is\n"
-                            "# %s whatever bus number the PCI topology (an eGPU's bridges) gives it; its\n"
-                            "# name from the PCI path was %s (PCI function %s).\n"
-                            "[Match]\n"
-                            "MACAddress=%s\n"
-                            "Type=ether\n"
-                            "\n"
-                            "[Link]\n"
-                            "Name=%s\n",
-                            new_name,
-                            n->name,
-                            n->bdf,
-                            n->mac,
-                            new_name) < 0) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                if ((r = strv_push(&p.link_paths, &n_paths, &allocated_paths, TAKE_PTR(path))) < 0 ||
-                    (r = strv_push(&p.link_texts, &n_texts, &allocated_texts, TAKE_PTR(text))) < 0)
-                        goto finish;
+                r = name_map_add(&p.map, n->name, new_name);
+                if (r >= 0)
+                        r = plan_add_link(&p, n, new_name);
+                if (r < 0)
+                        return r;
         }
 
         ipath = path_under_root(root, INTERFACES_PATH);
-        if (!ipath) {
-                r = -ENOMEM;
-                goto finish;
-        }
+        if (!ipath)
+                return -ENOMEM;
         r = read_full_file(ipath, INTERFACES_MAX_SIZE, &p.interfaces_old, NULL);
         if (r == -ENOENT) {
-                r = strv_push_fmt(
+                r = strv_pushf(
                         &p.notes,
                         &n_notes,
                         &allocated_notes,
                         "%s does not exist: only .link files are written",
                         INTERFACES_PATH);
-                if (r >= 0)
-                        goto done;
+                if (r < 0)
+                        return r;
+                goto done;
         }
         if (r < 0)
-                goto finish;
+                return r;
         r = interfaces_parse(p.interfaces_old, &f);
         if (r < 0)
-                goto finish;
+                return r;
         if (f->has_source &&
-            (r = strv_push_fmt(
+            (r = strv_pushf(
                      &p.notes,
                      &n_notes,
                      &allocated_notes,
                      "%s sources other files; egpuctl does not change "
                      "them, check them for the old names yourself",
                      INTERFACES_PATH)) < 0)
-                goto finish;
+                return r;
 
         /* Names in the file that exist nowhere now, whose PCI path matches a NIC's but for the bus
          * number: the NIC moved (an eGPU's bridges took bus numbers). */
@@ -1262,86 +1386,73 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
         if (r >= 0)
                 r = virtual_names(f, &virt);
         if (r < 0)
-                goto finish;
-        /* The NICs' path names split once, not once per reference. */
-        nic_keys = calloc(nics->n + 1, sizeof(char *));
-        nic_buses = calloc(nics->n + 1, sizeof(unsigned));
-        if (!nic_keys || !nic_buses) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < nics->n; i++) {
-                const Nic *n = &nics->nics[i];
-
-                if (n->path_name && netif_path_name_key(n->path_name, &nic_keys[i], &nic_buses[i]) < 0)
-                        nic_keys[i] = NULL;
-        }
+                return r;
         STRV_FOREACH(ref, refs) {
-                _cleanup_free_ char *key = NULL;
                 const Nic *match = NULL;
-                unsigned bus, matches = 0;
 
                 if (defined_virtual(&all, *ref) || name_map_lookup(&p.map, *ref) ||
                     defined_virtual(&virt, *ref) || strchr(*ref, '.') || strchr(*ref, ':'))
                         continue;
-                if (netif_path_name_key(*ref, &key, &bus) < 0)
-                        continue;
-                for (size_t i = 0; i < nics->n; i++)
-                        if (nic_keys[i] && streq(nic_keys[i], key) && nic_buses[i] != bus) {
-                                match = &nics->nics[i];
-                                matches++;
-                        }
-                if (matches != 1) {
-                        if (matches > 1 &&
-                            (r = strv_push_fmt(
-                                     &p.notes,
-                                     &n_notes,
-                                     &allocated_notes,
-                                     "%s: several NICs could be it; not renamed",
-                                     *ref)) < 0)
-                                goto finish;
+                r = nic_list_find_moved(nics, *ref, &match);
+                if (r == -ENOTUNIQ) {
+                        r = strv_pushf(
+                                &p.notes,
+                                &n_notes,
+                                &allocated_notes,
+                                "%s: several NICs could be it; not renamed",
+                                *ref);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
-                if ((r = name_map_add(&p.map, *ref, final_name(&p, match))) < 0 ||
-                    (r = strv_push_fmt(
-                             &p.notes,
-                             &n_notes,
-                             &allocated_notes,
-                             "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
-                             *ref,
-                             INTERFACES_PATH,
-                             match->name,
-                             match->mac)) < 0)
-                        goto finish;
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                r = name_map_add(&p.map, *ref, final_name(&p, match));
+                if (r >= 0)
+                        r = strv_pushf(
+                                &p.notes,
+                                &n_notes,
+                                &allocated_notes,
+                                "%s in %s is gone: it is the NIC now named %s (%s), bus changed",
+                                *ref,
+                                INTERFACES_PATH,
+                                match->name,
+                                match->mac);
+                if (r < 0)
+                        return r;
         }
 
         r = interfaces_rename(f, &p.map, &p.interfaces_new);
+        if (r >= 0)
+                r = plan_interfaces_renames(&p, refs);
         if (r < 0)
-                goto finish;
+                return r;
         if (streq(p.interfaces_new, p.interfaces_old))
                 p.interfaces_new = mfree(p.interfaces_new);
 
         /* Refuse a file that leaves a management bridge without a port. */
         r = interfaces_parse(p.interfaces_new ?: p.interfaces_old, &nf);
         if (r < 0)
-                goto finish;
+                return r;
         r = interfaces_management_bridges(nf, &bridges);
         if (r >= 0)
                 r = virtual_names(nf, &new_virt);
         if (r >= 0)
                 r = nic_names_now_and_after(&p, nics, &nics_now, &nics_after);
         if (r < 0)
-                goto finish;
+                return r;
         for (const IfaceStanza **b = bridges; *b; b++) {
                 _cleanup_strv_free_ char **ports = NULL;
 
                 r = split_words(iface_option(*b, "bridge-ports"), &ports);
                 if (r < 0)
-                        goto finish;
+                        return r;
                 STRV_FOREACH(port, ports)
                         if (!streq(*port, "none") &&
                             !exists_after(&p, &nics_now, &nics_after, &all, &new_virt, *port, 0) &&
-                            (r = strv_push_fmt(
+                            (r = strv_pushf(
                                      &p.problems,
                                      &n_problems,
                                      &allocated_problems,
@@ -1350,15 +1461,11 @@ int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret) {
                                      (*b)->name,
                                      *port,
                                      *port)) < 0)
-                                goto finish;
+                                return r;
         }
 
 done:
         *ret = p;
         p = (NicPinPlan){};
-        r = 0;
-finish:
-        for (size_t i = 0; nic_keys && i < nics->n; i++)
-                free(nic_keys[i]);
-        return r;
+        return 0;
 }

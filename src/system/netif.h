@@ -3,6 +3,7 @@
 
 #include <libudev.h>
 
+#include "conf-files.h"
 #include "macro.h"
 #include "util.h"
 
@@ -80,6 +81,8 @@ int name_map_add(NameMap *m, const char *old_name, const char *new_name);
 /* The new name of name (or of the base of "name.10"/"name:1", suffix kept); NULL when unmapped. The
  * result is newly allocated. */
 int name_map_apply(const NameMap *m, const char *name, char **ret);
+/* The new name of exactly name (no suffix handled), pointing into the map; NULL when unmapped. */
+const char *name_map_lookup(const NameMap *m, const char *name) _pure_;
 
 /* The file's text with every interface name in map renamed: in auto/allow-* lines, iface headers and
  * options that name interfaces. Comments and everything else stay byte for byte. */
@@ -102,12 +105,32 @@ typedef struct NicList {
         Nic *nics;
         size_t n;
         char **all_names; /* every interface of the net subsystem, physical or not */
+        /* Made by nic_list_index(), not for callers: all_names sorted, the NICs by MAC, and the NICs with
+         * a path name by that name's key (netif_path_name_key()), so that a lookup scans no list. */
+        char **sorted_names;
+        StrIndex by_mac;
+        struct NicKey *keys;
+        size_t n_keys;
 } NicList;
 
 void nic_list_done(NicList *l);
 /* The physical NICs: net devices with a PCI parent that is not an SR-IOV virtual function, with a
- * permanent (addr_assign_type 0) MAC address. Sorted by name. */
+ * permanent (addr_assign_type 0) MAC address. Sorted by name, indexed. */
 int nic_list_load(struct udev *udev, NicList *ret);
+/* Builds the lookups below for a list put together by hand (nic_list_load() does it); again after a
+ * change. */
+int nic_list_index(NicList *l);
+/* The NIC named name (the list is sorted by name); NULL when none. */
+const Nic *nic_list_find(const NicList *l, const char *name) _pure_;
+/* The first NIC of the MAC address (any case); NULL when none. */
+const Nic *nic_list_find_mac(const NicList *l, const char *mac) _pure_;
+/* Whether an interface of that name exists now, physical or not. */
+bool nic_list_has_name(const NicList *l, const char *name) _pure_;
+/* The NIC that name is under an older PCI bus number: a NIC whose path name (ID_NET_NAME_PATH) differs from
+ * name only in the bus ("enp86s0" for the NIC whose path name is now enp88s0, since an eGPU's bridges took
+ * bus numbers). 1 and *ret for exactly one such NIC; 0 when there is none, also when name is no path name;
+ * -ENOTUNIQ when several could be it. The one answer for nic pin and doctor. */
+int nic_list_find_moved(const NicList *l, const char *name, const Nic **ret);
 
 /* A NIC name pinned to a MAC address: by a systemd .link file ([Match] MACAddress= or PermanentMACAddress=,
  * [Link] Name=) or by a udev rule (ATTR{address}=="..." with NAME="..."). */
@@ -139,8 +162,14 @@ int nic_pins_index(NicPins *p);
 /* The first pin (in the order added) of a MAC address (any case) or of a name; NULL when none. */
 const NicPin *nic_pins_find_mac(const NicPins *p, const char *mac) _pure_;
 const NicPin *nic_pins_find_name(const NicPins *p, const char *name) _pure_;
-/* Reads the .link files of /etc/systemd/network, /run/systemd/network, /usr/local/lib/systemd/network and
- * /usr/lib/systemd/network, and the rules of /etc/udev/rules.d, under root; indexed. */
+/* Where NIC pins are read from, highest precedence first: the folders of .link files (NETWORK_DIRS,
+ * systemd's CONF_PATHS("systemd/network"), which udevd's net_setup_link reads) and of udev rules (udev's
+ * rules folders, CONF_PATHS("udev/rules.d")); see conf-files.h. */
+#define NIC_PIN_LINK_DIRS  CONF_PATHS("systemd/network")
+#define NIC_PIN_RULES_DIRS CONF_PATHS("udev/rules.d")
+/* Reads every pin under root: the .link files and the udev rules of those folders as systemd reads them
+ * (conf_files_list(): sorted by name, a name in an earlier folder hiding the same name in later ones);
+ * indexed. The one list of pins, for nic pin and doctor. */
 int nic_pins_load(const char *root, NicPins *ret);
 
 /* ---- systemd unit and .link files ---- */
@@ -149,25 +178,41 @@ int nic_pins_load(const char *root, NicPins *ret);
  * an empty assignment resets the list, as systemd does. */
 int unit_file_get_list(const char *text, const char *section, const char *key, char ***ret);
 
-/* Splits a path name "enp88s0", "enP1p3s0f1", "wlp2s0" into its bus number and the rest with the bus
- * taken out ("en|P1|p|s0f1" -> key "en P1 s0f1"): two names with the same key differ only in the bus. */
+/* Splits a path-based name (systemd.net-naming-scheme(7): the prefix "en", "ib", "sl", "wl" or "ww", then
+ * for PCI "[P<domain>]p<bus>s<slot>..."; src/udev/udev-builtin-net_id.c) into its bus number and the rest
+ * with the bus taken out ("en|P1|p|s0f1" -> key "en P1 s0f1"): two names with the same key differ only in
+ * the bus. -EINVAL for a name that is not one ("eno1", "eth0", "lan0"). The one parser of path names. */
 int netif_path_name_key(const char *name, char **ret_key, unsigned *ret_bus);
 
 /* ---- the plan of `egpuctl nic pin` ---- */
 
+/* One .link file of the plan: the NIC it pins and the file. */
+typedef struct NicPinLink {
+        char *nic;  /* the kernel's name now ("enp88s0") */
+        char *mac;  /* as in the file */
+        char *name; /* the name it gets ("nic0") */
+        char *path; /* absolute, without root: NIC_PIN_LINK_DIR "/10-egpuctl-nic0.link" */
+        char *text;
+} NicPinLink;
+
 typedef struct NicPinPlan {
         NameMap map;       /* old name (kernel's now, or a stale name in interfaces) -> pinned name */
-        char **link_paths; /* new .link files (absolute, without root) */
-        char **link_texts;
-        char *interfaces_old; /* NULL when the file does not exist */
-        char *interfaces_new; /* NULL when unchanged */
-        char **problems;      /* reasons to refuse: a management bridge port that would not exist */
+        NicPinLink *links; /* the new .link files, one an unpinned NIC named after its PCI path */
+        size_t n_links, n_links_allocated;
+        NameMap interfaces_renames; /* the part of map that /etc/network/interfaces uses: what changes there
+                                     */
+        char *interfaces_old;       /* NULL when the file does not exist */
+        char *interfaces_new;       /* NULL when unchanged */
+        char **problems;            /* reasons to refuse: a management bridge port that would not exist */
         char **notes;
 } NicPinPlan;
 
 void nic_pin_plan_done(NicPinPlan *p);
-/* Plans pinning for nics under root (reads the pins and /etc/network/interfaces there). */
+/* Plans pinning for nics under root (reads the pins and /etc/network/interfaces there): what `egpuctl nic
+ * pin` writes, and what doctor's nic-names check gives as its fix. */
 int nic_pin_plan(const NicList *nics, const char *root, NicPinPlan *ret);
+/* The link of the plan for the NIC named nic; NULL when the plan pins it not. */
+const NicPinLink *nic_pin_plan_find_link(const NicPinPlan *p, const char *nic) _pure_;
 
 #define NIC_PIN_LINK_DIR       "/etc/systemd/network"
 #define NIC_PIN_PREFIX         "nic"

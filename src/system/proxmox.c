@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <sys/utsname.h>
 
@@ -7,7 +8,7 @@
 #include "spawn-util.h"
 #include "util.h"
 
-#define PROXMOX_TIMEOUT_USEC (120ULL * 1000000ULL)
+#define PROXMOX_TIMEOUT_USEC (120 * USEC_PER_SEC)
 
 void prop_string_done(PropString *p) {
         strv_free(p->keys);
@@ -150,63 +151,189 @@ void pci_map_entry_done(PciMapEntry *e) {
         *e = (PciMapEntry){ .iommugroup = -1 };
 }
 
-static int dup_opt(const PropString *p, const char *key, char **ret) {
-        const char *v = prop_string_get(p, key);
+bool proxmox_configid_is_valid(const char *s) {
+        /* $CONFIGID_RE of pve-common's src/PVE/JSONSchema.pm: qr/[a-z][a-z0-9_-]+/i */
+        if (!isalpha((unsigned char) s[0]) || !s[1])
+                return false;
+        for (const char *c = s + 1; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-')
+                        return false;
+        return true;
+}
 
-        *ret = NULL;
-        if (!v)
-                return 0;
-        *ret = strdup(v);
-        return *ret ? 0 : -ENOMEM;
+/* pve-node of pve-common's JSONSchema.pm: m/^([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)$/ */
+static bool node_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || !isalnum((unsigned char) s[0]) || !isalnum((unsigned char) s[n - 1]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '-')
+                        return false;
+        return true;
+}
+
+/* id and subsystem-id of $map_fmt (pve-guest-common's src/PVE/Mapping/PCI.pm):
+ * ^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$ */
+static bool map_id_valid(const char *s) {
+        if (strlen(s) != 9 || s[4] != ':')
+                return false;
+        for (size_t i = 0; i < 9; i++)
+                if (i != 4 && !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+/* path of $map_fmt: (?:$PCI_RE;)*$PCI_RE, $PCI_RE being [a-f0-9]{4,}:[a-f0-9]{2}:[a-f0-9]{2}(?:\.[a-f0-9])?
+ */
+static bool map_path_valid(const char *s) {
+        for (;;) {
+                size_t n = 0;
+
+                while ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))
+                        n++;
+                if (n < 4 || s[n] != ':')
+                        return false;
+                s += n + 1;
+                for (int part = 0; part < 2; part++) {
+                        if (!isxdigit((unsigned char) s[0]) || !isxdigit((unsigned char) s[1]) ||
+                            isupper((unsigned char) s[0]) || isupper((unsigned char) s[1]))
+                                return false;
+                        s += 2;
+                        if (part == 0 && *s++ != ':')
+                                return false;
+                }
+                if (*s == '.') {
+                        if (!((s[1] >= '0' && s[1] <= '9') || (s[1] >= 'a' && s[1] <= 'f')))
+                                return false;
+                        s += 2;
+                }
+                if (!*s)
+                        return true;
+                if (*s++ != ';')
+                        return false;
+        }
+}
+
+/* An integer as PVE::JSONSchema's is_integer() takes one, m/^[+-]?\d+$/, that fits an int. */
+static int parse_integer(const char *s, int *ret) {
+        const char *d = s + (*s == '+' || *s == '-');
+        char *end;
+        long v;
+
+        if (!*d || strspn(d, "0123456789") != strlen(d))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno > 0 || v < INT_MIN || v > INT_MAX)
+                return -ERANGE;
+        *ret = (int) v;
+        return 0;
 }
 
 int pci_map_entry_parse(const char *s, PciMapEntry *ret) {
-        _cleanup_(prop_string_done) PropString p = {};
         PciMapEntry e = { .iommugroup = -1 };
-        const char *g;
-        int r;
+        bool has_group = false;
+        int r = 0;
 
-        r = prop_string_parse(s, NULL, &p);
-        if (r < 0)
-                return r;
-        if ((r = dup_opt(&p, "node", &e.node)) < 0 || (r = dup_opt(&p, "path", &e.path)) < 0 ||
-            (r = dup_opt(&p, "id", &e.id)) < 0 || (r = dup_opt(&p, "subsystem-id", &e.subsystem_id)) < 0 ||
-            (r = dup_opt(&p, "description", &e.description)) < 0) {
-                pci_map_entry_done(&e);
-                return r;
+        /* As parse_property_string() of pve-common's JSONSchema.pm with $map_fmt: split at ',', parts of
+         * white space skipped, each "key=value" with a value (^([^=]+)=(.+)$), a key once, only the keys of
+         * the format; then each value checked against it. */
+        for (const char *p = s; r >= 0;) {
+                size_t len = strcspn(p, ",");
+                const char *eq = memchr(p, '=', len);
+                _cleanup_free_ char *k = NULL, *v = NULL;
+                char **slot = NULL;
+
+                if (strspn(p, " \t\r\n\f\v") >= len)
+                        goto next; /* next if $part =~ /^\s*$/ */
+                if (!eq || eq == p || eq + 1 == p + len) {
+                        r = -EINVAL;
+                        break;
+                }
+                k = strndup(p, (size_t) (eq - p));
+                v = strndup(eq + 1, len - (size_t) (eq - p) - 1);
+                if (!k || !v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (streq(k, "node"))
+                        slot = &e.node;
+                else if (streq(k, "path"))
+                        slot = &e.path;
+                else if (streq(k, "id"))
+                        slot = &e.id;
+                else if (streq(k, "subsystem-id"))
+                        slot = &e.subsystem_id;
+                else if (streq(k, "description"))
+                        slot = &e.description;
+                else if (streq(k, "iommugroup")) {
+                        if (has_group || parse_integer(v, &e.iommugroup) < 0)
+                                r = -EINVAL;
+                        has_group = true;
+                        goto next;
+                } else
+                        r = -EINVAL; /* "invalid key in comma-separated list property" */
+                if (slot && *slot)
+                        r = -EINVAL; /* "duplicate key in comma-separated list property" */
+                else if (slot)
+                        *slot = TAKE_PTR(v);
+next:
+                p += len;
+                if (!*p)
+                        break;
+                p++;
         }
-        g = prop_string_get(&p, "iommugroup");
-        if (g && safe_atoi(g, &e.iommugroup) < 0)
-                e.iommugroup = -1;
-        if (!e.node || !e.path) {
+        if (r >= 0 &&
+            (!e.node || !e.path || !e.id || !node_valid(e.node) || !map_path_valid(e.path) ||
+             !map_id_valid(e.id) || (e.subsystem_id && !map_id_valid(e.subsystem_id)) ||
+             (e.description && strlen(e.description) > PROXMOX_DESCRIPTION_MAX)))
+                r = -EINVAL;
+        if (r < 0) {
                 pci_map_entry_done(&e);
-                return -EINVAL;
+                return r;
         }
         *ret = e;
         return 0;
 }
 
+/* Whether value may stand in a property string that reads back as written: no ',' (print_property_string()
+ * dies on one), not empty (parse_property_string() wants a value), and no line break (the section config
+ * holds it on one line). */
+static bool prop_value_writable(const char *v) {
+        return *v && !strpbrk(v, ",\n\r");
+}
+
 int pci_map_entry_format(const PciMapEntry *e, char **ret) {
+        _cleanup_(pci_map_entry_done) PciMapEntry back = { .iommugroup = -1 };
         _cleanup_free_ char *s = NULL;
         size_t size = 0;
         FILE *f;
 
-        /* Only what the entry has, so that the string parses back into the same entry: no "id=" for an
-         * absent id (that would read back as an empty one), and any group but "absent" (-1) as it is. */
+        if (!e->node || !e->path || !e->id || !prop_value_writable(e->node) ||
+            !prop_value_writable(e->path) || !prop_value_writable(e->id) ||
+            (e->subsystem_id && !prop_value_writable(e->subsystem_id)) ||
+            (e->description && !prop_value_writable(e->description)))
+                return -EINVAL;
+        /* id, iommugroup, node, path, subsystem-id, then description: only the fields the entry has, any
+         * group but "absent" (-1) as it is. */
         f = open_memstream(&s, &size);
         if (!f)
                 return -ENOMEM;
-        if (e->id)
-                fprintf(f, "id=%s,", e->id);
+        fprintf(f, "id=%s,", e->id);
         if (e->iommugroup != -1)
                 fprintf(f, "iommugroup=%d,", e->iommugroup);
-        fprintf(f, "node=%s,path=%s", strempty(e->node), strempty(e->path));
+        fprintf(f, "node=%s,path=%s", e->node, e->path);
         if (e->subsystem_id)
                 fprintf(f, ",subsystem-id=%s", e->subsystem_id);
         if (e->description)
                 fprintf(f, ",description=%s", e->description);
         if (fclose(f) != 0 || !s)
                 return -ENOMEM;
+        /* What Proxmox would refuse to read is not written. */
+        if (pci_map_entry_parse(s, &back) < 0 || !pci_map_entry_equal(e, &back) ||
+            !streq_ptr(e->description, back.description))
+                return -EINVAL;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -234,6 +361,21 @@ int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret) {
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) {
         return streq_ptr(a->node, b->node) && streq_ptr(a->path, b->path) && streq_ptr(a->id, b->id) &&
                 streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
+}
+
+int hostpci_value_for_egpu(const char *old, const char *mapping, const Egpu *e, char **ret) {
+        _cleanup_(prop_string_done) PropString p = {};
+        bool romfile = false;
+        int rom;
+
+        /* rombar reaches the entry's first device only (qemu-server's print_hostpci_devices(),
+         * PVE/QemuServer/PCI.pm: "if ($j == 0)"): the slot's function 0. */
+        rom = pci_function_has_rom(e->functions[0]);
+        if (rom == -ENOMEM)
+                return rom;
+        if (old && prop_string_parse(old, "host", &p) >= 0)
+                romfile = prop_string_get(&p, "romfile") != NULL;
+        return hostpci_value_set(strempty(old), mapping, 1, rom == 0 && !romfile ? 0 : -1, ret);
 }
 
 int pci_address_normalize(const char *s, char **ret) {
@@ -313,45 +455,83 @@ void pci_mapping_done(PciMapping *m) {
         *m = (PciMapping){};
 }
 
+/* Whether a line is false in Perl, which ends a section of a section config: "" or "0". */
+static bool perl_false(const char *s, size_t n) {
+        return n == 0 || (n == 1 && s[0] == '0');
+}
+
 int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret) {
         _cleanup_(pci_mapping_done) PciMapping m = {};
         size_t n_map = 0, allocated_map = 0;
-        bool in = false, found = false;
+        bool in_section = false, target = false, found = false, have_description = false;
         int r;
 
+        /* As parse_config() of pve-common's src/PVE/SectionConfig.pm reads it, with the section header of
+         * PVE::Mapping::PCI (the id alone): comment lines (^\s*#) are skipped; outside a section, a line
+         * "ID" (^(\S+)\s*$) starts one; a section runs to the next line that Perl takes for false, an empty
+         * one (or "0"), whatever stands in between; in it, "\tKEY VALUE" lines (^\s+(\S+)(\s+(.*\S))?\s*$),
+         * the rest ignored. A later section of the same id replaces an earlier one; a map entry that does
+         * not check against the format is dropped (check_value()), as is a second description. */
         for (const char *p = text; *p; p += *p == '\n') {
-                const char *s = p, *end, *v;
+                const char *s = p, *end, *k, *v;
                 size_t kl;
 
                 p += strcspn(p, "\n");
+                if (s[strspn(s, " \t\r\f\v")] == '#')
+                        continue;
+                if (!in_section) {
+                        if (perl_false(s, (size_t) (p - s)))
+                                continue;
+                        end = s + strcspn(s, " \t\r\f\v\n");
+                        if (end == s || s + (end - s) + strspn(end, " \t\r\f\v") != p)
+                                continue; /* not a header: ignored */
+                        in_section = true;
+                        target = (size_t) (end - s) == strlen(id) && strneq(s, id, (size_t) (end - s)) &&
+                                proxmox_configid_is_valid(id);
+                        if (target) {
+                                /* A section of the same id again replaces what the earlier one had. */
+                                strv_free(m.map);
+                                m.map = NULL;
+                                n_map = allocated_map = 0;
+                                m.description = mfree(m.description);
+                                have_description = false;
+                                found = true;
+                        }
+                        continue;
+                }
+                if (perl_false(s, (size_t) (p - s))) {
+                        in_section = target = false;
+                        continue;
+                }
+                if (!target || !strchr(" \t\r\f\v", *s))
+                        continue;
                 end = p;
                 while (end > s && isspace((unsigned char) end[-1]))
                         end--;
-                if (s == end || *s == '#')
-                        continue;
-                if (*s != ' ' && *s != '\t') {
-                        /* A section header: the mapping's id. */
-                        in = strlen(id) == (size_t) (end - s) && strneq(s, id, (size_t) (end - s));
-                        found = found || in;
-                        continue;
-                }
-                if (!in)
-                        continue;
-                /* "\tKEY VALUE" */
-                s += strspn(s, " \t");
-                kl = strcspn(s, " \t");
-                if (s + kl >= end)
-                        continue; /* a key without value */
-                v = s + kl + strspn(s + kl, " \t");
-                if (kl == 3 && strneq(s, "map", 3)) {
-                        r = strv_push(&m.map, &n_map, &allocated_map, strndup(v, (size_t) (end - v)));
+                k = s + strspn(s, " \t\r\f\v");
+                kl = strcspn(k, " \t\r\f\v\n");
+                if (k + kl >= end)
+                        continue; /* a key without value: "got undefined value" */
+                v = k + kl + strspn(k + kl, " \t\r\f\v");
+                if (kl == 3 && strneq(k, "map", 3)) {
+                        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 };
+                        _cleanup_free_ char *value = strndup(v, (size_t) (end - v));
+
+                        if (!value)
+                                return -ENOMEM;
+                        r = pci_map_entry_parse(value, &e);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                continue;
+                        r = strv_push(&m.map, &n_map, &allocated_map, TAKE_PTR(value));
                         if (r < 0)
                                 return r;
-                } else if (kl == 11 && strneq(s, "description", 11)) {
-                        free(m.description);
+                } else if (kl == 11 && strneq(k, "description", 11) && !have_description) {
                         m.description = strndup(v, (size_t) (end - v));
                         if (!m.description)
                                 return -ENOMEM;
+                        have_description = true;
                 }
         }
         if (!found)
@@ -362,6 +542,59 @@ int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret) {
         *ret = m;
         m = (PciMapping){};
         return 1;
+}
+
+int hostpci_value_set(const char *raw, const char *mapping, int pcie, int rombar, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        const char *sep = "", *p = raw;
+        bool pcie_done = pcie < 0, rombar_done = rombar < 0;
+        size_t size = 0;
+        FILE *f;
+        int r = 0;
+
+        /* A stream rather than appending to a string: linear however many options there are. */
+        f = open_memstream(&s, &size);
+        if (!f)
+                return -ENOMEM;
+        if (mapping) {
+                fprintf(f, "mapping=%s", mapping);
+                sep = ",";
+        }
+        for (;;) {
+                _cleanup_free_ char *k = NULL, *v = NULL;
+
+                r = prop_string_next(&p, &k, &v);
+                if (r <= 0)
+                        break;
+                if (mapping && (!k || streq(k, "host") || streq(k, "mapping")))
+                        continue; /* the device: the mapping now */
+                /* pcie= and rombar= where they stand, once. */
+                if (k && pcie >= 0 && streq(k, "pcie")) {
+                        if (!pcie_done)
+                                fprintf(f, "%spcie=%d", sep, pcie);
+                        pcie_done = true;
+                } else if (k && rombar >= 0 && streq(k, "rombar")) {
+                        if (!rombar_done)
+                                fprintf(f, "%srombar=%d", sep, rombar);
+                        rombar_done = true;
+                } else
+                        fprintf(f, "%s%s%s%s", sep, strempty(k), k ? "=" : "", v);
+                sep = ",";
+        }
+        if (r >= 0 && !pcie_done) {
+                fprintf(f, "%spcie=%d", sep, pcie);
+                sep = ",";
+        }
+        if (r >= 0 && !rombar_done)
+                fprintf(f, "%srombar=%d", sep, rombar);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        if (!s && !(s = strdup("")))
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
 }
 
 static int json_dup_string(json_object *o, const char *key, char **ret) {

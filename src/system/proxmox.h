@@ -58,15 +58,41 @@ typedef struct PciMapEntry {
         char *description;
 } PciMapEntry;
 
+#define PROXMOX_DESCRIPTION_MAX 4096 /* maxLength of description in $map_fmt */
+
 void pci_map_entry_done(PciMapEntry *e);
+/* Parses a map entry as Proxmox does (parse_property_string() of pve-common's src/PVE/JSONSchema.pm with
+ * $map_fmt of pve-guest-common's src/PVE/Mapping/PCI.pm): "key=value" parts split at ',' (parts of white
+ * space skipped), each key once and one of node, path, id, subsystem-id, iommugroup, description, every
+ * value non-empty; node, path and id present; node a pve-node, path a list of PCI addresses, ids
+ * "VVVV:DDDD", iommugroup an integer. -EINVAL for what Proxmox refuses. */
 int pci_map_entry_parse(const char *s, PciMapEntry *ret);
-/* The property string in the order Proxmox writes it: id, iommugroup, node, path, subsystem-id (then
- * description). Only the fields present, so that pci_map_entry_parse() gives back an equal entry. */
+/* The property string: id, iommugroup, node, path, subsystem-id, then description, only the fields present.
+ * -EINVAL for an entry that would not read back as written (a value with ',' or a line break, an empty
+ * one, one that Proxmox's format refuses): what is written, pci_map_entry_parse() and Proxmox read back
+ * equal. */
 int pci_map_entry_format(const PciMapEntry *e, char **ret);
 /* The entry for the eGPU's slot on node. */
 int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);
 /* Whether the entry describes the same device at the same place (path, ids, group). */
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) _pure_;
+
+/* Whether s is a configuration id as Proxmox takes one for a mapping (format pve-configid, $CONFIGID_RE of
+ * pve-common's src/PVE/JSONSchema.pm: a letter, then letters, digits, '_' and '-', at least two characters
+ * in all; pvesh answers "invalid configuration ID 'e'" otherwise). */
+bool proxmox_configid_is_valid(const char *s) _pure_;
+
+/* A hostpciN value raw with the device, pcie= and rombar= set as given, every other option a person added
+ * (x-vga=1, romfile=..., ...) kept as written and in its place: mapping non-NULL replaces the device (host=,
+ * or the first element without a key, and mapping=) by "mapping=NAME", first; pcie or rombar >= 0 sets
+ * that option where it stands (appended when absent), -1 leaves it as written. */
+int hostpci_value_set(const char *raw, const char *mapping, int pcie, int rombar, char **ret);
+
+/* The hostpciN value that vm attach writes for eGPU e through mapping: the one there (old, NULL for a new
+ * entry) with the person's options kept (hostpci_value_set()), "mapping=NAME", pcie=1, and rombar=0 when
+ * the slot's function 0 has no ROM (pci_function_has_rom(), the ROM rule doctor's vm-config applies too)
+ * and no romfile= stands in for it; otherwise rombar as written. */
+int hostpci_value_for_egpu(const char *old, const char *mapping, const Egpu *e, char **ret);
 
 /* A PCI address as Proxmox's host= and path= take it, domain added and lowercase: "30:00.0" gives
  * "0000:30:00.0", "0000:30:00" (a slot) stays. -EINVAL when it is not hex digits, ':' and '.'. */
@@ -90,8 +116,10 @@ typedef struct PciMapping {
 void pci_mapping_done(PciMapping *m);
 /* Parses the JSON of `pvesh get /cluster/mapping/pci/ID --output-format json`. */
 int pci_mapping_from_json(const char *json, PciMapping *ret);
-/* Mapping id of /etc/pve/mapping/pci.cfg (text: sections "ID" then "\tKEY VALUE" lines): its description
- * and map lines; 1 and *ret when there is one, 0 when not. No digest. Linear in the size. */
+/* Mapping id of /etc/pve/mapping/pci.cfg, read as Proxmox's SectionConfig reads it (a section "ID", its
+ * "\tKEY VALUE" lines up to the next empty line, then a blank line, as write_config() writes each): its
+ * description and its map lines that Proxmox accepts; 1 and *ret when there is one, 0 when not. No digest.
+ * Linear in the size. */
 int pci_mapping_from_cfg(const char *text, const char *id, PciMapping *ret);
 
 /* Runs pvesh/qm: argv as given; *ret_stdout when non-NULL. A non-zero exit is -EPROTO (status in

@@ -7,13 +7,15 @@
 
 #include "check.h"
 #include "doctor-files.h"
+#include "pci-function.h"
+#include "proxmox.h"
 #include "usb-enclosures.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
 
 static void test_resource(void **state) {
         _cleanup_free_ PciResource *r = NULL;
-        _cleanup_free_ char *s = NULL;
+        char s[FORMAT_BYTES_MAX];
         size_t n;
 
         assert_int_equal(
@@ -30,8 +32,7 @@ static void test_resource(void **state) {
         assert_false(pci_resource_unassigned(&r[1])); /* no flags: no BAR there */
         assert_false(pci_resource_unassigned(&r[2]));
         assert_true(pci_resource_size(&r[0]) == UINT64_C(8) << 30);
-        s = format_bytes(pci_resource_size(&r[0]));
-        assert_string_equal(s, "8 GiB");
+        assert_string_equal(format_bytes(s, sizeof(s), pci_resource_size(&r[0])), "8 GiB");
 }
 
 static void test_speed_efivar(void **state) {
@@ -100,18 +101,60 @@ static void test_pins(void **state) {
         assert_null(nic_pins_find_mac(&p, "11:22:33:44:55:66")); /* NAME== matches, it does not assign */
 }
 
+/* The one parser of path-based names, and the one answer to "which NIC is this stale name". */
 static void test_nic_names(void **state) {
+        _cleanup_(nic_list_done) NicList l = {};
+        const Nic *moved = NULL;
+        char *key = NULL;
         unsigned bus;
 
-        assert_int_equal(nic_name_pci_bus("enp88s0", &bus), 0);
+        assert_int_equal(netif_path_name_key("enp88s0", &key, &bus), 0);
         assert_int_equal(bus, 88);
-        assert_int_equal(nic_name_pci_bus("enP1p3s0f1", &bus), 0);
+        free(key);
+        assert_int_equal(netif_path_name_key("enP1p3s0f1", &key, &bus), 0);
         assert_int_equal(bus, 3);
-        assert_int_equal(nic_name_pci_bus("eno1", &bus), -EINVAL);
-        assert_int_equal(nic_name_pci_bus("lan0", &bus), -EINVAL);
-        assert_true(nic_names_differ_in_bus("enp86s0", "enp88s0"));
-        assert_false(nic_names_differ_in_bus("enp86s0", "enp86s0"));
-        assert_false(nic_names_differ_in_bus("enp86s0", "enp88s0f1"));
+        assert_string_equal(key, "en P1 s0f1");
+        free(key);
+        assert_int_equal(netif_path_name_key("eno1", &key, &bus), -EINVAL);
+        assert_int_equal(netif_path_name_key("lan0", &key, &bus), -EINVAL);
+        assert_int_equal(netif_path_name_key("xyp3s0", &key, &bus), -EINVAL); /* no such prefix */
+
+        /* enp88s0 and enp88s0f1 now; enp87s0d1 also differs in its port. */
+        l.nics = calloc(3, sizeof(Nic));
+        assert_non_null(l.nics);
+        l.nics[l.n++] = (Nic){ strdup("enp88s0"),
+                               strdup("88:ae:dd:72:13:25"),
+                               strdup("enp88s0"),
+                               strdup("0000:58:00.0") };
+        l.nics[l.n++] = (Nic){ strdup("enp88s0f1"),
+                               strdup("88:ae:dd:72:13:26"),
+                               strdup("enp88s0f1"),
+                               strdup("0000:58:00.1") };
+        l.nics[l.n++] = (Nic){ strdup("lan5"),
+                               strdup("88:ae:dd:72:13:27"),
+                               strdup("enp90s0d1"),
+                               strdup("0000:5a:00.0") };
+        assert_int_equal(strv_split("enp88s0 enp88s0f1 lan5 vmbr0", " ", &l.all_names), 0);
+        assert_int_equal(nic_list_index(&l), 0);
+        assert_int_equal(nic_list_find_moved(&l, "enp86s0", &moved), 1);
+        assert_string_equal(moved->name, "enp88s0");
+        assert_int_equal(nic_list_find_moved(&l, "enp86s0f1", &moved), 1);
+        assert_string_equal(moved->name, "enp88s0f1");
+        assert_int_equal(nic_list_find_moved(&l, "enp3s0d1", &moved), 1); /* by its path name */
+        assert_string_equal(moved->name, "lan5");
+        assert_int_equal(nic_list_find_moved(&l, "enp88s0", &moved), 0);   /* the same bus: itself */
+        assert_int_equal(nic_list_find_moved(&l, "enp86s0f2", &moved), 0); /* no such function */
+        assert_int_equal(nic_list_find_moved(&l, "eth0", &moved), 0);
+        assert_true(nic_list_has_name(&l, "vmbr0"));
+        assert_false(nic_list_has_name(&l, "enp86s0"));
+        assert_string_equal(nic_list_find_mac(&l, "88:AE:DD:72:13:26")->name, "enp88s0f1");
+        assert_string_equal(nic_list_find(&l, "lan5")->bdf, "0000:5a:00.0");
+
+        /* Two NICs that enp86s0 could be: no answer. */
+        free(l.nics[2].path_name);
+        l.nics[2].path_name = strdup("enp91s0");
+        assert_int_equal(nic_list_index(&l), 0);
+        assert_int_equal(nic_list_find_moved(&l, "enp86s0", &moved), -ENOTUNIQ);
 }
 
 static void test_unit_list(void **state) {
@@ -156,12 +199,12 @@ static void test_pve(void **state) {
         assert_true(pve_host_matches("0000:30:00.1", "0000:30:00.1"));
         assert_false(pve_machine_is_q35(NULL));
         assert_false(pve_machine_is_q35("pc-i440fx-9.0"));
-        fixed = pve_hostpci_with("0000:30:00.1,rombar=1,x-vga=1", 1, 0);
-        assert_string_equal(fixed, "0000:30:00.1,x-vga=1,pcie=1,rombar=0");
+        assert_int_equal(hostpci_value_set("0000:30:00.1,rombar=1,x-vga=1", NULL, 1, 0, &fixed), 0);
+        assert_string_equal(fixed, "0000:30:00.1,rombar=0,x-vga=1,pcie=1");
         assert_int_equal(
                 pve_mapping_paths(
-                        "other\n\tmap path=0000:01:00.0\negpu\n\tdescription x\n"
-                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n",
+                        "other\n\tmap id=10de:2504,node=pve,path=0000:01:00.0\n\negpu\n\tdescription x\n"
+                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n\n",
                         "egpu",
                         &paths),
                 0);

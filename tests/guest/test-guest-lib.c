@@ -16,7 +16,6 @@
 #include "guest-os.h"
 #include "guest-service.h"
 #include "guest-tables.h"
-#include "guest-text.h"
 #include "macro.h"
 #include "ollama.h"
 
@@ -474,30 +473,14 @@ static void test_generate_body(void **state) {
         free(body);
 }
 
-static void test_text(void **state) {
-        char buf[32];
-        long ms;
-
-        text_format_bytes(2048000000, buf, sizeof(buf));
-        assert_string_equal(buf, "1.9 GiB");
-        text_format_bytes(100, buf, sizeof(buf));
-        assert_string_equal(buf, "100 B");
-        assert_int_equal(text_parse_seconds("1.5", &ms), 0);
-        assert_int_equal(ms, 1500);
-        assert_int_equal(text_parse_seconds("0", &ms), -EINVAL);
-        assert_int_equal(text_parse_seconds("5s", &ms), -EINVAL);
-        assert_int_equal(text_parse_seconds("nan", &ms), -EINVAL);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stats),           cmocka_unit_test(test_rate_and_bound),
-                cmocka_unit_test(test_tables),          cmocka_unit_test(test_environment_split),
-                cmocka_unit_test(test_service_env),     cmocka_unit_test(test_os_release_and_hint),
-                cmocka_unit_test(test_users),           cmocka_unit_test(test_ollama_versions),
-                cmocka_unit_test(test_generate_body),   cmocka_unit_test(test_text),
-                cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_bound),
-                cmocka_unit_test(test_prompts),
+                cmocka_unit_test(test_stats),         cmocka_unit_test(test_rate_and_bound),
+                cmocka_unit_test(test_tables),        cmocka_unit_test(test_environment_split),
+                cmocka_unit_test(test_service_env),   cmocka_unit_test(test_os_release_and_hint),
+                cmocka_unit_test(test_users),         cmocka_unit_test(test_ollama_versions),
+                cmocka_unit_test(test_generate_body), cmocka_unit_test(test_bytes_per_token),
+                cmocka_unit_test(test_bound),         cmocka_unit_test(test_prompts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,9 +5,50 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "conf-files.h"
 #include "iommu-group.h"
+#include "kernel-module.h"
 #include "pci-function.h"
+#include "spawn-util.h"
+#include "time-util.h"
 #include "util.h"
+
+/* A folder of our own under /tmp, removed by rm_rf_tree() at the end. */
+static char *make_tmp_dir(void) {
+        char *d = strdup("/tmp/egpuctl-test-XXXXXX");
+
+        assert_non_null(d);
+        assert_non_null(mkdtemp(d));
+        return d;
+}
+
+static void write_file(const char *root, const char *rel, const char *text) {
+        _cleanup_free_ char *p = path_join(root, rel), *dir = NULL;
+        FILE *f;
+
+        assert_non_null(p);
+        /* mkdir -p of the folder */
+        dir = strdup(p);
+        for (char *c = dir + strlen(root) + 1; (c = strchr(c, '/')); c++) {
+                *c = 0;
+                (void) mkdir(dir, 0755);
+                *c = '/';
+        }
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void rm_rf_tree(const char *root) {
+        char *argv[] = { (char *) "rm", (char *) "-rf", (char *) root, NULL };
+        int status = 0;
+
+        (void) spawn_run(argv, 0, &status, NULL);
+}
 
 static void test_safe_atou32(void **state) {
         uint32_t v;
@@ -157,11 +198,180 @@ static void test_str_index(void **state) {
         str_index_done(&icase);
 }
 
+/* The one byte formatter: whole units as they are, else one decimal, rounded down. */
+static void test_format_bytes(void **state) {
+        char b[FORMAT_BYTES_MAX];
+
+        assert_string_equal(format_bytes(b, sizeof(b), 0), "0 B");
+        assert_string_equal(format_bytes(b, sizeof(b), 100), "100 B");
+        assert_string_equal(format_bytes(b, sizeof(b), 1023), "1023 B");
+        assert_string_equal(format_bytes(b, sizeof(b), 1024), "1 KiB");
+        assert_string_equal(format_bytes(b, sizeof(b), 1536), "1.5 KiB");
+        assert_string_equal(format_bytes(b, sizeof(b), UINT64_C(256) << 20), "256 MiB");
+        assert_string_equal(format_bytes(b, sizeof(b), UINT64_C(8) << 30), "8 GiB");
+        assert_string_equal(format_bytes(b, sizeof(b), 2048000000), "1.9 GiB");
+        assert_string_equal(format_bytes(b, sizeof(b), 1024000000), "976.6 MiB");
+        assert_string_equal(format_bytes(b, sizeof(b), 1048575), "1.0 MiB");
+        assert_string_equal(format_bytes(b, sizeof(b), 1025), "1.0 KiB");
+        assert_string_equal(format_bytes(b, sizeof(b), UINT64_MAX), "16.0 EiB");
+}
+
+/* The one time unit and its parser, as systemd's parse_sec() reads a span. */
+static void test_parse_sec(void **state) {
+        usec_t t;
+
+        assert_int_equal(parse_sec("1.5", &t), 0);
+        assert_true(t == 1500 * USEC_PER_MSEC);
+        assert_int_equal(parse_sec("30", &t), 0);
+        assert_true(t == 30 * USEC_PER_SEC);
+        assert_int_equal(parse_sec("500ms", &t), 0);
+        assert_true(t == 500 * USEC_PER_MSEC);
+        assert_int_equal(parse_sec("1min 30s", &t), 0);
+        assert_true(t == 90 * USEC_PER_SEC);
+        assert_int_equal(parse_sec("2h", &t), 0);
+        assert_true(t == 7200 * USEC_PER_SEC);
+        assert_int_equal(parse_sec("0.25s", &t), 0);
+        assert_true(t == 250 * USEC_PER_MSEC);
+        assert_int_equal(parse_sec(".25s", &t), -EINVAL);
+        assert_int_equal(parse_sec("5 us", &t), 0);
+        assert_true(t == 5);
+        assert_int_equal(parse_sec("", &t), -EINVAL);
+        assert_int_equal(parse_sec("-1", &t), -EINVAL);
+        assert_int_equal(parse_sec("5x", &t), -EINVAL);
+        assert_int_equal(parse_sec("nan", &t), -EINVAL);
+        assert_int_equal(parse_sec("1.5.5", &t), -EINVAL);
+        assert_int_equal(parse_sec("99999999999999999999", &t), -ERANGE);
+        assert_true(usec_to_msec_ceil(1, 1000) == 1);
+        assert_true(usec_to_msec_ceil(2 * USEC_PER_SEC, 1000) == 1000);
+        assert_true(usec_to_msec_ceil(1500, 5000) == 2);
+}
+
+/* The one "first file of this name wins": sorted by name, an earlier folder hiding a later one's file of
+ * the same name, a link to /dev/null hiding it and itself, folders and hidden files left out. */
+static void test_conf_files_list(void **state) {
+        static const char *const dirs[] = { "/etc/x.d", "/run/x.d", "/usr/lib/x.d" };
+        _cleanup_free_ char *root = make_tmp_dir(), *masked = NULL, *sub = NULL;
+        _cleanup_strv_free_ char **l = NULL, **one = NULL;
+
+        write_file(root, "etc/x.d/b.conf", "etc b");
+        write_file(root, "usr/lib/x.d/a.conf", "lib a");
+        write_file(root, "usr/lib/x.d/b.conf", "lib b");
+        write_file(root, "usr/lib/x.d/c.conf", "lib c");
+        write_file(root, "run/x.d/c.other", "not matched");
+        write_file(root, "run/x.d/.d.conf", "hidden");
+        write_file(root, "usr/lib/x.d/masked.conf", "masked by /run");
+        masked = path_join(root, "run/x.d/masked.conf");
+        assert_int_equal(symlink("/dev/null", masked), 0);
+        sub = path_join(root, "etc/x.d/dir.conf");
+        assert_int_equal(mkdir(sub, 0755), 0);
+
+        assert_int_equal(conf_files_list(root, dirs, ELEMENTSOF(dirs), "*.conf", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[0], "/usr/lib/x.d/a.conf");
+        assert_string_equal(l[1], "/etc/x.d/b.conf");
+        assert_string_equal(l[2], "/usr/lib/x.d/c.conf");
+        /* One folder, an exact name. */
+        assert_int_equal(conf_files_list(root, dirs + 2, 1, "b.conf", &one), 0);
+        assert_int_equal(strv_length(one), 1);
+        assert_string_equal(one[0], "/usr/lib/x.d/b.conf");
+        rm_rf_tree(root);
+}
+
+/* The one ids parser: four hex digits each, two or four of them. */
+static void test_pci_ids(void **state) {
+        PciIds ids;
+
+        assert_int_equal(pci_ids_parse("1002:687f", &ids), 0);
+        assert_true(ids.vendor == 0x1002 && ids.device == 0x687f && !ids.has_subsystem);
+        assert_int_equal(pci_ids_parse("10DE:2504:1458:4071", &ids), 0);
+        assert_true(ids.has_subsystem && ids.subsystem_vendor == 0x1458 && ids.subsystem_device == 0x4071);
+        assert_int_equal(pci_ids_parse("1002::687f", &ids), -EINVAL);
+        assert_int_equal(pci_ids_parse("1002:687", &ids), -EINVAL);
+        assert_int_equal(pci_ids_parse("1002:687f:1", &ids), -EINVAL);
+        assert_int_equal(pci_ids_parse("1002:687f:1002:0b36:0", &ids), -EINVAL);
+        assert_int_equal(pci_ids_parse("1002:687g", &ids), -EINVAL);
+        assert_int_equal(pci_ids_parse("", &ids), -EINVAL);
+        assert_int_equal(unhexchar('f'), 15);
+        assert_int_equal(unhexchar('G'), -EINVAL);
+}
+
+/* The port path grammar: what pci_function_port_path() writes, nothing else. */
+static void test_port_path(void **state) {
+        assert_true(pci_port_path_is_valid("pci0000:00/1c.0"));
+        assert_true(pci_port_path_is_valid("pci0000:00/01.0/00.0/03.0"));
+        assert_true(pci_port_path_is_valid("pci10000:e0/1f.7"));
+        assert_false(pci_port_path_is_valid("pci0000:00/../../x"));
+        assert_false(pci_port_path_is_valid("pci0000:00"));
+        assert_false(pci_port_path_is_valid("pci0000:00/"));
+        assert_false(pci_port_path_is_valid("pci0000:00/1c.0/"));
+        assert_false(pci_port_path_is_valid("pci0000:00/20.0")); /* device 0x20: past 0x1f */
+        assert_false(pci_port_path_is_valid("pci0000:00/1c.8"));
+        assert_false(pci_port_path_is_valid("pci0000:00/1C.0"));
+        assert_false(pci_port_path_is_valid("pci000:00/1c.0"));
+        assert_false(pci_port_path_is_valid("/sys/devices/pci0000:00/1c.0"));
+        assert_false(pci_port_path_is_valid(""));
+}
+
+/* The ROM rule: the rom attribute, else line 6 of resource, else unknown. */
+static void test_has_rom(void **state) {
+        _cleanup_free_ char *root = make_tmp_dir();
+        PciFunction f = { .syspath = root };
+
+        assert_int_equal(pci_function_has_rom(&f), -ENOENT);
+        write_file(
+                root,
+                "resource",
+                "0x0000000062100000 0x0000000062103fff 0x0000000000040200\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+        assert_int_equal(pci_function_has_rom(&f), 0);
+        write_file(
+                root,
+                "resource",
+                "0x0000000060000000 0x00000000601fffff 0x000000000014220c\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                "0x0000000062080000 0x000000006209ffff 0x0000000000046200\n");
+        assert_int_equal(pci_function_has_rom(&f), 1);
+        write_file(root, "resource", "");
+        write_file(root, "rom", "");
+        assert_int_equal(pci_function_has_rom(&f), 1);
+        rm_rf_tree(root);
+}
+
+/* "Is it installed": the places DKMS and kmod use, under root. */
+static void test_module_installed(void **state) {
+        _cleanup_free_ char *root = make_tmp_dir();
+
+        assert_false(kernel_module_installed(root, "vendor-reset"));
+        write_file(root, "lib/modules/6.8.12-4-pve/updates/dkms/vendor-reset.ko.xz", "");
+        assert_true(kernel_module_installed(root, "vendor-reset"));
+        assert_false(kernel_module_installed(root, "vendor"));
+        rm_rf_tree(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_safe_atou32),   cmocka_unit_test(test_utf8_sanitize),
-                cmocka_unit_test(test_str_printable), cmocka_unit_test(test_bdf),
-                cmocka_unit_test(test_strv_split),    cmocka_unit_test(test_group_viability),
+                cmocka_unit_test(test_format_bytes),
+                cmocka_unit_test(test_parse_sec),
+                cmocka_unit_test(test_conf_files_list),
+                cmocka_unit_test(test_pci_ids),
+                cmocka_unit_test(test_port_path),
+                cmocka_unit_test(test_has_rom),
+                cmocka_unit_test(test_module_installed),
+                cmocka_unit_test(test_safe_atou32),
+                cmocka_unit_test(test_utf8_sanitize),
+                cmocka_unit_test(test_str_printable),
+                cmocka_unit_test(test_bdf),
+                cmocka_unit_test(test_strv_split),
+                cmocka_unit_test(test_group_viability),
                 cmocka_unit_test(test_str_index),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

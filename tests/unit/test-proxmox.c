@@ -111,10 +111,10 @@ static void assert_round_trip(const char *s) {
 }
 
 static void test_pci_map_entry(void **state) {
-        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, n = { .iommugroup = -1 },
-                                                  x = { .iommugroup = -1 };
-        _cleanup_free_ char *f = NULL, *g = NULL, *h = NULL;
+        _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 }, n = { .iommugroup = -1 };
+        _cleanup_free_ char *f = NULL, *g = NULL;
         PciMapEntry bad = { .iommugroup = -1 };
+        char *x = NULL;
 
         assert_int_equal(
                 pci_map_entry_parse(
@@ -132,32 +132,89 @@ static void test_pci_map_entry(void **state) {
                 f,
                 "id=1002:687f,iommugroup=25,node=pve1,path=0000:30:00.0,subsystem-id=1002:0b36");
 
-        /* A negative group is kept, no id= is not written as an empty one. */
-        assert_int_equal(pci_map_entry_parse("node=pve1,path=0000:30:00,iommugroup=-5", &n), 0);
-        assert_null(n.id);
+        /* No group is not written; a negative one is kept (JSONSchema's integer has a sign). */
+        assert_int_equal(
+                pci_map_entry_parse(
+                        " ,node=pve1,,path=0000:30:00;0000:31:00.1,id=10DE:2504,iommugroup=-5,",
+                        &n),
+                0);
         assert_int_equal(n.iommugroup, -5);
         assert_int_equal(pci_map_entry_format(&n, &g), 0);
-        assert_string_equal(g, "iommugroup=-5,node=pve1,path=0000:30:00");
+        assert_string_equal(g, "id=10DE:2504,iommugroup=-5,node=pve1,path=0000:30:00;0000:31:00.1");
 
-        /* A group that is no number is absent. */
-        assert_int_equal(pci_map_entry_parse("iommugroup=x,node=a,path=b,description=the eGPU", &x), 0);
-        assert_int_equal(x.iommugroup, -1);
-        assert_int_equal(pci_map_entry_format(&x, &h), 0);
-        assert_string_equal(h, "node=a,path=b,description=the eGPU");
+        assert_round_trip("id=1002:687f,iommugroup=25,node=pve1,path=0000:30:00.0,subsystem-id=1002:0b36");
+        assert_round_trip("id=1002:687f,node=pve-2,path=0000:30:00,description=the eGPU = left port");
+        assert_round_trip("id=1002:687f,iommugroup=-2147483648,node=a,path=10000:e1:00.7");
 
-        assert_round_trip("node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=25,subsystem-id=1002:0b36");
-        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-5");
-        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-1");
-        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=-2147483648,id=");
-        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=99999999999");
-        assert_round_trip("node=pve1,path=0000:30:00.0,iommugroup=007,iommugroup=8");
-        assert_round_trip("path=,node=,id=,subsystem-id=,description=");
-        assert_round_trip("node=a=b,path=c,,id=1002:687f,description=x=y");
+        /* What Proxmox refuses to read, the parser refuses too (parse_property_string() with $map_fmt). */
+        const char *const refused[] = {
+                "node=pve1",                                          /* no path, no id */
+                "node=pve1,path=0000:30:00.0",                        /* no id */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,x",         /* no key */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,x=1",       /* unknown key */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,node=pve2", /* a key twice */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=007,iommugroup=8",
+                "node=pve1,path=0000:30:00.0,id=1002:687f,description=",           /* no value */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=x",           /* no integer */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,iommugroup=99999999999", /* not an int */
+                "node=pve 1,path=0000:30:00.0,id=1002:687f",                       /* not a pve-node */
+                "node=-pve,path=0000:30:00.0,id=1002:687f",
+                "node=a=b,path=0000:30:00.0,id=1002:687f",
+                "node=pve1,path=0000:30:00.0;,id=1002:687f", /* not a path */
+                "node=pve1,path=0000:3A:00.0,id=1002:687f",
+                "node=pve1,path=30:00.0,id=1002:687f",
+                "node=pve1,path=0000:30:00.0,id=1002:687", /* not VVVV:DDDD */
+                "node=pve1,path=0000:30:00.0,id=1002:687f,subsystem-id=1002-0b36",
+                " node=pve1,path=0000:30:00.0,id=1002:687f", /* key " node" */
+        };
+        FOREACH_ARRAY(r, refused, ELEMENTSOF(refused)) {
+                assert_int_equal(pci_map_entry_parse(*r, &bad), -EINVAL);
+                assert_null(bad.node);
+        }
 
-        /* node and path are needed; every element has a key. */
-        assert_int_equal(pci_map_entry_parse("node=pve1", &bad), -EINVAL);
-        assert_int_equal(pci_map_entry_parse("path=0000:30:00.0", &bad), -EINVAL);
-        assert_int_equal(pci_map_entry_parse("node=pve1,path=0000:30:00.0,x", &bad), -EINVAL);
+        /* What would not read back as written is not written: a ',' splits the value, an empty one is no
+         * value. */
+        PciMapEntry comma = { .node = (char *) "pve1",
+                              .path = (char *) "0000:30:00",
+                              .id = (char *) "1002:687f",
+                              .description = (char *) "left, upper port",
+                              .iommugroup = -1 };
+        assert_int_equal(pci_map_entry_format(&comma, &x), -EINVAL);
+        comma.description = (char *) "";
+        assert_int_equal(pci_map_entry_format(&comma, &x), -EINVAL);
+        comma.description = NULL;
+        comma.node = (char *) "pve_1"; /* no pve-node */
+        assert_int_equal(pci_map_entry_format(&comma, &x), -EINVAL);
+        assert_null(x);
+}
+
+/* Mapping ids as pvesh takes them: "invalid configuration ID 'e'". */
+static void test_configid(void **state) {
+        assert_true(proxmox_configid_is_valid("egpu"));
+        assert_true(proxmox_configid_is_valid("e1"));
+        assert_true(proxmox_configid_is_valid("My_eGPU-2"));
+        assert_false(proxmox_configid_is_valid("e"));
+        assert_false(proxmox_configid_is_valid(""));
+        assert_false(proxmox_configid_is_valid("1gpu"));
+        assert_false(proxmox_configid_is_valid("-gpu"));
+        assert_false(proxmox_configid_is_valid("e.gpu"));
+        assert_false(proxmox_configid_is_valid("egpu "));
+}
+
+/* vm attach's value: the person's options kept, the device and pcie= set. */
+static void test_hostpci_value_set(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        assert_int_equal(
+                hostpci_value_set("mapping=egpu,pcie=1,x-vga=1,romfile=vega.rom", "egpu", 1, -1, &a),
+                0);
+        assert_string_equal(a, "mapping=egpu,pcie=1,x-vga=1,romfile=vega.rom");
+        assert_int_equal(hostpci_value_set("0000:30:00.0,x-vga=1,rombar=1", "egpu", 1, 0, &b), 0);
+        assert_string_equal(b, "mapping=egpu,x-vga=1,rombar=0,pcie=1");
+        assert_int_equal(hostpci_value_set("host=0000:30:00,pcie=0,rombar=0", NULL, 1, -1, &c), 0);
+        assert_string_equal(c, "host=0000:30:00,pcie=1,rombar=0");
+        assert_int_equal(hostpci_value_set("", "egpu", 1, -1, &d), 0);
+        assert_string_equal(d, "mapping=egpu,pcie=1");
 }
 
 static void test_pci_address_normalize(void **state) {
@@ -178,35 +235,64 @@ static void test_pci_address_normalize(void **state) {
 }
 
 static void test_pci_mapping_from_cfg(void **state) {
-        _cleanup_(pci_mapping_done) PciMapping m = {};
+        _cleanup_(pci_mapping_done) PciMapping m = {}, l = {}, t = {};
         PciMapping none = {};
+        /* As Proxmox writes the file (write_config(): each section then a blank line), and what its
+         * parse_config() makes of what is not. */
         const char *cfg = "# pci.cfg\n"
                           "other\n"
-                          "\tmap node=pve,path=0000:01:00.0\n"
+                          "\tmap id=10de:2504,node=pve,path=0000:01:00.0\n"
                           "\n"
                           "egpu \n"
                           "\tdescription  the eGPU\n"
                           "\tmap\n"
                           "\tmap id=1002:687f,node=pve1,path=0000:30:00.0\n"
+                          "# a comment does not end it\n"
                           "    map\tid=1002:687f,node=pve2,path=0000:31:00\r\n"
+                          "\tmap node=pve3,path=0000:32:00\n"
+                          "\tdescription a second one\n"
                           "last\n"
-                          "\tmap node=pve,path=0000:02:00.0\n";
+                          "\tmap id=1002:687f,node=pve4,path=0000:33:00\n"
+                          "\n"
+                          "\tmap id=1002:687f,node=pve5,path=0000:34:00\n"
+                          "\n"
+                          "late\n"
+                          "\tmap id=1002:687f,node=pve6,path=0000:35:00\n"
+                          "\n";
 
         assert_int_equal(pci_mapping_from_cfg(cfg, "egpu", &m), 1);
         assert_string_equal(m.id, "egpu");
         assert_string_equal(m.description, "the eGPU");
         assert_null(m.digest);
-        assert_int_equal(strv_length(m.map), 2);
+        /* "\tmap" has no value, pve3's entry no id; "last" is no new section before a blank line, so pve4's
+         * entry is egpu's; pve5's stands after the blank line, outside any section. */
+        assert_int_equal(strv_length(m.map), 3);
         assert_string_equal(m.map[0], "id=1002:687f,node=pve1,path=0000:30:00.0");
         assert_string_equal(m.map[1], "id=1002:687f,node=pve2,path=0000:31:00");
+        assert_string_equal(m.map[2], "id=1002:687f,node=pve4,path=0000:33:00");
+        assert_int_equal(pci_mapping_from_cfg(cfg, "last", &none), 0);
+        assert_int_equal(pci_mapping_from_cfg(cfg, "late", &l), 1);
+        assert_int_equal(strv_length(l.map), 1);
         assert_int_equal(pci_mapping_from_cfg(cfg, "egp", &none), 0);
         assert_int_equal(pci_mapping_from_cfg("", "egpu", &none), 0);
+        /* A section of the same id again replaces the first. */
+        assert_int_equal(
+                pci_mapping_from_cfg(
+                        "egpu\n\tmap id=1002:687f,node=a,path=0000:30:00\n\n"
+                        "egpu\n\tmap id=1002:687f,node=b,path=0000:31:00\n\n",
+                        "egpu",
+                        &t),
+                1);
+        assert_int_equal(strv_length(t.map), 1);
+        assert_string_equal(t.map[0], "id=1002:687f,node=b,path=0000:31:00");
         assert_null(none.id);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_prop_string),
+                cmocka_unit_test(test_configid),
+                cmocka_unit_test(test_hostpci_value_set),
                 cmocka_unit_test(test_prop_string_next),
                 cmocka_unit_test(test_vm_config),
                 cmocka_unit_test(test_pci_map_entry),

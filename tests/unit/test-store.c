@@ -187,6 +187,48 @@ static void test_roundtrip_pcie(void **state) {
         enrollments_free(l, n);
 }
 
+/* One ids parser: what enroll --ids takes (enrollment_set_ids()) is what a record's ids= may hold. */
+static void test_ids_agree(void **state) {
+        static const char *const ids[] = {
+                "1002:687f",
+                "1002:687F",
+                "10de:2504:1458:4071",
+                "1002::687f",
+                "1002:687f:1",
+                "1002:687",
+                "1002:687f:",
+                ":1002:687f",
+                "1002:687f:1002:0b36:0",
+                "1002-687f",
+                "",
+                "g002:687f",
+        };
+        _cleanup_free_ char *key = NULL;
+
+        assert_int_equal(store_key_from_port("pci0000:00/1c.0", &key), 0);
+        FOREACH_ARRAY(i, ids, ELEMENTSOF(ids)) {
+                _cleanup_(enrollment_freep) Enrollment *e = NULL, *r = NULL;
+                _cleanup_free_ char *text = NULL;
+                StoreError *errors = NULL;
+                size_t n_errors = 0;
+                bool enroll_takes, store_takes;
+
+                assert_int_equal(enrollment_new(ENROLL_PCIE, &e), 0);
+                enroll_takes = enrollment_set_ids(e, *i) >= 0;
+                assert_true(asprintf(&text, "type=pcie\nport=pci0000:00/1c.0\nids=%s\n", *i) > 0);
+                store_takes =
+                        store_record_parse("/x.conf", key, text, strlen(text), &r, &errors, &n_errors) >=
+                                0 &&
+                        r && n_errors == 0;
+                store_errors_free(errors, n_errors);
+                assert_true(enroll_takes == store_takes);
+                if (enroll_takes)
+                        assert_true(
+                                r->pci_vendor == e->pci_vendor && r->pci_device == e->pci_device &&
+                                r->has_subsystem == e->has_subsystem);
+        }
+}
+
 static const char *const hostile[] = {
         "line\nbreak\npolicy=auto\nkey=0000000000000000000000000000000000000000000000000000000000000000",
         "\"quoted\" 'single' `back`",
@@ -761,6 +803,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_roundtrip_thunderbolt),
                 T(test_roundtrip_pcie),
+                T(test_ids_agree),
                 T(test_hostile_values),
                 T(test_value_limits),
                 T(test_modes),

@@ -626,8 +626,11 @@ def main():
     p.add_argument("--qemu", default=shutil.which("qemu-system-x86_64"))
     p.add_argument("--update-facts", action="store_true")
     p.add_argument("--timeout", type=int, default=int(os.environ.get("EGPUCTL_VM_TIMEOUT", "400")))
+    p.add_argument("--skip", help="skip at once, for this reason (a build the guest cannot run)")
     args = p.parse_args()
 
+    if args.skip:
+        skip(args.skip)
     if not args.qemu:
         skip("qemu-system-x86_64 not found (Debian: apt-get install qemu-system-x86)")
     busybox = next((b for b in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(b)), None)

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The checks of the eGPU itself: present with its BARs, isolated, on vfio-pci, resettable, its reset
+ * module signed. */
+#include <inttypes.h>
+
+#include "doctor-internal.h"
+#include "kernel-module.h"
+#include "util.h"
+#include "vendor-reset-ids.h"
+
+/* Whether any eGPU sits behind router t (or, where the model could not tell which router, any eGPU). */
+static bool tb_has_egpu(const Host *h, const TbDevice *t) {
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus)
+                if ((*e)->tb_device == t || !(*e)->tb_device)
+                        return true;
+        return false;
+}
+
+static uint64_t round_up_pow2(uint64_t v) {
+        uint64_t p = 1;
+        while (p < v && p < (UINT64_C(1) << 62))
+                p <<= 1;
+        return p;
+}
+
+static int check_gpu_present(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        uint64_t missing = 0;
+        size_t n_authorized = 0;
+        int r;
+
+        FOREACH_ARRAY(tp, h->tb_devices, h->n_tb_devices) {
+                const TbDevice *t = *tp;
+                _cleanup_free_ char *label = NULL;
+
+                if (!tb_device_is_connected_device(t))
+                        continue;
+                n_authorized++;
+                if (!doctor_tb_looks_like_egpu(t) || tb_has_egpu(h, t))
+                        continue;
+                label = doctor_tb_label(t);
+                if (!label)
+                        return -ENOMEM;
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "%s is authorized, but no GPU (display-class PCI function) appeared behind it",
+                        label);
+                if (r < 0)
+                        return r;
+                r = check_fix(
+                        c,
+                        "# Ask the kernel to look for it again:\n"
+                        "echo 1 > /sys/bus/pci/rescan\n"
+                        "# If it still is not there, read why (\"BAR ... no space\", \"bridge window\"):\n"
+                        "journalctl -k -b | grep -iE 'pci|thunderbolt' | tail -50\n"
+                        "# and give the hot-plug ports more room with the kernel parameters\n"
+                        "# pci=realloc,hpbussize=0x33,hpmmioprefsize=16G,hpmmiosize=256M:");
+                if (r < 0)
+                        return r;
+                r = doctor_fix_kernel_params(
+                        d,
+                        c,
+                        "pci=realloc,hpbussize=0x33,hpmmioprefsize=16G,hpmmiosize=256M");
+                if (r < 0)
+                        return r;
+        }
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                const Egpu *e = *ep;
+                bool all_read = true;
+
+                FOREACH_ARRAY(fp, e->functions, e->n_functions) {
+                        _cleanup_free_ PciResource *res = NULL;
+                        size_t n_res = 0;
+
+                        r = pci_function_read_resources(*fp, &res, &n_res);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                all_read = false;
+                                continue;
+                        }
+                        for (size_t i = 0; i < MIN(n_res, (size_t) PCI_RESOURCE_ROM); i++) {
+                                char size[FORMAT_BYTES_MAX];
+
+                                if (!pci_resource_unassigned(&res[i]))
+                                        continue;
+                                format_bytes(size, sizeof(size), pci_resource_size(&res[i]));
+                                missing += pci_resource_size(&res[i]);
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s BAR %zu (%s) has no address: the memory window of the "
+                                        "hot-plug port above it is too small, and the driver will fail",
+                                        (*fp)->bdf,
+                                        i,
+                                        size);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                r = strextendf_with_separator(
+                        &ok,
+                        "; ",
+                        "eGPU %s (%04x:%04x) behind %s%s",
+                        e->gpu->bdf,
+                        e->gpu->vendor,
+                        e->gpu->device,
+                        e->tb_device ? e->tb_device->name : "a Thunderbolt/USB4 port",
+                        all_read ? ", every BAR assigned" : "");
+                if (r < 0)
+                        return r;
+        }
+        if (missing > 0) {
+                uint64_t gib = round_up_pow2((missing + (UINT64_C(1) << 30) - 1) >> 30);
+                _cleanup_free_ char *params = NULL;
+
+                if (asprintf(&params, "pci=realloc,hpmmioprefsize=%" PRIu64 "G", MAX(gib, UINT64_C(1))) < 0)
+                        return -ENOMEM;
+                r = check_fix(
+                        c,
+                        "# Let the kernel resize the bridge windows, with room for the GPU's BARs:");
+                if (r < 0)
+                        return r;
+                r = doctor_fix_kernel_params(d, c, params);
+                if (r < 0)
+                        return r;
+                r = check_fix(
+                        c,
+                        "# then reboot (or detach and attach the eGPU) and check that no BAR starts at 0:\n"
+                        "cat /sys/bus/pci/devices/%s/resource",
+                        h->egpus[0]->gpu->bdf);
+                if (r < 0)
+                        return r;
+        }
+        if (h->n_egpus > 0)
+                return check_finish(c, CHECK_OK, "%s", ok);
+        if (n_authorized == 0)
+                return check_finish(c, CHECK_SKIP, "no authorized Thunderbolt device: no GPU is expected");
+        return check_finish(
+                c,
+                CHECK_SKIP,
+                "no eGPU enclosure among the %zu authorized Thunderbolt device%s",
+                n_authorized,
+                n_authorized == 1 ? "" : "s");
+}
+
+static int check_iommu_isolation(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        bool no_groups = false;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+        if (!host_iommu_active(h))
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no IOMMU groups, since no IOMMU is active (see the iommu check)");
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                const Egpu *e = *ep;
+                _cleanup_free_ char *ids = NULL;
+
+                FOREACH_ARRAY(fp, e->functions, e->n_functions)
+                        if ((*fp)->iommu_group < 0) {
+                                r = check_problem(c, CHECK_FAIL, "%s has no IOMMU group", (*fp)->bdf);
+                                if (r < 0)
+                                        return r;
+                                no_groups = true;
+                        }
+                FOREACH_ARRAY(gp, e->groups, e->n_groups) {
+                        const IommuGroup *g = *gp;
+                        _cleanup_free_ char *foreign = NULL;
+
+                        r = strextendf_with_separator(&ids, ", ", "%d", g->id);
+                        if (r < 0)
+                                return r;
+                        FOREACH_ARRAY(m, g->members, g->n_members) {
+                                if (!egpu_member_is_foreign(e, *m))
+                                        continue;
+                                r = strextendf_with_separator(
+                                        &foreign,
+                                        ", ",
+                                        "%s (%04x:%04x, %s)",
+                                        (*m)->bdf,
+                                        (*m)->vendor,
+                                        (*m)->device,
+                                        (*m)->driver ?: "no driver");
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (!foreign)
+                                continue;
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "IOMMU group %d of eGPU %s also holds %s, which would have to leave the "
+                                "host and go to the VM with it",
+                                g->id,
+                                e->gpu->bdf,
+                                foreign);
+                        if (r < 0)
+                                return r;
+                }
+                r = strextendf_with_separator(
+                        &ok,
+                        "; ",
+                        "eGPU %s: group%s %s hold%s only its functions and bridges",
+                        e->gpu->bdf,
+                        e->n_groups == 1 ? "" : "s",
+                        strna(ids),
+                        e->n_groups == 1 ? "s" : "");
+                if (r < 0)
+                        return r;
+        }
+        if (check_has_problem(c)) {
+                r = no_groups
+                        ? check_fix(
+                                  c,
+                                  "# A function without a group cannot be passed through: check the iommu "
+                                  "check, then detach and attach the eGPU.")
+                        : check_fix(
+                                  c,
+                                  "# Plug the enclosure into another Thunderbolt/USB4 port (another root "
+                                  "port), or pass the\n"
+                                  "# other devices of the group to the VM as well. As a last resort, the "
+                                  "Proxmox kernel's\n"
+                                  "# ACS override splits groups, at the cost of isolation between them:");
+                if (r < 0)
+                        return r;
+                if (!no_groups) {
+                        r = doctor_fix_kernel_params(d, c, "pcie_acs_override=downstream,multifunction");
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return check_finish(c, CHECK_OK, "%s", ok);
+}
+
+static int check_vfio_bound(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        bool need_modprobe = false;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
+                FOREACH_ARRAY(fp, (*ep)->functions, (*ep)->n_functions) {
+                        const PciFunction *f = *fp;
+                        _cleanup_free_ char *label = doctor_pci_label(f);
+
+                        if (!label)
+                                return -ENOMEM;
+                        if (doctor_is_vfio_driver(f->driver)) {
+                                r = strextendf_with_separator(&ok, ", ", "%s", f->bdf);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        if (!f->driver)
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s has no driver: nothing keeps a host driver from taking it "
+                                        "before the VM starts",
+                                        label);
+                        else if (streq(f->driver, "pci-stub"))
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s is held by pci-stub: QEMU needs vfio-pci, which the VM start "
+                                        "must then bind",
+                                        label);
+                        else
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s is on the host driver %s instead of vfio-pci",
+                                        label,
+                                        f->driver);
+                        if (r < 0)
+                                return r;
+                        if (!d->vfio_pci_loaded && !need_modprobe) {
+                                need_modprobe = true;
+                                r = check_fix(c, "modprobe vfio-pci");
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = check_fix(c, "echo vfio-pci > /sys/bus/pci/devices/%s/driver_override", f->bdf);
+                        if (r >= 0 && f->driver)
+                                r = check_fix(
+                                        c,
+                                        "echo %s > /sys/bus/pci/devices/%s/driver/unbind",
+                                        f->bdf,
+                                        f->bdf);
+                        if (r >= 0)
+                                r = check_fix(c, "echo %s > /sys/bus/pci/drivers_probe", f->bdf);
+                        if (r < 0)
+                                return r;
+                }
+        if (check_has_problem(c)) {
+                r = check_fix(
+                        c,
+                        "# (unbinding a GPU that the host is using for a display can hang that display;\n"
+                        "# stop what uses it first). To keep it from happening again, see vfio-config.");
+                if (r < 0)
+                        return r;
+        }
+        return check_finish(c, CHECK_OK, "on vfio-pci: %s", strna(ok));
+}
+
+static int fix_install_vendor_reset(Check *c) {
+        return check_fix(
+                c,
+                "# Build and install vendor-reset (https://github.com/gnif/vendor-reset) with DKMS. Linux "
+                "6.12\n"
+                "# moved <asm/unaligned.h> to <linux/unaligned.h>, which its src/amd/amdgpu/atom.c "
+                "includes\n"
+                "# (gnif/vendor-reset issue 87, pull request 86): on such a kernel, change that line "
+                "first.\n"
+                "apt-get install -y proxmox-default-headers dkms git build-essential\n"
+                "git clone https://github.com/gnif/vendor-reset.git /usr/src/vendor-reset\n"
+                "cd /usr/src/vendor-reset\n"
+                "if dpkg --compare-versions \"$(uname -r)\" ge 6.12; then\n"
+                "        sed -i 's|<asm/unaligned.h>|<linux/unaligned.h>|' src/amd/amdgpu/atom.c\n"
+                "fi\n"
+                "dkms install .\n"
+                "echo vendor-reset > /etc/modules-load.d/vendor-reset.conf\n"
+                "modprobe vendor-reset");
+}
+
+static int check_gpu_reset(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        bool install_fix = false;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                const PciFunction *g = (*ep)->gpu;
+                /* The running kernel's reset_method first, vendor-reset's own list otherwise. */
+                VendorResetSupport vr = vendor_reset_support(g, d->vendor_reset_loaded);
+                _cleanup_free_ char *label = doctor_pci_label(g);
+
+                if (!label)
+                        return -ENOMEM;
+                if (vr != VENDOR_RESET_NO) {
+                        if (!d->vendor_reset_loaded) {
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s has no working FLR and needs vendor-reset (its device list, "
+                                        "gnif/vendor-reset %s, has it), which is not loaded: starting the "
+                                        "VM fails to reset the GPU (\"Inappropriate ioctl for device\") and "
+                                        "can hang the host",
+                                        label,
+                                        vendor_reset_commit);
+                                if (r < 0)
+                                        return r;
+                                if (!install_fix) {
+                                        install_fix = true;
+                                        r = check_fix(
+                                                c,
+                                                "# If vendor-reset is installed already, load it; with "
+                                                "Secure "
+                                                "Boot on, see module-signing:\n"
+                                                "modprobe vendor-reset");
+                                        if (r >= 0)
+                                                r = fix_install_vendor_reset(c);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                r = check_fix(
+                                        c,
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
+                                if (r < 0)
+                                        return r;
+                        } else if (!g->reset_methods) {
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "%s: vendor-reset is loaded, but the kernel shows no "
+                                        "reset_method, so whether its reset is used cannot be told "
+                                        "(kernel older than 5.15?)",
+                                        label);
+                                if (r < 0)
+                                        return r;
+                                r = check_fix(
+                                        c,
+                                        "# Use a kernel of 5.15 or later, then:\n"
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
+                                if (r < 0)
+                                        return r;
+                        } else if (!streq(g->reset_methods[0], "device_specific")) {
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s: vendor-reset is loaded, but reset_method starts "
+                                        "with \"%s\", not device_specific, so its reset is not used",
+                                        label,
+                                        g->reset_methods[0]);
+                                if (r < 0)
+                                        return r;
+                                r = check_fix(
+                                        c,
+                                        "echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+                                        g->bdf);
+                                if (r < 0)
+                                        return r;
+                        } else {
+                                r = strextendf_with_separator(
+                                        &ok,
+                                        "; ",
+                                        "%s: vendor-reset's device-specific reset%s",
+                                        label,
+                                        vr == VENDOR_RESET_OFFERED ? " (the kernel offers device_specific)"
+                                                                   : "");
+                                if (r < 0)
+                                        return r;
+                        }
+                        continue;
+                }
+
+                if (pci_function_has_reset_method(g, "flr"))
+                        r = strextendf_with_separator(&ok, "; ", "%s: function-level reset", label);
+                else if (
+                        pci_function_has_reset_method(g, "bus") ||
+                        pci_function_has_reset_method(g, "cxl_bus"))
+                        r = strextendf_with_separator(
+                                &ok,
+                                "; ",
+                                "%s: no FLR, secondary bus reset of %s",
+                                label,
+                                g->parent ? g->parent->bdf : "its bridge");
+                else if (g->reset_methods && g->reset_methods[0]) {
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "%s has neither FLR nor a bus reset, only \"%s\": it may keep its state "
+                                "between VM starts",
+                                label,
+                                g->reset_methods[0]);
+                        if (r >= 0)
+                                r = check_fix(
+                                        c,
+                                        "# Detach and attach the eGPU between VM starts (egpuctl detach; "
+                                        "egpuctl attach) to power-cycle it.");
+                } else {
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "%s offers no reset method at all: the GPU keeps its state between VM "
+                                "starts, and QEMU may refuse it",
+                                label);
+                        if (r >= 0)
+                                r = check_fix(
+                                        c,
+                                        "# Detach and attach the eGPU between VM starts (egpuctl detach; "
+                                        "egpuctl attach) to power-cycle it.");
+                }
+                if (r < 0)
+                        return r;
+        }
+        return check_finish(c, CHECK_OK, "%s", ok);
+}
+
+static int check_module_signing(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *needers = NULL;
+        int r;
+
+        if (d->secure_boot < 0)
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no SecureBoot EFI variable (not booted through EFI): unsigned modules load");
+        if (d->secure_boot == 0)
+                return check_finish(c, CHECK_OK, "Secure Boot is off: out-of-tree modules load unsigned");
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                const PciFunction *g = (*ep)->gpu;
+                if (g->vendor <= 0xffff && g->device <= 0xffff &&
+                    vendor_reset_supports((uint16_t) g->vendor, (uint16_t) g->device)) {
+                        r = strextendf_with_separator(&needers, ", ", "%s", g->bdf);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!needers && !doctor_vendor_reset_configured(d))
+                return check_finish(c, CHECK_OK, "Secure Boot is on; no out-of-tree module is needed");
+        if (d->vendor_reset_loaded)
+                return check_finish(
+                        c,
+                        CHECK_OK,
+                        "Secure Boot is on and vendor-reset is loaded: its signing key is enrolled");
+
+        r = check_problem(
+                c,
+                CHECK_FAIL,
+                "Secure Boot is on and vendor-reset, which %s needs, is not loaded: the kernel refuses "
+                "modules signed by a key it does not know (DKMS signs with /var/lib/dkms/mok.pub)%s",
+                needers ?: "the configuration",
+                kernel_module_installed(d->root, "vendor-reset")
+                        ? ""
+                        : "; no vendor-reset.ko was found under /lib/modules either: "
+                          "build it first (see gpu-reset)");
+        if (r < 0)
+                return r;
+        return check_fix(
+                c,
+                "# Enrol DKMS's signing key as a Machine Owner Key; mokutil asks for a one-time password:\n"
+                "mokutil --import /var/lib/dkms/mok.pub\n"
+                "reboot\n"
+                "# At the blue MOK manager screen: Enroll MOK, Continue, Yes, the password, Reboot. Then:\n"
+                "mokutil --test-key /var/lib/dkms/mok.pub\n"
+                "modprobe vendor-reset");
+}
+
+const DoctorCheck doctor_checks_gpu[] = {
+        { "gpu-present",
+          "each authorized eGPU enclosure shows its GPU, with every BAR given an address",
+          check_gpu_present },
+        { "iommu-isolation",
+          "the eGPU's IOMMU groups hold only its functions and bridges",
+          check_iommu_isolation },
+        { "vfio-bound", "the eGPU's functions are bound to vfio-pci", check_vfio_bound },
+        { "gpu-reset",
+          "the GPU can be reset between VM starts (vendor-reset for AMD GPUs without one)",
+          check_gpu_reset },
+        { "module-signing",
+          "with Secure Boot on, the out-of-tree module the eGPU needs can load",
+          check_module_signing },
+        {},
+};
