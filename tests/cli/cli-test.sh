@@ -244,8 +244,9 @@ sys.exit(bad)
 PY
 }
 
-# wait_socket PID: until the process has a socket open (monitor's uevent monitor), at most 5 s
-WAIT_SOCKET='wait_socket() { i=0; while ! ls -l /proc/$1/fd 2>/dev/null | grep -q socket: && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; }'
+# wait_socket PID [N]: until the process has N sockets open (default 1: monitor's uevent monitor; 2 once
+# monitor is connected to the daemon's events too), at most 5 s
+WAIT_SOCKET='wait_socket() { i=0; while [ "$(ls -l /proc/$1/fd 2>/dev/null | grep -c socket:)" -lt "${2:-1}" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; }'
 
 # monitor --json through a simulated hot-plug with the daemon attaching: one JSON line per event, as it
 # happens, with a timestamp; the eGPU's way is there in order: 1-1 added, authorized, its functions
@@ -261,9 +262,11 @@ wait_socket $monitor
 $E daemon 2>/dev/null &
 daemon=$!
 wait_socket $daemon
+wait_socket $monitor 2
 ctl plug 1-1
 ctl wait-driver 0000:30:00.1 vfio-pci 5000
 i=0; while ! grep -q "\"0000:30:00.1\".*vfio-pci" '"$TMP/events"' && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+i=0; while ! grep -q "\"1-1: attached\"" '"$TMP/events"' && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 kill $monitor; kill -TERM $daemon; wait' || fail "the session failed"
         [ ! -s "$TMP/monitor.err" ] || fail "monitor wrote to stderr: $(cat "$TMP/monitor.err")"
         python3 - "$TMP/events" <<'PY' || fail "monitor --json (above)"

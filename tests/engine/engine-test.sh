@@ -43,7 +43,7 @@ start_vm() {
         wait_file $TMPDIR/vm$id.ready
 }
 # waits (at most 30 s) until the daemon logged a line matching $1 in $TMPDIR/log
-wait_log() { i=0; while ! grep -q "$1" $TMPDIR/log && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done; }
+wait_log() { i=0; while ! grep -qs "$1" $TMPDIR/log && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done; }
 # whether a process holds /dev/vfio/$1 (a VM runs with it)
 held() { if (exec 2>/dev/null; : </dev/vfio/$1); then echo free; else echo held; fi; }
 pids() { sed -e "s/PID [0-9]*/PID N/g" -e "s|$TMPDIR|TMP|g"; }
