@@ -196,51 +196,6 @@ CheckStatus checks_result(const Check *checks, size_t n) {
         return worst;
 }
 
-_printf_(2, 0) static int vstrextendf(char **s, const char *fmt, va_list ap) {
-        _cleanup_free_ char *add = NULL;
-        size_t old, n;
-        char *t;
-
-        if (vasprintf(&add, fmt, ap) < 0)
-                return -ENOMEM;
-        if (!*s) {
-                *s = TAKE_PTR(add);
-                return 0;
-        }
-        old = strlen(*s);
-        n = strlen(add);
-        t = realloc(*s, old + n + 1);
-        if (!t)
-                return -ENOMEM;
-        memcpy(t + old, add, n + 1);
-        *s = t;
-        return 0;
-}
-
-int strextendf(char **s, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vstrextendf(s, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-int strextendf_with_separator(char **s, const char *separator, const char *fmt, ...) {
-        va_list ap;
-        int r = 0;
-
-        if (*s)
-                r = strextendf(s, "%s", separator);
-        if (r < 0)
-                return r;
-        va_start(ap, fmt);
-        r = vstrextendf(s, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
 /* A summary is one line, whatever a device's name holds: line breaks become spaces. (Other control
  * characters stay; the output escapes them.) */
 static void one_line(char *s) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "macro.h"
+#include "util.h"
 
 /* The verdict of one check. Ordered from best to worst, so that MAX() gives the worse. */
 typedef enum CheckStatus {
@@ -61,8 +62,3 @@ int check_finish(Check *c, CheckStatus status_if_no_problem, const char *fmt, ..
 static inline bool check_has_problem(const Check *c) {
         return c->status >= CHECK_WARN;
 }
-
-/* Appends formatted text to a malloc'd string (*s may be NULL). */
-int strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
-/* The same with separator before it when *s is not NULL: lists ("a, b, c") built one element at a time. */
-int strextendf_with_separator(char **s, const char *separator, const char *fmt, ...) _printf_(3, 4);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "pci-function.h"
 #include "sysfs.h"
+#include "time-util.h"
 #include "util.h"
 
 static int read_optional_string(struct udev_device *d, const char *attr, char **ret) {
@@ -8,16 +9,74 @@ static int read_optional_string(struct udev_device *d, const char *attr, char **
         return r == -ENOENT ? 0 : r;
 }
 
-/* A copy of udev property key, NULL when udev has none. */
-static int dup_property(struct udev_device *d, const char *key, char **ret) {
-        const char *v = udev_device_get_property_value(d, key);
+/* How long a snapshot waits for the kernel's uevent attribute, read where udev keeps no database. */
+#define UEVENT_READ_TIMEOUT_USEC (1 * USEC_PER_SEC)
 
-        if (!v || !*v) {
-                *ret = NULL;
-                return 0;
+/* The value of KEY in lines "PREFIXKEY=VALUE" of text; NULL in *ret when there is none. */
+static int find_property(const char *text, const char *prefix, const char *key, char **ret) {
+        size_t lp = strlen(prefix), lk = strlen(key);
+
+        for (const char *l = text; l && *l;) {
+                const char *end = strchrnul(l, '\n');
+
+                if (strneq(l, prefix, lp) && strneq(l + lp, key, lk) && l[lp + lk] == '=') {
+                        const char *v = l + lp + lk + 1;
+
+                        *ret = v < end ? strndup(v, end - v) : NULL;
+                        return v < end && !*ret ? -ENOMEM : 0;
+                }
+                l = *end ? end + 1 : NULL;
         }
-        *ret = strdup(v);
-        return *ret ? 0 : -ENOMEM;
+        *ret = NULL;
+        return 0;
+}
+
+/* The names udev's hwdb gave the function: from udev's database, /run/udev/data/+pci:BDF, its "E:KEY=VALUE"
+ * lines (systemd, src/libsystemd/sd-device/device-private.c device_update_db()). Not through libudev's
+ * properties, which read the kernel's uevent attribute too: its show() takes the device's lock in some
+ * kernels (Debian's 6.1.192: uevent_show()), which vfio-pci's remove holds for as long as it waits for a VM,
+ * and a snapshot must never wait on that (tests/vm, mode live, found the daemon and enroll stuck there).
+ * Where there is no database (udev not running; a umockdev testbed, which keeps udev's properties in
+ * uevent), the uevent attribute is read, bounded. */
+static int read_names(const char *bdf, const char *syspath, char **ret_vendor, char **ret_model) {
+        _cleanup_free_ char *db = NULL, *text = NULL, *vendor = NULL, *model = NULL;
+        const char *prefix = "E:";
+        int r;
+
+        {
+                _cleanup_free_ char *name = NULL;
+
+                if (asprintf(&name, "+pci:%s", bdf) < 0)
+                        return -ENOMEM;
+                r = udev_db_path(name, &db);
+                if (r < 0)
+                        return r;
+        }
+        r = read_full_file(db, 64 * 1024, &text, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                _cleanup_free_ char *uevent = path_join(syspath, "uevent");
+
+                if (!uevent)
+                        return -ENOMEM;
+                prefix = "";
+                r = sysfs_read_timeout(uevent, UEVENT_READ_TIMEOUT_USEC, &text);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) { /* no names: the ids say it */
+                        *ret_vendor = *ret_model = NULL;
+                        return 0;
+                }
+        }
+        r = find_property(text, prefix, "ID_VENDOR_FROM_DATABASE", &vendor);
+        if (r >= 0)
+                r = find_property(text, prefix, "ID_MODEL_FROM_DATABASE", &model);
+        if (r < 0)
+                return r;
+        *ret_vendor = TAKE_PTR(vendor);
+        *ret_model = TAKE_PTR(model);
+        return 0;
 }
 
 int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
@@ -43,12 +102,9 @@ int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         (void) sysfs_attr_u32(d, "class", 16, &f->class);
 
         /* The names udev's hwdb gives the ids (50-udev-default.rules: IMPORT{builtin}="hwdb
-         * --subsystem=$env{SUBSYSTEM}" for every device with a MODALIAS), read from udev's database as lspci
-         * would print them; egpuctl keeps no table of names of its own. */
-        r = dup_property(d, "ID_VENDOR_FROM_DATABASE", &f->vendor_name);
-        if (r < 0)
-                return r;
-        r = dup_property(d, "ID_MODEL_FROM_DATABASE", &f->model_name);
+         * --subsystem=$env{SUBSYSTEM}" for every device with a MODALIAS), as lspci would print them;
+         * egpuctl keeps no table of names of its own. */
+        r = read_names(f->bdf, f->syspath, &f->vendor_name, &f->model_name);
         if (r < 0)
                 return r;
 

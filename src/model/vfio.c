@@ -155,6 +155,17 @@ static int step_failed(VfioProbe *p, const char *step, int r) {
         return 0;
 }
 
+/* Opens a VFIO node, never the host's from inside a simulated run (path_passes_testbed()): -ENOENT
+ * there, as on a kernel without the node. Returns the descriptor or -errno. */
+static int open_node(const char *path, int flags) {
+        int fd;
+
+        if (path_passes_testbed(path))
+                return -ENOENT;
+        fd = open(path, flags | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
 /* The VFIO device node of a function (iommufd's path): "/dev/vfio/devices/vfio3", from the function's
  * vfio-dev folder. -ENOENT on kernels without it: Linux 6.1 has the folder (a vfio-dev class device) but no
  * node, which needs CONFIG_VFIO_DEVICE_CDEV (6.6+; tests/vm found the difference). */
@@ -173,7 +184,7 @@ static int function_cdev(const char *bdf, char **ret) {
                         char *s;
                         if (asprintf(&s, "/dev/vfio/devices/%s", de->d_name) < 0)
                                 return -ENOMEM;
-                        if (access(s, F_OK) < 0) {
+                        if (path_passes_testbed(s) || access(s, F_OK) < 0) {
                                 free(s);
                                 return -ENOENT;
                         }
@@ -199,16 +210,16 @@ static int probe_iommufd_function(VfioProbe *p, const char *bdf) {
         if (r < 0)
                 return 0; /* no device node: the group path is the only one */
         p->iommufd = true;
-        iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+        iommufd = open_node("/dev/iommu", O_RDWR);
         if (iommufd < 0) {
                 p->iommufd_failed = "open /dev/iommu";
-                p->iommufd_error = negative_errno();
+                p->iommufd_error = iommufd;
                 return 0;
         }
-        devfd = open(node, O_RDWR | O_CLOEXEC);
+        devfd = open_node(node, O_RDWR);
         if (devfd < 0) {
                 p->iommufd_failed = "open the VFIO device node";
-                p->iommufd_error = negative_errno();
+                p->iommufd_error = devfd;
                 return 0;
         }
         bind.iommufd = iommufd;
@@ -238,9 +249,9 @@ static int probe_group_path(VfioProbe *p, char *const *bdfs) {
 
         if (asprintf(&node, "/dev/vfio/%d", p->group) < 0)
                 return -ENOMEM;
-        group_fd = open(node, O_RDWR | O_CLOEXEC);
+        group_fd = open_node(node, O_RDWR);
         if (group_fd < 0) {
-                r = negative_errno();
+                r = group_fd;
                 if (r == -EBUSY) {
                         p->held = true;
                         p->viable = true; /* a VM runs with it */
@@ -256,9 +267,9 @@ static int probe_group_path(VfioProbe *p, char *const *bdfs) {
         if (!p->viable)
                 return step_failed(p, "VFIO_GROUP_GET_STATUS (not viable)", -EPERM);
 
-        container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+        container = open_node("/dev/vfio/vfio", O_RDWR);
         if (container < 0)
-                return step_failed(p, "open /dev/vfio/vfio", negative_errno());
+                return step_failed(p, "open /dev/vfio/vfio", container);
         r = xioctl(container, VFIO_GET_API_VERSION, NULL);
         if (r < 0)
                 return step_failed(p, "VFIO_GET_API_VERSION", r);
@@ -372,11 +383,13 @@ int vfio_group_holder(int group, pid_t *ret_pid) {
         r = group_nodes(group, &nodes);
         if (r < 0)
                 return r;
+        if (path_passes_testbed(nodes[0]))
+                return 0; /* a simulated run, whose kernel has no such group: no host process is its VM */
         /* The kernel lets one process at a time open a group: EBUSY says it is in use, whatever /proc
          * lets us see. The scan below then only finds who. */
         {
-                _cleanup_close_ int fd = open(nodes[0], O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-                held = fd < 0 && errno == EBUSY;
+                _cleanup_close_ int fd = open_node(nodes[0], O_RDWR | O_NONBLOCK | O_NOCTTY);
+                held = fd == -EBUSY;
         }
         /* What each node links to ("" when it is no link), in the same order. */
         STRV_FOREACH(n, nodes) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -48,9 +50,25 @@ char *path_join(const char *a, const char *b);
 
 /* A path under --root: root "" or NULL gives path itself. */
 char *path_under_root(const char *root, const char *path);
+/* Inside a umockdev testbed ($UMOCKDEV_DIR set), whether opening path would reach the host's own file:
+ * umockdev redirects a /dev or /proc path only when the testbed has it, and passes the rest through to the
+ * host (umockdev, src/libumockdev-preload.c trap_path(): "check_exist"). A simulated run must not open the
+ * host's device nodes (/dev/vfio, /dev/kmsg, /dev/iommu): open them only when this is false. Always false
+ * outside a testbed. */
+bool path_passes_testbed(const char *path);
+/* The file to open for udev's database entry name ("+pci:0000:30:00.0"): /run/udev/data/NAME, or inside a
+ * umockdev testbed the testbed's, which umockdev redirects only from 0.17.18 on (its commit 4ee8c5c,
+ * "preload: Don't read udev cache data from system"; Debian 12 has 0.17.16). */
+int udev_db_path(const char *name, char **ret);
 /* Creates folder path with mode, and the folders above it that are missing with 0755 (as under a --root
  * that lacks /var/lib or /run); 0 when it exists already. */
 int mkdir_with_parents(const char *path, mode_t mode);
+
+/* Appends formatted text to a malloc'd string (*s may be NULL). */
+int strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
+int vstrextendf(char **s, const char *fmt, va_list ap) _printf_(2, 0);
+/* The same with separator before it when *s is not NULL: lists ("a, b, c") built one element at a time. */
+int strextendf_with_separator(char **s, const char *separator, const char *fmt, ...) _printf_(3, 4);
 
 /* Appends a copy of s to a NULL-terminated string array; returns -ENOMEM on failure. */
 int strv_extend(char ***l, const char *s);

@@ -357,6 +357,29 @@ static void test_module_installed(void **state) {
         rm_rf_tree(root);
 }
 
+/* Inside a umockdev testbed, a /dev or /proc path the testbed lacks would reach the host's: egpuctl must
+ * not open it. Outside one, every path is the host's own. */
+static void test_path_passes_testbed(void **state) {
+        _cleanup_free_ char *root = make_tmp_dir(), *saved = NULL;
+        const char *e = getenv("UMOCKDEV_DIR");
+
+        if (e)
+                assert_non_null(saved = strdup(e));
+        write_file(root, "dev/vfio/25", "");
+        assert_int_equal(setenv("UMOCKDEV_DIR", root, 1), 0);
+        assert_false(path_passes_testbed("/dev/vfio/25"));
+        assert_true(path_passes_testbed("/dev/vfio/26"));
+        assert_true(path_passes_testbed("/dev/kmsg"));
+        assert_true(path_passes_testbed("/proc/1/cmdline"));
+        assert_false(path_passes_testbed("/sys/bus/pci")); /* umockdev redirects /sys always */
+        assert_false(path_passes_testbed("/run/egpuctl/lock"));
+        assert_int_equal(unsetenv("UMOCKDEV_DIR"), 0);
+        assert_false(path_passes_testbed("/dev/vfio/26"));
+        if (saved)
+                assert_int_equal(setenv("UMOCKDEV_DIR", saved, 1), 0);
+        rm_rf_tree(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format_bytes),
@@ -373,6 +396,7 @@ int main(void) {
                 cmocka_unit_test(test_strv_split),
                 cmocka_unit_test(test_group_viability),
                 cmocka_unit_test(test_str_index),
+                cmocka_unit_test(test_path_passes_testbed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,32 @@ static unsigned attr_hex(const char *devrel, const char *name) {
 }
 
 /* Registers the PCI function at @devrel; @driver_hint is the driver its definition recorded. */
+/* udev's database entry of a PCI device, /run/udev/data/+pci:BDF, as udevd writes it once it handled the
+ * device's "add" (systemd, src/libsystemd/sd-device/device-private.c device_update_db()): "I:" the time it
+ * was first seen, then "E:KEY=VALUE" for the properties udev added, here the scenario's ID_* ones (the
+ * hwdb's names). umockdev redirects /run/udev/data into the testbed. Not present: the entry goes. */
+static void udev_db_update(const char *devrel, bool present) {
+        g_autofree char *bdf = g_path_get_basename(devrel);
+        g_autofree char *dir = g_build_filename(sim->root, "run", "udev", "data", NULL);
+        g_autofree char *name = g_strconcat("+pci:", bdf, NULL);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *uevent = present ? read_attr(devrel, "uevent") : NULL;
+        g_autoptr(GString) db = g_string_new(NULL);
+        g_auto(GStrv) lines = NULL;
+
+        if (!present) {
+                (void) unlink(path);
+                return;
+        }
+        g_string_append_printf(db, "I:%" G_GINT64_FORMAT "\n", g_get_monotonic_time());
+        lines = g_strsplit(uevent ?: "", "\n", -1);
+        for (char **l = lines; *l; l++)
+                if (g_str_has_prefix(*l, "ID_"))
+                        g_string_append_printf(db, "E:%s\n", *l);
+        (void) g_mkdir_with_parents(dir, 0755);
+        (void) write_file(path, db->str);
+}
+
 static PciDev *pci_register(const char *devrel, const char *driver_hint) {
         PciDev *d = g_new0(PciDev, 1);
         g_autofree char *key = NULL;
@@ -302,6 +328,7 @@ static PciDev *pci_register(const char *devrel, const char *driver_hint) {
                 natural = driver_hint;
         d->natural = g_strdup(natural);
         g_hash_table_replace(sim->pci, d->bdf, d);
+        udev_db_update(devrel, true);
         log_debug("pci %s %04x:%04x natural driver %s\n", d->bdf, d->vendor, d->device, d->natural ?: "-");
         return d;
 }
@@ -504,6 +531,7 @@ static void remove_device(const char *rel) {
                 g_autofree char *group = NULL;
 
                 pci_unbind(d);
+                udev_db_update(rel, false);
                 group = group_of(d);
                 /* the kernel frees a group with its last device */
                 if (group) {
@@ -591,6 +619,18 @@ static void remove_or_defer(const char *rel) {
         deferred_tell();
         if (!sim->deferred_timer)
                 sim->deferred_timer = g_timeout_add(20, deferred_cb, NULL);
+}
+
+/* Whether the device at @rel is locked (device_lock()) by a removal that waits for a VM: the head of the
+ * line, whose vfio-pci remove holds the lock while it waits (drivers/base/dd.c
+ * __device_release_driver() under device_lock(); vfio_unregister_group_dev()). The attributes whose
+ * show() takes that lock, driver_override (drivers/pci/pci-sysfs.c driver_override_show()) and, in
+ * Debian's 6.1.192, uevent (uevent_show(): tests/vm found the daemon and enroll blocked there), cannot be
+ * read meanwhile. */
+bool sim_device_locked(const char *rel) {
+        const char *head = sim->deferred ? g_queue_peek_head(sim->deferred) : NULL;
+
+        return head && streq0(head, rel) && removal_blocked(head);
 }
 
 /* Whether a removal of BDF waits in line. */

@@ -591,11 +591,42 @@ static void sim_tell_read(const char *path, int flags) {
                 (void) sim_ask(rel, "", 0, &ignored);
 }
 
+/* A read of an attribute whose show() takes the device's lock waits, as in the kernel, while a removal
+ * that waits for a VM holds that lock (sim-kernel.c sim_device_locked()). The kernel's wait has no bound;
+ * so has this one, polling every 20 ms. */
+static void wait_device_unlocked(const char *path, int flags) {
+        const char *sd = sysdir(), *rel = NULL, *base;
+        char dev[PATH_MAX];
+        size_t n;
+
+        if ((flags & O_ACCMODE) != O_RDONLY || !sd || !path)
+                return;
+        n = strlen(sd);
+        if (strncmp(path, "/sys/", 5) == 0)
+                rel = path + 5;
+        else if (strncmp(path, sd, n) == 0 && path[n] == '/')
+                rel = path + n + 1;
+        base = rel ? strrchr(rel, '/') : NULL;
+        if (!base || !(strcmp(base, "/uevent") == 0 || strcmp(base, "/driver_override") == 0))
+                return;
+        snprintf(dev, sizeof(dev), "%.*s", (int) (base - rel), rel);
+        /* a path through /sys/bus/pci/devices/BDF: the device's own directory is the link's target */
+        {
+                char full[2 * PATH_MAX + 2], real[PATH_MAX];
+                snprintf(full, sizeof(full), "%s/%s", sd, dev);
+                if (realpath(full, real) && strncmp(real, sd, n) == 0 && real[n] == '/')
+                        snprintf(dev, sizeof(dev), "%s", real + n + 1);
+        }
+        while (vfio_ask("locked", NULL, 0, "%s", dev) == 1)
+                usleep(20 * 1000);
+}
+
 /* What every open wrapper does before the real open: tells the simulator of a read (--change-on-read),
- * and drops O_TRUNC below /sys, which sysfs ignores (a truncated testbed file would read back empty).
- * Returns the flags to open with. */
+ * waits while the device's lock is held, and drops O_TRUNC below /sys, which sysfs ignores (a truncated
+ * testbed file would read back empty). Returns the flags to open with. */
 static int before_open(const char *path, int flags) {
         sim_tell_read(path, flags);
+        wait_device_unlocked(path, flags);
         return path_is_sysfs(path) ? flags & ~O_TRUNC : flags;
 }
 

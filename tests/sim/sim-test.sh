@@ -469,7 +469,9 @@ attach
 echo 0000:30:00.0 >/sys/bus/pci/devices/0000:30:00.0/driver/unbind
 echo vfio-pci >/sys/bus/pci/devices/0000:30:00.0/driver_override
 echo 0000:30:00.0 >/sys/bus/pci/drivers_probe
+# 30:00.1 (still on snd_hda_intel) moves into group 25: both of the links the kernel makes
 ln -s ../../../../devices/pci0000:00/0000:00:07.2/0000:2c:00.0/0000:2d:01.0/0000:2e:00.0/0000:2f:00.0/0000:30:00.1 $UMOCKDEV_DIR/sys/kernel/iommu_groups/25/devices/0000:30:00.1
+ln -sfn ../../../../../../../../kernel/iommu_groups/25 $UMOCKDEV_DIR/sys/devices/pci0000:00/0000:00:07.2/0000:2c:00.0/0000:2d:01.0/0000:2e:00.0/0000:2f:00.0/0000:30:00.1/iommu_group
 $P vfio 25 0000:30:00.0 - | sed -n "3p;8p"' --tunnel-delay-ms 0 "$EGPU")
         expect "vfio not viable" "VFIO_GROUP_GET_STATUS: not viable
 VFIO_GROUP_SET_CONTAINER: EPERM" "$out"

@@ -33,16 +33,27 @@
 #define IORESOURCE_IO            0x100UL
 #define IORESOURCE_MEM           0x200UL
 
-/* The BDFs of group N's members, from the testbed's kernel/iommu_groups/N/devices. */
+/* The BDFs of group N's members: the PCI devices whose iommu_group link names it. The kernel makes that
+ * link and the group's devices/ entry together (drivers/iommu/iommu.c iommu_group_add_device()); the
+ * device's is the one a scenario that moves a device to another group edits, so it is the one read. */
 static GPtrArray *group_members(int group) {
-        g_autofree char *dir = g_strdup_printf("%s/kernel/iommu_groups/%d/devices", sim->sys, group);
+        g_autofree char *dir = g_build_filename(sim->sys, "bus", "pci", "devices", NULL);
+        g_autofree char *want = g_strdup_printf("%d", group);
         GPtrArray *l = g_ptr_array_new_with_free_func(g_free);
         DIR *d = opendir(dir);
         struct dirent *de;
 
-        while (d && (de = readdir(d)))
-                if (de->d_name[0] != '.')
+        while (d && (de = readdir(d))) {
+                g_autofree char *link = NULL, *target = NULL, *base = NULL;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                link = g_build_filename(dir, de->d_name, "iommu_group", NULL);
+                target = g_file_read_link(link, NULL);
+                base = target ? g_path_get_basename(target) : NULL;
+                if (base && g_str_equal(base, want))
                         g_ptr_array_add(l, g_strdup(de->d_name));
+        }
         if (d)
                 closedir(d);
         return l;
@@ -220,6 +231,9 @@ int sim_handle_vfio(const char *what, const char *args, GString *out) {
 
         if (streq0(what, "open"))
                 return group >= 0 && sim_vfio_group_open(group) ? -EBUSY : 0;
+        /* "DEVREL": may an attribute of this device that takes its lock be read now? */
+        if (streq0(what, "locked"))
+                return sim_device_locked(args) ? 1 : 0;
         if (streq0(what, "VFIO_GET_API_VERSION"))
                 return 0; /* VFIO_API_VERSION */
         if (streq0(what, "VFIO_CHECK_EXTENSION"))

@@ -96,6 +96,8 @@ bool sim_rule_matches(const Rule *r, const char *rel);
 int sim_handle_vfio(const char *what, const char *args, GString *out);
 /* Whether some process has /dev/vfio/GROUP open. */
 bool sim_vfio_group_open(int group);
+/* Whether the device at rel (relative to /sys) is locked by a removal that waits for a VM. */
+bool sim_device_locked(const char *rel);
 
 /* The kernel log: the testbed's dev/kmsg is a pipe (umockdev then redirects /dev/kmsg to it), which
  * sim_kmsg() writes records to as /dev/kmsg shows them: "PRIO,SEQ,USEC,-;TEXT\n" and " KEY=VALUE\n" lines

@@ -11,7 +11,7 @@ tap_skip() { say "@@TAP ok - $1 # SKIP $2"; }
 tap_fail() {
         say "@@TAP not ok - $1"
         shift
-        for l in "$@"; do diag "$l"; done
+        for l in "$@"; do printf '%s\n' "$l" | while IFS= read -r _l; do diag "$_l"; done; done
 }
 # check NAME CONDITION-COMMAND... : ok when the command succeeds
 check() {
