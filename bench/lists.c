@@ -46,7 +46,7 @@ static int bench_doctor(const char *root, size_t *ret_n, uint64_t *ret_us) {
         if (r < 0)
                 return r;
         t0 = now_usec();
-        r = doctor_run(udev, h, root, &l);
+        r = doctor_run(udev, h, NULL, root, &l);
         *ret_us = now_usec() - t0;
         FOREACH_ARRAY(c, l.checks, l.n_checks)
                 if (streq(c->id, "nic-names") || strlen(strempty(c->summary)) > 4096)

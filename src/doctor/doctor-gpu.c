@@ -5,6 +5,8 @@
 
 #include "doctor-internal.h"
 #include "kernel-module.h"
+#include "live.h"
+#include "vfio-bind.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
 
@@ -526,6 +528,77 @@ static int check_module_signing(Doctor *d, Check *c) {
                 "modprobe vendor-reset");
 }
 
+/* The VFIO pre-flight (engine/vfio-bind.h) of each eGPU on vfio-pci: what QEMU does with the groups at a
+ * VM's start, so that a VM that would fail is known before. A group a VM holds is named with the VM. */
+static int check_vfio_usable(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        size_t n_checked = 0;
+        int r;
+
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                _cleanup_(vfio_preflight_done) VfioPreflight p = {};
+
+                if (!egpu_all_on_driver(*ep, "vfio-pci"))
+                        continue; /* vfio-bound says what to do first */
+                n_checked++;
+                r = vfio_preflight_egpu(*ep, &p);
+                if (r < 0)
+                        return r;
+                FOREACH_ARRAY(g, p.groups, p.n_groups) {
+                        _cleanup_free_ char *line = NULL, *who = NULL;
+                        const char *why, *fix;
+
+                        if (g->held) {
+                                _cleanup_(live_vm_done) LiveVm vm = {};
+
+                                if (g->holder > 0 && live_vm_from_pid(g->holder, &vm) >= 0 &&
+                                    live_vm_describe(&vm, &who) < 0)
+                                        return -ENOMEM;
+                                if (who)
+                                        r = strextendf_with_separator(
+                                                &ok,
+                                                "; ",
+                                                "IOMMU group %d of eGPU %s: in %s",
+                                                g->group,
+                                                (*ep)->gpu->bdf,
+                                                who);
+                                else {
+                                        r = vfio_probe_describe(g, &line);
+                                        if (r >= 0)
+                                                r = strextendf_with_separator(&ok, "; ", "%s", line);
+                                }
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        r = vfio_probe_describe(g, &line);
+                        if (r < 0)
+                                return r;
+                        if (!g->failed && !g->iommufd_failed) {
+                                r = strextendf_with_separator(&ok, "; ", "%s", line);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        vfio_probe_help(g, &why, &fix);
+                        /* QEMU's default is the container: iommufd's failure only matters to a VM set to
+                         * use it. */
+                        r = check_problem(c, g->failed ? CHECK_FAIL : CHECK_WARN, "%s: %s", line, why);
+                        if (r >= 0)
+                                r = check_fix(c, "%s", fix);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (n_checked == 0)
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        h->n_egpus == 0 ? "no eGPU connected" : "no eGPU is on vfio-pci (vfio-bound)");
+        return check_finish(c, CHECK_OK, "%s", strna(ok));
+}
+
 const DoctorCheck doctor_checks_gpu[] = {
         { "gpu-present",
           "each authorized eGPU enclosure shows its GPU, with every BAR given an address",
@@ -534,6 +607,10 @@ const DoctorCheck doctor_checks_gpu[] = {
           "the eGPU's IOMMU groups hold only its functions and bridges",
           check_iommu_isolation },
         { "vfio-bound", "the eGPU's functions are bound to vfio-pci", check_vfio_bound },
+        { "vfio-usable",
+          "QEMU can use the eGPU's groups: VFIO's steps at a VM's start, done and undone (each function is "
+          "reset, as a VM's start does); a group a VM holds is named with the VM",
+          check_vfio_usable },
         { "gpu-reset",
           "the GPU can be reset between VM starts (vendor-reset for AMD GPUs without one)",
           check_gpu_reset },

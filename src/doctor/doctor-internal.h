@@ -32,6 +32,7 @@ typedef struct UsbDev {
 struct Doctor {
         struct udev *udev;
         const Host *host;
+        const Enrolled *enrolled; /* the enrolled devices, never NULL */
         const char *root;
         NicList nics; /* the physical NICs and every interface's name (nic_list_load()) */
         UsbDev *usb;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The check of the VMs: Proxmox configurations that pass the eGPU through. */
+#include <inttypes.h>
+
 #include "doctor-files.h"
 #include "doctor-internal.h"
+#include "live.h"
+#include "vfio.h"
 #include "proxmox.h"
 #include "util.h"
 
@@ -239,9 +243,257 @@ static int check_vm_config(Doctor *d, Check *c) {
         return check_finish(c, CHECK_OK, "%s", ok);
 }
 
+/* How long doctor waits for a running VM's QMP socket: a busy monitor (Proxmox's own status calls) is
+ * read from the VM's configuration instead. */
+#define DOCTOR_QMP_TIMEOUT_MS 2000
+
+/* The connected eGPU a record is for, NULL when it is not connected. */
+static const Egpu *egpu_of_record(const Doctor *d, const Enrollment *rec) {
+        FOREACH_ARRAY(e, d->host->egpus, d->host->n_egpus) {
+                Enrollment *one[] = { (Enrollment *) rec };
+                Enrolled just = { .list = one, .n = 1 };
+
+                if (enrolled_find_egpu(&just, *e))
+                        return *e;
+        }
+        return NULL;
+}
+
+/* A running VM: the port vm plug would use, from query-pci. 1 when it answered, 0 when not. */
+static int vm_live_running(
+        Doctor *d,
+        Check *c,
+        const LiveVm *vm,
+        const char *who,
+        const Egpu *e,
+        uint64_t need,
+        char **ok) {
+        _cleanup_(live_port_done) LivePort port = {};
+        _cleanup_(report_done) Report rep = {};
+        const LiveOptions o = { .qmp_timeout_ms = DOCTOR_QMP_TIMEOUT_MS,
+                                .unplug_timeout_ms = DOCTOR_QMP_TIMEOUT_MS };
+        char have[32], want[32];
+        int r;
+
+        if (live_find_port(e, vm, &o, &port, &rep) < 0)
+                return 0;
+        /* the eGPU in this VM already: its port is taken, by the eGPU */
+        FOREACH_ARRAY(g, e ? e->groups : NULL, e ? e->n_groups : 0) {
+                _cleanup_(live_vm_done) LiveVm holder_vm = {};
+                pid_t holder = 0;
+
+                if (vfio_group_holder((*g)->id, &holder) > 0 && holder > 0 &&
+                    live_vm_from_pid(holder, &holder_vm) >= 0 && streq(holder_vm.qmp_path, vm->qmp_path)) {
+                        r = strextendf_with_separator(
+                                ok,
+                                "; ",
+                                "%s runs with eGPU %s in it",
+                                who,
+                                e->gpu->bdf);
+                        return r < 0 ? r : 1;
+                }
+        }
+        format_bytes(have, sizeof(have), port.window);
+        format_bytes(want, sizeof(want), need);
+        if (!port.id) {
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "%s runs without a free hot-pluggable PCIe port, so vm plug has nowhere to put the "
+                        "eGPU",
+                        who);
+                if (r >= 0 && vm->vmid)
+                        r = check_fix(c, "egpuctl vm attach %s --live", vm->vmid);
+                if (r >= 0)
+                        r = vm->vmid ? check_fix(c, "qm reboot %s", vm->vmid)
+                                     : check_fix(
+                                               c,
+                                               "# start the VM with -device "
+                                               "pcie-root-port,id=egpu-port,pref64-reserve=%s",
+                                               want);
+                return r < 0 ? r : 1;
+        }
+        if (need > 0 && !live_port_fits(&port)) {
+                r = check_problem(
+                        c,
+                        CHECK_WARN,
+                        "%s: its free port %s has a %s prefetchable window, and eGPU %s needs %s: the guest "
+                        "may not map its BARs",
+                        who,
+                        port.id,
+                        port.window ? have : "firmware's default",
+                        e->gpu->bdf,
+                        want);
+                if (r >= 0 && vm->vmid)
+                        r = check_fix(c, "egpuctl vm attach %s --live", vm->vmid);
+                if (r >= 0)
+                        r = vm->vmid ? check_fix(c, "qm reboot %s", vm->vmid)
+                                     : check_fix(
+                                               c,
+                                               "# start the VM with -device "
+                                               "pcie-root-port,id=egpu-port,pref64-reserve=%s",
+                                               want);
+                return r < 0 ? r : 1;
+        }
+        r = strextendf_with_separator(
+                ok,
+                "; ",
+                "%s runs with the free port %s (%s window%s%s)",
+                who,
+                port.id,
+                port.window ? have : "unknown",
+                need ? "; the eGPU needs " : "",
+                need ? want : "");
+        return r < 0 ? r : 1;
+}
+
+/* A Proxmox VM that does not run (or did not answer): the port in its configuration, which vm attach
+ * --live writes. */
+static int vm_live_config(Doctor *d, Check *c, const char *vmid, const Egpu *e, uint64_t need, char **ok) {
+        _cleanup_(vm_config_done) VmConfig cfg = {};
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        char have[32], want[32];
+        uint64_t window = 0;
+        bool mine = false;
+        int r, n;
+
+        if (asprintf(&path, "/etc/pve/qemu-server/%s.conf", vmid) < 0)
+                return -ENOMEM;
+        r = doctor_read_root_file(d, path, &text);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "an eGPU is recorded for VM %s, which has no configuration (%s)",
+                        vmid,
+                        path);
+                if (r >= 0)
+                        r = check_fix(c, "egpuctl enroll DEVICE --vm VMID   # the VM it is for");
+                return r;
+        }
+        r = vm_config_parse(text, &cfg);
+        if (r < 0)
+                return r;
+        n = proxmox_args_live_ports(vm_config_get(&cfg, "args"), &window, &mine);
+        if (n < 0)
+                return n;
+        format_bytes(have, sizeof(have), window);
+        format_bytes(want, sizeof(want), need);
+        if (!pve_machine_is_q35(vm_config_get(&cfg, "machine")))
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "VM %s is not q35: it has no PCIe port to plug the eGPU into",
+                        vmid);
+        else if (n == 0)
+                r = check_problem(
+                        c,
+                        CHECK_FAIL,
+                        "VM %s has no hot-pluggable port with a window reserve: Proxmox's own ports have "
+                        "none, and its hostpciN entries only reach the VM at its start",
+                        vmid);
+        else if (need > 0 && window < need)
+                r = check_problem(
+                        c,
+                        CHECK_WARN,
+                        "VM %s's ports reserve a %s prefetchable window at most, and eGPU %s needs %s",
+                        vmid,
+                        have,
+                        e->gpu->bdf,
+                        want);
+        else {
+                r = 0;
+                for (int i = 0; e && i < PROXMOX_MAX_HOSTPCI; i++) {
+                        char key[32];
+                        const char *v;
+
+                        snprintf(key, sizeof(key), "hostpci%d", i);
+                        v = vm_config_get(&cfg, key);
+                        if (v && hostpci_refers_to(v, "egpu", e) && r >= 0)
+                                r = check_problem(
+                                        c,
+                                        CHECK_WARN,
+                                        "VM %s gets eGPU %s at its start too (%s), which keeps it there: a "
+                                        "VM has it from the start or live, not both",
+                                        vmid,
+                                        e->gpu->bdf,
+                                        key);
+                }
+                if (r < 0)
+                        return r;
+                if (!check_has_problem(c))
+                        return strextendf_with_separator(
+                                ok,
+                                "; ",
+                                "VM %s (not running) has %s with a %s window%s%s",
+                                vmid,
+                                mine ? PROXMOX_LIVE_PORT_ID : "a pcie-root-port",
+                                have,
+                                need ? "; the eGPU needs " : "",
+                                need ? want : "");
+        }
+        if (r >= 0)
+                r = check_fix(c, "egpuctl vm attach %s --live", vmid);
+        return r;
+}
+
+static int check_vm_live(Doctor *d, Check *c) {
+        _cleanup_free_ char *ok = NULL;
+        size_t n = 0;
+        int r;
+
+        FOREACH_ARRAY(rp, d->enrolled->list, d->enrolled->n) {
+                const Enrollment *rec = *rp;
+                _cleanup_(live_vm_done) LiveVm vm = {};
+                _cleanup_free_ char *who = NULL;
+                const Egpu *e;
+                uint64_t need = 0;
+
+                if (!rec->vm && !rec->qmp)
+                        continue;
+                n++;
+                e = egpu_of_record(d, rec);
+                if (e)
+                        (void) egpu_prefetchable_window(e, &need);
+                r = live_vm_new(d->root, rec->vm, rec->qmp, &vm);
+                if (r >= 0)
+                        r = live_vm_describe(&vm, &who);
+                if (r < 0)
+                        return r;
+                r = vm_live_running(d, c, &vm, who, e, need, &ok);
+                if (r != 0) {
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (rec->vm)
+                        r = vm_live_config(d, c, rec->vm, e, need, &ok);
+                else
+                        r = strextendf_with_separator(
+                                &ok,
+                                "; ",
+                                "%s does not run now; its ports are checked while it runs",
+                                who);
+                if (r < 0)
+                        return r;
+        }
+        if (n == 0)
+                return check_finish(
+                        c,
+                        CHECK_SKIP,
+                        "no eGPU is recorded for a VM (egpuctl vm attach VMID --live, or enroll --vm)");
+        return check_finish(c, CHECK_OK, "%s", strna(ok));
+}
+
 const DoctorCheck doctor_checks_vm[] = {
         { "vm-config",
           "Proxmox VMs pass the eGPU as it is now: q35, pcie=1, no ROM BAR where there is no ROM",
           check_vm_config },
+        { "vm-live",
+          "each VM an eGPU is recorded for has a free hot-pluggable PCIe port whose prefetchable window "
+          "holds the eGPU's BARs (query-pci while it runs, else its configuration)",
+          check_vm_live },
         {},
 };

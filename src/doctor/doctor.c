@@ -214,10 +214,12 @@ static int read_secure_boot(void) {
         return efivar_bool_parse(data, size);
 }
 
-int doctor_run(struct udev *udev, const Host *h, const char *root, CheckList *l) {
+int doctor_run(struct udev *udev, const Host *h, const Enrolled *enrolled, const char *root, CheckList *l) {
+        static const Enrolled none = {};
         _cleanup_(doctor_done) Doctor d = {
                 .udev = udev,
                 .host = h,
+                .enrolled = enrolled ?: &none,
                 .root = root ?: "",
         };
         int r;

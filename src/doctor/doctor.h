@@ -3,6 +3,7 @@
 
 #include <libudev.h>
 
+#include "attach.h"
 #include "check.h"
 #include "host.h"
 
@@ -22,7 +23,8 @@ typedef struct DoctorCheck {
  * table's order); NULL past the last. The one list of checks: doctor --list and the JSON come from it. */
 const DoctorCheck *doctor_check_by_index(size_t i);
 
-/* Runs every check against the machine: h (the model, from host_load()), further devices through udev
- * (network interfaces, USB devices), attributes under /sys, and configuration files under root ("" or
- * NULL for /). Never prints. On success the checks are appended to l, each once, in the order above. */
-int doctor_run(struct udev *udev, const Host *h, const char *root, CheckList *l);
+/* Runs every check against the machine: h (the model, from host_load_enrolled() with enrolled), the
+ * enrolled devices (NULL: none), further devices through udev (network interfaces, USB devices),
+ * attributes under /sys, and configuration files under root ("" or NULL for /). Never prints. On success
+ * the checks are appended to l, each once, in the order above. */
+int doctor_run(struct udev *udev, const Host *h, const Enrolled *enrolled, const char *root, CheckList *l);

@@ -471,15 +471,15 @@ int main(int argc, char *argv[]) {
         const char *e;
         int c;
 
-        /* Installed as a Proxmox hookscript (a link named egpuctl-hook): "egpuctl-hook VMID PHASE". */
-        if (argc > 0 && invoked_as_hookscript(argv[0]))
-                return verb_vm_hookscript(argc, argv);
-
         e = getenv("EGPUCTL_LOG_LEVEL");
         if (e && streq(e, "debug"))
                 log_set_max_level(LOG_DEBUG);
         arg_global.no_color = !color_wanted();
         arg_global.root = root_default();
+
+        /* Installed as a Proxmox hookscript (a link named egpuctl-hook): "egpuctl-hook VMID PHASE". */
+        if (argc > 0 && invoked_as_hookscript(argv[0]))
+                return verb_vm_hookscript(argc, argv);
 
         /* "+": stop at the verb, which parses what follows itself. */
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {

@@ -51,6 +51,7 @@ int verb_doctor(int argc, char *argv[]) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(check_list_done) CheckList l = {};
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         bool list = false;
         int r;
 
@@ -60,9 +61,12 @@ int verb_doctor(int argc, char *argv[]) {
         if (list)
                 return list_checks();
 
-        if (host_load_verbose(NULL, &udev, &h) < 0)
+        /* The records once, for the model (which PCIe slots hold eGPUs) and the checks (which VM each is
+         * for); without them, Thunderbolt eGPUs are still found. */
+        (void) enrolled_load_verbose(&enrolled, NULL);
+        if (host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
-        r = doctor_run(udev, h, arg_global.root, &l);
+        r = doctor_run(udev, h, &enrolled, arg_global.root, &l);
         if (r < 0) {
                 errno_set(r);
                 log_error("Failed to run the checks: %m");

@@ -19,6 +19,7 @@ static const char *arg_gpu = NULL;
 static const char *arg_node = NULL;
 static const char *arg_qmp = NULL;
 static const char *arg_libvirt = NULL;
+static bool arg_attach_live = false;
 static LiveOptions arg_live = {
         .qmp_timeout_ms = LIVE_QMP_TIMEOUT_MS_DEFAULT,
         .unplug_timeout_ms = LIVE_UNPLUG_TIMEOUT_MS_DEFAULT,
@@ -58,8 +59,9 @@ static int run_or_show(char *const argv[]) {
         return r;
 }
 
-/* Loads the host and picks the eGPU: --gpu BDF, else the only enrolled eGPU that is connected. */
-static int load_egpu(struct udev **ret_udev, Host **ret_host, Egpu **ret) {
+/* Loads the host and picks the eGPU: --gpu BDF, else the only enrolled eGPU that is connected. The records
+ * in *ret_enrolled when it is not NULL. */
+static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_host, Egpu **ret) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(egpu_list_done) EgpuList sel = {};
@@ -101,6 +103,10 @@ static int load_egpu(struct udev **ret_udev, Host **ret_host, Egpu **ret) {
         *ret = found;
         *ret_host = TAKE_PTR(h);
         *ret_udev = TAKE_PTR(udev);
+        if (ret_enrolled) {
+                *ret_enrolled = enrolled;
+                enrolled = (Enrolled){};
+        }
         return 0;
 }
 
@@ -203,20 +209,190 @@ static int vm_config_load(const char *vmid, VmConfig *ret) {
         return r;
 }
 
+/* What every VM with the eGPU needs, as "qm set" arguments added to args: q35 (PCIe), the host's CPU
+ * model, and egpuctl's hookscript when install put it in place and the VM has none of its own. */
+static int vm_base_settings(const VmConfig *cfg, const char *vmid, char ***args) {
+        _cleanup_free_ char *hook = NULL;
+        const char *v;
+        int r = 0;
+
+        v = vm_config_get(cfg, "machine");
+        if (r >= 0 && (!v || !strstr(v, "q35"))) {
+                r = strv_extend(args, "--machine");
+                if (r >= 0)
+                        r = strv_extend(args, "q35");
+        }
+        v = vm_config_get(cfg, "cpu");
+        if (r >= 0 && (!v || !(streq(v, "host") || strneq(v, "host,", 5) || strstr(v, "cputype=host")))) {
+                r = strv_extend(args, "--cpu");
+                if (r >= 0)
+                        r = strv_extend(args, "host");
+        }
+        /* The hookscript, when egpuctl install put it in place and the VM has none of its own. */
+        hook = path_under_root(arg_global.root, INSTALL_HOOK_SNIPPET_PATH);
+        v = vm_config_get(cfg, "hookscript");
+        if (r >= 0 && hook && access(hook, F_OK) >= 0) {
+                if (!v) {
+                        r = strv_extend(args, "--hookscript");
+                        if (r >= 0)
+                                r = strv_extend(args, PROXMOX_HOOK_VOLUME);
+                } else if (!streq(v, PROXMOX_HOOK_VOLUME))
+                        log_warning(
+                                "VM %s has the hookscript %s; add 'egpuctl vm hook VMID PHASE' to it, or "
+                                "the "
+                                "mapping will not follow the eGPU when its bus number changes",
+                                vmid,
+                                v);
+        } else if (r >= 0 && !streq_ptr(v, PROXMOX_HOOK_VOLUME))
+                log_warning(
+                        "No hookscript snippet (%s): run egpuctl install, then qm set %s --hookscript %s",
+                        INSTALL_HOOK_SNIPPET_PATH,
+                        vmid,
+                        PROXMOX_HOOK_VOLUME);
+        return r;
+}
+
+/* "--delete hostpci1,hostpci2" for the keys in deletes, when there are any. */
+static int args_add_deletes(char ***args, char **deletes) {
+        _cleanup_free_ char *list = NULL;
+        int r;
+
+        STRV_FOREACH(d, deletes) {
+                r = strextendf_with_separator(&list, ",", "%s", *d);
+                if (r < 0)
+                        return r;
+        }
+        if (!list)
+                return 0;
+        r = strv_extend(args, "--delete");
+        return r < 0 ? r : strv_extend(args, list);
+}
+
+/* vm attach --live: the VM gets a hot-pluggable port sized for the eGPU (its args), no hostpciN entry for
+ * it (it goes in and out while the VM runs), and the eGPU's record names the VM, so that the daemon and
+ * the hookscript's post-start plug it in whenever both are there. */
+static int vm_attach_live(const char *vmid) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(vm_config_done) VmConfig cfg = {};
+        _cleanup_strv_free_ char **args = NULL, **deletes = NULL;
+        _cleanup_free_ char *dir = NULL, *device = NULL, *new_args = NULL;
+        _cleanup_lock_ int lock_fd = -EBADF;
+        char size[32];
+        Enrollment *rec;
+        uint64_t window = 0;
+        Egpu *e = NULL;
+        bool record;
+        int r;
+
+        /* One writer at a time: the record changes. */
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
+        if (load_egpu(&enrolled, &udev, &h, &e) < 0)
+                return EXIT_PROBLEM;
+        rec = enrolled_find_egpu(&enrolled, e);
+        if (!rec) {
+                log_error(
+                        "eGPU %s is not enrolled; egpuctl enroll DEVICE --vm %s records it for the VM",
+                        e->gpu->bdf,
+                        vmid);
+                return EXIT_PROBLEM;
+        }
+        r = egpu_prefetchable_window(e, &window);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the memory BARs of eGPU %s: %m", e->gpu->bdf);
+                return EXIT_PROBLEM;
+        }
+        r = proxmox_live_port_device(window, &device);
+        if (r < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+        if (vm_config_load(vmid, &cfg) < 0)
+                return EXIT_PROBLEM;
+        r = proxmox_args_set_live_port(vm_config_get(&cfg, "args"), device, &new_args);
+        if (r < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+
+        r = strv_extend(&args, "qm");
+        if (r >= 0)
+                r = strv_extend(&args, "set");
+        if (r >= 0)
+                r = strv_extend(&args, vmid);
+        if (r >= 0 && !streq_ptr(vm_config_get(&cfg, "args"), new_args)) {
+                r = strv_extend(&args, "--args");
+                if (r >= 0)
+                        r = strv_extend(&args, new_args);
+        }
+        if (r >= 0)
+                r = vm_base_settings(&cfg, vmid, &args);
+        /* The eGPU goes in while the VM runs: an entry that gives it at the start would hold it there. */
+        for (int i = 0; r >= 0 && i < PROXMOX_MAX_HOSTPCI; i++) {
+                char key[32];
+                const char *v;
+
+                snprintf(key, sizeof(key), "hostpci%d", i);
+                v = vm_config_get(&cfg, key);
+                if (v && hostpci_refers_to(v, arg_mapping, e))
+                        r = strv_extend(&deletes, key);
+        }
+        if (r >= 0)
+                r = args_add_deletes(&args, deletes);
+        if (r < 0)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+
+        printf("VM %s: a hot-pluggable port %s with a %s prefetchable window for eGPU %s.\n",
+               vmid,
+               PROXMOX_LIVE_PORT_ID,
+               format_bytes(size, sizeof(size), window),
+               e->gpu->bdf);
+        if (strv_length(args) > 3 && run_or_show(args) < 0)
+                return EXIT_PROBLEM;
+        if (strv_length(args) == 3)
+                printf("VM %s has it already.\n", vmid);
+
+        record = !streq_ptr(rec->vm, vmid) || rec->qmp;
+        if (record && arg_global.dry_run)
+                printf("would record eGPU %s for VM %s\n", e->gpu->bdf, vmid);
+        else if (record) {
+                char *v = strdup(vmid);
+
+                if (!v)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+                free(rec->vm);
+                rec->vm = v;
+                rec->qmp = mfree(rec->qmp);
+                r = store_dir_default(arg_global.root, &dir);
+                if (r >= 0)
+                        r = store_save(dir, rec);
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("Failed to record the VM in the enrolment store: %m");
+                        return EXIT_PROBLEM;
+                }
+                printf("Recorded eGPU %s for VM %s.\n", e->gpu->bdf, vmid);
+        }
+        printf("The port is there from the VM's next start (qm shutdown %s, then qm start %s). From then on "
+               "the eGPU goes into the running VM when it is plugged in (egpuctl daemon) or when the VM "
+               "starts (the hookscript), and egpuctl eject takes it out.\n",
+               vmid,
+               vmid);
+        return EXIT_OK;
+}
+
 static int vm_attach(const char *vmid) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(pci_map_entry_done) PciMapEntry want = { .iommugroup = -1 };
         _cleanup_(vm_config_done) VmConfig cfg = {};
         _cleanup_strv_free_ char **args = NULL, **deletes = NULL;
-        _cleanup_free_ char *node = NULL, *description = NULL, *hostpci_value = NULL, *hook = NULL,
-                            *delete_arg = NULL;
+        _cleanup_free_ char *node = NULL, *description = NULL, *hostpci_value = NULL;
         Egpu *e = NULL;
         bool mapping_changed = false;
         int index = -1, r;
         const char *v;
 
-        if (load_egpu(&udev, &h, &e) < 0)
+        if (load_egpu(NULL, &udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         if (!e->groups_viable)
                 log_warning(
@@ -303,57 +479,10 @@ static int vm_attach(const char *vmid) {
                                 r = strv_extend(&args, hostpci_value);
                 }
         }
-        v = vm_config_get(&cfg, "machine");
-        if (r >= 0 && (!v || !strstr(v, "q35"))) {
-                r = strv_extend(&args, "--machine");
-                if (r >= 0)
-                        r = strv_extend(&args, "q35");
-        }
-        v = vm_config_get(&cfg, "cpu");
-        if (r >= 0 && (!v || !(streq(v, "host") || strneq(v, "host,", 5) || strstr(v, "cputype=host")))) {
-                r = strv_extend(&args, "--cpu");
-                if (r >= 0)
-                        r = strv_extend(&args, "host");
-        }
-        /* The hookscript, when egpuctl install put it in place and the VM has none of its own. */
-        hook = path_under_root(arg_global.root, INSTALL_HOOK_SNIPPET_PATH);
-        v = vm_config_get(&cfg, "hookscript");
-        if (r >= 0 && hook && access(hook, F_OK) >= 0) {
-                if (!v) {
-                        r = strv_extend(&args, "--hookscript");
-                        if (r >= 0)
-                                r = strv_extend(&args, PROXMOX_HOOK_VOLUME);
-                } else if (!streq(v, PROXMOX_HOOK_VOLUME))
-                        log_warning(
-                                "VM %s has the hookscript %s; add 'egpuctl vm hook VMID PHASE' to it, or "
-                                "the "
-                                "mapping will not follow the eGPU when its bus number changes",
-                                vmid,
-                                v);
-        } else if (r >= 0 && !streq_ptr(v, PROXMOX_HOOK_VOLUME))
-                log_warning(
-                        "No hookscript snippet (%s): run egpuctl install, then qm set %s --hookscript %s",
-                        INSTALL_HOOK_SNIPPET_PATH,
-                        vmid,
-                        PROXMOX_HOOK_VOLUME);
-        if (r >= 0 && deletes) {
-                size_t len = 1;
-                STRV_FOREACH(d, deletes)
-                        len += strlen(*d) + 1;
-                delete_arg = calloc(1, len);
-                if (!delete_arg)
-                        r = -ENOMEM;
-                STRV_FOREACH(d, deletes)
-                        if (delete_arg) {
-                                if (*delete_arg)
-                                        strcat(delete_arg, ",");
-                                strcat(delete_arg, *d);
-                        }
-                if (r >= 0)
-                        r = strv_extend(&args, "--delete");
-                if (r >= 0)
-                        r = strv_extend(&args, delete_arg);
-        }
+        if (r >= 0)
+                r = vm_base_settings(&cfg, vmid, &args);
+        if (r >= 0)
+                r = args_add_deletes(&args, deletes);
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
 
@@ -519,12 +648,43 @@ static int vm_hook_pre_start(const char *vmid) {
         return failed ? EXIT_PROBLEM : EXIT_OK;
 }
 
+static int vm_live(const char *vmid, bool plug);
+
+/* The hookscript's post-start: each connected eGPU whose record names this VM (vm attach --live, enroll
+ * --vm) goes into it, as vm plug does. */
+static int vm_hook_post_start(const char *vmid) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_strv_free_ char **gpus = NULL;
+        int r, ret = EXIT_OK;
+
+        if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
+                return EXIT_PROBLEM;
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
+                const Enrollment *rec = enrolled_find_egpu(&enrolled, *e);
+
+                if (rec && streq_ptr(rec->vm, vmid) && strv_extend(&gpus, (*e)->gpu->bdf) < 0)
+                        return log_error("Out of memory"), EXIT_PROBLEM;
+        }
+        STRV_FOREACH(g, gpus) {
+                arg_gpu = *g;
+                r = vm_live(vmid, true);
+                if (r != EXIT_OK)
+                        ret = r;
+        }
+        arg_gpu = NULL;
+        return ret;
+}
+
 static int vm_hook(const char *vmid, const char *phase) {
         if (!vmid_valid(vmid))
                 return usage_error("vm", "'%s' is not a VM id", vmid);
         if (streq(phase, "pre-start"))
                 return vm_hook_pre_start(vmid);
-        if (IN_SET(0, strcmp(phase, "post-start"), strcmp(phase, "pre-stop"), strcmp(phase, "post-stop")))
+        if (streq(phase, "post-start"))
+                return vm_hook_post_start(vmid);
+        if (IN_SET(0, strcmp(phase, "pre-stop"), strcmp(phase, "post-stop")))
                 return EXIT_OK; /* nothing to do: detaching is the daemon's and egpuctl detach's */
         log_warning("Unknown hookscript phase '%s', ignored", phase);
         return EXIT_OK;
@@ -707,12 +867,12 @@ static int vm_xml(void) {
         _cleanup_(host_freep) Host *h = NULL;
         Egpu *e = NULL;
 
-        if (load_egpu(&udev, &h, &e) < 0)
+        if (load_egpu(NULL, &udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
-enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT };
+enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT, ARG_LIVE };
 
 static int vm_option(int c, const char *arg, void *userdata) {
         uint32_t seconds;
@@ -737,6 +897,9 @@ static int vm_option(int c, const char *arg, void *userdata) {
         case ARG_LIBVIRT:
                 arg_libvirt = arg;
                 return 0;
+        case ARG_LIVE:
+                arg_attach_live = true;
+                return 0;
         case ARG_TIMEOUT:
                 if (safe_atou32(arg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
                         return usage_error("vm", "--timeout takes seconds, 1 to 600, not '%s'", arg);
@@ -757,6 +920,7 @@ int verb_vm(int argc, char *argv[]) {
                 { "qmp", required_argument, NULL, ARG_QMP },
                 { "libvirt", required_argument, NULL, ARG_LIBVIRT },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "live", no_argument, NULL, ARG_LIVE },
                 {},
         };
         const char *cmd;
@@ -771,10 +935,10 @@ int verb_vm(int argc, char *argv[]) {
                 if (n != 1)
                         return usage_error(
                                 "vm",
-                                "usage: egpuctl vm attach VMID [--mapping NAME] [--gpu BDF]");
+                                "usage: egpuctl vm attach VMID [--live] [--mapping NAME] [--gpu BDF]");
                 if (!vmid_valid(argv[optind + 1]))
                         return usage_error("vm", "'%s' is not a VM id", argv[optind + 1]);
-                return vm_attach(argv[optind + 1]);
+                return arg_attach_live ? vm_attach_live(argv[optind + 1]) : vm_attach(argv[optind + 1]);
         }
         if (streq(cmd, "hook")) {
                 if (n != 2)

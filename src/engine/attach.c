@@ -21,6 +21,16 @@ Egpu *host_find_egpu_of_router(const Host *h, const TbDevice *t) {
         return NULL;
 }
 
+Enrollment *enrolled_find_egpu(const Enrolled *enrolled, const Egpu *e) {
+        FOREACH_ARRAY(x, enrolled->list, enrolled->n) {
+                if (e->port ? (*x)->type == ENROLL_PCIE && streq_ptr((*x)->port, e->port)
+                            : (*x)->type == ENROLL_THUNDERBOLT && e->tb_device &&
+                                    streq_ptr((*x)->unique_id, e->tb_device->unique_id))
+                        return *x;
+        }
+        return NULL;
+}
+
 int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n) {
         _cleanup_free_ PciePort *ports = NULL;
         size_t n = 0;

@@ -50,6 +50,10 @@ int detach_thunderbolt(
         const AttachOptions *o,
         Report *rep);
 
+/* The record of an eGPU: its enclosure's by unique_id, or for a PCIe eGPU the record of the port it sits
+ * below. NULL when it has none. */
+Enrollment *enrolled_find_egpu(const Enrolled *enrolled, const Egpu *e) _pure_;
+
 /* The enrolled PCIe ports, pointing into enrolled (valid while it is). */
 int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n);
 /* host_load_with_ports() with the enrolled PCIe ports. */

@@ -518,14 +518,69 @@ static void roll_back(Qmp *q, const Egpu *e, size_t added, const LiveOptions *o)
         }
 }
 
+void live_port_done(LivePort *p) {
+        p->id = mfree(p->id);
+}
+
+bool live_port_fits(const LivePort *p) {
+        return p->id && p->need > 0 && p->window >= p->need;
+}
+
+/* The one choice of a port, for vm plug and for doctor: a free port whose window holds the eGPU's BARs
+ * (the smallest such), else the free port with the largest window; the first listed on a tie. */
+static int choose_port(Qmp *q, const Egpu *e, const LiveOptions *o, LivePort *ret) {
+        Port *ports = NULL;
+        size_t n_ports = 0;
+        Port *best = NULL;
+        uint64_t need = 0;
+        int r;
+
+        r = find_ports(q, o, &ports, &n_ports);
+        if (r < 0)
+                return r;
+        if (e)
+                (void) egpu_prefetchable_window(e, &need);
+        FOREACH_ARRAY(p, ports, n_ports) {
+                bool fits = need > 0 && p->window >= need;
+                bool best_fits = best && need > 0 && best->window >= need;
+
+                if (!best || (fits && !best_fits) || (fits && best_fits && p->window < best->window) ||
+                    (!fits && !best_fits && p->window > best->window))
+                        best = p;
+        }
+        *ret = (LivePort){ .need = need, .n_free = n_ports };
+        if (best) {
+                ret->window = best->window;
+                ret->bus = best->bus;
+                ret->id = TAKE_PTR(best->id);
+        }
+        ports_free(ports, n_ports);
+        return 0;
+}
+
+int live_find_port(const Egpu *e, const LiveVm *vm, const LiveOptions *o, LivePort *ret, Report *rep) {
+        _cleanup_(qmp_closep) Qmp *q = NULL;
+        _cleanup_free_ char *who = NULL;
+        int r;
+
+        r = live_vm_describe(vm, &who);
+        if (r < 0)
+                return r;
+        r = connect_vm(vm, o, &q, rep);
+        if (r < 0)
+                return r;
+        r = choose_port(q, e, o, ret);
+        if (r < 0)
+                return report_error(rep, r, "Failed to list the PCI devices of %s: %m", who);
+        return 0;
+}
+
 int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep) {
         _cleanup_(qmp_closep) Qmp *q = NULL;
         _cleanup_free_ char *who = NULL, *qemu_error = NULL;
         Passed *passed = NULL;
-        Port *ports = NULL;
-        size_t n_passed = 0, n_ports = 0, added = 0;
-        const Port *port = NULL;
-        uint64_t need = 0;
+        _cleanup_(live_port_done) LivePort port = {};
+        size_t n_passed = 0, added = 0;
         bool listed = false;
         int r;
 
@@ -560,42 +615,32 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
                         e->n_functions,
                         e->gpu->bdf);
 
-        r = find_ports(q, o, &ports, &n_ports);
+        r = choose_port(q, e, o, &port);
         if (r < 0)
                 return report_error(rep, r, "Failed to list the PCI devices of %s: %m", who);
-        (void) egpu_prefetchable_window(e, &need);
-        /* A port whose window holds the BARs, else any free one (the guest may then fail to map them). */
-        FOREACH_ARRAY(p, ports, n_ports)
-                if (!port && p->window >= need && need > 0)
-                        port = p;
-        if (!port && n_ports > 0) {
-                port = &ports[0];
+        if (port.id && port.need > 0 && !live_port_fits(&port))
                 report_note(
                         rep,
                         "No free port of %s has a prefetchable window of %" PRIu64 " MiB for eGPU %s; using "
                         "%s, where the guest may not fit its BARs (egpuctl vm attach VMID --live gives the "
-                        "VM "
-                        "such a port)",
+                        "VM such a port)",
                         who,
-                        need >> 20,
+                        port.need >> 20,
                         e->gpu->bdf,
-                        port->id);
-        }
-        if (!port) {
-                ports_free(ports, n_ports);
+                        port.id);
+        if (!port.id)
                 return report_error(
                         rep,
                         -ENOSPC,
                         "%s has no free hot-pluggable PCIe port (pcie-root-port with hotplug=on and nothing "
                         "behind it); egpuctl vm attach VMID --live adds one for the next start",
                         who);
-        }
 
         for (added = 0; added < e->n_functions; added++) {
                 r = device_add(
                         q,
                         plug_order(e, added),
-                        port->id,
+                        port.id,
                         added == e->n_functions - 1,
                         o,
                         &qemu_error);
@@ -612,37 +657,33 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
                         "%s refused %s on port %s: %s",
                         who,
                         f->bdf,
-                        port->id,
+                        port.id,
                         qemu_error ?: strerror(-r));
-                ports_free(ports, n_ports);
                 return r;
         }
-        report_change(rep, "%s: eGPU %s plugged into port %s", who, e->gpu->bdf, port->id);
+        report_change(rep, "%s: eGPU %s plugged into port %s", who, e->gpu->bdf, port.id);
 
         /* The guest sees the slot once its firmware or kernel numbered the port's bus. */
-        if (port->bus == 0)
+        if (port.bus == 0)
                 report_note(
                         rep,
                         "%s has not numbered the bus behind %s yet, so query-pci cannot list the eGPU",
                         who,
-                        port->id);
+                        port.id);
         else {
-                r = port_lists_egpu(q, e, port->id, o, &listed);
+                r = port_lists_egpu(q, e, port.id, o, &listed);
                 if (r >= 0 && !listed)
                         r = -EIO;
-                if (r < 0) {
-                        ports_free(ports, n_ports);
+                if (r < 0)
                         return report_error(
                                 rep,
                                 r,
                                 "%s does not list eGPU %s behind %s after device_add",
                                 who,
                                 e->gpu->bdf,
-                                port->id);
-                }
-                report_note(rep, "%s lists every function of eGPU %s behind %s", who, e->gpu->bdf, port->id);
+                                port.id);
+                report_note(rep, "%s lists every function of eGPU %s behind %s", who, e->gpu->bdf, port.id);
         }
-        ports_free(ports, n_ports);
         return 1;
 }
 

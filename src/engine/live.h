@@ -62,6 +62,25 @@ int live_vm_stop(const LiveVm *vm, const LiveOptions *o);
  * (util/id.c id_wellformed()). */
 int live_device_id(const char *bdf, char **ret);
 
+/* The port vm plug puts an eGPU on, in a running VM: a free hot-pluggable PCIe port (query-pci, qom-get
+ * hotplug) whose prefetchable window (as the guest set it up, else the port's pref64-reserve) holds the
+ * eGPU's BARs (egpu_prefetchable_window()), the smallest such; else the free port with the largest
+ * window. */
+typedef struct LivePort {
+        char *id;        /* its qdev id; NULL when the VM has no free hot-pluggable port */
+        uint64_t window; /* its prefetchable window in bytes, 0 when unknown */
+        uint64_t need;   /* what the eGPU's BARs need, 0 when unknown (no eGPU given) */
+        int64_t bus;     /* its secondary bus, 0 while no firmware or guest numbered it */
+        size_t n_free;   /* how many free hot-pluggable ports the VM has */
+} LivePort;
+
+void live_port_done(LivePort *p);
+/* Whether the port's window holds what the eGPU needs. */
+bool live_port_fits(const LivePort *p) _pure_;
+/* The port live_plug() would choose for eGPU e (NULL: for any eGPU) in the running VM; ret->id NULL when
+ * there is none. -errno with the reason in the report when the VM does not answer. */
+int live_find_port(const Egpu *e, const LiveVm *vm, const LiveOptions *o, LivePort *ret, Report *rep);
+
 /* Hot-adds every function of the eGPU, which must be on vfio-pci, into the VM: finds a free hot-pluggable
  * PCIe port (query-pci, qom-get hotplug), the one with a prefetchable window large enough for the eGPU's
  * BARs first (egpu_prefetchable_window()), adds the functions (device_add vfio-pci host=, id=, bus=,

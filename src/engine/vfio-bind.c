@@ -508,6 +508,73 @@ int vfio_probe_describe(const VfioProbe *p, char **ret) {
         return 0;
 }
 
+/* The steps' reasons (Linux 6.1): drivers/vfio/group.c (vfio_group_fops_open(), VFIO_GROUP_GET_STATUS
+ * and VFIO_GROUP_SET_CONTAINER: not viable while a driver owns the group's DMA), drivers/vfio/container.c
+ * (the container, VFIO_CHECK_EXTENSION of the loaded IOMMU backends), drivers/vfio/vfio_iommu_type1.c
+ * vfio_iommu_type1_attach_group() ("No interrupt remapping support", -EPERM unless
+ * allow_unsafe_interrupts), drivers/vfio/vfio_main.c (a device opened by one user at a time). */
+static const struct {
+        const char *step;
+        int error; /* the -errno it applies to; 0 for any */
+        const char *why;
+        const char *fix; /* a command, or a '#' line where no command can do it */
+} probe_help[] = {
+        { "open /dev/vfio/GROUP",
+          -ENOENT,
+          "the group has no node: none of its devices is on vfio-pci",
+          "egpuctl attach" },
+        { "open /dev/vfio/GROUP",
+          -EACCES,
+          "only root (or the node's owner) may open the group",
+          "# run egpuctl as root" },
+        { "VFIO_GROUP_GET_STATUS (not viable)",
+          0,
+          "a device of the group is on a host driver, and the kernel gives a VM a group only when every "
+          "device in it is on vfio-pci, pci-stub or no driver",
+          "# iommu-isolation names the device that shares the group, and what to do" },
+        { "VFIO_GROUP_SET_CONTAINER",
+          -EPERM,
+          "a device of the group is on a host driver",
+          "# iommu-isolation names the device that shares the group, and what to do" },
+        { "open /dev/vfio/vfio",
+          -ENOENT,
+          "there is no VFIO container: the vfio module is not loaded",
+          "modprobe vfio-pci" },
+        { "VFIO_CHECK_EXTENSION (no type1 IOMMU)",
+          0,
+          "no type1 IOMMU backend: vfio_iommu_type1 is not loaded or the IOMMU is off",
+          "modprobe vfio_iommu_type1" },
+        { "VFIO_SET_IOMMU",
+          -EPERM,
+          "the type1 IOMMU refuses this platform: it has no interrupt remapping",
+          "# turn on interrupt remapping in the firmware (VT-d or AMD-Vi); vfio_iommu_type1's "
+          "allow_unsafe_interrupts=1 would let it, at the cost of letting the device forge interrupts" },
+        { "VFIO_GROUP_GET_DEVICE_FD",
+          -EBUSY,
+          "another user has the function open",
+          "fuser -v /dev/vfio/devices/*" },
+        { "open /dev/iommu",
+          -ENOENT,
+          "the kernel has no iommufd: only a VM set to use it (QEMU's -object iommufd) minds; the "
+          "container works",
+          "# nothing to do unless the VM uses iommufd" },
+};
+
+void vfio_probe_help(const VfioProbe *p, const char **ret_why, const char **ret_fix) {
+        const char *step = p->failed ?: p->iommufd_failed;
+        int error = p->failed ? p->error : p->iommufd_error;
+
+        for (size_t i = 0; step && i < ELEMENTSOF(probe_help); i++)
+                if (streq(probe_help[i].step, step) &&
+                    (probe_help[i].error == 0 || probe_help[i].error == error)) {
+                        *ret_why = probe_help[i].why;
+                        *ret_fix = probe_help[i].fix;
+                        return;
+                }
+        *ret_why = "QEMU would fail at the same step when the VM starts";
+        *ret_fix = "# the kernel log (dmesg) says why, at this step and at the VM's start";
+}
+
 int vfio_preflight_report(const VfioPreflight *p, Report *rep) {
         int ret = 0;
 

@@ -38,6 +38,10 @@ bool vfio_preflight_ok(const VfioPreflight *p) _pure_;
 /* One line about a group's probe for a person: "IOMMU group 25: ready for a VM (...)", "IOMMU group 25:
  * held by process 1234", "IOMMU group 25: VFIO_SET_IOMMU failed: ...". */
 int vfio_probe_describe(const VfioProbe *p, char **ret);
+/* Why the failed step of a probe fails, for a person, and what mends it: a command, or a line starting
+ * with '#' where no command can. Never NULL: the one explanation that attach's report points to and doctor's
+ * vfio-usable gives. The probe must have failed (p->failed, else p->iommufd_failed). */
+void vfio_probe_help(const VfioProbe *p, const char **ret_why, const char **ret_fix);
 /* Adds the pre-flight to a report: a note for each group that is ready or held, an error (the first)
  * for a group QEMU could not use, with what to do. Returns 0, or the error's -errno. */
 int vfio_preflight_report(const VfioPreflight *p, Report *rep);

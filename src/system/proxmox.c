@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <json-c/json.h>
 #include <sys/utsname.h>
@@ -401,6 +402,213 @@ int pci_address_normalize(const char *s, char **ret) {
                 *p = (char) tolower((unsigned char) *p);
         *ret = c;
         return 0;
+}
+
+int proxmox_live_port_device(uint64_t window, char **ret) {
+        static const char suffix[] = "KMGT";
+        uint64_t v = window;
+        size_t i = 0;
+        char size[32];
+
+        /* QEMU's size syntax (util/cutils.c qemu_strtosz()): a number with a binary suffix */
+        while (v >= 1024 && v % 1024 == 0 && i < sizeof(suffix) - 1) {
+                v /= 1024;
+                i++;
+        }
+        if (i == 0)
+                snprintf(size, sizeof(size), "%" PRIu64, v);
+        else
+                snprintf(size, sizeof(size), "%" PRIu64 "%c", v, suffix[i - 1]);
+        return asprintf(
+                       ret,
+                       "pcie-root-port,id=%s,bus=pcie.0,addr=0x8,chassis=200,port=200,x-speed=16,"
+                       "x-width=32%s%s",
+                       PROXMOX_LIVE_PORT_ID,
+                       window > 0 ? ",pref64-reserve=" : "",
+                       window > 0 ? size : "") < 0
+                ? -ENOMEM
+                : 0;
+}
+
+/* One word of args as Proxmox splits them (PVE::Tools::split_args(), Text::ParseWords' shellwords): its
+ * place in the text and its value without quotes. */
+typedef struct ArgWord {
+        size_t start, end;
+        char *value;
+} ArgWord;
+
+static void arg_words_free(ArgWord *w, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(w[i].value);
+        free(w);
+}
+
+static int args_split(const char *args, ArgWord **ret, size_t *ret_n) {
+        ArgWord *w = NULL;
+        size_t n = 0, allocated = 0, i = 0, len = strlen(args);
+
+        while (i < len) {
+                _cleanup_free_ char *value = malloc(len + 1);
+                size_t start, k = 0;
+                char quote = 0;
+
+                if (!value) {
+                        arg_words_free(w, n);
+                        return -ENOMEM;
+                }
+                while (i < len && isspace((unsigned char) args[i]))
+                        i++;
+                if (i >= len)
+                        break;
+                start = i;
+                for (; i < len && (quote || !isspace((unsigned char) args[i])); i++) {
+                        char c = args[i];
+
+                        if (quote && c == quote)
+                                quote = 0;
+                        else if (!quote && (c == '\'' || c == '"'))
+                                quote = c;
+                        else if (c == '\\' && quote != '\'' && i + 1 < len)
+                                value[k++] = args[++i];
+                        else
+                                value[k++] = c;
+                }
+                value[k] = 0;
+                if (ARRAY_RESERVE(w, allocated, n + 1) < 0) {
+                        arg_words_free(w, n);
+                        return -ENOMEM;
+                }
+                w[n++] = (ArgWord){ .start = start, .end = i, .value = TAKE_PTR(value) };
+        }
+        *ret = w;
+        *ret_n = n;
+        return 0;
+}
+
+/* Whether word i is "-device" (or "--device") and the next one a pcie-root-port: its properties then. */
+static int arg_root_port(const ArgWord *w, size_t n, size_t i, PropString *ret) {
+        if (i + 1 >= n || !(streq(w[i].value, "-device") || streq(w[i].value, "--device")))
+                return 0;
+        if (!strneq(w[i + 1].value, "pcie-root-port,", strlen("pcie-root-port,")))
+                return 0;
+        return prop_string_parse(w[i + 1].value, "driver", ret) < 0 ? 0 : 1;
+}
+
+int proxmox_args_set_live_port(const char *args, const char *device, char **ret) {
+        _cleanup_free_ char *out = strdup("");
+        ArgWord *w = NULL;
+        size_t n = 0, copied = 0;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        r = args_split(args ?: "", &w, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(prop_string_done) PropString p = {};
+
+                if (arg_root_port(w, n, i, &p) <= 0 ||
+                    !streq_ptr(prop_string_get(&p, "id"), PROXMOX_LIVE_PORT_ID))
+                        continue;
+                /* the text before this element, then skip it */
+                if (strextendf(&out, "%.*s", (int) (w[i].start - copied), args + copied) < 0) {
+                        arg_words_free(w, n);
+                        return -ENOMEM;
+                }
+                copied = w[i + 1].end;
+                i++;
+        }
+        if (args && strextendf(&out, "%s", args + copied) < 0) {
+                arg_words_free(w, n);
+                return -ENOMEM;
+        }
+        arg_words_free(w, n);
+        /* tidy the white space the element left */
+        {
+                char *d = out;
+                for (const char *c = out; *c; c++)
+                        if (!(isspace((unsigned char) *c) && (d == out || isspace((unsigned char) d[-1]))))
+                                *d++ = *c;
+                while (d > out && isspace((unsigned char) d[-1]))
+                        d--;
+                *d = 0;
+        }
+        if (device && strextendf(&out, "%s-device %s", *out ? " " : "", device) < 0)
+                return -ENOMEM;
+        *ret = *out ? TAKE_PTR(out) : NULL;
+        return 0;
+}
+
+/* A size in QEMU's syntax: digits and an optional K, M, G, T (binary) or B suffix. */
+static int parse_qemu_size(const char *s, uint64_t *ret) {
+        uint64_t v, mult = 1;
+        char *end;
+
+        if (!s || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -EINVAL;
+        switch (*end) {
+        case 0:
+        case 'b':
+        case 'B':
+                break;
+        case 'k':
+        case 'K':
+                mult = UINT64_C(1) << 10;
+                break;
+        case 'm':
+        case 'M':
+                mult = UINT64_C(1) << 20;
+                break;
+        case 'g':
+        case 'G':
+                mult = UINT64_C(1) << 30;
+                break;
+        case 't':
+        case 'T':
+                mult = UINT64_C(1) << 40;
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (*end && end[1])
+                return -EINVAL;
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
+
+int proxmox_args_live_ports(const char *args, uint64_t *ret_window, bool *ret_mine) {
+        ArgWord *w = NULL;
+        size_t n = 0;
+        uint64_t window = 0;
+        bool mine = false;
+        int r, count = 0;
+
+        r = args_split(args ?: "", &w, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(prop_string_done) PropString p = {};
+                uint64_t v;
+
+                if (arg_root_port(w, n, i, &p) <= 0)
+                        continue;
+                count++;
+                if (streq_ptr(prop_string_get(&p, "id"), PROXMOX_LIVE_PORT_ID))
+                        mine = true;
+                if (parse_qemu_size(prop_string_get(&p, "pref64-reserve"), &v) >= 0)
+                        window = MAX(window, v);
+        }
+        arg_words_free(w, n);
+        *ret_window = window;
+        *ret_mine = mine;
+        return count;
 }
 
 bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e) {

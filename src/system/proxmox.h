@@ -102,6 +102,26 @@ int pci_address_normalize(const char *s, char **ret);
  * slot ("30:00.0", "0000:30:00", "0000:30:00.1;..."). */
 bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e);
 
+/* The hot-pluggable PCIe port `vm attach VMID --live` gives a Proxmox VM, through its args (Proxmox's own
+ * ports have no window reserve, and its hostpciN entries only reach the VM at its start): a
+ * pcie-root-port on pcie.0 at slot 0x8, which qemu-server leaves free on q35 (it uses 0x1 for the
+ * display, 0x9-0x19 for hostpciN on bus 0, 0x10-0x11 for its extra root ports, and pve-q35-4.0.cfg
+ * 0x1a-0x1e: src/PVE/QemuServer/PCI.pm get_pcie_addr_map() and print_pcie_root_port()), chassis and port
+ * 200 (qemu-server numbers its ports 1-16), the link speed and width qemu-server gives its own ports
+ * (x-speed=16,x-width=32), and pref64-reserve, the prefetchable window that QEMU asks the firmware to
+ * reserve behind it (hw/pci-bridge/gen_pcie_root_port.c), sized for the eGPU's BARs
+ * (egpu_prefetchable_window()). */
+#define PROXMOX_LIVE_PORT_ID "egpuctl-port0"
+int proxmox_live_port_device(uint64_t window, char **ret);
+/* A VM's args with egpuctl's port element ("-device pcie-root-port,id=egpuctl-port0,...") replaced by
+ * "-device DEVICE", or DEVICE appended when there was none; NULL device takes it out. The person's other
+ * arguments stay as written. args may be NULL (none); *ret is NULL when nothing is left. */
+int proxmox_args_set_live_port(const char *args, const char *device, char **ret);
+/* The pcie-root-ports a VM's args add, as Proxmox splits them (shell words): the largest prefetchable
+ * reserve among them (pref64-reserve, QEMU's size syntax) in *ret_window, and in *ret_mine whether
+ * egpuctl's is one of them. Returns how many there are. */
+int proxmox_args_live_ports(const char *args, uint64_t *ret_window, bool *ret_mine);
+
 /* This host's Proxmox node name: the host name up to the first dot. */
 int proxmox_node_name(char **ret);
 

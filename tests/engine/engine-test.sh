@@ -32,12 +32,12 @@ hold_group() {
         wait_file /proc/$vm/fd/0
 }
 # start_vm VMID [QEMU ARGS]: a stand-in for the QEMU of VM VMID (tests/engine/qmp-standin.py), its QMP
-# socket at $TMPDIR/VMID.qmp; its PID in $vm once it listens.
+# socket at ${QMP_DIR:-$TMPDIR}/VMID.qmp; its PID in $vm once it listens.
 start_vm() {
         id=$1
         shift
         rm -f $TMPDIR/vm$id.ready
-        python3 "$QMP_STANDIN" -id $id -chardev socket,id=qmp,path=$TMPDIR/$id.qmp,server=on,wait=off \
+        python3 "$QMP_STANDIN" -id $id -chardev socket,id=qmp,path=${QMP_DIR:-$TMPDIR}/$id.qmp,server=on,wait=off \
                 -mon chardev=qmp,mode=control "$@" --ready $TMPDIR/vm$id.ready &
         vm=$!
         wait_file $TMPDIR/vm$id.ready
@@ -845,6 +845,35 @@ kill -TERM $pid; wait $pid' 2>&1)
 ok
 groups held held
 ok" "$out"
+}
+
+# A Proxmox VM with a free port (vm attach --live's): doctor's vm-live names the port vm plug would take;
+# the hookscript's post-start plugs the eGPU recorded for the VM into it; doctor then sees it there, and
+# vfio-usable names the VM that holds it; post-start again changes nothing.
+t_hook_post_start() {
+        out=$(sim_sh "$EGPU" '
+live() { $E doctor --json | python3 -c "import json, sys
+for c in json.load(sys.stdin)[\"checks\"]:
+    if c[\"id\"] in (\"vm-live\", \"vfio-usable\"): print(c[\"id\"], c[\"status\"], c[\"summary\"])" | pids; }
+QMP_DIR=$EGPUCTL_ROOT/var/run/qemu-server
+mkdir -p $QMP_DIR
+start_vm 100 $PORTS
+$E enroll 1-1 --vm 100 >/dev/null
+$E attach >/dev/null
+live
+ln -s $E $TMPDIR/egpuctl-hook
+$TMPDIR/egpuctl-hook 100 post-start >/dev/null; echo "post-start rc=$?"
+echo "groups $(held 25) $(held 26)"
+live
+$TMPDIR/egpuctl-hook 100 post-start | grep -c "plugged into"
+kill $vm' 2>&1)
+        expect "hook post-start" "vfio-usable ok IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself); IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
+vm-live ok VM 100 runs with the free port rp2 (16 GiB window; the eGPU needs 16 GiB)
+post-start rc=0
+groups held held
+vfio-usable ok IOMMU group 25 of eGPU 0000:30:00.0: in VM 100 (PID N); IOMMU group 26 of eGPU 0000:30:00.0: in VM 100 (PID N)
+vm-live ok VM 100 runs with eGPU 0000:30:00.0 in it
+0" "$out"
 }
 
 export TMPDIR="$TMP"

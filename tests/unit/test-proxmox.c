@@ -217,6 +217,64 @@ static void test_hostpci_value_set(void **state) {
         assert_string_equal(d, "mapping=egpu,pcie=1");
 }
 
+/* vm attach --live's port: QEMU's size syntax, and a VM's args rewritten with the person's words kept. */
+static void test_live_port(void **state) {
+        _cleanup_free_ char *dev = NULL, *small = NULL, *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        char *none = (char *) 1;
+        uint64_t window = 1;
+        bool mine = true;
+
+        assert_int_equal(proxmox_live_port_device(UINT64_C(16) << 30, &dev), 0);
+        assert_string_equal(
+                dev,
+                "pcie-root-port,id=egpuctl-port0,bus=pcie.0,addr=0x8,chassis=200,port=200,x-speed=16,"
+                "x-width=32,pref64-reserve=16G");
+        assert_int_equal(proxmox_live_port_device(UINT64_C(384) << 20, &small), 0);
+        assert_true(strstr(small, ",pref64-reserve=384M") != NULL);
+
+        /* appended to no args, to a person's args; replaced where it was, the rest as written */
+        assert_int_equal(proxmox_args_set_live_port(NULL, "X", &a), 0);
+        assert_string_equal(a, "-device X");
+        assert_int_equal(proxmox_args_set_live_port("-no-reboot -smbios 'type=0,vendor=FOO'", "X", &b), 0);
+        assert_string_equal(b, "-no-reboot -smbios 'type=0,vendor=FOO' -device X");
+        assert_int_equal(
+                proxmox_args_set_live_port(
+                        "-no-reboot -device pcie-root-port,id=egpuctl-port0,pref64-reserve=1G -device "
+                        "pcie-root-port,id=mine,pref64-reserve=2G",
+                        "Y",
+                        &c),
+                0);
+        assert_string_equal(c, "-no-reboot -device pcie-root-port,id=mine,pref64-reserve=2G -device Y");
+        /* taken out: nothing left is NULL */
+        assert_int_equal(
+                proxmox_args_set_live_port("-device 'pcie-root-port,id=egpuctl-port0'", NULL, &none),
+                0);
+        assert_null(none);
+        assert_int_equal(
+                proxmox_args_set_live_port("-a  -device pcie-root-port,id=egpuctl-port0 -b", NULL, &d),
+                0);
+        assert_string_equal(d, "-a -b");
+
+        /* the ports of args: the largest reserve, whether egpuctl's is there */
+        assert_int_equal(proxmox_args_live_ports(c, &window, &mine), 1);
+        assert_int_equal(window, UINT64_C(2) << 30);
+        assert_false(mine);
+        assert_int_equal(proxmox_args_live_ports(b, &window, &mine), 0);
+        assert_int_equal(window, 0);
+        assert_int_equal(
+                proxmox_args_live_ports(
+                        "--device \"pcie-root-port,id=egpuctl-port0,pref64-reserve=256M\"",
+                        &window,
+                        &mine),
+                1);
+        assert_int_equal(window, UINT64_C(256) << 20);
+        assert_true(mine);
+        assert_int_equal(
+                proxmox_args_live_ports("-device pcie-root-port,id=x,pref64-reserve=12Q", &window, &mine),
+                1);
+        assert_int_equal(window, 0);
+}
+
 static void test_pci_address_normalize(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
         char *x = NULL;
@@ -297,6 +355,7 @@ int main(void) {
                 cmocka_unit_test(test_vm_config),
                 cmocka_unit_test(test_pci_map_entry),
                 cmocka_unit_test(test_pci_address_normalize),
+                cmocka_unit_test(test_live_port),
                 cmocka_unit_test(test_pci_mapping_from_cfg),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

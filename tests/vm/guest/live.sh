@@ -9,7 +9,7 @@
 #   (d) an eGPU enrolled for the VM, hot-plugged while the VM runs, goes into the VM (the daemon)
 #   (e) egpuctl detach while the daemon runs: it stays detached until plugged again
 #   (c) a surprise unplug while a VM keeps the eGPU: with wait the daemon names the VM and keeps serving
-#       (another hot-plug is bound); with stop-vm the host's removal completes within a bound
+#       (an eGPU enrolled meanwhile is bound); with stop-vm the host's removal completes within a bound
 . /vmtest/lib.sh
 
 export STATE_DIRECTORY=/var/lib/egpuctl RUNTIME_DIRECTORY=/run/egpuctl
@@ -75,14 +75,18 @@ wait_log() {
         done
 }
 start_daemon() {
-        egpuctl daemon "$@" >/tmp/daemon.log 2>&1 &
+        EGPUCTL_LOG_LEVEL=debug egpuctl daemon "$@" >/tmp/daemon.log 2>&1 &
         DPID=$!
         wait_log Ready 60
 }
 # bounded: a daemon stuck in the kernel (D state) must not stop the test
 stop_daemon() {
         kill $DPID 2>/dev/null
-        vm-tool wait-path /proc/$DPID absent 10000 >/dev/null || diag "the daemon did not end: $(cat /proc/$DPID/stack 2>/dev/null | tr '\n' '|')"
+        if ! vm-tool wait-path /proc/$DPID absent 10000 >/dev/null; then
+                for t in /proc/$DPID/task/*; do
+                        diag "the daemon did not end: thread ${t##*/}: $(tr '\n' '|' <$t/stack 2>/dev/null)"
+                done
+        fi
         diag "daemon log: $(tr '\n' '|' </tmp/daemon.log)"
 }
 
@@ -92,18 +96,35 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -e /usr/share/seabios/bios-
 fi
 GA=$(group_of $A0)
 
+# A watchdog: an egpuctl thread found in D state twice, 5 s apart, gets its kernel stack logged once, so
+# that a run that hangs in the kernel says where.
+(
+        prev="" seen=""
+        while sleep 5; do
+                now=""
+                for t in /proc/[0-9]*/task/[0-9]*; do
+                        [ "$(cat $t/comm 2>/dev/null)" = egpuctl ] || continue
+                        [ "$(cut -d' ' -f3 $t/stat 2>/dev/null)" = D ] || continue
+                        id=${t#/proc/}
+                        now="$now $id"
+                        case " $prev " in *" $id "*) ;; *) continue ;; esac
+                        case " $seen " in *" $id "*) continue ;; esac
+                        seen="$seen $id"
+                        diag "watchdog: egpuctl $id in D state: $(tr '\0' ' ' <${t%/task/*}/cmdline 2>/dev/null): $(tr '\n' '|' <$t/stack 2>/dev/null)"
+                done
+                prev=$now
+        done
+) &
+WATCHDOG=$!
+
 # ---------------------------------------------------------------- (a) vm plug
 e enroll $A0 && e attach $A0
 if has "IOMMU group $GA: ready for a VM"; then tap_ok "a: the VFIO pre-flight passes after attach (group $GA)"
 else tap_fail "a: the VFIO pre-flight passes after attach" "$out"; fi
 if start_vm 100; then
         e doctor --json
-        if printf '%s' "$out" | grep -q '"vfio-usable"'; then
-                if printf '%s' "$out" | tr -d '\n' | grep -q '"vfio-usable"[^}]*"ok"'; then tap_ok "a: doctor vfio-usable ok before the plug"
-                else tap_fail "a: doctor vfio-usable ok before the plug" "$out"; fi
-        else
-                tap_skip "a: doctor vfio-usable before the plug" "doctor has no vfio-usable check yet"
-        fi
+        if printf '%s' "$out" | tr -d '\n' | grep -q '"vfio-usable"[^}]*"ok"'; then tap_ok "a: doctor vfio-usable ok before the plug"
+        else tap_fail "a: doctor vfio-usable ok before the plug" "$out"; fi
         _t0=$(vm-tool now)
         if e vm plug 100 && has "plugged into port rp1"; then
                 tap_ok "a: vm plug 100 hot-adds $A0 and $A1 ($(($(vm-tool now) - _t0)) ms)"
@@ -116,12 +137,8 @@ if start_vm 100; then
         if holds $QPID $GA; then tap_ok "a: the VM's QEMU (PID $QPID) holds /dev/vfio/$GA"
         else tap_fail "a: the VM's QEMU holds /dev/vfio/$GA" "$(ls -l /proc/$QPID/fd)"; fi
         e doctor --json
-        if printf '%s' "$out" | grep -q '"vfio-usable"'; then
-                if printf '%s' "$out" | grep -q "held by process $QPID"; then tap_ok "a: doctor vfio-usable names the VM's PID as the holder"
-                else tap_fail "a: doctor vfio-usable names the holder" "$out"; fi
-        else
-                tap_skip "a: doctor vfio-usable names the holder" "doctor has no vfio-usable check yet"
-        fi
+        if printf '%s' "$out" | grep -q "in VM 100 (PID $QPID)"; then tap_ok "a: doctor vfio-usable names VM 100 (PID $QPID) as the holder"
+        else tap_fail "a: doctor vfio-usable names the holder" "$out"; fi
 
         # ---------------------------------------------------------------- (b) eject
         _t0=$(vm-tool now)
@@ -146,13 +163,13 @@ plug_pair p1 && vm-tool wait-path $SYSPCI/$H0 present 20000 >/dev/null && udevad
 e enroll $H0 --vm 100
 unplug_pair p1
 udevadm settle --timeout=20
-# and rp7's, for (c): a hot-plug the daemon must still handle while a removal waits for a VM
+# and rp7's, for (c), present and not enrolled: enrolled while a removal waits for a VM, the daemon must
+# still bind it. (A new hot-plug cannot be the test: while vfio-pci's remove waits, the kernel holds the
+# PCI rescan/remove lock, pci_lock_rescan_remove() in pciehp_unconfigure_device(), so no PCI device comes
+# or goes until the VM lets go, whatever the daemon does.)
 host device_add '{"driver":"ich9-intel-hda","id":"k1_hda","bus":"rp7","addr":"0.1"}' >/dev/null &&
         host device_add '{"driver":"secondary-vga","id":"k1_vga","bus":"rp7","addr":"0.0","multifunction":true}' >/dev/null &&
         vm-tool wait-path $SYSPCI/$K0 present 20000 >/dev/null && udevadm settle --timeout=20
-e enroll $K0
-host device_del k1_vga k1_hda >/dev/null
-udevadm settle --timeout=20
 
 if kill -0 $QPID 2>/dev/null && start_daemon; then
         _t0=$(vm-tool now)
@@ -199,12 +216,9 @@ if [ "$(driver_of $H0)" = vfio-pci ] && start_vm 101 -device vfio-pci,host=$H1,b
         else
                 tap_fail "c: wait: the daemon names the VM" "$(tail -n 20 /tmp/daemon.log)" "$(dmesg | tail -n 20)"
         fi
-        plug_pair_k() {
-                host device_add '{"driver":"ich9-intel-hda","id":"k2_hda","bus":"rp7","addr":"0.1"}' >/dev/null &&
-                        host device_add '{"driver":"secondary-vga","id":"k2_vga","bus":"rp7","addr":"0.0","multifunction":true}' >/dev/null
-        }
-        if plug_pair_k && vm-tool wait-driver $K0 vfio-pci 60000 >/dev/null && kill -0 $DPID; then
-                tap_ok "c: wait: meanwhile the daemon binds another hot-plugged pair ($K0)"
+        if e enroll $K0 && echo add >$SYSPCI/$K0/uevent && vm-tool wait-driver $K0 vfio-pci 60000 >/dev/null &&
+                kill -0 $DPID; then
+                tap_ok "c: wait: meanwhile the daemon binds another eGPU enrolled then ($K0)"
         else
                 tap_fail "c: wait: the daemon keeps serving" "$K0: $(driver_of $K0)" "$(tail -n 20 /tmp/daemon.log)"
         fi
@@ -242,3 +256,4 @@ if e attach $H0 && [ "$(driver_of $H0)" = vfio-pci ]; then
 else
         tap_fail "c: stop-vm: the pair is on vfio-pci for VM 102" "$(driver_of $H0)"
 fi
+kill $WATCHDOG 2>/dev/null
