@@ -279,11 +279,14 @@ static void run_surprise(Hotplug *d, const char *bdf) {
         if (g) {
                 r = live_unplug(g, &vm, &d->o.live, &rep);
                 log_report(d, &rep, false, "Surprise unplug");
-                if (r >= 0) {
+                if (r > 0) {
                         publish_vm(d, false, &vm, bdf);
                         return;
                 }
         }
+        /* Whatever the VM answered: it lets go, or it is what keeps the host's removal waiting. */
+        if (vfio_group_holder(f->iommu_group, &holder) <= 0)
+                return;
         if (d->o.on_surprise_unplug == SURPRISE_WAIT) {
                 _cleanup_free_ char *fix = NULL;
 

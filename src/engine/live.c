@@ -187,20 +187,28 @@ static void passed_free(Passed *p, size_t n) {
         free(p);
 }
 
-/* The VM's vfio-pci devices (qom-list /machine/peripheral) whose host= is one of the eGPU's functions. Only
- * devices with an id are there, which every device added by a person, Proxmox or egpuctl has. */
-static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret, size_t *ret_n) {
+/* The VM's vfio-pci devices whose host= is one of the eGPU's functions: those with an id (qom-list
+ * /machine/peripheral: every device Proxmox, libvirt or egpuctl adds), named by it, and those without one
+ * (/machine/peripheral-anon, as a person's "-device vfio-pci,host=..." makes them), named by their QOM path,
+ * which device_del takes too ("the device's ID or QOM path", qapi/qdev.json). */
+static int find_passed_in(
+        Qmp *q,
+        const Egpu *e,
+        const LiveOptions *o,
+        const char *container,
+        Passed **p,
+        size_t *n,
+        size_t *allocated) {
         _cleanup_(json_object_putp) json_object *list = NULL, *args = NULL;
-        Passed *p = NULL;
-        size_t n = 0, allocated = 0;
+        bool anon = !streq(container, "/machine/peripheral");
         int r;
 
         args = json_object_new_object();
-        if (!args || json_object_object_add(args, "path", json_object_new_string("/machine/peripheral")) < 0)
+        if (!args || json_object_object_add(args, "path", json_object_new_string(container)) < 0)
                 return -ENOMEM;
         r = qmp_execute(q, "qom-list", args, deadline_in(o->qmp_timeout_ms), &list, NULL);
         if (r < 0)
-                return r;
+                return anon ? 0 : r; /* a QEMU without anonymous devices has no such container */
         for (size_t i = 0; json_object_is_type(list, json_type_array) && i < json_object_array_length(list);
              i++) {
                 json_object *item = json_object_array_get_idx(list, i);
@@ -210,29 +218,39 @@ static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret
 
                 if (!name || !type || !streq(type, "child<vfio-pci>"))
                         continue;
-                if (asprintf(&path, "/machine/peripheral/%s", name) < 0 ||
-                    !(ga = json_object_new_object()) ||
+                if (asprintf(&path, "%s/%s", container, name) < 0 || !(ga = json_object_new_object()) ||
                     json_object_object_add(ga, "path", json_object_new_string(path)) < 0 ||
-                    json_object_object_add(ga, "property", json_object_new_string("host")) < 0) {
-                        passed_free(p, n);
+                    json_object_object_add(ga, "property", json_object_new_string("host")) < 0)
                         return -ENOMEM;
-                }
                 if (qmp_execute(q, "qom-get", ga, deadline_in(o->qmp_timeout_ms), &host, NULL) < 0 ||
                     !json_object_is_type(host, json_type_string))
                         continue;
                 FOREACH_ARRAY(f, e->functions, e->n_functions) {
-                        _cleanup_free_ char *norm = NULL;
                         const char *h = json_object_get_string(host);
 
                         /* QEMU shows host= as the address it was given, a domain added ("0000:30:00.0"). */
                         if (!streq((*f)->bdf, h) && !(strlen(h) == 7 && streq((*f)->bdf + 5, h)))
                                 continue;
-                        if (ARRAY_RESERVE(p, allocated, n + 1) < 0 || !(p[n].id = strdup(name))) {
-                                passed_free(p, n);
+                        if (ARRAY_RESERVE(*p, *allocated, *n + 1) < 0 ||
+                            !((*p)[*n].id = strdup(anon ? path : name)))
                                 return -ENOMEM;
-                        }
-                        p[n++].f = *f;
+                        (*p)[(*n)++].f = *f;
                 }
+        }
+        return 0;
+}
+
+static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret, size_t *ret_n) {
+        Passed *p = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = find_passed_in(q, e, o, "/machine/peripheral", &p, &n, &allocated);
+        if (r >= 0)
+                r = find_passed_in(q, e, o, "/machine/peripheral-anon", &p, &n, &allocated);
+        if (r < 0) {
+                passed_free(p, n);
+                return r;
         }
         *ret = p;
         *ret_n = n;
@@ -501,8 +519,10 @@ static const PciFunction *plug_order(const Egpu *e, size_t i) {
         return e->functions[i < zero ? i : i + 1];
 }
 
+/* DEVICE_DELETED of the device named by id or QOM path (an anonymous device's event has only its path). */
 static bool event_names_device(json_object *data, void *userdata) {
-        return streq_ptr(json_get_string(data, "device"), userdata);
+        return streq_ptr(json_get_string(data, "device"), userdata) ||
+                streq_ptr(json_get_string(data, "path"), userdata);
 }
 
 /* Takes the functions egpuctl added in this call out again, in the order they went in, each waited for

@@ -7,14 +7,15 @@ in /proc/PID/cmdline as it finds a real one's:
   qmp-standin.py [-name N] [-id VMID] (-qmp unix:PATH,server=on,wait=off |
                  -chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control)
                  [-device pcie-root-port,id=ID[,hotplug=off][,pref64-reserve=SIZE]]...
-                 [-device vfio-pci,host=BDF,id=ID,bus=PORT,addr=0.F[,multifunction=on]]...
+                 [-device vfio-pci,host=BDF[,id=ID],bus=PORT,addr=0.F[,multifunction=on]]...
                  [-S] [--guest MS] [--ready FILE] [--events FILE]
 
 What it answers, as QEMU 7.2 does (qapi/pci.json, qapi/qom.json, hw/pci/pcie.c, hw/vfio/common.c and
 pci.c, softmmu/qdev-monitor.c; tests/vm judges the same flows on a real QEMU):
 - the greeting, qmp_capabilities, query-status, query-pci (the port's secondary bus is numbered, as SeaBIOS
   does at boot, unless -S), qom-list /machine/peripheral, qom-get of a device's host, a port's hotplug and
-  pref64-reserve (18446744073709551615 when unset), quit;
+  pref64-reserve (18446744073709551615 when unset), quit; a device given without id= is
+  /machine/peripheral-anon/device[N], listed there, and device_del takes that path;
 - device_add vfio-pci: opens the group as QEMU does (one process at a time: EBUSY from the kernel), checks
   that it is viable and the function is on vfio-pci, refuses a port without hot-plug ("Hot-plug failed:
   unsupported by the port device 'ID'"), a taken slot and a duplicate id;
@@ -38,6 +39,7 @@ import time
 HOTPLUG_NO_GUEST_S = 0.05
 PENDING_S = 5.0
 UNSET = 18446744073709551615  # QEMU's size -1
+ANON = "/machine/peripheral-anon"
 
 
 def opts(s):
@@ -54,6 +56,13 @@ def opts(s):
         else:
             d[p] = "on"
     return first, d
+
+
+def deleted_data(id_):
+    """DEVICE_DELETED's data: an anonymous device has only its path (qapi/qdev.json: device is optional)."""
+    if id_.startswith(ANON + "/"):
+        return {"path": id_}
+    return {"device": id_, "path": "/machine/peripheral/" + id_}
 
 
 def size(s):
@@ -78,6 +87,7 @@ class Vm:
         self.devices = {}  # id -> dict
         self.groups = {}  # group -> fd
         self.numbered = True
+        self.n_anon = 0
         self.guest_ms = None
         self.ready = None
         self.events_file = None
@@ -144,8 +154,12 @@ class Vm:
 
     def add_vfio(self, d, hotplugged):
         host, id_, bus, addr = d.get("host"), d.get("id"), d.get("bus"), d.get("addr", "0.0")
-        if not id_ or not host:
-            return "Parameter 'id' and 'host' are required here"
+        if not host:
+            return "Parameter 'host' is missing"
+        if not id_:
+            # QEMU names a device without an id by its QOM path (qdev_set_id(): peripheral-anon/device[N])
+            id_ = "%s/device[%d]" % (ANON, self.n_anon)
+            self.n_anon += 1
         if id_ in self.devices or id_ in self.ports:
             return "Duplicate device ID '%s'" % id_
         if bus not in self.ports:
@@ -218,9 +232,11 @@ class Vm:
         for id_ in [i for i, d in self.devices.items() if d["bus"] == port]:
             del self.devices[id_]
         self.release_groups()
-        self.emit("DEVICE_DELETED", {"device": named, "path": "/machine/peripheral/" + named})
+        self.emit("DEVICE_DELETED", deleted_data(named))
 
     def device_del(self, id_):
+        if id_.startswith("/machine/peripheral/"):  # a QOM path names the device too
+            id_ = id_[len("/machine/peripheral/"):]
         d = self.devices.get(id_)
         if not d:
             return "Device '%s' not found" % id_
@@ -243,7 +259,7 @@ class Vm:
         if id_ in self.devices:
             del self.devices[id_]
             self.release_groups()
-            self.emit("DEVICE_DELETED", {"device": id_, "path": "/machine/peripheral/" + id_})
+            self.emit("DEVICE_DELETED", deleted_data(id_))
 
     def later(self, delay, fn):
         self.events.append((time.monotonic() + delay, fn))
@@ -260,7 +276,8 @@ class Vm:
                         continue
                     v, dev, cls = self.ids(d["host"])
                     kids.append({"bus": p["bus"], "slot": 0, "function": d["fn"], "class_info": {"class": cls},
-                                 "id": {"vendor": v, "device": dev}, "qdev_id": id_, "regions": []})
+                                 "id": {"vendor": v, "device": dev},
+                                 "qdev_id": "" if id_.startswith(ANON) else id_, "regions": []})
             pref = {"base": 0x800000000, "limit": 0x800000000 + p["reserve"] - 1} \
                 if p["reserve"] != UNSET and self.numbered else {"base": 0xfffffffffff00000, "limit": 0xfffff}
             ports.append({"bus": 0, "slot": slot, "function": 0,
@@ -282,6 +299,8 @@ class Vm:
                 return self.ports[name]["reserve"], None
         if path.startswith("/machine/peripheral/") and name in self.devices and prop == "host":
             return self.devices[name]["host"], None
+        if path in self.devices and prop == "host":
+            return self.devices[path]["host"], None
         return None, {"class": "GenericError", "desc": "Property '%s.%s' not found" % (name, prop)}
 
     def execute(self, cmd, args):
@@ -293,7 +312,10 @@ class Vm:
             return self.query_pci(), None
         if cmd == "qom-list" and args.get("path") == "/machine/peripheral":
             return ([{"name": i, "type": "child<pcie-root-port>"} for i in self.ports] +
-                    [{"name": i, "type": "child<vfio-pci>"} for i in self.devices]), None
+                    [{"name": i, "type": "child<vfio-pci>"} for i in self.devices if not i.startswith(ANON)]), None
+        if cmd == "qom-list" and args.get("path") == ANON:
+            return [{"name": i[len(ANON) + 1:], "type": "child<vfio-pci>"} for i in self.devices
+                    if i.startswith(ANON + "/")], None
         if cmd == "qom-get":
             return self.qom_get(args.get("path", ""), args.get("property", ""))
         if cmd == "device_add":
