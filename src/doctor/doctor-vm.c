@@ -259,6 +259,20 @@ static const Egpu *egpu_of_record(const Doctor *d, const Enrollment *rec) {
         return NULL;
 }
 
+/* The fix for a running VM without the port it needs: vm attach --live and a restart for a Proxmox VM,
+ * the QEMU option for another. */
+static int fix_port(Check *c, const LiveVm *vm, const char *want) {
+        int r;
+
+        if (!vm->vmid)
+                return check_fix(
+                        c,
+                        "# start the VM with -device pcie-root-port,id=egpu-port,pref64-reserve=%s",
+                        want);
+        r = check_fix(c, "egpuctl vm attach %s --live", vm->vmid);
+        return r < 0 ? r : check_fix(c, "qm reboot %s", vm->vmid);
+}
+
 /* A running VM: the port vm plug would use, from query-pci. 1 when it answered, 0 when not. */
 static int vm_live_running(
         Doctor *d,
@@ -302,15 +316,8 @@ static int vm_live_running(
                         "%s runs without a free hot-pluggable PCIe port, so vm plug has nowhere to put the "
                         "eGPU",
                         who);
-                if (r >= 0 && vm->vmid)
-                        r = check_fix(c, "egpuctl vm attach %s --live", vm->vmid);
                 if (r >= 0)
-                        r = vm->vmid ? check_fix(c, "qm reboot %s", vm->vmid)
-                                     : check_fix(
-                                               c,
-                                               "# start the VM with -device "
-                                               "pcie-root-port,id=egpu-port,pref64-reserve=%s",
-                                               want);
+                        r = fix_port(c, vm, want);
                 return r < 0 ? r : 1;
         }
         if (need > 0 && !live_port_fits(&port)) {
@@ -324,15 +331,8 @@ static int vm_live_running(
                         port.window ? have : "firmware's default",
                         e->gpu->bdf,
                         want);
-                if (r >= 0 && vm->vmid)
-                        r = check_fix(c, "egpuctl vm attach %s --live", vm->vmid);
                 if (r >= 0)
-                        r = vm->vmid ? check_fix(c, "qm reboot %s", vm->vmid)
-                                     : check_fix(
-                                               c,
-                                               "# start the VM with -device "
-                                               "pcie-root-port,id=egpu-port,pref64-reserve=%s",
-                                               want);
+                        r = fix_port(c, vm, want);
                 return r < 0 ? r : 1;
         }
         r = strextendf_with_separator(
