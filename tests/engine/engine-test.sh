@@ -876,5 +876,49 @@ vm-live ok VM 100 runs with eGPU 0000:30:00.0 in it
 0" "$out"
 }
 
+# One writer: a person's attach while the daemon attaches the same hot-plugged eGPU waits for the
+# daemon's lock, finds it attached and succeeds; the daemon logs no error.
+t_attach_with_daemon() {
+        v=$(variant together unplugged)
+        out=$(sim_sh --tunnel-delay-ms 300 "$v" '
+ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl plug 1-1 >/dev/null
+wait_log "1-1: authorized"
+$E attach >$TMPDIR/attach.out 2>&1; echo "attach rc=$?"
+wait_bound && state
+echo "daemon errors: $(grep -c "^<[0-3]>" $TMPDIR/log)"
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "attach with the daemon" "attach rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+daemon errors: 0" "$out"
+}
+
+# One writer: forget while the daemon attaches waits for the daemon's lock; the attach that began with
+# the record ends, and the next plug, with no record, is left alone.
+t_forget_during_daemon_attach() {
+        v=$(variant forgetting unplugged)
+        out=$(sim_sh --tunnel-delay-ms 500 "$v" '
+ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl plug 1-1 >/dev/null
+wait_log "1-1: authorized"
+$E forget $(cat $D/unique_id) >/dev/null; echo "forget rc=$?"
+state
+echo "enrolled: $($E list --json | tr -d " \n" | grep -o "\"enrolled\":true" | wc -l)"
+ctl unplug 1-1 >/dev/null; ctl plug 1-1 >/dev/null
+sleep 1
+state
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "forget during the daemon's attach" "forget rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+enrolled: 0
+auth=0 gpu=none/gone audio=none/gone" "$out"
+}
+
 export TMPDIR="$TMP"
 run_case "${1:-}"
