@@ -49,6 +49,8 @@ held() { if (exec 2>/dev/null; : </dev/vfio/$1); then echo free; else echo held;
 pids() { sed -e "s/PID [0-9]*/PID N/g" -e "s|$TMPDIR|TMP|g"; }
 PORTS="-device pcie-root-port,id=rp1,chassis=1 -device pcie-root-port,id=rp2,chassis=2,pref64-reserve=16G"
 COLD="-device pcie-root-port,id=rp1,chassis=1 -device vfio-pci,host=0000:30:00.1,id=hostpci0.1,bus=rp1,addr=0.1 -device vfio-pci,host=0000:30:00.0,id=hostpci0.0,bus=rp1,addr=0.0,multifunction=on"
+# The same as a QEMU command line by hand often has it: devices without id=, in QOM /machine/peripheral-anon
+ANON="-device pcie-root-port,id=rp1,chassis=1 -device vfio-pci,host=0000:30:00.1,bus=rp1,addr=0.1 -device vfio-pci,host=0000:30:00.0,bus=rp1,addr=0.0,multifunction=on"
 '
 
 # sim_sh [OPTION]... SCENARIO SCRIPT: runs SCRIPT with sh inside egpu-sim; prints what it prints.
@@ -821,13 +823,15 @@ kill -TERM $pid; wait $pid' 2>&1)
 }
 
 # The same with wait: the daemon logs the VM and the command that frees the host, and keeps serving:
-# a PCIe eGPU enrolled meanwhile is still bound when its driver takes it.
+# a PCIe eGPU enrolled meanwhile is still bound when its driver takes it. With anon, the VM's devices have
+# no id (found by their QOM path); the daemon waits all the same.
 t_daemon_surprise_wait() {
         v=$(variant pcie pcie-gpu)
-        out=$(sim_sh "$v" '
+        out=$(sim_sh "$v" "
+DEVICES=\$${1:-COLD}"'
 $E enroll 1-1 >/dev/null
 $E attach >/dev/null
-start_vm 100 $COLD
+start_vm 100 $DEVICES
 $E daemon --unplug-timeout 1 2>$TMPDIR/log &
 pid=$!
 wait_log Ready
@@ -845,6 +849,10 @@ kill -TERM $pid; wait $pid' 2>&1)
 ok
 groups held held
 ok" "$out"
+}
+
+t_daemon_surprise_wait_anon() {
+        t_daemon_surprise_wait ANON
 }
 
 # A Proxmox VM with a free port (vm attach --live's): doctor's vm-live names the port vm plug would take;
