@@ -55,6 +55,13 @@ int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n)
         return 0;
 }
 
+bool enrolled_any_vm(const Enrolled *enrolled) {
+        for (size_t i = 0; i < enrolled->n; i++)
+                if (enrolled->list[i]->vm || enrolled->list[i]->qmp)
+                        return true;
+        return false;
+}
+
 int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret) {
         _cleanup_free_ PciePort *ports = NULL;
         size_t n = 0;
@@ -68,16 +75,37 @@ int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret) 
         return host_load_with_ports(udev, ports, n, ret);
 }
 
-static int reload(struct udev *udev, const Enrolled *enrolled, Host **h) {
+static int reload(AttachContext *c) {
         Host *n;
         int r;
 
-        r = host_load_enrolled(udev, enrolled, &n);
+        r = host_load_enrolled(c->udev, c->enrolled, &n);
         if (r < 0)
                 return r;
-        host_free(*h);
-        *h = n;
+        host_free(c->host);
+        c->host = n;
         return 0;
+}
+
+int attach_context_open(struct udev *udev, const Enrolled *enrolled, AttachContext *ret) {
+        _cleanup_(attach_context_done) AttachContext c = { .udev = udev, .enrolled = enrolled };
+        int r;
+
+        /* The monitor first, so that no event between the snapshot and a wait is lost. */
+        r = event_uevent_monitor_open(udev, &c.monitor);
+        if (r < 0)
+                return r;
+        r = host_load_enrolled(udev, enrolled, &c.host);
+        if (r < 0)
+                return r;
+        *ret = c;
+        c = (AttachContext){};
+        return 0;
+}
+
+void attach_context_done(AttachContext *c) {
+        c->monitor = udev_monitor_unref(c->monitor);
+        c->host = host_free(c->host);
 }
 
 /* Waits until an event arrives or the deadline passes; drains what came. 0 on timeout, 1 on events. */
@@ -247,10 +275,7 @@ typedef int (*EgpuFinder)(const Host *h, const void *userdata, Egpu **ret);
 /* Waits, by device events and up to the deadline, until find() gives an eGPU whose slot is complete.
  * At the deadline an incomplete one is taken as it is; with none at all, -ETIMEDOUT. */
 static int wait_for_egpu(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        struct udev_monitor *m,
-        Host **h,
+        AttachContext *c,
         EgpuFinder find,
         const void *userdata,
         int timeout_ms,
@@ -261,19 +286,19 @@ static int wait_for_egpu(
         for (;;) {
                 Egpu *e = NULL;
 
-                r = find(*h, userdata, &e);
+                r = find(c->host, userdata, &e);
                 if (r < 0)
                         return r;
-                if (e && (egpu_slot_complete(*h, e) || now_usec() >= deadline)) {
+                if (e && (egpu_slot_complete(c->host, e) || now_usec() >= deadline)) {
                         *ret = e;
                         return 0;
                 }
-                r = monitor_wait(m, deadline);
+                r = monitor_wait(c->monitor, deadline);
                 if (r < 0)
                         return r;
                 if (r == 0 && !e)
                         return -ETIMEDOUT;
-                r = reload(udev, enrolled, h);
+                r = reload(c);
                 if (r < 0)
                         return r;
         }
@@ -334,31 +359,17 @@ static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptio
         return r < 0 ? r : changed;
 }
 
-int attach_thunderbolt(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep) {
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        _cleanup_(host_freep) Host *h = NULL;
+int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         _cleanup_strv_free_ char **before = NULL, **chain = NULL;
         _cleanup_free_ char *syspath = NULL;
+        const Enrolled *enrolled = c->enrolled;
         const Enrollment *e;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
         int r;
 
-        /* The monitor comes first, so that no event between the snapshot and the wait is lost. */
-        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
-        if (r < 0)
-                return report_error(rep, r, "Failed to watch for device events: %m");
-        r = host_load_enrolled(udev, enrolled, &h);
-        if (r < 0)
-                return report_error(rep, r, "Failed to read the devices: %m");
-
-        t = host_find_tb_device(h, device);
+        t = host_find_tb_device(c->host, device);
         if (!t)
                 return report_error(rep, -ENODEV, "No Thunderbolt device '%s' is connected", device);
         if (t->host_router)
@@ -375,7 +386,7 @@ int attach_thunderbolt(
         syspath = strdup(t->syspath);
         if (!syspath)
                 return -ENOMEM;
-        r = snapshot_egpus(h, &before);
+        r = snapshot_egpus(c->host, &before);
         if (r < 0)
                 return r;
 
@@ -387,7 +398,7 @@ int attach_thunderbolt(
                                 return r;
                 }
         for (size_t i = strv_length(chain); i > 0; i--) {
-                TbDevice *x = host_find_tb_device_by_syspath(h, chain[i - 1]);
+                TbDevice *x = host_find_tb_device_by_syspath(c->host, chain[i - 1]);
                 const Enrollment *xe;
 
                 if (!x)
@@ -404,7 +415,8 @@ int attach_thunderbolt(
                 if (r < 0)
                         return r;
                 opened = true;
-                r = reload(udev, enrolled, &h);
+                /* Read back: the router shows the tunnel open (or, unplugged meanwhile, is gone). */
+                r = reload(c);
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices: %m");
         }
@@ -412,10 +424,7 @@ int attach_thunderbolt(
                 report_note(rep, "%s: already authorized", t->name);
 
         r = wait_for_egpu(
-                udev,
-                enrolled,
-                m,
-                &h,
+                c,
                 find_egpu_of_tunnel,
                 &(TunnelWait){ .tb_syspath = syspath, .before = before, .may_guess_new = opened },
                 o->timeout_ms,
@@ -450,8 +459,8 @@ int attach_thunderbolt(
         }
 
         /* Events are not needed any more: a monitor left unread only fills up. */
-        m = udev_monitor_unref(m);
-        r = bind_and_preflight(h, egpu, o, rep);
+        c->monitor = udev_monitor_unref(c->monitor);
+        r = bind_and_preflight(c->host, egpu, o, rep);
         if (r < 0)
                 return r;
         return r > 0 || opened ? 1 : 0;
@@ -560,25 +569,12 @@ static const Enrollment *find_pcie_enrollment(const Enrolled *enrolled, const Ho
         return NULL;
 }
 
-int attach_pcie(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep) {
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        _cleanup_(host_freep) Host *h = NULL;
+int attach_pcie(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         const Enrollment *e;
         Egpu *egpu;
         int r;
 
-        r = event_uevent_monitor_open(udev, &m); /* before a write whose effects we then wait for */
-        if (r < 0)
-                return report_error(rep, r, "Failed to watch for device events: %m");
-        r = host_load_enrolled(udev, enrolled, &h);
-        if (r < 0)
-                return report_error(rep, r, "Failed to read the devices: %m");
-        e = find_pcie_enrollment(enrolled, h, device);
+        e = find_pcie_enrollment(c->enrolled, c->host, device);
         if (!e)
                 return report_error(
                         rep,
@@ -588,7 +584,7 @@ int attach_pcie(
                         device);
 
         /* An eGPU counts only while a function with the enrolled ids sits below the port. */
-        r = wait_for_egpu(udev, enrolled, m, &h, find_egpu_of_port, e->port, o->timeout_ms, &egpu);
+        r = wait_for_egpu(c, find_egpu_of_port, e->port, o->timeout_ms, &egpu);
         if (r == -ETIMEDOUT)
                 return report_error(
                         rep,
@@ -600,8 +596,8 @@ int attach_pcie(
                         o->timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU below %s: %m", e->port);
-        m = udev_monitor_unref(m);
-        return bind_and_preflight(h, egpu, o, rep);
+        c->monitor = udev_monitor_unref(c->monitor);
+        return bind_and_preflight(c->host, egpu, o, rep);
 }
 
 int detach_pcie(
@@ -642,15 +638,10 @@ static bool names_pcie(const char *device) {
         return pci_bdf_is_valid(device) || strneq(device, "pci", 3);
 }
 
-int attach_device(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep) {
+int attach_device(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         if (names_pcie(device))
-                return attach_pcie(udev, enrolled, device, o, rep);
-        return attach_thunderbolt(udev, enrolled, device, o, rep);
+                return attach_pcie(c, device, o, rep);
+        return attach_thunderbolt(c, device, o, rep);
 }
 
 int detach_device(
@@ -746,20 +737,20 @@ int attach_by_person(
         const char *device,
         const AttachOptions *o,
         Report *rep) {
-        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(attach_context_done) AttachContext c = {};
         _cleanup_free_ char *key = NULL;
         const char *syspath;
         int r;
 
-        r = host_load_enrolled(udev, enrolled, &h);
+        r = attach_context_open(udev, enrolled, &c);
         if (r < 0)
                 return report_error(rep, r, "Failed to read the devices: %m");
-        if (person_mark(h, enrolled, device, &key, &syspath) >= 0) {
+        if (person_mark(c.host, enrolled, device, &key, &syspath) >= 0) {
                 r = detached_clear(o->root, key);
                 if (r < 0)
                         report_note(rep, "Failed to forget that %s was detached: %s", device, strerror(-r));
         }
-        return attach_device(udev, enrolled, device, o, rep);
+        return attach_device(&c, device, o, rep);
 }
 
 int detach_by_person(

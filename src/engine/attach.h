@@ -28,17 +28,27 @@ typedef struct Enrolled {
 
 void enrolled_done(Enrolled *e);
 
+/* What an attach works on: the device events, watched from before the snapshot was taken so that none
+ * between the two is lost, and the snapshot of the host, which the attach reloads as events come. A
+ * caller that decides on the snapshot first (the daemon: left detached?) hands it on, and the attach
+ * reads sysfs again only when events say something changed. */
+typedef struct AttachContext {
+        struct udev *udev;
+        const Enrolled *enrolled; /* not owned */
+        struct udev_monitor *monitor;
+        Host *host;
+} AttachContext;
+
+/* Opens the monitor, then loads the host with the enrolled PCIe ports. -errno, ret untouched, on failure. */
+int attach_context_open(struct udev *udev, const Enrolled *enrolled, AttachContext *ret);
+void attach_context_done(AttachContext *c);
+
 /* Attaches one Thunderbolt router given by name ("1-1") or unique_id: refuses unless it is enrolled
  * (by unique_id, re-read just before the write), authorizes its parents and then it according to the
  * domain's security level, waits for its eGPU's functions by uevents (bounded by timeout_ms), checks
  * the IOMMU groups and binds the functions to vfio-pci. Returns >0 when something changed, 0 when all
  * was in place already, -errno with the reason in the report. */
-int attach_thunderbolt(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep);
+int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions *o, Report *rep);
 
 /* Detaches the eGPU behind a router: refuses while a process holds a group's /dev/vfio node unless
  * o->force, clears driver_override, unbinds from vfio-pci, and closes the tunnel when the domain allows
@@ -54,6 +64,9 @@ int detach_thunderbolt(
  * below. NULL when it has none. */
 Enrollment *enrolled_find_egpu(const Enrolled *enrolled, const Egpu *e) _pure_;
 
+/* Whether any record names a VM (enroll --vm, --qmp). */
+bool enrolled_any_vm(const Enrolled *enrolled) _pure_;
+
 /* The enrolled PCIe ports, pointing into enrolled (valid while it is). */
 int enrolled_pcie_ports(const Enrolled *enrolled, PciePort **ret, size_t *ret_n);
 /* host_load_with_ports() with the enrolled PCIe ports. */
@@ -62,12 +75,7 @@ int host_load_enrolled(struct udev *udev, const Enrolled *enrolled, Host **ret);
 /* Attaches a PCIe-attached eGPU, given by its enrolled port, its record key ("pci-...") or the address
  * of one of its functions: waits for it below the port (bounded), checks the groups, binds. There is no
  * tunnel to authorize. */
-int attach_pcie(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep);
+int attach_pcie(AttachContext *c, const char *device, const AttachOptions *o, Report *rep);
 /* Unbinds it from vfio-pci, clears the override and gives the functions back to their host drivers. */
 int detach_pcie(
         struct udev *udev,
@@ -78,12 +86,7 @@ int detach_pcie(
 
 /* Either of the above, by what device names: a PCIe record (port, key, or a function of its eGPU) or a
  * Thunderbolt router (name or unique_id). */
-int attach_device(
-        struct udev *udev,
-        const Enrolled *enrolled,
-        const char *device,
-        const AttachOptions *o,
-        Report *rep);
+int attach_device(AttachContext *c, const char *device, const AttachOptions *o, Report *rep);
 int detach_device(
         struct udev *udev,
         const Enrolled *enrolled,

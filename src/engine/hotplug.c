@@ -157,7 +157,8 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         Egpu *g = NULL;
         int r;
 
-        if (host_load_enrolled(udev, en, &h) < 0)
+        /* Most hosts record no VM: then there is nothing to read. */
+        if (!enrolled_any_vm(en) || host_load_enrolled(udev, en, &h) < 0)
                 return;
         e = enrollment_of(h, en, device);
         if (!e || (!e->vm && !e->qmp))
@@ -193,7 +194,7 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
 static void run_attach(Hotplug *d, const char *device) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         _cleanup_(enrolled_done) Enrolled enrolled = {};
-        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(attach_context_done) AttachContext c = {};
         _cleanup_(report_done) Report rep = {};
         _cleanup_lock_ int lock_fd = -EBADF;
         _cleanup_free_ char *what = NULL;
@@ -208,20 +209,20 @@ static void run_attach(Hotplug *d, const char *device) {
         /* Under the lock, the store and sysfs as they are now: a person may have just changed them. */
         if (load_enrolled(d, &enrolled) < 0)
                 return;
-        r = host_load_enrolled(udev, &enrolled, &h);
+        r = attach_context_open(udev, &enrolled, &c);
         if (r < 0) {
                 errno = -r;
                 logf_(d, LOG_ERR, "Failed to read the devices: %m");
                 return;
         }
-        if (attach_held_detached(h, &enrolled, device, d->o.root)) {
+        if (attach_held_detached(c.host, &enrolled, device, d->o.root)) {
                 logf_(d,
                       LOG_INFO,
                       "%s: left detached, as a person asked; plug it in again or run egpuctl attach",
                       device);
                 return;
         }
-        r = attach_device(udev, &enrolled, device, &d->o.attach, &rep);
+        r = attach_device(&c, device, &d->o.attach, &rep);
         if (r == -ENODEV && rep.error) {
                 /* Unplugged while we worked on it: not a failure of ours; its add event comes next. */
                 logf_(d, LOG_INFO, "%s: went away during the attach (%s)", device, rep.error);
