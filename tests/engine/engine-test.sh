@@ -24,12 +24,24 @@ wait_bound() { ctl wait-driver 0000:30:00.0 vfio-pci ${1:-5000} >/dev/null && ct
 wait_file() { i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
 wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
 # A stand-in VM holding /dev/vfio/$1 ($vm: its PID), once the group can be opened: the kernel lets one
-# process at a time open it, and the VFIO pre-flight of egpuctl has it for a moment after binding.
+# process at a time open it, and the VFIO pre-flight of egpuctl has it for a moment after binding, so
+# the holder retries its own open (a probe first, then a shell redirection, lost that race in CI).
 hold_group() {
-        i=0; while ! (exec 2>/dev/null; : </dev/vfio/$1); do i=$((i + 1)); [ $i -lt 250 ] || return 1; sleep 0.02; done
-        sleep 30 </dev/vfio/$1 &
+        rm -f $TMPDIR/held.$1
+        python3 -c "
+import os, sys, time
+for _ in range(250):
+    try:
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+        break
+    except OSError:
+        time.sleep(0.02)
+else:
+    sys.exit(1)
+os.close(os.open(sys.argv[2], os.O_CREAT | os.O_WRONLY))
+time.sleep(30)" /dev/vfio/$1 $TMPDIR/held.$1 &
         vm=$!
-        wait_file /proc/$vm/fd/0
+        wait_file $TMPDIR/held.$1
 }
 # start_vm VMID [QEMU ARGS]: a stand-in for the QEMU of VM VMID (tests/engine/qmp-standin.py), its QMP
 # socket at ${QMP_DIR:-$TMPDIR}/VMID.qmp; its PID in $vm once it listens.
