@@ -85,7 +85,8 @@ int detach_pcie(
         Report *rep);
 
 /* Either of the above, by what device names: a PCIe record (port, key, or a function of its eGPU) or a
- * Thunderbolt router (name or unique_id). */
+ * Thunderbolt router (name or unique_id). One attach per context: it closes c's monitor when its wait is
+ * over, and leaves in c->host its last read of the host, from before the binding. */
 int attach_device(AttachContext *c, const char *device, const AttachOptions *o, Report *rep);
 int detach_device(
         struct udev *udev,
