@@ -23,6 +23,16 @@ ctl() { "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" "$@"; }
 wait_bound() { ctl wait-driver 0000:30:00.0 vfio-pci ${1:-5000} >/dev/null && ctl wait-driver 0000:30:00.1 vfio-pci ${1:-5000} >/dev/null; }
 wait_file() { i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
 wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
+# The daemon ($pid, its log in $TMPDIR/log) in the middle of attaching 1-1, enrolled and then plugged:
+# the tunnel is authorized, its functions not there yet (with --tunnel-delay-ms).
+daemon_attaching() {
+        ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
+        $E daemon 2>$TMPDIR/log &
+        pid=$!
+        wait_log Ready
+        ctl plug 1-1 >/dev/null
+        wait_log "1-1: authorized"
+}
 # A stand-in VM holding /dev/vfio/$1 ($vm: its PID), once the group can be opened: the kernel lets one
 # process at a time open it, and the VFIO pre-flight of egpuctl has it for a moment after binding, so
 # the holder retries its own open (a probe first, then a shell redirection, lost that race in CI).
@@ -901,12 +911,7 @@ vm-live ok VM 100 runs with eGPU 0000:30:00.0 in it
 t_attach_with_daemon() {
         v=$(variant together unplugged)
         out=$(sim_sh --tunnel-delay-ms 300 "$v" '
-ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
-$E daemon 2>$TMPDIR/log &
-pid=$!
-wait_log Ready
-ctl plug 1-1 >/dev/null
-wait_log "1-1: authorized"
+daemon_attaching
 $E attach >$TMPDIR/attach.out 2>&1; echo "attach rc=$?"
 wait_bound && state
 echo "daemon errors: $(grep -c "^<[0-3]>" $TMPDIR/log)"
@@ -921,12 +926,7 @@ daemon errors: 0" "$out"
 t_forget_during_daemon_attach() {
         v=$(variant forgetting unplugged)
         out=$(sim_sh --tunnel-delay-ms 500 "$v" '
-ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
-$E daemon 2>$TMPDIR/log &
-pid=$!
-wait_log Ready
-ctl plug 1-1 >/dev/null
-wait_log "1-1: authorized"
+daemon_attaching
 $E forget $(cat $D/unique_id) >/dev/null; echo "forget rc=$?"
 state
 echo "enrolled: $($E list --json | tr -d " \n" | grep -o "\"enrolled\":true" | wc -l)"
