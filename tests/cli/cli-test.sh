@@ -71,9 +71,12 @@ for line in open(sys.argv[1]):
         continue
     n += 1
     call, args = m.group(1), m.group(2)
-    paths = re.findall(r'"(/[^"]*)"', args)
+    strings = re.findall(r'"([^"]*)"', args)
     if call in ('symlink', 'symlinkat'):  # the first is the link's text, not a file touched
-        paths = paths[1:]
+        strings = strings[1:]
+    elif call in ('readlink', 'readlinkat'):  # the second is the text read back (a holder search of
+        strings = strings[:1]                 # /proc/PID/fd sees other processes' files), not a file touched
+    paths = [p for p in strings if p.startswith('/')]
     for path in paths:
         if not path.startswith(HOST) and path.rstrip('/') not in ('/etc', '/var/lib/egpuctl', '/run/egpuctl'):
             continue
