@@ -444,10 +444,7 @@ static const char *root_default(void) {
 
         if (e && *e)
                 return e;
-        e = getenv("UMOCKDEV_DIR");
-        if (e && *e)
-                return e;
-        return "";
+        return strempty(umockdev_testbed());
 }
 
 /* Colour only on a terminal; $NO_COLOR set and not empty turns it off (https://no-color.org), as does a

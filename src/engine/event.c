@@ -74,7 +74,7 @@ static int set_string(char **field, const char *s) {
 int event_uevent_monitor_open(struct udev *udev, struct udev_monitor **ret) {
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
         /* udevd's control socket (systemd's src/udev/udevd.c); umockdev's testbed plays udev's source. */
-        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
+        bool udevd = access("/run/udev/control", F_OK) == 0 || umockdev_testbed();
         int r;
 
         m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");

@@ -7,6 +7,7 @@
 #include <syslog.h>
 
 #include "detached.h"
+#include "event.h"
 #include "hotplug.h"
 #include "lock.h"
 #include "sysfs.h"
@@ -561,19 +562,6 @@ static void handle_kmsg(Hotplug *d) {
 
 /* ---------------------------------------------------------------- life cycle */
 
-static int monitor_open(struct udev *udev, struct udev_monitor **ret) {
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        bool udevd = access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR");
-
-        m = udev_monitor_new_from_netlink(udev, udevd ? "udev" : "kernel");
-        if (!m || udev_monitor_filter_add_match_subsystem_devtype(m, "thunderbolt", NULL) < 0 ||
-            udev_monitor_filter_add_match_subsystem_devtype(m, "pci", NULL) < 0 ||
-            udev_monitor_enable_receiving(m) < 0)
-                return errno > 0 ? -errno : -EIO;
-        *ret = TAKE_PTR(m);
-        return 0;
-}
-
 int hotplug_new(const HotplugOptions *o, Hotplug **ret) {
         _cleanup_(hotplug_freep) Hotplug *d = NULL;
         int r;
@@ -591,7 +579,7 @@ int hotplug_new(const HotplugOptions *o, Hotplug **ret) {
         d->udev = udev_new();
         if (!d->udev)
                 return -ENOMEM;
-        r = monitor_open(d->udev, &d->mon);
+        r = event_uevent_monitor_open(d->udev, &d->mon);
         if (r < 0)
                 return r;
         /* The kernel log from now on: records before our start are not ours to act on. */

@@ -54,25 +54,19 @@ static int read_names(const char *bdf, const char *syspath, char **ret_vendor, c
                         return r;
         }
         r = read_full_file(db, 64 * 1024, &text, NULL);
+        if (r < 0 && r != -ENOMEM && umockdev_testbed()) {
+                _cleanup_free_ char *uevent = path_join(syspath, "uevent");
+
+                if (!uevent)
+                        return -ENOMEM;
+                prefix = "";
+                r = read_full_file(uevent, 64 * 1024, &text, NULL);
+        }
         if (r == -ENOMEM)
                 return r;
-        if (r < 0) {
-                const char *testbed = getenv("UMOCKDEV_DIR");
-                _cleanup_free_ char *uevent = NULL;
-
-                if (testbed && *testbed) {
-                        uevent = path_join(syspath, "uevent");
-                        if (!uevent)
-                                return -ENOMEM;
-                        prefix = "";
-                        r = read_full_file(uevent, 64 * 1024, &text, NULL);
-                        if (r == -ENOMEM)
-                                return r;
-                }
-                if (r < 0) { /* no names: the ids say it */
-                        *ret_vendor = *ret_model = NULL;
-                        return 0;
-                }
+        if (r < 0) { /* no names: the ids say it */
+                *ret_vendor = *ret_model = NULL;
+                return 0;
         }
         r = find_property(text, prefix, "ID_VENDOR_FROM_DATABASE", &vendor);
         if (r >= 0)

@@ -305,11 +305,17 @@ char *path_under_root(const char *root, const char *path) {
         return path_join(root, path);
 }
 
-bool path_passes_testbed(const char *path) {
-        _cleanup_free_ char *in = NULL;
+const char *umockdev_testbed(void) {
         const char *testbed = getenv("UMOCKDEV_DIR");
 
-        if (!testbed || !*testbed || !(strneq(path, "/dev/", 5) || strneq(path, "/proc/", 6)))
+        return testbed && *testbed ? testbed : NULL;
+}
+
+bool path_passes_testbed(const char *path) {
+        _cleanup_free_ char *in = NULL;
+        const char *testbed = umockdev_testbed();
+
+        if (!testbed || !(strneq(path, "/dev/", 5) || strneq(path, "/proc/", 6)))
                 return false;
         in = path_join(testbed, path);
         /* Out of memory: say it passes, so that nothing of the host is opened. */
@@ -317,10 +323,9 @@ bool path_passes_testbed(const char *path) {
 }
 
 int udev_db_path(const char *name, char **ret) {
-        const char *testbed = getenv("UMOCKDEV_DIR");
         char *p;
 
-        if (asprintf(&p, "%s/run/udev/data/%s", testbed && *testbed ? testbed : "", name) < 0)
+        if (asprintf(&p, "%s/run/udev/data/%s", strempty(umockdev_testbed()), name) < 0)
                 return -ENOMEM;
         *ret = p;
         return 0;

@@ -50,6 +50,9 @@ char *path_join(const char *a, const char *b);
 
 /* A path under --root: root "" or NULL gives path itself. */
 char *path_under_root(const char *root, const char *path);
+/* The umockdev testbed this process runs in ($UMOCKDEV_DIR, set by umockdev-run and umockdev-wrapper):
+ * its folder, or NULL outside one. */
+const char *umockdev_testbed(void);
 /* Inside a umockdev testbed ($UMOCKDEV_DIR set), whether opening path would reach the host's own file:
  * umockdev redirects a /dev or /proc path only when the testbed has it, and passes the rest through to the
  * host (umockdev, src/libumockdev-preload.c trap_path(): "check_exist"). A simulated run must not open the
