@@ -459,13 +459,10 @@ static int device_del(Qmp *q, const char *id, const LiveOptions *o, char **ret_e
         return qmp_execute(q, "device_del", args, deadline_in(o->qmp_timeout_ms), NULL, ret_error);
 }
 
-static int connect_vm(const LiveVm *vm, const LiveOptions *o, Qmp **ret, Report *rep) {
-        _cleanup_free_ char *who = NULL;
+/* who: the VM as live_vm_describe() names it, for the report. */
+static int connect_vm(const LiveVm *vm, const char *who, const LiveOptions *o, Qmp **ret, Report *rep) {
         int r;
 
-        r = live_vm_describe(vm, &who);
-        if (r < 0)
-                return r;
         r = qmp_connect(vm->qmp_path, deadline_in(o->qmp_timeout_ms), ret);
         if (r == -ENOENT || r == -ECONNREFUSED)
                 return report_error(rep, r, "%s is not running: nothing listens on %s", who, vm->qmp_path);
@@ -484,8 +481,13 @@ static int connect_vm(const LiveVm *vm, const LiveOptions *o, Qmp **ret, Report 
 
 int live_vm_check(const LiveVm *vm, const LiveOptions *o, Report *rep) {
         _cleanup_(qmp_closep) Qmp *q = NULL;
+        _cleanup_free_ char *who = NULL;
+        int r;
 
-        return connect_vm(vm, o, &q, rep);
+        r = live_vm_describe(vm, &who);
+        if (r < 0)
+                return r;
+        return connect_vm(vm, who, o, &q, rep);
 }
 
 int live_vm_stop(const LiveVm *vm, const LiveOptions *o) {
@@ -586,7 +588,7 @@ int live_find_port(const Egpu *e, const LiveVm *vm, const LiveOptions *o, LivePo
         r = live_vm_describe(vm, &who);
         if (r < 0)
                 return r;
-        r = connect_vm(vm, o, &q, rep);
+        r = connect_vm(vm, who, o, &q, rep);
         if (r < 0)
                 return r;
         r = choose_port(q, e, o, ret);
@@ -614,7 +616,7 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
                                 -EBUSY,
                                 "%s is not on vfio-pci; attach it first",
                                 (*f)->bdf);
-        r = connect_vm(vm, o, &q, rep);
+        r = connect_vm(vm, who, o, &q, rep);
         if (r < 0)
                 return r;
 
@@ -745,7 +747,7 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
         r = live_vm_describe(vm, &who);
         if (r < 0)
                 return r;
-        r = connect_vm(vm, o, &q, rep);
+        r = connect_vm(vm, who, o, &q, rep);
         if (r < 0)
                 return r;
         r = find_passed(q, e, o, &passed, &n_passed);
