@@ -60,17 +60,22 @@ static const char *sysdir(void) {
         return s && s[0] == '/' && getenv(SIM_ENV_SOCKET) ? s : NULL;
 }
 
-/* Is @path (as the program passed it) a file below /sys or below the testbed's sys dir? */
-static bool path_is_sysfs(const char *path) {
+/* @path (as the program passed it) relative to /sys when it is a file below /sys or below the testbed's sys
+ * dir, else NULL. */
+static const char *path_sysfs_rel(const char *path) {
         const char *sd = sysdir();
         size_t n;
 
         if (!sd || !path)
-                return false;
+                return NULL;
         if (strncmp(path, "/sys/", 5) == 0)
-                return true;
+                return path + 5;
         n = strlen(sd);
-        return strncmp(path, sd, n) == 0 && path[n] == '/';
+        return strncmp(path, sd, n) == 0 && path[n] == '/' ? path + n + 1 : NULL;
+}
+
+static bool path_is_sysfs(const char *path) {
+        return path_sysfs_rel(path) != NULL;
 }
 
 /* Writes the path of @fd relative to the testbed's /sys into @rel; returns false if @fd is not below it. */
@@ -576,17 +581,12 @@ EXPORT int close(int fd) {
 /* With --change-on-read rules, the simulator hears of each open for reading of a file below /sys before it
  * happens, so that it can change the file's content between two reads. */
 static void sim_tell_read(const char *path, int flags) {
-        const char *sd = sysdir(), *rel = NULL;
+        const char *rel;
         ssize_t ignored;
-        size_t n;
 
-        if ((flags & O_ACCMODE) != O_RDONLY || !sd || !path || !getenv(SIM_ENV_READS))
+        if ((flags & O_ACCMODE) != O_RDONLY || !getenv(SIM_ENV_READS))
                 return;
-        n = strlen(sd);
-        if (strncmp(path, "/sys/", 5) == 0)
-                rel = path + 5;
-        else if (strncmp(path, sd, n) == 0 && path[n] == '/')
-                rel = path + n + 1;
+        rel = path_sysfs_rel(path);
         if (rel)
                 (void) sim_ask(rel, "", 0, &ignored);
 }
@@ -595,17 +595,12 @@ static void sim_tell_read(const char *path, int flags) {
  * that waits for a VM holds that lock (sim-kernel.c sim_device_locked()). The kernel's wait has no bound;
  * so has this one, polling every 20 ms. */
 static void wait_device_unlocked(const char *path, int flags) {
-        const char *sd = sysdir(), *rel = NULL, *base;
+        const char *sd = sysdir(), *rel, *base;
         char dev[PATH_MAX];
-        size_t n;
 
-        if ((flags & O_ACCMODE) != O_RDONLY || !sd || !path)
+        if ((flags & O_ACCMODE) != O_RDONLY)
                 return;
-        n = strlen(sd);
-        if (strncmp(path, "/sys/", 5) == 0)
-                rel = path + 5;
-        else if (strncmp(path, sd, n) == 0 && path[n] == '/')
-                rel = path + n + 1;
+        rel = path_sysfs_rel(path);
         base = rel ? strrchr(rel, '/') : NULL;
         if (!base || !(strcmp(base, "/uevent") == 0 || strcmp(base, "/driver_override") == 0))
                 return;
@@ -613,9 +608,10 @@ static void wait_device_unlocked(const char *path, int flags) {
         /* a path through /sys/bus/pci/devices/BDF: the device's own directory is the link's target */
         {
                 char full[2 * PATH_MAX + 2], real[PATH_MAX];
+                const char *real_rel;
                 snprintf(full, sizeof(full), "%s/%s", sd, dev);
-                if (realpath(full, real) && strncmp(real, sd, n) == 0 && real[n] == '/')
-                        snprintf(dev, sizeof(dev), "%s", real + n + 1);
+                if (realpath(full, real) && (real_rel = path_sysfs_rel(real)))
+                        snprintf(dev, sizeof(dev), "%s", real_rel);
         }
         while (vfio_ask("locked", NULL, 0, "%s", dev) == 1)
                 usleep(20 * 1000);
