@@ -447,9 +447,11 @@ class Tap:
         log(why)
 
 
-# Mode live: a second root port for hot-plugs (rp7 00:16.0), so that one can come while rp2's removal
-# waits for a VM. Only in this mode: the facts' group numbers stay as recorded.
-LIVE_DEVICES = ["pcie-root-port,id=rp7,bus=pcie.0,addr=0x16.0,chassis=7,slot=7"]
+# Mode live: two more root ports for hot-plugs: rp7 (00:16.0), so that one can come while rp2's removal
+# waits for a VM, and rp8 (00:17.0), for a second eGPU plugged together with rp2's. Only in this mode:
+# the facts' group numbers stay as recorded.
+LIVE_DEVICES = ["pcie-root-port,id=rp7,bus=pcie.0,addr=0x16.0,chassis=7,slot=7",
+                "pcie-root-port,id=rp8,bus=pcie.0,addr=0x17.0,chassis=8,slot=8"]
 
 
 def qemu_command(args, kernel, initrd, qmp_path, console, mode):

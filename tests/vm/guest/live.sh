@@ -10,6 +10,8 @@
 #   (e) egpuctl detach while the daemon runs: it stays detached until plugged again
 #   (c) a surprise unplug while a VM keeps the eGPU: with wait the daemon names the VM and keeps serving
 #       (an eGPU enrolled meanwhile is bound); with stop-vm the host's removal completes within a bound
+#   (f) two eGPUs enrolled for two VMs, plugged at once: each goes into its own VM; each back in D0 after
+#       its VM stops
 . /vmtest/lib.sh
 
 export STATE_DIRECTORY=/var/lib/egpuctl RUNTIME_DIRECTORY=/run/egpuctl
@@ -255,5 +257,51 @@ if e attach $H0 && [ "$(driver_of $H0)" = vfio-pci ]; then
         fi
 else
         tap_fail "c: stop-vm: the pair is on vfio-pci for VM 102" "$(driver_of $H0)"
+fi
+# ---------------------------------------------------------------- (f) two eGPUs for two VMs
+# Two pairs enrolled by port for VMs 103 and 104, plugged at once into rp2 and rp8 while both VMs run: the
+# daemon attaches both and plugs each into its own VM. When a VM stops, its pair is back in D0.
+RP8=0000:00:17.0
+M0=$(bus_below $RP8):00.0 M1=$(bus_below $RP8):00.1
+power_of() { cat $SYSPCI/$1/power_state 2>/dev/null || echo "no power_state"; }
+e enroll --port pci0000:00/11.0 --ids 1234:1111 --vm 103
+e enroll --port pci0000:00/17.0 --ids 1234:1111 --vm 104
+Q103= Q104=
+start_vm 103 && Q103=$QPID
+start_vm 104 && Q104=$QPID
+if [ -n "$Q103" ] && [ -n "$Q104" ] && start_daemon; then
+        _t0=$(vm-tool now)
+        for p in rp2 rp8; do
+                host device_add "{\"driver\":\"ich9-intel-hda\",\"id\":\"f_${p}_hda\",\"bus\":\"$p\",\"addr\":\"0.1\"}" >/dev/null
+                host device_add "{\"driver\":\"secondary-vga\",\"id\":\"f_${p}_vga\",\"bus\":\"$p\",\"addr\":\"0.0\",\"multifunction\":true}" >/dev/null
+        done
+        if wait_log "VM 103: eGPU $H0 plugged into port" 120 && wait_log "VM 104: eGPU $M0 plugged into port" 120 &&
+                lists_pair 103 && lists_pair 104 && holds $Q103 $(group_of $H0) && holds $Q104 $(group_of $M0); then
+                tap_ok "f: two pairs plugged at once on rp2 and rp8, the daemon attaches both and plugs each into its own VM, 103 and 104 ($(($(vm-tool now) - _t0)) ms from the first device_add)"
+                info "two eGPUs into two VMs: $(($(vm-tool now) - _t0)) ms"
+        else
+                tap_fail "f: the daemon plugs each pair into its own VM" "$(tail -n 30 /tmp/daemon.log)"
+        fi
+        # VM 103 stops as Proxmox stops one: its QEMU ends, then the hookscript's post-stop
+        kill $Q103 2>/dev/null
+        vm-tool wait-path /proc/$Q103 absent 10000 >/dev/null
+        e vm hook 103 post-stop
+        if [ "$(power_of $H0)" = D0 ] && [ "$(power_of $H1)" = D0 ] && [ "$(driver_of $H0)" = vfio-pci ]; then
+                tap_ok "f: VM 103 stopped, post-stop: $H0 and $H1 read back D0 on vfio-pci"
+        else
+                tap_fail "f: VM 103 stopped: the pair in D0" "$H0 $(power_of $H0) $(driver_of $H0), $H1 $(power_of $H1)" "$out"
+        fi
+        # VM 104 ends without a hookscript (killed): the daemon sees the group released
+        kill $Q104 2>/dev/null
+        vm-tool wait-path /proc/$Q104 absent 10000 >/dev/null
+        sleep 3
+        if [ "$(power_of $M0)" = D0 ] && [ "$(power_of $M1)" = D0 ]; then
+                tap_ok "f: VM 104 ended: $M0 and $M1 read back D0"
+        else
+                tap_fail "f: VM 104 ended: the pair in D0" "$M0 $(power_of $M0), $M1 $(power_of $M1)" "$(tail -n 10 /tmp/daemon.log)"
+        fi
+        stop_daemon
+else
+        tap_fail "f: VMs 103 and 104 and the daemon start" "$(cat /tmp/vm103.log /tmp/vm104.log /tmp/daemon.log 2>/dev/null)"
 fi
 kill $WATCHDOG 2>/dev/null
