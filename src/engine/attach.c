@@ -87,6 +87,20 @@ static int reload(AttachContext *c) {
         return 0;
 }
 
+/* The snapshot brought up to date with the devices at syspaths (those events named): only they are read
+ * again. Should that fail halfway, the whole host is read again. */
+static int refresh(AttachContext *c, char **syspaths) {
+        _cleanup_free_ PciePort *ports = NULL;
+        size_t n = 0;
+        int r;
+
+        r = enrolled_pcie_ports(c->enrolled, &ports, &n);
+        if (r < 0)
+                return r;
+        r = host_refresh(c->host, c->udev, syspaths, ports, n);
+        return r < 0 ? reload(c) : 0;
+}
+
 int attach_context_open(struct udev *udev, const Enrolled *enrolled, AttachContext *ret) {
         _cleanup_(attach_context_done) AttachContext c = { .udev = udev, .enrolled = enrolled };
         int r;
@@ -108,8 +122,9 @@ void attach_context_done(AttachContext *c) {
         c->host = host_free(c->host);
 }
 
-/* Waits until an event arrives or the deadline passes; drains what came. 0 on timeout, 1 on events. */
-static int monitor_wait(struct udev_monitor *m, uint64_t deadline) {
+/* Waits until an event arrives or the deadline passes; drains what came and adds the devices the events
+ * named to *syspaths, each once. 0 on timeout, 1 on events. */
+static int monitor_wait(struct udev_monitor *m, uint64_t deadline, char ***syspaths) {
         struct pollfd p = { .fd = udev_monitor_get_fd(m), .events = POLLIN };
         uint64_t now = now_usec();
         int r, got = 0;
@@ -122,11 +137,15 @@ static int monitor_wait(struct udev_monitor *m, uint64_t deadline) {
         if (r == 0)
                 return 0;
         for (;;) {
-                struct udev_device *d = udev_monitor_receive_device(m);
+                _cleanup_(udev_device_unrefp) struct udev_device *d = udev_monitor_receive_device(m);
+                const char *syspath;
+
                 if (!d)
                         break;
-                udev_device_unref(d);
                 got = 1;
+                syspath = udev_device_get_syspath(d);
+                if (syspath && !strv_contains(*syspaths, syspath) && strv_extend(syspaths, syspath) < 0)
+                        return -ENOMEM;
         }
         return got;
 }
@@ -284,6 +303,7 @@ static int wait_for_egpu(
         int r;
 
         for (;;) {
+                _cleanup_strv_free_ char **changed = NULL;
                 Egpu *e = NULL;
 
                 r = find(c->host, userdata, &e);
@@ -293,12 +313,12 @@ static int wait_for_egpu(
                         *ret = e;
                         return 0;
                 }
-                r = monitor_wait(c->monitor, deadline);
+                r = monitor_wait(c->monitor, deadline, &changed);
                 if (r < 0)
                         return r;
                 if (r == 0 && !e)
                         return -ETIMEDOUT;
-                r = reload(c);
+                r = refresh(c, changed);
                 if (r < 0)
                         return r;
         }
@@ -416,7 +436,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                         return r;
                 opened = true;
                 /* Read back: the router shows the tunnel open (or, unplugged meanwhile, is gone). */
-                r = reload(c);
+                r = refresh(c, (char *[]){ chain[i - 1], NULL });
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices: %m");
         }

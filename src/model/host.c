@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
+#include <stddef.h>
 
 #include "host.h"
 #include "sysfs.h"
@@ -53,6 +54,49 @@ static int enumerate(struct udev *udev, const char *subsystem, struct udev_enume
         return 0;
 }
 
+/* Adds a Thunderbolt domain or router read from d; other thunderbolt devices (services) are skipped. */
+static int add_thunderbolt(Host *h, struct udev_device *d) {
+        const char *devtype = udev_device_get_devtype(d);
+        int r;
+
+        if (streq_ptr(devtype, "thunderbolt_domain")) {
+                TbDomain *dom;
+
+                r = tb_domain_new_from_udev(d, &dom);
+                if (r < 0)
+                        return r;
+                r = array_push(&h->domains, &h->n_domains, &h->n_domains_allocated, dom);
+                if (r < 0)
+                        tb_domain_free(dom);
+                return r;
+        }
+        if (streq_ptr(devtype, "thunderbolt_device")) {
+                TbDevice *t;
+
+                r = tb_device_new_from_udev(d, &t);
+                if (r < 0)
+                        return r;
+                r = array_push(&h->tb_devices, &h->n_tb_devices, &h->n_tb_devices_allocated, t);
+                if (r < 0)
+                        tb_device_free(t);
+                return r;
+        }
+        return 0;
+}
+
+static int add_pci(Host *h, struct udev_device *d) {
+        PciFunction *f;
+        int r;
+
+        r = pci_function_new_from_udev(d, &f);
+        if (r < 0)
+                return r;
+        r = array_push(&h->pci, &h->n_pci, &h->n_pci_allocated, f);
+        if (r < 0)
+                pci_function_free(f);
+        return r;
+}
+
 static int load_thunderbolt(Host *h, struct udev *udev) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *entry;
@@ -63,35 +107,13 @@ static int load_thunderbolt(Host *h, struct udev *udev) {
                 return r;
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
-                const char *devtype;
 
                 d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!d)
                         continue; /* gone since the scan */
-                devtype = udev_device_get_devtype(d);
-                if (streq_ptr(devtype, "thunderbolt_domain")) {
-                        TbDomain *dom;
-
-                        r = tb_domain_new_from_udev(d, &dom);
-                        if (r < 0)
-                                return r;
-                        r = array_push(&h->domains, &h->n_domains, &h->n_domains_allocated, dom);
-                        if (r < 0) {
-                                tb_domain_free(dom);
-                                return r;
-                        }
-                } else if (streq_ptr(devtype, "thunderbolt_device")) {
-                        TbDevice *t;
-
-                        r = tb_device_new_from_udev(d, &t);
-                        if (r < 0)
-                                return r;
-                        r = array_push(&h->tb_devices, &h->n_tb_devices, &h->n_tb_devices_allocated, t);
-                        if (r < 0) {
-                                tb_device_free(t);
-                                return r;
-                        }
-                }
+                r = add_thunderbolt(h, d);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -106,19 +128,13 @@ static int load_pci(Host *h, struct udev *udev) {
                 return r;
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
-                PciFunction *f;
 
                 d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!d)
                         continue;
-                r = pci_function_new_from_udev(d, &f);
+                r = add_pci(h, d);
                 if (r < 0)
                         return r;
-                r = array_push(&h->pci, &h->n_pci, &h->n_pci_allocated, f);
-                if (r < 0) {
-                        pci_function_free(f);
-                        return r;
-                }
         }
         return 0;
 }
@@ -239,6 +255,7 @@ static int link_tb_parents(Host *h) {
                 if (!up)
                         return -ENOMEM;
                 (*t)->parent = host_find_tb_device_by_syspath(h, up);
+                (*t)->domain = NULL;
                 FOREACH_ARRAY(d, h->domains, h->n_domains) {
                         size_t l = strlen((*d)->syspath);
                         if (strneq((*t)->syspath, (*d)->syspath, l) && (*t)->syspath[l] == '/')
@@ -437,6 +454,30 @@ static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n
         return 0;
 }
 
+/* Everything built from the devices read: parents, domains, groups, eGPUs. */
+static int build_links(Host *h, const PciePort *ports, size_t n_ports) {
+        int r;
+
+        r = link_pci_parents(h);
+        if (r < 0)
+                return r;
+        r = link_tb_parents(h);
+        if (r < 0)
+                return r;
+        r = build_groups(h);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(f, h->pci, h->n_pci)
+                if (pci_function_is_display(*f)) {
+                        r = build_egpu(h, *f, ports, n_ports);
+                        if (r < 0)
+                                return r;
+                }
+        if (h->n_egpus > 0)
+                qsort(h->egpus, h->n_egpus, sizeof(Egpu *), cmp_egpu);
+        return 0;
+}
+
 int host_load(struct udev *udev, Host **ret) {
         return host_load_with_ports(udev, NULL, 0, ret);
 }
@@ -458,24 +499,76 @@ int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_port
         r = load_iommu_units(h, udev);
         if (r < 0)
                 return r;
-        r = link_pci_parents(h);
+        r = build_links(h, ports, n_ports);
         if (r < 0)
                 return r;
-        r = link_tb_parents(h);
-        if (r < 0)
-                return r;
-        r = build_groups(h);
-        if (r < 0)
-                return r;
-        FOREACH_ARRAY(f, h->pci, h->n_pci)
-                if (pci_function_is_display(*f)) {
-                        r = build_egpu(h, *f, ports, n_ports);
-                        if (r < 0)
-                                return r;
-                }
-        if (h->n_egpus > 0)
-                qsort(h->egpus, h->n_egpus, sizeof(Egpu *), cmp_egpu);
 
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+/* The objects host_refresh() drops by syspath all start with it. */
+_Static_assert(offsetof(PciFunction, syspath) == 0, "PciFunction starts with its syspath");
+_Static_assert(offsetof(TbDevice, syspath) == 0, "TbDevice starts with its syspath");
+_Static_assert(offsetof(TbDomain, syspath) == 0, "TbDomain starts with its syspath");
+
+/* Drops the device at syspath from the array a of *n objects that start with their syspath (PciFunction,
+ * TbDevice, TbDomain), freeing it with free_one. Returns whether there was one. */
+static bool drop_by_syspath(void **a, size_t *n, const char *syspath, void *(*free_one)(void *) ) {
+        for (size_t i = 0; i < *n; i++) {
+                const char *const *p = a[i]; /* each of these structs starts with its syspath */
+
+                if (!streq(*p, syspath))
+                        continue;
+                free_one(a[i]);
+                memmove(a + i, a + i + 1, (*n - i - 1) * sizeof(void *));
+                (*n)--;
+                return true;
+        }
+        return false;
+}
+
+static void *pci_function_free_void(void *p) {
+        return pci_function_free(p);
+}
+static void *tb_device_free_void(void *p) {
+        return tb_device_free(p);
+}
+static void *tb_domain_free_void(void *p) {
+        return tb_domain_free(p);
+}
+
+int host_refresh(Host *h, struct udev *udev, char **syspaths, const PciePort *ports, size_t n_ports) {
+        int r;
+
+        /* What is built from the devices goes first: it points into them. */
+        for (size_t i = 0; i < h->n_egpus; i++)
+                egpu_free(h->egpus[i]);
+        h->n_egpus = 0;
+        for (size_t i = 0; i < h->n_groups; i++)
+                iommu_group_free(h->groups[i]);
+        h->n_groups = 0;
+
+        STRV_FOREACH(s, syspaths) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+                const char *subsystem;
+
+                drop_by_syspath((void **) h->pci, &h->n_pci, *s, pci_function_free_void);
+                drop_by_syspath((void **) h->tb_devices, &h->n_tb_devices, *s, tb_device_free_void);
+                drop_by_syspath((void **) h->domains, &h->n_domains, *s, tb_domain_free_void);
+
+                d = udev_device_new_from_syspath(udev, *s);
+                if (!d)
+                        continue; /* removed */
+                subsystem = udev_device_get_subsystem(d);
+                if (streq_ptr(subsystem, "pci"))
+                        r = add_pci(h, d);
+                else if (streq_ptr(subsystem, "thunderbolt"))
+                        r = add_thunderbolt(h, d);
+                else
+                        r = 0;
+                if (r < 0)
+                        return r;
+        }
+        return build_links(h, ports, n_ports);
 }

@@ -33,6 +33,14 @@ typedef struct Host {
 int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_ports, Host **ret);
 /* The same with Thunderbolt eGPUs only. */
 int host_load(struct udev *udev, Host **ret);
+/* Brings h up to date with the devices at syspaths (NULL-terminated), each added, changed or removed since h
+ * was read (the devices of a batch of uevents): each is read again, or dropped when it is gone, and what is
+ * built from the devices (parents, domains, groups, eGPUs, with ports as for host_load_with_ports()) is
+ * made again. The other devices stay as they were read: after a refresh with every device that changed,
+ * h is what host_load_with_ports() would read now, for the cost of the devices named. Devices of other
+ * subsystems than pci and thunderbolt are ignored. On failure h may lack devices or what is built from
+ * them, but stays valid to read and to free: load it again. */
+int host_refresh(Host *h, struct udev *udev, char **syspaths, const PciePort *ports, size_t n_ports);
 Host *host_free(Host *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Host *, host_free);
 

@@ -940,5 +940,22 @@ enrolled: 0
 auth=0 gpu=none/gone audio=none/gone" "$out"
 }
 
+# host_refresh(), which attach uses on each batch of events, sees what a whole new read sees: after an
+# authorization (the tunnel's bridges and functions appear, the natural drivers bind), a plug and an unplug.
+t_host_refresh() {
+        out=$(sim_sh "$EGPU" '$HOST_REFRESH_CHECK sh -c "echo 1 >$D/authorized" >$TMPDIR/refresh; echo "rc=$?"
+grep "^egpu" $TMPDIR/refresh' 2>&1)
+        expect "host_refresh after authorize" "rc=0
+egpu 0000:30:00.0 router=1-1 viable=0 isolated=1 groups=2: 0000:30:00.0 0000:30:00.1" "$out"
+        v=$(variant refresh-plug unplugged)
+        out=$(sim_sh "$v" '$HOST_REFRESH_CHECK "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" plug 1-1 >/dev/null; echo "plug rc=$?"
+echo 1 >$D/authorized; ctl wait-driver 0000:30:00.0 amdgpu 5000 >/dev/null
+$HOST_REFRESH_CHECK "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" unplug 1-1 >$TMPDIR/refresh; echo "unplug rc=$?"
+grep -c "^pci 0000:30" $TMPDIR/refresh || :' 2>&1)
+        expect "host_refresh after plug and unplug" "plug rc=0
+unplug rc=0
+0" "$out"
+}
+
 export TMPDIR="$TMP"
 run_case "${1:-}"
