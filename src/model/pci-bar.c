@@ -211,6 +211,7 @@ static int plan_one(
         *ret = (PciBarPlan){
                 .index = bar->index,
                 .prefetchable = pci_resource_is_prefetchable_mem(&(PciResource){ .flags = bar->flags }),
+                .sizes = bar->resizable_sizes,
                 .current = bar->size,
                 .largest = pci_rebar_sizes_max(bar->resizable_sizes),
                 .planned = bar->size,

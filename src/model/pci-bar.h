@@ -75,6 +75,7 @@ int pci_bar_fit_size(
 typedef struct PciBarPlan {
         unsigned index;
         bool prefetchable;
+        uint64_t sizes;   /* the sizes it supports, as resourceN_resize */
         uint64_t current; /* its size now */
         uint64_t largest; /* the largest size it supports */
         uint64_t

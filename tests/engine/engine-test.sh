@@ -125,6 +125,37 @@ vfio-nodes
 rc=0" "$out"
 }
 
+# Resizable BAR: attach grows the Vega's BAR 0 from 256 MiB to the 8 GiB the bridge window holds, while it is
+# unbound (between amdgpu and vfio-pci: the kernel refuses while any driver holds it), and binds as before.
+# With a window too small it stays at 256 MiB, said so, and the attach goes on.
+t_rebar() {
+        v=$(variant rebar rebar)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null
+$E attach; echo "rc=$?"
+state
+head -n 1 $GPU/resource
+$E attach >/dev/null; echo "rc=$?"
+head -n 1 $GPU/resource' 2>&1)
+        contains "grown before the bind" "0000:30:00.0: BAR 0 grown from 256 MiB to 8 GiB (up to 8 GiB)
+0000:30:00.0: moved from amdgpu to vfio-pci" "$out"
+        contains "bound, BAR 0 8 GiB" "rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+0x0000006200000000 0x00000063ffffffff 0x000000000014220c
+rc=0
+0x0000006200000000 0x00000063ffffffff 0x000000000014220c" "$out"
+        v=$(variant small rebar-small-window)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null
+$E attach; echo "rc=$?"
+state
+head -n 1 $GPU/resource' 2>&1)
+        contains "small window" "0000:30:00.0: BAR 0 stays at 256 MiB of up to 8 GiB: the bridge window above holds no more (egpuctl doctor, check bar-size)" "$out"
+        contains "small window: bound" "rc=0
+auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
+0x0000006000000000 0x000000600fffffff 0x000000000014220c" "$out"
+}
+
 t_attach_json() {
         out=$(sim_sh "$EGPU" '$E enroll 1-1 >/dev/null; $E attach --json')
         echo "$out" | python3 -c '
