@@ -136,7 +136,16 @@ $E attach; echo "rc=$?"
 state
 head -n 1 $GPU/resource
 $E attach >/dev/null; echo "rc=$?"
-head -n 1 $GPU/resource' 2>&1)
+head -n 1 $GPU/resource
+$E status | grep -c "resizable up to"
+$E status --json | python3 -c "
+import json, sys
+b = json.load(sys.stdin)[\"gpus\"][0][\"functions\"][0][\"bars\"]
+print(\"bar\", b[0][\"index\"], b[0][\"size\"], b[0][\"prefetchable\"], b[0][\"64bit\"], b[0][\"resizable_sizes\"])
+print(\"bar\", b[1][\"index\"], b[1][\"size\"], b[1][\"resizable_sizes\"])"' 2>&1)
+        contains "status --json" "0
+bar 0 8589934592 True True [268435456, 536870912, 1073741824, 2147483648, 4294967296, 8589934592]
+bar 2 2097152 None" "$out"
         contains "grown before the bind" "0000:30:00.0: BAR 0 grown from 256 MiB to 8 GiB (up to 8 GiB)
 0000:30:00.0: moved from amdgpu to vfio-pci" "$out"
         contains "bound, BAR 0 8 GiB" "rc=0
@@ -149,7 +158,9 @@ rc=0
 $E enroll 1-1 >/dev/null
 $E attach; echo "rc=$?"
 state
-head -n 1 $GPU/resource' 2>&1)
+head -n 1 $GPU/resource
+$E status | grep "resizable up to"' 2>&1)
+        contains "small window: status" "  BAR 0 of 0000:30:00.0: 256 MiB, resizable up to 8 GiB" "$out"
         contains "small window" "0000:30:00.0: BAR 0 stays at 256 MiB of up to 8 GiB: the bridge window above holds no more (egpuctl doctor, check bar-size)" "$out"
         contains "small window: bound" "rc=0
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
