@@ -138,13 +138,15 @@ head -n 1 $GPU/resource
 $E attach >/dev/null; echo "rc=$?"
 head -n 1 $GPU/resource
 $E status | grep -c "resizable up to"
+$E doctor | grep "bar-size"
 $E status --json | python3 -c "
 import json, sys
 b = json.load(sys.stdin)[\"gpus\"][0][\"functions\"][0][\"bars\"]
 print(\"bar\", b[0][\"index\"], b[0][\"size\"], b[0][\"prefetchable\"], b[0][\"64bit\"], b[0][\"resizable_sizes\"])
 print(\"bar\", b[1][\"index\"], b[1][\"size\"], b[1][\"resizable_sizes\"])"' 2>&1)
-        contains "status --json" "0
-bar 0 8589934592 True True [268435456, 536870912, 1073741824, 2147483648, 4294967296, 8589934592]
+        contains "doctor: at its largest" "0
+  ok   bar-size         0000:30:00.0 BAR 0 at its largest size, 8 GiB" "$out"
+        contains "status --json" "bar 0 8589934592 True True [268435456, 536870912, 1073741824, 2147483648, 4294967296, 8589934592]
 bar 2 2097152 None" "$out"
         contains "grown before the bind" "0000:30:00.0: BAR 0 grown from 256 MiB to 8 GiB (up to 8 GiB)
 0000:30:00.0: moved from amdgpu to vfio-pci" "$out"
@@ -159,7 +161,17 @@ $E enroll 1-1 >/dev/null
 $E attach; echo "rc=$?"
 state
 head -n 1 $GPU/resource
-$E status | grep "resizable up to"' 2>&1)
+$E status | grep "resizable up to"
+$E doctor --json | python3 -c "
+import json, sys
+c = [c for c in json.load(sys.stdin)[\"checks\"] if c[\"id\"] == \"bar-size\"][0]
+print(c[\"status\"], c[\"summary\"])
+print(c[\"fix\"])"' 2>&1)
+        # doctor names the size attach left: one plan (pci_function_plan_bars()) for both
+        contains "doctor bar-size" "warn 0000:30:00.0 BAR 0: the guest will see 256 MiB instead of 8 GiB: the bridge window above it is 512 MiB, the largest size needs a 16 GiB window" "$out"
+        contains "doctor's fix" "pci=realloc,hpmmioprefsize=16G" "$out"
+        contains "doctor's fix: attach" "# Then reboot; attach grows the BAR before it binds the eGPU to vfio-pci:
+egpuctl detach && egpuctl attach" "$out"
         contains "small window: status" "  BAR 0 of 0000:30:00.0: 256 MiB, resizable up to 8 GiB" "$out"
         contains "small window" "0000:30:00.0: BAR 0 stays at 256 MiB of up to 8 GiB: the bridge window above holds no more (egpuctl doctor, check bar-size)" "$out"
         contains "small window: bound" "rc=0
