@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "conf-files.h"
@@ -381,7 +382,8 @@ static void test_bar_fit_size(void **state) {
         assert_int_equal(fit, 4 * GiB);
         assert_int_equal(pci_bar_fit_size(&w, sizes, NULL, 0, &fit), 0);
         assert_int_equal(fit, 8 * GiB);
-        /* The Thunderbolt case: a 256 MiB window holds no more than the 256 MiB the host left. */
+        /* The Thunderbolt case: a 512 MiB window that the 2 MiB BAR shares leaves the 256 MiB the host gave.
+         */
         w.end = w.start + 512 * MiB - 1;
         assert_int_equal(pci_bar_fit_size(&w, sizes, two_mib, 1, &fit), 0);
         assert_int_equal(fit, 256 * MiB);
@@ -397,6 +399,23 @@ static void test_bar_fit_size(void **state) {
 }
 
 #define ZERO_LINE "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+
+/* A bridge's "resource" as a kernel with CONFIG_PCI_IOV shows it: 17 lines, the windows at 13 (I/O), 14
+ * (memory), 15 (prefetchable, from 0x6000000000 to pref_end). */
+static void write_bridge_resource(const char *root, uint64_t pref_end) {
+        _cleanup_free_ char *text = NULL;
+
+        assert_true(
+                asprintf(
+                        &text,
+                        ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
+                                ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
+                        "0x0000000000003000 0x0000000000003fff 0x0000000000000100\n"
+                        "0x0000000062000000 0x00000000621fffff 0x0000000000000200\n"
+                        "0x0000006000000000 0x%016" PRIx64 " 0x0000000000102201\n" ZERO_LINE,
+                        pref_end) > 0);
+        write_file(root, "bridge/resource", text);
+}
 
 /* A Vega 56 below its switch's downstream port: BAR 0 resizable up to 8 GiB, at 256 MiB; BAR 2 2 MiB. */
 static void test_plan_bars(void **state) {
@@ -423,15 +442,7 @@ static void test_plan_bars(void **state) {
                 "audio/resource",
                 "0x00000000620a0000 0x00000000620a3fff 0x0000000000140204\n" ZERO_LINE ZERO_LINE ZERO_LINE
                         ZERO_LINE ZERO_LINE ZERO_LINE);
-        /* 17 lines: the windows at 13 (I/O), 14 (memory), 15 (prefetchable), 16 GiB */
-        write_file(
-                root,
-                "bridge/resource",
-                ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
-                        ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
-                "0x0000000000003000 0x0000000000003fff 0x0000000000000100\n"
-                "0x0000000062000000 0x00000000621fffff 0x0000000000000200\n"
-                "0x0000006000000000 0x00000063ffffffff 0x0000000000102201\n" ZERO_LINE);
+        write_bridge_resource(root, 0x63ffffffff); /* 16 GiB */
 
         assert_int_equal(pci_function_read_bars(&gpu, &bars, &n), 0);
         assert_int_equal(n, 4); /* 0, 2, 4 (I/O), 5; the upper halves of 0 and 2 have no flags */
@@ -454,14 +465,7 @@ static void test_plan_bars(void **state) {
 
         /* A 512 MiB window: BAR 2 takes 2 MiB of it, so BAR 0 stays at 256 MiB, and 8 GiB + 2 MiB is needed.
          */
-        write_file(
-                root,
-                "bridge/resource",
-                ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
-                        ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
-                "0x0000000000003000 0x0000000000003fff 0x0000000000000100\n"
-                "0x0000000062000000 0x00000000621fffff 0x0000000000000200\n"
-                "0x0000006000000000 0x000000601fffffff 0x0000000000102201\n" ZERO_LINE);
+        write_bridge_resource(root, 0x601fffffff);
         assert_int_equal(pci_function_plan_bars(&gpu, all, ELEMENTSOF(all), &plans, &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(plans[0].planned, UINT64_C(256) << 20);
