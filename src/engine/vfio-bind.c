@@ -174,7 +174,16 @@ static int grow_bars(const Host *h, const PciFunction *f, int timeout_ms, Report
                 format_bytes(now, sizeof(now), p->current);
                 format_bytes(most, sizeof(most), p->largest);
                 if (p->planned <= p->current) {
-                        if (p->current < p->largest)
+                        if (p->current < p->largest && p->window == 0)
+                                report_note(
+                                        rep,
+                                        "%s: BAR %u stays at %s of up to %s: sysfs shows no bridge window "
+                                        "above it",
+                                        f->bdf,
+                                        p->index,
+                                        now,
+                                        most);
+                        else if (p->current < p->largest)
                                 report_note(
                                         rep,
                                         "%s: BAR %u stays at %s of up to %s: the bridge window above holds "

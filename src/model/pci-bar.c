@@ -314,9 +314,10 @@ int pci_function_resize_bar(const char *bdf, unsigned index, uint64_t size, usec
             asprintf(&path, "%s/resource%u_resize", dir, index) < 0)
                 return -ENOMEM;
         snprintf(bit, sizeof(bit), "%d", b);
+        /* The attribute's absence first: the kernel's own ENOENT means no room (see the header). */
+        if (access(path, F_OK) < 0)
+                return errno != ENOENT ? -errno : access(dir, F_OK) < 0 ? -ENODEV : -EOPNOTSUPP;
         r = sysfs_write_timeout(path, bit, timeout);
-        if (r == -ENOENT)
-                return access(dir, F_OK) < 0 ? -ENODEV : -EOPNOTSUPP;
         if (r < 0)
                 return r;
         r = sysfs_read_attr(dir, "resource", &text);

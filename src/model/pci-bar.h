@@ -100,5 +100,7 @@ int pci_function_plan_bars(
  * (__resource_resize_store()), -EINVAL for a size the BAR does not support, and -ENOSPC (or -ENOENT on
  * older kernels) when the bridge windows cannot hold it (drivers/pci/setup-res.c pci_resize_resource(),
  * drivers/pci/setup-bus.c pci_reassign_bridge_resources()), leaving the old size. -EIO when the kernel
- * accepted the write but "resource" does not show the new size. Waits at most timeout. */
+ * accepted the write but "resource" does not show the new size; -EOPNOTSUPP when the BAR has no
+ * resourceN_resize (not resizable, or a kernel before 6.1), -ENODEV when the function is gone. Waits at most
+ * timeout. */
 int pci_function_resize_bar(const char *bdf, unsigned index, uint64_t size, usec_t timeout);
