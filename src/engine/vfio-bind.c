@@ -186,9 +186,8 @@ static int grow_bars(const Host *h, const PciFunction *f, int timeout_ms, Report
                         else if (p->current < p->largest)
                                 report_note(
                                         rep,
-                                        "%s: BAR %u stays at %s of up to %s: the bridge window above holds "
-                                        "no "
-                                        "more (egpuctl doctor, check bar-size)",
+                                        "%s: BAR %u stays at %s of up to %s: the bridge window "
+                                        "above holds no more (egpuctl doctor, check bar-size)",
                                         f->bdf,
                                         p->index,
                                         now,
