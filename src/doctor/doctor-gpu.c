@@ -208,8 +208,8 @@ static int check_bar_size(Doctor *d, Check *c) {
                                         r = strextendf_with_separator(
                                                 &ok,
                                                 "; ",
-                                                "%s BAR %u at %s of up to %s (the bridge window above is "
-                                                "not shown)",
+                                                "%s BAR %u at %s of up to %s "
+                                                "(no bridge window shown above it)",
                                                 (*fp)->bdf,
                                                 p->index,
                                                 now,
@@ -218,9 +218,9 @@ static int check_bar_size(Doctor *d, Check *c) {
                                         r = check_problem(
                                                 c,
                                                 CHECK_WARN,
-                                                "%s BAR %u is %s of up to %s, and the bridge window holds "
-                                                "the largest: "
-                                                "attach grows it while the eGPU is unbound",
+                                                "%s BAR %u is %s of up to %s, and the bridge window "
+                                                "holds the largest: attach grows it while the eGPU "
+                                                "is unbound",
                                                 (*fp)->bdf,
                                                 p->index,
                                                 now,
@@ -233,9 +233,9 @@ static int check_bar_size(Doctor *d, Check *c) {
                                         r = check_problem(
                                                 c,
                                                 CHECK_WARN,
-                                                "%s BAR %u: the guest will see %s instead of %s: the bridge "
-                                                "window above "
-                                                "it is %s, the largest size needs a %s window",
+                                                "%s BAR %u: the guest will see %s instead of %s: "
+                                                "the bridge window above it is %s, the largest "
+                                                "size needs a %s window",
                                                 (*fp)->bdf,
                                                 p->index,
                                                 plan,
@@ -747,9 +747,8 @@ const DoctorCheck doctor_checks_gpu[] = {
           "each authorized eGPU enclosure shows its GPU, with every BAR given an address",
           check_gpu_present },
         { "bar-size",
-          "each Resizable BAR of the eGPU can have its largest size, which attach gives it before binding: "
-          "the "
-          "bridge window above holds it",
+          "each Resizable BAR of the eGPU can have its largest size, which attach gives it before "
+          "binding: the bridge window above holds it",
           check_bar_size },
         { "iommu-isolation",
           "the eGPU's IOMMU groups hold only its functions and bridges",

@@ -177,8 +177,8 @@ static int grow_bars(const Host *h, const PciFunction *f, int timeout_ms, Report
                         if (p->current < p->largest && p->window == 0)
                                 report_note(
                                         rep,
-                                        "%s: BAR %u stays at %s of up to %s: sysfs shows no bridge window "
-                                        "above it",
+                                        "%s: BAR %u stays at %s of up to %s: sysfs shows "
+                                        "no bridge window above it",
                                         f->bdf,
                                         p->index,
                                         now,
