@@ -6,6 +6,7 @@
 #include "doctor-internal.h"
 #include "kernel-module.h"
 #include "live.h"
+#include "pci-bar.h"
 #include "vfio-bind.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
@@ -147,6 +148,148 @@ static int check_gpu_present(Doctor *d, Check *c) {
                 "no eGPU enclosure among the %zu authorized Thunderbolt device%s",
                 n_authorized,
                 n_authorized == 1 ? "" : "s");
+}
+
+/* A window size as the kernel's memparse() reads it (lib/cmdline.c: a number, then K, M, G, T, ... for
+ * powers of 1024): size rounded up to a power of two, in GiB from 1 GiB on, else in MiB (at least 1M). */
+static void format_memparse(char *buf, size_t l, uint64_t size) {
+        uint64_t p = round_up_pow2(MAX(size, UINT64_C(1) << 20));
+
+        if (p >= UINT64_C(1) << 30)
+                snprintf(buf, l, "%" PRIu64 "G", p >> 30);
+        else
+                snprintf(buf, l, "%" PRIu64 "M", p >> 20);
+}
+
+/* Whether each Resizable BAR of the eGPUs gets its largest size: the plan is attach's
+ * (pci_function_plan_bars(), the size it grows a BAR to before binding to vfio-pci), so the fix names
+ * what attach will do. A window too small needs the kernel's hot-plug windows widened
+ * (Documentation/admin-guide/kernel-parameters.txt, pci=: hpmmioprefsize= the hot-plug bridges'
+ * prefetchable window, hpmmiosize= their memory window, realloc to reassign windows the firmware made too
+ * small). */
+static int check_bar_size(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        uint64_t need_pref = 0, need_mem = 0;
+        bool regrow = false;
+        size_t n_resizable = 0;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
+                FOREACH_ARRAY(fp, (*ep)->functions, (*ep)->n_functions) {
+                        _cleanup_free_ PciBarPlan *plans = NULL;
+                        size_t n = 0;
+
+                        r = pci_function_plan_bars(*fp, h->pci, h->n_pci, &plans, &n);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                continue;
+                        FOREACH_ARRAY(p, plans, n) {
+                                char now[FORMAT_BYTES_MAX], most[FORMAT_BYTES_MAX], plan[FORMAT_BYTES_MAX],
+                                        window[FORMAT_BYTES_MAX];
+
+                                n_resizable++;
+                                format_bytes(now, sizeof(now), p->current);
+                                format_bytes(most, sizeof(most), p->largest);
+                                format_bytes(plan, sizeof(plan), p->planned);
+                                format_bytes(window, sizeof(window), p->window);
+                                if (p->current >= p->largest)
+                                        r = strextendf_with_separator(
+                                                &ok,
+                                                "; ",
+                                                "%s BAR %u at its largest size, %s",
+                                                (*fp)->bdf,
+                                                p->index,
+                                                most);
+                                else if (p->window == 0)
+                                        r = strextendf_with_separator(
+                                                &ok,
+                                                "; ",
+                                                "%s BAR %u at %s of up to %s "
+                                                "(no bridge window shown above it)",
+                                                (*fp)->bdf,
+                                                p->index,
+                                                now,
+                                                most);
+                                else if (p->planned >= p->largest) {
+                                        r = check_problem(
+                                                c,
+                                                CHECK_WARN,
+                                                "%s BAR %u is %s of up to %s, and the bridge window "
+                                                "holds the largest: attach grows it while the eGPU "
+                                                "is unbound",
+                                                (*fp)->bdf,
+                                                p->index,
+                                                now,
+                                                most);
+                                        regrow = true;
+                                } else {
+                                        char need[FORMAT_BYTES_MAX];
+
+                                        format_bytes(need, sizeof(need), round_up_pow2(p->needed));
+                                        r = check_problem(
+                                                c,
+                                                CHECK_WARN,
+                                                "%s BAR %u: the guest will see %s instead of %s: "
+                                                "the bridge window above it is %s, the largest "
+                                                "size needs a %s window",
+                                                (*fp)->bdf,
+                                                p->index,
+                                                plan,
+                                                most,
+                                                window,
+                                                need);
+                                        if (p->prefetchable)
+                                                need_pref = MAX(need_pref, p->needed);
+                                        else
+                                                need_mem = MAX(need_mem, p->needed);
+                                }
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        if (need_pref > 0 || need_mem > 0) {
+                _cleanup_free_ char *params = strdup("pci=realloc");
+                char size[32];
+
+                if (!params)
+                        return -ENOMEM;
+                if (need_pref > 0) {
+                        format_memparse(size, sizeof(size), need_pref);
+                        r = strextendf_with_separator(&params, ",", "hpmmioprefsize=%s", size);
+                        if (r < 0)
+                                return r;
+                }
+                if (need_mem > 0) {
+                        format_memparse(size, sizeof(size), need_mem);
+                        r = strextendf_with_separator(&params, ",", "hpmmiosize=%s", size);
+                        if (r < 0)
+                                return r;
+                }
+                r = check_fix(
+                        c,
+                        "# Give the hot-plug ports' bridge windows room for the BAR at its largest size:");
+                if (r >= 0)
+                        r = doctor_fix_kernel_params(d, c, params);
+                if (r < 0)
+                        return r;
+                regrow = true;
+        }
+        if (regrow) {
+                r = check_fix(
+                        c,
+                        "# %s attach grows the BAR before it binds the eGPU to vfio-pci:\n"
+                        "egpuctl detach && egpuctl attach",
+                        need_pref > 0 || need_mem > 0 ? "Then reboot;" : "While the eGPU is unbound,");
+                if (r < 0)
+                        return r;
+        }
+        if (n_resizable == 0)
+                return check_finish(c, CHECK_OK, "no Resizable BAR on the eGPUs' functions");
+        return check_finish(c, CHECK_OK, "%s", strna(ok));
 }
 
 static int check_iommu_isolation(Doctor *d, Check *c) {
@@ -603,6 +746,10 @@ const DoctorCheck doctor_checks_gpu[] = {
         { "gpu-present",
           "each authorized eGPU enclosure shows its GPU, with every BAR given an address",
           check_gpu_present },
+        { "bar-size",
+          "each Resizable BAR of the eGPU can have its largest size, which attach gives it before "
+          "binding: the bridge window above holds it",
+          check_bar_size },
         { "iommu-isolation",
           "the eGPU's IOMMU groups hold only its functions and bridges",
           check_iommu_isolation },

@@ -4,7 +4,9 @@
 #include "egpuctl.h"
 #include "host.h"
 #include "output.h"
+#include "pci-bar.h"
 #include "sysfs.h"
+#include "util.h"
 
 /* json_object_object_add() takes ownership even of NULL, which it stores as null; an allocation
  * failure inside is caught by checking the top object at the end. */
@@ -73,6 +75,42 @@ static char *show_override(const PciFunction *f) {
         return pci_function_read_driver_override(f->bdf, USEC_PER_SEC, &v) >= 0 ? v : NULL;
 }
 
+/* The BARs as the kernel's "resource" shows them, with the sizes a Resizable BAR supports
+ * (resourceN_resize, pci-bar.h); null when sysfs shows no "resource". */
+static json_object *bars_to_json(const PciFunction *f) {
+        _cleanup_free_ PciBar *bars = NULL;
+        json_object *a;
+        size_t n = 0;
+
+        if (pci_function_read_bars(f, &bars, &n) < 0)
+                return json_object_new_null();
+        a = json_object_new_array();
+        if (!a)
+                return NULL;
+        FOREACH_ARRAY(b, bars, n) {
+                json_object *o = json_object_new_object(), *sizes = NULL;
+
+                if (!o)
+                        break;
+                ADD(o, "index", json_object_new_int((int) b->index));
+                ADD(o, "size", json_object_new_uint64(b->size));
+                ADD(o, "memory", json_object_new_boolean(b->flags & PCI_IORESOURCE_MEM));
+                ADD(o, "prefetchable", json_object_new_boolean(b->flags & PCI_IORESOURCE_PREF));
+                ADD(o, "64bit", json_object_new_boolean(b->flags & PCI_IORESOURCE_MEM_64));
+                if (b->resizable_sizes) {
+                        sizes = json_object_new_array();
+                        for (unsigned bit = 0; sizes && bit <= PCI_REBAR_MAX_BIT; bit++)
+                                if (b->resizable_sizes & (UINT64_C(1) << bit))
+                                        json_object_array_add(
+                                                sizes,
+                                                json_object_new_uint64(PCI_REBAR_MIN_SIZE << bit));
+                }
+                ADD(o, "resizable_sizes", sizes ?: json_object_new_null());
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 static json_object *pci_function_to_json(const PciFunction *f) {
         _cleanup_free_ char *override = show_override(f);
         json_object *o = json_object_new_object(), *link = json_object_new_object();
@@ -102,6 +140,7 @@ static json_object *pci_function_to_json(const PciFunction *f) {
         ADD(link, "max_speed", json_string_or_null(f->max_link_speed));
         ADD(link, "max_width", json_int_or_null(f->max_link_width));
         ADD(o, "link", link);
+        ADD(o, "bars", bars_to_json(f));
         return o;
 }
 
@@ -274,6 +313,29 @@ static int status_text_thunderbolt(const Host *h, const Enrolled *enrolled) {
         return 0;
 }
 
+/* One line per BAR that is smaller than the largest size it supports; attach grows it where the bridge
+ * window has room (doctor's bar-size check says what stops it). */
+static void status_text_bars(const Egpu *e) {
+        FOREACH_ARRAY(f, e->functions, e->n_functions) {
+                _cleanup_free_ PciBar *bars = NULL;
+                size_t n = 0;
+
+                if (pci_function_read_bars(*f, &bars, &n) < 0)
+                        continue;
+                FOREACH_ARRAY(b, bars, n) {
+                        char now[FORMAT_BYTES_MAX], most[FORMAT_BYTES_MAX];
+
+                        if (b->size >= pci_rebar_sizes_max(b->resizable_sizes))
+                                continue;
+                        printf("  BAR %u of %s: %s, resizable up to %s\n",
+                               b->index,
+                               (*f)->bdf,
+                               format_bytes(now, sizeof(now), b->size),
+                               format_bytes(most, sizeof(most), pci_rebar_sizes_max(b->resizable_sizes)));
+                }
+        }
+}
+
 static int status_text_egpu(const Host *h, const Egpu *e) {
         _cleanup_(table_freep) Table *t = table_new(6);
         _cleanup_free_ char *gpu_ids = ids(e->gpu->vendor, e->gpu->device);
@@ -344,6 +406,7 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                e->groups_viable ? "viable" : "not viable",
                ansi_normal(),
                e->groups_isolated ? "isolated" : "shared with other devices");
+        status_text_bars(e);
         (void) h;
         return 0;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "kernel-module.h"
+#include "pci-bar.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vendor-reset-ids.h"
@@ -150,7 +151,92 @@ static void undo_function(Undo *u, int timeout_ms, Report *rep) {
         report_note(rep, "%s: put back as it was (driver %s)", u->bdf, u->driver ?: "none");
 }
 
-static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *rep) {
+/* Grows each Resizable BAR of f to what pci_function_plan_bars() plans (the size doctor's bar-size check
+ * names too), while f is bound to no driver: the kernel refuses with EBUSY while one is, vfio-pci included
+ * (drivers/pci/pci-sysfs.c __resource_resize_store()), so this runs between the unbind and the probe. When
+ * the kernel finds no room (ENOSPC from drivers/pci/setup-bus.c pci_reassign_bridge_resources(), or ENOENT
+ * when it found no window it could release), the next smaller size is tried. A BAR that cannot grow costs
+ * the guest memory bandwidth, not the attach: anything else is a note. */
+static int grow_bars(const Host *h, const PciFunction *f, int timeout_ms, Report *rep) {
+        _cleanup_free_ PciBarPlan *plans = NULL;
+        size_t n = 0;
+        int r;
+
+        r = pci_function_plan_bars(f, h->pci, h->n_pci, &plans, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return 0;
+        FOREACH_ARRAY(p, plans, n) {
+                char now[FORMAT_BYTES_MAX], to[FORMAT_BYTES_MAX], most[FORMAT_BYTES_MAX];
+                uint64_t size;
+
+                format_bytes(now, sizeof(now), p->current);
+                format_bytes(most, sizeof(most), p->largest);
+                if (p->planned <= p->current) {
+                        if (p->current < p->largest && p->window == 0)
+                                report_note(
+                                        rep,
+                                        "%s: BAR %u stays at %s of up to %s: sysfs shows "
+                                        "no bridge window above it",
+                                        f->bdf,
+                                        p->index,
+                                        now,
+                                        most);
+                        else if (p->current < p->largest)
+                                report_note(
+                                        rep,
+                                        "%s: BAR %u stays at %s of up to %s: the bridge window "
+                                        "above holds no more (egpuctl doctor, check bar-size)",
+                                        f->bdf,
+                                        p->index,
+                                        now,
+                                        most);
+                        continue;
+                }
+                r = -ENOSPC;
+                for (size = p->planned; size > p->current; size >>= 1) {
+                        if (pci_rebar_size_to_bit(size) < 0 ||
+                            !(p->sizes & (UINT64_C(1) << pci_rebar_size_to_bit(size))))
+                                continue;
+                        r = pci_function_resize_bar(f->bdf, p->index, size, timeout_ms * USEC_PER_MSEC);
+                        if (IN_SET(r, -ENOSPC, -ENOENT))
+                                continue;
+                        break;
+                }
+                format_bytes(to, sizeof(to), size);
+                if (size > p->current && r >= 0)
+                        report_change(
+                                rep,
+                                "%s: BAR %u grown from %s to %s (up to %s)",
+                                f->bdf,
+                                p->index,
+                                now,
+                                to,
+                                most);
+                else if (r == -ENOMEM)
+                        return r;
+                else if (IN_SET(r, -ENOSPC, -ENOENT))
+                        report_note(
+                                rep,
+                                "%s: BAR %u stays at %s: the kernel found no room in the bridge window",
+                                f->bdf,
+                                p->index,
+                                now);
+                else {
+                        errno = -r;
+                        report_note(
+                                rep,
+                                "%s: BAR %u stays at %s: the kernel refused to grow it: %m",
+                                f->bdf,
+                                p->index,
+                                now);
+                }
+        }
+        return 0;
+}
+
+static int bind_function(const Host *h, const PciFunction *f, Undo *u, int timeout_ms, Report *rep) {
         _cleanup_free_ char *driver = NULL, *after = NULL, *override = NULL;
         int r;
 
@@ -186,6 +272,10 @@ static int bind_function(const PciFunction *f, Undo *u, int timeout_ms, Report *
                 if (r < 0)
                         return report_error(rep, r, "Failed to unbind %s from %s: %m", f->bdf, driver);
         }
+        /* Unbound now, and driver_override keeps every host driver away until the probe. */
+        r = grow_bars(h, f, timeout_ms, rep);
+        if (r < 0)
+                return r;
         r = pci_function_probe(f->bdf, timeout_ms * USEC_PER_MSEC, &after);
         if (r < 0)
                 return report_error(rep, r, "Failed to probe %s for vfio-pci: %m", f->bdf);
@@ -303,7 +393,7 @@ int vfio_bind_egpu(const Host *h, const Egpu *e, int timeout_ms, Report *rep) {
                 return -ENOMEM;
         for (size_t i = 0; i < e->n_functions; i++) {
                 undo[i].bdf = e->functions[i]->bdf;
-                r = bind_function(e->functions[i], &undo[i], timeout_ms, rep);
+                r = bind_function(h, e->functions[i], &undo[i], timeout_ms, rep);
                 if (r < 0)
                         break;
                 if (r > 0)

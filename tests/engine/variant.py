@@ -8,6 +8,11 @@ Changes:
   shared-group         the enclosure's USB controller 0000:31:00.0 (xhci_hcd) shares group 25 with the GPU
   internal-twin        an internal Vega 56 + audio with the eGPU's ids at 0000:59:00.0, on amdgpu
   pcie-gpu             a PCIe-attached Vega 56 + audio in root port 0000:00:01.0 (0000:01:00.0/.1, amdgpu)
+  rebar                the tunnel's Vega 56 0000:30:00.0 has a Resizable BAR 0 (resource0_resize: 256 MiB to
+                       8 GiB) left at 256 MiB, its BAR 2 (2 MiB) after it, and the switch's downstream port
+                       0000:2f:00.0 above it a 16 GiB prefetchable window (line 15 of its resource, as a
+                       kernel with CONFIG_PCI_IOV shows it), 2 MiB memory and 4 KiB I/O windows
+  rebar-small-window   the same with a 512 MiB prefetchable window: BAR 0 cannot grow
 """
 import os
 import re
@@ -104,5 +109,24 @@ for change in changes:
             bs.append(pci_block(f'{rp}/{bdf}', bdf, 0x1002, d, cls, drv, g, 4))
             add_group_link(g, bdf, f'{rp}/{bdf}')
         write_blocks(dev, bs)
+    elif change in ('rebar', 'rebar-small-window'):
+        p = os.path.join(dst, 'tunnels', '1-1.umockdev')
+        text = open(p).read()
+        zero = '0x0000000000000000 0x0000000000000000 0x0000000000000000\\n'
+        pref_end = 0x63ffffffff if change == 'rebar' else 0x601fffffff
+        gpu = re.search(r'P: [^\n]*/0000:30:00\.0\n(?:[^\n]+\n)*', text).group(0)
+        # BAR 0 at 256 MiB, BAR 2 right after it (the file's "\\n" are umockdev's escapes)
+        new = gpu.replace('A: resource=0x0000006000000000 0x00000061ffffffff',
+                          'A: resource=0x0000006000000000 0x000000600fffffff')
+        new = new.replace('0x0000006200000000 0x00000062001fffff', '0x0000006010000000 0x00000060101fffff')
+        new = new.replace('L: iommu_group=', 'A: resource0_resize=0000000000003f00\\n\nL: iommu_group=', 1)
+        assert new != gpu, 'variant.py: the GPU block changed its shape'
+        text = text.replace(gpu, new)
+        windows = (f'0x0000000000003000 0x0000000000003fff 0x0000000000000100\\n'
+                   f'0x0000000078000000 0x00000000781fffff 0x0000000000000200\\n'
+                   f'0x0000006000000000 0x{pref_end:016x} 0x0000000000102201\\n')
+        text = re.sub(r'(P: [^\n]*/0000:2f:00\.0\n(?:[^\n]+\n)*?)(L: iommu_group=)',
+                      lambda m: m.group(1) + 'A: resource=' + zero * 13 + windows + zero + '\n' + m.group(2), text, count=1)
+        open(p, 'w').write(text)
     else:
         sys.exit(f'variant.py: unknown change {change}')

@@ -6,11 +6,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "conf-files.h"
 #include "iommu-group.h"
 #include "kernel-module.h"
+#include "pci-bar.h"
 #include "pci-function.h"
 #include "spawn-util.h"
 #include "time-util.h"
@@ -346,6 +348,139 @@ static void test_has_rom(void **state) {
         rm_rf_tree(root);
 }
 
+/* resourceN_resize's mask (Documentation/ABI/testing/sysfs-bus-pci: bit n = 1 MiB << n). */
+static void test_rebar_sizes(void **state) {
+        uint64_t m = 0;
+
+        assert_int_equal(pci_rebar_sizes_parse("0000000000003f00\n", &m), 0);
+        assert_int_equal(m, 0x3f00);
+        assert_int_equal(pci_rebar_sizes_max(m), UINT64_C(8) << 30);
+        assert_int_equal(pci_rebar_sizes_max(0), 0);
+        assert_int_equal(pci_rebar_sizes_parse("00000000000001c0", &m), 0);
+        assert_int_equal(pci_rebar_sizes_max(m), UINT64_C(256) << 20);
+        assert_int_equal(pci_rebar_sizes_parse("", &m), -EINVAL);
+        assert_int_equal(pci_rebar_sizes_parse("0x3f00", &m), -EINVAL);
+        assert_int_equal(pci_rebar_sizes_parse("10000000000000000", &m), -EINVAL);
+        assert_int_equal(pci_rebar_size_to_bit(UINT64_C(1) << 20), 0);
+        assert_int_equal(pci_rebar_size_to_bit(UINT64_C(8) << 30), 13);
+        assert_int_equal(pci_rebar_size_to_bit(UINT64_C(3) << 20), -EINVAL);
+        assert_int_equal(pci_rebar_size_to_bit(4096), -EINVAL);
+}
+
+/* The largest size that fits the window with what else it holds: the one planning attach and doctor use. */
+static void test_bar_fit_size(void **state) {
+        const uint64_t MiB = UINT64_C(1) << 20, GiB = UINT64_C(1) << 30, two_mib[] = { 2 * MiB };
+        const uint64_t sizes = 0x3f00; /* 256 MiB ... 8 GiB */
+        PciResource w = { .start = 0x6000000000, .end = 0x6000000000 + 16 * GiB - 1, .flags = 0x14220c };
+        uint64_t fit = 0;
+
+        assert_int_equal(pci_bar_fit_size(&w, sizes, two_mib, 1, &fit), 0);
+        assert_int_equal(fit, 8 * GiB);
+        /* 8 GiB and the 2 MiB BAR do not fit an 8 GiB window: the next smaller size does. */
+        w.end = w.start + 8 * GiB - 1;
+        assert_int_equal(pci_bar_fit_size(&w, sizes, two_mib, 1, &fit), 0);
+        assert_int_equal(fit, 4 * GiB);
+        assert_int_equal(pci_bar_fit_size(&w, sizes, NULL, 0, &fit), 0);
+        assert_int_equal(fit, 8 * GiB);
+        /* The Thunderbolt case: a 512 MiB window that the 2 MiB BAR shares leaves the 256 MiB the host gave.
+         */
+        w.end = w.start + 512 * MiB - 1;
+        assert_int_equal(pci_bar_fit_size(&w, sizes, two_mib, 1, &fit), 0);
+        assert_int_equal(fit, 256 * MiB);
+        w.end = w.start + 128 * MiB - 1;
+        assert_int_equal(pci_bar_fit_size(&w, sizes, two_mib, 1, &fit), -ENOSPC);
+        /* A window that starts 1 MiB past a 1 GiB boundary cannot hold a 1 GiB BAR in 1 GiB + 1 MiB. */
+        w = (PciResource){ .start = 0x60100000, .end = 0x60100000 + GiB + MiB - 1, .flags = 0x14220c };
+        assert_int_equal(pci_bar_fit_size(&w, sizes, NULL, 0, &fit), 0);
+        assert_int_equal(fit, 512 * MiB);
+        assert_int_equal(
+                pci_bars_packed_end(0, (const uint64_t[]){ 2 * MiB, 8 * GiB }, 2),
+                8 * GiB + 2 * MiB);
+}
+
+#define ZERO_LINE "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+
+/* A bridge's "resource" as a kernel with CONFIG_PCI_IOV shows it: 17 lines, the windows at 13 (I/O), 14
+ * (memory), 15 (prefetchable, from 0x6000000000 to pref_end). */
+static void write_bridge_resource(const char *root, uint64_t pref_end) {
+        _cleanup_free_ char *text = NULL;
+
+        assert_true(
+                asprintf(
+                        &text,
+                        ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
+                                ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE
+                        "0x0000000000003000 0x0000000000003fff 0x0000000000000100\n"
+                        "0x0000000062000000 0x00000000621fffff 0x0000000000000200\n"
+                        "0x0000006000000000 0x%016" PRIx64 " 0x0000000000102201\n" ZERO_LINE,
+                        pref_end) > 0);
+        write_file(root, "bridge/resource", text);
+}
+
+/* A Vega 56 below its switch's downstream port: BAR 0 resizable up to 8 GiB, at 256 MiB; BAR 2 2 MiB. */
+static void test_plan_bars(void **state) {
+        _cleanup_free_ char *root = make_tmp_dir(), *bp = path_join(root, "bridge"),
+                            *gp = path_join(root, "gpu"), *ap = path_join(root, "audio");
+        PciFunction bridge = { .syspath = bp }, gpu = { .syspath = gp, .parent = &bridge },
+                    audio = { .syspath = ap, .parent = &bridge };
+        PciFunction *all[] = { &bridge, &gpu, &audio };
+        _cleanup_free_ PciBarPlan *plans = NULL;
+        _cleanup_free_ PciBar *bars = NULL;
+        size_t n = 0;
+
+        write_file(
+                root,
+                "gpu/resource",
+                "0x0000006000000000 0x000000600fffffff 0x000000000014220c\n" ZERO_LINE
+                "0x0000006010000000 0x00000060101fffff 0x000000000014220c\n" ZERO_LINE
+                "0x0000000000003000 0x00000000000030ff 0x0000000000040101\n"
+                "0x0000000062000000 0x000000006207ffff 0x0000000000040200\n" ZERO_LINE ZERO_LINE ZERO_LINE
+                        ZERO_LINE ZERO_LINE ZERO_LINE ZERO_LINE);
+        write_file(root, "gpu/resource0_resize", "0000000000003f00\n");
+        write_file(
+                root,
+                "audio/resource",
+                "0x00000000620a0000 0x00000000620a3fff 0x0000000000140204\n" ZERO_LINE ZERO_LINE ZERO_LINE
+                        ZERO_LINE ZERO_LINE ZERO_LINE);
+        write_bridge_resource(root, 0x63ffffffff); /* 16 GiB */
+
+        assert_int_equal(pci_function_read_bars(&gpu, &bars, &n), 0);
+        assert_int_equal(n, 4); /* 0, 2, 4 (I/O), 5; the upper halves of 0 and 2 have no flags */
+        assert_int_equal(bars[0].index, 0);
+        assert_int_equal(bars[0].size, UINT64_C(256) << 20);
+        assert_int_equal(bars[0].resizable_sizes, 0x3f00);
+        assert_int_equal(bars[1].index, 2);
+        assert_int_equal(bars[1].resizable_sizes, 0);
+
+        assert_int_equal(pci_function_plan_bars(&gpu, all, ELEMENTSOF(all), &plans, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(plans[0].index, 0);
+        assert_true(plans[0].prefetchable);
+        assert_int_equal(plans[0].current, UINT64_C(256) << 20);
+        assert_int_equal(plans[0].largest, UINT64_C(8) << 30);
+        assert_int_equal(plans[0].planned, UINT64_C(8) << 30);
+        assert_int_equal(plans[0].window, UINT64_C(16) << 30);
+        assert_int_equal(plans[0].needed, (UINT64_C(8) << 30) + (UINT64_C(2) << 20));
+        plans = mfree(plans);
+
+        /* A 512 MiB window: BAR 2 takes 2 MiB of it, so BAR 0 stays at 256 MiB, and 8 GiB + 2 MiB is needed.
+         */
+        write_bridge_resource(root, 0x601fffffff);
+        assert_int_equal(pci_function_plan_bars(&gpu, all, ELEMENTSOF(all), &plans, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(plans[0].planned, UINT64_C(256) << 20);
+        assert_int_equal(plans[0].window, UINT64_C(512) << 20);
+        assert_int_equal(plans[0].needed, (UINT64_C(8) << 30) + (UINT64_C(2) << 20));
+        plans = mfree(plans);
+
+        /* No window to read (the parent shows no resource): the BAR keeps its size. */
+        gpu.parent = NULL;
+        assert_int_equal(pci_function_plan_bars(&gpu, all, ELEMENTSOF(all), &plans, &n), 0);
+        assert_int_equal(plans[0].planned, UINT64_C(256) << 20);
+        assert_int_equal(plans[0].window, 0);
+        rm_rf_tree(root);
+}
+
 /* "Is it installed": the places DKMS and kmod use, under root. */
 static void test_module_installed(void **state) {
         _cleanup_free_ char *root = make_tmp_dir();
@@ -398,5 +533,13 @@ int main(void) {
                 cmocka_unit_test(test_str_index),
                 cmocka_unit_test(test_path_passes_testbed),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        /* pci-bar.c: the masks, the fit, the plan */
+        const struct CMUnitTest pci_bar_tests[] = {
+                cmocka_unit_test(test_rebar_sizes),
+                cmocka_unit_test(test_bar_fit_size),
+                cmocka_unit_test(test_plan_bars),
+        };
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+
+        return cmocka_run_group_tests(pci_bar_tests, NULL, NULL) + r;
 }

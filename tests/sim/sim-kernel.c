@@ -1123,6 +1123,115 @@ static int pci_write_reset_method(PciDev *d, const char *buf, size_t len) {
         return (int) len;
 }
 
+/* ---------------------------------------------------------------- Resizable BARs */
+
+typedef struct SimRes {
+        unsigned long long start, end, flags;
+} SimRes;
+
+/* The lines of a device's "resource" attribute; NULL when it has none. */
+static GArray *resources_read(const char *devrel) {
+        g_autofree char *text = read_attr(devrel, "resource");
+        g_auto(GStrv) lines = text ? g_strsplit(text, "\n", -1) : NULL;
+        GArray *a;
+
+        if (!lines)
+                return NULL;
+        a = g_array_new(FALSE, TRUE, sizeof(SimRes));
+        for (char **l = lines; *l && **l; l++) {
+                SimRes r = {};
+                if (sscanf(*l, "%llx %llx %llx", &r.start, &r.end, &r.flags) != 3)
+                        break;
+                g_array_append_val(a, r);
+        }
+        return a;
+}
+
+static void resources_write(const char *devrel, GArray *a) {
+        g_autoptr(GString) out = g_string_new(NULL);
+
+        for (unsigned i = 0; i < a->len; i++) {
+                SimRes *r = &g_array_index(a, SimRes, i);
+                g_string_append_printf(out, "0x%016llx 0x%016llx 0x%016llx\n", r->start, r->end, r->flags);
+        }
+        (void) write_attr(devrel, "resource", out->str);
+}
+
+static bool res_inside(const SimRes *r, const SimRes *w) {
+        return r->flags && r->start && r->end > r->start && r->start >= w->start && r->end <= w->end;
+}
+
+/* resourceN_resize (drivers/pci/pci-sysfs.c __resource_resize_store(), since 6.1, commit 91fa127794ac;
+ * drivers/pci/setup-res.c pci_resize_resource(); drivers/pci/setup-bus.c pci_reassign_bridge_resources()):
+ * kstrtoul() of the size's bit, EINVAL when it does not parse; EBUSY while any driver is bound (vfio-pci
+ * included); EINVAL for a bit not in the BAR's mask; ENOSPC when the bridge window above (the prefetchable
+ * one for a prefetchable BAR, when the bridge has one, else the memory window: lines 13-15 of a bridge's
+ * "resource" with CONFIG_PCI_IOV, 7-9 without) has no free range of the new size aligned to it, besides what
+ * the other functions below the bridge and the device's other BARs take. Else line N of "resource" gets the
+ * lowest such range and the write returns the byte count. The bridge windows themselves never grow here. */
+static int pci_write_resource_resize(PciDev *d, unsigned n, const char *buf, size_t len) {
+        g_autofree char *attr = g_strdup_printf("resource%u_resize", n),
+                        *mask_text = read_attr(d->path, attr);
+        g_autofree char *drv = driver_of(d), *parent = g_path_get_dirname(d->path);
+        g_autoptr(GArray) res = resources_read(d->path), pres = resources_read(parent);
+        unsigned long long mask = mask_text ? strtoull(mask_text, NULL, 16) : 0, size;
+        unsigned bit, base;
+        SimRes win = {}, *bar;
+        GHashTableIter it;
+        PciDev *e;
+
+        if (kstrtouint(buf, &bit) < 0)
+                return -EINVAL;
+        if (drv)
+                return -EBUSY;
+        if (bit > 43 || !(mask & (1ULL << bit)) || !res || res->len <= n)
+                return -EINVAL;
+        size = 1ULL << (20 + bit);
+        bar = &g_array_index(res, SimRes, n);
+        if (!pres || (pres->len != 17 && pres->len != 11))
+                return -ENOSPC;
+        base = pres->len - 4;
+        if ((bar->flags & 0x2000) && g_array_index(pres, SimRes, base + 2).flags)
+                win = g_array_index(pres, SimRes, base + 2);
+        else
+                win = g_array_index(pres, SimRes, base + 1);
+        if (!win.flags || win.end <= win.start)
+                return -ENOSPC;
+
+        for (unsigned long long at = (win.start + size - 1) & ~(size - 1);
+             at + size - 1 <= win.end && at >= win.start;
+             at += size) {
+                SimRes want = { at, at + size - 1, bar->flags };
+                bool clash = false;
+
+                g_hash_table_iter_init(&it, sim->pci);
+                while (!clash && g_hash_table_iter_next(&it, NULL, (gpointer *) &e)) {
+                        g_autofree char *ep = g_path_get_dirname(e->path);
+                        g_autoptr(GArray) er = NULL;
+
+                        if (!streq0(ep, parent))
+                                continue;
+                        er = e == d ? NULL : resources_read(e->path);
+                        for (unsigned i = 0; i < (e == d ? res->len : er ? er->len : 0); i++) {
+                                SimRes *o = e == d ? &g_array_index(res, SimRes, i)
+                                                   : &g_array_index(er, SimRes, i);
+                                if ((e == d && i == n) || !res_inside(o, &win))
+                                        continue;
+                                if (o->start <= want.end && want.start <= o->end)
+                                        clash = true;
+                        }
+                }
+                if (clash)
+                        continue;
+                bar->start = want.start;
+                bar->end = want.end;
+                resources_write(d->path, res);
+                log_debug("resize %s BAR %u: %llu MiB at 0x%llx\n", d->bdf, n, size >> 20, want.start);
+                return (int) len;
+        }
+        return -ENOSPC;
+}
+
 /* ---------------------------------------------------------------- bus and driver files */
 
 static int compare_pci(gconstpointer a, gconstpointer b) {
@@ -1306,7 +1415,8 @@ void sim_handle_read(const char *rel) {
 int sim_handle_write(const char *rel, const char *buf, size_t len) {
         g_autofree char *dir = g_path_get_dirname(rel), *base = g_path_get_basename(rel);
         g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
-        enum { NONE, AUTHORIZED, KEY, OVERRIDE, RESET, UEVENT, PROBE, DRIVER } what = NONE;
+        enum { NONE, AUTHORIZED, KEY, OVERRIDE, RESET, RESIZE, UEVENT, PROBE, DRIVER } what = NONE;
+        unsigned bar = 0;
         PciDev *d = NULL;
 
         for (unsigned i = 0; i < sim->faults->len; i++) {
@@ -1340,6 +1450,10 @@ int sim_handle_write(const char *rel, const char *buf, size_t len) {
                         what = OVERRIDE;
                 else if (d && streq0(base, "reset_method"))
                         what = RESET;
+                else if (
+                        d && sscanf(base, "resource%u_resize", &bar) == 1 && bar < 6 &&
+                        g_str_has_suffix(base, "_resize"))
+                        what = RESIZE;
         } else if (streq0(rel, "bus/pci/drivers_probe"))
                 what = PROBE;
         else if (
@@ -1362,6 +1476,8 @@ int sim_handle_write(const char *rel, const char *buf, size_t len) {
                 return pci_write_driver_override(d, buf, len);
         case RESET:
                 return pci_write_reset_method(d, buf, len);
+        case RESIZE:
+                return pci_write_resource_resize(d, bar, buf, len);
         case UEVENT:
                 return dev_write_uevent(dir, buf, len);
         case PROBE:

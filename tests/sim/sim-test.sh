@@ -4,7 +4,7 @@
 # SIM_SCENARIOS (tests/sim/scenarios) and SIM_TOP_SCENARIOS (tests/scenarios).
 set -eu
 
-: "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_PROBE:?}" "${SIM_SCENARIOS:?}"
+: "${EGPU_SIM:?}" "${EGPU_SIM_CTL:?}" "${EGPU_SIM_PRELOAD:?}" "${SIM_PROBE:?}" "${SIM_SCENARIOS:?}" "${VARIANT:?}"
 export EGPU_SIM_CTL SIM_PROBE
 EGPU=$SIM_SCENARIOS/egpu
 SECURE=$SIM_SCENARIOS/secure
@@ -52,6 +52,65 @@ t_load_seeds() {
         done
         [ $n -ge 2 ] || fail "too few scenarios"
         echo "$n scenarios load"
+}
+
+# Resizable BAR (resource0_resize): EBUSY while any driver holds the function, vfio-pci included; EINVAL for
+# a size the BAR lacks; a size the bridge window holds moves BAR 0 there; ENOSPC past the window.
+t_resize_bar() {
+        "$VARIANT" "$EGPU" "$TMP/rebar" rebar
+        "$VARIANT" "$EGPU" "$TMP/small" rebar-small-window
+        script='
+attach
+cat $GPU/resource0_resize
+$P write $GPU/resource0_resize 13
+$P write /sys/bus/pci/drivers/amdgpu/unbind 0000:30:00.0
+$P write $GPU/resource0_resize 14
+$P write $GPU/resource0_resize nonsense
+$P write $GPU/resource0_resize 13
+$P write $GPU/resource0_resize 8
+head -n 3 $GPU/resource
+echo vfio-pci >$GPU/driver_override
+$P write /sys/bus/pci/drivers_probe 0000:30:00.0
+drv $GPU
+$P write $GPU/resource0_resize 8
+head -n 1 $GPU/resource'
+        out=$(sim_sh "$script" --tunnel-delay-ms 0 "$TMP/rebar")
+        expect "rebar" "0000000000003f00
+err EBUSY
+ok 12
+err EINVAL
+err EINVAL
+ok 2
+ok 1
+0x0000006000000000 0x000000600fffffff 0x000000000014220c
+0x0000000000000000 0x0000000000000000 0x0000000000000000
+0x0000006010000000 0x00000060101fffff 0x000000000014220c
+ok 12
+vfio-pci
+err EBUSY
+0x0000006000000000 0x000000600fffffff 0x000000000014220c" "$out"
+        out=$(sim_sh '
+attach
+$P write /sys/bus/pci/drivers/amdgpu/unbind 0000:30:00.0
+$P write $GPU/resource0_resize 13
+head -n 1 $GPU/resource' --tunnel-delay-ms 0 "$TMP/rebar")
+        # 8 GiB aligned, past BAR 2 at 0x6010000000
+        expect "grown" "ok 12
+ok 2
+0x0000006200000000 0x00000063ffffffff 0x000000000014220c" "$out"
+        out=$(sim_sh '
+attach
+$P write /sys/bus/pci/drivers/amdgpu/unbind 0000:30:00.0
+$P write $GPU/resource0_resize 13
+$P write $GPU/resource0_resize 9
+$P write $GPU/resource0_resize 8
+head -n 1 $GPU/resource' --tunnel-delay-ms 0 "$TMP/small")
+        # 512 MiB would fill the 512 MiB window, where BAR 2 takes 2 MiB
+        expect "small window" "ok 12
+err ENOSPC
+err ENOSPC
+ok 1
+0x0000006000000000 0x000000600fffffff 0x000000000014220c" "$out"
 }
 
 t_stdout_clean() {
