@@ -394,7 +394,7 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                 r = egpu_function_reset_describe(f, &what);
                 if (r < 0)
                         return r;
-                printf("%s %s %s", f == qemu.functions ? " (" : ";", f->function->bdf, what);
+                printf("%s%s %s", f == qemu.functions ? " (" : "; ", f->function->bdf, what);
         }
         printf(")%s\n", egpu_reset_ok(&qemu) ? "" : "; egpuctl doctor says what to do");
         return 0;

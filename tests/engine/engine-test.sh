@@ -948,6 +948,37 @@ error Operation not permitted
 D0" "$out"
 }
 
+# A USB controller on the eGPU's bus, in a group of its own, and an audio function with only a PM reset:
+# QEMU needs a bus reset of the audio function, which would reset the controller too, and refuses it.
+# status (from sysfs), doctor (over the VFIO pre-flight) and the hookscript's post-stop say so.
+t_reset_shared() {
+        v=$(variant resetshared reset-shared)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null; echo "attach rc=$?"
+$E status | grep "QEMU.s reset"
+$E status --json | python3 -c "import json, sys
+g = json.load(sys.stdin)[\"gpus\"][0]
+print(\"reset_ok\", g[\"reset_ok\"])
+for f in g[\"functions\"]: print(f[\"bdf\"], f[\"reset\"])"
+$E doctor --json | python3 -c "import json, sys
+for c in json.load(sys.stdin)[\"checks\"]:
+    if c[\"id\"] == \"reset-scope\": print(c[\"status\"], c[\"fix\"])"
+ln -s $E $TMPDIR/egpuctl-hook
+$TMPDIR/egpuctl-hook 100 post-stop; echo "post-stop rc=$?"' 2>&1)
+        expect "reset shared" "attach rc=0
+  QEMU's reset: fails (0000:30:00.0 resets by itself; 0000:30:00.1 a bus reset would also reset 0000:30:01.0, outside the eGPU's IOMMU groups: QEMU cannot reset it); egpuctl doctor says what to do
+reset_ok False
+0000:30:00.0 {'verdict': 'own', 'needs_bus_reset': False, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_groups': ['0000:30:01.0']}
+0000:30:00.1 {'verdict': 'bus-outside', 'needs_bus_reset': True, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_groups': ['0000:30:01.0']}
+fail # A bus reset of 0000:30:00.1 also resets 0000:30:01.0 (xhci_hcd). Put that device on another port (or the eGPU in another slot), or pass it to the same VM with the eGPU (a hostpci entry of its own), so that the VM holds its group.
+0000:30:00.0: in D0 (power/control on)
+0000:30:00.1: in D0 (power/control on)
+0000:30:00.0: resets by itself
+egpuctl: VM 100 stopped, eGPU 0000:30:00.0: 0000:30:00.1: a bus reset would also reset 0000:30:01.0, outside the eGPU's IOMMU groups: QEMU cannot reset it; egpuctl doctor (reset-scope) says what to do
+post-stop rc=1" "$out"
+}
+
 # One writer: a person's attach while the daemon attaches the same hot-plugged eGPU waits for the
 # daemon's lock, finds it attached and succeeds; the daemon logs no error.
 t_attach_with_daemon() {

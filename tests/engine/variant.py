@@ -8,6 +8,8 @@ Changes:
   shared-group         the enclosure's USB controller 0000:31:00.0 (xhci_hcd) shares group 25 with the GPU
   internal-twin        an internal Vega 56 + audio with the eGPU's ids at 0000:59:00.0, on amdgpu
   pcie-gpu             a PCIe-attached Vega 56 + audio in root port 0000:00:01.0 (0000:01:00.0/.1, amdgpu)
+  reset-shared         a USB controller 0000:30:01.0 (xhci_hcd, group 28) on the eGPU's bus, and the audio
+                       function 0000:30:00.1 with only a PM reset: QEMU's bus reset of it would take the controller
 """
 import os
 import re
@@ -104,5 +106,16 @@ for change in changes:
             bs.append(pci_block(f'{rp}/{bdf}', bdf, 0x1002, d, cls, drv, g, 4))
             add_group_link(g, bdf, f'{rp}/{bdf}')
         write_blocks(dev, bs)
+    elif change == 'reset-shared':
+        tun = os.path.join(dst, 'tunnels', '1-1.umockdev')
+        text = open(tun).read()
+        text = re.sub(r'(0000:30:00\.1\n(?:[^\n]+\n)*?A: reset_method=)bus', r'\g<1>pm', text)
+        path = ('/devices/pci0000:00/0000:00:07.2/0000:2c:00.0/0000:2d:01.0/0000:2e:00.0/0000:2f:00.0/'
+                '0000:30:01.0')
+        text = text.rstrip('\n') + '\n\n' + pci_block(path, '0000:30:01.0', 0x1b21, 0x2142, 0x0c0330, 'xhci_hcd', 28, 8,
+                                                     removable='removable', reset='flr bus') + '\n'
+        open(tun, 'w').write(text)
+        with open(os.path.join(dst, 'tunnels', '1-1.links'), 'a') as f:
+            f.write(f'kernel/iommu_groups/28/devices/0000:30:01.0 ../../../..{path}\n')
     else:
         sys.exit(f'variant.py: unknown change {change}')
