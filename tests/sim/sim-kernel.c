@@ -320,7 +320,7 @@ static void power_control_set(const PciDev *d, const char *value) {
 
 /* Every PCI function shows power_state (pci-sysfs.c power_state_show(): "D0" once it is enabled) and
  * power/control: "on" from pci_pm_init()'s pm_runtime_forbid() until a driver allows runtime PM, as
- * vfio-pci does. What the scenario defines stays. */
+ * vfio-pci does; driver is the one bound now. What the scenario defines stays. */
 static void pci_power_init(const PciDev *d, const char *driver) {
         g_autofree char *state = read_attr(d->path, "power_state"),
                         *control = read_attr(d->path, "power/control");
@@ -379,7 +379,6 @@ static PciDev *pci_register(const char *devrel, const char *driver_hint) {
         if (!natural && driver_hint && !streq0(driver_hint, "vfio-pci") && !streq0(driver_hint, "pci-stub"))
                 natural = driver_hint;
         d->natural = g_strdup(natural);
-        pci_power_init(d, driver_hint);
         g_hash_table_replace(sim->pci, d->bdf, d);
         udev_db_update(devrel, true);
         log_debug("pci %s %04x:%04x natural driver %s\n", d->bdf, d->vendor, d->device, d->natural ?: "-");
@@ -402,7 +401,7 @@ int sim_scan_pci(void) {
                         continue;
                 rel = real + strlen(sysreal) + 1;
                 drv = uevent_get(rel, "DRIVER");
-                pci_register(rel, drv);
+                pci_power_init(pci_register(rel, drv), drv);
         }
         return 0;
 }
@@ -864,8 +863,12 @@ static void tunnel_up(const char *tbname) {
                         g_printerr("egpu-sim: %s: cannot add %s\n", file, devrel);
                         continue;
                 }
-                if (pci)
-                        pci_probe(pci_register(rel, hint));
+                if (pci) {
+                        PciDev *d = pci_register(rel, hint);
+
+                        pci_power_init(d, NULL); /* unbound until pci_probe() */
+                        pci_probe(d);
+                }
         }
 }
 
