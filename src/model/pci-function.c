@@ -556,23 +556,29 @@ int pci_function_probe(const char *bdf, usec_t timeout, char **ret) {
         return 0;
 }
 
-int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout) {
+/* Writes value to the function's attribute attr (a path below its folder), then reads it back: -EIO when
+ * the kernel took the write but shows something else. */
+static int function_write_read_back(const char *bdf, const char *attr, const char *value, usec_t timeout) {
         _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
         int r;
 
-        r = function_path(bdf, "reset_method", &path);
+        r = function_path(bdf, attr, &path);
         if (r < 0)
                 return r;
-        r = sysfs_write_timeout(path, methods, timeout);
+        r = sysfs_write_timeout(path, value, timeout);
         if (r < 0)
                 return r;
         r = function_path(bdf, NULL, &dir);
         if (r < 0)
                 return r;
-        r = sysfs_read_attr(dir, "reset_method", &now);
+        r = sysfs_read_attr(dir, attr, &now);
         if (r < 0)
                 return r;
-        return streq(now, methods) ? 0 : -EIO;
+        return streq(now, value) ? 0 : -EIO;
+}
+
+int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout) {
+        return function_write_read_back(bdf, "reset_method", methods, timeout);
 }
 
 int pci_function_read_power_state(const char *bdf, PciPowerState *ret) {
@@ -590,22 +596,7 @@ int pci_function_read_power_state(const char *bdf, PciPowerState *ret) {
 }
 
 int pci_function_set_power_control(const char *bdf, const char *value, usec_t timeout) {
-        _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
-        int r;
-
-        r = function_path(bdf, "power/control", &path);
-        if (r < 0)
-                return r;
-        r = sysfs_write_timeout(path, value, timeout);
-        if (r < 0)
-                return r;
-        r = function_path(bdf, "power", &dir);
-        if (r < 0)
-                return r;
-        r = sysfs_read_attr(dir, "control", &now);
-        if (r < 0)
-                return r;
-        return streq(now, value) ? 0 : -EIO;
+        return function_write_read_back(bdf, "power/control", value, timeout);
 }
 
 bool pci_driver_is_registered(const char *driver) {
