@@ -10,6 +10,8 @@ static int power_up(const PciFunction *f, int timeout_ms, Report *rep) {
         int r;
 
         r = pci_function_set_power_control(f->bdf, "on", timeout_ms * USEC_PER_MSEC);
+        if (r == -ENOENT) /* drivers/base/power/sysfs.c shows it only with CONFIG_PM: nothing suspends */
+                return report_note(rep, "%s: no power/control (a kernel without runtime PM)", f->bdf);
         if (r < 0)
                 return report_error(rep, r, "Failed to write 'on' to power/control of %s: %m", f->bdf);
         r = pci_function_read_power_state(f->bdf, &now);

@@ -22,7 +22,8 @@
  *
  * egpu_after_release(): when a process still holds one of the eGPU's groups, a note and nothing else (the
  * VM has not let go). Otherwise, for each function, power/control "on" and power_state read back: a
- * function not in D0 afterwards is the error (-EIO). Then, when every function is on vfio-pci, the VFIO
+ * function not in D0 afterwards is the error (-EIO); a kernel that shows neither (no CONFIG_PM, before
+ * 5.11) gets a note. Then, when every function is on vfio-pci, the VFIO
  * pre-flight (vfio-bind.h, which resets each function as QEMU's open will) and egpu_reset_check()
  * (egpu-reset.h) over its answer: a bus reset that takes a device outside the eGPU's groups, or no reset
  * at all, is the error (-EPERM, what QEMU's vfio_pci_hot_reset() gets). Everything goes to the report,
