@@ -783,6 +783,10 @@ echo "groups $(held 25) $(held 26)"' 2>&1)
         expect "VM stops" "VM 100 stopped while giving back eGPU 0000:30:00.0
 VM 100 let go of eGPU 0000:30:00.0
 eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
+0000:30:00.0: in D0 (power/control on)
+0000:30:00.1: in D0 (power/control on)
+0000:30:00.0: resets by itself
+0000:30:00.1: resets by itself
 rc=0
 groups free free" "$out"
 }
