@@ -86,7 +86,7 @@ static json_object *reset_to_json(const EgpuFunctionReset *r) {
         ADD(o,
             "hot_reset_set",
             r->hot_reset == 0 ? strv_to_json(r->hot_reset_set ?: (char *[]){ NULL }) : NULL);
-        ADD(o, "outside_groups", strv_to_json(r->outside ?: (char *[]){ NULL }));
+        ADD(o, "outside_devices", strv_to_json(r->outside ?: (char *[]){ NULL }));
         return o;
 }
 

@@ -973,8 +973,8 @@ $TMPDIR/egpuctl-hook 100 post-stop; echo "post-stop rc=$?"' 2>&1)
         expect "reset shared" "attach rc=0
   QEMU's reset: fails (0000:30:00.0 resets by itself; 0000:30:00.1 a bus reset would also reset 0000:30:01.0, outside the eGPU's IOMMU groups: QEMU cannot reset it); egpuctl doctor says what to do
 reset_ok False
-0000:30:00.0 {'verdict': 'own', 'needs_bus_reset': False, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_groups': ['0000:30:01.0']}
-0000:30:00.1 {'verdict': 'bus-outside', 'needs_bus_reset': True, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_groups': ['0000:30:01.0']}
+0000:30:00.0 {'verdict': 'own', 'needs_bus_reset': False, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_devices': ['0000:30:01.0']}
+0000:30:00.1 {'verdict': 'bus-outside', 'needs_bus_reset': True, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_devices': ['0000:30:01.0']}
 fail # A bus reset of 0000:30:00.1 also resets 0000:30:01.0 (xhci_hcd). Put that device on another port (or the eGPU in another slot), or pass it to the same VM with the eGPU (a hostpci entry of its own), so that the VM holds its group.
 0000:30:00.0: in D0 (power/control on)
 0000:30:00.1: in D0 (power/control on)
