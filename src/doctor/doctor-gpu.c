@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "doctor-internal.h"
+#include "egpu-reset.h"
 #include "kernel-module.h"
 #include "live.h"
 #include "pci-bar.h"
@@ -680,15 +681,15 @@ static int check_vfio_usable(Doctor *d, Check *c) {
         int r;
 
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
-                _cleanup_(vfio_preflight_done) VfioPreflight p = {};
+                const VfioPreflight *p;
 
                 if (!egpu_all_on_driver(*ep, "vfio-pci"))
                         continue; /* vfio-bound says what to do first */
                 n_checked++;
-                r = vfio_preflight_egpu(*ep, &p);
+                r = doctor_preflight(d, ep - h->egpus, &p);
                 if (r < 0)
                         return r;
-                FOREACH_ARRAY(g, p.groups, p.n_groups) {
+                FOREACH_ARRAY(g, p->groups, p->n_groups) {
                         _cleanup_free_ char *line = NULL, *who = NULL;
                         const char *why, *fix;
 
@@ -742,6 +743,150 @@ static int check_vfio_usable(Doctor *d, Check *c) {
         return check_finish(c, CHECK_OK, "%s", strna(ok));
 }
 
+/* The power state each function is in now (model/pci-function.h PciPowerState). vfio-pci lets an unused
+ * function suspend (release.h says when and why); egpuctl's hookscript brings it back to D0 after each VM
+ * stop. D3cold is the state an eGPU may not come back from: the kernel cut its power. */
+static int check_power_state(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
+                FOREACH_ARRAY(f, (*ep)->functions, (*ep)->n_functions) {
+                        const char *state = pci_power_state_to_string((*f)->power_state);
+
+                        if ((*f)->power_state != PCI_POWER_D3COLD) {
+                                r = strextendf_with_separator(
+                                        &ok,
+                                        "; ",
+                                        "%s: %s%s",
+                                        (*f)->bdf,
+                                        (*f)->power_state == PCI_POWER_UNKNOWN ? "power state not shown"
+                                                                               : state,
+                                        (*f)->power_state == PCI_POWER_D3HOT
+                                                ? " (idle on vfio-pci; the next VM's start wakes it)"
+                                                : "");
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        r = check_problem(
+                                c,
+                                CHECK_WARN,
+                                "%s is in D3cold: the kernel cut its power while it was idle (vfio-pci lets "
+                                "an unused function suspend since Linux 5.19, and d3cold_allowed is %s); an "
+                                "eGPU that does not wake from D3cold fails the next VM's start",
+                                (*f)->bdf,
+                                (*f)->d3cold_allowed < 0       ? "not shown"
+                                        : (*f)->d3cold_allowed ? "1"
+                                                               : "0");
+                        if (r >= 0)
+                                r = check_fix(
+                                        c,
+                                        "# wake it and keep it in D0 (the hookscript's post-stop does this "
+                                        "after "
+                                        "each VM stop)\n"
+                                        "echo on > /sys/bus/pci/devices/%1$s/power/control\n"
+                                        "# and keep the kernel from cutting its power again\n"
+                                        "echo 0 > /sys/bus/pci/devices/%1$s/d3cold_allowed",
+                                        (*f)->bdf);
+                        if (r < 0)
+                                return r;
+                }
+        return check_finish(c, CHECK_OK, "%s", strna(ok));
+}
+
+/* How QEMU will reset each function at the next VM's start (egpu-reset.h), over the VFIO pre-flight's
+ * answer where the eGPU is on vfio-pci: a bus reset that takes a device outside the eGPU's IOMMU groups
+ * fails in QEMU (hw/vfio/pci.c vfio_pci_hot_reset(): "depends on group %d which is not owned"). */
+static int check_reset_scope(Doctor *d, Check *c) {
+        const Host *h = d->host;
+        _cleanup_free_ char *ok = NULL;
+        int r;
+
+        if (h->n_egpus == 0)
+                return check_finish(c, CHECK_SKIP, "no eGPU connected");
+        FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
+                _cleanup_(egpu_reset_done) EgpuReset reset = {};
+                const VfioPreflight *p = NULL;
+
+                if (egpu_all_on_driver(*ep, "vfio-pci")) {
+                        r = doctor_preflight(d, ep - h->egpus, &p);
+                        if (r < 0)
+                                return r;
+                }
+                r = egpu_reset_check(h, *ep, p ? p->groups : NULL, p ? p->n_groups : 0, &reset);
+                if (r < 0)
+                        return r;
+                FOREACH_ARRAY(f, reset.functions, reset.n_functions) {
+                        _cleanup_free_ char *what = NULL, *others = NULL;
+
+                        r = egpu_function_reset_describe(f, &what);
+                        if (r < 0)
+                                return r;
+                        if (IN_SET(f->verdict, EGPU_RESET_OWN, EGPU_RESET_BUS)) {
+                                r = strextendf_with_separator(&ok, "; ", "%s: %s", f->function->bdf, what);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        if (f->verdict == EGPU_RESET_NONE) {
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "%s: %s: the kernel offers no reset of it and no bus reset reaches "
+                                        "it, so it keeps its state between VM starts",
+                                        f->function->bdf,
+                                        what);
+                                if (r >= 0)
+                                        r = check_fix(
+                                                c,
+                                                "# Detach and attach the eGPU between VM starts (egpuctl "
+                                                "detach; egpuctl attach) to power-cycle it.");
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        STRV_FOREACH(o, f->outside) {
+                                const PciFunction *x = host_find_pci(h, *o);
+
+                                r = strextendf_with_separator(
+                                        &others,
+                                        ", ",
+                                        "%s (%s)",
+                                        *o,
+                                        x && x->driver ? x->driver : "no driver");
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = check_problem(
+                                c,
+                                CHECK_FAIL,
+                                "%s: %s; QEMU needs that bus reset (the function has %s) and refuses it "
+                                "(\"vfio: Cannot reset device ..., depends on group ... which is not "
+                                "owned\"), "
+                                "so the GPU keeps the last guest's state",
+                                f->function->bdf,
+                                what,
+                                f->resets_alone ? "only a PM reset, no FLR" : "no reset of its own");
+                        if (r >= 0)
+                                r = check_fix(
+                                        c,
+                                        "# A bus reset of %s also resets %s. Put that device on another "
+                                        "port (or the eGPU in another slot), or pass it to the same VM "
+                                        "with the eGPU (a hostpci entry of its own), so that the VM holds "
+                                        "its group.",
+                                        f->function->bdf,
+                                        others);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return check_finish(c, CHECK_OK, "%s", strna(ok));
+}
+
 const DoctorCheck doctor_checks_gpu[] = {
         { "gpu-present",
           "each authorized eGPU enclosure shows its GPU, with every BAR given an address",
@@ -761,6 +906,14 @@ const DoctorCheck doctor_checks_gpu[] = {
         { "gpu-reset",
           "the GPU can be reset between VM starts (vendor-reset for AMD GPUs without one)",
           check_gpu_reset },
+        { "reset-scope",
+          "QEMU can reset each function at a VM's start: by itself, or by a bus reset that takes nothing "
+          "outside the eGPU's IOMMU groups",
+          check_reset_scope },
+        { "power-state",
+          "no eGPU function is in D3cold, a state an eGPU may not wake from (vfio-pci lets idle functions "
+          "suspend)",
+          check_power_state },
         { "module-signing",
           "with Secure Boot on, the out-of-tree module the eGPU needs can load",
           check_module_signing },

@@ -15,6 +15,7 @@
 #include "doctor.h"
 #include "modprobe-config.h"
 #include "netif.h"
+#include "vfio-bind.h"
 
 #define PCI_VENDOR_INTEL  0x8086
 #define PCI_VENDOR_AMD    0x1022
@@ -41,6 +42,10 @@ struct Doctor {
         int secure_boot; /* 1 on, 0 off, negative when unknown (no EFI) */
         bool vendor_reset_loaded;
         bool vfio_pci_loaded;
+        /* The VFIO pre-flight of each eGPU (h->egpus order), run once by doctor_preflight(): it resets each
+         * function, as a VM's start does, so vfio-usable and reset-scope share one run. */
+        VfioPreflight *preflights;
+        bool *preflight_done;
 };
 
 /* The families, in the order doctor runs them (doctor.c). */
@@ -51,6 +56,11 @@ extern const DoctorCheck doctor_checks_boot[];
 extern const DoctorCheck doctor_checks_network[];
 extern const DoctorCheck doctor_checks_vm[];
 extern const DoctorCheck doctor_checks_pcie[];
+
+/* The VFIO pre-flight of the i-th eGPU (vfio_preflight_egpu()), run on the first call and kept for the
+ * others: the answer vfio-usable and reset-scope both read. Only for an eGPU whose functions are all on
+ * vfio-pci. */
+int doctor_preflight(Doctor *d, size_t i, const VfioPreflight **ret);
 
 /* Configuration files larger than this are not read. */
 #define DOCTOR_CONFIG_FILE_MAX (1024U * 1024U)

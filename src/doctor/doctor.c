@@ -27,7 +27,35 @@ const DoctorCheck *doctor_check_by_index(size_t i) {
         return NULL;
 }
 
+int doctor_preflight(Doctor *d, size_t i, const VfioPreflight **ret) {
+        int r;
+
+        if (i >= d->host->n_egpus)
+                return -EINVAL;
+        if (!d->preflights) {
+                d->preflights = calloc(d->host->n_egpus, sizeof(VfioPreflight));
+                d->preflight_done = calloc(d->host->n_egpus, sizeof(bool));
+                if (!d->preflights || !d->preflight_done) {
+                        d->preflights = mfree(d->preflights);
+                        d->preflight_done = mfree(d->preflight_done);
+                        return -ENOMEM;
+                }
+        }
+        if (!d->preflight_done[i]) {
+                r = vfio_preflight_egpu(d->host->egpus[i], &d->preflights[i]);
+                if (r < 0)
+                        return r;
+                d->preflight_done[i] = true;
+        }
+        *ret = &d->preflights[i];
+        return 0;
+}
+
 static void doctor_done(Doctor *d) {
+        for (size_t i = 0; d->preflights && i < d->host->n_egpus; i++)
+                vfio_preflight_done(&d->preflights[i]);
+        free(d->preflights);
+        free(d->preflight_done);
         nic_list_done(&d->nics);
         for (size_t i = 0; i < d->n_usb; i++) {
                 free(d->usb[i].name);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
 
+#include "egpu-reset.h"
 #include "egpuctl.h"
 #include "host.h"
 #include "output.h"
@@ -111,7 +112,23 @@ static json_object *bars_to_json(const PciFunction *f) {
         return a;
 }
 
-static json_object *pci_function_to_json(const PciFunction *f) {
+/* How QEMU will reset the function, from sysfs (status opens nothing): egpu-reset.h. */
+static json_object *reset_to_json(const EgpuFunctionReset *r) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        ADD(o, "verdict", json_object_new_string(egpu_reset_verdict_to_string(r->verdict)));
+        ADD(o, "needs_bus_reset", json_object_new_boolean(r->needs_bus_reset));
+        /* null when no bus or slot reset reaches the function */
+        ADD(o,
+            "hot_reset_set",
+            r->hot_reset == 0 ? strv_to_json(r->hot_reset_set ?: (char *[]){ NULL }) : NULL);
+        ADD(o, "outside_devices", strv_to_json(r->outside ?: (char *[]){ NULL }));
+        return o;
+}
+
+static json_object *pci_function_to_json(const PciFunction *f, const EgpuFunctionReset *reset) {
         _cleanup_free_ char *override = show_override(f);
         json_object *o = json_object_new_object(), *link = json_object_new_object();
         char class[sizeof("ffffff")];
@@ -134,6 +151,13 @@ static json_object *pci_function_to_json(const PciFunction *f) {
         ADD(o, "driver_override", json_string_or_null(override));
         ADD(o, "iommu_group", json_int_or_null(f->iommu_group));
         ADD(o, "reset_methods", strv_to_json(f->reset_methods));
+        ADD(o, "reset", reset ? reset_to_json(reset) : NULL);
+        ADD(o,
+            "power_state",
+            f->power_state == PCI_POWER_UNKNOWN
+                    ? NULL
+                    : json_object_new_string(pci_power_state_to_string(f->power_state)));
+        ADD(o, "d3cold_allowed", f->d3cold_allowed < 0 ? NULL : json_object_new_boolean(f->d3cold_allowed));
         ADD(o, "removable", json_object_new_string(pci_removable_to_string(f->removable)));
         ADD(link, "current_speed", json_string_or_null(f->current_link_speed));
         ADD(link, "current_width", json_int_or_null(f->current_link_width));
@@ -168,11 +192,12 @@ static json_object *group_to_json(const Egpu *e, const IommuGroup *g) {
         return o;
 }
 
-static json_object *egpu_to_json(const Egpu *e, const Enrolled *enrolled) {
+static json_object *egpu_to_json(const Host *h, const Egpu *e, const Enrolled *enrolled) {
+        _cleanup_(egpu_reset_done) EgpuReset reset = {};
         json_object *o = json_object_new_object(), *functions = json_object_new_array(),
                     *groups = json_object_new_array();
 
-        if (!o || !functions || !groups) {
+        if (!o || !functions || !groups || egpu_reset_check(h, e, NULL, 0, &reset) < 0) {
                 json_object_put(o);
                 json_object_put(functions);
                 json_object_put(groups);
@@ -191,14 +216,15 @@ static json_object *egpu_to_json(const Egpu *e, const Enrolled *enrolled) {
         ADD(o, "thunderbolt_device", json_string_or_null(e->tb_device ? e->tb_device->name : NULL));
         ADD(o, "thunderbolt_unique_id", json_string_or_null(e->tb_device ? e->tb_device->unique_id : NULL));
         ADD(o, "root_port", json_string_or_null(pci_function_root_port(e->gpu)->bdf));
-        FOREACH_ARRAY(f, e->functions, e->n_functions)
-                json_object_array_add(functions, pci_function_to_json(*f));
+        for (size_t i = 0; i < e->n_functions; i++)
+                json_object_array_add(functions, pci_function_to_json(e->functions[i], &reset.functions[i]));
         ADD(o, "functions", functions);
         FOREACH_ARRAY(g, e->groups, e->n_groups)
                 json_object_array_add(groups, group_to_json(e, *g));
         ADD(o, "groups", groups);
         ADD(o, "groups_viable", json_object_new_boolean(e->groups_viable));
         ADD(o, "groups_isolated", json_object_new_boolean(e->groups_isolated));
+        ADD(o, "reset_ok", json_object_new_boolean(egpu_reset_ok(&reset)));
         /* a PCIe eGPU is one only because its port is enrolled; a Thunderbolt one's router may not be */
         ADD(o,
             "enrolled",
@@ -235,7 +261,7 @@ static int status_json(const Host *h, const Enrolled *enrolled) {
         ADD(root, "thunderbolt", tb);
 
         FOREACH_ARRAY(e, h->egpus, h->n_egpus)
-                json_object_array_add(gpus, egpu_to_json(*e, enrolled));
+                json_object_array_add(gpus, egpu_to_json(h, *e, enrolled));
         ADD(root, "gpus", gpus);
 
         return json_print(root);
@@ -337,7 +363,8 @@ static void status_text_bars(const Egpu *e) {
 }
 
 static int status_text_egpu(const Host *h, const Egpu *e) {
-        _cleanup_(table_freep) Table *t = table_new(6);
+        _cleanup_(table_freep) Table *t = table_new(7);
+        _cleanup_(egpu_reset_done) EgpuReset qemu = {};
         _cleanup_free_ char *gpu_ids = ids(e->gpu->vendor, e->gpu->device);
         char *name_p, *dev_p;
         int r;
@@ -363,7 +390,7 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                 printf("  behind root port %s (Thunderbolt device not certain)\n",
                        pci_function_root_port(e->gpu)->bdf);
 
-        r = table_add_row(t, "FUNCTION", "IDS", "CLASS", "DRIVER", "GROUP", "RESET");
+        r = table_add_row(t, "FUNCTION", "IDS", "CLASS", "DRIVER", "GROUP", "RESET", "POWER");
         if (r < 0)
                 return r;
         FOREACH_ARRAY(f, e->functions, e->n_functions) {
@@ -389,8 +416,16 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                 override = show_override(*f);
                 if (override && asprintf(&driver, "%s (override %s)", strna((*f)->driver), override) < 0)
                         return -ENOMEM;
-                r = table_add_row(t, (*f)->bdf, fids, class, driver ?: (*f)->driver ?: "(none)", group,
-                                  reset ?: "(none)");
+                r = table_add_row(
+                        t,
+                        (*f)->bdf,
+                        fids,
+                        class,
+                        driver ?: (*f)->driver ?: "(none)",
+                        group,
+                        reset ?: "(none)",
+                        (*f)->power_state == PCI_POWER_UNKNOWN ? "-"
+                                                               : pci_power_state_to_string((*f)->power_state));
                 if (r < 0)
                         return r;
         }
@@ -407,7 +442,24 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
                ansi_normal(),
                e->groups_isolated ? "isolated" : "shared with other devices");
         status_text_bars(e);
-        (void) h;
+
+        /* How QEMU will reset each function at the next VM's start (egpu-reset.h), read from sysfs. */
+        r = egpu_reset_check(h, e, NULL, 0, &qemu);
+        if (r < 0)
+                return r;
+        printf("  QEMU's reset: %s%s%s",
+               egpu_reset_ok(&qemu) ? ansi_green() : ansi_red(),
+               egpu_reset_ok(&qemu) ? "ok" : "fails",
+               ansi_normal());
+        FOREACH_ARRAY(f, qemu.functions, qemu.n_functions) {
+                _cleanup_free_ char *what = NULL;
+
+                r = egpu_function_reset_describe(f, &what);
+                if (r < 0)
+                        return r;
+                printf("%s%s %s", f == qemu.functions ? " (" : "; ", f->function->bdf, what);
+        }
+        printf(")%s\n", egpu_reset_ok(&qemu) ? "" : "; egpuctl doctor says what to do");
         return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "libvirt.h"
 #include "output.h"
 #include "proxmox.h"
+#include "release.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -677,6 +678,35 @@ static int vm_hook_post_start(const char *vmid) {
         return ret;
 }
 
+/* The hookscript's post-stop: the VM let go of its devices, so each eGPU on vfio-pci that no process holds
+ * goes back to D0 and is checked for the next start (egpu_after_release()); one another VM holds is left
+ * alone. */
+static int vm_hook_post_stop(const char *vmid) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_lock_ int lock_fd = -EBADF;
+        int ret = EXIT_OK;
+
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
+        if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
+                return EXIT_PROBLEM;
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
+                _cleanup_(report_done) Report rep = { .on_line = report_print_line };
+                _cleanup_free_ char *what = NULL;
+
+                if (!egpu_all_on_driver(*e, "vfio-pci"))
+                        continue;
+                if (egpu_after_release(h, *e, ATTACH_WRITE_TIMEOUT_MS_DEFAULT, &rep) < 0)
+                        ret = EXIT_PROBLEM;
+                if (asprintf(&what, "VM %s stopped, eGPU %s", vmid, (*e)->gpu->bdf) < 0)
+                        what = NULL;
+                report_print_error(&rep, what ?: "post-stop");
+        }
+        return ret;
+}
+
 static int vm_hook(const char *vmid, const char *phase) {
         if (!vmid_valid(vmid))
                 return usage_error("vm", "'%s' is not a VM id", vmid);
@@ -684,7 +714,9 @@ static int vm_hook(const char *vmid, const char *phase) {
                 return vm_hook_pre_start(vmid);
         if (streq(phase, "post-start"))
                 return vm_hook_post_start(vmid);
-        if (IN_SET(0, strcmp(phase, "pre-stop"), strcmp(phase, "post-stop")))
+        if (streq(phase, "post-stop"))
+                return vm_hook_post_stop(vmid);
+        if (streq(phase, "pre-stop"))
                 return EXIT_OK; /* nothing to do: detaching is the daemon's and egpuctl detach's */
         log_warning("Unknown hookscript phase '%s', ignored", phase);
         return EXIT_OK;
@@ -857,8 +889,14 @@ static int vm_live(const char *vmid, bool plug) {
                 (void) detach_device(udev, &enrolled, target, &o, &undo);
                 report_print_error(&undo, "Failed to detach again");
         }
-        if (r >= 0 && !plug)
+        if (r >= 0 && !plug) {
+                _cleanup_(report_done) Report after = { .on_line = report_print_line };
+
                 printf("eGPU %s is free: its functions stay on vfio-pci for the next VM.\n", e->gpu->bdf);
+                /* Back in D0, and resettable by the next VM's QEMU. */
+                r = egpu_after_release(h, e, o.write_timeout_ms, &after);
+                report_print_error(&after, "eGPU out of the VM");
+        }
         return r < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 

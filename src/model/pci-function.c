@@ -80,14 +80,14 @@ static int read_names(const char *bdf, const char *syspath, char **ret_vendor, c
 
 int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         _cleanup_(pci_function_freep) PciFunction *f = NULL;
-        _cleanup_free_ char *reset = NULL, *removable = NULL, *group = NULL;
+        _cleanup_free_ char *reset = NULL, *removable = NULL, *group = NULL, *power = NULL;
         const char *driver;
         int r;
 
         f = calloc(1, sizeof(PciFunction));
         if (!f)
                 return -ENOMEM;
-        f->iommu_group = f->current_link_width = f->max_link_width = -1;
+        f->iommu_group = f->current_link_width = f->max_link_width = f->d3cold_allowed = -1;
 
         f->syspath = strdup(udev_device_get_syspath(d));
         f->bdf = strdup(udev_device_get_sysname(d) ?: "");
@@ -142,6 +142,14 @@ int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
                 f->removable = PCI_REMOVABLE_REMOVABLE;
         else if (streq_ptr(removable, "fixed"))
                 f->removable = PCI_REMOVABLE_FIXED;
+
+        /* Neither takes the device's lock nor wakes the function (power_state_show(),
+         * d3cold_allowed_show() in drivers/pci/pci-sysfs.c). */
+        r = read_optional_string(d, "power_state", &power);
+        if (r < 0)
+                return r;
+        f->power_state = pci_power_state_from_string(power);
+        (void) sysfs_attr_int(d, "d3cold_allowed", &f->d3cold_allowed);
 
         /* libudev only resolves the driver/subsystem/module links, so read iommu_group ourselves. */
         r = link_target_basename(f->syspath, "iommu_group", &group);
@@ -259,6 +267,25 @@ const char *pci_removable_to_string(PciRemovable r) {
         default:
                 return "unknown";
         }
+}
+
+/* pci_power_names[] in drivers/pci/pci.c, pci_power_name() */
+static const char *const power_state_names[] = {
+        [PCI_POWER_ERROR] = "error", [PCI_POWER_D0] = "D0",       [PCI_POWER_D1] = "D1",
+        [PCI_POWER_D2] = "D2",       [PCI_POWER_D3HOT] = "D3hot", [PCI_POWER_D3COLD] = "D3cold",
+};
+
+const char *pci_power_state_to_string(PciPowerState s) {
+        if (s > PCI_POWER_UNKNOWN && (size_t) s < ELEMENTSOF(power_state_names))
+                return power_state_names[s];
+        return "unknown";
+}
+
+PciPowerState pci_power_state_from_string(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(power_state_names); i++)
+                if (power_state_names[i] && streq(s, power_state_names[i]))
+                        return (PciPowerState) i;
+        return PCI_POWER_UNKNOWN;
 }
 
 static bool is_lower_hex(char c) {
@@ -529,23 +556,47 @@ int pci_function_probe(const char *bdf, usec_t timeout, char **ret) {
         return 0;
 }
 
-int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout) {
+/* Writes value to the function's attribute attr (a path below its folder), then reads it back: -EIO when
+ * the kernel took the write but shows something else. */
+static int function_write_read_back(const char *bdf, const char *attr, const char *value, usec_t timeout) {
         _cleanup_free_ char *path = NULL, *dir = NULL, *now = NULL;
         int r;
 
-        r = function_path(bdf, "reset_method", &path);
+        r = function_path(bdf, attr, &path);
         if (r < 0)
                 return r;
-        r = sysfs_write_timeout(path, methods, timeout);
+        r = sysfs_write_timeout(path, value, timeout);
         if (r < 0)
                 return r;
         r = function_path(bdf, NULL, &dir);
         if (r < 0)
                 return r;
-        r = sysfs_read_attr(dir, "reset_method", &now);
+        r = sysfs_read_attr(dir, attr, &now);
         if (r < 0)
                 return r;
-        return streq(now, methods) ? 0 : -EIO;
+        return streq(now, value) ? 0 : -EIO;
+}
+
+int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout) {
+        return function_write_read_back(bdf, "reset_method", methods, timeout);
+}
+
+int pci_function_read_power_state(const char *bdf, PciPowerState *ret) {
+        _cleanup_free_ char *dir = NULL, *v = NULL;
+        int r;
+
+        r = function_path(bdf, NULL, &dir);
+        if (r < 0)
+                return r;
+        r = sysfs_read_attr(dir, "power_state", &v);
+        if (r < 0)
+                return r;
+        *ret = pci_power_state_from_string(v);
+        return 0;
+}
+
+int pci_function_set_power_control(const char *bdf, const char *value, usec_t timeout) {
+        return function_write_read_back(bdf, "power/control", value, timeout);
 }
 
 bool pci_driver_is_registered(const char *driver) {

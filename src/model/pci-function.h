@@ -15,6 +15,21 @@ typedef enum PciRemovable {
         PCI_REMOVABLE_REMOVABLE,
 } PciRemovable;
 
+/* The kernel's "power_state" attribute: the state it last put the function in, pdev->current_state as
+ * pci_power_name() names it (drivers/pci/pci-sysfs.c power_state_show(), which reads that field and wakes
+ * nothing: a function in D3cold stays there, unlike under lspci, which has to resume it to read its config
+ * space; Documentation/ABI/testing/sysfs-bus-pci, added in Linux 5.11, so Debian's 6.1 has it). Absent (an
+ * older kernel, a test bed without it) or a word it does not name: PCI_POWER_UNKNOWN. */
+typedef enum PciPowerState {
+        PCI_POWER_UNKNOWN,
+        PCI_POWER_ERROR, /* "error": the kernel could not read it (PCI_POWER_ERROR) */
+        PCI_POWER_D0,
+        PCI_POWER_D1,
+        PCI_POWER_D2,
+        PCI_POWER_D3HOT,
+        PCI_POWER_D3COLD,
+} PciPowerState;
+
 #define PCI_CLASS_DISPLAY    0x03
 #define PCI_CLASS_BRIDGE_PCI 0x0604
 
@@ -32,9 +47,12 @@ typedef struct PciFunction {
         int current_link_width; /* -1 when absent */
         int max_link_width;
         PciRemovable removable;
-        char *vendor_name; /* udev's hwdb, as lspci names it (ID_VENDOR_FROM_DATABASE): NULL when udev has
-                              none */
-        char *model_name;  /* likewise ID_MODEL_FROM_DATABASE: "Vega 10 XL/XT [Radeon RX Vega 56/64]" */
+        PciPowerState power_state;
+        int d3cold_allowed; /* "d3cold_allowed" (drivers/pci/pci-sysfs.c d3cold_allowed_show()): 1 while the
+                               kernel may cut the function's power when it is idle; -1 when absent */
+        char *vendor_name;  /* udev's hwdb, as lspci names it (ID_VENDOR_FROM_DATABASE): NULL when udev has
+                               none */
+        char *model_name;   /* likewise ID_MODEL_FROM_DATABASE: "Vega 10 XL/XT [Radeon RX Vega 56/64]" */
         struct PciFunction *parent; /* the bridge above, NULL on a root bus; set by host_load() */
 } PciFunction;
 
@@ -69,6 +87,10 @@ int pci_function_port_path(const PciFunction *f, char **ret);
 bool pci_port_path_is_valid(const char *s) _pure_;
 
 const char *pci_removable_to_string(PciRemovable r) _pure_;
+/* "D0", "D3cold", ... as the kernel writes them; "unknown" for PCI_POWER_UNKNOWN. */
+const char *pci_power_state_to_string(PciPowerState s) _pure_;
+/* The kernel's word back to the state; PCI_POWER_UNKNOWN for NULL or a word it does not write. */
+PciPowerState pci_power_state_from_string(const char *s) _pure_;
 
 /* One line of a function's "resource" attribute: start, end and flags of a BAR (lines 0-5), the ROM
  * (line 6), then bridge windows (drivers/pci/pci-sysfs.c, resource_show()). */
@@ -135,5 +157,12 @@ int pci_function_unbind(const char *bdf, usec_t timeout);
 int pci_function_probe(const char *bdf, usec_t timeout, char **ret);
 /* Writes a reset method list ("device_specific bus"); -EINVAL from the kernel when unsupported. */
 int pci_function_set_reset_method(const char *bdf, const char *methods, usec_t timeout);
+/* The function's power_state now, read afresh; -ENOENT when the kernel does not show it (before 5.11). */
+int pci_function_read_power_state(const char *bdf, PciPowerState *ret);
+/* Writes "on" or "auto" to the function's power/control (Documentation/ABI/testing/sysfs-devices-power):
+ * "on" forbids runtime power management, which resumes the function to D0 before the write returns and
+ * keeps it there (drivers/base/power/sysfs.c control_store() → pm_runtime_forbid(), whose rpm_resume()
+ * is synchronous); "auto" allows it again. Reads the value back (-EIO when it differs). */
+int pci_function_set_power_control(const char *bdf, const char *value, usec_t timeout);
 /* Whether the PCI driver is registered (its folder under /sys/bus/pci/drivers exists). */
 bool pci_driver_is_registered(const char *driver);

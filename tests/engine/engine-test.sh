@@ -736,6 +736,10 @@ kill $vm' 2>&1)
         expect "vm unplug" "VM 100: egpuctl-0000-30-00.0 (0000:30:00.0) taken out
 VM 100 let go of eGPU 0000:30:00.0
 eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
+0000:30:00.0: in D0 (power/control on)
+0000:30:00.1: in D0 (power/control on)
+0000:30:00.0: resets by itself
+0000:30:00.1: resets by itself
 rc=0
 groups free free
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
@@ -833,6 +837,10 @@ echo "groups $(held 25) $(held 26)"' 2>&1)
         expect "VM stops" "VM 100 stopped while giving back eGPU 0000:30:00.0
 VM 100 let go of eGPU 0000:30:00.0
 eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
+0000:30:00.0: in D0 (power/control on)
+0000:30:00.1: in D0 (power/control on)
+0000:30:00.0: resets by itself
+0000:30:00.1: resets by itself
 rc=0
 groups free free" "$out"
 }
@@ -958,6 +966,75 @@ groups held held
 vfio-usable ok IOMMU group 25 of eGPU 0000:30:00.0: in VM 100 (PID N); IOMMU group 26 of eGPU 0000:30:00.0: in VM 100 (PID N)
 vm-live ok VM 100 runs with eGPU 0000:30:00.0 in it
 0" "$out"
+}
+
+# The hookscript's post-stop: vfio-pci let the idle eGPU suspend (D3cold, D3hot) once the VM closed it;
+# post-stop brings each function back to D0 and keeps it there (power/control on: runtime PM can no longer
+# suspend it), then checks the reset QEMU will use. A group a VM still holds is left alone.
+t_hook_post_stop() {
+        out=$(sim_sh "$EGPU" '
+pw() { $E status --json | python3 -c "import json, sys
+for f in json.load(sys.stdin)[\"gpus\"][0][\"functions\"]: print(f[\"bdf\"], f[\"power_state\"], f[\"reset\"][\"verdict\"])"; }
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null
+ctl suspend 0000:30:00.0 D3cold >/dev/null && ctl suspend 0000:30:00.1 D3hot >/dev/null
+pw
+$E status | grep -c "D3cold"
+ln -s $E $TMPDIR/egpuctl-hook
+hold_group 25
+$TMPDIR/egpuctl-hook 100 post-stop >$TMPDIR/held.out; echo "held: post-stop rc=$? $(cat $GPU/power_state)"
+sed "s/process [0-9]*/process N/" $TMPDIR/held.out
+kill $vm; wait $vm 2>/dev/null
+$TMPDIR/egpuctl-hook 100 post-stop; echo "post-stop rc=$?"
+pw
+echo "control $(cat $GPU/power/control) $(cat $AUDIO/power/control)"
+ctl suspend 0000:30:00.0 D3cold; cat $GPU/power_state' 2>&1)
+        expect "hook post-stop" "0000:30:00.0 D3cold own
+0000:30:00.1 D3hot own
+1
+held: post-stop rc=0 D3cold
+IOMMU group 25 of eGPU 0000:30:00.0 is still held by process N: nothing to do until it lets go
+0000:30:00.0: back in D0 from D3cold (power/control on)
+0000:30:00.1: back in D0 from D3hot (power/control on)
+0000:30:00.0: resets by itself
+0000:30:00.1: resets by itself
+post-stop rc=0
+0000:30:00.0 D0 own
+0000:30:00.1 D0 own
+control on on
+error Operation not permitted
+D0" "$out"
+}
+
+# A USB controller on the eGPU's bus, in a group of its own, and an audio function with only a PM reset:
+# QEMU needs a bus reset of the audio function, which would reset the controller too, and refuses it.
+# status (from sysfs), doctor (over the VFIO pre-flight) and the hookscript's post-stop say so.
+t_reset_shared() {
+        v=$(variant resetshared reset-shared)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null
+$E attach >/dev/null; echo "attach rc=$?"
+$E status | grep "QEMU.s reset"
+$E status --json | python3 -c "import json, sys
+g = json.load(sys.stdin)[\"gpus\"][0]
+print(\"reset_ok\", g[\"reset_ok\"])
+for f in g[\"functions\"]: print(f[\"bdf\"], f[\"reset\"])"
+$E doctor --json | python3 -c "import json, sys
+for c in json.load(sys.stdin)[\"checks\"]:
+    if c[\"id\"] == \"reset-scope\": print(c[\"status\"], c[\"fix\"])"
+ln -s $E $TMPDIR/egpuctl-hook
+$TMPDIR/egpuctl-hook 100 post-stop; echo "post-stop rc=$?"' 2>&1)
+        expect "reset shared" "attach rc=0
+  QEMU's reset: fails (0000:30:00.0 resets by itself; 0000:30:00.1 a bus reset would also reset 0000:30:01.0, outside the eGPU's IOMMU groups: QEMU cannot reset it); egpuctl doctor says what to do
+reset_ok False
+0000:30:00.0 {'verdict': 'own', 'needs_bus_reset': False, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_devices': ['0000:30:01.0']}
+0000:30:00.1 {'verdict': 'bus-outside', 'needs_bus_reset': True, 'hot_reset_set': ['0000:30:00.0', '0000:30:00.1', '0000:30:01.0'], 'outside_devices': ['0000:30:01.0']}
+fail # A bus reset of 0000:30:00.1 also resets 0000:30:01.0 (xhci_hcd). Put that device on another port (or the eGPU in another slot), or pass it to the same VM with the eGPU (a hostpci entry of its own), so that the VM holds its group.
+0000:30:00.0: in D0 (power/control on)
+0000:30:00.1: in D0 (power/control on)
+0000:30:00.0: resets by itself
+egpuctl: VM 100 stopped, eGPU 0000:30:00.0: 0000:30:00.1: a bus reset would also reset 0000:30:01.0, outside the eGPU's IOMMU groups: QEMU cannot reset it; egpuctl doctor (reset-scope) says what to do
+post-stop rc=1" "$out"
 }
 
 # One writer: a person's attach while the daemon attaches the same hot-plugged eGPU waits for the

@@ -13,6 +13,8 @@ Changes:
                        0000:2f:00.0 above it a 16 GiB prefetchable window (line 15 of its resource, as a
                        kernel with CONFIG_PCI_IOV shows it), 2 MiB memory and 4 KiB I/O windows
   rebar-small-window   the same with a 512 MiB prefetchable window: BAR 0 cannot grow
+  reset-shared         a USB controller 0000:30:01.0 (xhci_hcd, group 28) on the eGPU's bus, and the audio
+                       function 0000:30:00.1 with only a PM reset: QEMU's bus reset of it would take the controller
 """
 import os
 import re
@@ -128,5 +130,16 @@ for change in changes:
         text = re.sub(r'(P: [^\n]*/0000:2f:00\.0\n(?:[^\n]+\n)*?)(L: iommu_group=)',
                       lambda m: m.group(1) + 'A: resource=' + zero * 13 + windows + zero + '\n' + m.group(2), text, count=1)
         open(p, 'w').write(text)
+    elif change == 'reset-shared':
+        tun = os.path.join(dst, 'tunnels', '1-1.umockdev')
+        text = open(tun).read()
+        text = re.sub(r'(0000:30:00\.1\n(?:[^\n]+\n)*?A: reset_method=)bus', r'\g<1>pm', text)
+        path = ('/devices/pci0000:00/0000:00:07.2/0000:2c:00.0/0000:2d:01.0/0000:2e:00.0/0000:2f:00.0/'
+                '0000:30:01.0')
+        text = text.rstrip('\n') + '\n\n' + pci_block(path, '0000:30:01.0', 0x1b21, 0x2142, 0x0c0330, 'xhci_hcd', 28, 8,
+                                                     removable='removable', reset='flr bus') + '\n'
+        open(tun, 'w').write(text)
+        with open(os.path.join(dst, 'tunnels', '1-1.links'), 'a') as f:
+            f.write(f'kernel/iommu_groups/28/devices/0000:30:01.0 ../../../..{path}\n')
     else:
         sys.exit(f'variant.py: unknown change {change}')

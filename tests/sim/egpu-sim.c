@@ -348,6 +348,12 @@ static void ctl_exec(Ctl *c, const char *line) {
                         g_ptr_array_add(fault ? sim->faults : sim->blocks, rule);
                         ctl_reply(c, "ok");
                 }
+        } else if (n == 3 && streq0(w[0], "suspend")) {
+                r = sim_runtime_suspend(w[1], w[2]);
+                if (r < 0)
+                        ctl_reply(c, "error %s", g_strerror(-r));
+                else
+                        ctl_reply(c, "ok");
         } else if (n == 1 && streq0(w[0], "quit")) {
                 ctl_reply(c, "ok");
                 if (child_pid > 0) {
@@ -522,7 +528,8 @@ static void usage(FILE *f) {
               "  --block GLOB:MS       such writes block MS milliseconds before they are handled\n"
               "  --vanish-on GLOB      such a write unplugs the device first and fails with ENODEV\n"
               "  --change-on-read GLOB:N:VALUE  after N reads, a file matching GLOB reads VALUE\n"
-              "  --control SOCKET      accept control commands (plug, unplug, wait-driver, fault, block, "
+              "  --control SOCKET      accept control commands (plug, unplug, wait-driver, suspend, fault, "
+              "block, "
               "quit, ping)\n"
               "  --script FILE         run \"MS COMMAND\" lines MS milliseconds after start\n"
               "  --preload PATH        libegpusim-preload.so to use (default: next to egpu-sim)\n"

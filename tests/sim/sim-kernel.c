@@ -308,6 +308,58 @@ static void udev_db_update(const char *devrel, bool present) {
         (void) write_file(path, db->str);
 }
 
+/* ---------------------------------------------------------------- power (drivers/pci/pci.c, pci-sysfs.c,
+ * drivers/base/power/sysfs.c, drivers/vfio/pci/vfio_pci_core.c) */
+
+static void power_control_set(const PciDev *d, const char *value) {
+        g_autofree char *dir = g_build_filename(sim->sys, d->path, "power", NULL);
+
+        (void) g_mkdir_with_parents(dir, 0755);
+        (void) write_attr(d->path, "power/control", value);
+}
+
+/* Every PCI function shows power_state (pci-sysfs.c power_state_show(): "D0" once it is enabled) and
+ * power/control: "on" from pci_pm_init()'s pm_runtime_forbid() until a driver allows runtime PM, as
+ * vfio-pci does; driver is the one bound now. What the scenario defines stays. */
+static void pci_power_init(const PciDev *d, const char *driver) {
+        g_autofree char *state = read_attr(d->path, "power_state"),
+                        *control = read_attr(d->path, "power/control");
+
+        if (!state)
+                (void) write_attr(d->path, "power_state", "D0\n");
+        if (!control)
+                power_control_set(d, streq0(driver, "vfio-pci") ? "auto\n" : "on\n");
+}
+
+/* control_store(): "on" forbids runtime PM, which resumes the device (rpm_resume(), synchronous: D0 when
+ * the write returns); "auto" allows it; anything else EINVAL. */
+static int pci_write_power_control(PciDev *d, const char *buf, size_t len) {
+        if (sysfs_streq(buf, "on")) {
+                power_control_set(d, "on\n");
+                (void) write_attr(d->path, "power_state", "D0\n");
+        } else if (sysfs_streq(buf, "auto"))
+                power_control_set(d, "auto\n");
+        else
+                return -EINVAL;
+        return (int) len;
+}
+
+int sim_runtime_suspend(const char *bdf, const char *state) {
+        PciDev *d = g_hash_table_lookup(sim->pci, bdf);
+        g_autofree char *control = NULL, *value = NULL;
+
+        if (!d)
+                return -ENODEV;
+        if (!streq0(state, "D3hot") && !streq0(state, "D3cold"))
+                return -EINVAL;
+        control = read_attr(d->path, "power/control");
+        if (control && sysfs_streq(control, "on"))
+                return -EPERM; /* runtime PM forbidden: rpm_suspend() gives -EACCES and nothing moves */
+        value = g_strconcat(state, "\n", NULL);
+        log_debug("runtime suspend %s to %s\n", bdf, state);
+        return write_attr(d->path, "power_state", value);
+}
+
 static PciDev *pci_register(const char *devrel, const char *driver_hint) {
         PciDev *d = g_new0(PciDev, 1);
         g_autofree char *key = NULL;
@@ -349,7 +401,7 @@ int sim_scan_pci(void) {
                         continue;
                 rel = real + strlen(sysreal) + 1;
                 drv = uevent_get(rel, "DRIVER");
-                pci_register(rel, drv);
+                pci_power_init(pci_register(rel, drv), drv);
         }
         return 0;
 }
@@ -476,6 +528,11 @@ static void pci_bind(PciDev *d, const char *drv) {
         (void) symlink(dtarget, dlnk);
         uevent_set(d->path, "DRIVER", drv);
         send_uevent(d->path, "bind", NULL);
+        if (streq0(drv, "vfio-pci")) {
+                /* vfio_pci_core_register_device(): D0, then pm_runtime_allow() */
+                (void) write_attr(d->path, "power_state", "D0\n");
+                power_control_set(d, "auto\n");
+        }
         if (group && streq0(drv, "vfio-pci"))
                 vfio_group_update(group);
 }
@@ -493,6 +550,8 @@ static void pci_unbind(PciDev *d) {
         (void) unlink(dlnk);
         uevent_set(d->path, "DRIVER", NULL);
         send_uevent(d->path, "unbind", NULL);
+        if (streq0(drv, "vfio-pci")) /* vfio_pci_core_unregister_device(): pm_runtime_forbid() */
+                power_control_set(d, "on\n");
         if (group && streq0(drv, "vfio-pci"))
                 vfio_group_update(group);
 }
@@ -804,8 +863,12 @@ static void tunnel_up(const char *tbname) {
                         g_printerr("egpu-sim: %s: cannot add %s\n", file, devrel);
                         continue;
                 }
-                if (pci)
-                        pci_probe(pci_register(rel, hint));
+                if (pci) {
+                        PciDev *d = pci_register(rel, hint);
+
+                        pci_power_init(d, NULL); /* unbound until pci_probe() */
+                        pci_probe(d);
+                }
         }
 }
 
@@ -1415,7 +1478,18 @@ void sim_handle_read(const char *rel) {
 int sim_handle_write(const char *rel, const char *buf, size_t len) {
         g_autofree char *dir = g_path_get_dirname(rel), *base = g_path_get_basename(rel);
         g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
-        enum { NONE, AUTHORIZED, KEY, OVERRIDE, RESET, RESIZE, UEVENT, PROBE, DRIVER } what = NONE;
+        enum {
+                NONE,
+                AUTHORIZED,
+                KEY,
+                OVERRIDE,
+                RESET,
+                RESIZE,
+                UEVENT,
+                PROBE,
+                DRIVER,
+                POWER_CONTROL
+        } what = NONE;
         unsigned bar = 0;
         PciDev *d = NULL;
 
@@ -1454,6 +1528,12 @@ int sim_handle_write(const char *rel, const char *buf, size_t len) {
                         d && sscanf(base, "resource%u_resize", &bar) == 1 && bar < 6 &&
                         g_str_has_suffix(base, "_resize"))
                         what = RESIZE;
+        } else if (g_str_has_suffix(dir, "/power") && streq0(base, "control")) {
+                g_autofree char *devrel = g_path_get_dirname(dir);
+
+                d = pci_find_path(devrel);
+                if (d)
+                        what = POWER_CONTROL;
         } else if (streq0(rel, "bus/pci/drivers_probe"))
                 what = PROBE;
         else if (
@@ -1478,6 +1558,8 @@ int sim_handle_write(const char *rel, const char *buf, size_t len) {
                 return pci_write_reset_method(d, buf, len);
         case RESIZE:
                 return pci_write_resource_resize(d, bar, buf, len);
+        case POWER_CONTROL:
+                return pci_write_power_control(d, buf, len);
         case UEVENT:
                 return dev_write_uevent(dir, buf, len);
         case PROBE:

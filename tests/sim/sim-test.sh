@@ -356,6 +356,49 @@ ok 12
 snd_hda_intel" "$out"
 }
 
+# Power: power/control "on" forbids runtime PM and resumes to D0, "auto" allows it, anything else EINVAL;
+# binding to vfio-pci allows runtime PM (and puts the function in D0), unbinding forbids it again; the
+# control command "suspend" is runtime PM suspending an idle function, refused while it is forbidden.
+t_power() {
+        sock=$TMP/ctl
+        out=$(sim_sh '
+C="$EGPU_SIM_CTL $EGPU_SIM_CONTROL"
+attach
+echo "$(cat $GPU/power_state) $(cat $GPU/power/control)"
+$C suspend 0000:30:00.0 D3cold || true
+$P write $GPU/power/control auto
+$C suspend 0000:30:00.0 D3cold
+cat $GPU/power_state
+$P write $GPU/power/control sometimes
+$P write $GPU/power/control "on\n"
+echo "$(cat $GPU/power_state) $(cat $GPU/power/control)"
+$C suspend 0000:30:00.0 D2 || true
+$C suspend 0000:99:00.0 D3hot || true
+$P write $GPU/driver/unbind 0000:30:00.0
+echo vfio-pci >$GPU/driver_override
+$P write /sys/bus/pci/drivers/vfio-pci/bind 0000:30:00.0
+cat $GPU/power/control
+$C suspend 0000:30:00.0 D3hot
+$P write $GPU/driver/unbind 0000:30:00.0
+echo "$(cat $GPU/power_state) $(cat $GPU/power/control)"' --tunnel-delay-ms 0 --control "$sock" "$EGPU")
+        expect "power" "D0 on
+error Operation not permitted
+ok 4
+ok
+D3cold
+err EINVAL
+ok 3
+D0 on
+error Invalid argument
+error No such device
+ok 12
+ok 12
+auto
+ok
+ok 12
+D3hot on" "$out"
+}
+
 t_bind_unbind() {
         out=$(sim_sh '
 attach

@@ -87,6 +87,10 @@ void sim_handle_read(const char *rel);
 int sim_plug(const char *tbname);
 int sim_unplug(const char *tbname);
 const char *sim_driver_of(const char *bdf, char *buf, size_t size);
+/* What runtime PM does to an idle function (the control command "suspend BDF STATE"): power_state becomes
+ * STATE (D3hot or D3cold); -EPERM while power/control is "on" (runtime PM forbidden), -ENODEV for an unknown
+ * function, -EINVAL for another state. */
+int sim_runtime_suspend(const char *bdf, const char *state);
 void sim_make_links(const char *file);
 void sim_dynid_free(gpointer p);
 bool sim_rule_matches(const Rule *r, const char *rel);
