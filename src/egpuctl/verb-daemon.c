@@ -223,21 +223,23 @@ int verb_daemon(int argc, char *argv[]) {
         starting = true;
 
         for (;;) {
-                struct pollfd fds[5];
-                int hfds[3];
+                struct pollfd fds[HOTPLUG_N_FDS + 2];
+                int hfds[HOTPLUG_N_FDS];
+                const size_t SIG = HOTPLUG_N_FDS, EVENTS = HOTPLUG_N_FDS + 1;
 
                 hotplug_fds(d, hfds);
-                for (size_t i = 0; i < 3; i++)
+                for (size_t i = 0; i < HOTPLUG_N_FDS; i++)
                         fds[i] = (struct pollfd){ .fd = hfds[i], .events = POLLIN };
-                fds[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-                fds[4] = (struct pollfd){ .fd = events ? event_server_fd(events) : -1, .events = POLLIN };
+                fds[SIG] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+                fds[EVENTS] =
+                        (struct pollfd){ .fd = events ? event_server_fd(events) : -1, .events = POLLIN };
                 if (poll(fds, ELEMENTSOF(fds), starting && hotplug_running(d) == 0 ? 0 : -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         log_error("poll() failed: %m");
                         break;
                 }
-                if (fds[4].revents & POLLIN)
+                if (fds[EVENTS].revents & POLLIN)
                         (void) event_server_accept(events);
                 hotplug_process(d);
                 if (starting && hotplug_running(d) == 0) {
@@ -245,7 +247,7 @@ int verb_daemon(int argc, char *argv[]) {
                         notify("READY=1\nSTATUS=Watching Thunderbolt and PCI events");
                         log_info("Ready; watching Thunderbolt and PCI events");
                 }
-                if (fds[3].revents & POLLIN) {
+                if (fds[SIG].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         (void) !read(sfd, &si, sizeof(si));
                         break;

@@ -3,13 +3,17 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "detached.h"
 #include "event.h"
 #include "hotplug.h"
 #include "lock.h"
+#include "release.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vfio.h"
@@ -33,7 +37,17 @@ SurprisePolicy surprise_policy_from_string(const char *s) {
 typedef enum JobKind {
         JOB_ATTACH,   /* key: a device name as attach_device() takes it */
         JOB_SURPRISE, /* key: the address of a function whose removal waits for a VM */
+        JOB_RELEASE,  /* key: the address of an eGPU's display function that a VM let go of */
 } JobKind;
+
+/* A process (a VM's QEMU) that holds an eGPU's IOMMU group, watched through a pidfd, which polls readable
+ * when the process ends (pidfd_open(2), Linux 5.3): closing /dev/vfio/N sends no uevent. */
+typedef struct Holder {
+        int pidfd;
+        pid_t pid;
+        char *gpu; /* the eGPU's display function */
+        struct Holder *next;
+} Holder;
 
 typedef struct Job {
         JobKind kind;
@@ -47,7 +61,9 @@ struct Hotplug {
         struct udev *udev;
         struct udev_monitor *mon;
         int kmsg_fd;
-        int done_fd; /* eventfd: a worker finished */
+        int done_fd;    /* eventfd: a worker finished */
+        int holders_fd; /* epoll: the pidfds of the holders */
+        Holder *holders;
         pthread_mutex_t lock;
         pthread_mutex_t log_lock;
         Job *jobs; /* in flight */
@@ -148,6 +164,114 @@ static bool vm_running(const LiveVm *vm, const LiveOptions *o) {
         return live_vm_check(vm, o, &rep) >= 0;
 }
 
+static void schedule(Hotplug *d, JobKind kind, const char *key);
+
+/* Watches the process that holds one of the eGPU's groups, if any, so that its end runs the release. */
+static void watch_holders(Hotplug *d, const Egpu *g) {
+        FOREACH_ARRAY(grp, g->groups, g->n_groups) {
+                Holder *x;
+                pid_t pid = 0;
+                int fd;
+
+                if (vfio_group_holder((*grp)->id, &pid) <= 0)
+                        continue;
+                pthread_mutex_lock(&d->lock);
+                for (x = d->holders; x; x = x->next)
+                        if (x->pid == pid && streq(x->gpu, g->gpu->bdf))
+                                break;
+                if (x) {
+                        pthread_mutex_unlock(&d->lock);
+                        continue;
+                }
+                fd = (int) syscall(SYS_pidfd_open, pid, 0);
+                x = calloc(1, sizeof(Holder));
+                if (fd < 0 || !x || !(x->gpu = strdup(g->gpu->bdf)) ||
+                    epoll_ctl(
+                            d->holders_fd,
+                            EPOLL_CTL_ADD,
+                            fd,
+                            &(struct epoll_event){ .events = EPOLLIN, .data.fd = fd }) < 0) {
+                        pthread_mutex_unlock(&d->lock);
+                        logf_(d,
+                              LOG_WARNING,
+                              "Cannot watch PID %d, which holds eGPU %s: %m",
+                              (int) pid,
+                              g->gpu->bdf);
+                        if (fd >= 0)
+                                close(fd);
+                        if (x)
+                                free(x->gpu);
+                        free(x);
+                        continue;
+                }
+                x->pidfd = fd;
+                x->pid = pid;
+                x->next = d->holders;
+                d->holders = x;
+                pthread_mutex_unlock(&d->lock);
+                logf_(d,
+                      LOG_DEBUG,
+                      "eGPU %s: watching PID %d, which holds IOMMU group %d",
+                      g->gpu->bdf,
+                      (int) pid,
+                      (*grp)->id);
+        }
+}
+
+/* The holders that ended: each one's eGPU gets its release, in a worker. */
+static void handle_holders(Hotplug *d) {
+        struct epoll_event ev[8];
+        int n = epoll_wait(d->holders_fd, ev, (int) ELEMENTSOF(ev), 0);
+
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *gpu = NULL;
+                pid_t pid = 0;
+
+                pthread_mutex_lock(&d->lock);
+                for (Holder **x = &d->holders; *x; x = &(*x)->next)
+                        if ((*x)->pidfd == ev[i].data.fd) {
+                                Holder *h = *x;
+
+                                *x = h->next;
+                                gpu = h->gpu;
+                                pid = h->pid;
+                                free(h);
+                                break;
+                        }
+                pthread_mutex_unlock(&d->lock);
+                (void) epoll_ctl(d->holders_fd, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
+                close(ev[i].data.fd);
+                if (!gpu)
+                        continue;
+                logf_(d, LOG_INFO, "eGPU %s: PID %d, which held it, ended", gpu, (int) pid);
+                schedule(d, JOB_RELEASE, gpu);
+        }
+}
+
+/* A VM let go of the eGPU: back in D0 and ready for the next start (release.h), under the lock. */
+static void run_release(Hotplug *d, const char *gpu) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_(host_freep) Host *h = NULL;
+        _cleanup_(report_done) Report rep = {};
+        _cleanup_lock_ int lock_fd = -EBADF;
+        const PciFunction *f;
+        const Egpu *g;
+        int r;
+
+        if (!udev || take_lock(d, gpu, &lock_fd) < 0 || load_enrolled(d, &enrolled) < 0 ||
+            host_load_enrolled(udev, &enrolled, &h) < 0)
+                return;
+        f = host_find_pci(h, gpu);
+        g = f ? host_find_egpu_of(h, f) : NULL;
+        if (!g)
+                return; /* unplugged meanwhile */
+        r = egpu_after_release(h, g, d->o.attach.write_timeout_ms, &rep);
+        log_report(d, &rep, false, "After the VM let go");
+        if (r >= 0)
+                logf_(d, LOG_INFO, "eGPU %s: let go of; ready for the next VM", gpu);
+}
+
 /* After an attach: the eGPU into the VM its record names, when that VM runs and nobody holds the eGPU. */
 static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, const char *device) {
         _cleanup_(host_freep) Host *h = NULL;
@@ -169,8 +293,10 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         FOREACH_ARRAY(grp, g->groups, g->n_groups) {
                 pid_t pid = 0;
 
-                if (vfio_group_holder((*grp)->id, &pid) > 0)
-                        return; /* in a VM already (this one, or another a person chose) */
+                if (vfio_group_holder((*grp)->id, &pid) > 0) {
+                        watch_holders(d, g); /* in a VM already (this one, or another a person chose) */
+                        return;
+                }
         }
         r = live_vm_new(d->o.root, e->vm, e->qmp, &vm);
         if (r < 0 || live_vm_describe(&vm, &who) < 0)
@@ -188,8 +314,10 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         if (asprintf(&what, "Failed to plug eGPU %s into %s", g->gpu->bdf, who) < 0)
                 what = NULL;
         log_report(d, &rep, false, what ?: "plug");
-        if (r > 0)
+        if (r > 0) {
                 publish_vm(d, true, &vm, g->gpu->bdf);
+                watch_holders(d, g);
+        }
 }
 
 static void run_attach(Hotplug *d, const char *device) {
@@ -332,6 +460,8 @@ static void *worker(void *p) {
         for (;;) {
                 if (job->kind == JOB_ATTACH)
                         run_attach(d, job->key);
+                else if (job->kind == JOB_RELEASE)
+                        run_release(d, job->key);
                 else
                         run_surprise(d, job->key);
                 pthread_mutex_lock(&d->lock);
@@ -570,11 +700,14 @@ int hotplug_new(const HotplugOptions *o, Hotplug **ret) {
         if (!d)
                 return -ENOMEM;
         d->o = *o;
-        d->kmsg_fd = d->done_fd = -EBADF;
+        d->kmsg_fd = d->done_fd = d->holders_fd = -EBADF;
         pthread_mutex_init(&d->lock, NULL);
         pthread_mutex_init(&d->log_lock, NULL);
         d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (d->done_fd < 0)
+                return negative_errno();
+        d->holders_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (d->holders_fd < 0)
                 return negative_errno();
         d->udev = udev_new();
         if (!d->udev)
@@ -614,26 +747,39 @@ Hotplug *hotplug_free(Hotplug *d) {
                 close(d->kmsg_fd);
         if (d->done_fd >= 0)
                 close(d->done_fd);
+        while (d->holders) {
+                Holder *x = d->holders;
+
+                d->holders = x->next;
+                close(x->pidfd);
+                free(x->gpu);
+                free(x);
+        }
+        if (d->holders_fd >= 0)
+                close(d->holders_fd);
         pthread_mutex_destroy(&d->lock);
         pthread_mutex_destroy(&d->log_lock);
         return mfree(d);
 }
 
-void hotplug_fds(const Hotplug *d, int ret[3]) {
+void hotplug_fds(const Hotplug *d, int ret[HOTPLUG_N_FDS]) {
         ret[0] = udev_monitor_get_fd(d->mon);
         ret[1] = d->kmsg_fd;
         ret[2] = d->done_fd;
+        ret[3] = d->holders_fd;
 }
 
 void hotplug_process(Hotplug *d) {
-        struct pollfd p[3];
-        int fds[3];
+        struct pollfd p[HOTPLUG_N_FDS];
+        int fds[HOTPLUG_N_FDS];
 
         hotplug_fds(d, fds);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < HOTPLUG_N_FDS; i++)
                 p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-        if (poll(p, 3, 0) <= 0)
+        if (poll(p, HOTPLUG_N_FDS, 0) <= 0)
                 return;
+        if (p[3].revents & POLLIN)
+                handle_holders(d);
         if (p[2].revents & POLLIN) {
                 uint64_t v;
                 (void) !read(d->done_fd, &v, sizeof(v));
@@ -664,8 +810,13 @@ static void for_each_connected(Hotplug *d, bool attach) {
                 int r;
 
                 if (attach) {
+                        Egpu *g = NULL;
+
                         if (e && e->policy == ENROLL_POLICY_AUTO)
                                 schedule(d, JOB_ATTACH, *t);
+                        /* A VM that holds it since before our start: its end is ours to see too. */
+                        if (attach_find_egpu(h, &enrolled, *t, &g) >= 0 && g)
+                                watch_holders(d, g);
                         continue;
                 }
                 r = detach_device(d->udev, &enrolled, *t, &d->o.attach, &rep);

@@ -20,7 +20,11 @@
  *   vfio_pci_core_request(); no uevent marks it, tests/vm): the VM is asked to let go (device_del); if it
  *   has not within the unplug bound, on_surprise_unplug says what happens: wait (log the VM, its PID and
  *   the command that frees the host) or stop the VM (qm stop VMID for a Proxmox VM, else QMP quit). This
- *   runs in a worker too: the loop keeps serving other events meanwhile. */
+ *   runs in a worker too: the loop keeps serving other events meanwhile.
+ * - A VM that holds an eGPU (one the daemon plugged in, or found held at its start or at a plug) is watched
+ *   by its process: closing /dev/vfio/N sends no uevent, but the process's pidfd polls readable when it
+ *   ends. Then, in a worker and under the lock, the eGPU is brought back to D0 and checked for the next
+ *   start (egpu_after_release(), release.h), as the hookscript's post-stop does. */
 
 typedef enum SurprisePolicy {
         SURPRISE_WAIT,
@@ -57,9 +61,10 @@ int hotplug_new(const HotplugOptions *o, Hotplug **ret);
 Hotplug *hotplug_free(Hotplug *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Hotplug *, hotplug_free);
 
-/* The descriptors to poll for input: the device monitor, the kernel log (-1 when not open) and the
- * workers' wake-up. */
-void hotplug_fds(const Hotplug *d, int ret[3]);
+/* The descriptors to poll for input: the device monitor, the kernel log (-1 when not open), the
+ * workers' wake-up and the VMs' ends (an epoll set of pidfds). */
+#define HOTPLUG_N_FDS 4
+void hotplug_fds(const Hotplug *d, int ret[HOTPLUG_N_FDS]);
 /* Attaches every connected enrolled device with policy auto, in workers (boot with the eGPU connected). */
 void hotplug_start(Hotplug *d);
 /* Handles what the descriptors have: events, kernel log records, finished workers. */

@@ -887,6 +887,30 @@ groups held held
 <6>the VM at TMP/100.qmp: eGPU 0000:30:00.0 plugged into port rp2" "$out"
 }
 
+# The VM the daemon plugged the eGPU into ends with no hookscript (its QEMU killed, a VM by hand): the daemon
+# sees its process end (a pidfd) and brings the eGPU back to D0 (idle on vfio-pci it had suspended).
+t_daemon_vm_ends() {
+        out=$(sim_sh "$EGPU" '
+start_vm 100 $PORTS
+$E enroll 1-1 --qmp $TMPDIR/100.qmp >/dev/null
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log "plugged into"
+ctl suspend 0000:30:00.0 D3hot >/dev/null && ctl suspend 0000:30:00.1 D3hot >/dev/null
+echo "before: $(cat $GPU/power_state) $(cat $AUDIO/power_state)"
+kill $vm; wait $vm 2>/dev/null
+wait_log "ready for the next VM"
+grep -E "which held it, ended|back in D0|ready for the next VM" $TMPDIR/log | pids
+echo "after: $(cat $GPU/power_state) $(cat $AUDIO/power_state) $(cat $GPU/power/control) $(cat $AUDIO/power/control) $(held 25)"
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "daemon: the VM ends" "before: D3hot D3hot
+<6>eGPU 0000:30:00.0: PID N, which held it, ended
+<6>0000:30:00.0: back in D0 from D3hot (power/control on)
+<6>0000:30:00.1: back in D0 from D3hot (power/control on)
+<6>eGPU 0000:30:00.0: let go of; ready for the next VM
+after: D0 D0 on on free" "$out"
+}
+
 # Unplugged while a VM keeps it, the VM not letting go: with stop-vm the daemon stops the VM and the
 # host's removal completes; the log names the VM.
 t_daemon_surprise_stop() {
