@@ -800,7 +800,8 @@ static int check_power_state(Doctor *d, Check *c) {
 
 /* How QEMU will reset each function at the next VM's start (egpu-reset.h), over the VFIO pre-flight's
  * answer where the eGPU is on vfio-pci: a bus reset that takes a device outside the eGPU's IOMMU groups
- * fails in QEMU (hw/vfio/pci.c vfio_pci_hot_reset(): "depends on group %d which is not owned"). */
+ * fails in QEMU (hw/vfio/pci.c vfio_pci_hot_reset(): "depends on group %d which is not owned"); one that
+ * takes another device of its groups resets that device at every VM start. Both fail the check. */
 static int check_reset_scope(Doctor *d, Check *c) {
         const Host *h = d->host;
         _cleanup_free_ char *ok = NULL;
@@ -864,10 +865,13 @@ static int check_reset_scope(Doctor *d, Check *c) {
                         r = check_problem(
                                 c,
                                 CHECK_FAIL,
-                                "%s: %s; QEMU needs that bus reset (the function has %s) and refuses it "
-                                "(\"vfio: Cannot reset device ..., depends on group ... which is not "
-                                "owned\"), "
-                                "so the GPU keeps the last guest's state",
+                                f->outside_groups
+                                        ? "%s: %s; QEMU needs that bus reset (the function has %s) and "
+                                          "refuses it (\"vfio: Cannot reset device ..., depends on group "
+                                          "... which is not owned\"), so the GPU keeps the last guest's "
+                                          "state"
+                                        : "%s: %s; QEMU needs that bus reset (the function has %s), so "
+                                          "every VM start resets a device that is not the eGPU's",
                                 f->function->bdf,
                                 what,
                                 f->resets_alone ? "only a PM reset, no FLR" : "no reset of its own");
@@ -907,8 +911,8 @@ const DoctorCheck doctor_checks_gpu[] = {
           "the GPU can be reset between VM starts (vendor-reset for AMD GPUs without one)",
           check_gpu_reset },
         { "reset-scope",
-          "QEMU can reset each function at a VM's start: by itself, or by a bus reset that takes nothing "
-          "outside the eGPU's IOMMU groups",
+          "QEMU can reset each function at a VM's start: by itself, or by a bus reset that takes no "
+          "device but the eGPU's functions",
           check_reset_scope },
         { "power-state",
           "no eGPU function is in D3cold, a state an eGPU may not wake from (vfio-pci lets idle functions "

@@ -29,12 +29,21 @@ static const VfioFunction *probed(const VfioProbe *probes, size_t n_probes, cons
         return NULL;
 }
 
+static bool egpu_has_bdf(const Egpu *e, const char *bdf) {
+        FOREACH_ARRAY(f, e->functions, e->n_functions)
+                if (streq((*f)->bdf, bdf))
+                        return true;
+        return false;
+}
+
 static int add_device(const Egpu *e, EgpuFunctionReset *r, const char *bdf, int group) {
         int k = strv_extend(&r->hot_reset_set, bdf);
 
-        if (k >= 0 && (group < 0 || !egpu_has_group(e, group)))
-                k = strv_extend(&r->outside, bdf);
-        return k;
+        if (k < 0 || egpu_has_bdf(e, bdf))
+                return k;
+        if (group < 0 || !egpu_has_group(e, group))
+                r->outside_groups = true;
+        return strv_extend(&r->outside, bdf);
 }
 
 /* What the kernel's VFIO_DEVICE_GET_PCI_HOT_RESET_INFO walks without a slot reset: pci_walk_bus() over
@@ -176,8 +185,11 @@ int egpu_function_reset_describe(const EgpuFunctionReset *f, char **ret) {
                                 return k;
                 if (asprintf(
                             &s,
-                            "a bus reset would also reset %s, outside the eGPU's IOMMU groups: QEMU cannot "
-                            "reset it",
+                            f->outside_groups
+                                    ? "a bus reset would also reset %s, outside the eGPU's IOMMU "
+                                      "groups: QEMU cannot reset it"
+                                    : "a bus reset would also reset %s, which is not the eGPU's "
+                                      "(it shares the eGPU's IOMMU group): every VM start resets it",
                             outside) < 0)
                         s = NULL;
                 break;

@@ -17,7 +17,9 @@
  * (vfio_pci_ioctl_get_pci_hot_reset_info(): pci_walk_bus() over the function's bus, or its slot), and
  * vfio_pci_hot_reset() gives up, "vfio: Cannot reset device %s, depends on group %d which is not owned.",
  * when one of them is in an IOMMU group the VM does not hold. So a bus reset that reaches a device outside
- * the eGPU's groups fails at every VM start: the GPU then keeps the state the last guest left.
+ * the eGPU's groups fails at every VM start: the GPU then keeps the state the last guest left. One that
+ * reaches a device of the eGPU's groups that is not the eGPU's (behind a PCIe-to-PCI bridge, say) works,
+ * but resets that device at every VM start: a failure too, not a detail.
  *
  * Where the VFIO pre-flight opened the function (model/vfio.h), its flags and the kernel's hot-reset list
  * are the answer. Otherwise (status, which opens nothing; a group a VM holds) it is read from sysfs as the
@@ -29,8 +31,9 @@
 
 typedef enum EgpuResetVerdict {
         EGPU_RESET_OWN,         /* resets by itself: FLR, a device-specific reset, ... */
-        EGPU_RESET_BUS,         /* a bus reset, which takes only devices of the eGPU's groups */
-        EGPU_RESET_BUS_OUTSIDE, /* a bus reset that takes a device outside the eGPU's groups: QEMU refuses */
+        EGPU_RESET_BUS,         /* a bus reset, which takes only the eGPU's functions */
+        EGPU_RESET_BUS_OUTSIDE, /* a bus reset that takes another device too (QEMU refuses one outside the
+                                 * eGPU's groups) */
         EGPU_RESET_NONE,        /* no reset QEMU can use */
 } EgpuResetVerdict;
 
@@ -41,7 +44,8 @@ typedef struct EgpuFunctionReset {
         bool needs_bus_reset;
         int hot_reset; /* 0 with the list below; -ENODEV: no bus or slot reset reaches it (a root bus) */
         char **hot_reset_set; /* every device the bus reset resets, the function included */
-        char **outside;       /* of those, the ones in an IOMMU group that is not one of the eGPU's */
+        char **outside;       /* of those, the ones that are not functions of the eGPU */
+        bool outside_groups;  /* one of them is in an IOMMU group that is not one of the eGPU's */
         EgpuResetVerdict verdict;
 } EgpuFunctionReset;
 
