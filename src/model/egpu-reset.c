@@ -70,6 +70,25 @@ static int hot_reset_set_from_sysfs(
         return 0;
 }
 
+/* Whether vfio-pci's pci_try_reset_function() at open would work, read from sysfs: a method the kernel
+ * lists other than "bus", or "bus" for a function alone on its bus. The kernel probes reset_method when
+ * the function is added, maybe before its siblings are (tests/vm kernel-facts: "bus" listed at boot for a
+ * function that shares its bus), while the reset itself refuses a function with a sibling:
+ * drivers/pci/pci.c pci_reset_bus_function() tries pci_dev_reset_slot_function(), which refuses a
+ * multi-function device, then pci_parent_bus_reset(), which refuses any device that is not alone on its
+ * bus. The VFIO pre-flight's answer is the kernel's own and wins where there is one. */
+static bool resets_alone_from_sysfs(const Host *h, const PciFunction *f) {
+        STRV_FOREACH(m, f->reset_methods)
+                if (!streq(*m, "bus"))
+                        return true;
+        if (!pci_function_has_reset_method(f, "bus") || !f->parent)
+                return false;
+        FOREACH_ARRAY(x, h->pci, h->n_pci)
+                if (*x != f && (*x)->parent == f->parent)
+                        return false;
+        return true;
+}
+
 static int check_function(
         const Host *h,
         const Egpu *e,
@@ -91,7 +110,7 @@ static int check_function(
                                 return k;
                 }
         } else {
-                r->resets_alone = f->reset_methods && f->reset_methods[0];
+                r->resets_alone = resets_alone_from_sysfs(h, f);
                 k = hot_reset_set_from_sysfs(h, e, f, r);
                 if (k < 0)
                         return k;

@@ -23,11 +23,11 @@
  *
  * Where the VFIO pre-flight opened the function (model/vfio.h), its flags and the kernel's hot-reset list
  * are the answer. Otherwise (status, which opens nothing; a group a VM holds) it is read from sysfs as the
- * kernel would decide: reset_method (Linux 5.15+, drivers/pci/pci-sysfs.c reset_method_show()) non-empty
- * for a reset by itself, "flr"/"af_flr" for has_flr, "pm" for has_pm_reset (the kernel's pci_pm_reset()
- * probe is QEMU's vfio_check_pm_reset() test: a PM capability without No_Soft_Reset), and every function
- * below the function's bridge for the hot-reset list (a slot reset, rare behind a Thunderbolt switch,
- * takes fewer). */
+ * kernel would decide: reset_method (Linux 5.15+, drivers/pci/pci-sysfs.c reset_method_show()) with a
+ * method other than "bus", or "bus" for a function alone on its bus, for a reset by itself, "flr"/"af_flr"
+ * for has_flr, "pm" for has_pm_reset (the kernel's pci_pm_reset() probe is QEMU's vfio_check_pm_reset()
+ * test: a PM capability without No_Soft_Reset), and every function below the function's bridge for the
+ * hot-reset list (a slot reset, rare behind a Thunderbolt switch, takes fewer). */
 
 typedef enum EgpuResetVerdict {
         EGPU_RESET_OWN,         /* resets by itself: FLR, a device-specific reset, ... */

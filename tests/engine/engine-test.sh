@@ -114,7 +114,7 @@ $E attach; echo "rc=$?"' 2>&1)
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
 IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)
-IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
+IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, bus reset (also resets 0000:30:00.0))
 rc=0
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci
 vfio-nodes
@@ -714,7 +714,7 @@ kill $vm' 2>&1)
 0000:30:00.0: moved from amdgpu to vfio-pci
 0000:30:00.1: moved from snd_hda_intel to vfio-pci
 IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself)
-IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
+IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, bus reset (also resets 0000:30:00.0))
 VM 100: eGPU 0000:30:00.0 plugged into port rp2
 VM 100 lists every function of eGPU 0000:30:00.0 behind rp2
 rc=0
@@ -739,7 +739,7 @@ eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
 0000:30:00.0: in D0 (power/control on)
 0000:30:00.1: in D0 (power/control on)
 0000:30:00.0: resets by itself
-0000:30:00.1: resets by itself
+0000:30:00.1: bus reset (also resets 0000:30:00.0)
 rc=0
 groups free free
 auth=1 gpu=vfio-pci/vfio-pci audio=vfio-pci/vfio-pci" "$out"
@@ -840,7 +840,7 @@ eGPU 0000:30:00.0 is free: its functions stay on vfio-pci for the next VM.
 0000:30:00.0: in D0 (power/control on)
 0000:30:00.1: in D0 (power/control on)
 0000:30:00.0: resets by itself
-0000:30:00.1: resets by itself
+0000:30:00.1: bus reset (also resets 0000:30:00.0)
 rc=0
 groups free free" "$out"
 }
@@ -983,7 +983,7 @@ echo "groups $(held 25) $(held 26)"
 live
 $TMPDIR/egpuctl-hook 100 post-start | grep -c "plugged into"
 kill $vm' 2>&1)
-        expect "hook post-start" "vfio-usable ok IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself); IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, resets by itself)
+        expect "hook post-start" "vfio-usable ok IOMMU group 25: ready for a VM (type1v2 container; 0000:30:00.0: 6 regions, resets by itself); IOMMU group 26: ready for a VM (type1v2 container; 0000:30:00.1: 2 regions, bus reset (also resets 0000:30:00.0))
 vm-live ok VM 100 runs with the free port rp2 (16 GiB window; the eGPU needs 16 GiB)
 post-start rc=0
 groups held held
@@ -1014,17 +1014,17 @@ pw
 echo "control $(cat $GPU/power/control) $(cat $AUDIO/power/control)"
 ctl suspend 0000:30:00.0 D3cold; cat $GPU/power_state' 2>&1)
         expect "hook post-stop" "0000:30:00.0 D3cold own
-0000:30:00.1 D3hot own
+0000:30:00.1 D3hot bus
 1
 held: post-stop rc=0 D3cold
 IOMMU group 25 of eGPU 0000:30:00.0 is still held by process N: nothing to do until it lets go
 0000:30:00.0: back in D0 from D3cold (power/control on)
 0000:30:00.1: back in D0 from D3hot (power/control on)
 0000:30:00.0: resets by itself
-0000:30:00.1: resets by itself
+0000:30:00.1: bus reset (also resets 0000:30:00.0)
 post-stop rc=0
 0000:30:00.0 D0 own
-0000:30:00.1 D0 own
+0000:30:00.1 D0 bus
 control on on
 error Operation not permitted
 D0" "$out"

@@ -313,6 +313,40 @@ if want 5; then
         fi
 fi
 
+# ---------------------------------------------------------------- case 8: a bus reset that takes another device
+# C shares the bus behind rp4's PCIe-to-PCI bridge with CR. With CR unbound the group is viable and attach
+# binds C; C has no reset of its own there (the kernel refuses reset_method 'bus' with CR on the bus, see
+# the facts), so QEMU needs a bus reset, which takes CR with it: status (from sysfs) and doctor's
+# reset-scope (the VFIO pre-flight's hot-reset list) report CR.
+if want 8; then
+        if why=$(why_missing enroll attach status doctor); then
+                tap_skip "8: a hot-reset set with a device outside the eGPU is reported" "$why"
+        else
+                [ "$(driver_of $CR)" = none ] || echo $CR >$SYSPCI/$CR/driver/unbind
+                e enroll $C
+                e attach $C
+                if [ "$(driver_of $C)" != vfio-pci ]; then
+                        tap_fail "8: attach binds $C once $CR is unbound" "exit $rc: $(snap $C $CR)"
+                else
+                        e status --json
+                        flat=$(printf '%s' "$out" | tr -d ' \n')
+                        if printf '%s' "$flat" | grep -q "\"outside_devices\":\[\"$CR\"\]" &&
+                                printf '%s' "$flat" | grep -q '"verdict":"bus-outside"'; then
+                                tap_ok "8: status --json: the bus reset $C needs also resets $CR (bus-outside)"
+                        else
+                                tap_fail "8: status --json names $CR in $C's hot-reset set" "$out"
+                        fi
+                        e doctor --json
+                        flat=$(printf '%s' "$out" | tr -d '\n')
+                        if printf '%s' "$flat" | grep -q '"reset-scope"[^}]*"fail"' && printf '%s' "$out" | grep -q "also reset $CR"; then
+                                tap_ok "8: doctor reset-scope fails, naming $CR from the kernel's hot-reset list"
+                        else
+                                tap_fail "8: doctor reset-scope names $CR" "$out"
+                        fi
+                fi
+        fi
+fi
+
 # ---------------------------------------------------------------- case 6 (b): at the end
 if want 6; then
         if ! why_missing status >/dev/null; then send_json "6-status-json-at-end" status --json; fi
