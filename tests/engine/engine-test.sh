@@ -683,7 +683,7 @@ echo "$(drv $P)/$(ovr $P) $(drv $A)/$(ovr $A) twin=$(drv $T)"' 2>&1)
 0000:01:00.0: moved from amdgpu to vfio-pci
 0000:01:00.1: moved from snd_hda_intel to vfio-pci
 IOMMU group 43: ready for a VM (type1v2 container; 0000:01:00.0: 1 region, resets by itself)
-IOMMU group 44: ready for a VM (type1v2 container; 0000:01:00.1: 1 region, resets by itself)
+IOMMU group 44: ready for a VM (type1v2 container; 0000:01:00.1: 1 region, bus reset (also resets 0000:01:00.0))
 rc=0
 vfio-pci vfio-pci twin=amdgpu
 0000:01:00.1: driver_override cleared

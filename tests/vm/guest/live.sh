@@ -11,7 +11,7 @@
 #   (c) a surprise unplug while a VM keeps the eGPU: with wait the daemon names the VM and keeps serving
 #       (an eGPU enrolled meanwhile is bound); with stop-vm the host's removal completes within a bound
 #   (f) two eGPUs enrolled for two VMs, plugged at once: each goes into its own VM; each back in D0 after
-#       its VM stops
+#       its VM stops: by the hookscript's post-stop, or by the daemon, which sees the VM's process end
 . /vmtest/lib.sh
 
 export STATE_DIRECTORY=/var/lib/egpuctl RUNTIME_DIRECTORY=/run/egpuctl
@@ -264,6 +264,7 @@ fi
 RP8=0000:00:17.0
 M0=$(bus_below $RP8):00.0 M1=$(bus_below $RP8):00.1
 power_of() { cat $SYSPCI/$1/power_state 2>/dev/null || echo "no power_state"; }
+control_of() { cat $SYSPCI/$1/power/control 2>/dev/null || echo "no power/control"; }
 e enroll --port pci0000:00/11.0 --ids 1234:1111 --vm 103
 e enroll --port pci0000:00/17.0 --ids 1234:1111 --vm 104
 Q103= Q104=
@@ -286,19 +287,19 @@ if [ -n "$Q103" ] && [ -n "$Q104" ] && start_daemon; then
         kill $Q103 2>/dev/null
         vm-tool wait-path /proc/$Q103 absent 10000 >/dev/null
         e vm hook 103 post-stop
-        if [ "$(power_of $H0)" = D0 ] && [ "$(power_of $H1)" = D0 ] && [ "$(driver_of $H0)" = vfio-pci ]; then
-                tap_ok "f: VM 103 stopped, post-stop: $H0 and $H1 read back D0 on vfio-pci"
+        if has "$H0: .*D0 (power/control on)" && has "$H1: .*D0 (power/control on)" && [ "$(power_of $H0)" = D0 ] &&
+                [ "$(power_of $H1)" = D0 ] && [ "$(control_of $H0)" = on ] && [ "$(driver_of $H0)" = vfio-pci ]; then
+                tap_ok "f: VM 103 stopped, post-stop: $H0 and $H1 read back D0 (power/control on), on vfio-pci"
         else
-                tap_fail "f: VM 103 stopped: the pair in D0" "$H0 $(power_of $H0) $(driver_of $H0), $H1 $(power_of $H1)" "$out"
+                tap_fail "f: VM 103 stopped: the pair in D0" "$H0 $(power_of $H0) $(control_of $H0) $(driver_of $H0), $H1 $(power_of $H1)" "$out"
         fi
-        # VM 104 ends without a hookscript (killed): the daemon sees the group released
+        # VM 104 ends without a hookscript (its QEMU killed): the daemon sees its process end
         kill $Q104 2>/dev/null
-        vm-tool wait-path /proc/$Q104 absent 10000 >/dev/null
-        sleep 3
-        if [ "$(power_of $M0)" = D0 ] && [ "$(power_of $M1)" = D0 ]; then
-                tap_ok "f: VM 104 ended: $M0 and $M1 read back D0"
+        if wait_log "eGPU $M0: let go of; ready for the next VM" 60 && [ "$(power_of $M0)" = D0 ] &&
+                [ "$(power_of $M1)" = D0 ] && [ "$(control_of $M0)" = on ] && [ "$(control_of $M1)" = on ]; then
+                tap_ok "f: VM 104 ended: the daemon saw it, $M0 and $M1 read back D0 (power/control on)"
         else
-                tap_fail "f: VM 104 ended: the pair in D0" "$M0 $(power_of $M0), $M1 $(power_of $M1)" "$(tail -n 10 /tmp/daemon.log)"
+                tap_fail "f: VM 104 ended: the daemon brings the pair to D0" "$M0 $(power_of $M0) $(control_of $M0), $M1 $(power_of $M1) $(control_of $M1)" "$(tail -n 10 /tmp/daemon.log)"
         fi
         stop_daemon
 else
