@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "attach.h"
 #include "detached.h"
@@ -223,6 +225,34 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
         return 0;
 }
 
+/* How many tunnels this process opened, in every thread: an attach may take the one new eGPU for its own
+ * only while no other attach of this process opened a tunnel since it looked (attach_run_parallel(), the
+ * daemon's workers). */
+static atomic_uint tunnels_opened;
+
+/* One authorization at a time in this process, as the kernel takes one at a time in a domain
+ * (drivers/thunderbolt/switch.c tb_switch_set_authorized() under the domain's lock): a router above two
+ * devices attached in parallel (a daisy chain) is opened by one attach and found open by the other.
+ * Returns 1 when this call opened it, 0 when it was open already. */
+static pthread_mutex_t authorize_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static int authorize_once(const TbDevice *t, const Enrollment *e, const AttachOptions *o, Report *rep) {
+        int authorized, r;
+
+        pthread_mutex_lock(&authorize_mutex);
+        if (tb_device_read_authorized(t->syspath, &authorized) >= 0 && authorized > 0)
+                r = 0;
+        else {
+                r = authorize_one(t, e, o, rep);
+                if (r >= 0) {
+                        atomic_fetch_add(&tunnels_opened, 1);
+                        r = 1;
+                }
+        }
+        pthread_mutex_unlock(&authorize_mutex);
+        return r;
+}
+
 /* A snapshot of which eGPUs exist, to tell the ones a new tunnel brings. */
 static bool egpu_is_new(const Egpu *e, char **before) {
         return !strv_contains(before, e->gpu->syspath);
@@ -308,6 +338,7 @@ typedef struct TunnelWait {
         const char *tb_syspath;
         char **before;
         bool may_guess_new;
+        unsigned tunnels_expected; /* tunnels_opened when only this attach opened some */
 } TunnelWait;
 
 static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) {
@@ -317,7 +348,11 @@ static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) 
         /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
         if (!t || t->authorized == 0)
                 return -ENODEV;
-        *ret = find_tunnel_egpu(h, t, w->before, w->may_guess_new);
+        *ret = find_tunnel_egpu(
+                h,
+                t,
+                w->before,
+                w->may_guess_new && atomic_load(&tunnels_opened) == w->tunnels_expected);
         return 0;
 }
 
@@ -361,9 +396,10 @@ static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptio
 
 int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         _cleanup_strv_free_ char **before = NULL, **chain = NULL;
-        _cleanup_free_ char *syspath = NULL;
+        _cleanup_free_ char *syspath = NULL, *name = NULL;
         const Enrolled *enrolled = c->enrolled;
         const Enrollment *e;
+        unsigned tunnels_mark = atomic_load(&tunnels_opened), n_opened = 0;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -384,7 +420,8 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                         strna(t->unique_id),
                         t->name);
         syspath = strdup(t->syspath);
-        if (!syspath)
+        name = strdup(t->name);
+        if (!syspath || !name)
                 return -ENOMEM;
         r = snapshot_egpus(c->host, &before);
         if (r < 0)
@@ -409,24 +446,31 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                                 rep,
                                 -EPERM,
                                 "%s sits behind %s, which is not enrolled",
-                                t->name,
+                                name,
                                 x->name);
-                r = authorize_one(x, xe, o, rep);
+                r = authorize_once(x, xe, o, rep);
                 if (r < 0)
                         return r;
-                opened = true;
+                if (r > 0) {
+                        n_opened++;
+                        opened = true;
+                } else if (!streq(x->syspath, syspath))
+                        report_note(rep, "%s: already authorized", x->name);
                 /* Read back: the router shows the tunnel open (or, unplugged meanwhile, is gone). */
                 r = reload(c);
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices: %m");
         }
         if (!opened)
-                report_note(rep, "%s: already authorized", t->name);
+                report_note(rep, "%s: already authorized", name);
 
         r = wait_for_egpu(
                 c,
                 find_egpu_of_tunnel,
-                &(TunnelWait){ .tb_syspath = syspath, .before = before, .may_guess_new = opened },
+                &(TunnelWait){ .tb_syspath = syspath,
+                               .before = before,
+                               .may_guess_new = opened,
+                               .tunnels_expected = tunnels_mark + n_opened },
                 o->timeout_ms,
                 &egpu);
         if (r == -ETIMEDOUT || r == -ENODEV)
@@ -774,4 +818,73 @@ int detach_by_person(
                         return report_error(rep, r, "Failed to note that %s stays detached: %m", device);
         }
         return detach_device(udev, enrolled, device, o, rep);
+}
+
+typedef struct ParallelJob {
+        AttachAction action;
+        const Enrolled *enrolled;
+        const char *device;
+        const AttachOptions *o;
+        Report *rep;
+        int result;
+} ParallelJob;
+
+static void *parallel_job(void *p) {
+        ParallelJob *j = p;
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+
+        /* libudev's objects are not to be shared between threads: a context of its own. */
+        j->result = udev
+                ? j->action(udev, j->enrolled, j->device, j->o, j->rep)
+                : report_error(j->rep, -ENOMEM, "Failed to create a udev context for %s", j->device);
+        return NULL;
+}
+
+int attach_run_parallel(
+        AttachAction action,
+        const Enrolled *enrolled,
+        char **devices,
+        const AttachOptions *o,
+        Report *reports,
+        int *results) {
+        size_t n = strv_length(devices);
+        _cleanup_free_ ParallelJob *jobs = NULL;
+        _cleanup_free_ pthread_t *threads = NULL;
+        _cleanup_free_ bool *started = NULL;
+        int r = 0;
+
+        jobs = calloc(n + 1, sizeof(ParallelJob));
+        threads = calloc(n + 1, sizeof(pthread_t));
+        started = calloc(n + 1, sizeof(bool));
+        if (!jobs || !threads || !started)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                jobs[i] = (ParallelJob){
+                        .action = action,
+                        .enrolled = enrolled,
+                        .device = devices[i],
+                        .o = o,
+                        .rep = &reports[i],
+                };
+                if (n == 1) {
+                        parallel_job(&jobs[i]);
+                        results[i] = jobs[i].result;
+                        return 0;
+                }
+                if (pthread_create(&threads[i], NULL, parallel_job, &jobs[i]) != 0) {
+                        results[i] = r = report_error(
+                                &reports[i],
+                                -EAGAIN,
+                                "Failed to start a thread for %s",
+                                devices[i]);
+                        continue;
+                }
+                started[i] = true;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (started[i]) {
+                        (void) pthread_join(threads[i], NULL);
+                        results[i] = jobs[i].result;
+                }
+        return r;
 }
