@@ -987,6 +987,28 @@ pair 0000:30:00; cat /sys/bus/thunderbolt/devices/1-3/authorized' 2>&1)
 0" "$out"
 }
 
+# Each eGPU belongs to its own VM: list and status say which (text and --json).
+t_two_vms() {
+        v=$(variant two-vms second-port)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 --vm 100 >/dev/null; $E enroll 1-3 --vm 101 >/dev/null
+$E list | awk "{ print \$2, \$NF }"
+$E list --json | python3 -c "import json, sys; print(sorted((d[\"name\"], d[\"vm\"]) for d in json.load(sys.stdin)[\"devices\"]))"
+$E attach >/dev/null
+$E status | grep -A1 "^eGPU" | sed -e "s/ *1002:687f.*] */ /" -e "s/ (Blackmagic.*//"
+$E status --json | python3 -c "import json, sys; print(sorted((g[\"bdf\"], g[\"vm\"]) for g in json.load(sys.stdin)[\"gpus\"]))"' 2>&1)
+        expect "two VMs" "ID VM
+1-1 100
+1-3 101
+[('1-1', '100'), ('1-3', '101')]
+eGPU 0000:30:00.0 behind Thunderbolt device 1-1
+  belongs to VM 100
+--
+eGPU 0000:54:00.0 behind Thunderbolt device 1-3
+  belongs to VM 101
+[('0000:30:00.0', '100'), ('0000:54:00.0', '101')]" "$out"
+}
+
 # The daemon, both enclosures plugged at once (two ports, and a daisy chain): both pairs on vfio-pci.
 daemon_two() {
         v=$(variant "$1" "$1" unplugged)
