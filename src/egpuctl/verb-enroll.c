@@ -247,7 +247,8 @@ int verb_enroll(int argc, char *argv[]) {
                 const char *want_vm = vm ?: !qmp && old ? old->vm : NULL;
                 const char *want_qmp = qmp ?: !vm && old ? old->qmp : NULL;
 
-                if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))))
+                if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))) ||
+                    (old && old->mapping && !(e->mapping = strdup(old->mapping))))
                         return log_error("Out of memory"), EXIT_PROBLEM;
         }
         r = store_save(dir, e);
