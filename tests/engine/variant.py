@@ -8,9 +8,11 @@ Changes:
   shared-group         the enclosure's USB controller 0000:31:00.0 (xhci_hcd) shares group 25 with the GPU
   internal-twin        an internal Vega 56 + audio with the eGPU's ids at 0000:59:00.0, on amdgpu
   pcie-gpu             a PCIe-attached Vega 56 + audio in root port 0000:00:01.0 (0000:01:00.0/.1, amdgpu)
-  second-port          a second enclosure 1-3 on the host router's other USB4 port (route 0x3), not
+  second-port[:BUS]    a second enclosure 1-3 on the host router's other USB4 port (route 0x3), not
                        authorized: its tunnel lands in root port 0000:00:07.3 (buses 0x50-0x55, groups
-                       30-38; GPU 0000:54:00.0); hotplug/1-3.umockdev for `plug 1-3`
+                       30-38; GPU 0000:54:00.0); hotplug/1-3.umockdev for `plug 1-3`. With BUS (hex), its
+                       buses start there and its groups move as far (60: GPU 0000:64:00.0, groups 46-54),
+                       as after a replug that the kernel numbered otherwise
   daisy-chain          a second enclosure 1-301 plugged into 1-1's downstream port 3 (route 0x301), not
                        authorized: its tunnel lands below 1-1's downstream bridge 0000:2d:02.0 (buses
                        0x32-0x37, groups 30-38; GPU 0000:36:00.0); hotplug/1-301.umockdev
@@ -82,9 +84,9 @@ def second_router(name, parent_path):
     return b.replace('unique_id=c9030000-0060-6c0e-83b6-5e1b2f4a1d07', 'unique_id=' + SECOND_UID)
 
 
-def clone_tunnel(name, root, bus_base):
+def clone_tunnel(name, root, bus_base, group_off):
     """1-1's tunnel again for router name, below the bridge root: buses 0x2c-0x31 become bus_base..+5,
-    groups 19-27 become 30-38, each iommu_group link as deep as its new path."""
+    groups 19-27 become 19+group_off.., each iommu_group link as deep as its new path."""
     def bdf(m):
         return f'0000:{int(m.group(1), 16) - 0x2c + bus_base:02x}:{m.group(2)}'
     tdir = os.path.join(dst, 'tunnels')
@@ -94,14 +96,14 @@ def clone_tunnel(name, root, bus_base):
         path = b.split('\n')[0][3:]
         up = '../' * (path.count('/'))
         b = re.sub(r'L: iommu_group=[./]*kernel/iommu_groups/(\d+)',
-                   lambda m: f'L: iommu_group={up}kernel/iommu_groups/{int(m.group(1)) + 11}', b)
+                   lambda m: f'L: iommu_group={up}kernel/iommu_groups/{int(m.group(1)) + group_off}', b)
         out.append(b)
     write_blocks(os.path.join(tdir, name + '.umockdev'), out)
     with open(os.path.join(tdir, name + '.links'), 'w') as f:
         for line in open(os.path.join(tdir, '1-1.links')):
             link, target = line.split()
             g = int(link.split('/')[2])
-            link = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, link).replace(f'/{g}/', f'/{g + 11}/')
+            link = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, link).replace(f'/{g}/', f'/{g + group_off}/')
             target = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, target).replace(TUNNEL_ROOT, root)
             f.write(f'{link} {target}\n')
 
@@ -121,21 +123,23 @@ def nhi_links():
             f.write(f'devices/pci0000:00/{rp}/supplier:pci:0000:00:0d.3 ../0000:00:0d.3\n')
 
 
-def add_second(name, parent_path, root, bus_base):
+def add_second(name, parent_path, root, bus_base, group_off=11):
     nhi_links()
     bs = blocks(dev)
     bs.append(second_router(name, parent_path))
     write_blocks(dev, bs)
     write_blocks(os.path.join(dst, 'hotplug', name + '.umockdev'), [second_router(name, parent_path)])
-    clone_tunnel(name, root, bus_base)
+    clone_tunnel(name, root, bus_base, group_off)
 
 
 for change in changes:
     if change == 'unplugged':
         # every device router of domain 1 (a daisy-chained one sits below 1-1's folder)
         write_blocks(dev, [b for b in blocks(dev) if not re.search(r'^P: .*/1-0/1-1(/.*)?$|^P: .*/1-[1-9]$', b, re.M)])
-    elif change == 'second-port':
-        add_second('1-3', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0', '/devices/pci0000:00/0000:00:07.3', 0x50)
+    elif change.split(':')[0] == 'second-port':
+        bus = int(change.split(':')[1], 16) if ':' in change else 0x50
+        add_second('1-3', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0', '/devices/pci0000:00/0000:00:07.3', bus,
+                   11 + bus - 0x50)
     elif change == 'daisy-chain':
         add_second('1-301', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0/1-1', TUNNEL_ROOT + '/0000:2c:00.0/0000:2d:02.0',
                    0x32)
