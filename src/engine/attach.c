@@ -225,10 +225,14 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
         return 0;
 }
 
-/* How many tunnels this process opened, in every thread: an attach may take the one new eGPU for its own
- * only while no other attach of this process opened a tunnel since it looked (attach_run_parallel(), the
- * daemon's workers). */
-static atomic_uint tunnels_opened;
+/* How many tunnels the attaches of this process (attach_run_parallel(), the daemon's workers) opened and
+ * still wait on or bind: an attach may take the one new eGPU for its own only while all of them are its
+ * own, since another's eGPU may be the one that appeared. */
+static atomic_uint tunnels_pending;
+
+static void tunnels_pending_dropp(unsigned *n) {
+        atomic_fetch_sub(&tunnels_pending, *n);
+}
 
 /* One authorization at a time in this process, as the kernel takes one at a time in a domain
  * (drivers/thunderbolt/switch.c tb_switch_set_authorized() under the domain's lock): a router above two
@@ -245,7 +249,7 @@ static int authorize_once(const TbDevice *t, const Enrollment *e, const AttachOp
         else {
                 r = authorize_one(t, e, o, rep);
                 if (r >= 0) {
-                        atomic_fetch_add(&tunnels_opened, 1);
+                        atomic_fetch_add(&tunnels_pending, 1);
                         r = 1;
                 }
         }
@@ -338,7 +342,7 @@ typedef struct TunnelWait {
         const char *tb_syspath;
         char **before;
         bool may_guess_new;
-        unsigned tunnels_expected; /* tunnels_opened when only this attach opened some */
+        unsigned n_own; /* how many of tunnels_pending are this attach's */
 } TunnelWait;
 
 static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) {
@@ -352,7 +356,7 @@ static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) 
                 h,
                 t,
                 w->before,
-                w->may_guess_new && atomic_load(&tunnels_opened) == w->tunnels_expected);
+                w->may_guess_new && atomic_load(&tunnels_pending) == w->n_own);
         return 0;
 }
 
@@ -399,7 +403,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         _cleanup_free_ char *syspath = NULL, *name = NULL;
         const Enrolled *enrolled = c->enrolled;
         const Enrollment *e;
-        unsigned tunnels_mark = atomic_load(&tunnels_opened), n_opened = 0;
+        _cleanup_(tunnels_pending_dropp) unsigned n_opened = 0;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -470,7 +474,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                 &(TunnelWait){ .tb_syspath = syspath,
                                .before = before,
                                .may_guess_new = opened,
-                               .tunnels_expected = tunnels_mark + n_opened },
+                               .n_own = n_opened },
                 o->timeout_ms,
                 &egpu);
         if (r == -ETIMEDOUT || r == -ENODEV)
