@@ -234,6 +234,16 @@ static void tunnels_pending_dropp(unsigned *n) {
         atomic_fetch_sub(&tunnels_pending, *n);
 }
 
+/* Held from the authorization to the eGPU by an attach whose router the model cannot tell apart from
+ * others of its domain (host_tb_device_placeable()): it then takes the one new eGPU, so two such never
+ * wait at once. */
+static pthread_mutex_t unplaceable_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void mutex_unlockp(pthread_mutex_t **m) {
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
 /* One authorization at a time in this process, as the kernel takes one at a time in a domain
  * (drivers/thunderbolt/switch.c tb_switch_set_authorized() under the domain's lock): a router above two
  * devices attached in parallel (a daisy chain) is opened by one attach and found open by the other.
@@ -404,6 +414,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         const Enrolled *enrolled = c->enrolled;
         const Enrollment *e;
         _cleanup_(tunnels_pending_dropp) unsigned n_opened = 0;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *unplaceable = NULL;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -427,6 +438,16 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         name = strdup(t->name);
         if (!syspath || !name)
                 return -ENOMEM;
+        if (!host_tb_device_placeable(c->host, t)) {
+                pthread_mutex_lock(&unplaceable_mutex);
+                unplaceable = &unplaceable_mutex;
+                r = reload(c); /* what another such attach brought meanwhile is not new */
+                if (r < 0)
+                        return report_error(rep, r, "Failed to read the devices: %m");
+                t = host_find_tb_device_by_syspath(c->host, syspath);
+                if (!t)
+                        return report_error(rep, -ENODEV, "%s went away", device);
+        }
         r = snapshot_egpus(c->host, &before);
         if (r < 0)
                 return r;
@@ -477,6 +498,8 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                                .n_own = n_opened },
                 o->timeout_ms,
                 &egpu);
+        mutex_unlockp(&unplaceable);
+        unplaceable = NULL;
         if (r == -ETIMEDOUT || r == -ENODEV)
                 return report_error(
                         rep,

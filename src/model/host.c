@@ -339,6 +339,17 @@ static int linked_root_port_index(const Host *h, const PciFunction *root, const 
         return -ENOENT;
 }
 
+bool host_tb_device_placeable(const Host *h, const TbDevice *t) {
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                _cleanup_free_ char *nhi = NULL;
+
+                if (t->domain && t->domain->nhi_bdf && !(*f)->parent && pci_function_is_bridge(*f) &&
+                    root_port_nhi(*f, &nhi) > 0 && streq(nhi, t->domain->nhi_bdf))
+                        return true;
+        }
+        return false;
+}
+
 /* How many hops below the host router: 1 for "1-1", 2 for "1-301". */
 static unsigned route_depth(uint64_t route) {
         unsigned n = 0;

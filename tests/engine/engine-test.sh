@@ -973,6 +973,24 @@ t_daisy_chain() {
         two_enclosures daisy-chain 1-301 0000:36:00
 }
 
+# Without the root ports' links to the NHI the model cannot tell the two apart: the attaches still run
+# in parallel, each tunnel's eGPU taken as the one new eGPU while no other tunnel is pending, and both
+# end on vfio-pci.
+t_two_unlinked() {
+        v=$(variant unlinked second-port no-nhi-links)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-3 >/dev/null
+$E attach >$TMPDIR/out; echo "rc=$?"
+grep -c "tunnel up" $TMPDIR/out
+pair 0000:30:00; pair 0000:54:00
+$E status | grep -c "Thunderbolt device not certain"' 2>&1)
+        expect "unlinked" "rc=0
+2
+0000:30:00 vfio-pci/vfio-pci
+0000:54:00 vfio-pci/vfio-pci
+2" "$out"
+}
+
 # One of the two fails to open (EIO on its authorized): the other is attached all the same, the error
 # names the one that failed, and the exit status says that one did.
 t_two_one_fails() {

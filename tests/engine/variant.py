@@ -16,6 +16,8 @@ Changes:
   daisy-chain          a second enclosure 1-301 plugged into 1-1's downstream port 3 (route 0x301), not
                        authorized: its tunnel lands below 1-1's downstream bridge 0000:2d:02.0 (buses
                        0x32-0x37, groups 30-38; GPU 0000:36:00.0); hotplug/1-301.umockdev
+  no-nhi-links         without those device links (firmware that does not describe them): several
+                       devices of a domain cannot be told apart
   Both give the root ports 0000:00:07.2 and 0000:00:07.3 their device link to the NHI 0000:00:0d.3
   (supplier:pci:0000:00:0d.3), as the thunderbolt driver makes them from ACPI (drivers/thunderbolt/acpi.c
   tb_acpi_add_link()), so that the model can tell which router each eGPU is behind.
@@ -140,6 +142,9 @@ for change in changes:
         bus = int(change.split(':')[1], 16) if ':' in change else 0x50
         add_second('1-3', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0', '/devices/pci0000:00/0000:00:07.3', bus,
                    11 + bus - 0x50)
+    elif change == 'no-nhi-links':
+        text = open(links).read()
+        open(links, 'w').write(''.join(l for l in text.splitlines(True) if '/supplier:pci:' not in l))
     elif change == 'daisy-chain':
         add_second('1-301', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0/1-1', TUNNEL_ROOT + '/0000:2c:00.0/0000:2d:02.0',
                    0x32)
