@@ -320,8 +320,8 @@ static int root_port_nhi(const PciFunction *root, char **ret) {
         return 0;
 }
 
-/* The index of root among the root ports linked to the NHI nhi_bdf, in the order of their addresses;
- * -ENOENT when root is not one of them. */
+/* The index of root among the root ports linked to the NHI nhi_bdf, in the order of their addresses
+ * (root NULL: how many there are); -ENOENT when root is not one of them. */
 static int linked_root_port_index(const Host *h, const PciFunction *root, const char *nhi_bdf) {
         int i = 0;
 
@@ -336,18 +336,11 @@ static int linked_root_port_index(const Host *h, const PciFunction *root, const 
                         return i;
                 i++;
         }
-        return -ENOENT;
+        return root ? -ENOENT : i;
 }
 
 bool host_tb_device_placeable(const Host *h, const TbDevice *t) {
-        FOREACH_ARRAY(f, h->pci, h->n_pci) {
-                _cleanup_free_ char *nhi = NULL;
-
-                if (t->domain && t->domain->nhi_bdf && !(*f)->parent && pci_function_is_bridge(*f) &&
-                    root_port_nhi(*f, &nhi) > 0 && streq(nhi, t->domain->nhi_bdf))
-                        return true;
-        }
-        return false;
+        return t->domain && t->domain->nhi_bdf && linked_root_port_index(h, NULL, t->domain->nhi_bdf) > 0;
 }
 
 /* How many hops below the host router: 1 for "1-1", 2 for "1-301". */
