@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Times hot-plug to bound on the simulated kernel, from inside its testbed:
  *
- *     attach-timer CONTROL_SOCKET RUNS [PROGRAM [ARG...]]
+ *     attach-timer [--device TBNAME=SLOT]... CONTROL_SOCKET RUNS [PROGRAM [ARG...]]
  *
- * Each run sends "plug 1-1" to egpu-sim's control socket, starts PROGRAM (when given) right then, as a
- * udev rule would, and waits (a libudev monitor, no polling) until 0000:30:00.0 and 0000:30:00.1 are
- * both bound to vfio-pci; then "unplug 1-1" and waits until they are gone. Without PROGRAM whatever runs
- * already (egpuctl daemon) does the work. Prints one line per run: the milliseconds from the plug to
- * both bound. Gives up on a run after 30 s (exit 1). */
+ * Each run sends "plug TBNAME" to egpu-sim's control socket for each device (default 1-1=0000:30:00),
+ * one right after the other (plugged at once), starts PROGRAM (when given) right then, as a udev rule
+ * would, and waits (a libudev monitor, no polling) until functions SLOT.0 and SLOT.1 of every device are
+ * bound to vfio-pci; then "unplug TBNAME" for each and waits until they are gone. Without PROGRAM whatever
+ * runs already (egpuctl daemon) does the work. Prints one line per run: the milliseconds from the first
+ * plug to all bound. Gives up on a run after 30 s (exit 1). */
 #include <errno.h>
 #include <libudev.h>
 #include <poll.h>
@@ -22,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const functions[] = { "0000:30:00.0", "0000:30:00.1" };
+#define MAX_DEVICES 8
+static const char *names[MAX_DEVICES] = { "1-1" };
+static char functions[2 * MAX_DEVICES][32] = { "0000:30:00.0", "0000:30:00.1" };
+static size_t n_devices = 1;
 
 static double now_ms(void) {
         struct timespec ts;
@@ -68,7 +72,7 @@ static const char *driver_of(const char *bdf, char *buf, size_t size) {
 
 static bool all_bound(void) {
         char buf[256];
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < 2 * n_devices; i++) {
                 const char *d = driver_of(functions[i], buf, sizeof(buf));
                 if (!d || strcmp(d, "vfio-pci") != 0)
                         return false;
@@ -78,7 +82,7 @@ static bool all_bound(void) {
 
 static bool all_gone(void) {
         char buf[256];
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; i < 2 * n_devices; i++)
                 if (driver_of(functions[i], buf, sizeof(buf)))
                         return false;
         return true;
@@ -106,10 +110,28 @@ static bool wait_for(struct udev_monitor *m, bool (*done)(void), double timeout_
 int main(int argc, char *argv[]) {
         struct udev *udev = udev_new();
         struct udev_monitor *m;
+        char line[64];
         long runs;
 
+        for (n_devices = 0; argc > 2 && strcmp(argv[1], "--device") == 0; argc -= 2, argv += 2) {
+                char *eq = strchr(argv[2], '=');
+
+                if (!eq || n_devices >= MAX_DEVICES || strlen(eq + 1) > 20) {
+                        fprintf(stderr, "attach-timer: --device TBNAME=SLOT, at most %d\n", MAX_DEVICES);
+                        return 2;
+                }
+                *eq = '\0';
+                names[n_devices] = argv[2];
+                snprintf(functions[2 * n_devices], sizeof(functions[0]), "%s.0", eq + 1);
+                snprintf(functions[2 * n_devices + 1], sizeof(functions[0]), "%s.1", eq + 1);
+                n_devices++;
+        }
+        if (n_devices == 0)
+                n_devices = 1;
         if (argc < 3 || (runs = strtol(argv[2], NULL, 10)) < 1) {
-                fprintf(stderr, "usage: attach-timer CONTROL_SOCKET RUNS [PROGRAM [ARG...]]\n");
+                fprintf(stderr,
+                        "usage: attach-timer [--device TBNAME=SLOT]... CONTROL_SOCKET RUNS [PROGRAM "
+                        "[ARG...]]\n");
                 return 2;
         }
         m = udev_monitor_new_from_netlink(udev, "udev");
@@ -122,9 +144,12 @@ int main(int argc, char *argv[]) {
                 pid_t child = 0;
                 double t0 = now_ms();
 
-                if (control(argv[1], "plug 1-1") < 0) {
-                        fprintf(stderr, "attach-timer: plug failed\n");
-                        return 1;
+                for (size_t d = 0; d < n_devices; d++) {
+                        snprintf(line, sizeof(line), "plug %s", names[d]);
+                        if (control(argv[1], line) < 0) {
+                                fprintf(stderr, "attach-timer: %s failed\n", line);
+                                return 1;
+                        }
                 }
                 if (argc > 3) {
                         child = fork();
@@ -141,7 +166,15 @@ int main(int argc, char *argv[]) {
                 fflush(stdout);
                 if (child > 0)
                         waitpid(child, NULL, 0);
-                if (control(argv[1], "unplug 1-1") < 0 || !wait_for(m, all_gone, 30000)) {
+                /* The last plugged first: a daisy-chained device goes with the one it hangs on. */
+                for (size_t d = n_devices; d > 0; d--) {
+                        snprintf(line, sizeof(line), "unplug %s", names[d - 1]);
+                        if (control(argv[1], line) < 0) {
+                                fprintf(stderr, "attach-timer: %s failed\n", line);
+                                return 1;
+                        }
+                }
+                if (!wait_for(m, all_gone, 30000)) {
                         fprintf(stderr, "attach-timer: unplug failed\n");
                         return 1;
                 }

@@ -65,9 +65,6 @@ int lock_take_verbose(int *ret_fd) {
         return r;
 }
 
-typedef int (
-        *ActionFunction)(struct udev *, const Enrolled *, const char *, const AttachOptions *, Report *);
-
 /* eject's bounds on the VM that holds the eGPU (--timeout) */
 static LiveOptions live_options = {
         .qmp_timeout_ms = LIVE_QMP_TIMEOUT_MS_DEFAULT,
@@ -115,7 +112,7 @@ static int nothing_to_do(const char *verb, const Host *h, const Enrolled *enroll
         return none ? EXIT_PROBLEM : EXIT_OK;
 }
 
-static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[]) {
+static int run_action(const char *verb, AttachAction fn, int argc, char *argv[]) {
         enum { ARG_TIMEOUT = ARG_VERB_FIRST, ARG_FORCE };
         static const struct option options[] = {
                 COMMON_OPTIONS,
@@ -135,8 +132,11 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 .write_timeout_ms = ATTACH_WRITE_TIMEOUT_MS_DEFAULT,
                 .root = arg_global.root,
         };
-        json_object *results;
-        bool failed = false, changed = false;
+        _cleanup_free_ Report *reports = NULL;
+        _cleanup_free_ int *results = NULL;
+        json_object *jresults;
+        bool failed = false;
+        size_t n = 0;
         int c, r;
 
         while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
@@ -189,42 +189,54 @@ static int run_action(const char *verb, ActionFunction fn, int argc, char *argv[
                 return nothing_to_do(verb, h, &enrolled);
 
         root = json_object_new_object();
-        results = json_object_new_array();
-        if (!root || !results) {
-                json_object_put(results);
+        jresults = json_object_new_array();
+        if (!root || !jresults) {
+                json_object_put(jresults);
                 return log_error("Out of memory"), EXIT_PROBLEM;
         }
-        json_object_object_add(root, "devices", results);
+        json_object_object_add(root, "devices", jresults);
 
-        STRV_FOREACH(target, targets) {
-                _cleanup_(report_done) Report rep = {};
+        n = strv_length(targets);
+        reports = calloc(n, sizeof(Report));
+        results = calloc(n, sizeof(int));
+        if (!reports || !results)
+                return log_error("Out of memory"), EXIT_PROBLEM;
+        for (size_t i = 0; i < n; i++)
+                if (!arg_global.json)
+                        reports[i].on_line = report_print_line; /* each step as it happens */
+        if (streq(verb, "attach"))
+                /* Two eGPUs plugged together: each attached in its own thread, with its own timeouts
+                 * and errors, under the one lock this process holds. */
+                (void) attach_run_parallel(fn, &enrolled, targets, &o, reports, results);
+        else
+                for (size_t i = 0; i < n; i++)
+                        results[i] = fn(udev, &enrolled, targets[i], &o, &reports[i]);
+
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *what = NULL;
                 json_object *o_json;
 
-                if (!arg_global.json)
-                        rep.on_line = report_print_line; /* each step as it happens */
-                r = fn(udev, &enrolled, *target, &o, &rep);
+                r = results[i];
                 if (r < 0)
                         failed = true;
-                if (r > 0)
-                        changed = true;
                 if (arg_global.json) {
-                        o_json = report_to_json(&rep);
+                        o_json = report_to_json(&reports[i]);
                         if (o_json) {
-                                json_object_object_add(o_json, "device", json_string_or_null(*target));
-                                json_object_array_add(results, o_json);
+                                json_object_object_add(o_json, "device", json_string_or_null(targets[i]));
+                                json_object_array_add(jresults, o_json);
                         }
                         continue;
                 }
-                if (asprintf(&what, "Failed to %s '%s'", verb, *target) < 0)
+                if (asprintf(&what, "Failed to %s '%s'", verb, targets[i]) < 0)
                         what = NULL;
-                report_print_error(&rep, what ?: verb);
-                if (r == 0 && rep.n_changes == 0)
-                        printf("%s: nothing to do, already %sed\n", *target, verb);
+                report_print_error(&reports[i], what ?: verb);
+                if (r == 0 && reports[i].n_changes == 0)
+                        printf("%s: nothing to do, already %sed\n", targets[i], verb);
         }
         if (arg_global.json)
                 (void) json_print(root);
-        (void) changed;
+        for (size_t i = 0; i < n; i++)
+                report_done(&reports[i]);
         return failed ? EXIT_PROBLEM : EXIT_OK;
 }
 

@@ -247,7 +247,8 @@ int verb_enroll(int argc, char *argv[]) {
                 const char *want_vm = vm ?: !qmp && old ? old->vm : NULL;
                 const char *want_qmp = qmp ?: !vm && old ? old->qmp : NULL;
 
-                if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))))
+                if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))) ||
+                    (old && old->mapping && !(e->mapping = strdup(old->mapping))))
                         return log_error("Out of memory"), EXIT_PROBLEM;
         }
         r = store_save(dir, e);
@@ -358,13 +359,13 @@ int verb_list(int argc, char *argv[]) {
 
         root = json_object_new_object();
         devices = json_object_new_array();
-        table = table_new(6);
+        table = table_new(7);
         if (!root || !devices || !table) {
                 json_object_put(devices);
                 return log_error("Out of memory"), EXIT_PROBLEM;
         }
         json_object_object_add(root, "devices", devices);
-        table_add_row(table, "UNIQUE ID", "NAME", "VENDOR", "DEVICE", "POLICY", "STATE");
+        table_add_row(table, "UNIQUE ID", "NAME", "VENDOR", "DEVICE", "POLICY", "STATE", "VM");
 
         FOREACH_ARRAY(e, enrolled.list, enrolled.n) {
                 const TbDevice *t = (*e)->unique_id ? host_find_tb_device(h, (*e)->unique_id) : NULL;
@@ -388,6 +389,9 @@ int verb_list(int argc, char *argv[]) {
                 json_object_object_add(o, "connected", json_object_new_boolean(t != NULL));
                 json_object_object_add(o, "authorized", json_int_or_null(t ? t->authorized : -1));
                 json_object_object_add(o, "gpu", json_string_or_null(g ? g->gpu->bdf : NULL));
+                /* the VM the eGPU belongs to (enroll --vm, vm attach) */
+                json_object_object_add(o, "vm", json_string_or_null((*e)->vm));
+                json_object_object_add(o, "qmp", json_string_or_null((*e)->qmp));
                 json_object_array_add(devices, o);
                 table_add_row(
                         table,
@@ -396,7 +400,8 @@ int verb_list(int argc, char *argv[]) {
                         (*e)->vendor_name,
                         (*e)->device_name,
                         enroll_policy_to_string((*e)->policy),
-                        connection_state(t));
+                        connection_state(t),
+                        (*e)->vm ?: (*e)->qmp ?: "-");
         }
         /* Connected devices that are not enrolled, so that the user sees what could be. */
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
@@ -424,8 +429,8 @@ int verb_list(int argc, char *argv[]) {
                         (*t)->vendor_name,
                         (*t)->device_name,
                         "-",
-                        (*t)->authorized > 0 ? "connected, not enrolled"
-                                             : "connected, closed, not enrolled");
+                        (*t)->authorized > 0 ? "connected, not enrolled" : "connected, closed, not enrolled",
+                        "-");
         }
 
         if (arg_global.json)

@@ -194,6 +194,7 @@ static json_object *group_to_json(const Egpu *e, const IommuGroup *g) {
 
 static json_object *egpu_to_json(const Host *h, const Egpu *e, const Enrolled *enrolled) {
         _cleanup_(egpu_reset_done) EgpuReset reset = {};
+        const Enrollment *rec = enrolled_find_egpu(enrolled, e);
         json_object *o = json_object_new_object(), *functions = json_object_new_array(),
                     *groups = json_object_new_array();
 
@@ -225,6 +226,9 @@ static json_object *egpu_to_json(const Host *h, const Egpu *e, const Enrolled *e
         ADD(o, "groups_viable", json_object_new_boolean(e->groups_viable));
         ADD(o, "groups_isolated", json_object_new_boolean(e->groups_isolated));
         ADD(o, "reset_ok", json_object_new_boolean(egpu_reset_ok(&reset)));
+        /* the VM its record names (enroll --vm, vm attach): null when none */
+        ADD(o, "vm", json_string_or_null(rec ? rec->vm : NULL));
+        ADD(o, "qmp", json_string_or_null(rec ? rec->qmp : NULL));
         /* a PCIe eGPU is one only because its port is enrolled; a Thunderbolt one's router may not be */
         ADD(o,
             "enrolled",
@@ -362,7 +366,7 @@ static void status_text_bars(const Egpu *e) {
         }
 }
 
-static int status_text_egpu(const Host *h, const Egpu *e) {
+static int status_text_egpu(const Host *h, const Egpu *e, const Enrollment *rec) {
         _cleanup_(table_freep) Table *t = table_new(7);
         _cleanup_(egpu_reset_done) EgpuReset qemu = {};
         _cleanup_free_ char *gpu_ids = ids(e->gpu->vendor, e->gpu->device);
@@ -389,6 +393,11 @@ static int status_text_egpu(const Host *h, const Egpu *e) {
         } else
                 printf("  behind root port %s (Thunderbolt device not certain)\n",
                        pci_function_root_port(e->gpu)->bdf);
+        if (rec && (rec->vm || rec->qmp)) {
+                name_p = printable(rec->vm ?: rec->qmp);
+                printf("  belongs to %s %s\n", rec->vm ? "VM" : "the VM at", name_p);
+                printable_free(name_p);
+        }
 
         r = table_add_row(t, "FUNCTION", "IDS", "CLASS", "DRIVER", "GROUP", "RESET", "POWER");
         if (r < 0)
@@ -480,7 +489,7 @@ static int status_text(const Host *h, const Enrolled *enrolled) {
                        "enrolled "
                        "PCIe port.\n");
         FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
-                r = status_text_egpu(h, *e);
+                r = status_text_egpu(h, *e, enrolled_find_egpu(enrolled, *e));
                 if (r < 0)
                         return r;
         }

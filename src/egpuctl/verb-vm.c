@@ -21,6 +21,7 @@ static const char *arg_node = NULL;
 static const char *arg_qmp = NULL;
 static const char *arg_libvirt = NULL;
 static bool arg_attach_live = false;
+static bool arg_pool = false;
 static LiveOptions arg_live = {
         .qmp_timeout_ms = LIVE_QMP_TIMEOUT_MS_DEFAULT,
         .unplug_timeout_ms = LIVE_UNPLUG_TIMEOUT_MS_DEFAULT,
@@ -92,7 +93,7 @@ static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_
                         log_error("Failed to select the enrolled eGPUs: %m");
                         return r;
                 }
-                if (sel.n_egpus != 1) {
+                if (sel.n_egpus != 1 && !(arg_pool && sel.n_egpus > 1)) {
                         log_error(
                                 sel.n_egpus == 0
                                         ? "No enrolled eGPU is connected (egpuctl enroll, then plug it in)"
@@ -124,72 +125,108 @@ static int node_name(char **ret) {
         return proxmox_node_name(ret);
 }
 
-/* Creates mapping arg_mapping with the entry for this node, or replaces this node's entry. */
-static int ensure_mapping(const PciMapEntry *want, const char *description, bool *ret_changed) {
+/* "PATH (group G), ..." of entries, for people. */
+static char *entries_to_string(const PciMapEntry *l, size_t n) {
+        _cleanup_free_ char *s = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (strextendf_with_separator(&s, ", ", "%s (group %d)", l[i].path, l[i].iommugroup) < 0)
+                        return NULL;
+        return TAKE_PTR(s);
+}
+
+/* Sets mapping name's entries for node to want (pci_map_set_node(): other nodes' entries and a person's
+ * descriptions kept), creating the mapping with description when there is none. */
+static int ensure_mapping(
+        const char *name,
+        const char *node,
+        const PciMapEntry *want,
+        size_t n_want,
+        const char *description,
+        bool *ret_changed) {
         _cleanup_(pci_mapping_done) PciMapping m = {};
-        _cleanup_free_ char *want_s = NULL, *path = NULL;
-        _cleanup_strv_free_ char **args = NULL;
-        bool same = false;
+        _cleanup_free_ char *path = NULL, *what = NULL;
+        _cleanup_strv_free_ char **args = NULL, **map = NULL;
+        bool changed = false;
         int r;
 
         *ret_changed = false;
-        r = pci_map_entry_format(want, &want_s);
+        r = proxmox_mapping_get(name, &m);
+        if (r < 0) {
+                errno_set(r);
+                log_error("Failed to read the PCI mapping %s through pvesh: %m", name);
+                return r;
+        }
+        r = pci_map_set_node(r > 0 ? m.map : NULL, node, want, n_want, &map, &changed);
         if (r < 0) {
                 errno_set(r);
                 log_error(
-                        "Cannot write the map entry for node %s: Proxmox would not read it back (a node "
-                        "name "
-                        "of letters, digits and '-'): %m",
-                        want->node);
+                        "Cannot write the map entries for node %s: Proxmox would not read them back (a node "
+                        "name of letters, digits and '-'): %m",
+                        node);
                 return r;
         }
-        r = proxmox_mapping_get(arg_mapping, &m);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the PCI mapping %s through pvesh: %m", arg_mapping);
-                return r;
-        }
-        if (r == 0) {
-                *ret_changed = true;
-                return run_or_show((char *[]){ (char *) "pvesh",
-                                               (char *) "create",
-                                               (char *) "/cluster/mapping/pci",
-                                               (char *) "--id",
-                                               (char *) arg_mapping,
-                                               (char *) "--map",
-                                               want_s,
-                                               (char *) "--description",
-                                               (char *) description,
-                                               NULL });
-        }
-
-        /* Keep the other nodes' entries; replace this node's. */
-        if ((r = strv_extend(&args, "pvesh")) < 0 || (r = strv_extend(&args, "set")) < 0)
-                return r;
-        if (asprintf(&path, "/cluster/mapping/pci/%s", arg_mapping) < 0 ||
-            (r = strv_extend(&args, path)) < 0)
+        what = entries_to_string(want, n_want);
+        if (!what)
                 return -ENOMEM;
-        STRV_FOREACH(s, m.map) {
-                _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 };
-
-                if (pci_map_entry_parse(*s, &e) >= 0 && streq(e.node, want->node)) {
-                        if (pci_map_entry_equal(&e, want))
-                                same = true;
-                        continue;
-                }
-                if ((r = strv_extend(&args, "--map")) < 0 || (r = strv_extend(&args, *s)) < 0)
-                        return r;
-        }
-        if (same) {
-                printf("PCI mapping %s already maps %s on node %s.\n", arg_mapping, want->path, want->node);
+        if (m.id && !changed) {
+                printf("PCI mapping %s already maps %s on node %s.\n", name, what, node);
                 return 0;
         }
-        if ((r = strv_extend(&args, "--map")) < 0 || (r = strv_extend(&args, want_s)) < 0)
-                return r;
-        if (m.digest && ((r = strv_extend(&args, "--digest")) < 0 || (r = strv_extend(&args, m.digest)) < 0))
-                return r;
+        if (strv_extend(&args, "pvesh") < 0 || strv_extend(&args, m.id ? "set" : "create") < 0)
+                return -ENOMEM;
+        if (m.id ? asprintf(&path, "/cluster/mapping/pci/%s", name) < 0
+                 : !(path = strdup("/cluster/mapping/pci")))
+                return -ENOMEM;
+        if (strv_extend(&args, path) < 0 ||
+            (!m.id && (strv_extend(&args, "--id") < 0 || strv_extend(&args, name) < 0)))
+                return -ENOMEM;
+        STRV_FOREACH(s, map)
+                if (strv_extend(&args, "--map") < 0 || strv_extend(&args, *s) < 0)
+                        return -ENOMEM;
+        if (!m.id && (strv_extend(&args, "--description") < 0 || strv_extend(&args, description) < 0))
+                return -ENOMEM;
+        if (m.digest && (strv_extend(&args, "--digest") < 0 || strv_extend(&args, m.digest) < 0))
+                return -ENOMEM;
         *ret_changed = true;
         return run_or_show(args);
+}
+
+/* vm attach --mapping NAME: the eGPU e alone is the mapping's (a record that named it before leaves);
+ * --pool NAME: every enrolled eGPU present joins it, and the absent ones that are in it stay. Recorded in
+ * the records (mapping=), from which pci_map_entries_wanted() answers the mapping's entries for vm attach
+ * and the hookscript. Changes the records in memory, and in the store unless --dry-run. */
+static int record_mapping(const Host *h, Enrolled *enrolled, const Egpu *e) {
+        const Enrollment *mine = enrolled_find_egpu(enrolled, e);
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        FOREACH_ARRAY(x, enrolled->list, enrolled->n) {
+                bool present = false, want, has = streq_ptr((*x)->mapping, arg_mapping);
+
+                FOREACH_ARRAY(g, h->egpus, h->n_egpus)
+                        present = present || enrolled_find_egpu(enrolled, *g) == *x;
+                want = arg_pool ? present || has : *x == mine;
+                if (want == has)
+                        continue;
+                free((*x)->mapping);
+                (*x)->mapping = NULL;
+                if (want && !((*x)->mapping = strdup(arg_mapping)))
+                        return -ENOMEM;
+                printf("%s %s %s mapping %s.\n",
+                       arg_global.dry_run ? "Would record" : "Recorded",
+                       (*x)->unique_id ?: (*x)->port,
+                       want ? "in" : "out of",
+                       arg_mapping);
+                if (arg_global.dry_run)
+                        continue;
+                if (!dir && (r = store_dir_default(arg_global.root, &dir)) < 0)
+                        return r;
+                r = store_save(dir, *x);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int vm_config_load(const char *vmid, VmConfig *ret) {
@@ -384,16 +421,22 @@ static int vm_attach_live(const char *vmid) {
 static int vm_attach(const char *vmid) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
-        _cleanup_(pci_map_entry_done) PciMapEntry want = { .iommugroup = -1 };
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(vm_config_done) VmConfig cfg = {};
         _cleanup_strv_free_ char **args = NULL, **deletes = NULL;
         _cleanup_free_ char *node = NULL, *description = NULL, *hostpci_value = NULL;
+        _cleanup_lock_ int lock_fd = -EBADF;
+        PciMapEntry *want = NULL;
+        size_t n_want = 0;
         Egpu *e = NULL;
         bool mapping_changed = false;
         int index = -1, r;
         const char *v;
 
-        if (load_egpu(NULL, &udev, &h, &e) < 0)
+        /* One writer at a time: the records change. */
+        if (lock_take_verbose(&lock_fd) < 0)
+                return EXIT_PROBLEM;
+        if (load_egpu(&enrolled, &udev, &h, &e) < 0)
                 return EXIT_PROBLEM;
         if (!e->groups_viable)
                 log_warning(
@@ -406,19 +449,43 @@ static int vm_attach(const char *vmid) {
                 log_error("Failed to get the node name: %m");
                 return EXIT_PROBLEM;
         }
-        r = pci_map_entry_for_egpu(e, node, &want);
+        r = record_mapping(h, &enrolled, e);
         if (r < 0) {
+                errno_set(r);
+                log_error("Failed to record mapping %s in the enrolment store: %m", arg_mapping);
+                return EXIT_PROBLEM;
+        }
+        /* The mapping's entries from the records; an eGPU without one (not enrolled) is its only entry. */
+        r = enrolled_find_egpu(&enrolled, e)
+                ? pci_map_entries_wanted(h, &enrolled, arg_mapping, node, &want, &n_want)
+                : 0;
+        if (r >= 0 && n_want == 0) {
+                want = calloc(1, sizeof(PciMapEntry));
+                r = want ? pci_map_entry_for_egpu(e, node, want) : -ENOMEM;
+                n_want = r >= 0;
+        }
+        if (r < 0) {
+                pci_map_entries_free(want, n_want);
                 errno_set(r);
                 log_error("Failed to describe the eGPU: %m");
                 return EXIT_PROBLEM;
         }
-        if (asprintf(
-                    &description,
-                    "eGPU %04x:%04x behind Thunderbolt (egpuctl; the hookscript follows bus changes)",
-                    e->gpu->vendor,
-                    e->gpu->device) < 0)
+        if (arg_pool ? asprintf(
+                               &description,
+                               "eGPU pool (egpuctl; the hookscript keeps this node's entries to the eGPUs "
+                               "present)") < 0
+                     : asprintf(
+                               &description,
+                               "eGPU %04x:%04x behind Thunderbolt (egpuctl; the hookscript follows bus "
+                               "changes)",
+                               e->gpu->vendor,
+                               e->gpu->device) < 0) {
+                pci_map_entries_free(want, n_want);
                 return log_error("Out of memory"), EXIT_PROBLEM;
-        if (ensure_mapping(&want, description, &mapping_changed) < 0)
+        }
+        r = ensure_mapping(arg_mapping, node, want, n_want, description, &mapping_changed);
+        pci_map_entries_free(want, n_want);
+        if (r < 0)
                 return EXIT_PROBLEM;
 
         if (vm_config_load(vmid, &cfg) < 0)
@@ -496,9 +563,69 @@ static int vm_attach(const char *vmid) {
         return run_or_show(args) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
+/* The hookscript's pre-start for a mapping that records name: this node's entries set to the eGPUs present
+ * whose records name it (pci_map_entries_wanted(), as vm attach wrote them), other nodes' entries and a
+ * person's descriptions kept. Returns 0 when no record names the mapping (then its entries are matched by
+ * ids), 1 when done, -errno (logged) on failure. */
+static int hook_mapping_from_records(
+        const char *vmid,
+        const char *name,
+        const char *node,
+        const Host *h,
+        const Enrolled *enrolled,
+        const PciMapping *m) {
+        _cleanup_strv_free_ char **args = NULL, **map = NULL;
+        _cleanup_free_ char *path = NULL, *what = NULL;
+        PciMapEntry *want = NULL;
+        size_t n_want = 0;
+        bool changed;
+        int r;
+
+        r = pci_map_entries_wanted(h, enrolled, name, node, &want, &n_want);
+        if (r <= 0) {
+                if (r < 0) {
+                        errno_set(r);
+                        log_error("VM %s: mapping %s: %m", vmid, name);
+                }
+                return r;
+        }
+        if (n_want == 0) {
+                /* Left as it is: its entries still tell which eGPUs to look for next time. */
+                log_error(
+                        "VM %s: mapping %s: none of its %d eGPUs is connected on node %s",
+                        vmid,
+                        name,
+                        r,
+                        node);
+                return -ENODEV;
+        }
+        r = pci_map_set_node(m->map, node, want, n_want, &map, &changed);
+        what = r >= 0 ? entries_to_string(want, n_want) : NULL;
+        pci_map_entries_free(want, n_want);
+        if (r < 0 || !what) {
+                errno_set(r < 0 ? r : -ENOMEM);
+                log_error("VM %s: cannot write mapping %s's entries for node %s: %m", vmid, name, node);
+                return r < 0 ? r : -ENOMEM;
+        }
+        if (!changed)
+                return 1;
+        printf("VM %s: mapping %s on %s now maps %s\n", vmid, name, node, what);
+        if (asprintf(&path, "/cluster/mapping/pci/%s", name) < 0 || strv_extend(&args, "pvesh") < 0 ||
+            strv_extend(&args, "set") < 0 || strv_extend(&args, path) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(s, map)
+                if (strv_extend(&args, "--map") < 0 || strv_extend(&args, *s) < 0)
+                        return -ENOMEM;
+        if (m->digest && (strv_extend(&args, "--digest") < 0 || strv_extend(&args, m->digest) < 0))
+                return -ENOMEM;
+        r = run_or_show(args);
+        return r < 0 ? r : 1;
+}
+
 /* The hookscript's pre-start: attach the eGPU, then point the VM's egpuctl mappings at where it is now. */
 static int vm_hook_pre_start(const char *vmid) {
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(vm_config_done) VmConfig cfg = {};
         _cleanup_free_ char *node = NULL;
@@ -526,7 +653,7 @@ static int vm_hook_pre_start(const char *vmid) {
                 log_error("Failed to get the node name: %m");
                 return EXIT_PROBLEM;
         }
-        if (host_load_verbose(NULL, &udev, &h) < 0)
+        if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
         for (int i = 0; i < PROXMOX_MAX_HOSTPCI; i++) {
@@ -555,6 +682,14 @@ static int vm_hook_pre_start(const char *vmid) {
                     strv_extend(&args, "pvesh") < 0 || strv_extend(&args, "set") < 0 ||
                     strv_extend(&args, path) < 0)
                         return log_error("Out of memory"), EXIT_PROBLEM;
+
+                /* A mapping that records name (vm attach --mapping, --pool): this node's entries are
+                 * exactly the eGPUs present whose records name it. */
+                r = hook_mapping_from_records(vmid, name, node, h, &enrolled, &m);
+                if (r < 0)
+                        failed++;
+                if (r != 0)
+                        continue;
 
                 STRV_FOREACH(s, m.map) {
                         _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 },
@@ -910,13 +1045,23 @@ static int vm_xml(void) {
         return libvirt_hostdev_xml(stdout, e, -1) < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
-enum { ARG_MAPPING = ARG_VERB_FIRST, ARG_GPU, ARG_NODE, ARG_QMP, ARG_LIBVIRT, ARG_TIMEOUT, ARG_LIVE };
+enum {
+        ARG_MAPPING = ARG_VERB_FIRST,
+        ARG_GPU,
+        ARG_NODE,
+        ARG_QMP,
+        ARG_LIBVIRT,
+        ARG_TIMEOUT,
+        ARG_LIVE,
+        ARG_POOL
+};
 
 static int vm_option(int c, const char *arg, void *userdata) {
         uint32_t seconds;
 
         switch (c) {
         case ARG_MAPPING:
+        case ARG_POOL:
                 if (!proxmox_configid_is_valid(arg))
                         return usage_error(
                                 "vm",
@@ -925,6 +1070,7 @@ static int vm_option(int c, const char *arg, void *userdata) {
                                 "'-' or '_')",
                                 arg);
                 arg_mapping = arg;
+                arg_pool = c == ARG_POOL;
                 return 0;
         case ARG_GPU:
                 arg_gpu = arg;
@@ -959,6 +1105,7 @@ int verb_vm(int argc, char *argv[]) {
                 { "libvirt", required_argument, NULL, ARG_LIBVIRT },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "live", no_argument, NULL, ARG_LIVE },
+                { "pool", required_argument, NULL, ARG_POOL },
                 {},
         };
         const char *cmd;
@@ -973,9 +1120,15 @@ int verb_vm(int argc, char *argv[]) {
                 if (n != 1)
                         return usage_error(
                                 "vm",
-                                "usage: egpuctl vm attach VMID [--live] [--mapping NAME] [--gpu BDF]");
+                                "usage: egpuctl vm attach VMID [--live] [--mapping NAME | --pool NAME] "
+                                "[--gpu "
+                                "BDF]");
                 if (!vmid_valid(argv[optind + 1]))
                         return usage_error("vm", "'%s' is not a VM id", argv[optind + 1]);
+                if (arg_pool && (arg_attach_live || arg_gpu))
+                        return usage_error(
+                                "vm",
+                                "--pool takes every enrolled eGPU present: no --live, no --gpu");
                 return arg_attach_live ? vm_attach_live(argv[optind + 1]) : vm_attach(argv[optind + 1]);
         }
         if (streq(cmd, "hook")) {

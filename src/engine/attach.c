@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "attach.h"
 #include "detached.h"
@@ -242,6 +244,48 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
         return 0;
 }
 
+/* How many tunnels the attaches of this process (attach_run_parallel(), the daemon's workers) opened and
+ * still wait on or bind: an attach may take the one new eGPU for its own only while all of them are its
+ * own, since another's eGPU may be the one that appeared. */
+static atomic_uint tunnels_pending;
+
+static void tunnels_pending_dropp(unsigned *n) {
+        atomic_fetch_sub(&tunnels_pending, *n);
+}
+
+/* Held from the authorization to the eGPU by an attach whose router the model cannot tell apart from
+ * others of its domain (host_tb_device_placeable()): it then takes the one new eGPU, so two such never
+ * wait at once. */
+static pthread_mutex_t unplaceable_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void mutex_unlockp(pthread_mutex_t **m) {
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
+/* One authorization at a time in this process, as the kernel takes one at a time in a domain
+ * (drivers/thunderbolt/switch.c tb_switch_set_authorized() under the domain's lock): a router above two
+ * devices attached in parallel (a daisy chain) is opened by one attach and found open by the other.
+ * Returns 1 when this call opened it, 0 when it was open already. */
+static pthread_mutex_t authorize_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static int authorize_once(const TbDevice *t, const Enrollment *e, const AttachOptions *o, Report *rep) {
+        int authorized, r;
+
+        pthread_mutex_lock(&authorize_mutex);
+        if (tb_device_read_authorized(t->syspath, &authorized) >= 0 && authorized > 0)
+                r = 0;
+        else {
+                r = authorize_one(t, e, o, rep);
+                if (r >= 0) {
+                        atomic_fetch_add(&tunnels_pending, 1);
+                        r = 1;
+                }
+        }
+        pthread_mutex_unlock(&authorize_mutex);
+        return r;
+}
+
 /* A snapshot of which eGPUs exist, to tell the ones a new tunnel brings. */
 static bool egpu_is_new(const Egpu *e, char **before) {
         return !strv_contains(before, e->gpu->syspath);
@@ -328,6 +372,7 @@ typedef struct TunnelWait {
         const char *tb_syspath;
         char **before;
         bool may_guess_new;
+        unsigned n_own; /* how many of tunnels_pending are this attach's */
 } TunnelWait;
 
 static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) {
@@ -337,7 +382,11 @@ static int find_egpu_of_tunnel(const Host *h, const void *userdata, Egpu **ret) 
         /* Unplugged, or unplugged and plugged again (closed): this wait is over. */
         if (!t || t->authorized == 0)
                 return -ENODEV;
-        *ret = find_tunnel_egpu(h, t, w->before, w->may_guess_new);
+        *ret = find_tunnel_egpu(
+                h,
+                t,
+                w->before,
+                w->may_guess_new && atomic_load(&tunnels_pending) == w->n_own);
         return 0;
 }
 
@@ -381,9 +430,11 @@ static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptio
 
 int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         _cleanup_strv_free_ char **before = NULL, **chain = NULL;
-        _cleanup_free_ char *syspath = NULL;
+        _cleanup_free_ char *syspath = NULL, *name = NULL;
         const Enrolled *enrolled = c->enrolled;
         const Enrollment *e;
+        _cleanup_(tunnels_pending_dropp) unsigned n_opened = 0;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *unplaceable = NULL;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -404,8 +455,19 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                         strna(t->unique_id),
                         t->name);
         syspath = strdup(t->syspath);
-        if (!syspath)
+        name = strdup(t->name);
+        if (!syspath || !name)
                 return -ENOMEM;
+        if (!host_tb_device_placeable(c->host, t)) {
+                pthread_mutex_lock(&unplaceable_mutex);
+                unplaceable = &unplaceable_mutex;
+                r = reload(c); /* what another such attach brought meanwhile is not new */
+                if (r < 0)
+                        return report_error(rep, r, "Failed to read the devices: %m");
+                t = host_find_tb_device_by_syspath(c->host, syspath);
+                if (!t)
+                        return report_error(rep, -ENODEV, "%s went away", device);
+        }
         r = snapshot_egpus(c->host, &before);
         if (r < 0)
                 return r;
@@ -429,26 +491,35 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                                 rep,
                                 -EPERM,
                                 "%s sits behind %s, which is not enrolled",
-                                t->name,
+                                name,
                                 x->name);
-                r = authorize_one(x, xe, o, rep);
+                r = authorize_once(x, xe, o, rep);
                 if (r < 0)
                         return r;
-                opened = true;
+                if (r > 0) {
+                        n_opened++;
+                        opened = true;
+                } else if (!streq(x->syspath, syspath))
+                        report_note(rep, "%s: already authorized", x->name);
                 /* Read back: the router shows the tunnel open (or, unplugged meanwhile, is gone). */
                 r = refresh(c, (char *[]){ chain[i - 1], NULL });
                 if (r < 0)
                         return report_error(rep, r, "Failed to read the devices: %m");
         }
         if (!opened)
-                report_note(rep, "%s: already authorized", t->name);
+                report_note(rep, "%s: already authorized", name);
 
         r = wait_for_egpu(
                 c,
                 find_egpu_of_tunnel,
-                &(TunnelWait){ .tb_syspath = syspath, .before = before, .may_guess_new = opened },
+                &(TunnelWait){ .tb_syspath = syspath,
+                               .before = before,
+                               .may_guess_new = opened,
+                               .n_own = n_opened },
                 o->timeout_ms,
                 &egpu);
+        mutex_unlockp(&unplaceable);
+        unplaceable = NULL;
         if (r == -ETIMEDOUT || r == -ENODEV)
                 return report_error(
                         rep,
@@ -794,4 +865,73 @@ int detach_by_person(
                         return report_error(rep, r, "Failed to note that %s stays detached: %m", device);
         }
         return detach_device(udev, enrolled, device, o, rep);
+}
+
+typedef struct ParallelJob {
+        AttachAction action;
+        const Enrolled *enrolled;
+        const char *device;
+        const AttachOptions *o;
+        Report *rep;
+        int result;
+} ParallelJob;
+
+static void *parallel_job(void *p) {
+        ParallelJob *j = p;
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+
+        /* libudev's objects are not to be shared between threads: a context of its own. */
+        j->result = udev
+                ? j->action(udev, j->enrolled, j->device, j->o, j->rep)
+                : report_error(j->rep, -ENOMEM, "Failed to create a udev context for %s", j->device);
+        return NULL;
+}
+
+int attach_run_parallel(
+        AttachAction action,
+        const Enrolled *enrolled,
+        char **devices,
+        const AttachOptions *o,
+        Report *reports,
+        int *results) {
+        size_t n = strv_length(devices);
+        _cleanup_free_ ParallelJob *jobs = NULL;
+        _cleanup_free_ pthread_t *threads = NULL;
+        _cleanup_free_ bool *started = NULL;
+        int r = 0;
+
+        jobs = calloc(n + 1, sizeof(ParallelJob));
+        threads = calloc(n + 1, sizeof(pthread_t));
+        started = calloc(n + 1, sizeof(bool));
+        if (!jobs || !threads || !started)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                jobs[i] = (ParallelJob){
+                        .action = action,
+                        .enrolled = enrolled,
+                        .device = devices[i],
+                        .o = o,
+                        .rep = &reports[i],
+                };
+                if (n == 1) {
+                        parallel_job(&jobs[i]);
+                        results[i] = jobs[i].result;
+                        return 0;
+                }
+                if (pthread_create(&threads[i], NULL, parallel_job, &jobs[i]) != 0) {
+                        results[i] = r = report_error(
+                                &reports[i],
+                                -EAGAIN,
+                                "Failed to start a thread for %s",
+                                devices[i]);
+                        continue;
+                }
+                started[i] = true;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (started[i]) {
+                        (void) pthread_join(threads[i], NULL);
+                        results[i] = jobs[i].result;
+                }
+        return r;
 }

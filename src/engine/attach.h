@@ -107,6 +107,28 @@ int attach_targets(const Host *h, const Enrolled *enrolled, char ***ret);
  * (a closed tunnel). -ENODEV when the name is no connected device, -EPERM when it is not enrolled. */
 int attach_find_egpu(const Host *h, const Enrolled *enrolled, const char *device, Egpu **ret);
 
+/* An action on one device, as attach_device() and attach_by_person() take it. */
+typedef int (*AttachAction)(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        const char *device,
+        const AttachOptions *o,
+        Report *rep);
+
+/* Runs action on every device of the list at once, one thread each with a udev context of its own: two
+ * eGPUs plugged together are attached in parallel, each within its own timeouts, each with its own
+ * report in reports[i] and result in results[i] (as action returns it), so that one failing does not
+ * stop the others. The caller holds the lock (lock.h): one writer process, several threads in it. Each
+ * report's on_line is told from its own thread. Returns -errno when a thread could not be started (its
+ * report says so), else 0. */
+int attach_run_parallel(
+        AttachAction action,
+        const Enrolled *enrolled,
+        char **devices,
+        const AttachOptions *o,
+        Report *reports,
+        int *results);
+
 /* A person's attach and detach: the same as attach_device() and detach_device(), and the device stays
  * detached while the daemon runs until it is plugged again or attached by a person (detached.h). */
 int attach_by_person(

@@ -66,6 +66,9 @@ struct Hotplug {
         Holder *holders;
         pthread_mutex_t lock;
         pthread_mutex_t log_lock;
+        pthread_mutex_t lock_share; /* around the two below */
+        int lock_fd;                /* the lock (lock.h), while lock_users > 0 */
+        unsigned lock_users;
         Job *jobs; /* in flight */
         unsigned n_running;
 };
@@ -144,6 +147,30 @@ static int take_lock(Hotplug *d, const char *what, int *ret_fd) {
                 logf_(d, LOG_ERR, "%s: failed to take the lock (%m); it runs again at the next event", what);
         }
         return r;
+}
+
+/* The workers share one hold of the lock: one writer process, several attaches in it at once, so that
+ * two eGPUs plugged together are attached in parallel (each worker its own device, its own timeouts and
+ * errors; attach.c opens one tunnel at a time). The first worker takes it, the last one releases it. */
+static int lock_share_take(Hotplug *d, const char *what) {
+        int r = 0;
+
+        pthread_mutex_lock(&d->lock_share);
+        if (d->lock_users == 0)
+                r = take_lock(d, what, &d->lock_fd);
+        if (r >= 0)
+                d->lock_users++;
+        pthread_mutex_unlock(&d->lock_share);
+        return r;
+}
+
+static void lock_share_dropp(Hotplug **d) {
+        if (!*d)
+                return;
+        pthread_mutex_lock(&(*d)->lock_share);
+        if (--(*d)->lock_users == 0)
+                (*d)->lock_fd = lock_release((*d)->lock_fd);
+        pthread_mutex_unlock(&(*d)->lock_share);
 }
 
 /* The record of the device a job names. */
@@ -325,7 +352,7 @@ static void run_attach(Hotplug *d, const char *device) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(attach_context_done) AttachContext c = {};
         _cleanup_(report_done) Report rep = {};
-        _cleanup_lock_ int lock_fd = -EBADF;
+        _cleanup_(lock_share_dropp) Hotplug *held = NULL;
         _cleanup_free_ char *what = NULL;
         int r;
 
@@ -333,8 +360,9 @@ static void run_attach(Hotplug *d, const char *device) {
                 logf_(d, LOG_ERR, "Failed to create a udev context: %m");
                 return;
         }
-        if (take_lock(d, device, &lock_fd) < 0)
+        if (lock_share_take(d, device) < 0)
                 return;
+        held = d;
         /* Under the lock, the store and sysfs as they are now: a person may have just changed them. */
         if (load_enrolled(d, &enrolled) < 0)
                 return;
@@ -700,8 +728,9 @@ int hotplug_new(const HotplugOptions *o, Hotplug **ret) {
         if (!d)
                 return -ENOMEM;
         d->o = *o;
-        d->kmsg_fd = d->done_fd = d->holders_fd = -EBADF;
+        d->kmsg_fd = d->done_fd = d->holders_fd = d->lock_fd = -EBADF;
         pthread_mutex_init(&d->lock, NULL);
+        pthread_mutex_init(&d->lock_share, NULL);
         pthread_mutex_init(&d->log_lock, NULL);
         d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (d->done_fd < 0)
@@ -759,6 +788,7 @@ Hotplug *hotplug_free(Hotplug *d) {
                 close(d->holders_fd);
         pthread_mutex_destroy(&d->lock);
         pthread_mutex_destroy(&d->log_lock);
+        pthread_mutex_destroy(&d->lock_share);
         return mfree(d);
 }
 
@@ -795,15 +825,18 @@ static void for_each_connected(Hotplug *d, bool attach) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_strv_free_ char **targets = NULL;
-        _cleanup_lock_ int lock_fd = -EBADF;
+        _cleanup_(lock_share_dropp) Hotplug *held = NULL;
 
         if (load_enrolled(d, &enrolled) < 0 || host_load_enrolled(d->udev, &enrolled, &h) < 0 ||
             attach_targets(h, &enrolled, &targets) < 0) {
                 logf_(d, LOG_ERR, "Failed to read the devices or the enrolment store");
                 return;
         }
-        if (!attach && take_lock(d, "detach at shutdown", &lock_fd) < 0)
-                return;
+        if (!attach) {
+                if (lock_share_take(d, "detach at shutdown") < 0)
+                        return;
+                held = d;
+        }
         STRV_FOREACH(t, targets) {
                 _cleanup_(report_done) Report rep = {};
                 const Enrollment *e = enrollment_of(h, &enrolled, *t);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -94,6 +95,16 @@ bool store_vmid_valid(const char *s) {
         return s && s[0] != '0' && safe_atou32(s, 10, &v) >= 0 && v >= 100 && v <= 999999999;
 }
 
+bool store_mapping_valid(const char *s) {
+        /* $CONFIGID_RE of pve-common's src/PVE/JSONSchema.pm: qr/[a-z][a-z0-9_-]+/i */
+        if (!s || !isalpha((unsigned char) s[0]) || !s[1])
+                return false;
+        for (const char *c = s + 1; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-')
+                        return false;
+        return true;
+}
+
 bool store_key_valid(const char *s) {
         const char *h;
 
@@ -149,6 +160,7 @@ Enrollment *enrollment_free(Enrollment *e) {
         free(e->port);
         free(e->vm);
         free(e->qmp);
+        free(e->mapping);
         free(e->path);
         explicit_bzero(e->key, sizeof(e->key));
         return mfree(e);
@@ -418,6 +430,7 @@ enum {
         F_KEY_APPROVED,
         F_VM,
         F_QMP,
+        F_MAPPING,
         _F_MAX,
 };
 
@@ -437,6 +450,7 @@ static const char *const field_table[_F_MAX] = {
         [F_KEY_APPROVED] = "key_approved",
         [F_VM] = "vm",
         [F_QMP] = "qmp",
+        [F_MAPPING] = "mapping",
 };
 
 static bool field_name_valid(const char *s, size_t n) {
@@ -516,6 +530,13 @@ static int field_set(Enrollment *e, int f, const char *v, const char **ret_msg) 
                         return -EBADMSG;
                 }
                 s = &e->qmp;
+                break;
+        case F_MAPPING:
+                if (!store_mapping_valid(v)) {
+                        *ret_msg = "invalid mapping, expected a Proxmox mapping id";
+                        return -EBADMSG;
+                }
+                s = &e->mapping;
                 break;
         case F_UNIQUE_ID:
                 s = &e->unique_id;
@@ -915,6 +936,8 @@ static int record_format(const Enrollment *e, char **ret, size_t *ret_size) {
                 p = field_append(p, "vm", e->vm);
         if (e->qmp)
                 p = field_append(p, "qmp", e->qmp);
+        if (e->mapping)
+                p = field_append(p, "mapping", e->mapping);
         snprintf(num, sizeof(num), "%" PRIi64, e->enrolled);
         p = field_append(p, "enrolled", num);
         if (e->has_key) {

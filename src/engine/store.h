@@ -41,6 +41,9 @@
  *                                     when it appears while the VM runs (its QMP socket
  *                                     /var/run/qemu-server/VMID.qmp)
  *   qmp=/run/vm/gpu.qmp               or the QMP socket of another QEMU's VM it belongs to
+ *   mapping=egpus                     the Proxmox PCI mapping that holds it (vm attach --mapping, --pool):
+ *                                     the hookscript keeps this node's entries of that mapping to the
+ *                                     eGPUs present whose records name it
  *
  * Limits: a record file over STORE_RECORD_MAX bytes, or a value over STORE_VALUE_MAX bytes (once
  * unescaped), is refused; store_save() refuses to write what store_load() would refuse to read.
@@ -93,6 +96,7 @@ typedef struct Enrollment {
         char *port;        /* pcie */
         char *vm;          /* the Proxmox VM id it belongs to, NULL when none */
         char *qmp;         /* the QMP socket of the VM it belongs to, NULL when none (or a Proxmox vm) */
+        char *mapping;     /* the Proxmox PCI mapping that holds it, NULL when none */
         uint32_t pci_vendor, pci_device, pci_subsystem_vendor, pci_subsystem_device; /* <= 0xffff */
         bool has_subsystem;
         char *path; /* the record's file, set by store_load() */
@@ -123,6 +127,10 @@ int store_dir_default(const char *root, char **ret);
 bool store_unique_id_valid(const char *s) _pure_;
 /* Whether s is a Proxmox VM id: 100 to 999999999. */
 bool store_vmid_valid(const char *s) _pure_;
+/* Whether s is a configuration id as Proxmox takes one for a mapping (format pve-configid, $CONFIGID_RE of
+ * pve-common's src/PVE/JSONSchema.pm: a letter, then letters, digits, '_' and '-', at least two characters
+ * in all). */
+bool store_mapping_valid(const char *s) _pure_;
 /* Whether s is a valid record key: a valid unique_id or "pci-" and 16 lowercase hex digits. */
 bool store_key_valid(const char *s) _pure_;
 /* The key of a PCIe record for port (not empty, at most STORE_VALUE_MAX bytes). */

@@ -337,22 +337,115 @@ static int root_port_nhi(const PciFunction *root, char **ret) {
         return 0;
 }
 
+/* The index of root among the root ports linked to the NHI nhi_bdf, in the order of their addresses
+ * (root NULL: how many there are); -ENOENT when root is not one of them. */
+static int linked_root_port_index(const Host *h, const PciFunction *root, const char *nhi_bdf) {
+        int i = 0;
+
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                _cleanup_free_ char *nhi = NULL;
+
+                if ((*f)->parent || !pci_function_is_bridge(*f))
+                        continue;
+                if (root_port_nhi(*f, &nhi) <= 0 || !streq(nhi, nhi_bdf))
+                        continue;
+                if (*f == root)
+                        return i;
+                i++;
+        }
+        return root ? -ENOENT : i;
+}
+
+bool host_tb_device_placeable(const Host *h, const TbDevice *t) {
+        return t->domain && t->domain->nhi_bdf && linked_root_port_index(h, NULL, t->domain->nhi_bdf) > 0;
+}
+
+/* How many hops below the host router: 1 for "1-1", 2 for "1-301". */
+static unsigned route_depth(uint64_t route) {
+        unsigned n = 0;
+
+        for (; route; route >>= 8)
+                n++;
+        return n;
+}
+
+/* Of the display functions below root, one per slot, how many sit higher than gpu (fewer bridges above
+ * it): gpu's place in the chain. Sets *ret_n to how many there are. */
+static unsigned gpu_rank_below(
+        const Host *h,
+        const PciFunction *root,
+        const PciFunction *gpu,
+        unsigned *ret_n) {
+        unsigned rank = 0, n = 0;
+
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                unsigned depth_f = 0, depth_gpu = 0;
+
+                if (!pci_function_is_display(*f) || pci_function_root_port(*f) != root || *f == root)
+                        continue;
+                if (*f != gpu && pci_function_same_slot(*f, gpu))
+                        continue;
+                n++;
+                for (const PciFunction *x = *f; x; x = x->parent)
+                        depth_f++;
+                for (const PciFunction *x = gpu; x; x = x->parent)
+                        depth_gpu++;
+                if (depth_f < depth_gpu)
+                        rank++;
+        }
+        *ret_n = n;
+        return rank;
+}
+
 /* Finds the router whose PCIe tunnel the function is behind, where the topology makes it certain:
  * the only connected device of the machine, or the only one in the domain of the NHI that the root port
- * is linked to. Daisy chains and several connected devices without links give NULL. */
-static TbDevice *find_tunnel_router(const Host *h, const char *nhi_bdf) {
-        TbDevice *found = NULL;
+ * is linked to. With several in that domain, the kernel's own mapping decides: the host router's USB4
+ * port P tunnels PCIe through its ((P - 1) / 2)-th PCIe downstream adapter (drivers/thunderbolt/tb.c
+ * tb_find_pcie_down(), usb4.c usb4_switch_map_pcie_down(), tb.h tb_phy_port_from_link()), which on an
+ * integrated host router is that root port of the ones linked to the NHI, by address (Intel's tests map
+ * 1-1 to 0000:00:07.2 and 1-3 to 0000:00:07.3). Routers daisy-chained on one port are a chain whose
+ * tunnels nest (each below its parent's controller), so the n-th router down the chain has the n-th
+ * highest eGPU below the root port, when the chain has as many eGPUs as routers. Anything else, and
+ * several devices without links, give NULL. */
+static TbDevice *find_tunnel_router(const Host *h, const PciFunction *gpu, const char *nhi_bdf) {
+        const PciFunction *root = pci_function_root_port(gpu);
+        TbDevice *found = NULL, *chain[8];
+        unsigned n_chain = 0, n = 0, rank, n_gpus;
+        int port_index;
 
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
                 if (!tb_device_is_connected_device(*t))
                         continue;
                 if (nhi_bdf && (!(*t)->domain || !streq_ptr((*t)->domain->nhi_bdf, nhi_bdf)))
                         continue;
-                if (found)
-                        return NULL;
                 found = *t;
+                n++;
         }
-        return found;
+        if (n <= 1 || !nhi_bdf)
+                return n == 1 ? found : NULL;
+
+        port_index = linked_root_port_index(h, root, nhi_bdf);
+        if (port_index < 0)
+                return NULL;
+        /* tb_devices is sorted by syspath: a parent before the routers below it. */
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                uint64_t route;
+
+                if (!tb_device_is_connected_device(*t) || !(*t)->domain ||
+                    !streq_ptr((*t)->domain->nhi_bdf, nhi_bdf) || tb_device_route(*t, &route) < 0)
+                        continue;
+                if ((route & 0xff) == 0 || (int) (((route & 0xff) - 1) / 2) != port_index)
+                        continue;
+                /* One chain: each router below the one before it. */
+                if (n_chain >= ELEMENTSOF(chain) || route_depth(route) != n_chain + 1 ||
+                    (n_chain > 0 && (*t)->parent != chain[n_chain - 1]))
+                        return NULL;
+                chain[n_chain++] = *t;
+        }
+        if (n_chain == 1)
+                return chain[0];
+        rank = gpu_rank_below(h, root, gpu, &n_gpus);
+        return n_chain > 1 && n_gpus == n_chain ? chain[rank] : NULL;
 }
 
 static bool port_matches(const PciePort *p, const PciFunction *f, const char *port) {
@@ -410,7 +503,7 @@ static int build_egpu(Host *h, PciFunction *gpu, const PciePort *ports, size_t n
                 return -ENOMEM;
         e->gpu = gpu;
         e->port = TAKE_PTR(port);
-        e->tb_device = e->port ? NULL : find_tunnel_router(h, nhi);
+        e->tb_device = e->port ? NULL : find_tunnel_router(h, gpu, nhi);
 
         r = array_push(&e->functions, &e->n_functions, &functions_allocated, gpu);
         if (r < 0)

@@ -49,6 +49,10 @@ PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) _pure_
 TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) _pure_;
 TbDevice *host_find_tb_device_by_syspath(const Host *h, const char *syspath) _pure_;
 IommuGroup *host_find_group(const Host *h, int id) _pure_;
+/* Whether the eGPU behind router t can be told apart from other routers' of its domain: the domain's NHI
+ * has root ports linked to it (find_tunnel_router() in host.c). Without, only the only connected router
+ * of the domain is certain. */
+bool host_tb_device_placeable(const Host *h, const TbDevice *t);
 /* The PCIe eGPU below port, or NULL. */
 Egpu *host_find_egpu_of_port(const Host *h, const char *port) _pure_;
 /* The eGPU one of whose functions is f, or NULL. */

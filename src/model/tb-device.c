@@ -11,6 +11,22 @@ static bool name_is_host_router(const char *name) {
         return dash && streq(dash + 1, "0");
 }
 
+int tb_device_route(const TbDevice *t, uint64_t *ret) {
+        const char *dash = strchr(t->name, '-');
+        uint64_t route = 0;
+
+        if (!dash || dash[1] == '\0' || strlen(dash + 1) > 16)
+                return -EINVAL;
+        for (const char *c = dash + 1; *c; c++) {
+                int v = unhexchar(*c);
+                if (v < 0)
+                        return v;
+                route = route << 4 | (uint64_t) v;
+        }
+        *ret = route;
+        return 0;
+}
+
 static int name_or_id(struct udev_device *d, const char *attr, uint32_t id, char **ret, bool *made_up) {
         int r;
 

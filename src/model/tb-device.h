@@ -37,6 +37,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(TbDevice *, tb_device_free);
 /* Whether the device has a PCIe tunnel open: authorized, and a device rather than a host router. */
 bool tb_device_is_connected_device(const TbDevice *d) _pure_;
 
+/* The router's route string from its name ("1-301" → 0x301): one byte per hop from the host router, the
+ * lowest the host router's port (Documentation/admin-guide/thunderbolt.rst). -EINVAL for another name. */
+int tb_device_route(const TbDevice *t, uint64_t *ret);
+
 /* Fresh reads of a router's attributes, bypassing any snapshot: -ENODEV when the router is gone. */
 int tb_device_read_unique_id(const char *syspath, char **ret);
 int tb_device_read_authorized(const char *syspath, int *ret);

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 
 #include "proxmox.h"
+#include "store.h"
 #include "spawn-util.h"
 #include "util.h"
 
@@ -153,13 +154,7 @@ void pci_map_entry_done(PciMapEntry *e) {
 }
 
 bool proxmox_configid_is_valid(const char *s) {
-        /* $CONFIGID_RE of pve-common's src/PVE/JSONSchema.pm: qr/[a-z][a-z0-9_-]+/i */
-        if (!isalpha((unsigned char) s[0]) || !s[1])
-                return false;
-        for (const char *c = s + 1; *c; c++)
-                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-')
-                        return false;
-        return true;
+        return store_mapping_valid(s);
 }
 
 /* pve-node of pve-common's JSONSchema.pm: m/^([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)$/ */
@@ -362,6 +357,138 @@ int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret) {
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) {
         return streq_ptr(a->node, b->node) && streq_ptr(a->path, b->path) && streq_ptr(a->id, b->id) &&
                 streq_ptr(a->subsystem_id, b->subsystem_id) && a->iommugroup == b->iommugroup;
+}
+
+void pci_map_entries_free(PciMapEntry *l, size_t n) {
+        for (size_t i = 0; l && i < n; i++)
+                pci_map_entry_done(&l[i]);
+        free(l);
+}
+
+int pci_map_entries_wanted(
+        const Host *h,
+        const Enrolled *enrolled,
+        const char *mapping,
+        const char *node,
+        PciMapEntry **ret,
+        size_t *ret_n) {
+        PciMapEntry *l = NULL;
+        size_t n = 0;
+        int named = 0, r;
+
+        FOREACH_ARRAY(x, enrolled->list, enrolled->n)
+                if (streq_ptr((*x)->mapping, mapping))
+                        named++;
+        l = calloc(h->n_egpus + 1, sizeof(PciMapEntry));
+        if (!l)
+                return -ENOMEM;
+        /* h->egpus is in the order of their addresses. */
+        FOREACH_ARRAY(e, h->egpus, h->n_egpus) {
+                const Enrollment *rec = enrolled_find_egpu(enrolled, *e);
+
+                if (!rec || !streq_ptr(rec->mapping, mapping))
+                        continue;
+                r = pci_map_entry_for_egpu(*e, node, &l[n]);
+                if (r < 0) {
+                        pci_map_entries_free(l, n);
+                        return r;
+                }
+                n++;
+        }
+        if (n == 0)
+                l = mfree(l);
+        *ret = l;
+        *ret_n = n;
+        return named;
+}
+
+int pci_map_set_node(
+        char **map,
+        const char *node,
+        const PciMapEntry *want,
+        size_t n_want,
+        char ***ret,
+        bool *ret_changed) {
+        _cleanup_strv_free_ char **others = NULL, **mine = NULL, **out = NULL, **descriptions = NULL;
+        _cleanup_free_ bool *taken = NULL;
+        size_t n_old = 0, at = SIZE_MAX;
+        bool changed = false;
+        int r;
+
+        /* This node's old entries, in order, with their descriptions. */
+        STRV_FOREACH(s, map) {
+                _cleanup_(pci_map_entry_done) PciMapEntry e = { .iommugroup = -1 };
+
+                if (pci_map_entry_parse(*s, &e) < 0 || !streq(e.node, node)) {
+                        r = strv_extend(&others, *s);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (at == SIZE_MAX)
+                        at = strv_length(others);
+                if (n_old >= n_want || !pci_map_entry_equal(&e, &want[n_old]))
+                        changed = true;
+                r = strv_extend(&descriptions, e.description ?: "");
+                if (r < 0)
+                        return r;
+                r = strv_extend(&descriptions, e.path);
+                if (r < 0)
+                        return r;
+                n_old++;
+        }
+        if (n_old != n_want)
+                changed = true;
+        if (at == SIZE_MAX)
+                at = strv_length(others);
+
+        taken = calloc(n_old + 1, sizeof(bool));
+        if (!taken)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_want; i++) {
+                _cleanup_(pci_map_entry_done) PciMapEntry x = {};
+                _cleanup_free_ char *s = NULL;
+                size_t from = SIZE_MAX;
+
+                /* The description of the old entry at this path, else the next one not yet passed on. */
+                for (size_t j = 0; j < n_old && from == SIZE_MAX; j++)
+                        if (!taken[j] && streq(descriptions[2 * j + 1], want[i].path))
+                                from = j;
+                for (size_t j = 0; j < n_old && from == SIZE_MAX; j++)
+                        if (!taken[j])
+                                from = j;
+                x = (PciMapEntry){
+                        .node = (char *) want[i].node,
+                        .path = (char *) want[i].path,
+                        .id = (char *) want[i].id,
+                        .subsystem_id = (char *) want[i].subsystem_id,
+                        .iommugroup = want[i].iommugroup,
+                        .description = (char *) want[i].description,
+                };
+                if (from != SIZE_MAX) {
+                        taken[from] = true;
+                        if (!x.description && descriptions[2 * from][0])
+                                x.description = descriptions[2 * from];
+                }
+                r = pci_map_entry_format(&x, &s);
+                x = (PciMapEntry){}; /* borrowed */
+                if (r < 0)
+                        return r;
+                r = strv_extend(&mine, s);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i <= strv_length(others); i++) {
+                if (i == at)
+                        STRV_FOREACH(m, mine)
+                                if ((r = strv_extend(&out, *m)) < 0)
+                                        return r;
+                if (others && others[i] && (r = strv_extend(&out, others[i])) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(out);
+        *ret_changed = changed;
+        return 0;
 }
 
 int hostpci_value_for_egpu(const char *old, const char *mapping, const Egpu *e, char **ret) {

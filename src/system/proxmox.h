@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include "attach.h"
 #include "egpu.h"
 #include "macro.h"
 
@@ -76,6 +77,37 @@ int pci_map_entry_format(const PciMapEntry *e, char **ret);
 int pci_map_entry_for_egpu(const Egpu *e, const char *node, PciMapEntry *ret);
 /* Whether the entry describes the same device at the same place (path, ids, group). */
 bool pci_map_entry_equal(const PciMapEntry *a, const PciMapEntry *b) _pure_;
+
+/* The entries mapping NAME should have for node: one per eGPU present in h whose record names the mapping
+ * (mapping=, written by vm attach --mapping and --pool), in the order of their addresses, each as
+ * pci_map_entry_for_egpu() makes it. Proxmox refuses to start a VM when any path its mapping lists for the
+ * node is missing or holds other ids (qemu-server's src/PVE/QemuServer/PCI.pm parse_hostpci() calls
+ * pve-guest-common's src/PVE/Mapping/PCI.pm assert_valid() on each entry find_on_current_node() gives:
+ * "pci device '...' not found"), so only what is present counts; with several, qemu-server takes the first
+ * that no other VM reserved (choose_hostpci_devices(), reserve_pci_usage()): a pool. The one answer for
+ * vm attach and the hookscript. *ret_n is 0 (and *ret NULL) when none is present; returns how many records
+ * name the mapping, present or not. */
+int pci_map_entries_wanted(
+        const Host *h,
+        const Enrolled *enrolled,
+        const char *mapping,
+        const char *node,
+        PciMapEntry **ret,
+        size_t *ret_n);
+void pci_map_entries_free(PciMapEntry *l, size_t n);
+
+/* A mapping's map list (property strings) with node's entries replaced by want: every other node's entry,
+ * and any entry that does not parse, kept verbatim and in its place; node's entries where its first one
+ * was (else at the end). A person's description on one of node's entries stays with the wanted entry of
+ * the same path, else passes to the next wanted entry in order that has none. *ret_changed says whether
+ * node's entries were not already want (pci_map_entry_equal(), in order). */
+int pci_map_set_node(
+        char **map,
+        const char *node,
+        const PciMapEntry *want,
+        size_t n_want,
+        char ***ret,
+        bool *ret_changed);
 
 /* Whether s is a configuration id as Proxmox takes one for a mapping (format pve-configid, $CONFIGID_RE of
  * pve-common's src/PVE/JSONSchema.pm: a letter, then letters, digits, '_' and '-', at least two characters

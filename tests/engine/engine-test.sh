@@ -21,6 +21,9 @@ auth() { cat $D/authorized 2>/dev/null || echo gone; }
 state() { echo "auth=$(auth) gpu=$(drv $GPU)/$(ovr $GPU) audio=$(drv $AUDIO)/$(ovr $AUDIO)"; }
 ctl() { "$EGPU_SIM_CTL" "$EGPU_SIM_CONTROL" "$@"; }
 wait_bound() { ctl wait-driver 0000:30:00.0 vfio-pci ${1:-5000} >/dev/null && ctl wait-driver 0000:30:00.1 vfio-pci ${1:-5000} >/dev/null; }
+# pair 0000:54:00: the drivers of the GPU and audio functions of that slot; wait_pair SLOT: both on vfio-pci
+pair() { echo "$1 $(drv /sys/bus/pci/devices/$1.0)/$(drv /sys/bus/pci/devices/$1.1)"; }
+wait_pair() { ctl wait-driver $1.0 vfio-pci 5000 >/dev/null && ctl wait-driver $1.1 vfio-pci 5000 >/dev/null; }
 wait_file() { i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ -e "$1" ]; }
 wait_gone() { i=0; while [ -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done; [ ! -e "$1" ]; }
 # The daemon ($pid, its log in $TMPDIR/log) in the middle of attaching 1-1, enrolled and then plugged:
@@ -1110,6 +1113,118 @@ grep -c "^pci 0000:30" $TMPDIR/refresh || :' 2>&1)
         expect "host_refresh after plug and unplug" "plug rc=0
 unplug rc=0
 0" "$out"
+}
+
+# Two enclosures, on the host router's two ports (1-3's tunnel in root port 0000:00:07.3) or daisy-chained
+# (1-301 behind 1-1): attach attaches both at once, each tunnel opened before either eGPU appeared (with
+# --tunnel-delay-ms 300 one after the other would show a tunnel up between the two authorizations), and
+# status names the router of each.
+two_enclosures() {
+        v=$(variant "$1" "$1")
+        out=$(sim_sh --tunnel-delay-ms 300 "$v" '
+$E enroll 1-1 >/dev/null; $E enroll '"$2"' >/dev/null
+$E attach >$TMPDIR/out; echo "rc=$?"
+grep -o "authorized (user level)\|tunnel up" $TMPDIR/out | head -3
+pair 0000:30:00; pair '"$3"'
+$E status | grep "^eGPU" | sed "s/ *1002:687f.*] */ /"' 2>&1)
+        expect "$1" "rc=0
+authorized (user level)
+authorized (user level)
+tunnel up
+0000:30:00 vfio-pci/vfio-pci
+$3 vfio-pci/vfio-pci
+eGPU 0000:30:00.0 behind Thunderbolt device 1-1 (Blackmagic Design eGPU Pro)
+eGPU $3.0 behind Thunderbolt device $2 (Blackmagic Design eGPU Pro)" "$out"
+}
+
+t_two_ports() {
+        two_enclosures second-port 1-3 0000:54:00
+}
+
+t_daisy_chain() {
+        two_enclosures daisy-chain 1-301 0000:36:00
+}
+
+# Without the root ports' links to the NHI the model cannot tell the two apart: the attaches still run
+# in parallel, each tunnel's eGPU taken as the one new eGPU while no other tunnel is pending, and both
+# end on vfio-pci.
+t_two_unlinked() {
+        v=$(variant unlinked second-port no-nhi-links)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-3 >/dev/null
+$E attach >$TMPDIR/out; echo "rc=$?"
+grep -c "tunnel up" $TMPDIR/out
+pair 0000:30:00; pair 0000:54:00
+$E status | grep -c "Thunderbolt device not certain"' 2>&1)
+        expect "unlinked" "rc=0
+2
+0000:30:00 vfio-pci/vfio-pci
+0000:54:00 vfio-pci/vfio-pci
+2" "$out"
+}
+
+# One of the two fails to open (EIO on its authorized): the other is attached all the same, the error
+# names the one that failed, and the exit status says that one did.
+t_two_one_fails() {
+        v=$(variant second-port second-port)
+        out=$(sim_sh --fault '*/1-3/authorized:EIO' "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-3 >/dev/null
+$E attach; echo "rc=$?"
+pair 0000:30:00; cat /sys/bus/thunderbolt/devices/1-3/authorized' 2>&1)
+        contains "error" "Failed to attach '1-3': Failed to authorize 1-3: Input/output error" "$out"
+        contains "other bound" "rc=1
+0000:30:00 vfio-pci/vfio-pci
+0" "$out"
+}
+
+# Each eGPU belongs to its own VM: list and status say which (text and --json).
+t_two_vms() {
+        v=$(variant two-vms second-port)
+        out=$(sim_sh "$v" '
+$E enroll 1-1 --vm 100 >/dev/null; $E enroll 1-3 --vm 101 >/dev/null
+$E list | awk "{ print \$2, \$NF }"
+$E list --json | python3 -c "import json, sys; print(sorted((d[\"name\"], d[\"vm\"]) for d in json.load(sys.stdin)[\"devices\"]))"
+$E attach >/dev/null
+$E status | grep -A1 "^eGPU" | sed -e "s/ *1002:687f.*] */ /" -e "s/ (Blackmagic.*//"
+$E status --json | python3 -c "import json, sys; print(sorted((g[\"bdf\"], g[\"vm\"]) for g in json.load(sys.stdin)[\"gpus\"]))"' 2>&1)
+        expect "two VMs" "ID VM
+1-1 100
+1-3 101
+[('1-1', '100'), ('1-3', '101')]
+eGPU 0000:30:00.0 behind Thunderbolt device 1-1
+  belongs to VM 100
+--
+eGPU 0000:54:00.0 behind Thunderbolt device 1-3
+  belongs to VM 101
+[('0000:30:00.0', '100'), ('0000:54:00.0', '101')]" "$out"
+}
+
+# The daemon, both enclosures plugged at once (two ports, and a daisy chain): both pairs on vfio-pci.
+daemon_two() {
+        v=$(variant "$1" "$1" unplugged)
+        out=$(sim_sh "$v" '
+for t in 1-1 '"$2"'; do ctl plug $t >/dev/null; done
+$E enroll 1-1 >/dev/null; $E enroll '"$2"' >/dev/null
+ctl unplug 1-1 >/dev/null; ctl unplug '"$2"' >/dev/null 2>&1
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl plug 1-1 >/dev/null; ctl plug '"$2"' >/dev/null
+wait_pair 0000:30:00; wait_pair '"$3"'
+pair 0000:30:00; pair '"$3"'
+echo "daemon errors: $(grep -c "^<[0-3]>" $TMPDIR/log)"
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "$1" "0000:30:00 vfio-pci/vfio-pci
+$3 vfio-pci/vfio-pci
+daemon errors: 0" "$out"
+}
+
+t_daemon_two_ports() {
+        daemon_two second-port 1-3 0000:54:00
+}
+
+t_daemon_daisy_chain() {
+        daemon_two daisy-chain 1-301 0000:36:00
 }
 
 export TMPDIR="$TMP"

@@ -15,6 +15,19 @@ Changes:
   rebar-small-window   the same with a 512 MiB prefetchable window: BAR 0 cannot grow
   reset-shared         a USB controller 0000:30:01.0 (xhci_hcd, group 28) on the eGPU's bus, and the audio
                        function 0000:30:00.1 with only a PM reset: QEMU's bus reset of it would take the controller
+  second-port[:BUS]    a second enclosure 1-3 on the host router's other USB4 port (route 0x3), not
+                       authorized: its tunnel lands in root port 0000:00:07.3 (buses 0x50-0x55, groups
+                       30-38; GPU 0000:54:00.0); hotplug/1-3.umockdev for `plug 1-3`. With BUS (hex), its
+                       buses start there and its groups move as far (60: GPU 0000:64:00.0, groups 46-54),
+                       as after a replug that the kernel numbered otherwise
+  daisy-chain          a second enclosure 1-301 plugged into 1-1's downstream port 3 (route 0x301), not
+                       authorized: its tunnel lands below 1-1's downstream bridge 0000:2d:02.0 (buses
+                       0x32-0x37, groups 30-38; GPU 0000:36:00.0); hotplug/1-301.umockdev
+  no-nhi-links         without those device links (firmware that does not describe them): several
+                       devices of a domain cannot be told apart
+  Both give the root ports 0000:00:07.2 and 0000:00:07.3 their device link to the NHI 0000:00:0d.3
+  (supplier:pci:0000:00:0d.3), as the thunderbolt driver makes them from ACPI (drivers/thunderbolt/acpi.c
+  tb_acpi_add_link()), so that the model can tell which router each eGPU is behind.
 """
 import os
 import re
@@ -69,9 +82,79 @@ def add_group_link(group, bdf, path):
         f.write(f'kernel/iommu_groups/{group}/devices/{bdf} ../../../..{path}\n')
 
 
+SECOND_UID = 'c9030000-0060-6c0e-83b6-5e1b2f4a2e18'
+TUNNEL_ROOT = '/devices/pci0000:00/0000:00:07.2'
+
+
+def second_router(name, parent_path):
+    """The block of a second Blackmagic eGPU Pro, 1-3 or 1-301, not authorized."""
+    one = next(b for b in blocks(os.path.join(src, 'hotplug', '1-1.umockdev')))
+    b = one.replace(one.split('\n')[0], f'P: {parent_path}/{name}')
+    return b.replace('unique_id=c9030000-0060-6c0e-83b6-5e1b2f4a1d07', 'unique_id=' + SECOND_UID)
+
+
+def clone_tunnel(name, root, bus_base, group_off):
+    """1-1's tunnel again for router name, below the bridge root: buses 0x2c-0x31 become bus_base..+5,
+    groups 19-27 become 19+group_off.., each iommu_group link as deep as its new path."""
+    def bdf(m):
+        return f'0000:{int(m.group(1), 16) - 0x2c + bus_base:02x}:{m.group(2)}'
+    tdir = os.path.join(dst, 'tunnels')
+    out = []
+    for b in blocks(os.path.join(tdir, '1-1.umockdev')):
+        b = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, b).replace('P: ' + TUNNEL_ROOT, 'P: ' + root)
+        path = b.split('\n')[0][3:]
+        up = '../' * (path.count('/'))
+        b = re.sub(r'L: iommu_group=[./]*kernel/iommu_groups/(\d+)',
+                   lambda m: f'L: iommu_group={up}kernel/iommu_groups/{int(m.group(1)) + group_off}', b)
+        out.append(b)
+    write_blocks(os.path.join(tdir, name + '.umockdev'), out)
+    with open(os.path.join(tdir, name + '.links'), 'w') as f:
+        for line in open(os.path.join(tdir, '1-1.links')):
+            link, target = line.split()
+            g = int(link.split('/')[2])
+            link = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, link).replace(f'/{g}/', f'/{g + group_off}/')
+            target = re.sub(r'0000:(2[c-f]|3[01]):(\d\d\.\d)', bdf, target).replace(TUNNEL_ROOT, root)
+            f.write(f'{link} {target}\n')
+
+
+def nhi_links():
+    """The device links of domain1's root ports to its NHI, with the root port 0000:00:07.3 itself."""
+    bs = blocks(dev)
+    if not any(b.startswith('P: /devices/pci0000:00/0000:00:07.3\n') for b in bs):
+        rp = next(b for b in bs if b.startswith('P: /devices/pci0000:00/0000:00:07.2\n'))
+        rp = rp.replace('07.2', '07.3').replace('7EC6', '7EC7').replace('7ec6', '7ec7').replace('Port #2', 'Port #3')
+        rp = rp.replace('iommu_groups/5', 'iommu_groups/6')
+        bs.insert(bs.index(next(b for b in bs if b.startswith('P: /devices/pci0000:00/0000:00:07.2\n'))) + 1, rp)
+        write_blocks(dev, bs)
+        add_group_link(6, '0000:00:07.3', '/devices/pci0000:00/0000:00:07.3')
+    with open(links, 'a') as f:
+        for rp in ('0000:00:07.2', '0000:00:07.3'):
+            f.write(f'devices/pci0000:00/{rp}/supplier:pci:0000:00:0d.3 ../0000:00:0d.3\n')
+
+
+def add_second(name, parent_path, root, bus_base, group_off=11):
+    nhi_links()
+    bs = blocks(dev)
+    bs.append(second_router(name, parent_path))
+    write_blocks(dev, bs)
+    write_blocks(os.path.join(dst, 'hotplug', name + '.umockdev'), [second_router(name, parent_path)])
+    clone_tunnel(name, root, bus_base, group_off)
+
+
 for change in changes:
     if change == 'unplugged':
-        write_blocks(dev, [b for b in blocks(dev) if not re.search(r'^P: .*/1-1$', b, re.M)])
+        # every device router of domain 1 (a daisy-chained one sits below 1-1's folder)
+        write_blocks(dev, [b for b in blocks(dev) if not re.search(r'^P: .*/1-0/1-1(/.*)?$|^P: .*/1-[1-9]$', b, re.M)])
+    elif change.split(':')[0] == 'second-port':
+        bus = int(change.split(':')[1], 16) if ':' in change else 0x50
+        add_second('1-3', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0', '/devices/pci0000:00/0000:00:07.3', bus,
+                   11 + bus - 0x50)
+    elif change == 'no-nhi-links':
+        text = open(links).read()
+        open(links, 'w').write(''.join(l for l in text.splitlines(True) if '/supplier:pci:' not in l))
+    elif change == 'daisy-chain':
+        add_second('1-301', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0/1-1', TUNNEL_ROOT + '/0000:2c:00.0/0000:2d:02.0',
+                   0x32)
     elif change.startswith('uuid='):
         text = open(dev).read()
         text = re.sub(r'(P: [^\n]*/1-1\n(?:[^\n]+\n)*?A: unique_id=)[^\\\n]*', r'\g<1>' + change[5:], text)

@@ -189,6 +189,61 @@ static void test_pci_map_entry(void **state) {
 }
 
 /* Mapping ids as pvesh takes them: "invalid configuration ID 'e'". */
+/* This node's entries become exactly the wanted ones; others and unparseable ones stay verbatim and in
+ * place; a person's description follows the path, else the next wanted entry in order. */
+static void test_pci_map_set_node(void **state) {
+        char *map[] = {
+                (char *) "id=1002:687f,node=other,path=0000:05:00",
+                (char *) "id=1002:687f,iommugroup=25,node=n1,path=0000:30:00,description=left",
+                (char *) "id=1002:687f,iommugroup=36,node=n1,path=0000:54:00,description=right port",
+                (char *) "garbage",
+                NULL,
+        };
+        PciMapEntry want[] = {
+                { .node = (char *) "n1",
+                  .path = (char *) "0000:30:00",
+                  .id = (char *) "1002:687f",
+                  .iommugroup = 25 },
+                { .node = (char *) "n1",
+                  .path = (char *) "0000:64:00",
+                  .id = (char *) "1002:687f",
+                  .iommugroup = 52 },
+        };
+        char **out = NULL;
+        bool changed;
+
+        assert_int_equal(pci_map_set_node(map, "n1", want, 2, &out, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(strv_length(out), 4);
+        assert_string_equal(out[0], "id=1002:687f,node=other,path=0000:05:00");
+        assert_string_equal(out[1], "id=1002:687f,iommugroup=25,node=n1,path=0000:30:00,description=left");
+        assert_string_equal(
+                out[2],
+                "id=1002:687f,iommugroup=52,node=n1,path=0000:64:00,description=right port");
+        assert_string_equal(out[3], "garbage");
+        strv_free(out);
+
+        /* One left: the other's entry goes, with its description. */
+        assert_int_equal(pci_map_set_node(map, "n1", want, 1, &out, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(strv_length(out), 3);
+        assert_string_equal(out[1], "id=1002:687f,iommugroup=25,node=n1,path=0000:30:00,description=left");
+        strv_free(out);
+
+        /* Already so: unchanged. */
+        want[1].path = (char *) "0000:54:00";
+        want[1].iommugroup = 36;
+        assert_int_equal(pci_map_set_node(map, "n1", want, 2, &out, &changed), 0);
+        assert_false(changed);
+        strv_free(out);
+
+        /* A node with none yet: at the end. */
+        assert_int_equal(pci_map_set_node(map, "other", want, 0, &out, &changed), 0);
+        assert_true(changed);
+        assert_int_equal(strv_length(out), 3);
+        strv_free(out);
+}
+
 static void test_configid(void **state) {
         assert_true(proxmox_configid_is_valid("egpu"));
         assert_true(proxmox_configid_is_valid("e1"));
@@ -357,6 +412,7 @@ int main(void) {
                 cmocka_unit_test(test_pci_address_normalize),
                 cmocka_unit_test(test_live_port),
                 cmocka_unit_test(test_pci_mapping_from_cfg),
+                cmocka_unit_test(test_pci_map_set_node),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
