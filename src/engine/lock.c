@@ -14,20 +14,7 @@
 #define LOCK_POLL_MAX_MS 20
 
 int runtime_dir_default(const char *root, char **ret) {
-        const char *e = getenv("RUNTIME_DIRECTORY");
-        char *p;
-
-        if (e && *e) {
-                /* systemd lists one path per RuntimeDirectory= entry, separated by ':'. */
-                if (e[0] != '/')
-                        return -EINVAL;
-                p = strndup(e, strcspn(e, ":"));
-        } else
-                p = path_under_root(root, LOCK_DIR_DEFAULT);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return exec_directory("RUNTIME_DIRECTORY", root, LOCK_DIR_DEFAULT, ret);
 }
 
 int lock_path_default(const char *root, char **ret) {

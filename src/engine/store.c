@@ -55,20 +55,7 @@ static void close_dirp(DIR **d) {
 }
 
 int store_dir_default(const char *root, char **ret) {
-        const char *e = getenv("STATE_DIRECTORY");
-        char *p;
-
-        if (e && *e) {
-                /* systemd lists one path per StateDirectory= entry, separated by ':'. */
-                if (e[0] != '/')
-                        return -EINVAL;
-                p = strndup(e, strcspn(e, ":"));
-        } else
-                p = path_under_root(root, EGPUCTL_STATE_DIR);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return exec_directory("STATE_DIRECTORY", root, EGPUCTL_STATE_DIR, ret);
 }
 
 static bool key_chars_valid(const char *s) {
