@@ -249,35 +249,26 @@ static int print_json(const BenchResult *b) {
         }
         for (unsigned long i = 0; i < b->runs; i++) {
                 const OllamaGenerateResult *g = &b->samples[i];
+                const struct {
+                        const char *key;
+                        uint64_t value;
+                } fields[] = {
+                        { "eval_count", g->eval_count },
+                        { "eval_duration", g->eval_duration },
+                        { "prompt_eval_count", g->prompt_eval_count },
+                        { "prompt_eval_duration", g->prompt_eval_duration },
+                        { "load_duration", g->load_duration },
+                        { "total_duration", g->total_duration },
+                };
                 json_object *s = json_object_new_object();
 
                 if (!s || json_object_array_add(samples, s) < 0) {
                         json_object_put(s);
                         return -ENOMEM;
                 }
-                if (json_object_object_add(s, "eval_count", json_object_new_int64((int64_t) g->eval_count)) <
-                            0 ||
-                    json_object_object_add(
-                            s,
-                            "eval_duration",
-                            json_object_new_int64((int64_t) g->eval_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "prompt_eval_count",
-                            json_object_new_int64((int64_t) g->prompt_eval_count)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "prompt_eval_duration",
-                            json_object_new_int64((int64_t) g->prompt_eval_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "load_duration",
-                            json_object_new_int64((int64_t) g->load_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "total_duration",
-                            json_object_new_int64((int64_t) g->total_duration)) < 0)
-                        return -ENOMEM;
+                FOREACH_ARRAY(f, fields, ELEMENTSOF(fields))
+                        if (json_object_object_add(s, f->key, json_object_new_int64((int64_t) f->value)) < 0)
+                                return -ENOMEM;
         }
 
         warnings = json_object_new_array();
