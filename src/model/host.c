@@ -70,27 +70,19 @@ static int load_thunderbolt(Host *h, struct udev *udev) {
                         continue; /* gone since the scan */
                 devtype = udev_device_get_devtype(d);
                 if (streq_ptr(devtype, "thunderbolt_domain")) {
-                        TbDomain *dom;
-
-                        r = tb_domain_new_from_udev(d, &dom);
+                        if (ARRAY_RESERVE(h->domains, h->n_domains_allocated, h->n_domains + 1) < 0)
+                                return -ENOMEM;
+                        r = tb_domain_new_from_udev(d, &h->domains[h->n_domains]);
                         if (r < 0)
                                 return r;
-                        r = array_push(&h->domains, &h->n_domains, &h->n_domains_allocated, dom);
-                        if (r < 0) {
-                                tb_domain_free(dom);
-                                return r;
-                        }
+                        h->n_domains++;
                 } else if (streq_ptr(devtype, "thunderbolt_device")) {
-                        TbDevice *t;
-
-                        r = tb_device_new_from_udev(d, &t);
+                        if (ARRAY_RESERVE(h->tb_devices, h->n_tb_devices_allocated, h->n_tb_devices + 1) < 0)
+                                return -ENOMEM;
+                        r = tb_device_new_from_udev(d, &h->tb_devices[h->n_tb_devices]);
                         if (r < 0)
                                 return r;
-                        r = array_push(&h->tb_devices, &h->n_tb_devices, &h->n_tb_devices_allocated, t);
-                        if (r < 0) {
-                                tb_device_free(t);
-                                return r;
-                        }
+                        h->n_tb_devices++;
                 }
         }
         return 0;
@@ -106,19 +98,16 @@ static int load_pci(Host *h, struct udev *udev) {
                 return r;
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
-                PciFunction *f;
 
                 d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!d)
                         continue;
-                r = pci_function_new_from_udev(d, &f);
+                if (ARRAY_RESERVE(h->pci, h->n_pci_allocated, h->n_pci + 1) < 0)
+                        return -ENOMEM;
+                r = pci_function_new_from_udev(d, &h->pci[h->n_pci]);
                 if (r < 0)
                         return r;
-                r = array_push(&h->pci, &h->n_pci, &h->n_pci_allocated, f);
-                if (r < 0) {
-                        pci_function_free(f);
-                        return r;
-                }
+                h->n_pci++;
         }
         return 0;
 }
