@@ -141,22 +141,25 @@ static int cmp_egpu(const void *a, const void *b) {
         return strcmp((*(Egpu *const *) a)->gpu->bdf, (*(Egpu *const *) b)->gpu->bdf);
 }
 
-PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
-        PciFunction key = { .syspath = (char *) syspath }, *k = &key, **found;
+/* The element of array, n pointers sorted by cmp, that cmp finds equal to key (a pointer of their type), or
+ * NULL. */
+#define FIND_SORTED(key, array, n, cmp)                                                          \
+        ({                                                                                       \
+                __typeof__(array) _found_ =                                                      \
+                        (n) > 0 ? bsearch(&(key), (array), (n), sizeof(*(array)), (cmp)) : NULL; \
+                _found_ ? *_found_ : NULL;                                                       \
+        })
 
-        if (h->n_pci == 0)
-                return NULL;
-        found = bsearch(&k, h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
-        return found ? *found : NULL;
+PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
+        PciFunction key = { .syspath = (char *) syspath }, *k = &key;
+
+        return FIND_SORTED(k, h->pci, h->n_pci, cmp_pci_syspath);
 }
 
 TbDevice *host_find_tb_device_by_syspath(const Host *h, const char *syspath) {
-        TbDevice key = { .syspath = (char *) syspath }, *k = &key, **found;
+        TbDevice key = { .syspath = (char *) syspath }, *k = &key;
 
-        if (h->n_tb_devices == 0)
-                return NULL;
-        found = bsearch(&k, h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
-        return found ? *found : NULL;
+        return FIND_SORTED(k, h->tb_devices, h->n_tb_devices, cmp_tb_syspath);
 }
 
 PciFunction *host_find_pci(const Host *h, const char *bdf) {
@@ -174,12 +177,9 @@ TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) {
 }
 
 IommuGroup *host_find_group(const Host *h, int id) {
-        IommuGroup key = { .id = id }, *k = &key, **found;
+        IommuGroup key = { .id = id }, *k = &key;
 
-        if (h->n_groups == 0)
-                return NULL;
-        found = bsearch(&k, h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
-        return found ? *found : NULL;
+        return FIND_SORTED(k, h->groups, h->n_groups, cmp_group);
 }
 
 Egpu *host_find_egpu_of_port(const Host *h, const char *port) {
