@@ -240,7 +240,15 @@ static int find_passed_in(
         return 0;
 }
 
-static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret, size_t *ret_n) {
+/* A failure goes to the report, naming the VM as who. */
+static int find_passed(
+        Qmp *q,
+        const Egpu *e,
+        const LiveOptions *o,
+        const char *who,
+        Passed **ret,
+        size_t *ret_n,
+        Report *rep) {
         Passed *p = NULL;
         size_t n = 0, allocated = 0;
         int r;
@@ -250,7 +258,7 @@ static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret
                 r = find_passed_in(q, e, o, "/machine/peripheral-anon", &p, &n, &allocated);
         if (r < 0) {
                 passed_free(p, n);
-                return r;
+                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
         }
         *ret = p;
         *ret_n = n;
@@ -618,9 +626,9 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
         if (r < 0)
                 return r;
 
-        r = find_passed(q, e, o, &passed, &n_passed);
+        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
         if (r < 0)
-                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
+                return r;
         passed_free(passed, n_passed);
         if (n_passed == e->n_functions)
                 return report_note(rep, "%s has eGPU %s already", who, e->gpu->bdf) < 0 ? -ENOMEM : 0;
@@ -745,9 +753,9 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
         r = connect_vm(vm, o, &who, &q, rep);
         if (r < 0)
                 return r;
-        r = find_passed(q, e, o, &passed, &n_passed);
+        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
         if (r < 0)
-                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
+                return r;
         if (n_passed == 0)
                 return report_note(rep, "%s has none of the functions of eGPU %s", who, e->gpu->bdf) < 0
                         ? -ENOMEM
@@ -813,9 +821,9 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
                 passed_free(passed, n_passed);
                 passed = NULL;
                 n_passed = 0;
-                r = find_passed(q, e, o, &passed, &n_passed);
+                r = find_passed(q, e, o, who, &passed, &n_passed, rep);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to list the devices of %s: %m", who);
+                        return r;
         }
         passed_free(passed, n_passed);
 
