@@ -9,20 +9,18 @@
 
 #include "guest-vulkan.h"
 #include "macro.h"
+#include "util.h"
+
+static const char *const device_type_table[] = {
+        [VULKAN_DEVICE_OTHER] = "other",
+        [VULKAN_DEVICE_INTEGRATED_GPU] = "integrated",
+        [VULKAN_DEVICE_DISCRETE_GPU] = "discrete",
+        [VULKAN_DEVICE_VIRTUAL_GPU] = "virtual",
+        [VULKAN_DEVICE_CPU] = "cpu",
+};
 
 const char *vulkan_device_type_to_string(VulkanDeviceType t) {
-        switch (t) {
-        case VULKAN_DEVICE_INTEGRATED_GPU:
-                return "integrated";
-        case VULKAN_DEVICE_DISCRETE_GPU:
-                return "discrete";
-        case VULKAN_DEVICE_VIRTUAL_GPU:
-                return "virtual";
-        case VULKAN_DEVICE_CPU:
-                return "cpu";
-        default:
-                return "other";
-        }
+        return string_table_get(device_type_table, ELEMENTSOF(device_type_table), t, "other");
 }
 
 void vulkan_devices_free(VulkanDevice *d, size_t n) {
