@@ -413,12 +413,9 @@ static int check_vulkan(GuestState *s, CheckList *l) {
         for (size_t i = 0; i < s->n_vk; i++) {
                 const VulkanDevice *v = &s->vk[i];
                 _cleanup_free_ char *one = vulkan_describe(v);
-                char *n;
 
-                if (!one || asprintf(&n, "%s%s%s", strempty(all), all ? "; " : "", one) < 0)
+                if (!one || strextendf_with_separator(&all, "; ", "%s", one) < 0)
                         return -ENOMEM;
-                free(all);
-                all = n;
                 if (v->type == VULKAN_DEVICE_CPU) {
                         if (!cpu)
                                 cpu = v;
