@@ -167,13 +167,9 @@ int vulkan_enumerate(VulkanDevice **ret, size_t *ret_n, char **error) {
                 goto finish;
         }
 
+        /* Twice: the count, then the devices. */
         vr = enumerate_devices(instance, &n, NULL);
-        if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
-                set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
-                r = -EIO;
-                goto finish;
-        }
-        if (n > 0) {
+        if (IN_SET(vr, VK_SUCCESS, VK_INCOMPLETE) && n > 0) {
                 phys = calloc(n, sizeof(VkPhysicalDevice));
                 devices = calloc(n, sizeof(VulkanDevice));
                 if (!phys || !devices) {
@@ -181,11 +177,11 @@ int vulkan_enumerate(VulkanDevice **ret, size_t *ret_n, char **error) {
                         goto finish;
                 }
                 vr = enumerate_devices(instance, &n, phys);
-                if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
-                        set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
-                        r = -EIO;
-                        goto finish;
-                }
+        }
+        if (!IN_SET(vr, VK_SUCCESS, VK_INCOMPLETE)) {
+                set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
+                r = -EIO;
+                goto finish;
         }
 
         for (uint32_t i = 0; i < n; i++) {
