@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <syslog.h>
 
 #include <json-c/json.h>
 
@@ -90,6 +91,8 @@ void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
 void log_debug(const char *fmt, ...) _printf_(1, 2);
+/* Logs s at level (a syslog priority) as printable() shows it: for text from outside (a report, a file). */
+void log_printable(int level, const char *s);
 void log_set_max_level(int level);    /* syslog priority */
 void log_set_prefix_priority(bool b); /* "<3>" prefixes, for journald (the daemon) */
 

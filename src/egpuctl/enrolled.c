@@ -74,19 +74,9 @@ json_object *report_to_json(const Report *rep) {
 }
 
 void report_log(const Report *rep, bool quiet, const char *what) {
-        STRV_FOREACH(l, rep->lines) {
-                char *p = printable(*l);
-                if (quiet)
-                        log_debug("%s", p);
-                else
-                        log_info("%s", p);
-                printable_free(p);
-        }
-        if (rep->error) {
-                char *p = printable(rep->error);
-                log_error("%s: %s", what, p);
-                printable_free(p);
-        }
+        STRV_FOREACH(l, rep->lines)
+                log_printable(quiet ? LOG_DEBUG : LOG_INFO, *l);
+        report_print_error(rep, what);
 }
 
 int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **ret_host) {

@@ -30,6 +30,14 @@ static void log_va(int level, const char *fmt, va_list ap) {
         errno = saved;
 }
 
+_printf_(2, 3) static void log_at(int level, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_va(level, fmt, ap);
+        va_end(ap);
+}
+
 #define DEFINE_LOG(name, level)           \
         void name(const char *fmt, ...) { \
                 va_list ap;               \
@@ -42,6 +50,13 @@ DEFINE_LOG(log_error, LOG_ERR)
 DEFINE_LOG(log_warning, LOG_WARNING)
 DEFINE_LOG(log_info, LOG_INFO)
 DEFINE_LOG(log_debug, LOG_DEBUG)
+
+void log_printable(int level, const char *s) {
+        char *p = printable(s);
+
+        log_at(level, "%s", p);
+        printable_free(p);
+}
 
 int usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;

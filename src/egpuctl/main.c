@@ -373,7 +373,7 @@ static int list_arguments(const Verb *v) {
                 if (!copy)
                         return log_error("Out of memory"), EXIT_PROBLEM;
                 for (w = strtok_r(copy, " []", &save); w; w = strtok_r(NULL, " []", &save)) {
-                        char *alt, *asave = NULL, *out;
+                        char *alt, *asave = NULL;
 
                         if (first && streq(w, v->name)) {
                                 first = false;
@@ -391,10 +391,8 @@ static int list_arguments(const Verb *v) {
                                         skip_argument = true;
                                         continue;
                                 }
-                                if (asprintf(&out, "%s%s%s", strempty(line), line ? " " : "", alt) < 0)
+                                if (strextendf_with_separator(&line, " ", "%s", alt) < 0)
                                         return log_error("Out of memory"), EXIT_PROBLEM;
-                                free(line);
-                                line = out;
                         }
                 }
                 puts(strempty(line));

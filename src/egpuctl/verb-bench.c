@@ -249,35 +249,26 @@ static int print_json(const BenchResult *b) {
         }
         for (unsigned long i = 0; i < b->runs; i++) {
                 const OllamaGenerateResult *g = &b->samples[i];
+                const struct {
+                        const char *key;
+                        uint64_t value;
+                } fields[] = {
+                        { "eval_count", g->eval_count },
+                        { "eval_duration", g->eval_duration },
+                        { "prompt_eval_count", g->prompt_eval_count },
+                        { "prompt_eval_duration", g->prompt_eval_duration },
+                        { "load_duration", g->load_duration },
+                        { "total_duration", g->total_duration },
+                };
                 json_object *s = json_object_new_object();
 
                 if (!s || json_object_array_add(samples, s) < 0) {
                         json_object_put(s);
                         return -ENOMEM;
                 }
-                if (json_object_object_add(s, "eval_count", json_object_new_int64((int64_t) g->eval_count)) <
-                            0 ||
-                    json_object_object_add(
-                            s,
-                            "eval_duration",
-                            json_object_new_int64((int64_t) g->eval_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "prompt_eval_count",
-                            json_object_new_int64((int64_t) g->prompt_eval_count)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "prompt_eval_duration",
-                            json_object_new_int64((int64_t) g->prompt_eval_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "load_duration",
-                            json_object_new_int64((int64_t) g->load_duration)) < 0 ||
-                    json_object_object_add(
-                            s,
-                            "total_duration",
-                            json_object_new_int64((int64_t) g->total_duration)) < 0)
-                        return -ENOMEM;
+                FOREACH_ARRAY(f, fields, ELEMENTSOF(fields))
+                        if (json_object_object_add(s, f->key, json_object_new_int64((int64_t) f->value)) < 0)
+                                return -ENOMEM;
         }
 
         warnings = json_object_new_array();
@@ -448,8 +439,49 @@ static int bench_weights(OllamaClient *client, BenchResult *b) {
         return 0;
 }
 
+enum { ARG_URL = ARG_VERB_FIRST, ARG_MODEL, ARG_RUNS, ARG_NUM_PREDICT, ARG_TIMEOUT, ARG_BANDWIDTH };
+
+/* Where bench_option() puts what the options say. */
+typedef struct BenchArgs {
+        BenchResult *b;
+        usec_t *timeout;
+        double *bandwidth;
+} BenchArgs;
+
+static int bench_option(int c, const char *arg, void *userdata) {
+        BenchArgs *a = userdata;
+
+        switch (c) {
+        case ARG_URL:
+                a->b->url = arg;
+                return 0;
+        case ARG_MODEL:
+                if (!*arg)
+                        return usage_error("bench", "empty --model");
+                a->b->model = arg;
+                return 0;
+        case ARG_RUNS:
+                if (parse_uint(arg, 1, BENCH_MAX_RUNS, &a->b->runs) < 0)
+                        return usage_error("bench", "invalid --runs: %s (1 to %d)", arg, BENCH_MAX_RUNS);
+                return 0;
+        case ARG_NUM_PREDICT:
+                if (parse_uint(arg, 1, 1000000, &a->b->num_predict) < 0)
+                        return usage_error("bench", "invalid --num-predict: %s", arg);
+                return 0;
+        case ARG_TIMEOUT:
+                if (parse_timeout_arg(arg, 1, 3600 * USEC_PER_SEC, a->timeout) < 0)
+                        return usage_error("bench", "invalid --timeout: %s (seconds, up to 3600)", arg);
+                return 0;
+        case ARG_BANDWIDTH:
+                if (parse_positive_double(arg, a->bandwidth) < 0)
+                        return usage_error("bench", "invalid --bandwidth: %s (GB/s)", arg);
+                return 0;
+        default:
+                return verb_common_option("bench", c);
+        }
+}
+
 int verb_bench(int argc, char *argv[]) {
-        enum { ARG_URL = ARG_VERB_FIRST, ARG_MODEL, ARG_RUNS, ARG_NUM_PREDICT, ARG_TIMEOUT, ARG_BANDWIDTH };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "url", required_argument, NULL, ARG_URL },
@@ -476,53 +508,13 @@ int verb_bench(int argc, char *argv[]) {
         };
         usec_t timeout = 300 * USEC_PER_SEC;
         double bandwidth_arg = 0;
+        BenchArgs args = { &b, &timeout, &bandwidth_arg };
         bool progress;
-        int c, r, ret = EXIT_PROBLEM;
+        int r, ret = EXIT_PROBLEM;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0)
-                switch (c) {
-                case ARG_URL:
-                        b.url = optarg;
-                        break;
-                case ARG_MODEL:
-                        if (!*optarg)
-                                return usage_error("bench", "empty --model");
-                        b.model = optarg;
-                        break;
-                case ARG_RUNS:
-                        if (parse_uint(optarg, 1, BENCH_MAX_RUNS, &b.runs) < 0)
-                                return usage_error(
-                                        "bench",
-                                        "invalid --runs: %s (1 to %d)",
-                                        optarg,
-                                        BENCH_MAX_RUNS);
-                        break;
-                case ARG_NUM_PREDICT:
-                        if (parse_uint(optarg, 1, 1000000, &b.num_predict) < 0)
-                                return usage_error("bench", "invalid --num-predict: %s", optarg);
-                        break;
-                case ARG_TIMEOUT:
-                        if (parse_timeout_arg(optarg, 1, 3600 * USEC_PER_SEC, &timeout) < 0)
-                                return usage_error(
-                                        "bench",
-                                        "invalid --timeout: %s (seconds, up to 3600)",
-                                        optarg);
-                        break;
-                case ARG_BANDWIDTH:
-                        if (parse_positive_double(optarg, &bandwidth_arg) < 0)
-                                return usage_error("bench", "invalid --bandwidth: %s (GB/s)", optarg);
-                        break;
-                default:
-                        r = verb_common_option("bench", c);
-                        if (r < 0)
-                                return EXIT_OK;
-                        if (r > 0)
-                                return r;
-                }
-        r = verb_check_args("bench", argc, argv, optind);
-        if (r > 0)
-                return r;
+        r = verb_parse("bench", argc, argv, options, bench_option, &args);
+        if (r != 0)
+                return r < 0 ? EXIT_OK : r;
         if (optind < argc)
                 return usage_error("bench", "unexpected argument '%s'", argv[optind]);
 

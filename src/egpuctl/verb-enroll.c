@@ -150,8 +150,47 @@ static int enroll_thunderbolt(
         return 0;
 }
 
+enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
+
+typedef struct EnrollArgs {
+        EnrollPolicy policy;
+        const char *port, *ids, *vm, *qmp;
+} EnrollArgs;
+
+static int enroll_option(int c, const char *arg, void *userdata) {
+        EnrollArgs *a = userdata;
+
+        switch (c) {
+        case ARG_POLICY:
+                a->policy = enroll_policy_from_string(arg);
+                if (a->policy < 0)
+                        return usage_error("enroll", "--policy must be auto or manual, not '%s'", arg);
+                return 0;
+        case ARG_PORT:
+                a->port = arg;
+                return 0;
+        case ARG_IDS:
+                a->ids = arg;
+                return 0;
+        case ARG_VM:
+                if (!store_vmid_valid(arg))
+                        return usage_error(
+                                "enroll",
+                                "--vm takes a Proxmox VM id, 100 to 999999999, not '%s'",
+                                arg);
+                a->vm = arg;
+                return 0;
+        case ARG_QMP:
+                if (arg[0] != '/')
+                        return usage_error("enroll", "--qmp takes the absolute path of the VM's QMP socket");
+                a->qmp = arg;
+                return 0;
+        default:
+                return verb_common_option("enroll", c);
+        }
+}
+
 int verb_enroll(int argc, char *argv[]) {
-        enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "policy", required_argument, NULL, ARG_POLICY },
@@ -167,54 +206,19 @@ int verb_enroll(int argc, char *argv[]) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         _cleanup_free_ char *dir = NULL, *key = NULL;
-        EnrollPolicy policy = ENROLL_POLICY_AUTO;
-        const char *port = NULL, *ids = NULL, *device, *vm = NULL, *qmp = NULL;
+        EnrollArgs a = { .policy = ENROLL_POLICY_AUTO };
+        const char *device;
         const Enrollment *old;
         bool existed;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                if (c == ARG_POLICY) {
-                        policy = enroll_policy_from_string(optarg);
-                        if (policy < 0)
-                                return usage_error(
-                                        "enroll",
-                                        "--policy must be auto or manual, not '%s'",
-                                        optarg);
-                        continue;
-                }
-                if (c == ARG_PORT || c == ARG_IDS) {
-                        *(c == ARG_PORT ? &port : &ids) = optarg;
-                        continue;
-                }
-                if (c == ARG_VM) {
-                        if (!store_vmid_valid(optarg))
-                                return usage_error(
-                                        "enroll",
-                                        "--vm takes a Proxmox VM id, 100 to 999999999, not '%s'",
-                                        optarg);
-                        vm = optarg;
-                        continue;
-                }
-                if (c == ARG_QMP) {
-                        if (optarg[0] != '/')
-                                return usage_error(
-                                        "enroll",
-                                        "--qmp takes the absolute path of the VM's QMP socket");
-                        qmp = optarg;
-                        continue;
-                }
-                r = verb_common_option("enroll", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("enroll", argc, argv, optind);
+        r = verb_parse("enroll", argc, argv, options, enroll_option, &a);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         device = optind < argc ? argv[optind] : NULL;
-        if (!!port != !!ids)
+        if (!!a.port != !!a.ids)
                 return usage_error("enroll", "--port and --ids go together");
-        if (!device == !port)
+        if (!device == !a.port)
                 return usage_error(
                         "enroll",
                         "give either DEVICE, or --port PORT --ids VVVV:DDDD[:SSSS:SSSS]");
@@ -225,10 +229,10 @@ int verb_enroll(int argc, char *argv[]) {
         if (enrolled_load_verbose(&enrolled, &dir) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
-        if (port || pci_bdf_is_valid(device))
-                r = enroll_pcie(h, port ? NULL : device, port, ids, policy, &e);
+        if (a.port || pci_bdf_is_valid(device))
+                r = enroll_pcie(h, a.port ? NULL : device, a.port, a.ids, a.policy, &e);
         else
-                r = enroll_thunderbolt(h, &enrolled, device, policy, &e);
+                r = enroll_thunderbolt(h, &enrolled, device, a.policy, &e);
         if (r < 0)
                 return EXIT_PROBLEM;
 
@@ -244,8 +248,8 @@ int verb_enroll(int argc, char *argv[]) {
         existed = old != NULL;
         /* The VM it belongs to: as given, else as recorded before. */
         {
-                const char *want_vm = vm ?: !qmp && old ? old->vm : NULL;
-                const char *want_qmp = qmp ?: !vm && old ? old->qmp : NULL;
+                const char *want_vm = a.vm ?: !a.qmp && old ? old->vm : NULL;
+                const char *want_qmp = a.qmp ?: !a.vm && old ? old->qmp : NULL;
 
                 if ((want_vm && !(e->vm = strdup(want_vm))) || (want_qmp && !(e->qmp = strdup(want_qmp))) ||
                     (old && old->mapping && !(e->mapping = strdup(old->mapping))))
@@ -264,7 +268,7 @@ int verb_enroll(int argc, char *argv[]) {
                        e->pci_device,
                        e->port,
                        key,
-                       enroll_policy_to_string(policy));
+                       enroll_policy_to_string(a.policy));
         else {
                 char *vn = printable(e->vendor_name), *dn = printable(e->device_name);
                 printf("%s %s (%s %s, unique_id %s), policy %s%s\n",
@@ -273,7 +277,7 @@ int verb_enroll(int argc, char *argv[]) {
                        vn,
                        dn,
                        e->unique_id,
-                       enroll_policy_to_string(policy),
+                       enroll_policy_to_string(a.policy),
                        e->has_key ? ", with a secure-connect key" : "");
                 printable_free(vn);
                 printable_free(dn);
@@ -290,16 +294,11 @@ int verb_forget(int argc, char *argv[]) {
         _cleanup_free_ char *dir = NULL, *port_key = NULL;
         _cleanup_lock_ int lock_fd = -EBADF;
         const char *key;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("forget", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("forget", argc, argv, optind);
+        r = verb_parse("forget", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         key = argv[optind];
         if (strneq(key, "pci", 3) && !store_key_valid(key)) {
                 /* A port: its record's key is the port's hash. */
@@ -344,16 +343,11 @@ int verb_list(int argc, char *argv[]) {
         _cleanup_(json_object_putp) json_object *root = NULL;
         _cleanup_(table_freep) Table *table = NULL;
         json_object *devices = NULL;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("list", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("list", argc, argv, optind);
+        r = verb_parse("list", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
         if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 

@@ -413,12 +413,9 @@ static int check_vulkan(GuestState *s, CheckList *l) {
         for (size_t i = 0; i < s->n_vk; i++) {
                 const VulkanDevice *v = &s->vk[i];
                 _cleanup_free_ char *one = vulkan_describe(v);
-                char *n;
 
-                if (!one || asprintf(&n, "%s%s%s", strempty(all), all ? "; " : "", one) < 0)
+                if (!one || strextendf_with_separator(&all, "; ", "%s", one) < 0)
                         return -ENOMEM;
-                free(all);
-                all = n;
                 if (v->type == VULKAN_DEVICE_CPU) {
                         if (!cpu)
                                 cpu = v;
@@ -762,8 +759,25 @@ oom:
         return NULL;
 }
 
+enum { ARG_URL = ARG_VERB_FIRST, ARG_TIMEOUT };
+
+static int guest_option(int c, const char *arg, void *userdata) {
+        GuestState *s = userdata;
+
+        switch (c) {
+        case ARG_URL:
+                s->url = arg;
+                return 0;
+        case ARG_TIMEOUT:
+                if (parse_timeout_arg(arg, 1, 3600 * USEC_PER_SEC, &s->timeout) < 0)
+                        return usage_error("guest", "invalid --timeout: %s (seconds, up to 3600)", arg);
+                return 0;
+        default:
+                return verb_common_option("guest", c);
+        }
+}
+
 int verb_guest(int argc, char *argv[]) {
-        enum { ARG_URL = ARG_VERB_FIRST, ARG_TIMEOUT };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "url", required_argument, NULL, ARG_URL },
@@ -773,31 +787,11 @@ int verb_guest(int argc, char *argv[]) {
         _cleanup_ollama_client_ OllamaClient *client = NULL;
         GuestState s = { .url = OLLAMA_DEFAULT_URL, .timeout = 5 * USEC_PER_SEC };
         CheckList l = {};
-        int c, r, ret = EXIT_PROBLEM;
+        int r, ret = EXIT_PROBLEM;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0)
-                switch (c) {
-                case ARG_URL:
-                        s.url = optarg;
-                        break;
-                case ARG_TIMEOUT:
-                        if (parse_timeout_arg(optarg, 1, 3600 * USEC_PER_SEC, &s.timeout) < 0)
-                                return usage_error(
-                                        "guest",
-                                        "invalid --timeout: %s (seconds, up to 3600)",
-                                        optarg);
-                        break;
-                default:
-                        r = verb_common_option("guest", c);
-                        if (r < 0)
-                                return EXIT_OK;
-                        if (r > 0)
-                                return r;
-                }
-        r = verb_check_args("guest", argc, argv, optind);
-        if (r > 0)
-                return r;
+        r = verb_parse("guest", argc, argv, options, guest_option, &s);
+        if (r != 0)
+                return r < 0 ? EXIT_OK : r;
         if (optind >= argc)
                 return usage_error("guest", "missing sub-verb: egpuctl guest check");
         if (!streq(argv[optind], "check"))

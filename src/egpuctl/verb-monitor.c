@@ -139,16 +139,11 @@ int verb_monitor(int argc, char *argv[]) {
         _cleanup_(host_freep) Host *host = NULL;
         _cleanup_free_ char *runtime_dir = NULL;
         _cleanup_close_ int daemon_fd = -EBADF;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                r = verb_common_option("monitor", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("monitor", argc, argv, optind);
+        r = verb_parse("monitor", argc, argv, options, NULL, NULL);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
 
         udev = udev_new();
         if (!udev)

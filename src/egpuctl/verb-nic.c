@@ -11,14 +11,8 @@
 #include "util.h"
 
 static void print_strv(char **l, bool warning) {
-        STRV_FOREACH(s, l) {
-                char *p = printable(*s);
-                if (warning)
-                        log_warning("%s", p);
-                else
-                        log_error("%s", p);
-                printable_free(p);
-        }
+        STRV_FOREACH(s, l)
+                log_printable(warning ? LOG_WARNING : LOG_ERR, *s);
 }
 
 static int write_plan(const NicPinPlan *p) {

@@ -9,19 +9,14 @@
 #include "util.h"
 
 static int mark_path(const char *root, const char *key, char **ret) {
-        _cleanup_free_ char *dir = NULL;
-        char *p;
-        int r;
+        _cleanup_free_ char *name = NULL;
 
         if (!key || !*key || strchr(key, '/') || key[0] == '.')
                 return -EINVAL;
-        r = runtime_dir_default(root, &dir);
-        if (r < 0)
-                return r;
-        if (asprintf(&p, "%s/detached/%s", dir, key) < 0)
+        name = path_join("detached", key);
+        if (!name)
                 return -ENOMEM;
-        *ret = p;
-        return 0;
+        return runtime_dir_path(root, name, ret);
 }
 
 static int folder_inode(const char *syspath, uint64_t *ret) {
@@ -113,17 +108,14 @@ int detached_clear(const char *root, const char *key) {
 }
 
 int detached_forget_syspath(const char *root, const char *syspath) {
-        _cleanup_free_ char *rt = NULL, *dir = NULL;
+        _cleanup_free_ char *dir = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
         int r;
 
-        r = runtime_dir_default(root, &rt);
+        r = runtime_dir_path(root, "detached", &dir);
         if (r < 0)
                 return r;
-        dir = path_join(rt, "detached");
-        if (!dir)
-                return -ENOMEM;
         d = opendir(dir);
         if (!d)
                 return errno == ENOENT ? 0 : negative_errno();

@@ -240,7 +240,15 @@ static int find_passed_in(
         return 0;
 }
 
-static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret, size_t *ret_n) {
+/* A failure goes to the report, naming the VM as who. */
+static int find_passed(
+        Qmp *q,
+        const Egpu *e,
+        const LiveOptions *o,
+        const char *who,
+        Passed **ret,
+        size_t *ret_n,
+        Report *rep) {
         Passed *p = NULL;
         size_t n = 0, allocated = 0;
         int r;
@@ -250,7 +258,7 @@ static int find_passed(Qmp *q, const Egpu *e, const LiveOptions *o, Passed **ret
                 r = find_passed_in(q, e, o, "/machine/peripheral-anon", &p, &n, &allocated);
         if (r < 0) {
                 passed_free(p, n);
-                return r;
+                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
         }
         *ret = p;
         *ret_n = n;
@@ -459,11 +467,17 @@ static int device_del(Qmp *q, const char *id, const LiveOptions *o, char **ret_e
         return qmp_execute(q, "device_del", args, deadline_in(o->qmp_timeout_ms), NULL, ret_error);
 }
 
-/* who: the VM as live_vm_describe() names it, for the report. */
-static int connect_vm(const LiveVm *vm, const char *who, const LiveOptions *o, Qmp **ret, Report *rep) {
+/* Connects to the VM's QMP socket; a failure goes to the report, naming the VM as live_vm_describe() does.
+ * That name goes to *ret_who (when not NULL), for the caller's report. */
+static int connect_vm(const LiveVm *vm, const LiveOptions *o, char **ret_who, Qmp **ret, Report *rep) {
+        _cleanup_(qmp_closep) Qmp *q = NULL;
+        _cleanup_free_ char *who = NULL;
         int r;
 
-        r = qmp_connect(vm->qmp_path, deadline_in(o->qmp_timeout_ms), ret);
+        r = live_vm_describe(vm, &who);
+        if (r < 0)
+                return r;
+        r = qmp_connect(vm->qmp_path, deadline_in(o->qmp_timeout_ms), &q);
         if (r == -ENOENT || r == -ECONNREFUSED)
                 return report_error(rep, r, "%s is not running: nothing listens on %s", who, vm->qmp_path);
         if (r == -ETIMEDOUT)
@@ -476,18 +490,16 @@ static int connect_vm(const LiveVm *vm, const char *who, const LiveOptions *o, Q
                         o->qmp_timeout_ms);
         if (r < 0)
                 return report_error(rep, r, "Failed to talk to %s over %s: %m", who, vm->qmp_path);
+        if (ret_who)
+                *ret_who = TAKE_PTR(who);
+        *ret = TAKE_PTR(q);
         return 0;
 }
 
 int live_vm_check(const LiveVm *vm, const LiveOptions *o, Report *rep) {
         _cleanup_(qmp_closep) Qmp *q = NULL;
-        _cleanup_free_ char *who = NULL;
-        int r;
 
-        r = live_vm_describe(vm, &who);
-        if (r < 0)
-                return r;
-        return connect_vm(vm, who, o, &q, rep);
+        return connect_vm(vm, o, NULL, &q, rep);
 }
 
 int live_vm_stop(const LiveVm *vm, const LiveOptions *o) {
@@ -585,10 +597,7 @@ int live_find_port(const Egpu *e, const LiveVm *vm, const LiveOptions *o, LivePo
         _cleanup_free_ char *who = NULL;
         int r;
 
-        r = live_vm_describe(vm, &who);
-        if (r < 0)
-                return r;
-        r = connect_vm(vm, who, o, &q, rep);
+        r = connect_vm(vm, o, &who, &q, rep);
         if (r < 0)
                 return r;
         r = choose_port(q, e, o, ret);
@@ -606,9 +615,6 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
         bool listed = false;
         int r;
 
-        r = live_vm_describe(vm, &who);
-        if (r < 0)
-                return r;
         FOREACH_ARRAY(f, e->functions, e->n_functions)
                 if (!streq_ptr((*f)->driver, "vfio-pci"))
                         return report_error(
@@ -616,13 +622,13 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
                                 -EBUSY,
                                 "%s is not on vfio-pci; attach it first",
                                 (*f)->bdf);
-        r = connect_vm(vm, who, o, &q, rep);
+        r = connect_vm(vm, o, &who, &q, rep);
         if (r < 0)
                 return r;
 
-        r = find_passed(q, e, o, &passed, &n_passed);
+        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
         if (r < 0)
-                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
+                return r;
         passed_free(passed, n_passed);
         if (n_passed == e->n_functions)
                 return report_note(rep, "%s has eGPU %s already", who, e->gpu->bdf) < 0 ? -ENOMEM : 0;
@@ -744,15 +750,12 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
         pid_t holder = 0;
         int r;
 
-        r = live_vm_describe(vm, &who);
+        r = connect_vm(vm, o, &who, &q, rep);
         if (r < 0)
                 return r;
-        r = connect_vm(vm, who, o, &q, rep);
+        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
         if (r < 0)
                 return r;
-        r = find_passed(q, e, o, &passed, &n_passed);
-        if (r < 0)
-                return report_error(rep, r, "Failed to list the devices of %s: %m", who);
         if (n_passed == 0)
                 return report_note(rep, "%s has none of the functions of eGPU %s", who, e->gpu->bdf) < 0
                         ? -ENOMEM
@@ -818,9 +821,9 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
                 passed_free(passed, n_passed);
                 passed = NULL;
                 n_passed = 0;
-                r = find_passed(q, e, o, &passed, &n_passed);
+                r = find_passed(q, e, o, who, &passed, &n_passed, rep);
                 if (r < 0)
-                        return report_error(rep, r, "Failed to list the devices of %s: %m", who);
+                        return r;
         }
         passed_free(passed, n_passed);
 

@@ -14,23 +14,10 @@
 #define LOCK_POLL_MAX_MS 20
 
 int runtime_dir_default(const char *root, char **ret) {
-        const char *e = getenv("RUNTIME_DIRECTORY");
-        char *p;
-
-        if (e && *e) {
-                /* systemd lists one path per RuntimeDirectory= entry, separated by ':'. */
-                if (e[0] != '/')
-                        return -EINVAL;
-                p = strndup(e, strcspn(e, ":"));
-        } else
-                p = path_under_root(root, LOCK_DIR_DEFAULT);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return exec_directory("RUNTIME_DIRECTORY", root, LOCK_DIR_DEFAULT, ret);
 }
 
-int lock_path_default(const char *root, char **ret) {
+int runtime_dir_path(const char *root, const char *name, char **ret) {
         _cleanup_free_ char *dir = NULL;
         char *p;
         int r;
@@ -38,11 +25,15 @@ int lock_path_default(const char *root, char **ret) {
         r = runtime_dir_default(root, &dir);
         if (r < 0)
                 return r;
-        p = path_join(dir, LOCK_NAME);
+        p = path_join(dir, name);
         if (!p)
                 return -ENOMEM;
         *ret = p;
         return 0;
+}
+
+int lock_path_default(const char *root, char **ret) {
+        return runtime_dir_path(root, LOCK_NAME, ret);
 }
 
 static int lock_open(const char *path) {

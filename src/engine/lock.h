@@ -16,6 +16,8 @@
  * /run/egpuctl under root ("" or NULL: the host's). -EINVAL when $RUNTIME_DIRECTORY is not an absolute
  * path. It holds the lock and the daemon's event socket (event-socket.h). */
 int runtime_dir_default(const char *root, char **ret);
+/* name (a file or folder) in runtime_dir_default(). */
+int runtime_dir_path(const char *root, const char *name, char **ret);
 /* The lock file in runtime_dir_default(): $RUNTIME_DIRECTORY/lock, else ROOT/run/egpuctl/lock. */
 int lock_path_default(const char *root, char **ret);
 

@@ -56,20 +56,7 @@ static void close_dirp(DIR **d) {
 }
 
 int store_dir_default(const char *root, char **ret) {
-        const char *e = getenv("STATE_DIRECTORY");
-        char *p;
-
-        if (e && *e) {
-                /* systemd lists one path per StateDirectory= entry, separated by ':'. */
-                if (e[0] != '/')
-                        return -EINVAL;
-                p = strndup(e, strcspn(e, ":"));
-        } else
-                p = path_under_root(root, EGPUCTL_STATE_DIR);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return exec_directory("STATE_DIRECTORY", root, EGPUCTL_STATE_DIR, ret);
 }
 
 static bool key_chars_valid(const char *s) {
@@ -434,23 +421,27 @@ enum {
         _F_MAX,
 };
 
-static const char *const field_table[_F_MAX] = {
-        [F_TYPE] = "type",
-        [F_UNIQUE_ID] = "unique_id",
-        [F_PORT] = "port",
-        [F_IDS] = "ids",
-        [F_NAME] = "name",
-        [F_VENDOR_NAME] = "vendor_name",
-        [F_DEVICE_NAME] = "device_name",
-        [F_VENDOR] = "vendor",
-        [F_DEVICE] = "device",
-        [F_POLICY] = "policy",
-        [F_ENROLLED] = "enrolled",
-        [F_KEY] = "key",
-        [F_KEY_APPROVED] = "key_approved",
-        [F_VM] = "vm",
-        [F_QMP] = "qmp",
-        [F_MAPPING] = "mapping",
+/* Each field's name, and what field_set() refusing its value means. */
+static const struct {
+        const char *name;
+        const char *invalid;
+} field_table[_F_MAX] = {
+        [F_TYPE] = { "type", "unknown type" },
+        [F_UNIQUE_ID] = { "unique_id" },
+        [F_PORT] = { "port" },
+        [F_IDS] = { "ids", "invalid ids, expected vendor:device[:subvendor:subdevice] in hex" },
+        [F_NAME] = { "name" },
+        [F_VENDOR_NAME] = { "vendor_name" },
+        [F_DEVICE_NAME] = { "device_name" },
+        [F_VENDOR] = { "vendor", "invalid hex number" },
+        [F_DEVICE] = { "device", "invalid hex number" },
+        [F_POLICY] = { "policy", "unknown policy" },
+        [F_ENROLLED] = { "enrolled", "invalid time" },
+        [F_KEY] = { "key", "invalid key, expected 64 hex digits" },
+        [F_KEY_APPROVED] = { "key_approved", "invalid key_approved, expected 0 or 1" },
+        [F_VM] = { "vm", "invalid vm, expected a Proxmox VM id (100 to 999999999)" },
+        [F_QMP] = { "qmp", "invalid qmp, expected the absolute path of a QMP socket" },
+        [F_MAPPING] = { "mapping", "invalid mapping, expected a Proxmox mapping id" },
 };
 
 static bool field_name_valid(const char *s, size_t n) {
@@ -462,80 +453,55 @@ static bool field_name_valid(const char *s, size_t n) {
         return true;
 }
 
-/* Sets one field from an unescaped value. Returns -EBADMSG with *ret_msg set for a bad value. */
-static int field_set(Enrollment *e, int f, const char *v, const char **ret_msg) {
+/* Sets one field from an unescaped value. Returns -EBADMSG for a bad value (field_table[f].invalid says
+ * why). */
+static int field_set(Enrollment *e, int f, const char *v) {
         char **s = NULL;
         int r;
 
         switch (f) {
         case F_TYPE:
                 r = enroll_type_from_string(v);
-                if (r < 0) {
-                        *ret_msg = "unknown type";
+                if (r < 0)
                         return -EBADMSG;
-                }
                 e->type = r;
                 return 0;
         case F_POLICY:
                 r = enroll_policy_from_string(v);
-                if (r < 0) {
-                        *ret_msg = "unknown policy";
+                if (r < 0)
                         return -EBADMSG;
-                }
                 e->policy = r;
                 return 0;
         case F_VENDOR:
         case F_DEVICE:
-                if (safe_atou32(v, 16, f == F_VENDOR ? &e->vendor : &e->device) < 0) {
-                        *ret_msg = "invalid hex number";
-                        return -EBADMSG;
-                }
-                return 0;
+                return safe_atou32(v, 16, f == F_VENDOR ? &e->vendor : &e->device) < 0 ? -EBADMSG : 0;
         case F_ENROLLED:
-                if (parse_int64(v, &e->enrolled) < 0) {
-                        *ret_msg = "invalid time";
-                        return -EBADMSG;
-                }
-                return 0;
+                return parse_int64(v, &e->enrolled) < 0 ? -EBADMSG : 0;
         case F_IDS:
-                if (enrollment_set_ids(e, v) < 0) {
-                        *ret_msg = "invalid ids, expected vendor:device[:subvendor:subdevice] in hex";
-                        return -EBADMSG;
-                }
-                return 0;
+                return enrollment_set_ids(e, v) < 0 ? -EBADMSG : 0;
         case F_KEY:
-                if (parse_key_hex(v, e->key) < 0) {
-                        *ret_msg = "invalid key, expected 64 hex digits";
+                if (parse_key_hex(v, e->key) < 0)
                         return -EBADMSG;
-                }
                 e->has_key = true;
                 return 0;
         case F_KEY_APPROVED:
-                if (!streq(v, "0") && !streq(v, "1")) {
-                        *ret_msg = "invalid key_approved, expected 0 or 1";
+                if (!streq(v, "0") && !streq(v, "1"))
                         return -EBADMSG;
-                }
                 e->key_approved = streq(v, "1");
                 return 0;
         case F_VM:
-                if (!store_vmid_valid(v)) {
-                        *ret_msg = "invalid vm, expected a Proxmox VM id (100 to 999999999)";
+                if (!store_vmid_valid(v))
                         return -EBADMSG;
-                }
                 s = &e->vm;
                 break;
         case F_QMP:
-                if (v[0] != '/') {
-                        *ret_msg = "invalid qmp, expected the absolute path of a QMP socket";
+                if (v[0] != '/')
                         return -EBADMSG;
-                }
                 s = &e->qmp;
                 break;
         case F_MAPPING:
-                if (!store_mapping_valid(v)) {
-                        *ret_msg = "invalid mapping, expected a Proxmox mapping id";
+                if (!store_mapping_valid(v))
                         return -EBADMSG;
-                }
                 s = &e->mapping;
                 break;
         case F_UNIQUE_ID:
@@ -612,7 +578,7 @@ static int record_parse(
                         return skip(line, "expected key=value");
                 *eq = 0;
                 for (size_t i = 0; i < _F_MAX; i++)
-                        if (streq(v, field_table[i]))
+                        if (streq(v, field_table[i].name))
                                 f = (int) i;
                 if (f < 0) {
                         r = error_add(el, path, line, -EBADMSG, false, "unknown key \"%s\", ignored", v);
@@ -629,12 +595,15 @@ static int record_parse(
                         msg = "value too long";
                         r = -EBADMSG;
                 }
-                if (r >= 0)
-                        r = field_set(e, f, v, &msg);
+                if (r >= 0) {
+                        r = field_set(e, f, v);
+                        if (r == -EBADMSG)
+                                msg = field_table[f].invalid;
+                }
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return error_add(el, path, line, r, true, "%s: %s", field_table[f], msg);
+                        return error_add(el, path, line, r, true, "%s: %s", field_table[f].name, msg);
         }
 
         if (!seen[F_TYPE])

@@ -87,6 +87,15 @@ int os_release_unquote(const char *value, char **ret) {
 int os_release_parse(FILE *f, OsRelease *ret) {
         _cleanup_free_ char *line = NULL;
         OsRelease o = {};
+        const struct {
+                const char *key;
+                char **field;
+        } keys[] = {
+                { "ID", &o.id },
+                { "ID_LIKE", &o.id_like },
+                { "VERSION_ID", &o.version_id },
+                { "PRETTY_NAME", &o.pretty_name },
+        };
         size_t sz = 0;
 
         if (!f || !ret)
@@ -99,15 +108,10 @@ int os_release_parse(FILE *f, OsRelease *ret) {
                 if (!eq || line[0] == '#')
                         continue;
                 *eq = 0;
-                if (streq(line, "ID"))
-                        field = &o.id;
-                else if (streq(line, "ID_LIKE"))
-                        field = &o.id_like;
-                else if (streq(line, "VERSION_ID"))
-                        field = &o.version_id;
-                else if (streq(line, "PRETTY_NAME"))
-                        field = &o.pretty_name;
-                else
+                FOREACH_ARRAY(k, keys, ELEMENTSOF(keys))
+                        if (streq(line, k->key))
+                                field = k->field;
+                if (!field)
                         continue;
                 if (os_release_unquote(eq + 1, &v) < 0)
                         continue; /* a bad line is skipped, like systemd does */

@@ -9,20 +9,18 @@
 
 #include "guest-vulkan.h"
 #include "macro.h"
+#include "util.h"
+
+static const char *const device_type_table[] = {
+        [VULKAN_DEVICE_OTHER] = "other",
+        [VULKAN_DEVICE_INTEGRATED_GPU] = "integrated",
+        [VULKAN_DEVICE_DISCRETE_GPU] = "discrete",
+        [VULKAN_DEVICE_VIRTUAL_GPU] = "virtual",
+        [VULKAN_DEVICE_CPU] = "cpu",
+};
 
 const char *vulkan_device_type_to_string(VulkanDeviceType t) {
-        switch (t) {
-        case VULKAN_DEVICE_INTEGRATED_GPU:
-                return "integrated";
-        case VULKAN_DEVICE_DISCRETE_GPU:
-                return "discrete";
-        case VULKAN_DEVICE_VIRTUAL_GPU:
-                return "virtual";
-        case VULKAN_DEVICE_CPU:
-                return "cpu";
-        default:
-                return "other";
-        }
+        return string_table_get(device_type_table, ELEMENTSOF(device_type_table), t, "other");
 }
 
 void vulkan_devices_free(VulkanDevice *d, size_t n) {
@@ -169,13 +167,9 @@ int vulkan_enumerate(VulkanDevice **ret, size_t *ret_n, char **error) {
                 goto finish;
         }
 
+        /* Twice: the count, then the devices. */
         vr = enumerate_devices(instance, &n, NULL);
-        if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
-                set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
-                r = -EIO;
-                goto finish;
-        }
-        if (n > 0) {
+        if (IN_SET(vr, VK_SUCCESS, VK_INCOMPLETE) && n > 0) {
                 phys = calloc(n, sizeof(VkPhysicalDevice));
                 devices = calloc(n, sizeof(VulkanDevice));
                 if (!phys || !devices) {
@@ -183,11 +177,11 @@ int vulkan_enumerate(VulkanDevice **ret, size_t *ret_n, char **error) {
                         goto finish;
                 }
                 vr = enumerate_devices(instance, &n, phys);
-                if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
-                        set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
-                        r = -EIO;
-                        goto finish;
-                }
+        }
+        if (!IN_SET(vr, VK_SUCCESS, VK_INCOMPLETE)) {
+                set_error(error, "vkEnumeratePhysicalDevices failed (VkResult %d)", (int) vr);
+                r = -EIO;
+                goto finish;
         }
 
         for (uint32_t i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "macro.h"
 #include "ollama-versions-table.h"
 #include "ollama.h"
@@ -19,8 +20,6 @@ struct OllamaClient {
         HttpLimits limits;
         char *error;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 int ollama_client_new(const char *url, long connect_timeout_ms, long total_timeout_ms, OllamaClient **ret) {
         OllamaClient *c;
@@ -53,8 +52,7 @@ OllamaClient *ollama_client_free(OllamaClient *c) {
                 return NULL;
         free(c->url);
         free(c->error);
-        free(c);
-        return NULL;
+        return mfree(c);
 }
 
 const char *ollama_client_url(const OllamaClient *c) {

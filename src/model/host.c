@@ -60,41 +60,33 @@ static int add_thunderbolt(Host *h, struct udev_device *d) {
         int r;
 
         if (streq_ptr(devtype, "thunderbolt_domain")) {
-                TbDomain *dom;
-
-                r = tb_domain_new_from_udev(d, &dom);
+                if (ARRAY_RESERVE(h->domains, h->n_domains_allocated, h->n_domains + 1) < 0)
+                        return -ENOMEM;
+                r = tb_domain_new_from_udev(d, &h->domains[h->n_domains]);
                 if (r < 0)
                         return r;
-                r = array_push(&h->domains, &h->n_domains, &h->n_domains_allocated, dom);
-                if (r < 0)
-                        tb_domain_free(dom);
-                return r;
-        }
-        if (streq_ptr(devtype, "thunderbolt_device")) {
-                TbDevice *t;
-
-                r = tb_device_new_from_udev(d, &t);
+                h->n_domains++;
+        } else if (streq_ptr(devtype, "thunderbolt_device")) {
+                if (ARRAY_RESERVE(h->tb_devices, h->n_tb_devices_allocated, h->n_tb_devices + 1) < 0)
+                        return -ENOMEM;
+                r = tb_device_new_from_udev(d, &h->tb_devices[h->n_tb_devices]);
                 if (r < 0)
                         return r;
-                r = array_push(&h->tb_devices, &h->n_tb_devices, &h->n_tb_devices_allocated, t);
-                if (r < 0)
-                        tb_device_free(t);
-                return r;
+                h->n_tb_devices++;
         }
         return 0;
 }
 
 static int add_pci(Host *h, struct udev_device *d) {
-        PciFunction *f;
         int r;
 
-        r = pci_function_new_from_udev(d, &f);
+        if (ARRAY_RESERVE(h->pci, h->n_pci_allocated, h->n_pci + 1) < 0)
+                return -ENOMEM;
+        r = pci_function_new_from_udev(d, &h->pci[h->n_pci]);
         if (r < 0)
                 return r;
-        r = array_push(&h->pci, &h->n_pci, &h->n_pci_allocated, f);
-        if (r < 0)
-                pci_function_free(f);
-        return r;
+        h->n_pci++;
+        return 0;
 }
 
 static int load_thunderbolt(Host *h, struct udev *udev) {
@@ -168,22 +160,25 @@ static int cmp_egpu(const void *a, const void *b) {
         return strcmp((*(Egpu *const *) a)->gpu->bdf, (*(Egpu *const *) b)->gpu->bdf);
 }
 
-PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
-        PciFunction key = { .syspath = (char *) syspath }, *k = &key, **found;
+/* The element of array, n pointers sorted by cmp, that cmp finds equal to key (a pointer of their type), or
+ * NULL. */
+#define FIND_SORTED(key, array, n, cmp)                                                          \
+        ({                                                                                       \
+                __typeof__(array) _found_ =                                                      \
+                        (n) > 0 ? bsearch(&(key), (array), (n), sizeof(*(array)), (cmp)) : NULL; \
+                _found_ ? *_found_ : NULL;                                                       \
+        })
 
-        if (h->n_pci == 0)
-                return NULL;
-        found = bsearch(&k, h->pci, h->n_pci, sizeof(PciFunction *), cmp_pci_syspath);
-        return found ? *found : NULL;
+PciFunction *host_find_pci_by_syspath(const Host *h, const char *syspath) {
+        PciFunction key = { .syspath = (char *) syspath }, *k = &key;
+
+        return FIND_SORTED(k, h->pci, h->n_pci, cmp_pci_syspath);
 }
 
 TbDevice *host_find_tb_device_by_syspath(const Host *h, const char *syspath) {
-        TbDevice key = { .syspath = (char *) syspath }, *k = &key, **found;
+        TbDevice key = { .syspath = (char *) syspath }, *k = &key;
 
-        if (h->n_tb_devices == 0)
-                return NULL;
-        found = bsearch(&k, h->tb_devices, h->n_tb_devices, sizeof(TbDevice *), cmp_tb_syspath);
-        return found ? *found : NULL;
+        return FIND_SORTED(k, h->tb_devices, h->n_tb_devices, cmp_tb_syspath);
 }
 
 PciFunction *host_find_pci(const Host *h, const char *bdf) {
@@ -201,12 +196,9 @@ TbDevice *host_find_tb_device(const Host *h, const char *name_or_uuid) {
 }
 
 IommuGroup *host_find_group(const Host *h, int id) {
-        IommuGroup key = { .id = id }, *k = &key, **found;
+        IommuGroup key = { .id = id }, *k = &key;
 
-        if (h->n_groups == 0)
-                return NULL;
-        found = bsearch(&k, h->groups, h->n_groups, sizeof(IommuGroup *), cmp_group);
-        return found ? *found : NULL;
+        return FIND_SORTED(k, h->groups, h->n_groups, cmp_group);
 }
 
 Egpu *host_find_egpu_of_port(const Host *h, const char *port) {

@@ -305,6 +305,23 @@ char *path_under_root(const char *root, const char *path) {
         return path_join(root, path);
 }
 
+int exec_directory(const char *env, const char *root, const char *path, char **ret) {
+        const char *e = getenv(env);
+        char *p;
+
+        if (e && *e) {
+                /* systemd lists one path per RuntimeDirectory=, StateDirectory=… entry, separated by ':'. */
+                if (e[0] != '/')
+                        return -EINVAL;
+                p = strndup(e, strcspn(e, ":"));
+        } else
+                p = path_under_root(root, path);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 const char *umockdev_testbed(void) {
         const char *testbed = getenv("UMOCKDEV_DIR");
 

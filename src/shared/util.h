@@ -50,6 +50,9 @@ char *path_join(const char *a, const char *b);
 
 /* A path under --root: root "" or NULL gives path itself. */
 char *path_under_root(const char *root, const char *path);
+/* The folder systemd made for the unit, named by the variable env ($RUNTIME_DIRECTORY, $STATE_DIRECTORY: the
+ * first of its ':'-separated paths; -EINVAL when it is not absolute), else path under root. */
+int exec_directory(const char *env, const char *root, const char *path, char **ret);
 /* The umockdev testbed this process runs in ($UMOCKDEV_DIR, set by umockdev-run and umockdev-wrapper):
  * its folder, or NULL outside one. */
 const char *umockdev_testbed(void);

@@ -164,11 +164,12 @@ static int rules_text(const EgpuList *h, InstallConfig *c, FILE *f) {
         return 0;
 }
 
-static int build_text(
-        char **ret,
+/* Adds the file at path (0644) whose text is HEADER, then what fn writes. */
+static int add_text_file(
+        InstallConfig *c,
+        const char *path,
         int (*fn)(const EgpuList *, InstallConfig *, FILE *, void *),
         const EgpuList *h,
-        InstallConfig *c,
         void *userdata) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -184,8 +185,7 @@ static int build_text(
                 r = -ENOMEM;
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return install_items_add_file(&c->items, &c->n_items, path, buf, 0644);
 }
 
 static int rules_cb(const EgpuList *h, InstallConfig *c, FILE *f, void *userdata) {
@@ -313,13 +313,9 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
         }
 
         if (h->n_egpus > 0) {
-                r = build_text(&text, rules_cb, h, &c, NULL);
+                r = add_text_file(&c, INSTALL_RULES_PATH, rules_cb, h, NULL);
                 if (r < 0)
                         return r;
-                r = install_items_add_file(&c.items, &c.n_items, INSTALL_RULES_PATH, text, 0644);
-                if (r < 0)
-                        return r;
-                text = mfree(text);
         } else {
                 /* Keep the rules of an earlier run: the eGPU is just not plugged in. */
                 r = install_items_add_file(&c.items, &c.n_items, INSTALL_RULES_PATH, NULL, 0644);
@@ -335,21 +331,13 @@ int install_config_build(const EgpuList *h, const char *root, const char *sbindi
                         return r;
         }
 
-        r = build_text(&text, modprobe_cb, h, &c, drivers);
+        r = add_text_file(&c, INSTALL_MODPROBE_PATH, modprobe_cb, h, drivers);
         if (r < 0)
                 return r;
-        r = install_items_add_file(&c.items, &c.n_items, INSTALL_MODPROBE_PATH, text, 0644);
-        if (r < 0)
-                return r;
-        text = mfree(text);
 
-        r = build_text(&text, modules_load_cb, h, &c, NULL);
+        r = add_text_file(&c, INSTALL_MODULES_LOAD_PATH, modules_load_cb, h, NULL);
         if (r < 0)
                 return r;
-        r = install_items_add_file(&c.items, &c.n_items, INSTALL_MODULES_LOAD_PATH, text, 0644);
-        if (r < 0)
-                return r;
-        text = mfree(text);
 
         /* Proxmox VE: the hookscript is the binary itself (see egpuctl vm hook). */
         if (exists_under_root(root, "/etc/pve")) {

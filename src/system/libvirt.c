@@ -1,30 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <limits.h>
+
 #include "libvirt.h"
 #include "util.h"
 
+static const char *const xml_entities[UCHAR_MAX + 1] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['\''] = "&apos;", ['"'] = "&quot;",
+};
+
 void xml_escape(FILE *f, const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; p && *p; p++)
-                switch (*p) {
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '\'':
-                        fputs("&apos;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-                                break;
+                if (xml_entities[*p])
+                        fputs(xml_entities[*p], f);
+                else if (*p >= 0x20 || IN_SET(*p, '\t', '\n', '\r'))
                         fputc(*p, f);
-                }
 }
 
 /* "0000:30:00.1" -> its parts. */
