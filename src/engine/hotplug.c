@@ -64,6 +64,9 @@ struct Hotplug {
         int done_fd;    /* eventfd: a worker finished */
         int holders_fd; /* epoll: the pidfds of the holders */
         Holder *holders;
+        /* The devices as the loop last saw them, to route events: read whole once, then brought up to date
+         * with the devices each batch of events names (host_refresh()). The loop's thread only. */
+        Host *host;
         pthread_mutex_t lock;
         pthread_mutex_t log_lock;
         pthread_mutex_t lock_share; /* around the two below */
@@ -626,9 +629,33 @@ static char *event_device(const Host *h, struct udev_device *dev, const Enrolled
 
 /* Reads every pending event first, so that a burst (a tunnel brings a dozen) never fills the socket,
  * then reads the store and sysfs once for all of them. */
+/* d->host brought up to date with the devices of n events: only they are read again (the first time, and
+ * should a refresh fail, the whole host is read). */
+static int update_host(Hotplug *d, const Enrolled *enrolled, struct udev_device **events, size_t n) {
+        _cleanup_strv_free_ char **syspaths = NULL;
+        _cleanup_free_ PciePort *ports = NULL;
+        size_t n_ports = 0;
+        int r;
+
+        if (d->host) {
+                for (size_t i = 0; i < n; i++) {
+                        const char *s = udev_device_get_syspath(events[i]);
+
+                        if (s && !strv_contains(syspaths, s) && strv_extend(&syspaths, s) < 0)
+                                return -ENOMEM;
+                }
+                r = enrolled_pcie_ports(enrolled, &ports, &n_ports);
+                if (r < 0)
+                        return r;
+                if (host_refresh(d->host, d->udev, syspaths, ports, n_ports) >= 0)
+                        return 0;
+                d->host = host_free(d->host);
+        }
+        return host_load_enrolled(d->udev, enrolled, &d->host);
+}
+
 static void handle_events(Hotplug *d) {
         _cleanup_(enrolled_done) Enrolled enrolled = {};
-        _cleanup_(host_freep) Host *h = NULL;
         _cleanup_strv_free_ char **devices = NULL;
         struct udev_device **events = NULL, *dev;
         size_t n = 0, allocated = 0, n_devices = 0, devices_allocated = 0;
@@ -644,9 +671,9 @@ static void handle_events(Hotplug *d) {
         for (size_t i = 0; i < n; i++)
                 if (streq_ptr(udev_device_get_action(events[i]), "remove"))
                         (void) detached_forget_syspath(d->o.root, udev_device_get_syspath(events[i]));
-        if (n > 0 && load_enrolled(d, &enrolled) >= 0 && host_load_enrolled(d->udev, &enrolled, &h) >= 0)
+        if (n > 0 && load_enrolled(d, &enrolled) >= 0 && update_host(d, &enrolled, events, n) >= 0)
                 for (size_t i = 0; i < n; i++) {
-                        _cleanup_free_ char *device = event_device(h, events[i], &enrolled);
+                        _cleanup_free_ char *device = event_device(d->host, events[i], &enrolled);
 
                         if (!device || strv_contains(devices, device))
                                 continue;
@@ -786,6 +813,7 @@ Hotplug *hotplug_free(Hotplug *d) {
         }
         if (d->holders_fd >= 0)
                 close(d->holders_fd);
+        host_free(d->host);
         pthread_mutex_destroy(&d->lock);
         pthread_mutex_destroy(&d->log_lock);
         pthread_mutex_destroy(&d->lock_share);

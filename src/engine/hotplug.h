@@ -11,6 +11,8 @@
  * - At start and on each batch of uevents (thunderbolt, pci), every enrolled device with policy auto that
  *   is connected and not fully on vfio-pci is attached, in a worker thread, so that a write that blocks
  *   for seconds never stalls the loop. An event for a device whose attach runs makes it run once more.
+ *   The loop decides on a snapshot of the devices that each batch refreshes with the devices it names
+ *   (host_refresh()); the worker reads the host afresh under the lock.
  * - One writer: a worker takes the lock (lock.h) that the verbs take, so it never runs beside a person's
  *   attach, detach, eject, enroll or forget, and it then reads the store and sysfs afresh.
  * - What a person detached or ejected stays detached (detached.h) until the device is plugged again.

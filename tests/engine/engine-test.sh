@@ -859,6 +859,7 @@ wait_bound
 $E detach >/dev/null; echo "detach rc=$?"
 echo add >$D/uevent
 wait_log "1-1: left detached, as a person asked"
+wait_gone $GPU && wait_gone $AUDIO
 state
 ctl unplug 1-1 >/dev/null; ctl plug 1-1 >/dev/null
 wait_bound && state
