@@ -89,12 +89,17 @@ static int add_pci(Host *h, struct udev_device *d) {
         return 0;
 }
 
-static int load_thunderbolt(Host *h, struct udev *udev) {
+/* Enumerates the devices of subsystem and hands each one still present to add(). */
+static int load_subsystem(
+        Host *h,
+        struct udev *udev,
+        const char *subsystem,
+        int (*add)(Host *h, struct udev_device *d)) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         struct udev_list_entry *entry;
         int r;
 
-        r = enumerate(udev, "thunderbolt", &e);
+        r = enumerate(udev, subsystem, &e);
         if (r < 0)
                 return r;
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
@@ -103,28 +108,7 @@ static int load_thunderbolt(Host *h, struct udev *udev) {
                 d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!d)
                         continue; /* gone since the scan */
-                r = add_thunderbolt(h, d);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int load_pci(Host *h, struct udev *udev) {
-        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
-        struct udev_list_entry *entry;
-        int r;
-
-        r = enumerate(udev, "pci", &e);
-        if (r < 0)
-                return r;
-        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
-
-                d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
-                if (!d)
-                        continue;
-                r = add_pci(h, d);
+                r = add(h, d);
                 if (r < 0)
                         return r;
         }
@@ -575,10 +559,10 @@ int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_port
         if (!h)
                 return -ENOMEM;
 
-        r = load_thunderbolt(h, udev);
+        r = load_subsystem(h, udev, "thunderbolt", add_thunderbolt);
         if (r < 0)
                 return r;
-        r = load_pci(h, udev);
+        r = load_subsystem(h, udev, "pci", add_pci);
         if (r < 0)
                 return r;
         r = load_iommu_units(h, udev);
