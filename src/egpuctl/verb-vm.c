@@ -950,19 +950,13 @@ static int vm_live(const char *vmid, bool plug) {
         Egpu *e = NULL;
         int r, attached = 0;
 
-        udev = udev_new();
-        if (!udev)
-                return log_error("Failed to create a udev context: %m"), EXIT_PROBLEM;
         if (lock_take_verbose(&lock_fd) < 0)
                 return EXIT_PROBLEM;
         if (enrolled_load_verbose(&enrolled, &dir) < 0)
                 return EXIT_PROBLEM;
         o.store_dir = dir;
-        r = host_load_enrolled(udev, &enrolled, &h);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
-        }
+        if (host_load_verbose(&enrolled, &udev, &h) < 0)
+                return EXIT_PROBLEM;
         if (live_target(h, &enrolled, &target) < 0)
                 return EXIT_PROBLEM;
         if (!arg_libvirt) {
