@@ -557,7 +557,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         return r > 0 || opened ? 1 : 0;
 }
 
-static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep);
+static int unbind_unheld(const Egpu *egpu, bool reprobe, const AttachOptions *o, Report *rep);
 
 int detach_thunderbolt(
         struct udev *udev,
@@ -579,10 +579,7 @@ int detach_thunderbolt(
 
         egpu = host_find_egpu_of_router(h, t);
         if (egpu) {
-                r = check_holders(egpu, o, rep);
-                if (r < 0)
-                        return r;
-                r = vfio_unbind_egpu(egpu, false, o->write_timeout_ms, rep);
+                r = unbind_unheld(egpu, false, o, rep);
                 if (r < 0)
                         return r;
         } else
@@ -636,6 +633,16 @@ static int check_holders(const Egpu *egpu, const AttachOptions *o, Report *rep) 
                 report_note(rep, "/dev/vfio/%d is held by %s; going on (--force)", (*g)->id, who);
         }
         return 0;
+}
+
+/* vfio_unbind_egpu() once check_holders() lets it go on. */
+static int unbind_unheld(const Egpu *egpu, bool reprobe, const AttachOptions *o, Report *rep) {
+        int r;
+
+        r = check_holders(egpu, o, rep);
+        if (r < 0)
+                return r;
+        return vfio_unbind_egpu(egpu, reprobe, o->write_timeout_ms, rep);
 }
 
 /* The PCIe record that device names: its port, its key, or a function of its eGPU now. */
@@ -711,10 +718,7 @@ int detach_pcie(
         egpu = host_find_egpu_of_port(h, e->port);
         if (!egpu)
                 return report_note(rep, "No eGPU is present below port %s", e->port) < 0 ? -ENOMEM : 0;
-        r = check_holders(egpu, o, rep);
-        if (r < 0)
-                return r;
-        r = vfio_unbind_egpu(egpu, true, o->write_timeout_ms, rep);
+        r = unbind_unheld(egpu, true, o, rep);
         if (r < 0)
                 return r;
         report_note(
