@@ -636,9 +636,6 @@ static int record_parse(
 
 #undef skip
 
-/* For the fuzzer (fuzz/fuzz-store-record.c): record_parse() on a NUL-terminated copy of text, as
- * store_load() does for the file <stem>.conf at path. Returns 0 with *ret set or NULL (skipped), < 0
- * only on -ENOMEM; the errors found go to *ret_errors (free with store_errors_free()). */
 int store_record_parse(
         const char *path,
         const char *stem,

@@ -166,7 +166,9 @@ int store_load(
         StoreError **ret_errors,
         size_t *ret_n_errors);
 void store_errors_free(StoreError *l, size_t n);
-/* Parses the text of one record file <stem>.conf at path as store_load() does (for the fuzzer). */
+/* Parses the text of one record file <stem>.conf at path (size bytes, need not end in a NUL) as store_load()
+ * does, for the fuzzer (fuzz/fuzz-store-record.c). Returns 0 with *ret set or NULL (skipped), < 0 only on
+ * -ENOMEM; the errors found go to *ret_errors (free with store_errors_free()). */
 int store_record_parse(
         const char *path,
         const char *stem,
