@@ -115,15 +115,8 @@ int vm_config_parse(const char *text, VmConfig *ret) {
                 v += strspn(v, " \t");
                 if (v > end)
                         v = end;
-                if (c.n + 1 > allocated_lines) {
-                        size_t a = MAX(allocated_lines * 2, (size_t) 8);
-                        unsigned *t = reallocarray(c.lines, a, sizeof(unsigned));
-
-                        if (!t)
-                                return -ENOMEM;
-                        c.lines = t;
-                        allocated_lines = a;
-                }
+                if (ARRAY_RESERVE(c.lines, allocated_lines, c.n + 1) < 0)
+                        return -ENOMEM;
                 r = strv_push(&c.keys, &n_keys, &allocated_keys, strndup(s, (size_t) (colon - s)));
                 if (r < 0)
                         return r;
