@@ -129,15 +129,35 @@ static bool system_is_stopping(void) {
         return streq_ptr(state, "stopping");
 }
 
+enum { ARG_ON_SURPRISE_UNPLUG = ARG_VERB_FIRST, ARG_UNPLUG_TIMEOUT };
+
+static int daemon_option(int c, const char *arg, void *userdata) {
+        HotplugOptions *o = userdata;
+        uint32_t seconds;
+
+        if (c == ARG_ON_SURPRISE_UNPLUG) {
+                o->on_surprise_unplug = surprise_policy_from_string(arg);
+                if (o->on_surprise_unplug < 0)
+                        return usage_error(
+                                "daemon",
+                                "--on-surprise-unplug takes wait or stop-vm, not '%s'",
+                                arg);
+                return 0;
+        }
+        /* ARG_UNPLUG_TIMEOUT */
+        if (safe_atou32(arg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
+                return usage_error("daemon", "--unplug-timeout takes seconds, 1 to 600, not '%s'", arg);
+        o->live.unplug_timeout_ms = (int) seconds * 1000;
+        return 0;
+}
+
 int verb_daemon(int argc, char *argv[]) {
-        enum { ARG_ON_SURPRISE_UNPLUG = ARG_VERB_FIRST, ARG_UNPLUG_TIMEOUT };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "on-surprise-unplug", required_argument, NULL, ARG_ON_SURPRISE_UNPLUG },
                 { "unplug-timeout", required_argument, NULL, ARG_UNPLUG_TIMEOUT },
                 {},
         };
-        uint32_t seconds;
         _cleanup_(hotplug_freep) Hotplug *d = NULL;
         _cleanup_(event_server_freep) EventServer *events = NULL;
         _cleanup_close_ int sfd = -EBADF;
@@ -154,34 +174,11 @@ int verb_daemon(int argc, char *argv[]) {
         };
         bool starting;
         sigset_t mask;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, COMMON_SHORT_OPTIONS, options, NULL)) >= 0) {
-                if (c == ARG_ON_SURPRISE_UNPLUG) {
-                        o.on_surprise_unplug = surprise_policy_from_string(optarg);
-                        if (o.on_surprise_unplug < 0)
-                                return usage_error(
-                                        "daemon",
-                                        "--on-surprise-unplug takes wait or stop-vm, not '%s'",
-                                        optarg);
-                        continue;
-                }
-                if (c == ARG_UNPLUG_TIMEOUT) {
-                        if (safe_atou32(optarg, 10, &seconds) < 0 || seconds == 0 || seconds > 600)
-                                return usage_error(
-                                        "daemon",
-                                        "--unplug-timeout takes seconds, 1 to 600, not '%s'",
-                                        optarg);
-                        o.live.unplug_timeout_ms = (int) seconds * 1000;
-                        continue;
-                }
-                r = verb_common_option("daemon", c);
-                if (r != 0)
-                        return r < 0 ? EXIT_OK : r;
-        }
-        r = verb_check_args("daemon", argc, argv, optind);
+        r = verb_parse("daemon", argc, argv, options, daemon_option, &o);
         if (r != 0)
-                return r;
+                return r < 0 ? EXIT_OK : r;
 
         log_set_prefix_priority(true);
         r = store_dir_default(arg_global.root, &dir);
