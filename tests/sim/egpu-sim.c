@@ -2,6 +2,7 @@
 /* egpu-sim: runs COMMAND in a umockdev testbed built from a scenario folder and plays the kernel behind it.
  * See README.md. */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glib-unix.h>
@@ -20,6 +21,34 @@
 #define ENV_ORIG_PRELOAD "EGPU_SIM_ORIG_LD_PRELOAD"
 
 Sim *sim;
+
+/* umockdev's uevent sender (libumockdev's uevent_sender.c) sends each uevent to every listener socket it
+ * finds in the testbed and aborts the process when a send fails, as it does with ECONNREFUSED for a
+ * libudev monitor closed in between: parallel attaches open and close monitors while events go out. The
+ * kernel's broadcast skips a listener that went away (net/netlink/af_netlink.c netlink_broadcast()
+ * delivers to each socket still bound and reports no per-listener error to the sender), so here a send
+ * to an address (msg_name) that finds nobody counts as sent. Defined in the executable, it stands before
+ * libc's for libumockdev too. */
+__attribute__((visibility("default"))) ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+        static ssize_t (*real)(int, const struct msghdr *, int);
+        ssize_t n;
+
+        if (!real)
+                real = (ssize_t(*)(int, const struct msghdr *, int)) dlsym(RTLD_NEXT, "sendmsg");
+        if (!real) {
+                errno = ENOSYS;
+                return -1;
+        }
+        n = real(fd, msg, flags);
+        if (n < 0 && (errno == ECONNREFUSED || errno == ENOENT) && msg && msg->msg_name) {
+                size_t len = 0;
+
+                for (size_t i = 0; i < msg->msg_iovlen; i++)
+                        len += msg->msg_iov[i].iov_len;
+                return (ssize_t) len;
+        }
+        return n;
+}
 
 static GMainLoop *loop;
 static GPid child_pid;
