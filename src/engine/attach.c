@@ -286,13 +286,56 @@ static int authorize_once(const TbDevice *t, const Enrollment *e, const AttachOp
         return r;
 }
 
-/* A snapshot of which eGPUs exist, to tell the ones a new tunnel brings. */
+/* The eGPUs that attaches of this process took while others were running: never new to those others,
+ * even when the router of one cannot be told yet (a daisy chain whose second eGPU has not appeared: the
+ * first one's attach may have taken it and be gone). Emptied when no attach is running. */
+static pthread_mutex_t taken_mutex = PTHREAD_MUTEX_INITIALIZER;
+static char **taken;
+static size_t n_taken, taken_allocated;
+static unsigned attaches_running;
+
+static void taken_enter(void) {
+        pthread_mutex_lock(&taken_mutex);
+        attaches_running++;
+        pthread_mutex_unlock(&taken_mutex);
+}
+
+static void taken_leave(bool *entered) {
+        if (!*entered)
+                return;
+        pthread_mutex_lock(&taken_mutex);
+        if (--attaches_running == 0) {
+                strv_free(taken);
+                taken = NULL;
+                n_taken = taken_allocated = 0;
+        }
+        pthread_mutex_unlock(&taken_mutex);
+}
+
+static int taken_add(const char *syspath) {
+        int r;
+
+        pthread_mutex_lock(&taken_mutex);
+        r = strv_push(&taken, &n_taken, &taken_allocated, strdup(syspath));
+        pthread_mutex_unlock(&taken_mutex);
+        return r;
+}
+
+/* New: absent from the snapshot taken before this attach opened its tunnel, and not taken by another. */
 static bool egpu_is_new(const Egpu *e, char **before) {
-        return !strv_contains(before, e->gpu->syspath);
+        bool t;
+
+        if (strv_contains(before, e->gpu->syspath))
+                return false;
+        pthread_mutex_lock(&taken_mutex);
+        t = strv_contains(taken, e->gpu->syspath);
+        pthread_mutex_unlock(&taken_mutex);
+        return !t;
 }
 
 /* The eGPU that router t's tunnel brought: certain association, or else the one eGPU that appeared
- * since before (nothing else can have brought it while we waited on this tunnel only). */
+ * since before (nothing else can have brought it while we waited on this tunnel only: the caller guesses
+ * only when it opened t's tunnel and no other, and no other attach of this process has one pending). */
 static Egpu *find_tunnel_egpu(const Host *h, const TbDevice *t, char **before, bool may_guess_new) {
         Egpu *found = host_find_egpu_of_router(h, t), *fresh = NULL;
 
@@ -435,6 +478,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         const Enrollment *e;
         _cleanup_(tunnels_pending_dropp) unsigned n_opened = 0;
         _cleanup_(mutex_unlockp) pthread_mutex_t *unplaceable = NULL;
+        _cleanup_(taken_leave) bool entered = false;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -468,6 +512,8 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                 if (!t)
                         return report_error(rep, -ENODEV, "%s went away", device);
         }
+        taken_enter();
+        entered = true;
         r = snapshot_egpus(c->host, &before);
         if (r < 0)
                 return r;
@@ -498,7 +544,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                         return r;
                 if (r > 0) {
                         n_opened++;
-                        opened = true;
+                        opened = streq(x->syspath, syspath);
                 } else if (!streq(x->syspath, syspath))
                         report_note(rep, "%s: already authorized", x->name);
                 /* Read back: the router shows the tunnel open (or, unplugged meanwhile, is gone). */
@@ -514,10 +560,16 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                 find_egpu_of_tunnel,
                 &(TunnelWait){ .tb_syspath = syspath,
                                .before = before,
-                               .may_guess_new = opened,
+                               /* A router above opened too: its eGPU may come first. */
+                               .may_guess_new = opened && n_opened == 1,
                                .n_own = n_opened },
                 o->timeout_ms,
                 &egpu);
+        if (r >= 0) {
+                r = taken_add(egpu->gpu->syspath);
+                if (r < 0)
+                        return r;
+        }
         mutex_unlockp(&unplaceable);
         unplaceable = NULL;
         if (r == -ETIMEDOUT || r == -ENODEV)

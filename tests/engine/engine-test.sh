@@ -1146,6 +1146,33 @@ t_daisy_chain() {
         two_enclosures daisy-chain 1-301 0000:36:00
 }
 
+# The daisy chain's second tunnel opens a second after the first (its authorized write blocked): 1-1's
+# eGPU appears, is bound and its attach is done while 1-301's attach still waits, and that one must not
+# take 1-1's eGPU for its own (the one new eGPU it saw while the chain cannot be told apart yet).
+t_daisy_chain_late() {
+        v=$(variant daisy-late daisy-chain)
+        out=$(sim_sh --block '*/1-301/authorized:1000' "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-301 >/dev/null
+$E attach >/dev/null; echo "rc=$?"
+pair 0000:30:00; pair 0000:36:00' 2>&1)
+        expect "daisy late" "rc=0
+0000:30:00 vfio-pci/vfio-pci
+0000:36:00 vfio-pci/vfio-pci" "$out"
+}
+
+# attach 1-301 alone opens 1-1's tunnel on the way, whose eGPU appears first: that one is not 1-301's and
+# stays with the host's drivers.
+t_daisy_child() {
+        v=$(variant daisy-child daisy-chain)
+        out=$(sim_sh --block '*/1-301/authorized:500' "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-301 >/dev/null
+$E attach 1-301 >/dev/null; echo "rc=$?"
+pair 0000:30:00; pair 0000:36:00' 2>&1)
+        expect "daisy child" "rc=0
+0000:30:00 amdgpu/snd_hda_intel
+0000:36:00 vfio-pci/vfio-pci" "$out"
+}
+
 # Without the root ports' links to the NHI the model cannot tell the two apart: the attaches still run
 # in parallel, each tunnel's eGPU taken as the one new eGPU while no other tunnel is pending, and both
 # end on vfio-pci.
