@@ -471,6 +471,20 @@ static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptio
         return r < 0 ? r : changed;
 }
 
+/* Whether the eGPU this attach worked on is still plugged in, read back: its router there with the
+ * tunnel open (after an unplug it is gone; plugged in again, it comes back closed) and each of its
+ * functions there. A failure otherwise is the step's own. */
+static bool egpu_still_plugged(const char *tb_syspath, const Egpu *egpu) {
+        int authorized;
+
+        if (tb_device_read_authorized(tb_syspath, &authorized) < 0 || authorized <= 0)
+                return false;
+        FOREACH_ARRAY(f, egpu->functions, egpu->n_functions)
+                if (access((*f)->syspath, F_OK) < 0)
+                        return false;
+        return true;
+}
+
 int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions *o, Report *rep) {
         _cleanup_strv_free_ char **before = NULL, **chain = NULL;
         _cleanup_free_ char *syspath = NULL, *name = NULL;
@@ -572,14 +586,15 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         }
         mutex_unlockp(&unplaceable);
         unplaceable = NULL;
-        if (r == -ETIMEDOUT || r == -ENODEV)
+        if (r == -ETIMEDOUT)
                 return report_error(
                         rep,
                         r,
-                        r == -ETIMEDOUT ? "No eGPU appeared behind %s within %d ms"
-                                        : "%s went away while waiting for its eGPU (%d ms)",
+                        "No eGPU appeared behind %s within %d ms",
                         device,
                         o->timeout_ms);
+        if (r == -ENODEV)
+                return report_error(rep, r, "%s went away while waiting for its eGPU", device);
         if (r < 0)
                 return report_error(rep, r, "Failed to wait for the eGPU behind %s: %m", device);
 
@@ -604,6 +619,13 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         /* Events are not needed any more: a monitor left unread only fills up. */
         c->monitor = udev_monitor_unref(c->monitor);
         r = bind_and_preflight(c->host, egpu, o, rep);
+        if (r < 0 && !egpu_still_plugged(syspath, egpu)) {
+                /* Unplugged meanwhile (its group node gone while the pre-flight opened it): that, not the
+                 * step it broke, is why. */
+                _cleanup_free_ char *step = TAKE_PTR(rep->error);
+
+                return report_error(rep, -ENODEV, "%s was unplugged (%s)", device, strna(step));
+        }
         if (r < 0)
                 return r;
         return r > 0 || opened ? 1 : 0;

@@ -1227,6 +1227,30 @@ eGPU 0000:54:00.0 behind Thunderbolt device 1-3
 [('0000:30:00.0', '100'), ('0000:54:00.0', '101')]" "$out"
 }
 
+# Unplugged as soon as it is bound, 30 times (no tunnel delay), often while the attach still runs its
+# VFIO pre-flight: each such attach ends as "went away", never as a failure, and the daemon (which opens
+# the group nodes that vanish under it) still attaches the next plug.
+t_daemon_replug_fast() {
+        v=$(variant replug-fast unplugged)
+        out=$(sim_sh --tunnel-delay-ms 0 "$v" '
+ctl plug 1-1 >/dev/null; $E enroll 1-1 >/dev/null; ctl unplug 1-1 >/dev/null
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+round=0
+while [ $round -lt 30 ]; do
+        ctl plug 1-1 >/dev/null; wait_pair 0000:30:00 || echo "not bound in round $round"
+        ctl unplug 1-1 >/dev/null; wait_gone /sys/bus/pci/devices/0000:30:00.0
+        round=$((round + 1))
+done
+ctl plug 1-1 >/dev/null; wait_pair 0000:30:00; pair 0000:30:00
+echo "daemon errors: $(grep -c "^<[0-3]>" $TMPDIR/log)"
+kill -TERM $pid; wait $pid; echo "daemon exit $?"' 2>&1)
+        expect "replug fast" "0000:30:00 vfio-pci/vfio-pci
+daemon errors: 0
+daemon exit 0" "$out"
+}
+
 # The daemon, both enclosures plugged at once (two ports, and a daisy chain): both pairs on vfio-pci.
 daemon_two() {
         v=$(variant "$1" "$1" unplugged)

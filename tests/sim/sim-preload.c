@@ -361,14 +361,38 @@ static ssize_t vfio_ask(const char *what, char *out, size_t out_size, const char
         return r;
 }
 
-/* Before a group node is opened: the kernel allows one open at a time. Returns 0 or -errno. */
-static int vfio_before_open(const char *path) {
-        int group;
+static void vfio_after_open(int fd, const char *path);
 
-        if (vfio_node(path, &group) != VF_GROUP)
+/* Opens a group node, /dev/vfio/N, as the kernel would: one open at a time (the simulator answers EBUSY
+ * while another process has it open, ENOENT while no member is on vfio-pci). The node is opened here, in
+ * the testbed, and not through umockdev's open(): umockdev 0.17 hands every open of a /dev path, a failed
+ * one too (fd -1), to its ioctl emulation, which then keeps a socket and one of its 50 descriptor slots
+ * for good, and aborts the program ("fd_map_add(): overflow") after 50 such failures; our ioctls are
+ * answered by this library anyway. Returns 1 with *ret_fd set (-1 and errno on failure) when path is a
+ * group node, 0 for any other path. */
+static int vfio_open(const char *path, int flags, int *ret_fd) {
+        const char *dir = getenv("UMOCKDEV_DIR");
+        char node[PATH_MAX];
+        ssize_t r;
+        int group, fd;
+
+        if (vfio_node(path, &group) != VF_GROUP || !dir)
                 return 0;
-        ssize_t r = vfio_ask("open", NULL, 0, "%d", group);
-        return r == -ENOSYS ? 0 : (int) r;
+        r = vfio_ask("open", NULL, 0, "%d", group);
+        if (r < 0 && r != -ENOSYS) {
+                errno = (int) -r;
+                *ret_fd = -1;
+                return 1;
+        }
+        if ((size_t) snprintf(node, sizeof(node), "%s%s", dir, path) >= sizeof(node)) {
+                errno = ENAMETOOLONG;
+                *ret_fd = -1;
+                return 1;
+        }
+        fd = syscall(SYS_openat, AT_FDCWD, node, flags, 0);
+        vfio_after_open(fd, path);
+        *ret_fd = fd;
+        return 1;
 }
 
 static void vfio_after_open(int fd, const char *path) {
@@ -636,11 +660,9 @@ static int before_open(const char *path, int flags) {
                         mode = va_arg(ap, mode_t);                      \
                         va_end(ap);                                     \
                 }                                                       \
-                int vr = vfio_before_open(path), fd;                    \
-                if (vr < 0) {                                           \
-                        errno = -vr;                                    \
-                        return -1;                                      \
-                }                                                       \
+                int fd;                                                 \
+                if (vfio_open(path, flags, &fd))                        \
+                        return fd;                                      \
                 fd = next_##name(path, before_open(path, flags), mode); \
                 vfio_after_open(fd, path);                              \
                 return fd;                                              \
@@ -659,11 +681,9 @@ OPEN_WRAPPER(open64)
                         mode = va_arg(ap, mode_t);                             \
                         va_end(ap);                                            \
                 }                                                              \
-                int vr = vfio_before_open(path), fd;                           \
-                if (vr < 0) {                                                  \
-                        errno = -vr;                                           \
-                        return -1;                                             \
-                }                                                              \
+                int fd;                                                        \
+                if (vfio_open(path, flags, &fd))                               \
+                        return fd;                                             \
                 fd = next_##name(dirfd, path, before_open(path, flags), mode); \
                 vfio_after_open(fd, path);                                     \
                 return fd;                                                     \
@@ -678,12 +698,10 @@ int __openat_2(int dirfd, const char *path, int flags);
 
 EXPORT int __open_2(const char *path, int flags) {
         NEXT(__open_2, int, const char *, int);
-        int vr = vfio_before_open(path), fd;
+        int fd;
 
-        if (vr < 0) {
-                errno = -vr;
-                return -1;
-        }
+        if (vfio_open(path, flags, &fd))
+                return fd;
         fd = next___open_2(path, before_open(path, flags));
         vfio_after_open(fd, path);
         return fd;
@@ -691,12 +709,10 @@ EXPORT int __open_2(const char *path, int flags) {
 
 EXPORT int __open64_2(const char *path, int flags) {
         NEXT(__open64_2, int, const char *, int);
-        int vr = vfio_before_open(path), fd;
+        int fd;
 
-        if (vr < 0) {
-                errno = -vr;
-                return -1;
-        }
+        if (vfio_open(path, flags, &fd))
+                return fd;
         fd = next___open64_2(path, before_open(path, flags));
         vfio_after_open(fd, path);
         return fd;
@@ -704,12 +720,10 @@ EXPORT int __open64_2(const char *path, int flags) {
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
         NEXT(__openat_2, int, int, const char *, int);
-        int vr = vfio_before_open(path), fd;
+        int fd;
 
-        if (vr < 0) {
-                errno = -vr;
-                return -1;
-        }
+        if (vfio_open(path, flags, &fd))
+                return fd;
         fd = next___openat_2(dirfd, path, before_open(path, flags));
         vfio_after_open(fd, path);
         return fd;

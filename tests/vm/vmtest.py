@@ -350,6 +350,7 @@ def build_payload(path, args, mode):
         add_systemd(c, libs)
     if mode == "live":
         add_qemu(c, args.qemu, libs)
+    c.file("vmtest/runs", ("%d\n" % args.runs).encode(), 0o644)
     c.file("vmtest/mode", (mode + "\n").encode(), 0o644)
     c.file("vmtest/cases", ((args.cases or "all") + "\n").encode(), 0o644)
     c.close()
@@ -448,14 +449,14 @@ class Tap:
 
 
 # Mode live: two more root ports for hot-plugs: rp7 (00:16.0), so that one can come while rp2's removal
-# waits for a VM, and rp8 (00:17.0), for a second eGPU plugged together with rp2's. Only in this mode:
-# the facts' group numbers stay as recorded.
+# waits for a VM, and rp8 (00:17.0), for a second eGPU plugged together with rp2's. Only in modes live and
+# bench: the facts' group numbers stay as recorded.
 LIVE_DEVICES = ["pcie-root-port,id=rp7,bus=pcie.0,addr=0x16.0,chassis=7,slot=7",
                 "pcie-root-port,id=rp8,bus=pcie.0,addr=0x17.0,chassis=8,slot=8"]
 
 
 def qemu_command(args, kernel, initrd, qmp_path, console, mode):
-    devices = DEVICES + (LIVE_DEVICES if mode == "live" else [])
+    devices = DEVICES + (LIVE_DEVICES if mode in ("live", "bench") else [])
     return [
         args.qemu,
         "-machine", "q35,kernel-irqchip=split",
@@ -617,7 +618,8 @@ def compare_facts(tap, facts, committed):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=("facts", "cases", "systemd", "live"), required=True)
+    p.add_argument("--mode", choices=("facts", "cases", "systemd", "live", "bench"), required=True)
+    p.add_argument("--runs", type=int, default=5, help="mode bench: how many times each (bench/run-vm-bench)")
     p.add_argument("--cases", default=os.environ.get("EGPUCTL_VM_CASES"),
                    help="comma-separated case numbers to run (default: all, or $EGPUCTL_VM_CASES)")
     p.add_argument("--tap", action="store_true", help="exit 0 even on failure or skip (meson's TAP protocol)")
