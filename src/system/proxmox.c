@@ -989,6 +989,19 @@ int proxmox_run(char *const argv[], char **ret_stdout, int *ret_status) {
         return 0;
 }
 
+/* What pvesh get answers for an API path, as JSON text in *ret. */
+static int pvesh_get_json(const char *path, char **ret) {
+        return proxmox_run(
+                (char *[]){ (char *) "pvesh",
+                            (char *) "get",
+                            (char *) path,
+                            (char *) "--output-format",
+                            (char *) "json",
+                            NULL },
+                ret,
+                NULL);
+}
+
 int proxmox_mapping_get(const char *id, PciMapping *ret) {
         _cleanup_free_ char *list = NULL, *out = NULL, *path = NULL;
         json_object *o;
@@ -996,15 +1009,7 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
         int r;
 
         /* The index first: a failing get could be a missing mapping or any other error. */
-        r = proxmox_run(
-                (char *[]){ (char *) "pvesh",
-                            (char *) "get",
-                            (char *) "/cluster/mapping/pci",
-                            (char *) "--output-format",
-                            (char *) "json",
-                            NULL },
-                &list,
-                NULL);
+        r = pvesh_get_json("/cluster/mapping/pci", &list);
         if (r < 0)
                 return r;
         o = json_tokener_parse(list);
@@ -1024,15 +1029,7 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
 
         if (asprintf(&path, "/cluster/mapping/pci/%s", id) < 0)
                 return -ENOMEM;
-        r = proxmox_run(
-                (char *[]){ (char *) "pvesh",
-                            (char *) "get",
-                            path,
-                            (char *) "--output-format",
-                            (char *) "json",
-                            NULL },
-                &out,
-                NULL);
+        r = pvesh_get_json(path, &out);
         if (r < 0)
                 return r;
         r = pci_mapping_from_json(out, ret);
