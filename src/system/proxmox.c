@@ -671,32 +671,15 @@ static int parse_qemu_size(const char *s, uint64_t *ret) {
         v = strtoull(s, &end, 10);
         if (errno != 0)
                 return -EINVAL;
-        switch (*end) {
-        case 0:
-        case 'b':
-        case 'B':
-                break;
-        case 'k':
-        case 'K':
-                mult = UINT64_C(1) << 10;
-                break;
-        case 'm':
-        case 'M':
-                mult = UINT64_C(1) << 20;
-                break;
-        case 'g':
-        case 'G':
-                mult = UINT64_C(1) << 30;
-                break;
-        case 't':
-        case 'T':
-                mult = UINT64_C(1) << 40;
-                break;
-        default:
-                return -EINVAL;
+        if (*end) {
+                /* A suffix's place among the units is its power of 1024. */
+                static const char units[] = "bkmgt";
+                const char *u = strchr(units, tolower((unsigned char) *end));
+
+                if (!u || end[1])
+                        return -EINVAL;
+                mult = UINT64_C(1) << (10 * (u - units));
         }
-        if (*end && end[1])
-                return -EINVAL;
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
         *ret = v * mult;
