@@ -341,12 +341,10 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
 }
 
 int pci_function_read_resources(const PciFunction *f, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ char *p = path_join(f->syspath, "resource"), *text = NULL;
+        _cleanup_free_ char *text = NULL;
         int r;
 
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, 64 * 1024, &text, NULL);
+        r = sysfs_read_attr(f->syspath, "resource", &text);
         if (r < 0)
                 return r;
         return pci_resource_parse(text, ret, ret_n);
