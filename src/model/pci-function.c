@@ -258,15 +258,14 @@ int pci_function_port_path(const PciFunction *f, char **ret) {
         return 0;
 }
 
+static const char *const removable_table[] = {
+        [PCI_REMOVABLE_UNKNOWN] = "unknown",
+        [PCI_REMOVABLE_FIXED] = "fixed",
+        [PCI_REMOVABLE_REMOVABLE] = "removable",
+};
+
 const char *pci_removable_to_string(PciRemovable r) {
-        switch (r) {
-        case PCI_REMOVABLE_FIXED:
-                return "fixed";
-        case PCI_REMOVABLE_REMOVABLE:
-                return "removable";
-        default:
-                return "unknown";
-        }
+        return string_table_get(removable_table, ELEMENTSOF(removable_table), r, "unknown");
 }
 
 /* pci_power_names[] in drivers/pci/pci.c, pci_power_name() */
