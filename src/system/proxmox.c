@@ -1016,7 +1016,5 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
         if (r < 0)
                 return r;
         r = pci_mapping_from_json(out, ret);
-        if (r < 0)
-                return r;
-        return 1;
+        return r < 0 ? r : 1;
 }
