@@ -421,7 +421,7 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         int r;
 
         /* The one pci.cfg parser (proxmox.c), which keeps the map entries Proxmox accepts, then each
-         * entry's path=. */
+         * entry's path= (pci_map_entry_parse(), which each kept entry passed). */
         r = pci_mapping_from_cfg(text, name, &m);
         if (r < 0)
                 return r;
@@ -431,22 +431,14 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
         if (!paths)
                 return -ENOMEM;
         STRV_FOREACH(e, m.map) {
-                const char *p = *e;
+                _cleanup_(pci_map_entry_done) PciMapEntry entry = { .iommugroup = -1 };
 
-                for (;;) {
-                        _cleanup_free_ char *k = NULL, *v = NULL;
-
-                        r = prop_string_next(&p, &k, &v);
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                break;
-                        if (k && streq(k, "path")) {
-                                r = push_addresses(&paths, &n, &allocated, v);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
+                r = pci_map_entry_parse(*e, &entry);
+                if (r < 0)
+                        return r;
+                r = push_addresses(&paths, &n, &allocated, entry.path);
+                if (r < 0)
+                        return r;
         }
         r = strv_uniq_in_order(paths, n);
         if (r < 0)

@@ -176,8 +176,6 @@ static int check_bar_size(Doctor *d, Check *c) {
         size_t n_resizable = 0;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
                 FOREACH_ARRAY(fp, (*ep)->functions, (*ep)->n_functions) {
                         _cleanup_free_ PciBarPlan *plans = NULL;
@@ -299,8 +297,6 @@ static int check_iommu_isolation(Doctor *d, Check *c) {
         bool no_groups = false;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
         if (!host_iommu_active(h))
                 return check_finish(
                         c,
@@ -393,9 +389,6 @@ static int check_vfio_bound(Doctor *d, Check *c) {
         bool need_modprobe = false;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
-
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
                 FOREACH_ARRAY(fp, (*ep)->functions, (*ep)->n_functions) {
                         const PciFunction *f = *fp;
@@ -486,9 +479,6 @@ static int check_gpu_reset(Doctor *d, Check *c) {
         _cleanup_free_ char *ok = NULL;
         bool install_fix = false;
         int r;
-
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
 
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const PciFunction *g = (*ep)->gpu;
@@ -736,10 +726,7 @@ static int check_vfio_usable(Doctor *d, Check *c) {
                 }
         }
         if (n_checked == 0)
-                return check_finish(
-                        c,
-                        CHECK_SKIP,
-                        h->n_egpus == 0 ? "no eGPU connected" : "no eGPU is on vfio-pci (vfio-bound)");
+                return check_finish(c, CHECK_SKIP, "no eGPU is on vfio-pci (vfio-bound)");
         return check_finish(c, CHECK_OK, "%s", strna(ok));
 }
 
@@ -751,8 +738,6 @@ static int check_power_state(Doctor *d, Check *c) {
         _cleanup_free_ char *ok = NULL;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus)
                 FOREACH_ARRAY(f, (*ep)->functions, (*ep)->n_functions) {
                         const char *state = pci_power_state_to_string((*f)->power_state);
@@ -807,8 +792,6 @@ static int check_reset_scope(Doctor *d, Check *c) {
         _cleanup_free_ char *ok = NULL;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 _cleanup_(egpu_reset_done) EgpuReset reset = {};
                 const VfioPreflight *p = NULL;
@@ -898,26 +881,32 @@ const DoctorCheck doctor_checks_gpu[] = {
         { "bar-size",
           "each Resizable BAR of the eGPU can have its largest size, which attach gives it before "
           "binding: the bridge window above holds it",
-          check_bar_size },
+          check_bar_size,
+          .needs_egpu = true },
         { "iommu-isolation",
           "the eGPU's IOMMU groups hold only its functions and bridges",
-          check_iommu_isolation },
-        { "vfio-bound", "the eGPU's functions are bound to vfio-pci", check_vfio_bound },
+          check_iommu_isolation,
+          .needs_egpu = true },
+        { "vfio-bound", "the eGPU's functions are bound to vfio-pci", check_vfio_bound, .needs_egpu = true },
         { "vfio-usable",
           "QEMU can use the eGPU's groups: VFIO's steps at a VM's start, done and undone (each function is "
           "reset, as a VM's start does); a group a VM holds is named with the VM",
-          check_vfio_usable },
+          check_vfio_usable,
+          .needs_egpu = true },
         { "gpu-reset",
           "the GPU can be reset between VM starts (vendor-reset for AMD GPUs without one)",
-          check_gpu_reset },
+          check_gpu_reset,
+          .needs_egpu = true },
         { "reset-scope",
           "QEMU can reset each function at a VM's start: by itself, or by a bus reset that takes no "
           "device but the eGPU's functions",
-          check_reset_scope },
+          check_reset_scope,
+          .needs_egpu = true },
         { "power-state",
           "no eGPU function is in D3cold, a state an eGPU may not wake from (vfio-pci lets idle functions "
           "suspend)",
-          check_power_state },
+          check_power_state,
+          .needs_egpu = true },
         { "module-signing",
           "with Secure Boot on, the out-of-tree module the eGPU needs can load",
           check_module_signing },

@@ -6,8 +6,12 @@
  *
  *   const DoctorCheck doctor_checks_FAMILY[] = {
  *           { "id", "what it looks at", check_function },
+ *           { "id", "what it looks at", check_function, .needs_egpu = true },
  *           {},
  *   };
+ *
+ * A check with needs_egpu is skipped as "no eGPU connected" while none is (doctor.c), so that its function
+ * does not test for that itself.
  *
  * Adding a check to a family is its function and its table line there, and a scenario folder in
  * tests/doctor/scenarios that the check fails or warns on. */

@@ -13,9 +13,6 @@ static int check_pcie_link(Doctor *d, Check *c) {
         _cleanup_free_ char *ok = NULL;
         int r;
 
-        if (h->n_egpus == 0)
-                return check_finish(c, CHECK_SKIP, "no eGPU connected");
-
         FOREACH_ARRAY(ep, h->egpus, h->n_egpus) {
                 const Egpu *e = *ep;
                 _cleanup_free_ char *real = NULL, *tunnel = NULL;
@@ -149,6 +146,7 @@ static int check_pcie_link(Doctor *d, Check *c) {
 const DoctorCheck doctor_checks_pcie[] = {
         { "pcie-link",
           "the eGPU's physical PCIe links run at the speed and width both ends support",
-          check_pcie_link },
+          check_pcie_link,
+          .needs_egpu = true },
         {},
 };

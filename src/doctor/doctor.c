@@ -272,7 +272,10 @@ int doctor_run(struct udev *udev, const Host *h, const Enrolled *enrolled, const
 
                         if (!c)
                                 return -ENOMEM;
-                        r = dc->run(&d, c);
+                        if (dc->needs_egpu && h->n_egpus == 0)
+                                r = check_finish(c, CHECK_SKIP, "no eGPU connected");
+                        else
+                                r = dc->run(&d, c);
                         if (r < 0)
                                 return r;
                 }

@@ -17,6 +17,8 @@ typedef struct DoctorCheck {
         /* Fills c (begun with the id, status ok, no summary): check_problem(), check_fix(), check_finish().
          */
         int (*run)(Doctor *d, Check *c);
+        /* Skipped as "no eGPU connected" without running when there is no eGPU: run sees at least one. */
+        bool needs_egpu;
 } DoctorCheck;
 
 /* The i-th check in the order doctor runs and reports them (the families in doctor.c's list, each in its

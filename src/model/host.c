@@ -6,23 +6,31 @@
 #include "sysfs.h"
 #include "util.h"
 
+/* Frees what is built from the devices, the eGPUs and the groups: it points into them, so it goes first.
+ * Their arrays stay, empty. */
+static void drop_built(Host *h) {
+        for (size_t i = 0; i < h->n_egpus; i++)
+                egpu_free(h->egpus[i]);
+        h->n_egpus = 0;
+        for (size_t i = 0; i < h->n_groups; i++)
+                iommu_group_free(h->groups[i]);
+        h->n_groups = 0;
+}
+
 Host *host_free(Host *h) {
         if (!h)
                 return NULL;
-        for (size_t i = 0; i < h->n_egpus; i++)
-                egpu_free(h->egpus[i]);
-        for (size_t i = 0; i < h->n_groups; i++)
-                iommu_group_free(h->groups[i]);
-        for (size_t i = 0; i < h->n_pci; i++)
-                pci_function_free(h->pci[i]);
-        for (size_t i = 0; i < h->n_tb_devices; i++)
-                tb_device_free(h->tb_devices[i]);
-        for (size_t i = 0; i < h->n_domains; i++)
-                tb_domain_free(h->domains[i]);
+        drop_built(h);
         free(h->egpus);
         free(h->groups);
+        for (size_t i = 0; i < h->n_pci; i++)
+                pci_function_free(h->pci[i]);
         free(h->pci);
+        for (size_t i = 0; i < h->n_tb_devices; i++)
+                tb_device_free(h->tb_devices[i]);
         free(h->tb_devices);
+        for (size_t i = 0; i < h->n_domains; i++)
+                tb_domain_free(h->domains[i]);
         free(h->domains);
         return mfree(h);
 }
@@ -610,13 +618,7 @@ static void *tb_domain_free_void(void *p) {
 int host_refresh(Host *h, struct udev *udev, char **syspaths, const PciePort *ports, size_t n_ports) {
         int r;
 
-        /* What is built from the devices goes first: it points into them. */
-        for (size_t i = 0; i < h->n_egpus; i++)
-                egpu_free(h->egpus[i]);
-        h->n_egpus = 0;
-        for (size_t i = 0; i < h->n_groups; i++)
-                iommu_group_free(h->groups[i]);
-        h->n_groups = 0;
+        drop_built(h);
 
         STRV_FOREACH(s, syspaths) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;

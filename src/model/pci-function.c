@@ -258,15 +258,14 @@ int pci_function_port_path(const PciFunction *f, char **ret) {
         return 0;
 }
 
+static const char *const removable_table[] = {
+        [PCI_REMOVABLE_UNKNOWN] = "unknown",
+        [PCI_REMOVABLE_FIXED] = "fixed",
+        [PCI_REMOVABLE_REMOVABLE] = "removable",
+};
+
 const char *pci_removable_to_string(PciRemovable r) {
-        switch (r) {
-        case PCI_REMOVABLE_FIXED:
-                return "fixed";
-        case PCI_REMOVABLE_REMOVABLE:
-                return "removable";
-        default:
-                return "unknown";
-        }
+        return string_table_get(removable_table, ELEMENTSOF(removable_table), r, "unknown");
 }
 
 /* pci_power_names[] in drivers/pci/pci.c, pci_power_name() */
@@ -341,12 +340,10 @@ int pci_resource_parse(const char *text, PciResource **ret, size_t *ret_n) {
 }
 
 int pci_function_read_resources(const PciFunction *f, PciResource **ret, size_t *ret_n) {
-        _cleanup_free_ char *p = path_join(f->syspath, "resource"), *text = NULL;
+        _cleanup_free_ char *text = NULL;
         int r;
 
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, 64 * 1024, &text, NULL);
+        r = sysfs_read_attr(f->syspath, "resource", &text);
         if (r < 0)
                 return r;
         return pci_resource_parse(text, ret, ret_n);

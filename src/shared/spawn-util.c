@@ -61,6 +61,48 @@ static void kill_and_reap(pid_t pid) {
                 ;
 }
 
+/* Reads fd until its end into *buf, of *n bytes in room for *allocated (one byte more always left for a
+ * NUL), growing it. Returns 0 at the end of the file, -ETIMEDOUT past deadline, -EFBIG past
+ * SPAWN_MAX_OUTPUT, -errno. */
+static int read_to_eof(int fd, usec_t deadline, char **buf, size_t *n, size_t *allocated) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                usec_t now = now_usec();
+                ssize_t k;
+                int r;
+
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, (int) usec_to_msec_ceil(deadline - now, 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return negative_errno();
+                if (r == 0)
+                        continue;
+                if (*n + 4096 + 1 > *allocated) {
+                        size_t a = MAX(*allocated * 2, (size_t) 8192);
+                        char *t;
+
+                        if (a > SPAWN_MAX_OUTPUT + 1)
+                                return -EFBIG;
+                        t = realloc(*buf, a);
+                        if (!t)
+                                return -ENOMEM;
+                        *buf = t;
+                        *allocated = a;
+                }
+                k = read(fd, *buf + *n, *allocated - *n - 1);
+                if (k < 0 && IN_SET(errno, EINTR, EAGAIN))
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return 0;
+                *n += (size_t) k;
+        }
+}
+
 int spawn_run(char *const argv[], usec_t timeout, int *ret_status, char **ret_stdout) {
         _cleanup_free_ char *exe = NULL, *buf = NULL;
         _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
@@ -97,52 +139,10 @@ int spawn_run(char *const argv[], usec_t timeout, int *ret_status, char **ret_st
         close(TAKE_FD(out_write));
 
         deadline = now_usec() + timeout;
-        for (;;) {
-                struct pollfd p = { .fd = out_read, .events = POLLIN };
-                usec_t now = now_usec();
-                ssize_t k;
-
-                if (now >= deadline) {
-                        kill_and_reap(pid);
-                        return -ETIMEDOUT;
-                }
-                r = poll(&p, 1, (int) usec_to_msec_ceil(deadline - now, 1000));
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        kill_and_reap(pid);
-                        return r;
-                }
-                if (r == 0)
-                        continue;
-                if (n + 4096 + 1 > allocated) {
-                        size_t a = MAX(allocated * 2, (size_t) 8192);
-                        char *t;
-
-                        if (a > SPAWN_MAX_OUTPUT + 1) {
-                                kill_and_reap(pid);
-                                return -EFBIG;
-                        }
-                        t = realloc(buf, a);
-                        if (!t) {
-                                kill_and_reap(pid);
-                                return -ENOMEM;
-                        }
-                        buf = t;
-                        allocated = a;
-                }
-                k = read(out_read, buf + n, allocated - n - 1);
-                if (k < 0) {
-                        if (errno == EINTR || errno == EAGAIN)
-                                continue;
-                        r = negative_errno();
-                        kill_and_reap(pid);
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
+        r = read_to_eof(out_read, deadline, &buf, &n, &allocated);
+        if (r < 0) {
+                kill_and_reap(pid);
+                return r;
         }
 
         /* Output closed: wait for the exit, still bounded. */

@@ -99,31 +99,32 @@ const char *path_basename(const char *path) {
         return p ? p + 1 : path;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. Rejects overlongs and surrogates. */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. The lead byte gives the length and the
+ * range of the second byte, which rules out overlongs and surrogates; each further byte is 80..BF (the
+ * Unicode Standard's table of well-formed sequences, Table 3-7). */
 static size_t utf8_valid_length(const unsigned char *s) {
+        unsigned char lo = 0x80, hi = 0xbf;
+        size_t n;
+
         if (s[0] < 0x80)
                 return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+        if (s[0] < 0xc2 || s[0] > 0xf4)
+                return 0;
+        n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+        if (s[0] == 0xe0)
+                lo = 0xa0;
+        else if (s[0] == 0xed)
+                hi = 0x9f;
+        else if (s[0] == 0xf0)
+                lo = 0x90;
+        else if (s[0] == 0xf4)
+                hi = 0x8f;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
                         return 0;
-                if (s[0] == 0xe0 && s[1] < 0xa0)
-                        return 0;
-                if (s[0] == 0xed && s[1] >= 0xa0)
-                        return 0;
-                return 3;
-        }
-        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-                        return 0;
-                if (s[0] == 0xf0 && s[1] < 0x90)
-                        return 0;
-                if (s[0] == 0xf4 && s[1] >= 0x90)
-                        return 0;
-                return 4;
-        }
-        return 0;
+        return n;
 }
 
 int utf8_sanitize(const char *s, char **ret) {

@@ -671,32 +671,15 @@ static int parse_qemu_size(const char *s, uint64_t *ret) {
         v = strtoull(s, &end, 10);
         if (errno != 0)
                 return -EINVAL;
-        switch (*end) {
-        case 0:
-        case 'b':
-        case 'B':
-                break;
-        case 'k':
-        case 'K':
-                mult = UINT64_C(1) << 10;
-                break;
-        case 'm':
-        case 'M':
-                mult = UINT64_C(1) << 20;
-                break;
-        case 'g':
-        case 'G':
-                mult = UINT64_C(1) << 30;
-                break;
-        case 't':
-        case 'T':
-                mult = UINT64_C(1) << 40;
-                break;
-        default:
-                return -EINVAL;
+        if (*end) {
+                /* A suffix's place among the units is its power of 1024. */
+                static const char units[] = "bkmgt";
+                const char *u = strchr(units, tolower((unsigned char) *end));
+
+                if (!u || end[1])
+                        return -EINVAL;
+                mult = UINT64_C(1) << (10 * (u - units));
         }
-        if (*end && end[1])
-                return -EINVAL;
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
         *ret = v * mult;
@@ -989,6 +972,19 @@ int proxmox_run(char *const argv[], char **ret_stdout, int *ret_status) {
         return 0;
 }
 
+/* What pvesh get answers for an API path, as JSON text in *ret. */
+static int pvesh_get_json(const char *path, char **ret) {
+        return proxmox_run(
+                (char *[]){ (char *) "pvesh",
+                            (char *) "get",
+                            (char *) path,
+                            (char *) "--output-format",
+                            (char *) "json",
+                            NULL },
+                ret,
+                NULL);
+}
+
 int proxmox_mapping_get(const char *id, PciMapping *ret) {
         _cleanup_free_ char *list = NULL, *out = NULL, *path = NULL;
         json_object *o;
@@ -996,15 +992,7 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
         int r;
 
         /* The index first: a failing get could be a missing mapping or any other error. */
-        r = proxmox_run(
-                (char *[]){ (char *) "pvesh",
-                            (char *) "get",
-                            (char *) "/cluster/mapping/pci",
-                            (char *) "--output-format",
-                            (char *) "json",
-                            NULL },
-                &list,
-                NULL);
+        r = pvesh_get_json("/cluster/mapping/pci", &list);
         if (r < 0)
                 return r;
         o = json_tokener_parse(list);
@@ -1024,19 +1012,9 @@ int proxmox_mapping_get(const char *id, PciMapping *ret) {
 
         if (asprintf(&path, "/cluster/mapping/pci/%s", id) < 0)
                 return -ENOMEM;
-        r = proxmox_run(
-                (char *[]){ (char *) "pvesh",
-                            (char *) "get",
-                            path,
-                            (char *) "--output-format",
-                            (char *) "json",
-                            NULL },
-                &out,
-                NULL);
+        r = pvesh_get_json(path, &out);
         if (r < 0)
                 return r;
         r = pci_mapping_from_json(out, ret);
-        if (r < 0)
-                return r;
-        return 1;
+        return r < 0 ? r : 1;
 }
