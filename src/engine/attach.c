@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 
 #include "attach.h"
 #include "detached.h"
@@ -126,18 +127,21 @@ void attach_context_done(AttachContext *c) {
 
 /* Waits until an event arrives or the deadline passes; drains what came and adds the devices the events
  * named to *syspaths, each once. 0 on timeout, 1 on events. */
-static int monitor_wait(struct udev_monitor *m, uint64_t deadline, char ***syspaths) {
-        struct pollfd p = { .fd = udev_monitor_get_fd(m), .events = POLLIN };
-        uint64_t now = now_usec();
+static int monitor_wait(struct udev_monitor *m, int wake_fd, uint64_t deadline, char ***syspaths) {
+        struct pollfd p[2] = { { .fd = udev_monitor_get_fd(m), .events = POLLIN },
+                               { .fd = wake_fd, .events = POLLIN } };
+        uint64_t now = now_usec(), v;
         int r, got = 0;
 
         if (now >= deadline)
                 return 0;
-        r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+        r = poll(p, wake_fd >= 0 ? 2 : 1, (int) ((deadline - now + 999) / 1000));
         if (r < 0)
                 return errno == EINTR ? 1 : negative_errno();
         if (r == 0)
                 return 0;
+        if (wake_fd >= 0 && (p[1].revents & POLLIN) && read(wake_fd, &v, sizeof(v)) == sizeof(v))
+                got = 1;
         for (;;) {
                 _cleanup_(udev_device_unrefp) struct udev_device *d = udev_monitor_receive_device(m);
                 const char *syspath;
@@ -249,8 +253,51 @@ static int authorize_one(const TbDevice *t, const Enrollment *e, const AttachOpt
  * own, since another's eGPU may be the one that appeared. */
 static atomic_uint tunnels_pending;
 
+/* The eventfds of the attaches that wait for their one new eGPU while others' tunnels are pending: a drop
+ * of tunnels_pending is no device event, so it wakes them here, to look again. */
+static pthread_mutex_t waiters_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int waiters[64];
+static size_t n_waiters;
+
 static void tunnels_pending_dropp(unsigned *n) {
+        uint64_t one = 1;
+
+        if (*n == 0)
+                return;
         atomic_fetch_sub(&tunnels_pending, *n);
+        pthread_mutex_lock(&waiters_mutex);
+        for (size_t i = 0; i < n_waiters; i++)
+                (void) !write(waiters[i], &one, sizeof(one));
+        pthread_mutex_unlock(&waiters_mutex);
+}
+
+/* Returns an eventfd that tunnels_pending_dropp() wakes, or -errno. */
+static int waiter_add(void) {
+        _cleanup_close_ int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        pthread_mutex_lock(&waiters_mutex);
+        if (n_waiters < ELEMENTSOF(waiters))
+                waiters[n_waiters++] = fd;
+        else
+                r = -EMFILE;
+        pthread_mutex_unlock(&waiters_mutex);
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
+static void waiter_removep(int *fd) {
+        if (*fd < 0)
+                return;
+        pthread_mutex_lock(&waiters_mutex);
+        for (size_t i = 0; i < n_waiters; i++)
+                if (waiters[i] == *fd) {
+                        waiters[i] = waiters[--n_waiters];
+                        break;
+                }
+        pthread_mutex_unlock(&waiters_mutex);
+        closep(fd);
 }
 
 /* Held from the authorization to the eGPU by an attach whose router the model cannot tell apart from
@@ -378,12 +425,14 @@ static bool egpu_slot_complete(const Host *h, const Egpu *e) {
  * returns 0, or -ENODEV when waiting is pointless. */
 typedef int (*EgpuFinder)(const Host *h, const void *userdata, Egpu **ret);
 
-/* Waits, by device events and up to the deadline, until find() gives an eGPU whose slot is complete.
- * At the deadline an incomplete one is taken as it is; with none at all, -ETIMEDOUT. */
+/* Waits, by device events (and wake_fd, when not negative, read as one) and up to the deadline, until
+ * find() gives an eGPU whose slot is complete. At the deadline an incomplete one is taken as it is; with
+ * none at all, -ETIMEDOUT. */
 static int wait_for_egpu(
         AttachContext *c,
         EgpuFinder find,
         const void *userdata,
+        int wake_fd,
         int timeout_ms,
         Egpu **ret) {
         uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000ULL;
@@ -400,7 +449,7 @@ static int wait_for_egpu(
                         *ret = e;
                         return 0;
                 }
-                r = monitor_wait(c->monitor, deadline, &changed);
+                r = monitor_wait(c->monitor, wake_fd, deadline, &changed);
                 if (r < 0)
                         return r;
                 if (r == 0 && !e)
@@ -493,6 +542,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         _cleanup_(tunnels_pending_dropp) unsigned n_opened = 0;
         _cleanup_(mutex_unlockp) pthread_mutex_t *unplaceable = NULL;
         _cleanup_(taken_leave) bool entered = false;
+        _cleanup_(waiter_removep) int wake_fd = -EBADF;
         bool opened = false;
         TbDevice *t;
         Egpu *egpu;
@@ -569,6 +619,15 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         if (!opened)
                 report_note(rep, "%s: already authorized", name);
 
+        if (opened && n_opened == 1) {
+                wake_fd = waiter_add();
+                if (wake_fd < 0)
+                        return report_error(
+                                rep,
+                                wake_fd,
+                                "Failed to wait for the eGPU behind %s: %m",
+                                device);
+        }
         r = wait_for_egpu(
                 c,
                 find_egpu_of_tunnel,
@@ -577,6 +636,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                                /* A router above opened too: its eGPU may come first. */
                                .may_guess_new = opened && n_opened == 1,
                                .n_own = n_opened },
+                wake_fd,
                 o->timeout_ms,
                 &egpu);
         if (r >= 0) {
@@ -756,7 +816,7 @@ int attach_pcie(AttachContext *c, const char *device, const AttachOptions *o, Re
                         device);
 
         /* An eGPU counts only while a function with the enrolled ids sits below the port. */
-        r = wait_for_egpu(c, find_egpu_of_port, e->port, o->timeout_ms, &egpu);
+        r = wait_for_egpu(c, find_egpu_of_port, e->port, -EBADF, o->timeout_ms, &egpu);
         if (r == -ETIMEDOUT)
                 return report_error(
                         rep,
