@@ -91,6 +91,10 @@ void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
 void log_debug(const char *fmt, ...) _printf_(1, 2);
+/* Logs at error level with errno set from error (a -errno value), so that "%m" in fmt prints it; returns
+ * error, for a helper to return it as it is, or a verb as `return log_error_errno(r, ...), EXIT_PROBLEM;`.
+ */
+int log_error_errno(int error, const char *fmt, ...) _printf_(2, 3);
 /* Logs s at level (a syslog priority) as printable() shows it: for text from outside (a report, a file). */
 void log_printable(int level, const char *s);
 void log_set_max_level(int level);    /* syslog priority */

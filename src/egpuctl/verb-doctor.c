@@ -67,16 +67,10 @@ int verb_doctor(int argc, char *argv[]) {
         if (host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
         r = doctor_run(udev, h, &enrolled, arg_global.root, &l);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to run the checks: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to run the checks: %m"), EXIT_PROBLEM;
         r = checks_print(l.checks, l.n_checks, "egpuctl doctor: eGPU passthrough checks");
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to print the checks: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to print the checks: %m"), EXIT_PROBLEM;
         return checks_exit_status(l.checks, l.n_checks);
 }

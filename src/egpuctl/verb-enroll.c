@@ -46,11 +46,11 @@ static int enroll_pcie(
                         return -EINVAL;
                 }
                 r = pci_function_port_path(f, &e->port);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("%s sits on a root bus, not below a port: it is not pluggable: %m", bdf);
-                        return r;
-                }
+                if (r < 0)
+                        return log_error_errno(
+                                r,
+                                "%s sits on a root bus, not below a port: it is not pluggable: %m",
+                                bdf);
                 e->pci_vendor = f->vendor;
                 e->pci_device = f->device;
                 e->pci_subsystem_vendor = f->subsystem_vendor;
@@ -140,11 +140,8 @@ static int enroll_thunderbolt(
                 e->enrolled = old->enrolled;
         } else if (t->domain && t->domain->security == TB_SECURITY_SECURE) {
                 r = enrollment_generate_key(e);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to make a key for %s: %m", t->name);
-                        return r;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make a key for %s: %m", t->name);
         }
         *ret = TAKE_PTR(e);
         return 0;
@@ -256,11 +253,8 @@ int verb_enroll(int argc, char *argv[]) {
                         return log_error("Out of memory"), EXIT_PROBLEM;
         }
         r = store_save(dir, e);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to save the record in %s: %m", dir);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the record in %s: %m", dir), EXIT_PROBLEM;
         if (e->type == ENROLL_PCIE)
                 printf("%s PCIe eGPU %04x:%04x below port %s (record %s), policy %s\n",
                        existed ? "Updated" : "Enrolled",
@@ -320,11 +314,8 @@ int verb_forget(int argc, char *argv[]) {
                 log_error("%s is not enrolled", key);
                 return EXIT_PROBLEM;
         }
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to forget %s: %m", key);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to forget %s: %m", key), EXIT_PROBLEM;
         printf("Forgot %s; it will not be authorized again\n", key);
         return EXIT_OK;
 }

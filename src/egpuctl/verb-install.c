@@ -26,11 +26,8 @@ static bool run_step(char *const argv[]) {
                 argv[1] && argv[2] ? " " : "",
                 argv[1] ? argv[2] ?: "" : "");
         r = spawn_run(argv, 30ULL * 60 * 1000000, &status, NULL);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to run %s: %m", argv[0]);
-                return false;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to run %s: %m", argv[0]), false;
         if (status != 0) {
                 log_error("%s exited with status %d", argv[0], status);
                 return false;
@@ -149,17 +146,11 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 if (host_load_verbose(&enrolled, &udev, &h) < 0)
                         return EXIT_PROBLEM;
                 r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to select the enrolled eGPUs: %m");
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to select the enrolled eGPUs: %m"), EXIT_PROBLEM;
                 r = install_config_build(&sel, arg_global.root, EGPUCTL_SBINDIR, &cfg);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to generate the configuration: %m");
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to generate the configuration: %m"), EXIT_PROBLEM;
         }
 
         r = install_apply(
@@ -170,11 +161,8 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 arg_global.dry_run,
                 &res,
                 &n_res);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to %s: %m", name);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s: %m", name), EXIT_PROBLEM;
         print_results(res, n_res, uninstall);
         for (size_t i = 0; i < n_res; i++)
                 if (install_action_changes(res[i].action))
