@@ -71,6 +71,9 @@ typedef int (*VerbOptionFn)(int c, const char *arg, void *userdata);
  * with u), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
  * 0 to go on, -1 when --help was printed (the verb returns EXIT_OK), or an EXIT_* code. */
 int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u);
+/* verb_parse() for a verb whose one option of its own is the switch --flag: sets *ret when it is given
+ * (else leaves it as it is). Returns what verb_parse() returns. */
+int verb_parse_flag(const char *verb, int argc, char *argv[], const char *flag, bool *ret);
 
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */

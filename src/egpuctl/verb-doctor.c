@@ -33,21 +33,7 @@ static int list_checks(void) {
         return EXIT_OK;
 }
 
-enum { ARG_LIST = ARG_VERB_FIRST };
-
-static int doctor_option(int c, const char *arg, void *userdata) {
-        bool *list = userdata;
-
-        *list = c == ARG_LIST;
-        return 0;
-}
-
 int verb_doctor(int argc, char *argv[]) {
-        static const struct option options[] = {
-                COMMON_OPTIONS,
-                { "list", no_argument, NULL, ARG_LIST },
-                {},
-        };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(check_list_done) CheckList l = {};
@@ -55,7 +41,7 @@ int verb_doctor(int argc, char *argv[]) {
         bool list = false;
         int r;
 
-        r = verb_parse("doctor", argc, argv, options, doctor_option, &list);
+        r = verb_parse_flag("doctor", argc, argv, "list", &list);
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
         if (list)

@@ -99,21 +99,7 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                 printf("--dry-run: %zu file(s) would change; nothing was written.\n", changed);
 }
 
-enum { ARG_APPLY = ARG_VERB_FIRST };
-
-static int install_option(int c, const char *arg, void *userdata) {
-        bool *apply = userdata;
-
-        *apply = c == ARG_APPLY;
-        return 0;
-}
-
 static int run(const char *name, int argc, char *argv[], bool uninstall) {
-        static const struct option options[] = {
-                COMMON_OPTIONS,
-                { "apply", no_argument, NULL, ARG_APPLY },
-                {},
-        };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(install_config_done) InstallConfig cfg = {};
@@ -124,7 +110,7 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
         bool apply = false, ok = true;
         int r;
 
-        r = verb_parse(name, argc, argv, options, install_option, &apply);
+        r = verb_parse_flag(name, argc, argv, "apply", &apply);
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
         if (apply && !root_is_host())
