@@ -8,21 +8,24 @@
 #include "sysfs.h"
 #include "util.h"
 
-/* A PCIe-attached eGPU: by one of its display functions now, or by a port and ids for an empty slot. */
-static int enroll_pcie(
-        const Host *h,
-        const char *bdf,
-        const char *port,
-        const char *ids,
-        EnrollPolicy policy,
-        Enrollment **ret) {
+enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
+
+/* What enroll's options ask for. */
+typedef struct EnrollArgs {
+        EnrollPolicy policy;
+        const char *port, *ids, *vm, *qmp;
+} EnrollArgs;
+
+/* A PCIe-attached eGPU: by one of its display functions now (bdf), or else by a->port and a->ids for an
+ * empty slot; with a->policy. */
+static int enroll_pcie(const Host *h, const char *bdf, const EnrollArgs *a, Enrollment **ret) {
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         int r;
 
         r = enrollment_new(ENROLL_PCIE, &e);
         if (r < 0)
                 return log_error("Out of memory"), r;
-        e->policy = policy;
+        e->policy = a->policy;
         e->enrolled = (int64_t) time(NULL);
         if (bdf) {
                 const PciFunction *f = host_find_pci(h, bdf);
@@ -60,22 +63,22 @@ static int enroll_pcie(
                 if (!e->name)
                         return -ENOMEM;
         } else {
-                if (!pci_port_path_is_valid(port)) {
+                if (!pci_port_path_is_valid(a->port)) {
                         usage_error(
                                 "enroll",
                                 "--port takes a port path, the root bus and the device.function of each "
                                 "bridge down to the slot (pci0000:00/1c.0), not '%s'",
-                                port);
+                                a->port);
                         return -EINVAL;
                 }
-                e->port = strdup(port);
+                e->port = strdup(a->port);
                 if (!e->port)
                         return -ENOMEM;
-                if (enrollment_set_ids(e, ids) < 0) {
+                if (enrollment_set_ids(e, a->ids) < 0) {
                         usage_error(
                                 "enroll",
                                 "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'",
-                                ids);
+                                a->ids);
                         return -EINVAL;
                 }
         }
@@ -146,13 +149,6 @@ static int enroll_thunderbolt(
         *ret = TAKE_PTR(e);
         return 0;
 }
-
-enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
-
-typedef struct EnrollArgs {
-        EnrollPolicy policy;
-        const char *port, *ids, *vm, *qmp;
-} EnrollArgs;
 
 static int enroll_option(int c, const char *arg, void *userdata) {
         EnrollArgs *a = userdata;
@@ -227,7 +223,7 @@ int verb_enroll(int argc, char *argv[]) {
                 return EXIT_PROBLEM;
 
         if (a.port || pci_bdf_is_valid(device))
-                r = enroll_pcie(h, a.port ? NULL : device, a.port, a.ids, a.policy, &e);
+                r = enroll_pcie(h, a.port ? NULL : device, &a, &e);
         else
                 r = enroll_thunderbolt(h, &enrolled, device, a.policy, &e);
         if (r < 0)
