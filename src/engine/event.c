@@ -30,6 +30,29 @@ EventType event_type_from_string(const char *s) {
         return _EVENT_TYPE_INVALID;
 }
 
+/* The text fields of an event, with their keys in event_serialize()'s message. */
+static const struct {
+        const char *key;
+        size_t offset; /* of the char * in Event */
+} string_fields[] = {
+        { "SOURCE", offsetof(Event, source) },   { "DEVICE", offsetof(Event, device) },
+        { "NAME", offsetof(Event, name) },       { "DRIVER", offsetof(Event, driver) },
+        { "EGPU", offsetof(Event, egpu) },       { "VM", offsetof(Event, vm) },
+        { "MESSAGE", offsetof(Event, message) },
+};
+
+static char **string_field(Event *e, size_t i) {
+        return (char **) ((char *) e + string_fields[i].offset);
+}
+
+/* The text field of e that key names, NULL for any other key. */
+static char **string_field_by_key(Event *e, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                if (streq(key, string_fields[i].key))
+                        return string_field(e, i);
+        return NULL;
+}
+
 int event_new(EventType t, Event **ret) {
         Event *e = calloc(1, sizeof(Event));
 
@@ -44,13 +67,8 @@ int event_new(EventType t, Event **ret) {
 Event *event_free(Event *e) {
         if (!e)
                 return NULL;
-        free(e->source);
-        free(e->device);
-        free(e->name);
-        free(e->driver);
-        free(e->egpu);
-        free(e->vm);
-        free(e->message);
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                free(*string_field(e, i));
         return mfree(e);
 }
 
@@ -455,7 +473,7 @@ int event_parse(const char *buf, size_t size, Event **ret) {
                 return r;
         for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *v = strchr(line, '=');
-                char **field = NULL;
+                char **field;
 
                 if (!v)
                         return -EBADMSG;
@@ -475,23 +493,11 @@ int event_parse(const char *buf, size_t size, Event **ret) {
                         if (!streq(v, "0") && !streq(v, "1"))
                                 return -EBADMSG;
                         e->tunnel = streq(v, "1");
-                } else if (streq(line, "SOURCE"))
-                        field = &e->source;
-                else if (streq(line, "DEVICE"))
-                        field = &e->device;
-                else if (streq(line, "NAME"))
-                        field = &e->name;
-                else if (streq(line, "DRIVER"))
-                        field = &e->driver;
-                else if (streq(line, "EGPU"))
-                        field = &e->egpu;
-                else if (streq(line, "VM"))
-                        field = &e->vm;
-                else if (streq(line, "MESSAGE"))
-                        field = &e->message;
-                /* else: a key of a newer publisher */
-                if (field && set_string(field, v) < 0)
-                        return -ENOMEM;
+                } else {
+                        field = string_field_by_key(e, line); /* NULL: a key of a newer publisher */
+                        if (field && set_string(field, v) < 0)
+                                return -ENOMEM;
+                }
         }
         if (!typed)
                 return -EBADMSG;
