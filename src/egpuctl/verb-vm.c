@@ -108,16 +108,7 @@ static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_
 }
 
 static int node_name(char **ret) {
-        char *s;
-
-        if (arg_node) {
-                s = strdup(arg_node);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
-        }
-        return proxmox_node_name(ret);
+        return arg_node ? strdup_to(ret, arg_node) : proxmox_node_name(ret);
 }
 
 /* "PATH (group G), ..." of entries, for people. */
