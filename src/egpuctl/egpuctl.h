@@ -71,6 +71,9 @@ typedef int (*VerbOptionFn)(int c, const char *arg, void *userdata);
  * with u), then checks the positional argument count (verb_check_args(); the first is at optind). Returns
  * 0 to go on, -1 when --help was printed (the verb returns EXIT_OK), or an EXIT_* code. */
 int verb_parse(const char *verb, int argc, char *argv[], const struct option *o, VerbOptionFn f, void *u);
+/* verb_parse() for a verb whose one option of its own is the switch --flag: sets *ret when it is given
+ * (else leaves it as it is). Returns what verb_parse() returns. */
+int verb_parse_flag(const char *verb, int argc, char *argv[], const char *flag, bool *ret);
 
 /* Checks the positional argument count after option parsing (first = optind); EXIT_USAGE with a
  * message when wrong, else 0. */
@@ -91,6 +94,10 @@ void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
 void log_debug(const char *fmt, ...) _printf_(1, 2);
+/* Logs at error level with errno set from error (a -errno value), so that "%m" in fmt prints it; returns
+ * error, for a helper to return it as it is, or a verb as `return log_error_errno(r, ...), EXIT_PROBLEM;`.
+ */
+int log_error_errno(int error, const char *fmt, ...) _printf_(2, 3);
 /* Logs s at level (a syslog priority) as printable() shows it: for text from outside (a report, a file). */
 void log_printable(int level, const char *s);
 void log_set_max_level(int level);    /* syslog priority */

@@ -11,17 +11,11 @@ int enrolled_load_verbose(Enrolled *ret, char **ret_dir) {
         int r;
 
         r = store_dir_default(arg_global.root, &dir);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to find the enrolment store ($STATE_DIRECTORY): %m");
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the enrolment store ($STATE_DIRECTORY): %m");
         r = store_load(dir, &e.list, &e.n, &errors, &n_errors);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the enrolment store %s: %m", dir);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the enrolment store %s: %m", dir);
         /* A broken record is reported with its place and does not stop the others. */
         for (size_t i = 0; i < n_errors; i++) {
                 char *p = printable(errors[i].path), *m = printable(errors[i].message);
@@ -95,11 +89,8 @@ int host_load_verbose(const Enrolled *enrolled, struct udev **ret_udev, Host **r
                 enrolled = &own;
         }
         r = host_load_enrolled(udev, enrolled, &h);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the devices from sysfs: %m");
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the devices from sysfs: %m");
         *ret_udev = TAKE_PTR(udev);
         *ret_host = h;
         return 0;

@@ -51,6 +51,16 @@ DEFINE_LOG(log_warning, LOG_WARNING)
 DEFINE_LOG(log_info, LOG_INFO)
 DEFINE_LOG(log_debug, LOG_DEBUG)
 
+int log_error_errno(int error, const char *fmt, ...) {
+        va_list ap;
+
+        errno_set(error);
+        va_start(ap, fmt);
+        log_va(LOG_ERR, fmt, ap);
+        va_end(ap);
+        return error;
+}
+
 void log_printable(int level, const char *s) {
         char *p = printable(s);
 

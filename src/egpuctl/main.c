@@ -262,6 +262,23 @@ int verb_parse(const char *verb, int argc, char *argv[], const struct option *o,
         return verb_check_args(verb, argc, argv, optind);
 }
 
+static int flag_option(int c, const char *arg, void *userdata) {
+        bool *flag = userdata;
+
+        *flag = true;
+        return 0;
+}
+
+int verb_parse_flag(const char *verb, int argc, char *argv[], const char *flag, bool *ret) {
+        const struct option options[] = {
+                COMMON_OPTIONS,
+                { flag, no_argument, NULL, ARG_VERB_FIRST },
+                {},
+        };
+
+        return verb_parse(verb, argc, argv, options, flag_option, ret);
+}
+
 int verb_check_args(const char *name, int argc, char *argv[], int first) {
         const Verb *v = verb_find(name);
         unsigned n = argc > first ? (unsigned) (argc - first) : 0;

@@ -58,10 +58,8 @@ int lock_take_verbose(int *ret_fd) {
                         log_error("Another egpuctl is changing devices; waited 10 s for it to finish");
                 return r;
         }
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to take the lock %s: %m", strna(path));
-        }
+        if (r < 0)
+                log_error_errno(r, "Failed to take the lock %s: %m", strna(path));
         return r;
 }
 
@@ -177,10 +175,8 @@ static int run_action(const char *verb, AttachAction fn, int argc, char *argv[])
         else {
                 /* Every connected enrolled device. */
                 r = host_load_enrolled(udev, &enrolled, &h);
-                if (r < 0) {
-                        errno_set(r);
-                        return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
                 r = attach_targets(h, &enrolled, &targets);
         }
         if (r < 0)

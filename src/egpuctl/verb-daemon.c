@@ -182,10 +182,8 @@ int verb_daemon(int argc, char *argv[]) {
 
         log_set_prefix_priority(true);
         r = store_dir_default(arg_global.root, &dir);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to find the enrolment store: %m"), EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the enrolment store: %m"), EXIT_PROBLEM;
         o.attach.store_dir = dir;
         o.attach.root = o.root = arg_global.root;
 
@@ -209,10 +207,8 @@ int verb_daemon(int argc, char *argv[]) {
 
         /* Watch first, then attach what is there: nothing that appears in between is missed. */
         r = hotplug_new(&o, &d);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to watch device events: %m"), EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch device events: %m"), EXIT_PROBLEM;
         /* Boot with the eGPU connected: attach what is there, in workers, while the loop keeps reading
          * events; ready once those attaches ended, so that guests ordered after us find their GPU. */
         warn_if_boltd();

@@ -33,21 +33,7 @@ static int list_checks(void) {
         return EXIT_OK;
 }
 
-enum { ARG_LIST = ARG_VERB_FIRST };
-
-static int doctor_option(int c, const char *arg, void *userdata) {
-        bool *list = userdata;
-
-        *list = c == ARG_LIST;
-        return 0;
-}
-
 int verb_doctor(int argc, char *argv[]) {
-        static const struct option options[] = {
-                COMMON_OPTIONS,
-                { "list", no_argument, NULL, ARG_LIST },
-                {},
-        };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(check_list_done) CheckList l = {};
@@ -55,7 +41,7 @@ int verb_doctor(int argc, char *argv[]) {
         bool list = false;
         int r;
 
-        r = verb_parse("doctor", argc, argv, options, doctor_option, &list);
+        r = verb_parse_flag("doctor", argc, argv, "list", &list);
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
         if (list)
@@ -67,16 +53,10 @@ int verb_doctor(int argc, char *argv[]) {
         if (host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
         r = doctor_run(udev, h, &enrolled, arg_global.root, &l);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to run the checks: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to run the checks: %m"), EXIT_PROBLEM;
         r = checks_print(l.checks, l.n_checks, "egpuctl doctor: eGPU passthrough checks");
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to print the checks: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to print the checks: %m"), EXIT_PROBLEM;
         return checks_exit_status(l.checks, l.n_checks);
 }

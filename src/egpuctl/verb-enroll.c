@@ -8,21 +8,24 @@
 #include "sysfs.h"
 #include "util.h"
 
-/* A PCIe-attached eGPU: by one of its display functions now, or by a port and ids for an empty slot. */
-static int enroll_pcie(
-        const Host *h,
-        const char *bdf,
-        const char *port,
-        const char *ids,
-        EnrollPolicy policy,
-        Enrollment **ret) {
+enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
+
+/* What enroll's options ask for. */
+typedef struct EnrollArgs {
+        EnrollPolicy policy;
+        const char *port, *ids, *vm, *qmp;
+} EnrollArgs;
+
+/* A PCIe-attached eGPU: by one of its display functions now (bdf), or else by a->port and a->ids for an
+ * empty slot; with a->policy. */
+static int enroll_pcie(const Host *h, const char *bdf, const EnrollArgs *a, Enrollment **ret) {
         _cleanup_(enrollment_freep) Enrollment *e = NULL;
         int r;
 
         r = enrollment_new(ENROLL_PCIE, &e);
         if (r < 0)
                 return log_error("Out of memory"), r;
-        e->policy = policy;
+        e->policy = a->policy;
         e->enrolled = (int64_t) time(NULL);
         if (bdf) {
                 const PciFunction *f = host_find_pci(h, bdf);
@@ -46,11 +49,11 @@ static int enroll_pcie(
                         return -EINVAL;
                 }
                 r = pci_function_port_path(f, &e->port);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("%s sits on a root bus, not below a port: it is not pluggable: %m", bdf);
-                        return r;
-                }
+                if (r < 0)
+                        return log_error_errno(
+                                r,
+                                "%s sits on a root bus, not below a port: it is not pluggable: %m",
+                                bdf);
                 e->pci_vendor = f->vendor;
                 e->pci_device = f->device;
                 e->pci_subsystem_vendor = f->subsystem_vendor;
@@ -60,22 +63,22 @@ static int enroll_pcie(
                 if (!e->name)
                         return -ENOMEM;
         } else {
-                if (!pci_port_path_is_valid(port)) {
+                if (!pci_port_path_is_valid(a->port)) {
                         usage_error(
                                 "enroll",
                                 "--port takes a port path, the root bus and the device.function of each "
                                 "bridge down to the slot (pci0000:00/1c.0), not '%s'",
-                                port);
+                                a->port);
                         return -EINVAL;
                 }
-                e->port = strdup(port);
+                e->port = strdup(a->port);
                 if (!e->port)
                         return -ENOMEM;
-                if (enrollment_set_ids(e, ids) < 0) {
+                if (enrollment_set_ids(e, a->ids) < 0) {
                         usage_error(
                                 "enroll",
                                 "--ids takes VVVV:DDDD or VVVV:DDDD:SSSS:SSSS in hex, not '%s'",
-                                ids);
+                                a->ids);
                         return -EINVAL;
                 }
         }
@@ -140,22 +143,12 @@ static int enroll_thunderbolt(
                 e->enrolled = old->enrolled;
         } else if (t->domain && t->domain->security == TB_SECURITY_SECURE) {
                 r = enrollment_generate_key(e);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to make a key for %s: %m", t->name);
-                        return r;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make a key for %s: %m", t->name);
         }
         *ret = TAKE_PTR(e);
         return 0;
 }
-
-enum { ARG_POLICY = ARG_VERB_FIRST, ARG_PORT, ARG_IDS, ARG_VM, ARG_QMP };
-
-typedef struct EnrollArgs {
-        EnrollPolicy policy;
-        const char *port, *ids, *vm, *qmp;
-} EnrollArgs;
 
 static int enroll_option(int c, const char *arg, void *userdata) {
         EnrollArgs *a = userdata;
@@ -230,7 +223,7 @@ int verb_enroll(int argc, char *argv[]) {
                 return EXIT_PROBLEM;
 
         if (a.port || pci_bdf_is_valid(device))
-                r = enroll_pcie(h, a.port ? NULL : device, a.port, a.ids, a.policy, &e);
+                r = enroll_pcie(h, a.port ? NULL : device, &a, &e);
         else
                 r = enroll_thunderbolt(h, &enrolled, device, a.policy, &e);
         if (r < 0)
@@ -256,11 +249,8 @@ int verb_enroll(int argc, char *argv[]) {
                         return log_error("Out of memory"), EXIT_PROBLEM;
         }
         r = store_save(dir, e);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to save the record in %s: %m", dir);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the record in %s: %m", dir), EXIT_PROBLEM;
         if (e->type == ENROLL_PCIE)
                 printf("%s PCIe eGPU %04x:%04x below port %s (record %s), policy %s\n",
                        existed ? "Updated" : "Enrolled",
@@ -320,11 +310,8 @@ int verb_forget(int argc, char *argv[]) {
                 log_error("%s is not enrolled", key);
                 return EXIT_PROBLEM;
         }
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to forget %s: %m", key);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to forget %s: %m", key), EXIT_PROBLEM;
         printf("Forgot %s; it will not be authorized again\n", key);
         return EXIT_OK;
 }

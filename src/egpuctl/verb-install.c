@@ -26,11 +26,8 @@ static bool run_step(char *const argv[]) {
                 argv[1] && argv[2] ? " " : "",
                 argv[1] ? argv[2] ?: "" : "");
         r = spawn_run(argv, 30ULL * 60 * 1000000, &status, NULL);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to run %s: %m", argv[0]);
-                return false;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to run %s: %m", argv[0]), false;
         if (status != 0) {
                 log_error("%s exited with status %d", argv[0], status);
                 return false;
@@ -102,21 +99,7 @@ static void print_results(const InstallResult *res, size_t n, bool uninstall) {
                 printf("--dry-run: %zu file(s) would change; nothing was written.\n", changed);
 }
 
-enum { ARG_APPLY = ARG_VERB_FIRST };
-
-static int install_option(int c, const char *arg, void *userdata) {
-        bool *apply = userdata;
-
-        *apply = c == ARG_APPLY;
-        return 0;
-}
-
 static int run(const char *name, int argc, char *argv[], bool uninstall) {
-        static const struct option options[] = {
-                COMMON_OPTIONS,
-                { "apply", no_argument, NULL, ARG_APPLY },
-                {},
-        };
         _cleanup_(udev_unrefp) struct udev *udev = NULL;
         _cleanup_(host_freep) Host *h = NULL;
         _cleanup_(install_config_done) InstallConfig cfg = {};
@@ -127,7 +110,7 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
         bool apply = false, ok = true;
         int r;
 
-        r = verb_parse(name, argc, argv, options, install_option, &apply);
+        r = verb_parse_flag(name, argc, argv, "apply", &apply);
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
         if (apply && !root_is_host())
@@ -149,17 +132,11 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 if (host_load_verbose(&enrolled, &udev, &h) < 0)
                         return EXIT_PROBLEM;
                 r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to select the enrolled eGPUs: %m");
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to select the enrolled eGPUs: %m"), EXIT_PROBLEM;
                 r = install_config_build(&sel, arg_global.root, EGPUCTL_SBINDIR, &cfg);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to generate the configuration: %m");
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to generate the configuration: %m"), EXIT_PROBLEM;
         }
 
         r = install_apply(
@@ -170,11 +147,8 @@ static int run(const char *name, int argc, char *argv[], bool uninstall) {
                 arg_global.dry_run,
                 &res,
                 &n_res);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to %s: %m", name);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s: %m", name), EXIT_PROBLEM;
         print_results(res, n_res, uninstall);
         for (size_t i = 0; i < n_res; i++)
                 if (install_action_changes(res[i].action))

@@ -151,20 +151,15 @@ int verb_monitor(int argc, char *argv[]) {
         (void) enrolled_load_verbose(&enrolled, NULL); /* for PCIe eGPUs; Thunderbolt ones need none */
         /* The monitor first, so that nothing between the first snapshot and the first event is lost. */
         r = event_uevent_monitor_open(udev, &m);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to watch for device events: %m"), EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for device events: %m"), EXIT_PROBLEM;
         r = host_load_enrolled(udev, &enrolled, &host);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
         r = runtime_dir_default(arg_global.root, &runtime_dir);
-        if (r < 0) {
-                errno_set(r);
-                return log_error("Failed to find the runtime folder ($RUNTIME_DIRECTORY): %m"), EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the runtime folder ($RUNTIME_DIRECTORY): %m"),
+                       EXIT_PROBLEM;
         if (!arg_global.json) {
                 printf("Watching Thunderbolt devices, PCI functions, drivers and IOMMU groups, and the "
                        "daemon's decisions while it runs. Ctrl-C ends.\n");
@@ -191,10 +186,9 @@ int verb_monitor(int argc, char *argv[]) {
                 }
                 if (p[0].revents & POLLIN) {
                         r = handle_uevents(udev, m, &enrolled, &host);
-                        if (r < 0) {
-                                errno_set(r);
-                                return log_error("Failed to read the device events: %m"), EXIT_PROBLEM;
-                        }
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to read the device events: %m"),
+                                       EXIT_PROBLEM;
                 }
                 if (daemon_fd >= 0 && p[1].revents) {
                         _cleanup_(event_freep) Event *e = NULL;

@@ -64,17 +64,11 @@ static int nic_pin(void) {
                 return EXIT_PROBLEM;
         }
         r = nic_list_load(udev, &nics);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to list the network interfaces: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the network interfaces: %m"), EXIT_PROBLEM;
         r = nic_pin_plan(&nics, arg_global.root, &plan);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to plan the NIC pinning: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to plan the NIC pinning: %m"), EXIT_PROBLEM;
 
         for (size_t i = 0; i < plan.map.n; i++) {
                 char *a = printable(plan.map.old_names[i]), *b = printable(plan.map.new_names[i]);
@@ -112,11 +106,8 @@ static int nic_pin(void) {
                 return EXIT_OK;
         }
         r = write_plan(&plan);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to write the pinning: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the pinning: %m"), EXIT_PROBLEM;
         printf("The new names apply from the next boot: run update-initramfs -u (the initramfs carries the\n"
                ".link files), then reboot.\n");
         return EXIT_OK;

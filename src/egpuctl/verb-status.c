@@ -512,10 +512,7 @@ int verb_status(int argc, char *argv[]) {
         if (host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
         r = arg_global.json ? status_json(h, &enrolled) : status_text(h, &enrolled);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to print the status: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to print the status: %m"), EXIT_PROBLEM;
         return EXIT_OK;
 }

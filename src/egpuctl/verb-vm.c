@@ -54,10 +54,8 @@ static int run_or_show(char *const argv[]) {
                 log_error("%s exited with status %d", argv[0], status);
                 return r;
         }
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to run %s: %m", argv[0]);
-        }
+        if (r < 0)
+                log_error_errno(r, "Failed to run %s: %m", argv[0]);
         return r;
 }
 
@@ -88,11 +86,8 @@ static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_
                 }
         } else {
                 r = install_select_enrolled(h, enrolled.list, enrolled.n, &sel);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to select the enrolled eGPUs: %m");
-                        return r;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to select the enrolled eGPUs: %m");
                 if (sel.n_egpus != 1 && !(arg_pool && sel.n_egpus > 1)) {
                         log_error(
                                 sel.n_egpus == 0
@@ -113,16 +108,7 @@ static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_
 }
 
 static int node_name(char **ret) {
-        char *s;
-
-        if (arg_node) {
-                s = strdup(arg_node);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
-        }
-        return proxmox_node_name(ret);
+        return arg_node ? strdup_to(ret, arg_node) : proxmox_node_name(ret);
 }
 
 /* "PATH (group G), ..." of entries, for people. */
@@ -152,20 +138,15 @@ static int ensure_mapping(
 
         *ret_changed = false;
         r = proxmox_mapping_get(name, &m);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the PCI mapping %s through pvesh: %m", name);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the PCI mapping %s through pvesh: %m", name);
         r = pci_map_set_node(r > 0 ? m.map : NULL, node, want, n_want, &map, &changed);
-        if (r < 0) {
-                errno_set(r);
-                log_error(
+        if (r < 0)
+                return log_error_errno(
+                        r,
                         "Cannot write the map entries for node %s: Proxmox would not read them back (a node "
                         "name of letters, digits and '-'): %m",
                         node);
-                return r;
-        }
         what = entries_to_string(want, n_want);
         if (!what)
                 return -ENOMEM;
@@ -234,16 +215,11 @@ static int vm_config_load(const char *vmid, VmConfig *ret) {
         int r;
 
         r = proxmox_run((char *[]){ (char *) "qm", (char *) "config", (char *) vmid, NULL }, &out, NULL);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the configuration of VM %s (qm config): %m", vmid);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the configuration of VM %s (qm config): %m", vmid);
         r = vm_config_parse(out, ret);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to parse the configuration of VM %s: %m", vmid);
-        }
+        if (r < 0)
+                log_error_errno(r, "Failed to parse the configuration of VM %s: %m", vmid);
         return r;
 }
 
@@ -338,11 +314,9 @@ static int vm_attach_live(const char *vmid) {
                 return EXIT_PROBLEM;
         }
         r = egpu_prefetchable_window(e, &window);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to read the memory BARs of eGPU %s: %m", e->gpu->bdf);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the memory BARs of eGPU %s: %m", e->gpu->bdf),
+                       EXIT_PROBLEM;
         r = proxmox_live_port_device(window, &device);
         if (r < 0)
                 return log_error("Out of memory"), EXIT_PROBLEM;
@@ -403,11 +377,9 @@ static int vm_attach_live(const char *vmid) {
                 r = store_dir_default(arg_global.root, &dir);
                 if (r >= 0)
                         r = store_save(dir, rec);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to record the VM in the enrolment store: %m");
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to record the VM in the enrolment store: %m"),
+                               EXIT_PROBLEM;
                 printf("Recorded eGPU %s for VM %s.\n", e->gpu->bdf, vmid);
         }
         printf("The port is there from the VM's next start (qm shutdown %s, then qm start %s). From then on "
@@ -444,17 +416,15 @@ static int vm_attach(const char *vmid) {
                         "(egpuctl status)",
                         e->gpu->bdf);
         r = node_name(&node);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to get the node name: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the node name: %m"), EXIT_PROBLEM;
         r = record_mapping(h, &enrolled, e);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to record mapping %s in the enrolment store: %m", arg_mapping);
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(
+                               r,
+                               "Failed to record mapping %s in the enrolment store: %m",
+                               arg_mapping),
+                       EXIT_PROBLEM;
         /* The mapping's entries from the records; an eGPU without one (not enrolled) is its only entry. */
         r = enrolled_find_egpu(&enrolled, e)
                 ? pci_map_entries_wanted(h, &enrolled, arg_mapping, node, &want, &n_want)
@@ -466,9 +436,7 @@ static int vm_attach(const char *vmid) {
         }
         if (r < 0) {
                 pci_map_entries_free(want, n_want);
-                errno_set(r);
-                log_error("Failed to describe the eGPU: %m");
-                return EXIT_PROBLEM;
+                return log_error_errno(r, "Failed to describe the eGPU: %m"), EXIT_PROBLEM;
         }
         if (arg_pool ? asprintf(
                                &description,
@@ -523,11 +491,9 @@ static int vm_attach(const char *vmid) {
 
                 snprintf(key, sizeof(key), "hostpci%d", index);
                 r = hostpci_value_for_egpu(vm_config_get(&cfg, key), arg_mapping, e, &hostpci_value);
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("Failed to make the hostpci%d value: %m", index);
-                        return EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make the hostpci%d value: %m", index),
+                               EXIT_PROBLEM;
         }
 
         r = strv_extend(&args, "qm");
@@ -583,10 +549,8 @@ static int hook_mapping_from_records(
 
         r = pci_map_entries_wanted(h, enrolled, name, node, &want, &n_want);
         if (r <= 0) {
-                if (r < 0) {
-                        errno_set(r);
-                        log_error("VM %s: mapping %s: %m", vmid, name);
-                }
+                if (r < 0)
+                        log_error_errno(r, "VM %s: mapping %s: %m", vmid, name);
                 return r;
         }
         if (n_want == 0) {
@@ -602,11 +566,13 @@ static int hook_mapping_from_records(
         r = pci_map_set_node(m->map, node, want, n_want, &map, &changed);
         what = r >= 0 ? entries_to_string(want, n_want) : NULL;
         pci_map_entries_free(want, n_want);
-        if (r < 0 || !what) {
-                errno_set(r < 0 ? r : -ENOMEM);
-                log_error("VM %s: cannot write mapping %s's entries for node %s: %m", vmid, name, node);
-                return r < 0 ? r : -ENOMEM;
-        }
+        if (r < 0 || !what)
+                return log_error_errno(
+                        r < 0 ? r : -ENOMEM,
+                        "VM %s: cannot write mapping %s's entries for node %s: %m",
+                        vmid,
+                        name,
+                        node);
         if (!changed)
                 return 1;
         printf("VM %s: mapping %s on %s now maps %s\n", vmid, name, node, what);
@@ -648,11 +614,8 @@ static int vm_hook_pre_start(const char *vmid) {
         if (vm_config_load(vmid, &cfg) < 0)
                 return EXIT_PROBLEM;
         r = node_name(&node);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to get the node name: %m");
-                return EXIT_PROBLEM;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the node name: %m"), EXIT_PROBLEM;
         if (enrolled_load_verbose(&enrolled, NULL) < 0 || host_load_verbose(&enrolled, &udev, &h) < 0)
                 return EXIT_PROBLEM;
 
@@ -672,8 +635,7 @@ static int vm_hook_pre_start(const char *vmid) {
                 r = proxmox_mapping_get(name, &m);
                 if (r <= 0) {
                         if (r < 0) {
-                                errno_set(r);
-                                log_error("Failed to read PCI mapping %s: %m", name);
+                                log_error_errno(r, "Failed to read PCI mapping %s: %m", name);
                                 failed++;
                         }
                         continue;
@@ -745,16 +707,15 @@ static int vm_hook_pre_start(const char *vmid) {
                                         free(now.description);
                                         now.description = TAKE_PTR(e.description);
                                         r = pci_map_entry_format(&now, &entry_s);
-                                        if (r < 0) {
-                                                errno_set(r);
-                                                log_error(
-                                                        "VM %s: cannot write mapping %s's entry for node "
-                                                        "%s: %m",
-                                                        vmid,
-                                                        name,
-                                                        node);
-                                                return EXIT_PROBLEM;
-                                        }
+                                        if (r < 0)
+                                                return log_error_errno(
+                                                               r,
+                                                               "VM %s: cannot write mapping %s's entry for "
+                                                               "node %s: %m",
+                                                               vmid,
+                                                               name,
+                                                               node),
+                                                       EXIT_PROBLEM;
                                         printf("VM %s: mapping %s on %s moves from %s (group %d) to %s "
                                                "(group %d)\n",
                                                vmid,
@@ -885,11 +846,8 @@ static int live_target(const Host *h, const Enrolled *enrolled, char **ret) {
                 return -ENODEV;
         }
         r = attach_targets(h, enrolled, &targets);
-        if (r < 0) {
-                errno_set(r);
-                log_error("Failed to list the enrolled devices: %m");
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the enrolled devices: %m");
         if (strv_length(targets) != 1) {
                 log_error(
                         targets ? "Several enrolled eGPUs are connected; choose one with --gpu BDF"
@@ -961,10 +919,9 @@ static int vm_live(const char *vmid, bool plug) {
                 return EXIT_PROBLEM;
         if (!arg_libvirt) {
                 r = live_vm_new(arg_global.root, vmid, arg_qmp, &vm);
-                if (r < 0) {
-                        errno_set(r);
-                        return log_error("Failed to find the QMP socket of VM %s: %m", vmid), EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to find the QMP socket of VM %s: %m", vmid),
+                               EXIT_PROBLEM;
                 /* The VM first: a VM that does not run leaves the host as it is. */
                 if (!arg_global.dry_run && live_vm_check(&vm, &arg_live, &rep) < 0) {
                         report_print_error(&rep, "vm");
@@ -980,10 +937,8 @@ static int vm_live(const char *vmid, bool plug) {
                 }
                 h = host_free(h);
                 r = host_load_enrolled(udev, &enrolled, &h);
-                if (r < 0) {
-                        errno_set(r);
-                        return log_error("Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the devices from sysfs: %m"), EXIT_PROBLEM;
         }
         r = attach_find_egpu(h, &enrolled, target, &e);
         if (r < 0 || !e) {

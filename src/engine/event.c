@@ -30,6 +30,29 @@ EventType event_type_from_string(const char *s) {
         return _EVENT_TYPE_INVALID;
 }
 
+/* The text fields of an event, with their keys in event_serialize()'s message. */
+static const struct {
+        const char *key;
+        size_t offset; /* of the char * in Event */
+} string_fields[] = {
+        { "SOURCE", offsetof(Event, source) },   { "DEVICE", offsetof(Event, device) },
+        { "NAME", offsetof(Event, name) },       { "DRIVER", offsetof(Event, driver) },
+        { "EGPU", offsetof(Event, egpu) },       { "VM", offsetof(Event, vm) },
+        { "MESSAGE", offsetof(Event, message) },
+};
+
+static char **string_field(Event *e, size_t i) {
+        return (char **) ((char *) e + string_fields[i].offset);
+}
+
+/* The text field of e that key names, NULL for any other key. */
+static char **string_field_by_key(Event *e, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                if (streq(key, string_fields[i].key))
+                        return string_field(e, i);
+        return NULL;
+}
+
 int event_new(EventType t, Event **ret) {
         Event *e = calloc(1, sizeof(Event));
 
@@ -44,13 +67,8 @@ int event_new(EventType t, Event **ret) {
 Event *event_free(Event *e) {
         if (!e)
                 return NULL;
-        free(e->source);
-        free(e->device);
-        free(e->name);
-        free(e->driver);
-        free(e->egpu);
-        free(e->vm);
-        free(e->message);
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                free(*string_field(e, i));
         return mfree(e);
 }
 
@@ -100,35 +118,38 @@ static int names_of_tb_device(const TbDevice *t, char **ret) {
         return 0;
 }
 
+/* A uevent as event_from_uevent() reads it: the device, its action, and the host before and after it. */
+typedef struct Uevent {
+        struct udev_device *device;
+        const char *action;
+        const Host *before, *after;
+} Uevent;
+
 /* A Thunderbolt uevent. The kernel sends add and remove for each router, and change with AUTHORIZED=
  * when authorized is written (drivers/thunderbolt/switch.c, tb_switch_set_authorized(), since Linux
  * 5.15: "thunderbolt: For dev authorization changes, include the actual event in udev change
  * notification"); without that property, the attribute before and after tells. */
-static int event_from_tb(
-        struct udev_device *d,
-        const char *action,
-        const Host *before,
-        const Host *after,
-        Event **ret) {
-        const char *syspath = udev_device_get_syspath(d),
-                   *auth = udev_device_get_property_value(d, "AUTHORIZED");
-        const TbDevice *old = before ? host_find_tb_device_by_syspath(before, syspath) : NULL,
-                       *now = after ? host_find_tb_device_by_syspath(after, syspath) : NULL, *t = now ?: old;
+static int event_from_tb(const Uevent *u, Event **ret) {
+        const char *syspath = udev_device_get_syspath(u->device),
+                   *auth = udev_device_get_property_value(u->device, "AUTHORIZED");
+        const TbDevice *old = u->before ? host_find_tb_device_by_syspath(u->before, syspath) : NULL,
+                       *now = u->after ? host_find_tb_device_by_syspath(u->after, syspath) : NULL,
+                       *t = now ?: old;
         _cleanup_(event_freep) Event *e = NULL;
         EventType type;
         int r;
 
-        if (!streq_ptr(udev_device_get_devtype(d), "thunderbolt_device") || (t && t->host_router)) {
+        if (!streq_ptr(udev_device_get_devtype(u->device), "thunderbolt_device") || (t && t->host_router)) {
                 *ret = NULL; /* domains, host routers, XDomains, services */
                 return 0;
         }
-        if (streq(action, "add"))
+        if (streq(u->action, "add"))
                 type = EVENT_TB_ADDED;
-        else if (streq(action, "remove"))
+        else if (streq(u->action, "remove"))
                 type = EVENT_TB_REMOVED;
-        else if (streq(action, "change") && auth)
+        else if (streq(u->action, "change") && auth)
                 type = streq(auth, "0") ? EVENT_TB_DEAUTHORIZED : EVENT_TB_AUTHORIZED;
-        else if (streq(action, "change") && old && now && (old->authorized > 0) != (now->authorized > 0))
+        else if (streq(u->action, "change") && old && now && (old->authorized > 0) != (now->authorized > 0))
                 type = now->authorized > 0 ? EVENT_TB_AUTHORIZED : EVENT_TB_DEAUTHORIZED;
         else {
                 *ret = NULL;
@@ -137,7 +158,7 @@ static int event_from_tb(
         r = event_new(type, &e);
         if (r < 0)
                 return r;
-        r = set_string(&e->device, udev_device_get_sysname(d));
+        r = set_string(&e->device, udev_device_get_sysname(u->device));
         if (r >= 0 && t)
                 r = names_of_tb_device(t, &e->name);
         if (r < 0)
@@ -150,33 +171,30 @@ static int event_from_tb(
  * releases a device (drivers/base/dd.c, driver_bound() and __device_release_driver(), since Linux 4.14:
  * "driver core: emit uevents when device is bound to a driver"). bind carries DRIVER=; unbind is sent
  * after the driver let go, so its driver comes from the host before. */
-static int event_from_pci(
-        struct udev_device *d,
-        const char *action,
-        const Host *before,
-        const Host *after,
-        Event **ret) {
-        const char *syspath = udev_device_get_syspath(d);
-        const PciFunction *old = before ? host_find_pci_by_syspath(before, syspath) : NULL,
-                          *now = after ? host_find_pci_by_syspath(after, syspath) : NULL;
-        const PciFunction *f = streq(action, "remove") || streq(action, "unbind") ? old ?: now : now ?: old;
-        const Host *h = f == now ? after : before;
+static int event_from_pci(const Uevent *u, Event **ret) {
+        const char *syspath = udev_device_get_syspath(u->device);
+        const PciFunction *old = u->before ? host_find_pci_by_syspath(u->before, syspath) : NULL,
+                          *now = u->after ? host_find_pci_by_syspath(u->after, syspath) : NULL;
+        bool gone = streq(u->action, "remove") || streq(u->action, "unbind");
+        const PciFunction *f = gone ? old ?: now : now ?: old;
+        const Host *h = f == now ? u->after : u->before;
         const Egpu *g = f ? host_find_egpu_of(h, f) : NULL;
         _cleanup_(event_freep) Event *e = NULL;
         const char *driver = NULL;
         EventType type;
         int r;
 
-        if (streq(action, "add"))
+        if (streq(u->action, "add"))
                 type = EVENT_PCI_ADDED;
-        else if (streq(action, "remove"))
+        else if (streq(u->action, "remove"))
                 type = EVENT_PCI_REMOVED;
-        else if (streq(action, "bind")) {
+        else if (streq(u->action, "bind")) {
                 type = EVENT_DRIVER_BOUND;
-                driver = udev_device_get_property_value(d, "DRIVER") ?: udev_device_get_driver(d);
+                driver = udev_device_get_property_value(u->device, "DRIVER")
+                        ?: udev_device_get_driver(u->device);
                 if (!driver && now)
                         driver = now->driver;
-        } else if (streq(action, "unbind")) {
+        } else if (streq(u->action, "unbind")) {
                 type = EVENT_DRIVER_UNBOUND;
                 driver = old ? old->driver : NULL;
         } else {
@@ -187,7 +205,7 @@ static int event_from_pci(
         r = event_new(type, &e);
         if (r < 0)
                 return r;
-        r = set_string(&e->device, udev_device_get_sysname(d));
+        r = set_string(&e->device, udev_device_get_sysname(u->device));
         if (r >= 0)
                 r = set_string(&e->driver, driver);
         if (r >= 0 && g)
@@ -195,7 +213,7 @@ static int event_from_pci(
         if (r >= 0 && f && asprintf(&e->name, "%04x:%04x", f->vendor, f->device) < 0)
                 r = -ENOMEM;
         if (r >= 0 && !f) /* gone before the host was read: what the uevent says */
-                r = set_string(&e->name, udev_device_get_property_value(d, "PCI_ID"));
+                r = set_string(&e->name, udev_device_get_property_value(u->device, "PCI_ID"));
         if (r < 0)
                 return r;
         if (f) {
@@ -208,6 +226,7 @@ static int event_from_pci(
 
 int event_from_uevent(struct udev_device *d, const Host *before, const Host *after, Event **ret) {
         const char *action = udev_device_get_action(d), *subsystem = udev_device_get_subsystem(d);
+        const Uevent u = { .device = d, .action = action, .before = before, .after = after };
         _cleanup_(event_freep) Event *e = NULL;
         int r;
 
@@ -216,9 +235,9 @@ int event_from_uevent(struct udev_device *d, const Host *before, const Host *aft
                 return 0;
         }
         if (streq(subsystem, "thunderbolt"))
-                r = event_from_tb(d, action, before, after, &e);
+                r = event_from_tb(&u, &e);
         else if (streq(subsystem, "pci"))
-                r = event_from_pci(d, action, before, after, &e);
+                r = event_from_pci(&u, &e);
         else
                 r = 0;
         if (r < 0)
@@ -455,7 +474,7 @@ int event_parse(const char *buf, size_t size, Event **ret) {
                 return r;
         for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *v = strchr(line, '=');
-                char **field = NULL;
+                char **field;
 
                 if (!v)
                         return -EBADMSG;
@@ -475,23 +494,11 @@ int event_parse(const char *buf, size_t size, Event **ret) {
                         if (!streq(v, "0") && !streq(v, "1"))
                                 return -EBADMSG;
                         e->tunnel = streq(v, "1");
-                } else if (streq(line, "SOURCE"))
-                        field = &e->source;
-                else if (streq(line, "DEVICE"))
-                        field = &e->device;
-                else if (streq(line, "NAME"))
-                        field = &e->name;
-                else if (streq(line, "DRIVER"))
-                        field = &e->driver;
-                else if (streq(line, "EGPU"))
-                        field = &e->egpu;
-                else if (streq(line, "VM"))
-                        field = &e->vm;
-                else if (streq(line, "MESSAGE"))
-                        field = &e->message;
-                /* else: a key of a newer publisher */
-                if (field && set_string(field, v) < 0)
-                        return -ENOMEM;
+                } else {
+                        field = string_field_by_key(e, line); /* NULL: a key of a newer publisher */
+                        if (field && set_string(field, v) < 0)
+                                return -ENOMEM;
+                }
         }
         if (!typed)
                 return -EBADMSG;

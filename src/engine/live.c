@@ -181,10 +181,18 @@ typedef struct Passed {
         const PciFunction *f;
 } Passed;
 
-static void passed_free(Passed *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(p[i].id);
-        free(p);
+/* The devices found so far, in the order found. */
+typedef struct PassedList {
+        Passed *l;
+        size_t n, allocated;
+} PassedList;
+
+/* Frees the list's devices and leaves it empty. */
+static void passed_list_done(PassedList *p) {
+        FOREACH_ARRAY(x, p->l, p->n)
+                free(x->id);
+        free(p->l);
+        *p = (PassedList){};
 }
 
 /* The VM's vfio-pci devices whose host= is one of the eGPU's functions: those with an id (qom-list
@@ -196,9 +204,7 @@ static int find_passed_in(
         const Egpu *e,
         const LiveOptions *o,
         const char *container,
-        Passed **p,
-        size_t *n,
-        size_t *allocated) {
+        PassedList *p) {
         _cleanup_(json_object_putp) json_object *list = NULL, *args = NULL;
         bool anon = !streq(container, "/machine/peripheral");
         int r;
@@ -231,10 +237,10 @@ static int find_passed_in(
                         /* QEMU shows host= as the address it was given, a domain added ("0000:30:00.0"). */
                         if (!streq((*f)->bdf, h) && !(strlen(h) == 7 && streq((*f)->bdf + 5, h)))
                                 continue;
-                        if (ARRAY_RESERVE(*p, *allocated, *n + 1) < 0 ||
-                            !((*p)[*n].id = strdup(anon ? path : name)))
+                        if (ARRAY_RESERVE(p->l, p->allocated, p->n + 1) < 0 ||
+                            !(p->l[p->n].id = strdup(anon ? path : name)))
                                 return -ENOMEM;
-                        (*p)[(*n)++].f = *f;
+                        p->l[p->n++].f = *f;
                 }
         }
         return 0;
@@ -246,22 +252,18 @@ static int find_passed(
         const Egpu *e,
         const LiveOptions *o,
         const char *who,
-        Passed **ret,
-        size_t *ret_n,
+        PassedList *ret,
         Report *rep) {
-        Passed *p = NULL;
-        size_t n = 0, allocated = 0;
+        _cleanup_(passed_list_done) PassedList p = {};
         int r;
 
-        r = find_passed_in(q, e, o, "/machine/peripheral", &p, &n, &allocated);
+        r = find_passed_in(q, e, o, "/machine/peripheral", &p);
         if (r >= 0)
-                r = find_passed_in(q, e, o, "/machine/peripheral-anon", &p, &n, &allocated);
-        if (r < 0) {
-                passed_free(p, n);
+                r = find_passed_in(q, e, o, "/machine/peripheral-anon", &p);
+        if (r < 0)
                 return report_error(rep, r, "Failed to list the devices of %s: %m", who);
-        }
         *ret = p;
-        *ret_n = n;
+        p = (PassedList){};
         return 0;
 }
 
@@ -609,9 +611,9 @@ int live_find_port(const Egpu *e, const LiveVm *vm, const LiveOptions *o, LivePo
 int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep) {
         _cleanup_(qmp_closep) Qmp *q = NULL;
         _cleanup_free_ char *who = NULL, *qemu_error = NULL;
-        Passed *passed = NULL;
+        _cleanup_(passed_list_done) PassedList passed = {};
         _cleanup_(live_port_done) LivePort port = {};
-        size_t n_passed = 0, added = 0;
+        size_t added = 0;
         bool listed = false;
         int r;
 
@@ -626,20 +628,19 @@ int live_plug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *rep
         if (r < 0)
                 return r;
 
-        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
+        r = find_passed(q, e, o, who, &passed, rep);
         if (r < 0)
                 return r;
-        passed_free(passed, n_passed);
-        if (n_passed == e->n_functions)
+        if (passed.n == e->n_functions)
                 return report_note(rep, "%s has eGPU %s already", who, e->gpu->bdf) < 0 ? -ENOMEM : 0;
-        if (n_passed > 0)
+        if (passed.n > 0)
                 return report_error(
                         rep,
                         -EBUSY,
                         "%s has %zu of the %zu functions of eGPU %s; take them out first (egpuctl vm "
                         "unplug)",
                         who,
-                        n_passed,
+                        passed.n,
                         e->n_functions,
                         e->gpu->bdf);
 
@@ -745,87 +746,71 @@ int live_unplug(const Egpu *e, const LiveVm *vm, const LiveOptions *o, Report *r
         _cleanup_(qmp_closep) Qmp *q = NULL;
         _cleanup_free_ char *who = NULL;
         uint64_t deadline = deadline_in(o->unplug_timeout_ms);
-        Passed *passed = NULL;
-        size_t n_passed = 0;
+        _cleanup_(passed_list_done) PassedList passed = {};
         pid_t holder = 0;
         int r;
 
         r = connect_vm(vm, o, &who, &q, rep);
         if (r < 0)
                 return r;
-        r = find_passed(q, e, o, who, &passed, &n_passed, rep);
+        r = find_passed(q, e, o, who, &passed, rep);
         if (r < 0)
                 return r;
-        if (n_passed == 0)
+        if (passed.n == 0)
                 return report_note(rep, "%s has none of the functions of eGPU %s", who, e->gpu->bdf) < 0
                         ? -ENOMEM
                         : 0;
 
         /* Function 0 first: its slot's other functions go with it. Then whatever is left, one at a time. */
-        for (size_t round = 0; n_passed > 0; round++) {
+        for (size_t round = 0; passed.n > 0; round++) {
                 _cleanup_free_ char *qemu_error = NULL;
-                const Passed *p = &passed[0];
+                const Passed *p = &passed.l[0];
 
-                FOREACH_ARRAY(x, passed, n_passed)
+                FOREACH_ARRAY(x, passed.l, passed.n)
                         if (pci_function_number(x->f) == 0)
                                 p = x;
-                if (round > e->n_functions) {
-                        passed_free(passed, n_passed);
+                if (round > e->n_functions)
                         return report_error(rep, -EBUSY, "%s keeps functions of eGPU %s", who, e->gpu->bdf);
-                }
                 r = device_del(q, p->id, o, &qemu_error);
                 /* A request already pending (QEMU: "is already in the process of unplug") is what we want.
                  */
-                if (r < 0 && !(qemu_error && strstr(qemu_error, "already in the process of unplug"))) {
-                        r = report_error(
+                if (r < 0 && !(qemu_error && strstr(qemu_error, "already in the process of unplug")))
+                        return report_error(
                                 rep,
                                 r,
                                 "%s refused to give back %s: %s",
                                 who,
                                 p->id,
                                 qemu_error ?: strerror(-r));
-                        passed_free(passed, n_passed);
-                        return r;
-                }
                 r = qmp_wait_event(q, "DEVICE_DELETED", event_names_device, p->id, deadline, NULL);
                 if (r == -ECONNRESET) {
                         /* The VM stopped meanwhile: its QEMU let go of everything. */
                         report_note(rep, "%s stopped while giving back eGPU %s", who, e->gpu->bdf);
-                        passed_free(passed, n_passed);
-                        n_passed = 0;
-                        passed = NULL;
+                        passed_list_done(&passed);
                         break;
                 }
-                if (r < 0) {
-                        if (r == -ETIMEDOUT)
-                                r = report_error(
-                                        rep,
-                                        r,
-                                        "%s did not give back eGPU %s within %d ms: its guest did not "
-                                        "answer the "
-                                        "hot-unplug request",
-                                        who,
-                                        e->gpu->bdf,
-                                        o->unplug_timeout_ms);
-                        else
-                                r = report_error(
-                                        rep,
-                                        r,
-                                        "Lost %s while waiting for it to give back %s: %m",
-                                        who,
-                                        p->id);
-                        passed_free(passed, n_passed);
-                        return r;
-                }
+                if (r == -ETIMEDOUT)
+                        return report_error(
+                                rep,
+                                r,
+                                "%s did not give back eGPU %s within %d ms: its guest did not answer the "
+                                "hot-unplug request",
+                                who,
+                                e->gpu->bdf,
+                                o->unplug_timeout_ms);
+                if (r < 0)
+                        return report_error(
+                                rep,
+                                r,
+                                "Lost %s while waiting for it to give back %s: %m",
+                                who,
+                                p->id);
                 report_change(rep, "%s: %s (%s) taken out", who, p->id, p->f->bdf);
-                passed_free(passed, n_passed);
-                passed = NULL;
-                n_passed = 0;
-                r = find_passed(q, e, o, who, &passed, &n_passed, rep);
+                passed_list_done(&passed);
+                r = find_passed(q, e, o, who, &passed, rep);
                 if (r < 0)
                         return r;
         }
-        passed_free(passed, n_passed);
 
         r = wait_groups_released(e, deadline, &holder);
         if (r == -ETIMEDOUT)

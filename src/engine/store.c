@@ -162,17 +162,11 @@ void enrollments_free(Enrollment **l, size_t n) {
 }
 
 int enrollment_key(const Enrollment *e, char **ret) {
-        char *k;
-
         switch (e->type) {
         case ENROLL_THUNDERBOLT:
                 if (!store_unique_id_valid(e->unique_id))
                         return -EINVAL;
-                k = strdup(e->unique_id);
-                if (!k)
-                        return -ENOMEM;
-                *ret = k;
-                return 0;
+                return strdup_to(ret, e->unique_id);
         case ENROLL_PCIE:
                 return store_key_from_port(e->port, ret);
         default:

@@ -156,7 +156,6 @@ static bool os_is_like(const OsRelease *os, const char *id) {
 
 int gpu_driver_package_hint(const OsRelease *os, uint16_t vendor, char **ret) {
         const char *s;
-        char *c;
         bool amd = vendor == 0x1002, nvidia = vendor == 0x10de, intel = vendor == 0x8086;
 
         if (!ret)
@@ -193,11 +192,7 @@ int gpu_driver_package_hint(const OsRelease *os, uint16_t vendor, char **ret) {
                 s = nvidia ? "install the NVIDIA driver for this distribution"
                            : "install the kernel modules and linux-firmware packages of this distribution";
 
-        c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        *ret = c;
-        return 0;
+        return strdup_to(ret, s);
 }
 
 void guest_user_done(GuestUser *u) {
@@ -381,16 +376,11 @@ int guest_group_find_name(FILE *f, gid_t gid, char **ret) {
         while (getline(&line, &sz, f) >= 0) {
                 char *fld[4];
                 unsigned long g;
-                char *s;
 
                 line[strcspn(line, "\n")] = 0;
                 if (split_colon(line, fld, 4) < 3 || parse_id(fld[2], &g) < 0 || (gid_t) g != gid)
                         continue;
-                s = strdup(fld[0]);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
+                return strdup_to(ret, fld[0]);
         }
         return -ENOENT;
 }

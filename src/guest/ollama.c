@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "ollama-versions-table.h"
 #include "ollama.h"
+#include "util.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
@@ -213,7 +214,6 @@ static int get_string(
         bool required,
         char **ret) {
         json_object *v;
-        char *s;
 
         if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
                 if (required)
@@ -223,11 +223,7 @@ static int get_string(
         }
         if (!json_object_is_type(v, json_type_string))
                 return fail(c, -EBADMSG, "in the answer to %s, \"%s\" is not a string", endpoint, key);
-        s = strdup(json_object_get_string(v));
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        return strdup_to(ret, json_object_get_string(v));
 }
 
 /* An integer that must be there; get_u64_or_zero() for one Ollama leaves out when it is 0. */

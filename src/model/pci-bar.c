@@ -88,21 +88,19 @@ static bool window_holds(const PciResource *w, uint64_t start, uint64_t size) {
                 start - w->start <= w->end - w->start && size - 1 <= w->end - start;
 }
 
-int pci_bridge_window_find(
-        const PciResource *res,
-        size_t n,
-        uint64_t start,
-        uint64_t size,
-        bool prefetchable,
-        PciResource *ret) {
+static bool bar_is_prefetchable(const PciBar *bar) {
+        return pci_resource_is_prefetchable_mem(&(PciResource){ .flags = bar->flags });
+}
+
+int pci_bridge_window_find(const PciResource *res, size_t n, const PciBar *bar, PciResource *ret) {
         int base = pci_bridge_windows_index(n);
 
         if (base < 0)
                 return -ENOENT;
         /* base + 1: the memory window; base + 2: the prefetchable one (PCI_BRIDGE_MEM_WINDOW,
          * PCI_BRIDGE_PREF_MEM_WINDOW). */
-        for (int w = prefetchable ? 2 : 1; w >= 1; w--)
-                if (window_holds(&res[base + w], start, size)) {
+        for (int w = bar_is_prefetchable(bar) ? 2 : 1; w >= 1; w--)
+                if (window_holds(&res[base + w], bar->start, bar->size)) {
                         *ret = res[base + w];
                         return 0;
                 }
@@ -210,7 +208,7 @@ static int plan_one(
 
         *ret = (PciBarPlan){
                 .index = bar->index,
-                .prefetchable = pci_resource_is_prefetchable_mem(&(PciResource){ .flags = bar->flags }),
+                .prefetchable = bar_is_prefetchable(bar),
                 .sizes = bar->resizable_sizes,
                 .current = bar->size,
                 .largest = pci_rebar_sizes_max(bar->resizable_sizes),
@@ -224,7 +222,7 @@ static int plan_one(
                 return r;
         if (r < 0)
                 return 0;
-        r = pci_bridge_window_find(pres, n_pres, bar->start, bar->size, ret->prefetchable, &window);
+        r = pci_bridge_window_find(pres, n_pres, bar, &window);
         if (r < 0)
                 return 0;
 

@@ -45,16 +45,10 @@ int pci_function_read_bars(const PciFunction *f, PciBar **ret, size_t *ret_n);
  * it), 11 without (7-9). -EINVAL for any other count. */
 int pci_bridge_windows_index(size_t n_lines) _const_;
 
-/* The window of a bridge, from its "resource" lines, that holds [start, start + size): the prefetchable
- * window for a prefetchable BAR when the bridge has one, else the memory window (where the kernel puts
- * them: drivers/pci/setup-bus.c __pci_bus_size_bridges()). -ENOENT when neither holds it. */
-int pci_bridge_window_find(
-        const PciResource *res,
-        size_t n,
-        uint64_t start,
-        uint64_t size,
-        bool prefetchable,
-        PciResource *ret);
+/* The window of a bridge, from its "resource" lines (n of them), that holds bar: the prefetchable window
+ * for a prefetchable BAR when the bridge has one, else the memory window (where the kernel puts them:
+ * drivers/pci/setup-bus.c __pci_bus_size_bridges()). 0 with *ret set, -ENOENT when neither holds it. */
+int pci_bridge_window_find(const PciResource *res, size_t n, const PciBar *bar, PciResource *ret);
 
 /* The room that BARs of the given sizes (powers of two) take when placed largest first, each aligned to
  * its size, from base: the end of the last, minus base. */

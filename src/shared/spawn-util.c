@@ -24,17 +24,8 @@ int spawn_find_program(const char *name, char **ret) {
 
         if (!name || !*name)
                 return -EINVAL;
-        if (strchr(name, '/')) {
-                char *c;
-
-                if (!is_executable_file(name))
-                        return -ENOENT;
-                c = strdup(name);
-                if (!c)
-                        return -ENOMEM;
-                *ret = c;
-                return 0;
-        }
+        if (strchr(name, '/'))
+                return is_executable_file(name) ? strdup_to(ret, name) : -ENOENT;
         path = getenv("PATH");
         r = strv_split(path && *path ? path : SPAWN_DEFAULT_PATH, ":", &dirs);
         if (r < 0)

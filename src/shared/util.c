@@ -94,6 +94,15 @@ char *strstrip(char *s) {
         return strstrip_trailing(s);
 }
 
+int strdup_to(char **ret, const char *s) {
+        char *c = strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
 const char *path_basename(const char *path) {
         const char *p = strrchr(path, '/');
         return p ? p + 1 : path;
@@ -225,7 +234,6 @@ int readlinkat_malloc(int dirfd, const char *path, char **ret) {
 
 int link_target_basename(const char *dir, const char *name, char **ret) {
         _cleanup_free_ char *p = NULL, *target = NULL;
-        char *b;
         int r;
 
         p = path_join(dir, name);
@@ -234,11 +242,7 @@ int link_target_basename(const char *dir, const char *name, char **ret) {
         r = readlinkat_malloc(AT_FDCWD, p, &target);
         if (r < 0)
                 return r;
-        b = strdup(path_basename(target));
-        if (!b)
-                return -ENOMEM;
-        *ret = b;
-        return 0;
+        return strdup_to(ret, path_basename(target));
 }
 
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {

@@ -25,6 +25,8 @@ int unhexchar(char c) _const_;
 char *strstrip_trailing(char *s);
 /* Skips leading spaces, tabs and newlines and removes trailing whitespace in place. */
 char *strstrip(char *s);
+/* Sets *ret to a new copy of s (not NULL) and returns 0; -ENOMEM, *ret untouched. */
+int strdup_to(char **ret, const char *s);
 
 /* Returns the part of path after the last '/'. */
 const char *path_basename(const char *path);

@@ -367,13 +367,8 @@ int name_map_apply(const NameMap *m, const char *name, char **ret) {
         size_t k;
         char *s;
 
-        if (n) {
-                s = strdup(n);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 1;
-        }
+        if (n)
+                return strdup_to(ret, n) < 0 ? -ENOMEM : 1;
         /* "enp86s0.10" (VLAN) or "enp86s0:1" (alias): map the base, keep the suffix. */
         k = strcspn(name, ".:");
         if (k > 0 && name[k]) {
