@@ -543,7 +543,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         _cleanup_(mutex_unlockp) pthread_mutex_t *unplaceable = NULL;
         _cleanup_(taken_leave) bool entered = false;
         _cleanup_(waiter_removep) int wake_fd = -EBADF;
-        bool opened = false;
+        bool opened = false, may_guess_new;
         TbDevice *t;
         Egpu *egpu;
         int r;
@@ -619,7 +619,10 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
         if (!opened)
                 report_note(rep, "%s: already authorized", name);
 
-        if (opened && n_opened == 1) {
+        /* A router above opened too: its eGPU may come first, so only an attach that opened its own
+         * router's tunnel and no other may take the one new eGPU. */
+        may_guess_new = opened && n_opened == 1;
+        if (may_guess_new) {
                 wake_fd = waiter_add();
                 if (wake_fd < 0)
                         return report_error(
@@ -633,8 +636,7 @@ int attach_thunderbolt(AttachContext *c, const char *device, const AttachOptions
                 find_egpu_of_tunnel,
                 &(TunnelWait){ .tb_syspath = syspath,
                                .before = before,
-                               /* A router above opened too: its eGPU may come first. */
-                               .may_guess_new = opened && n_opened == 1,
+                               .may_guess_new = may_guess_new,
                                .n_own = n_opened },
                 wake_fd,
                 o->timeout_ms,
