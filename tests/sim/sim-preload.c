@@ -361,15 +361,25 @@ static ssize_t vfio_ask(const char *what, char *out, size_t out_size, const char
         return r;
 }
 
-static void vfio_after_open(int fd, const char *path);
+static void vfio_after_open(int fd, const char *path) {
+        int group = -1;
+        VfioKind k = vfio_node(path, &group);
+
+        if (fd < 0 || fd >= VFIO_MAX_FD || k == VF_NONE)
+                return;
+        pthread_mutex_lock(&vfio_lock);
+        vfio_fds[fd] = (VfioFd){ .kind = k, .group = group, .container = -1 };
+        pthread_mutex_unlock(&vfio_lock);
+}
 
 /* Opens a group node, /dev/vfio/N, as the kernel would: one open at a time (the simulator answers EBUSY
  * while another process has it open, ENOENT while no member is on vfio-pci). The node is opened here, in
  * the testbed, and not through umockdev's open(): umockdev 0.17 hands every open of a /dev path, a failed
  * one too (fd -1), to its ioctl emulation, which then keeps a socket and one of its 50 descriptor slots
- * for good, and aborts the program ("fd_map_add(): overflow") after 50 such failures; our ioctls are
- * answered by this library anyway. Returns 1 with *ret_fd set (-1 and errno on failure) when path is a
- * group node, 0 for any other path. */
+ * for good, and aborts the program ("fd_map_add(): overflow") after 50 such failures (martinpitt/umockdev
+ * src/libumockdev-preload.c: the open wrappers call ioctl_emulate_open() with the result, FD_MAP_MAX 50;
+ * read at 39f785a); our ioctls are answered by this library anyway. Returns 1 with *ret_fd set (-1 and errno
+ * on failure) when path is a group node, 0 for any other path. */
 static int vfio_open(const char *path, int flags, int *ret_fd) {
         const char *dir = getenv("UMOCKDEV_DIR");
         char node[PATH_MAX];
@@ -393,17 +403,6 @@ static int vfio_open(const char *path, int flags, int *ret_fd) {
         vfio_after_open(fd, path);
         *ret_fd = fd;
         return 1;
-}
-
-static void vfio_after_open(int fd, const char *path) {
-        int group = -1;
-        VfioKind k = vfio_node(path, &group);
-
-        if (fd < 0 || fd >= VFIO_MAX_FD || k == VF_NONE)
-                return;
-        pthread_mutex_lock(&vfio_lock);
-        vfio_fds[fd] = (VfioFd){ .kind = k, .group = group, .container = -1 };
-        pthread_mutex_unlock(&vfio_lock);
 }
 
 static unsigned vfio_container_groups(int container) {
