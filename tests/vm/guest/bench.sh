@@ -39,15 +39,27 @@ floor() {
                 echo $f >/sys/bus/pci/drivers_probe
         done
 }
-# time NAME COMMAND...: runs it, says how long it took (or "timeout")
+# cpu_ms PID: milliseconds of CPU the process has used, user and system, its ended threads included
+# (proc(5): /proc/PID/stat utime and stime, fields 14 and 15, in clock ticks of 10 ms)
+cpu_ms() {
+        set -- $(sed 's/.*) //' /proc/$1/stat)
+        echo $(((${12} + ${13}) * 10))
+}
+# time NAME COMMAND...: runs it, says how long it took (or "timeout"); with the daemon running, also how
+# much CPU time it used from the plug until it went idle again ("bench cpu-NAME MS")
 time_it() {
         name=$1
         shift
+        [ -z "$DPID" ] || c0=$(cpu_ms $DPID)
         t0=$(vm-tool now)
         if "$@"; then
                 diag "bench $name $(($(vm-tool now) - t0))"
         else
                 diag "bench $name timeout"
+        fi
+        if [ -n "$DPID" ]; then
+                sleep 1 # the echo of its own binds
+                diag "bench cpu-$name $(($(cpu_ms $DPID) - c0))"
         fi
 }
 one_rp2() { add rp2 && bound $H0 $H1; }
@@ -81,6 +93,7 @@ while [ $i -lt "$RUNS" ]; do
 done
 kill $DPID
 vm-tool wait-path /proc/$DPID absent 10000 >/dev/null
+DPID=
 i=0
 while [ $i -lt "$RUNS" ]; do
         time_it floor floor_one
