@@ -584,6 +584,47 @@ int host_load_with_ports(struct udev *udev, const PciePort *ports, size_t n_port
         return 0;
 }
 
+int host_dup(const Host *h, const PciePort *ports, size_t n_ports, Host **ret) {
+        _cleanup_(host_freep) Host *c = calloc(1, sizeof(Host));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->n_iommu_units = h->n_iommu_units;
+        FOREACH_ARRAY(d, h->domains, h->n_domains) {
+                TbDomain *x = NULL;
+
+                if (tb_domain_dup(*d, &x) < 0 ||
+                    array_push(&c->domains, &c->n_domains, &c->n_domains_allocated, x) < 0) {
+                        tb_domain_free(x);
+                        return -ENOMEM;
+                }
+        }
+        FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices) {
+                TbDevice *x = NULL;
+
+                if (tb_device_dup(*t, &x) < 0 ||
+                    array_push(&c->tb_devices, &c->n_tb_devices, &c->n_tb_devices_allocated, x) < 0) {
+                        tb_device_free(x);
+                        return -ENOMEM;
+                }
+        }
+        FOREACH_ARRAY(f, h->pci, h->n_pci) {
+                PciFunction *x = NULL;
+
+                if (pci_function_dup(*f, &x) < 0 ||
+                    array_push(&c->pci, &c->n_pci, &c->n_pci_allocated, x) < 0) {
+                        pci_function_free(x);
+                        return -ENOMEM;
+                }
+        }
+        r = build_links(c, ports, n_ports);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 /* The objects host_refresh() drops by syspath all start with it. */
 _Static_assert(offsetof(PciFunction, syspath) == 0, "PciFunction starts with its syspath");
 _Static_assert(offsetof(TbDevice, syspath) == 0, "TbDevice starts with its syspath");

@@ -42,6 +42,9 @@ int host_load(struct udev *udev, Host **ret);
  * them, but stays valid to read and to free: load it again. */
 int host_refresh(Host *h, struct udev *udev, char **syspaths, const PciePort *ports, size_t n_ports);
 Host *host_free(Host *h);
+/* A copy of h that shares nothing with it, for another thread: its devices copied, what is built from them
+ * made again with ports (as for host_load_with_ports()). Reads nothing but the root ports' device links. */
+int host_dup(const Host *h, const PciePort *ports, size_t n_ports, Host **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Host *, host_free);
 
 PciFunction *host_find_pci(const Host *h, const char *bdf) _pure_;

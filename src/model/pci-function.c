@@ -163,18 +163,37 @@ int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret) {
         return 0;
 }
 
+/* Its text fields, for pci_function_free() and pci_function_dup(): a new one goes here. */
+static const size_t pci_function_strings[] = {
+        offsetof(PciFunction, syspath),        offsetof(PciFunction, bdf),
+        offsetof(PciFunction, driver),         offsetof(PciFunction, current_link_speed),
+        offsetof(PciFunction, max_link_speed), offsetof(PciFunction, vendor_name),
+        offsetof(PciFunction, model_name),
+};
+
 PciFunction *pci_function_free(PciFunction *f) {
         if (!f)
                 return NULL;
-        free(f->syspath);
-        free(f->bdf);
-        free(f->driver);
+        struct_strings_free(f, pci_function_strings, ELEMENTSOF(pci_function_strings));
         strv_free(f->reset_methods);
-        free(f->current_link_speed);
-        free(f->max_link_speed);
-        free(f->vendor_name);
-        free(f->model_name);
         return mfree(f);
+}
+
+int pci_function_dup(const PciFunction *f, PciFunction **ret) {
+        _cleanup_(pci_function_freep) PciFunction *c = malloc(sizeof(PciFunction));
+
+        if (!c)
+                return -ENOMEM;
+        *c = *f;
+        c->reset_methods = NULL;
+        c->parent = NULL;
+        if (struct_strings_dup(c, f, pci_function_strings, ELEMENTSOF(pci_function_strings)) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(m, f->reset_methods)
+                if (strv_extend(&c->reset_methods, *m) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 bool pci_function_is_bridge(const PciFunction *f) {

@@ -58,6 +58,8 @@ typedef struct PciFunction {
 
 int pci_function_new_from_udev(struct udev_device *d, PciFunction **ret);
 PciFunction *pci_function_free(PciFunction *f);
+/* A copy of f with every field its own, but parent NULL: host_dup() links the copies again. */
+int pci_function_dup(const PciFunction *f, PciFunction **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PciFunction *, pci_function_free);
 
 /* Base class (0x03 display, 0x06 bridge, ...). */

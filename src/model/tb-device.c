@@ -86,17 +86,32 @@ int tb_device_new_from_udev(struct udev_device *d, TbDevice **ret) {
         return 0;
 }
 
+/* Its text fields, for tb_device_free() and tb_device_dup(): a new one goes here. */
+static const size_t tb_device_strings[] = {
+        offsetof(TbDevice, syspath),     offsetof(TbDevice, name),        offsetof(TbDevice, unique_id),
+        offsetof(TbDevice, vendor_name), offsetof(TbDevice, device_name), offsetof(TbDevice, rx_speed),
+        offsetof(TbDevice, tx_speed),
+};
+
 TbDevice *tb_device_free(TbDevice *t) {
         if (!t)
                 return NULL;
-        free(t->syspath);
-        free(t->name);
-        free(t->unique_id);
-        free(t->vendor_name);
-        free(t->device_name);
-        free(t->rx_speed);
-        free(t->tx_speed);
+        struct_strings_free(t, tb_device_strings, ELEMENTSOF(tb_device_strings));
         return mfree(t);
+}
+
+int tb_device_dup(const TbDevice *t, TbDevice **ret) {
+        _cleanup_(tb_device_freep) TbDevice *c = malloc(sizeof(TbDevice));
+
+        if (!c)
+                return -ENOMEM;
+        *c = *t;
+        c->domain = NULL;
+        c->parent = NULL;
+        if (struct_strings_dup(c, t, tb_device_strings, ELEMENTSOF(tb_device_strings)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 bool tb_device_is_connected_device(const TbDevice *t) {

@@ -32,6 +32,8 @@ typedef struct TbDevice {
 
 int tb_device_new_from_udev(struct udev_device *d, TbDevice **ret);
 TbDevice *tb_device_free(TbDevice *d);
+/* A copy of t with every field its own, but domain and parent NULL: host_dup() links the copies again. */
+int tb_device_dup(const TbDevice *t, TbDevice **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TbDevice *, tb_device_free);
 
 /* Whether the device has a PCIe tunnel open: authorized, and a device rather than a host router. */

@@ -57,11 +57,28 @@ int tb_domain_new_from_udev(struct udev_device *d, TbDomain **ret) {
         return 0;
 }
 
+/* Its text fields, for tb_domain_free() and tb_domain_dup(): a new one goes here. */
+static const size_t tb_domain_strings[] = {
+        offsetof(TbDomain, syspath),
+        offsetof(TbDomain, name),
+        offsetof(TbDomain, nhi_bdf),
+};
+
 TbDomain *tb_domain_free(TbDomain *d) {
         if (!d)
                 return NULL;
-        free(d->syspath);
-        free(d->name);
-        free(d->nhi_bdf);
+        struct_strings_free(d, tb_domain_strings, ELEMENTSOF(tb_domain_strings));
         return mfree(d);
+}
+
+int tb_domain_dup(const TbDomain *d, TbDomain **ret) {
+        _cleanup_(tb_domain_freep) TbDomain *c = malloc(sizeof(TbDomain));
+
+        if (!c)
+                return -ENOMEM;
+        *c = *d;
+        if (struct_strings_dup(c, d, tb_domain_strings, ELEMENTSOF(tb_domain_strings)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
 }

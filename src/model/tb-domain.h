@@ -27,6 +27,8 @@ typedef struct TbDomain {
 
 int tb_domain_new_from_udev(struct udev_device *d, TbDomain **ret);
 TbDomain *tb_domain_free(TbDomain *d);
+/* A copy of d with every field its own. */
+int tb_domain_dup(const TbDomain *d, TbDomain **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TbDomain *, tb_domain_free);
 
 const char *tb_security_to_string(TbSecurity s) _pure_;

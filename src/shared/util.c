@@ -103,6 +103,28 @@ int strdup_to(char **ret, const char *s) {
         return 0;
 }
 
+void struct_strings_free(void *p, const size_t *offsets, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char **field = (char **) ((uint8_t *) p + offsets[i]);
+
+                *field = mfree(*field);
+        }
+}
+
+int struct_strings_dup(void *p, const void *src, const size_t *offsets, size_t n) {
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++)
+                *(char **) ((uint8_t *) p + offsets[i]) = NULL;
+        for (size_t i = 0; i < n; i++) {
+                const char *s = *(char *const *) ((const uint8_t *) src + offsets[i]);
+
+                if (s && strdup_to((char **) ((uint8_t *) p + offsets[i]), s) < 0)
+                        r = -ENOMEM;
+        }
+        return r;
+}
+
 const char *path_basename(const char *path) {
         const char *p = strrchr(path, '/');
         return p ? p + 1 : path;

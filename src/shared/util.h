@@ -28,6 +28,12 @@ char *strstrip(char *s);
 /* Sets *ret to a new copy of s (not NULL) and returns 0; -ENOMEM, *ret untouched. */
 int strdup_to(char **ret, const char *s);
 
+/* The char * fields of a struct, by their offsets: freed, or (in a struct whose bytes were copied from
+ * src) made copies of src's own, NULL staying NULL. On -ENOMEM every field that could not be copied is
+ * NULL, so that freeing the fields is always right. */
+void struct_strings_free(void *p, const size_t *offsets, size_t n);
+int struct_strings_dup(void *p, const void *src, const size_t *offsets, size_t n);
+
 /* Returns the part of path after the last '/'. */
 const char *path_basename(const char *path);
 

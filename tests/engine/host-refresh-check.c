@@ -4,8 +4,10 @@
  * Loads the host, runs COMMAND (which plugs, authorizes or unplugs something) and, until the events have
  * been quiet for 300 ms (at most 10 s), brings the snapshot up to date with host_refresh() and the devices
  * of each batch of uevents, as attach does. Then it loads the host again from scratch and compares the two
- * field by field: the attach that refreshes must see what a full read sees. Prints both descriptions when
- * they differ. Exit status: 0 when they agree, 1 when they differ, 2 on errors. */
+ * field by field: the attach that refreshes must see what a full read sees. A copy of the refreshed
+ * snapshot (host_dup(), what the daemon hands each attach) must be the same again, and stay so once the
+ * snapshot it was made from is gone. Prints the descriptions when they differ. Exit status: 0 when they
+ * agree, 1 when they differ, 2 on errors. */
 
 #include <libudev.h>
 #include <poll.h>
@@ -25,19 +27,30 @@ static void describe(const Host *h, FILE *f) {
                 fprintf(f, "domain %s nhi=%s\n", (*d)->name, strna((*d)->nhi_bdf));
         FOREACH_ARRAY(t, h->tb_devices, h->n_tb_devices)
                 fprintf(f,
-                        "router %s authorized=%d unique_id=%s parent=%s domain=%s\n",
+                        "router %s authorized=%d unique_id=%s names=%s/%s parent=%s domain=%s\n",
                         (*t)->name,
                         (*t)->authorized,
                         strna((*t)->unique_id),
+                        (*t)->vendor_name,
+                        (*t)->device_name,
                         (*t)->parent ? (*t)->parent->name : "-",
                         (*t)->domain ? (*t)->domain->name : "-");
-        FOREACH_ARRAY(p, h->pci, h->n_pci)
+        FOREACH_ARRAY(p, h->pci, h->n_pci) {
                 fprintf(f,
-                        "pci %s driver=%s group=%d parent=%s\n",
+                        "pci %s %04x:%04x class=%06x driver=%s group=%d parent=%s link=%s power=%d reset=",
                         (*p)->bdf,
+                        (*p)->vendor,
+                        (*p)->device,
+                        (*p)->class,
                         strna((*p)->driver),
                         (*p)->iommu_group,
-                        (*p)->parent ? (*p)->parent->bdf : "-");
+                        (*p)->parent ? (*p)->parent->bdf : "-",
+                        strna((*p)->current_link_speed),
+                        (int) (*p)->power_state);
+                STRV_FOREACH(m, (*p)->reset_methods)
+                        fprintf(f, "%s,", *m);
+                fputc('\n', f);
+        }
         FOREACH_ARRAY(g, h->groups, h->n_groups) {
                 fprintf(f, "group %d:", (*g)->id);
                 FOREACH_ARRAY(m, (*g)->members, (*g)->n_members)
@@ -88,8 +101,8 @@ static int drain(struct udev_monitor *m, char ***syspaths) {
 int main(int argc, char **argv) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *m = NULL;
-        _cleanup_(host_freep) Host *h = NULL, *full = NULL;
-        _cleanup_free_ char *a = NULL, *b = NULL;
+        _cleanup_(host_freep) Host *h = NULL, *full = NULL, *copy = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
         uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
         unsigned batches = 0;
         int status;
@@ -128,11 +141,13 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (host_load(udev, &full) < 0)
+        if (host_load(udev, &full) < 0 || host_dup(h, NULL, 0, &copy) < 0)
                 return 2;
         a = description(h);
+        h = host_free(h); /* the copy shares nothing with it */
         b = description(full);
-        if (!a || !b)
+        c = description(copy);
+        if (!a || !b || !c)
                 return 2;
         if (batches == 0) {
                 fprintf(stderr, "host-refresh-check: no event came: the test tests nothing\n");
@@ -140,6 +155,10 @@ int main(int argc, char **argv) {
         }
         if (!streq(a, b)) {
                 printf("refreshed (%u batches):\n%s\nread again:\n%s", batches, a, b);
+                return 1;
+        }
+        if (!streq(a, c)) {
+                printf("refreshed:\n%s\nits copy:\n%s", a, c);
                 return 1;
         }
         printf("refreshed in %u batches, as read again:\n%s", batches, a);
