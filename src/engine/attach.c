@@ -120,6 +120,47 @@ int attach_context_open(struct udev *udev, const Enrolled *enrolled, AttachConte
         return 0;
 }
 
+/* Reads the events that came, without waiting, and adds the devices they named to *syspaths, each once.
+ * Returns how many came. */
+static int monitor_drain(struct udev_monitor *m, char ***syspaths) {
+        int n = 0;
+
+        for (;;) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = udev_monitor_receive_device(m);
+                const char *syspath;
+
+                if (!d)
+                        return n;
+                n++;
+                syspath = udev_device_get_syspath(d);
+                if (syspath && !strv_contains(*syspaths, syspath) && strv_extend(syspaths, syspath) < 0)
+                        return -ENOMEM;
+        }
+}
+
+int attach_context_adopt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        struct udev_monitor *monitor,
+        Host *host,
+        AttachContext *ret) {
+        _cleanup_(attach_context_done)
+                AttachContext c = { .udev = udev, .enrolled = enrolled, .monitor = monitor, .host = host };
+        _cleanup_strv_free_ char **changed = NULL;
+        int r;
+
+        /* What changed since the copy (the monitor has seen it all), and the store, whose ports decide
+         * which functions are eGPUs, as it is now. */
+        r = monitor_drain(monitor, &changed);
+        if (r >= 0)
+                r = refresh(&c, changed);
+        if (r < 0)
+                return r;
+        *ret = c;
+        c = (AttachContext){};
+        return 0;
+}
+
 void attach_context_done(AttachContext *c) {
         c->monitor = udev_monitor_unref(c->monitor);
         c->host = host_free(c->host);
@@ -142,18 +183,8 @@ static int monitor_wait(struct udev_monitor *m, int wake_fd, uint64_t deadline, 
                 return 0;
         if (wake_fd >= 0 && (p[1].revents & POLLIN) && read(wake_fd, &v, sizeof(v)) == sizeof(v))
                 got = 1;
-        for (;;) {
-                _cleanup_(udev_device_unrefp) struct udev_device *d = udev_monitor_receive_device(m);
-                const char *syspath;
-
-                if (!d)
-                        break;
-                got = 1;
-                syspath = udev_device_get_syspath(d);
-                if (syspath && !strv_contains(*syspaths, syspath) && strv_extend(syspaths, syspath) < 0)
-                        return -ENOMEM;
-        }
-        return got;
+        r = monitor_drain(m, syspaths);
+        return r < 0 ? r : got || r > 0;
 }
 
 static const Enrollment *find_enrollment(const Enrolled *en, const TbDevice *t) {

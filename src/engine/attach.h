@@ -41,6 +41,15 @@ typedef struct AttachContext {
 
 /* Opens the monitor, then loads the host with the enrolled PCIe ports. -errno, ret untouched, on failure. */
 int attach_context_open(struct udev *udev, const Enrolled *enrolled, AttachContext *ret);
+/* The same from a monitor and a snapshot the caller made, in that order (the daemon's loop copies its own
+ * after reading every event that came before the monitor opened): takes both, even on failure, reads again
+ * the devices of the events the monitor has had since, and builds the eGPUs with the enrolled ports. */
+int attach_context_adopt(
+        struct udev *udev,
+        const Enrolled *enrolled,
+        struct udev_monitor *monitor,
+        Host *host,
+        AttachContext *ret);
 void attach_context_done(AttachContext *c);
 
 /* Attaches one Thunderbolt router given by name ("1-1") or unique_id: refuses unless it is enrolled

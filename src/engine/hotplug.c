@@ -49,10 +49,30 @@ typedef struct Holder {
         struct Holder *next;
 } Holder;
 
+/* What the loop hands an attach so that it need not read the whole host: a monitor, then a copy of the
+ * loop's snapshot made after every event from before the monitor's opening was read into it. So no event
+ * is lost between the two, as with attach_context_open(). */
+typedef struct Prepared {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        Host *host;
+} Prepared;
+
+static Prepared *prepared_free(Prepared *p) {
+        if (!p)
+                return NULL;
+        udev_monitor_unref(p->monitor);
+        udev_unref(p->udev);
+        host_free(p->host);
+        return mfree(p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Prepared *, prepared_free);
+
 typedef struct Job {
         JobKind kind;
         char *key;
-        bool again; /* an event came while it ran: run once more */
+        bool again;         /* an event came while it ran: run once more */
+        Prepared *prepared; /* for its next run, NULL: it reads the host itself */
         struct Job *next;
 } Job;
 
@@ -194,7 +214,7 @@ static bool vm_running(const LiveVm *vm, const LiveOptions *o) {
         return live_vm_check(vm, o, &rep) >= 0;
 }
 
-static void schedule(Hotplug *d, JobKind kind, const char *key);
+static void schedule(Hotplug *d, JobKind kind, const char *key, Prepared *prepared);
 
 /* Watches the process that holds one of the eGPU's groups, if any, so that its end runs the release. */
 static void watch_holders(Hotplug *d, const Egpu *g) {
@@ -274,7 +294,7 @@ static void handle_holders(Hotplug *d) {
                 if (!gpu)
                         continue;
                 logf_(d, LOG_INFO, "eGPU %s: PID %d, which held it, ended", gpu, (int) pid);
-                schedule(d, JOB_RELEASE, gpu);
+                schedule(d, JOB_RELEASE, gpu, NULL);
         }
 }
 
@@ -350,8 +370,10 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         }
 }
 
-static void run_attach(Hotplug *d, const char *device) {
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+/* Attaches device, from what the loop prepared when there is that, else from a read of the whole host. */
+static void run_attach(Hotplug *d, const char *device, Prepared *prepared) {
+        _cleanup_(prepared_freep) Prepared *p = prepared;
+        _cleanup_(udev_unrefp) struct udev *udev = p ? TAKE_PTR(p->udev) : udev_new();
         _cleanup_(enrolled_done) Enrolled enrolled = {};
         _cleanup_(attach_context_done) AttachContext c = {};
         _cleanup_(report_done) Report rep = {};
@@ -369,7 +391,10 @@ static void run_attach(Hotplug *d, const char *device) {
         /* Under the lock, the store and sysfs as they are now: a person may have just changed them. */
         if (load_enrolled(d, &enrolled) < 0)
                 return;
-        r = attach_context_open(udev, &enrolled, &c);
+        if (p)
+                r = attach_context_adopt(udev, &enrolled, TAKE_PTR(p->monitor), TAKE_PTR(p->host), &c);
+        else
+                r = attach_context_open(udev, &enrolled, &c);
         if (r < 0) {
                 errno = -r;
                 logf_(d, LOG_ERR, "Failed to read the devices: %m");
@@ -489,9 +514,14 @@ static void *worker(void *p) {
 
         free(a);
         for (;;) {
-                if (job->kind == JOB_ATTACH)
-                        run_attach(d, job->key);
-                else if (job->kind == JOB_RELEASE)
+                if (job->kind == JOB_ATTACH) {
+                        Prepared *prepared;
+
+                        pthread_mutex_lock(&d->lock);
+                        prepared = TAKE_PTR(job->prepared);
+                        pthread_mutex_unlock(&d->lock);
+                        run_attach(d, job->key, prepared);
+                } else if (job->kind == JOB_RELEASE)
                         run_release(d, job->key);
                 else
                         run_surprise(d, job->key);
@@ -509,14 +539,17 @@ static void *worker(void *p) {
                 job->again = false;
                 pthread_mutex_unlock(&d->lock);
         }
+        prepared_free(job->prepared);
         free(job->key);
         free(job);
         (void) !write(d->done_fd, &one, sizeof(one));
         return NULL;
 }
 
-/* Starts a job in a worker, or asks the running one with the same key to go once more. */
-static void schedule(Hotplug *d, JobKind kind, const char *key) {
+/* Starts a job in a worker, or asks the running one with the same key to go once more; an attach's next
+ * run takes prepared (NULL: it reads the host itself). Takes prepared. */
+static void schedule(Hotplug *d, JobKind kind, const char *key, Prepared *prepared) {
+        _cleanup_(prepared_freep) Prepared *p = prepared;
         pthread_attr_t attr;
         pthread_t thread;
         WorkerArgs *a;
@@ -526,6 +559,10 @@ static void schedule(Hotplug *d, JobKind kind, const char *key) {
         for (Job *j = d->jobs; j; j = j->next)
                 if (j->kind == kind && streq(j->key, key)) {
                         j->again = kind == JOB_ATTACH;
+                        if (j->again) {
+                                prepared_free(j->prepared);
+                                j->prepared = TAKE_PTR(p);
+                        }
                         pthread_mutex_unlock(&d->lock);
                         return;
                 }
@@ -540,6 +577,7 @@ static void schedule(Hotplug *d, JobKind kind, const char *key) {
                 return;
         }
         job->kind = kind;
+        job->prepared = TAKE_PTR(p);
         *a = (WorkerArgs){ .d = d, .job = job };
         job->next = d->jobs;
         d->jobs = job;
@@ -549,6 +587,7 @@ static void schedule(Hotplug *d, JobKind kind, const char *key) {
         if (pthread_create(&thread, &attr, worker, a) != 0) {
                 d->jobs = job->next;
                 d->n_running--;
+                prepared_free(job->prepared);
                 free(job->key);
                 free(job);
                 free(a);
@@ -627,8 +666,6 @@ static char *event_device(const Host *h, struct udev_device *dev, const Enrolled
         return strdup(t->name);
 }
 
-/* Reads every pending event first, so that a burst (a tunnel brings a dozen) never fills the socket,
- * then reads the store and sysfs once for all of them. */
 /* d->host brought up to date with the devices of n events: only they are read again (the first time, and
  * should a refresh fail, the whole host is read). */
 static int update_host(Hotplug *d, const Enrolled *enrolled, struct udev_device **events, size_t n) {
@@ -654,25 +691,59 @@ static int update_host(Hotplug *d, const Enrolled *enrolled, struct udev_device 
         return host_load_enrolled(d->udev, enrolled, &d->host);
 }
 
-static void handle_events(Hotplug *d) {
-        _cleanup_(enrolled_done) Enrolled enrolled = {};
-        _cleanup_strv_free_ char **devices = NULL;
-        struct udev_device **events = NULL, *dev;
-        size_t n = 0, allocated = 0, n_devices = 0, devices_allocated = 0;
+/* A monitor for an attach about to start, in a udev context of its own (the worker's thread uses it); its
+ * snapshot comes later. NULL when that fails: the attach then reads the host itself. */
+static Prepared *prepare(void) {
+        _cleanup_(prepared_freep) Prepared *p = calloc(1, sizeof(Prepared));
+
+        if (!p || !(p->udev = udev_new()) || event_uevent_monitor_open(p->udev, &p->monitor) < 0)
+                return NULL;
+        return TAKE_PTR(p);
+}
+
+/* Reads every pending event into *events (n of them in room for *allocated); returns how many came. */
+static size_t receive_events(Hotplug *d, struct udev_device ***events, size_t *allocated) {
+        struct udev_device *dev;
+        size_t n = 0;
 
         while ((dev = udev_monitor_receive_device(d->mon))) {
-                if (ARRAY_RESERVE(events, allocated, n + 1) < 0) {
+                if (ARRAY_RESERVE(*events, *allocated, n + 1) < 0) {
                         udev_device_unref(dev);
                         break;
                 }
-                events[n++] = dev;
+                (*events)[n++] = dev;
         }
-        /* A device that went is no longer what a person detached: its next connect attaches again. */
-        for (size_t i = 0; i < n; i++)
-                if (streq_ptr(udev_device_get_action(events[i]), "remove"))
-                        (void) detached_forget_syspath(d->o.root, udev_device_get_syspath(events[i]));
-        if (n > 0 && load_enrolled(d, &enrolled) >= 0 && update_host(d, &enrolled, events, n) >= 0)
-                for (size_t i = 0; i < n; i++) {
+        return n;
+}
+
+/* Reads every pending event first, so that a burst (a tunnel brings a dozen) never fills the socket,
+ * then reads the store once and sysfs for the devices the events name. An attach to start gets a monitor
+ * and then, once the events that came meanwhile are read too, a copy of the snapshot: no attach reads the
+ * whole host, and none misses an event from between its copy and its monitor. */
+static void handle_events(Hotplug *d) {
+        _cleanup_(enrolled_done) Enrolled enrolled = {};
+        _cleanup_strv_free_ char **devices = NULL;
+        _cleanup_free_ Prepared **prepared = NULL; /* one for each of devices, or NULL */
+        _cleanup_free_ struct udev_device **events = NULL;
+        _cleanup_free_ PciePort *ports = NULL;
+        size_t n, allocated = 0, n_devices = 0, devices_allocated = 0, prepared_allocated = 0, n_ports = 0;
+        bool store_read = false;
+        int r = 0;
+
+        while (r >= 0 && (n = receive_events(d, &events, &allocated)) > 0) {
+                /* A device that went is no longer what a person detached: its next connect attaches again.
+                 */
+                for (size_t i = 0; i < n; i++)
+                        if (streq_ptr(udev_device_get_action(events[i]), "remove"))
+                                (void) detached_forget_syspath(
+                                        d->o.root,
+                                        udev_device_get_syspath(events[i]));
+                if (!store_read)
+                        r = load_enrolled(d, &enrolled);
+                store_read = true;
+                if (r >= 0)
+                        r = update_host(d, &enrolled, events, n);
+                for (size_t i = 0; i < n && r >= 0; i++) {
                         _cleanup_free_ char *device = event_device(d->host, events[i], &enrolled);
 
                         if (!device || strv_contains(devices, device))
@@ -683,12 +754,22 @@ static void handle_events(Hotplug *d) {
                               udev_device_get_action(events[i]),
                               udev_device_get_sysname(events[i]),
                               device);
-                        if (strv_push(&devices, &n_devices, &devices_allocated, strdup(device)) >= 0)
-                                schedule(d, JOB_ATTACH, device);
+                        if (ARRAY_RESERVE(prepared, prepared_allocated, n_devices + 1) < 0 ||
+                            strv_push(&devices, &n_devices, &devices_allocated, TAKE_PTR(device)) < 0)
+                                break;
+                        prepared[n_devices - 1] = prepare();
                 }
-        for (size_t i = 0; i < n; i++)
-                udev_device_unref(events[i]);
-        free(events);
+                for (size_t i = 0; i < n; i++)
+                        udev_device_unref(events[i]);
+        }
+        if (n_devices > 0 && (!d->host || enrolled_pcie_ports(&enrolled, &ports, &n_ports) < 0))
+                for (size_t i = 0; i < n_devices; i++)
+                        prepared[i] = prepared_free(prepared[i]);
+        for (size_t i = 0; i < n_devices; i++) {
+                if (prepared[i] && host_dup(d->host, ports, n_ports, &prepared[i]->host) < 0)
+                        prepared[i] = prepared_free(prepared[i]);
+                schedule(d, JOB_ATTACH, devices[i], TAKE_PTR(prepared[i]));
+        }
 }
 
 /* The function a kernel log record says a VM keeps although its device is being removed: vfio-pci's
@@ -738,7 +819,7 @@ static void handle_kmsg(Hotplug *d) {
                         if (bdf) {
                                 logf_(d, LOG_DEBUG, "kernel: the removal of %s waits for its user", bdf);
                                 /* one job for the slot: its functions go, and stay, together */
-                                schedule(d, JOB_SURPRISE, bdf);
+                                schedule(d, JOB_SURPRISE, bdf, NULL);
                         }
                         rec = next;
                 }
@@ -874,7 +955,7 @@ static void for_each_connected(Hotplug *d, bool attach) {
                         Egpu *g = NULL;
 
                         if (e && e->policy == ENROLL_POLICY_AUTO)
-                                schedule(d, JOB_ATTACH, *t);
+                                schedule(d, JOB_ATTACH, *t, NULL);
                         /* A VM that holds it since before our start: its end is ours to see too. */
                         if (attach_find_egpu(h, &enrolled, *t, &g) >= 0 && g)
                                 watch_holders(d, g);
@@ -885,6 +966,9 @@ static void for_each_connected(Hotplug *d, bool attach) {
                 if (r >= 0)
                         logf_(d, LOG_INFO, "%s: detached for shutdown", *t);
         }
+        /* The loop's snapshot to start from: read after its monitor opened, so no event is missed. */
+        if (attach && !d->host)
+                d->host = TAKE_PTR(h);
 }
 
 void hotplug_start(Hotplug *d) {
