@@ -37,9 +37,21 @@
 /* glibc's flag for a stream's error indicator (libio.h) */
 #define SIM_IO_ERR_SEEN 0x0020
 
-static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
-static int sim_fd = -1;
-static pid_t sim_fd_pid;
+/* Each thread talks to the simulator on a connection of its own, as the kernel serves each writer on its
+ * own: a write the simulator blocks (--block) holds up its thread only. The key's destructor closes the
+ * connection when the thread ends (its value is the descriptor + 1). */
+static pthread_once_t sim_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sim_key;
+static __thread int sim_fd = -1;
+static __thread pid_t sim_fd_pid;
+
+static void sim_fd_close(void *v) {
+        syscall(SYS_close, (int) (intptr_t) v - 1);
+}
+
+static void sim_key_make(void) {
+        (void) pthread_key_create(&sim_key, sim_fd_close);
+}
 
 static void *next_func(const char *name) {
         void *f = dlsym(RTLD_NEXT, name);
@@ -100,7 +112,7 @@ static bool fd_sysfs_rel(int fd, char *rel, size_t size) {
         return true;
 }
 
-static int sim_connect_locked(void) {
+static int sim_connect(void) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *path = getenv(SIM_ENV_SOCKET);
         int fd;
@@ -122,6 +134,8 @@ static int sim_connect_locked(void) {
         }
         sim_fd = fd;
         sim_fd_pid = getpid();
+        pthread_once(&sim_key_once, sim_key_make);
+        (void) pthread_setspecific(sim_key, (void *) (intptr_t) (fd + 1));
         return fd;
 }
 
@@ -136,7 +150,7 @@ static bool sim_call(
         ssize_t *result,
         char *out,
         size_t out_size) {
-        static char msg[SIM_MSG_MAX];
+        static __thread char msg[SIM_MSG_MAX];
         struct sim_reply reply;
         size_t plen = strlen(rel) + 1, dlen = count > SIM_PAGE_SIZE ? SIM_PAGE_SIZE + 1 : count;
         bool handled = false;
@@ -146,8 +160,7 @@ static bool sim_call(
         if (plen + dlen > sizeof(msg))
                 return false;
 
-        pthread_mutex_lock(&sim_lock);
-        fd = sim_connect_locked();
+        fd = sim_connect();
         if (fd < 0)
                 goto out;
         memcpy(msg, rel, plen);
@@ -177,8 +190,8 @@ broken:
         /* the simulator is gone: behave like plain umockdev */
         syscall(SYS_close, fd);
         sim_fd = -1;
+        (void) pthread_setspecific(sim_key, NULL);
 out:
-        pthread_mutex_unlock(&sim_lock);
         errno = saved_errno;
         return handled;
 }
