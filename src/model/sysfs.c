@@ -159,14 +159,7 @@ static int timed_io(const char *path, const char *value, usec_t timeout, char **
         }
 
         /* pthread_cond_timedwait() takes the deadline as a timespec on the condition's clock. */
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        timeout = MIN(timeout, (usec_t) INT32_MAX * USEC_PER_SEC);
-        deadline.tv_sec += (time_t) (timeout / USEC_PER_SEC);
-        deadline.tv_nsec += (long) (timeout % USEC_PER_SEC * NSEC_PER_USEC);
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
+        timespec_from_usec(&deadline, usec_add(now_usec(), timeout));
 
         pthread_mutex_lock(&w->lock);
         while (!w->done) {

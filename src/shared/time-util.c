@@ -11,6 +11,15 @@ usec_t now_usec(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+struct timespec *timespec_from_usec(struct timespec *ts, usec_t t) {
+        usec_t most = now_usec() + 365 * 24 * 3600 * USEC_PER_SEC;
+
+        t = t > most ? most : t;
+        ts->tv_sec = (time_t) (t / USEC_PER_SEC);
+        ts->tv_nsec = (long) (t % USEC_PER_SEC * NSEC_PER_USEC);
+        return ts;
+}
+
 /* The units of parse_sec(), longest name first among those that share a beginning ("ms" before "m"). */
 static const struct {
         const char *name;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <time.h>
 
 #include "macro.h"
 
@@ -15,8 +16,16 @@ typedef uint64_t usec_t;
 #define USEC_PER_MSEC ((usec_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
 
+/* a + b, USEC_INFINITY where that does not fit (systemd's usec_add()). */
+static inline usec_t usec_add(usec_t a, usec_t b) {
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}
+
 /* CLOCK_MONOTONIC in microseconds. */
 usec_t now_usec(void);
+/* A point in time on CLOCK_MONOTONIC as a timespec, for pthread_cond_timedwait() on a condition made with
+ * that clock; USEC_INFINITY and anything past a year from now become a year from now. */
+struct timespec *timespec_from_usec(struct timespec *ts, usec_t t);
 
 /* A span of time as systemd's parse_sec() reads one: a number, with a fraction or not, is seconds ("1.5");
  * numbers may carry a unit ("500ms", "1min 30s": us, ms, s, sec, m, min, h, hr), summed. Each number starts
