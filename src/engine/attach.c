@@ -534,16 +534,63 @@ static int snapshot_egpus(const Host *h, char ***ret) {
         return 0;
 }
 
+/* How many attaches of this process are binding now. The pre-flight checks an eGPU that is bound already,
+ * and its ioctls cost much CPU (the kernel sets up a container, opens each function, reads its config
+ * space and resets it), so an attach whose eGPU is bound lets the others' binding go first: with two
+ * eGPUs plugged at once on a busy host (tests/vm's one emulated CPU), both are bound sooner. */
+static pthread_once_t binding_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t binding_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t binding_done; /* on CLOCK_MONOTONIC, as now_usec() */
+static unsigned binding;
+
+static void binding_init(void) {
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&binding_done, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
+static void binding_enter(void) {
+        pthread_once(&binding_once, binding_init);
+        pthread_mutex_lock(&binding_mutex);
+        binding++;
+        pthread_mutex_unlock(&binding_mutex);
+}
+
+static void binding_leave(void) {
+        pthread_mutex_lock(&binding_mutex);
+        if (--binding == 0)
+                pthread_cond_broadcast(&binding_done);
+        pthread_mutex_unlock(&binding_mutex);
+}
+
+/* Waits until no attach of this process binds, at most timeout (then it goes on regardless). Only after
+ * binding_enter(). */
+static void binding_wait_idle(usec_t timeout) {
+        struct timespec deadline;
+
+        timespec_from_usec(&deadline, usec_add(now_usec(), timeout));
+        pthread_mutex_lock(&binding_mutex);
+        while (binding > 0 && pthread_cond_timedwait(&binding_done, &binding_mutex, &deadline) != ETIMEDOUT)
+                ;
+        pthread_mutex_unlock(&binding_mutex);
+}
+
 /* Binds the eGPU's functions to vfio-pci and, when that changed anything, checks that a VM's QEMU can
- * use them (the VFIO pre-flight); an eGPU that was bound already is left alone, so that the echo of our
- * own events does not open the groups again. */
+ * use them (the VFIO pre-flight), once no other attach of this process is binding; an eGPU that was
+ * bound already is left alone, so that the echo of our own events does not open the groups again. */
 static int bind_and_preflight(const Host *h, const Egpu *egpu, const AttachOptions *o, Report *rep) {
         _cleanup_(vfio_preflight_done) VfioPreflight p = {};
         int changed, r;
 
+        binding_enter();
         changed = vfio_bind_egpu(h, egpu, o->write_timeout_ms, rep);
+        binding_leave();
         if (changed <= 0)
                 return changed;
+        binding_wait_idle((usec_t) o->write_timeout_ms * USEC_PER_MSEC);
         r = vfio_preflight_egpu(egpu, &p);
         if (r < 0)
                 return report_error(rep, r, "Failed to check the eGPU's VFIO groups: %m");
@@ -955,6 +1002,29 @@ int attach_find_egpu(const Host *h, const Enrolled *enrolled, const char *device
                 return -EPERM;
         *ret = host_find_egpu_of_router(h, t);
         return 0;
+}
+
+int attach_context_reread_egpu(AttachContext *c, const char *device, Egpu **ret) {
+        _cleanup_strv_free_ char **syspaths = NULL;
+        Egpu *g = NULL;
+        int r;
+
+        r = attach_find_egpu(c->host, c->enrolled, device, &g);
+        if (r < 0)
+                return r;
+        if (!g) {
+                *ret = NULL;
+                return 0;
+        }
+        FOREACH_ARRAY(f, g->functions, g->n_functions) {
+                r = strv_extend(&syspaths, (*f)->syspath);
+                if (r < 0)
+                        return r;
+        }
+        r = refresh(c, syspaths); /* frees g with what else was built */
+        if (r < 0)
+                return r;
+        return attach_find_egpu(c->host, c->enrolled, device, ret);
 }
 
 /* The key a person's detach is kept under and the sysfs folder that says whether the device is still the

@@ -115,6 +115,9 @@ int attach_targets(const Host *h, const Enrolled *enrolled, char ***ret);
 /* The eGPU a device name (as attach_device() takes it) stands for now, NULL in *ret when it has none
  * (a closed tunnel). -ENODEV when the name is no connected device, -EPERM when it is not enrolled. */
 int attach_find_egpu(const Host *h, const Enrolled *enrolled, const char *device, Egpu **ret);
+/* The same in c->host, with the eGPU's functions read again first: after an attach, its snapshot is from
+ * before the binding. */
+int attach_context_reread_egpu(AttachContext *c, const char *device, Egpu **ret);
 
 /* An action on one device, as attach_device() and attach_by_person() take it. */
 typedef int (*AttachAction)(

@@ -322,9 +322,9 @@ static void run_release(Hotplug *d, const char *gpu) {
                 logf_(d, LOG_INFO, "eGPU %s: let go of; ready for the next VM", gpu);
 }
 
-/* After an attach: the eGPU into the VM its record names, when that VM runs and nobody holds the eGPU. */
-static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, const char *device) {
-        _cleanup_(host_freep) Host *h = NULL;
+/* After an attach (c as it left it): the eGPU into the VM its record names, when that VM runs and nobody
+ * holds the eGPU. */
+static void plug_into_vm(Hotplug *d, AttachContext *c, const char *device) {
         _cleanup_(live_vm_done) LiveVm vm = {};
         _cleanup_(report_done) Report rep = {};
         _cleanup_free_ char *who = NULL, *what = NULL;
@@ -333,12 +333,12 @@ static void plug_into_vm(Hotplug *d, struct udev *udev, const Enrolled *en, cons
         int r;
 
         /* Most hosts record no VM: then there is nothing to read. */
-        if (!enrolled_any_vm(en) || host_load_enrolled(udev, en, &h) < 0)
+        if (!enrolled_any_vm(c->enrolled))
                 return;
-        e = enrollment_of(h, en, device);
+        e = enrollment_of(c->host, c->enrolled, device);
         if (!e || (!e->vm && !e->qmp))
                 return;
-        if (attach_find_egpu(h, en, device, &g) < 0 || !g)
+        if (attach_context_reread_egpu(c, device, &g) < 0 || !g)
                 return;
         FOREACH_ARRAY(grp, g->groups, g->n_groups) {
                 pid_t pid = 0;
@@ -422,7 +422,7 @@ static void run_attach(Hotplug *d, const char *device, Prepared *prepared) {
         else if (r == 0)
                 logf_(d, LOG_DEBUG, "%s: already attached", device);
         if (r >= 0)
-                plug_into_vm(d, udev, &enrolled, device);
+                plug_into_vm(d, &c, device);
 }
 
 /* ---------------------------------------------------------------- surprise unplug */

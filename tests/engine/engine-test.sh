@@ -1146,6 +1146,26 @@ t_daisy_chain() {
         two_enclosures daisy-chain 1-301 0000:36:00
 }
 
+# The pre-flight of an eGPU that is bound waits while the other attach still binds (its eGPU's audio
+# function's driver_override write blocked 600 ms): the simulator's log shows no VFIO group opened before
+# that write returned, and both pairs bound and checked after.
+t_two_preflight_yields() {
+        v=$(variant preflight-yields second-port)
+        out=$(EGPU_SIM_DEBUG=1 sim_sh --block '*/0000:54:00.1/driver_override:600' "$v" '
+$E enroll 1-1 >/dev/null; $E enroll 1-3 >/dev/null
+$E attach >$TMPDIR/out; echo "rc=$?"
+grep -c "ready for a VM" $TMPDIR/out
+pair 0000:30:00; pair 0000:54:00' 2>$TMP/sim-log)
+        order=$(grep -o "@vfio/open\|0000:54:00.1/driver_override \"vfio-pci\": ok" $TMP/sim-log |
+                sed "s/.*driver_override.*/bound/; s/@vfio.*/open/" | uniq | tr "\n" " ")
+        expect "pre-flight yields" "rc=0
+4
+0000:30:00 vfio-pci/vfio-pci
+0000:54:00 vfio-pci/vfio-pci
+bound open " "$out
+$order"
+}
+
 # The daisy chain's second tunnel opens a second after the first (its authorized write blocked): 1-1's
 # eGPU appears, is bound and its attach is done while 1-301's attach still waits, and that one must not
 # take 1-1's eGPU for its own (the one new eGPU it saw while the chain cannot be told apart yet).
