@@ -5,9 +5,10 @@
  *   vm-tool write PATH VALUE          one write(2) of VALUE; prints "ok" or the errno's name
  *                                     ("EBUSY"), exits 0 or 1
  *   vm-tool now                       CLOCK_MONOTONIC in milliseconds
- *   vm-tool wait-driver BDF DRIVER MS polls /sys/bus/pci/devices/BDF/driver until it names
- *                                     DRIVER ("none": no driver); prints the milliseconds waited,
- *                                     exits 1 on timeout
+ *   vm-tool wait-driver BDF[,BDF]... DRIVER MS
+ *                                     polls /sys/bus/pci/devices/BDF/driver until it names DRIVER
+ *                                     ("none": no driver), for each BDF; prints the milliseconds
+ *                                     waited, exits 1 on timeout
  *   vm-tool wait-path PATH present|absent MS
  *                                     polls until PATH exists (or not); same output
  *   vm-tool nocaps COMMAND [ARG]...   runs COMMAND as uid 0 with no capability at all (bounding,
@@ -146,12 +147,13 @@ static int do_write(const char *path, const char *value) {
         return 0;
 }
 
-static bool driver_is(const char *bdf, const char *driver) {
+/* Whether the function at bdf (its first len bytes) is on driver. */
+static bool one_driver_is(const char *bdf, size_t len, const char *driver) {
         char path[PATH_MAX], target[PATH_MAX];
         ssize_t n;
         const char *base;
 
-        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.*s/driver", (int) len, bdf);
         n = readlink(path, target, sizeof(target) - 1);
         if (n < 0)
                 return strcmp(driver, "none") == 0 && errno == ENOENT;
@@ -159,6 +161,19 @@ static bool driver_is(const char *bdf, const char *driver) {
         base = strrchr(target, '/');
         base = base ? base + 1 : target;
         return strcmp(base, driver) == 0;
+}
+
+/* Whether each function of the comma-separated list is on driver: one process polls them all, so that
+ * a benchmark's observer starts no process per function. */
+static bool driver_is(const char *bdfs, const char *driver) {
+        for (const char *p = bdfs; *p;) {
+                size_t len = strcspn(p, ",");
+
+                if (!one_driver_is(p, len, driver))
+                        return false;
+                p += len + (p[len] == ',');
+        }
+        return true;
 }
 
 static bool path_is(const char *path, const char *state) {
@@ -230,7 +245,8 @@ int main(int argc, char *argv[]) {
                 return vfio_steps((int) strtol(argv[2], NULL, 10), argv[3], argv[4]);
 
         fprintf(stderr,
-                "usage: vm-tool write PATH VALUE | now | wait-driver BDF DRIVER MS | wait-path PATH "
+                "usage: vm-tool write PATH VALUE | now | wait-driver BDF[,BDF]... DRIVER MS | wait-path "
+                "PATH "
                 "present|absent MS | nocaps COMMAND [ARG]... | qmp SOCKET JSON | vfio GROUP BDF OTHER\n");
         return 2;
 }

@@ -26,9 +26,9 @@ del() {
         host device_del "b_${p}_vga" "b_${p}_hda" >/dev/null
         for f in "$@"; do vm-tool wait-path $SYSPCI/$f absent 10000 >/dev/null; done
 }
-# bound BDF...: waits (30 s at most each) until every function is on vfio-pci
+# bound BDF...: waits (30 s at most) until every function is on vfio-pci, polled by one process
 bound() {
-        for f in "$@"; do [ "$(vm-tool wait-driver $f vfio-pci 30000)" != timeout ] || return 1; done
+        [ "$(vm-tool wait-driver "$(echo "$@" | tr " " ",")" vfio-pci 30000)" != timeout ]
 }
 # floor BDF0 BDF1: the least a script can do for one pair once it is plugged in
 floor() {
