@@ -38,7 +38,7 @@ int main(int argc, char *argv[]) {
                 n = vm.n_hostpci;
         } else if (streq(argv[1], "mapping")) {
                 _cleanup_strv_free_ char **paths = NULL;
-                r = pve_mapping_paths(text, "egpu", &paths);
+                r = pve_mapping_paths(text, "egpu", NULL, &paths);
                 n = r >= 0 ? strv_length(paths) : 0;
         } else {
                 fprintf(stderr, "unknown parser %s\n", argv[1]);

@@ -414,7 +414,7 @@ static int strv_uniq_in_order(char **l, size_t n) {
         return 0;
 }
 
-int pve_mapping_paths(const char *text, const char *name, char ***ret) {
+int pve_mapping_paths(const char *text, const char *name, const char *node, char ***ret) {
         _cleanup_(pci_mapping_done) PciMapping m = {};
         _cleanup_strv_free_ char **paths = NULL;
         size_t n = 0, allocated = 1;
@@ -436,6 +436,8 @@ int pve_mapping_paths(const char *text, const char *name, char ***ret) {
                 r = pci_map_entry_parse(*e, &entry);
                 if (r < 0)
                         return r;
+                if (node && !streq_ptr(entry.node, node))
+                        continue;
                 r = push_addresses(&paths, &n, &allocated, entry.path);
                 if (r < 0)
                         return r;

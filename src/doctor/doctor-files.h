@@ -73,8 +73,10 @@ int pve_vm_parse(PveVm *vm, const char *text);
 bool pve_machine_is_q35(const char *machine) _pure_;
 /* Whether a host entry ("0000:30:00" or "0000:30:00.1") covers the function bdf. */
 bool pve_host_matches(const char *host, const char *bdf) _pure_;
-/* The addresses (path=, several joined by ';') of every "map" line of the PCI resource mapping name in
- * /etc/pve/mapping/pci.cfg (text) that Proxmox accepts (pci_mapping_from_cfg()), the domain added. The
- * hostpciN value with pcie= and rombar= set: hostpci_value_set() (proxmox.h). An empty list when the mapping
- * has none; -ENOENT when there is no such mapping. */
-int pve_mapping_paths(const char *text, const char *name, char ***ret);
+/* The addresses (path=, several joined by ';') of the "map" lines for node of the PCI resource mapping name
+ * in /etc/pve/mapping/pci.cfg (text) that Proxmox accepts (pci_mapping_from_cfg()), the domain added: at a
+ * VM's start Proxmox looks at this node's entries only (pve-guest-common's src/PVE/Mapping/PCI.pm
+ * find_on_current_node()); node NULL: every node's. The hostpciN value with pcie= and rombar= set:
+ * hostpci_value_set() (proxmox.h). An empty list when the mapping has none for node; -ENOENT when there is
+ * no such mapping. */
+int pve_mapping_paths(const char *text, const char *name, const char *node, char ***ret);

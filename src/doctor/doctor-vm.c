@@ -9,7 +9,14 @@
 #include "proxmox.h"
 #include "util.h"
 
-static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, char **ok) {
+/* node: this Proxmox node's name, whose entries of a PCI mapping count. */
+static int check_one_vm(
+        Doctor *d,
+        Check *c,
+        const char *node,
+        const char *vmid,
+        const PveVm *vm,
+        char **ok) {
         const Host *h = d->host;
         bool relevant = false, pcie_missing = false;
         int r;
@@ -25,7 +32,7 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                         r = doctor_read_root_file(d, "/etc/pve/mapping/pci.cfg", &text);
                         if (r == -ENOMEM)
                                 return r;
-                        r = r < 0 ? r : pve_mapping_paths(text, hp->mapping, &mapped);
+                        r = r < 0 ? r : pve_mapping_paths(text, hp->mapping, node, &mapped);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0) {
@@ -93,7 +100,33 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
                         if (n_found > 0)
                                 continue;
                         relevant = true;
-                        if (h->n_egpus > 0) {
+                        if (hp->mapping && h->n_egpus > 0) {
+                                /* The mapping's entry for this node, not hostpciN, is what is wrong: the
+                                 * hookscript's pre-start points this node's entries at the eGPUs present
+                                 * (verb-vm.c vm_hook_pre_start()); a raw address here would undo the
+                                 * mapping. */
+                                r = check_problem(
+                                        c,
+                                        CHECK_FAIL,
+                                        "VM %s hostpci%u uses the PCI mapping \"%s\", whose entry for node "
+                                        "%s "
+                                        "lists %s, where no PCI function is; the eGPU is at %s",
+                                        vmid,
+                                        hp->index,
+                                        hp->mapping,
+                                        node,
+                                        *host,
+                                        h->egpus[0]->gpu->bdf);
+                                if (r >= 0)
+                                        r = check_fix(
+                                                c,
+                                                "# Points mapping %s's entries for node %s at the eGPUs "
+                                                "present, as the hookscript does before the VM starts:\n"
+                                                "egpuctl vm hook %s pre-start",
+                                                hp->mapping,
+                                                node,
+                                                vmid);
+                        } else if (h->n_egpus > 0) {
                                 const Egpu *e = h->egpus[0];
                                 const char *dot = strrchr(*host, '.');
                                 unsigned fn = dot ? (unsigned) (dot[1] - '0') : 0;
@@ -207,13 +240,38 @@ static int check_one_vm(Doctor *d, Check *c, const char *vmid, const PveVm *vm, 
         return 0;
 }
 
+/* This Proxmox node's name: the machine's /etc/hostname (its first label), which a Proxmox node's name is
+ * (pve-manager refuses a hostname that is not), read under --root like every file doctor reads; where
+ * there is none, the running system's (proxmox_node_name(), which vm attach and the hookscript use). */
+static int doctor_node_name(Doctor *d, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = doctor_read_root_file(d, "/etc/hostname", &text);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0) {
+                size_t n = strcspn(strstrip(text), ".\n");
+
+                if (n > 0) {
+                        text[n] = '\0';
+                        *ret = TAKE_PTR(text);
+                        return 0;
+                }
+        }
+        return proxmox_node_name(ret);
+}
+
 static int check_vm_config(Doctor *d, Check *c) {
         _cleanup_strv_free_ char **files = NULL;
-        _cleanup_free_ char *ok = NULL;
+        _cleanup_free_ char *ok = NULL, *node = NULL;
         size_t n_vms = 0;
         int r;
 
         r = doctor_list_dir(d, "/etc/pve/qemu-server", "*.conf", &files);
+        if (r < 0)
+                return r;
+        r = doctor_node_name(d, &node);
         if (r < 0)
                 return r;
         STRV_FOREACH(f, files) {
@@ -232,7 +290,7 @@ static int check_vm_config(Doctor *d, Check *c) {
                 vmid = strndup(name, strlen(name) - 5);
                 if (!vmid)
                         return -ENOMEM;
-                r = check_one_vm(d, c, vmid, &vm, &ok);
+                r = check_one_vm(d, c, node, vmid, &vm, &ok);
                 if (r < 0)
                         return r;
         }

@@ -204,13 +204,25 @@ static void test_pve(void **state) {
         assert_int_equal(
                 pve_mapping_paths(
                         "other\n\tmap id=10de:2504,node=pve,path=0000:01:00.0\n\negpu\n\tdescription x\n"
-                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n\n",
+                        "\tmap id=1002:687f,node=pve,path=0000:30:00.0;0000:30:00.1\n"
+                        "\tmap id=1002:687f,node=pve2,path=0000:05:00\n\n",
                         "egpu",
+                        "pve",
                         &paths),
                 0);
-        assert_int_equal(strv_length(paths), 2);
+        assert_int_equal(strv_length(paths), 2); /* pve2's entry is not this node's */
         assert_string_equal(paths[1], "0000:30:00.1");
-        assert_int_equal(pve_mapping_paths("egpu\n", "nope", &paths), -ENOENT);
+        strv_free(paths);
+        paths = NULL;
+        assert_int_equal(
+                pve_mapping_paths(
+                        "egpu\n\tmap id=1002:687f,node=pve2,path=0000:05:00\n\n",
+                        "egpu",
+                        "pve",
+                        &paths),
+                0);
+        assert_int_equal(strv_length(paths), 0);
+        assert_int_equal(pve_mapping_paths("egpu\n", "nope", "pve", &paths), -ENOENT);
 }
 
 static void test_tables(void **state) {
