@@ -240,9 +240,10 @@ static int check_one_vm(
         return 0;
 }
 
-/* This Proxmox node's name: the machine's /etc/hostname (its first label), which a Proxmox node's name is
- * (pve-manager refuses a hostname that is not), read under --root like every file doctor reads; where
- * there is none, the running system's (proxmox_node_name(), which vm attach and the hookscript use). */
+/* This Proxmox node's name, which is its short host name: the machine's /etc/hostname up to the first
+ * dot, read under --root like every file doctor reads, so that a check of a machine's files never asks
+ * the host it runs on; where there is none, the running system's (proxmox_node_name(), uname's, which vm
+ * attach and the hookscript use). */
 static int doctor_node_name(Doctor *d, char **ret) {
         _cleanup_free_ char *text = NULL;
         int r;
