@@ -63,7 +63,7 @@ static void check_proxmox(const char *text) {
                 STRV_FOREACH(e, m.map)
                         check_map_entry(*e);
                 pci_mapping_done(&m);
-                fuzz_assert(pve_mapping_paths(text, "egpu", &paths) >= 0);
+                fuzz_assert(pve_mapping_paths(text, "egpu", NULL, &paths) >= 0);
                 for (size_t i = 0; paths[i] && i < FUZZ_LOOKUPS; i++)
                         for (size_t j = 0; j < i; j++)
                                 fuzz_assert(!streq(paths[i], paths[j]));

@@ -731,8 +731,8 @@ static void handle_events(Hotplug *d) {
         int r = 0;
 
         while (r >= 0 && (n = receive_events(d, &events, &allocated)) > 0) {
-                /* A device that went is no longer what a person detached: its next connect attaches again.
-                 */
+                /* A device that went is no longer what a person detached: its next connect
+                 * attaches again. */
                 for (size_t i = 0; i < n; i++)
                         if (streq_ptr(udev_device_get_action(events[i]), "remove"))
                                 (void) detached_forget_syspath(
