@@ -725,8 +725,7 @@ static void handle_events(Hotplug *d) {
         _cleanup_strv_free_ char **devices = NULL;
         _cleanup_free_ Prepared **prepared = NULL; /* one for each of devices, or NULL */
         _cleanup_free_ struct udev_device **events = NULL;
-        _cleanup_free_ PciePort *ports = NULL;
-        size_t n, allocated = 0, n_devices = 0, devices_allocated = 0, prepared_allocated = 0, n_ports = 0;
+        size_t n, allocated = 0, n_devices = 0, devices_allocated = 0, prepared_allocated = 0;
         bool store_read = false;
         int r = 0;
 
@@ -762,11 +761,10 @@ static void handle_events(Hotplug *d) {
                 for (size_t i = 0; i < n; i++)
                         udev_device_unref(events[i]);
         }
-        if (n_devices > 0 && (!d->host || enrolled_pcie_ports(&enrolled, &ports, &n_ports) < 0))
-                for (size_t i = 0; i < n_devices; i++)
-                        prepared[i] = prepared_free(prepared[i]);
         for (size_t i = 0; i < n_devices; i++) {
-                if (prepared[i] && host_dup(d->host, ports, n_ports, &prepared[i]->host) < 0)
+                /* Without the ports: the attach builds its eGPUs with the store as it reads it under the
+                 * lock (attach_context_adopt()). */
+                if (prepared[i] && (!d->host || host_dup(d->host, NULL, 0, &prepared[i]->host) < 0))
                         prepared[i] = prepared_free(prepared[i]);
                 schedule(d, JOB_ATTACH, devices[i], TAKE_PTR(prepared[i]));
         }
