@@ -544,12 +544,7 @@ static pthread_cond_t binding_done; /* on CLOCK_MONOTONIC, as now_usec() */
 static unsigned binding;
 
 static void binding_init(void) {
-        pthread_condattr_t attr;
-
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&binding_done, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&binding_done);
 }
 
 static void binding_enter(void) {

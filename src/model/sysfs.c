@@ -123,7 +123,6 @@ static void *timed_write_thread(void *p) {
 
 /* Runs the write (value) or the read (value NULL) in a thread, waiting at most timeout for it. */
 static int timed_io(const char *path, const char *value, usec_t timeout, char **ret_read) {
-        pthread_condattr_t attr;
         pthread_attr_t tattr;
         pthread_t thread;
         struct timespec deadline;
@@ -142,10 +141,7 @@ static int timed_io(const char *path, const char *value, usec_t timeout, char **
                 return -ENOMEM;
         }
         pthread_mutex_init(&w->lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->done_cond, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&w->done_cond);
         w->refs = 2;
 
         pthread_attr_init(&tattr);

@@ -20,6 +20,15 @@ struct timespec *timespec_from_usec(struct timespec *ts, usec_t t) {
         return ts;
 }
 
+void cond_init_monotonic(pthread_cond_t *c) {
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(c, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
 /* The units of parse_sec(), longest name first among those that share a beginning ("ms" before "m"). */
 static const struct {
         const char *name;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,6 +27,8 @@ usec_t now_usec(void);
 /* A point in time on CLOCK_MONOTONIC as a timespec, for pthread_cond_timedwait() on a condition made with
  * that clock; USEC_INFINITY and anything past a year from now become a year from now. */
 struct timespec *timespec_from_usec(struct timespec *ts, usec_t t);
+/* Initializes c as a condition whose pthread_cond_timedwait() deadlines are on CLOCK_MONOTONIC. */
+void cond_init_monotonic(pthread_cond_t *c);
 
 /* A span of time as systemd's parse_sec() reads one: a number, with a fraction or not, is seconds ("1.5");
  * numbers may carry a unit ("500ms", "1min 30s": us, ms, s, sec, m, min, h, hr), summed. Each number starts
