@@ -240,29 +240,6 @@ static int check_one_vm(
         return 0;
 }
 
-/* This Proxmox node's name, which is its short host name: the machine's /etc/hostname up to the first
- * dot, read under --root like every file doctor reads, so that a check of a machine's files never asks
- * the host it runs on; where there is none, the running system's (proxmox_node_name(), uname's, which vm
- * attach and the hookscript use). */
-static int doctor_node_name(Doctor *d, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = doctor_read_root_file(d, "/etc/hostname", &text);
-        if (r == -ENOMEM)
-                return r;
-        if (r >= 0) {
-                size_t n = strcspn(strstrip(text), ".\n");
-
-                if (n > 0) {
-                        text[n] = '\0';
-                        *ret = TAKE_PTR(text);
-                        return 0;
-                }
-        }
-        return proxmox_node_name(ret);
-}
-
 static int check_vm_config(Doctor *d, Check *c) {
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_free_ char *ok = NULL, *node = NULL;
@@ -272,7 +249,7 @@ static int check_vm_config(Doctor *d, Check *c) {
         r = doctor_list_dir(d, "/etc/pve/qemu-server", "*.conf", &files);
         if (r < 0)
                 return r;
-        r = doctor_node_name(d, &node);
+        r = proxmox_node_name(d->root, &node); /* the node whose entries of a mapping count */
         if (r < 0)
                 return r;
         STRV_FOREACH(f, files) {

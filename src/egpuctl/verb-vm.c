@@ -108,7 +108,8 @@ static int load_egpu(Enrolled *ret_enrolled, struct udev **ret_udev, Host **ret_
 }
 
 static int node_name(char **ret) {
-        return arg_node ? strdup_to(ret, arg_node) : proxmox_node_name(ret);
+        /* vm acts on this host's Proxmox (qm, pvesh): its own name. */
+        return arg_node ? strdup_to(ret, arg_node) : proxmox_node_name(NULL, ret);
 }
 
 /* "PATH (group G), ..." of entries, for people. */

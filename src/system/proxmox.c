@@ -745,10 +745,25 @@ bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e) {
         return false;
 }
 
-int proxmox_node_name(char **ret) {
+int proxmox_node_name(const char *root, char **ret) {
         struct utsname u;
         char *s;
 
+        if (root && *root && !streq(root, "/")) {
+                _cleanup_free_ char *path = path_join(root, "/etc/hostname"), *text = NULL;
+                int r;
+
+                if (!path)
+                        return -ENOMEM;
+                r = read_full_file(path, 4096, &text, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0 && strcspn(strstrip(text), ".\n") > 0) {
+                        text[strcspn(text, ".\n")] = '\0';
+                        *ret = TAKE_PTR(text);
+                        return 0;
+                }
+        }
         if (uname(&u) < 0)
                 return negative_errno();
         s = strndup(u.nodename, strcspn(u.nodename, "."));

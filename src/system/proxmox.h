@@ -154,8 +154,10 @@ int proxmox_args_set_live_port(const char *args, const char *device, char **ret)
  * egpuctl's is one of them. Returns how many there are. */
 int proxmox_args_live_ports(const char *args, uint64_t *ret_window, bool *ret_mine);
 
-/* This host's Proxmox node name: the host name up to the first dot. */
-int proxmox_node_name(char **ret);
+/* The Proxmox node name, the host name up to the first dot: the running system's (uname's nodename) with no
+ * root (NULL or "/"); under a root, that machine's /etc/hostname, so that a look at another machine's files
+ * never asks the host it runs on, and the running system's where the file is missing or empty. */
+int proxmox_node_name(const char *root, char **ret);
 
 /* A mapping read through pvesh. */
 typedef struct PciMapping {
