@@ -9,6 +9,10 @@
  *                                     polls /sys/bus/pci/devices/BDF/driver until it names DRIVER
  *                                     ("none": no driver), for each BDF; prints the milliseconds
  *                                     waited, exits 1 on timeout
+ *   vm-tool seen-driver BDF[,BDF]... DRIVER MS
+ *                                     the same, but prints the CLOCK_MONOTONIC milliseconds (as
+ *                                     "now") at which it saw them: a benchmark's end stamped when
+ *                                     seen, not after this process exits and the next one starts
  *   vm-tool wait-path PATH present|absent MS
  *                                     polls until PATH exists (or not); same output
  *   vm-tool nocaps COMMAND [ARG]...   runs COMMAND as uid 0 with no capability at all (bounding,
@@ -182,14 +186,20 @@ static bool path_is(const char *path, const char *state) {
         return strcmp(state, "present") == 0 ? exists : !exists;
 }
 
-static int do_wait(bool (*pred)(const char *, const char *), const char *a, const char *b, const char *ms) {
+/* Polls pred every 2 ms; prints the milliseconds waited, or with at the clock's milliseconds then. */
+static int do_wait(
+        bool (*pred)(const char *, const char *),
+        const char *a,
+        const char *b,
+        const char *ms,
+        bool at) {
         uint64_t start = now_us(), limit = strtoull(ms, NULL, 10) * 1000u;
 
         for (;;) {
-                uint64_t t = now_us() - start;
+                uint64_t now = now_us(), t = now - start;
 
                 if (pred(a, b)) {
-                        printf("%llu\n", (unsigned long long) (t / 1000u));
+                        printf("%llu\n", (unsigned long long) ((at ? now : t) / 1000u));
                         return 0;
                 }
                 if (t >= limit) {
@@ -234,9 +244,11 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
         if (argc == 5 && strcmp(argv[1], "wait-driver") == 0)
-                return do_wait(driver_is, argv[2], argv[3], argv[4]);
+                return do_wait(driver_is, argv[2], argv[3], argv[4], false);
+        if (argc == 5 && strcmp(argv[1], "seen-driver") == 0)
+                return do_wait(driver_is, argv[2], argv[3], argv[4], true);
         if (argc == 5 && strcmp(argv[1], "wait-path") == 0)
-                return do_wait(path_is, argv[2], argv[3], argv[4]);
+                return do_wait(path_is, argv[2], argv[3], argv[4], false);
         if (argc >= 3 && strcmp(argv[1], "nocaps") == 0)
                 return do_nocaps(argv + 2);
         if (argc == 4 && strcmp(argv[1], "qmp") == 0)
@@ -245,7 +257,8 @@ int main(int argc, char *argv[]) {
                 return vfio_steps((int) strtol(argv[2], NULL, 10), argv[3], argv[4]);
 
         fprintf(stderr,
-                "usage: vm-tool write PATH VALUE | now | wait-driver BDF[,BDF]... DRIVER MS | wait-path "
+                "usage: vm-tool write PATH VALUE | now | wait-driver|seen-driver BDF[,BDF]... DRIVER MS | "
+                "wait-path "
                 "PATH "
                 "present|absent MS | nocaps COMMAND [ARG]... | qmp SOCKET JSON | vfio GROUP BDF OTHER\n");
         return 2;

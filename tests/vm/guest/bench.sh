@@ -26,9 +26,10 @@ del() {
         host device_del "b_${p}_vga" "b_${p}_hda" >/dev/null
         for f in "$@"; do vm-tool wait-path $SYSPCI/$f absent 10000 >/dev/null; done
 }
-# bound BDF...: waits (30 s at most) until every function is on vfio-pci, polled by one process
+# bound BDF...: waits (30 s at most) until every function is on vfio-pci, polled by one process, and
+# keeps in /tmp/seen the clock's milliseconds when it saw them
 bound() {
-        [ "$(vm-tool wait-driver "$(echo "$@" | tr " " ",")" vfio-pci 30000)" != timeout ]
+        vm-tool seen-driver "$(echo "$@" | tr " " ",")" vfio-pci 30000 >/tmp/seen
 }
 # floor BDF0 BDF1: the least a script can do for one pair once it is plugged in
 floor() {
@@ -45,15 +46,21 @@ cpu_ms() {
         set -- $(sed 's/.*) //' /proc/$1/stat)
         echo $(((${12} + ${13}) * 10))
 }
-# time NAME COMMAND...: runs it, says how long it took (or "timeout"); with the daemon running, also how
-# much CPU time it used from the plug until it went idle again ("bench cpu-NAME MS")
+# time NAME COMMAND...: runs it, says how long it took until the observer saw every function bound (or
+# "timeout"), and until the shell could stamp the end with a new process ("bench late-NAME MS": what
+# this bench said before, which counts the observer's exit and the next process's start, both slower
+# while the daemon's pre-flight runs); with the daemon running, also how much CPU time it used from the
+# plug until it went idle again ("bench cpu-NAME MS")
 time_it() {
         name=$1
         shift
         [ -z "$DPID" ] || c0=$(cpu_ms $DPID)
+        rm -f /tmp/seen
         t0=$(vm-tool now)
         if "$@"; then
-                diag "bench $name $(($(vm-tool now) - t0))"
+                t1=$(vm-tool now)
+                diag "bench $name $(($(cat /tmp/seen) - t0))"
+                diag "bench late-$name $((t1 - t0))"
         else
                 diag "bench $name timeout"
         fi
