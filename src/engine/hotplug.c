@@ -87,6 +87,10 @@ struct Hotplug {
         /* The devices as the loop last saw them, to route events: read whole once, then brought up to date
          * with the devices each batch of events names (host_refresh()). The loop's thread only. */
         Host *host;
+        /* Devices whose events only echoed a bind to vfio-pci or an unbind (our own attaches make them):
+         * no decision follows from those (event_device()), so their re-read waits until a batch of
+         * events needs the snapshot. The loop's thread only. */
+        char **stale;
         pthread_mutex_t lock;
         pthread_mutex_t log_lock;
         pthread_mutex_t lock_share; /* around the two below */
@@ -666,29 +670,56 @@ static char *event_device(const Host *h, struct udev_device *dev, const Enrolled
         return strdup(t->name);
 }
 
-/* d->host brought up to date with the devices of n events: only they are read again (the first time, and
- * should a refresh fail, the whole host is read). */
+/* Whether an event only echoes a function's bind to vfio-pci, or its unbind: event_device() leaves both
+ * alone, whatever the snapshot says of the function (an attach binding an eGPU makes them, one after
+ * another, while the other attaches still work). */
+static bool event_is_echo(struct udev_device *dev) {
+        const char *action = udev_device_get_action(dev);
+
+        if (!streq_ptr(udev_device_get_subsystem(dev), "pci"))
+                return false;
+        return streq_ptr(action, "unbind") ||
+                (streq_ptr(action, "bind") && streq_ptr(udev_device_get_driver(dev), "vfio-pci"));
+}
+
+/* d->host brought up to date with the devices of n events and the stale ones: only they are read again
+ * (the first time, and should a refresh fail, the whole host is read). */
 static int update_host(Hotplug *d, const Enrolled *enrolled, struct udev_device **events, size_t n) {
-        _cleanup_strv_free_ char **syspaths = NULL;
+        _cleanup_strv_free_ char **syspaths = TAKE_PTR(d->stale);
         _cleanup_free_ PciePort *ports = NULL;
         size_t n_ports = 0;
         int r;
 
         if (d->host) {
-                for (size_t i = 0; i < n; i++) {
+                r = 0;
+                for (size_t i = 0; i < n && r >= 0; i++) {
                         const char *s = udev_device_get_syspath(events[i]);
 
-                        if (s && !strv_contains(syspaths, s) && strv_extend(&syspaths, s) < 0)
-                                return -ENOMEM;
+                        if (s && !strv_contains(syspaths, s))
+                                r = strv_extend(&syspaths, s);
                 }
-                r = enrolled_pcie_ports(enrolled, &ports, &n_ports);
-                if (r < 0)
-                        return r;
-                if (host_refresh(d->host, d->udev, syspaths, ports, n_ports) >= 0)
+                if (r >= 0)
+                        r = enrolled_pcie_ports(enrolled, &ports, &n_ports);
+                if (r >= 0 && host_refresh(d->host, d->udev, syspaths, ports, n_ports) >= 0)
                         return 0;
-                d->host = host_free(d->host);
+                d->host = host_free(d->host); /* the stale devices' paths are gone with it: read it all */
         }
         return host_load_enrolled(d->udev, enrolled, &d->host);
+}
+
+/* Keeps the devices of a batch of echoes (event_is_echo()) for the next update_host(); returns whether
+ * the batch was only that, or -ENOMEM. */
+static int defer_echoes(Hotplug *d, struct udev_device **events, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!event_is_echo(events[i]))
+                        return false;
+        for (size_t i = 0; i < n; i++) {
+                const char *s = udev_device_get_syspath(events[i]);
+
+                if (s && !strv_contains(d->stale, s) && strv_extend(&d->stale, s) < 0)
+                        return -ENOMEM;
+        }
+        return true;
 }
 
 /* A monitor for an attach about to start, in a udev context of its own (the worker's thread uses it); its
@@ -737,6 +768,13 @@ static void handle_events(Hotplug *d) {
                                 (void) detached_forget_syspath(
                                         d->o.root,
                                         udev_device_get_syspath(events[i]));
+                /* Our binds' echoes alone decide nothing: their devices are read with the next batch
+                 * that does, so the loop leaves the CPU to the attaches binding now. */
+                if (d->host && defer_echoes(d, events, n) > 0) {
+                        for (size_t i = 0; i < n; i++)
+                                udev_device_unref(events[i]);
+                        continue;
+                }
                 if (!store_read)
                         r = load_enrolled(d, &enrolled);
                 store_read = true;
@@ -761,6 +799,9 @@ static void handle_events(Hotplug *d) {
                 for (size_t i = 0; i < n; i++)
                         udev_device_unref(events[i]);
         }
+        /* A copy holds every event from before its attach's monitor opened, echoes included. */
+        if (n_devices > 0 && d->stale)
+                (void) update_host(d, &enrolled, NULL, 0); /* failing, it leaves no snapshot to copy */
         for (size_t i = 0; i < n_devices; i++) {
                 /* Without the ports: the attach builds its eGPUs with the store as it reads it under the
                  * lock (attach_context_adopt()). */
@@ -893,6 +934,7 @@ Hotplug *hotplug_free(Hotplug *d) {
         if (d->holders_fd >= 0)
                 close(d->holders_fd);
         host_free(d->host);
+        strv_free(d->stale);
         pthread_mutex_destroy(&d->lock);
         pthread_mutex_destroy(&d->log_lock);
         pthread_mutex_destroy(&d->lock_share);
