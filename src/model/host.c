@@ -301,7 +301,9 @@ static int build_groups(Host *h) {
 }
 
 /* The NHI that the root port is linked to by a device link ("supplier:pci:0000:00:0d.3"), which the
- * thunderbolt driver creates for the PCIe ports of a USB4 host interface. NULL when there is none. */
+ * thunderbolt driver creates, the NHI the supplier, for each root port or xHCI whose ACPI node's
+ * "usb4-host-interface" names that NHI (drivers/thunderbolt/acpi.c tb_acpi_add_link(), torvalds/linux
+ * 58bcac11fd94, lines 14-101). NULL when there is none. */
 static int root_port_nhi(const PciFunction *root, char **ret) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -384,8 +386,12 @@ static unsigned gpu_rank_below(
 /* Finds the router whose PCIe tunnel the function is behind, where the topology makes it certain:
  * the only connected device of the machine, or the only one in the domain of the NHI that the root port
  * is linked to. With several in that domain, the kernel's own mapping decides: the host router's USB4
- * port P tunnels PCIe through its ((P - 1) / 2)-th PCIe downstream adapter (drivers/thunderbolt/tb.c
- * tb_find_pcie_down(), usb4.c usb4_switch_map_pcie_down(), tb.h tb_phy_port_from_link()), which on an
+ * port P tunnels PCIe through its ((P - 1) / 2)-th PCIe downstream adapter (torvalds/linux:
+ * drivers/thunderbolt/tb.c tb_find_pcie_down() at 9d4d8572a539, lines 748-795; on a USB4 router
+ * drivers/thunderbolt/usb4.c usb4_switch_map_pcie_down() at 254a14200711, lines 975-994, takes the PCIe
+ * downstream adapter whose place among them is the port's among the lane-0 adapters, usb4_port_idx();
+ * on a Thunderbolt 3 host router, a table indexed by include/linux/thunderbolt.h tb_phy_port_from_link()
+ * at ea6bb47fd6a4, (link - 1) / 2), which on an
  * integrated host router is that root port of the ones linked to the NHI, by address (Intel's tests map
  * 1-1 to 0000:00:07.2 and 1-3 to 0000:00:07.3). Routers daisy-chained on one port are a chain whose
  * tunnels nest (each below its parent's controller), so the n-th router down the chain has the n-th
