@@ -1325,5 +1325,31 @@ t_daemon_daisy_chain() {
         daemon_two daisy-chain 1-301 0000:36:00
 }
 
+# An eGPU daisy-chained behind a dock (1-1: a PCIe switch and a USB controller, no GPU) that something
+# else opened, as boltd does: the daemon opens 1-301 alone, so the one eGPU that comes is its own,
+# though the model cannot place it (two routers on the port, one eGPU below it). The dock, not enrolled,
+# is left open.
+t_daemon_behind_dock() {
+        v=$(variant daisy-chain daisy-chain dock unplugged)
+        out=$(sim_sh "$v" '
+ctl plug 1-1 >/dev/null; ctl plug 1-301 >/dev/null; $E enroll 1-301 >/dev/null
+ctl unplug 1-1 >/dev/null 2>&1; ctl unplug 1-301 >/dev/null 2>&1
+$E daemon 2>$TMPDIR/log &
+pid=$!
+wait_log Ready
+ctl plug 1-1 >/dev/null
+echo 1 >$D/authorized
+ctl wait-driver 0000:31:00.0 xhci_hcd 5000 >/dev/null && echo "dock up: $(drv /sys/bus/pci/devices/0000:31:00.0)"
+ctl plug 1-301 >/dev/null
+wait_pair 0000:36:00; pair 0000:36:00
+echo "dock authorized: $(cat $D/authorized)"
+echo "daemon errors: $(grep -c "^<[0-3]>" $TMPDIR/log)"
+kill -TERM $pid; wait $pid' 2>&1)
+        expect "behind a dock" "dock up: xhci_hcd
+0000:36:00 vfio-pci/vfio-pci
+dock authorized: 1
+daemon errors: 0" "$out"
+}
+
 export TMPDIR="$TMP"
 run_case "${1:-}"

@@ -23,6 +23,9 @@ Changes:
   daisy-chain          a second enclosure 1-301 plugged into 1-1's downstream port 3 (route 0x301), not
                        authorized: its tunnel lands below 1-1's downstream bridge 0000:2d:02.0 (buses
                        0x32-0x37, groups 30-38; GPU 0000:36:00.0); hotplug/1-301.umockdev
+  dock                 1-1 is a dock, not an eGPU: its tunnel brings its PCIe switch and USB controller
+                       0000:31:00.0, no GPU and no audio function (after daisy-chain, whose 1-301 keeps its
+                       eGPU)
   no-nhi-links         without those device links (firmware that does not describe them): several
                        devices of a domain cannot be told apart
   Both give the root ports 0000:00:07.2 and 0000:00:07.3 their device link to the NHI 0000:00:0d.3
@@ -155,6 +158,12 @@ for change in changes:
     elif change == 'daisy-chain':
         add_second('1-301', '/devices/pci0000:00/0000:00:0d.3/domain1/1-0/1-1', TUNNEL_ROOT + '/0000:2c:00.0/0000:2d:02.0',
                    0x32)
+    elif change == 'dock':
+        tun = os.path.join(dst, 'tunnels', '1-1')
+        kept = [b for b in blocks(tun + '.umockdev') if not re.search(r'/0000:30:00\.[01]\n', b)]
+        write_blocks(tun + '.umockdev', kept)
+        text = open(tun + '.links').read()
+        open(tun + '.links', 'w').write(''.join(l for l in text.splitlines(True) if '0000:30:00.' not in l))
     elif change.startswith('uuid='):
         text = open(dev).read()
         text = re.sub(r'(P: [^\n]*/1-1\n(?:[^\n]+\n)*?A: unique_id=)[^\\\n]*', r'\g<1>' + change[5:], text)
