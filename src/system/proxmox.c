@@ -745,12 +745,36 @@ bool hostpci_refers_to(const char *value, const char *mapping, const Egpu *e) {
         return false;
 }
 
+/* The short name of host name s: up to its first dot. */
+static int short_host_name(const char *s, char **ret) {
+        char *n = strndup(s, strcspn(s, "."));
+
+        if (!n)
+                return -ENOMEM;
+        *ret = n;
+        return 0;
+}
+
+/* The host name that /etc/hostname's text names: its first line that is neither empty nor a comment ("#"),
+ * without the white space around it (hostname(5)). NULL when there is none. */
+static char *hostname_file_name(char *text) {
+        for (char *line = text, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                line = strstrip(line);
+                if (*line && *line != '#')
+                        return line;
+        }
+        return NULL;
+}
+
 int proxmox_node_name(const char *root, char **ret) {
         struct utsname u;
-        char *s;
 
         if (root && *root && !streq(root, "/")) {
                 _cleanup_free_ char *path = path_join(root, "/etc/hostname"), *text = NULL;
+                const char *name;
                 int r;
 
                 if (!path)
@@ -758,19 +782,13 @@ int proxmox_node_name(const char *root, char **ret) {
                 r = read_full_file(path, 4096, &text, NULL);
                 if (r == -ENOMEM)
                         return r;
-                if (r >= 0 && strcspn(strstrip(text), ".\n") > 0) {
-                        text[strcspn(text, ".\n")] = '\0';
-                        *ret = TAKE_PTR(text);
-                        return 0;
-                }
+                name = r >= 0 ? hostname_file_name(text) : NULL;
+                if (name && *name != '.')
+                        return short_host_name(name, ret);
         }
         if (uname(&u) < 0)
                 return negative_errno();
-        s = strndup(u.nodename, strcspn(u.nodename, "."));
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        return short_host_name(u.nodename, ret);
 }
 
 void pci_mapping_done(PciMapping *m) {

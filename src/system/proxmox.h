@@ -155,8 +155,9 @@ int proxmox_args_set_live_port(const char *args, const char *device, char **ret)
 int proxmox_args_live_ports(const char *args, uint64_t *ret_window, bool *ret_mine);
 
 /* The Proxmox node name, the host name up to the first dot: the running system's (uname's nodename) with no
- * root (NULL or "/"); under a root, that machine's /etc/hostname, so that a look at another machine's files
- * never asks the host it runs on, and the running system's where the file is missing or empty. */
+ * root (NULL or "/"); under a root, the name that machine's /etc/hostname holds (its first line that is
+ * neither empty nor a "#" comment, hostname(5)), so that a look at another machine's files takes that
+ * machine's name; the running system's only where the root has no such file or it names nobody. */
 int proxmox_node_name(const char *root, char **ret);
 
 /* A mapping read through pvesh. */

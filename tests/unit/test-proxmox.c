@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "proxmox.h"
 #include "util.h"
@@ -401,6 +406,52 @@ static void test_pci_mapping_from_cfg(void **state) {
         assert_null(none.id);
 }
 
+/* The node name under a root comes from that root's /etc/hostname as hostname(5) reads it; the running
+ * system's only where that file names nobody. */
+static void test_node_name(void **state) {
+        static const struct {
+                const char *text; /* NULL: no file */
+                const char *want; /* NULL: uname's short name */
+        } cases[] = {
+                { "pve.example.org\n", "pve" },
+                { "# set by the installer\n\n  pve2 \n", "pve2" },
+                { "pve3", "pve3" },
+                { "", NULL },
+                { "# nothing but a comment\n", NULL },
+                { ".local\n", NULL },
+                { NULL, NULL },
+        };
+        char root[] = "/tmp/test-proxmox-XXXXXX", etc[64], file[80];
+        struct utsname u;
+        char *name;
+
+        assert_non_null(mkdtemp(root));
+        snprintf(etc, sizeof(etc), "%s/etc", root);
+        snprintf(file, sizeof(file), "%s/hostname", etc);
+        assert_int_equal(mkdir(etc, 0755), 0);
+        assert_int_equal(uname(&u), 0);
+        u.nodename[strcspn(u.nodename, ".")] = '\0';
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                (void) unlink(file);
+                if (cases[i].text) {
+                        FILE *f = fopen(file, "we");
+
+                        assert_non_null(f);
+                        fputs(cases[i].text, f);
+                        assert_int_equal(fclose(f), 0);
+                }
+                assert_int_equal(proxmox_node_name(root, &name), 0);
+                assert_string_equal(name, cases[i].want ?: u.nodename);
+                free(name);
+        }
+        assert_int_equal(proxmox_node_name(NULL, &name), 0); /* no root: the running system's */
+        assert_string_equal(name, u.nodename);
+        free(name);
+        (void) unlink(file);
+        assert_int_equal(rmdir(etc), 0);
+        assert_int_equal(rmdir(root), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_prop_string),
@@ -413,6 +464,7 @@ int main(void) {
                 cmocka_unit_test(test_live_port),
                 cmocka_unit_test(test_pci_mapping_from_cfg),
                 cmocka_unit_test(test_pci_map_set_node),
+                cmocka_unit_test(test_node_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
